@@ -1,0 +1,12 @@
+// Package actors holds the engine's value types and the small interfaces its
+// actors and edges need from the outside world: users, refresh-token
+// families, customers and audit records, and the stores that keep them.
+//
+// Everything here is plain data. Records are copied by value and never shared
+// mutably between goroutines; stores that implement these interfaces live in
+// persistence and must be safe for concurrent use. Conditions callers branch on
+// are the sentinel errors in errors.go, matched with errors.Is.
+//
+// The conversation, agent-session and routing actors live in sub-packages and
+// import nothing from HTTP, Mongo, Redis or AMQP.
+package actors

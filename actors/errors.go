@@ -1,0 +1,18 @@
+package actors
+
+import "errors"
+
+// Sentinel errors returned by every store implementation. Wrap them with
+// context using %w; callers match them with errors.Is.
+var (
+	// ErrNotFound means the record asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate means a unique key (email, phone, id) is already taken.
+	ErrDuplicate = errors.New("duplicate")
+	// ErrConflict means a conditional write lost: the record changed since it
+	// was read (version or token hash mismatch), or was revoked.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means a backing service could not be reached; the edge
+	// answers 503 DEPENDENCY_UNAVAILABLE.
+	ErrUnavailable = errors.New("dependency unavailable")
+)

@@ -1,0 +1,84 @@
+package actors
+
+import (
+	"context"
+	"time"
+)
+
+// Role is a user's role. Permissions follow from it (see Permissions).
+type Role string
+
+// The three roles of the contract.
+const (
+	RoleAdmin      Role = "admin"
+	RoleSupervisor Role = "supervisor"
+	RoleAgent      Role = "agent"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent
+}
+
+// User is an account that can log in. Email is stored lower-cased and is
+// unique. PasswordHash is an encoded argon2id hash and never leaves the server.
+type User struct {
+	ID           string
+	Email        string
+	Name         string
+	Role         Role
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// UserStore keeps accounts.
+type UserStore interface {
+	// CreateUser inserts u; ErrDuplicate when the id or email is taken.
+	CreateUser(ctx context.Context, u User) error
+	// UserByID returns the user or ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByEmail looks up by lower-cased email; ErrNotFound when absent.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// SetUserRole changes the role and UpdatedAt; ErrNotFound when absent.
+	SetUserRole(ctx context.Context, id string, role Role, at time.Time) (User, error)
+	// ListUsers returns users ordered by CreatedAt then ID; role "" means all.
+	ListUsers(ctx context.Context, role Role) ([]User, error)
+}
+
+// RefreshFamily is the server side of one login's refresh tokens. Each
+// rotation replaces TokenHash (the SHA-256 of the only live refresh token) and
+// bumps Generation; presenting any other token of the family is reuse.
+type RefreshFamily struct {
+	ID         string
+	UserID     string
+	TokenHash  string
+	Generation int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ExpiresAt  time.Time
+	// RevokedAt is zero while the family is live.
+	RevokedAt time.Time
+}
+
+// TokenStore keeps refresh-token families.
+type TokenStore interface {
+	// CreateFamily inserts f; ErrDuplicate when the id is taken.
+	CreateFamily(ctx context.Context, f RefreshFamily) error
+	// Family returns the family or ErrNotFound.
+	Family(ctx context.Context, id string) (RefreshFamily, error)
+	// RotateFamily atomically replaces oldHash by newHash, bumps Generation
+	// and sets ExpiresAt and UpdatedAt, only if the family is live and its
+	// TokenHash is still oldHash. Otherwise it changes nothing and returns
+	// ErrConflict (ErrNotFound when the family does not exist).
+	RotateFamily(ctx context.Context, id, oldHash, newHash string, expiresAt, now time.Time) error
+	// RevokeFamily marks the family revoked at at; revoking twice keeps the
+	// first time. ErrNotFound when absent.
+	RevokeFamily(ctx context.Context, id string, at time.Time) error
+	// RevokeUserFamilies revokes every live family of a user and returns how
+	// many it revoked.
+	RevokeUserFamilies(ctx context.Context, userID string, at time.Time) (int, error)
+	// DeleteExpiredFamilies removes families whose ExpiresAt is before
+	// before and returns how many it removed.
+	DeleteExpiredFamilies(ctx context.Context, before time.Time) (int, error)
+}

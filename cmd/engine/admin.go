@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
+)
+
+// adminCommand runs `engine admin create --email E --password-stdin`.
+func adminCommand(ctx context.Context, cfg configs.Config, log *zap.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: engine admin create --email E --password-stdin [--name N]")
+	}
+	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
+	email := fs.String("email", "", "admin email")
+	name := fs.String("name", "Administrator", "display name")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if !*fromStdin {
+		return errors.New("admin create: --password-stdin is required (passwords are never taken as arguments)")
+	}
+	addr, ok := gateway.NormalizeEmail(*email)
+	if !ok {
+		return fmt.Errorf("admin create: --email %q is not a valid email address", *email)
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("admin create: read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if n := len([]rune(password)); n < 8 || n > 128 {
+		return errors.New("admin create: password must be 8 to 128 characters")
+	}
+	if cfg.JWTSecret == "" {
+		cfg.JWTSecret, cfg.JWTRefreshSecret = randomSecret(), randomSecret()
+	}
+	e, err := newEngine(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	u, err := gateway.CreateUser(ctx, e.store, time.Now(), addr, password, *name, actors.RoleAdmin)
+	if errors.Is(err, actors.ErrDuplicate) {
+		return fmt.Errorf("admin create: a user with email %s already exists", addr)
+	}
+	if err != nil {
+		return fmt.Errorf("admin create: %w", err)
+	}
+	fmt.Fprintf(stdout, "admin %s created with id %s\n", addr, u.ID)
+	return nil
+}

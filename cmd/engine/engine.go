@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/auditlog"
+	"github.com/wacc/engine/persistence/memkv"
+	"github.com/wacc/engine/persistence/mongostore"
+	"github.com/wacc/engine/persistence/rediskv"
+	"github.com/wacc/engine/persistence/sqlitestore"
+)
+
+// kvStore is the shared-state store with its lifecycle.
+type kvStore interface {
+	gateway.KV
+	Close() error
+}
+
+// engine is every long-lived component of one process, built by newEngine
+// and run by Run, which also closes them in reverse order.
+type engine struct {
+	cfg      configs.Config
+	log      *zap.Logger
+	store    actors.Store
+	kv       kvStore
+	audit    *auditlog.Log
+	gw       *gateway.Server
+	backends string
+}
+
+func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *engine, err error) {
+	if cfg.JWTSecret == "" || cfg.JWTRefreshSecret == "" {
+		// Validate made these fatal in production; in development they are
+		// generated so `make run` works with no setup.
+		log.Warn("JWT_SECRET/JWT_REFRESH_SECRET not set: using random secrets; tokens will not survive a restart")
+		if cfg.JWTSecret == "" {
+			cfg.JWTSecret = randomSecret()
+		}
+		if cfg.JWTRefreshSecret == "" {
+			cfg.JWTRefreshSecret = randomSecret()
+		}
+	}
+	e = &engine{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+
+	var storeDesc, kvDesc string
+	if cfg.MongoURI != "" {
+		oc, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		s, err := mongostore.Open(oc, cfg.MongoURI, cfg.MongoDatabase, uint64(cfg.MongoPoolSize), log)
+		if err != nil {
+			return nil, fmt.Errorf("open mongodb store: %w", err)
+		}
+		e.store, storeDesc = s, "mongodb database "+cfg.MongoDatabase
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
+		}
+		path := filepath.Join(cfg.DataDir, "engine.db")
+		s, err := sqlitestore.Open(ctx, path, log)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		}
+		e.store, storeDesc = s, "sqlite "+path
+	}
+
+	checks := []gateway.Check{{Name: "store", Ping: e.store.Ping}}
+	if cfg.RedisURL != "" {
+		client, err := rediskv.Dial(ctx, cfg.RedisURL, cfg.RedisPassword)
+		if err != nil {
+			return nil, fmt.Errorf("connect to redis: %w", err)
+		}
+		e.kv = &redisKV{KV: rediskv.New(client, cfg.RedisPrefix, 10*time.Second), close: client.Close}
+		checks = append(checks, gateway.Check{Name: "redis", Ping: func(ctx context.Context) error { return client.Ping(ctx).Err() }})
+		kvDesc = "redis"
+	} else {
+		e.kv = memkv.New(memkv.Options{CacheMaxEntries: cfg.CustomerCacheSize})
+		kvDesc = "in-process"
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e.audit = auditlog.New(e.store, log, reg, auditlog.Options{Capacity: cfg.AuditBuffer, FlushTimeout: cfg.ShutdownTimeout})
+	e.gw, err = gateway.New(gateway.Deps{Log: log, Config: cfg, Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.bootstrapAdmin(ctx); err != nil {
+		return nil, err
+	}
+	e.backends = fmt.Sprintf("store=%s shared=%s", storeDesc, kvDesc)
+	return e, nil
+}
+
+// redisKV gives the Redis store the client's Close.
+type redisKV struct {
+	*rediskv.KV
+	close func() error
+}
+
+func (r *redisKV) Close() error { return r.close() }
+
+// bootstrapAdmin creates ADMIN_EMAIL once if no user has that email.
+func (e *engine) bootstrapAdmin(ctx context.Context) error {
+	if e.cfg.AdminEmail == "" {
+		return nil
+	}
+	email, ok := gateway.NormalizeEmail(e.cfg.AdminEmail)
+	if !ok {
+		return fmt.Errorf("ADMIN_EMAIL: %q is not a valid email address", e.cfg.AdminEmail)
+	}
+	_, err := gateway.CreateUser(ctx, e.store, time.Now(), email, e.cfg.AdminPassword, e.cfg.AdminName, actors.RoleAdmin)
+	switch {
+	case errors.Is(err, actors.ErrDuplicate):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	e.log.Info("first admin created", zap.String("email", email))
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down in reverse order: HTTP drains,
+// the audit log flushes, the shared store and the database close.
+// ready, when not nil, receives the listening address.
+func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
+	defer e.close()
+	addrs := make(chan net.Addr, 1)
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	defer stopAudit()
+
+	g, gctx := errgroup.WithContext(ctx)
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		_ = e.audit.Run(auditCtx)
+	}()
+	g.Go(func() error { return e.gw.Run(gctx, addrs) })
+	g.Go(func() error { return e.sweepRefreshFamilies(gctx) })
+	g.Go(func() error {
+		select {
+		case a := <-addrs:
+			e.log.Info("engine listening", zap.String("addr", a.String()), zap.String("env", e.cfg.AppEnv), zap.String("backends", e.backends))
+			if ready != nil {
+				ready <- a
+			}
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	err := g.Wait()
+	stopAudit()
+	<-auditDone
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// sweepRefreshFamilies deletes expired refresh families every hour.
+func (e *engine) sweepRefreshFamilies(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := e.store.DeleteExpiredFamilies(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("sweep expired refresh families", zap.Error(err))
+		} else if n > 0 {
+			e.log.Info("expired refresh families removed", zap.Int("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (e *engine) close() {
+	if e.kv != nil {
+		if err := e.kv.Close(); err != nil {
+			e.log.Warn("close shared store", zap.Error(err))
+		}
+	}
+	if e.store != nil {
+		if err := e.store.Close(); err != nil {
+			e.log.Warn("close store", zap.Error(err))
+		}
+	}
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,101 @@
+// Command engine runs the WhatsApp contact-centre engine: the HTTP and
+// WebSocket gateway over the conversation actors, on embedded SQLite and
+// in-process shared state by default, or MongoDB and Redis when configured.
+//
+//	engine                         serve (default)
+//	engine admin create --email E --password-stdin [--name N]
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wacc/engine/configs"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "engine:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	if len(args) > 0 && args[0] != "serve" {
+		switch args[0] {
+		case "admin":
+			return adminCommand(context.Background(), cfg, log, args[1:], stdin, stdout)
+		default:
+			return fmt.Errorf("unknown command %q; commands: serve, admin create", args[0])
+		}
+	}
+
+	// The first SIGINT/SIGTERM starts a graceful shutdown; a second one
+	// exits at once.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		log.Info("shutting down", zap.String("signal", sig.String()))
+		stop()
+		if _, ok := <-sigs; ok {
+			log.Warn("second signal; exiting now")
+			_ = log.Sync()
+			os.Exit(2)
+		}
+	}()
+
+	e, err := newEngine(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	err = e.Run(ctx, nil)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// newLogger builds the process's one logger: JSON in production, readable
+// console lines otherwise.
+func newLogger(cfg configs.Config) (*zap.Logger, error) {
+	var zc zap.Config
+	if cfg.Production() {
+		zc = zap.NewProductionConfig()
+	} else {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.DisableStacktrace = true
+	}
+	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.DisableCaller = !cfg.Production()
+	return zc.Build()
+}

@@ -1,0 +1,210 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Environments of APP_ENV.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+	EnvTest        = "test"
+)
+
+// Config is every setting of the engine. The env tag names the environment
+// variable; the doc tag is the README's description of it.
+type Config struct {
+	AppEnv   string `env:"APP_ENV" doc:"development, production or test; production makes missing secrets fatal, logs JSON and sends HSTS"`
+	Host     string `env:"HOST" doc:"address the HTTP server binds"`
+	Port     int    `env:"PORT" doc:"HTTP port of the API, WebSocket and webhooks"`
+	LogLevel string `env:"LOG_LEVEL" doc:"debug, info, warn or error"`
+	DataDir  string `env:"DATA_DIR" doc:"directory of the embedded SQLite database (used when MONGODB_URI is unset)"`
+
+	MongoURI      string `env:"MONGODB_URI" doc:"MongoDB connection string; when set, MongoDB replaces SQLite"`
+	MongoDatabase string `env:"MONGODB_DATABASE" doc:"MongoDB database name"`
+	MongoPoolSize int    `env:"MONGODB_POOL_SIZE" doc:"maximum MongoDB connections"`
+
+	RedisURL      string `env:"REDIS_URL" doc:"redis://host:port/db; when set, revocations, rate limits and caches are shared through Redis instead of kept in process"`
+	RedisPassword string `env:"REDIS_PASSWORD" doc:"Redis password (overrides one in REDIS_URL)"`
+	RedisPrefix   string `env:"REDIS_PREFIX" doc:"prefix of every Redis key the engine writes"`
+
+	JWTSecret           string        `env:"JWT_SECRET" doc:"HMAC key for access tokens, at least 32 bytes; required in production"`
+	JWTRefreshSecret    string        `env:"JWT_REFRESH_SECRET" doc:"HMAC key for refresh-token hashes, at least 32 bytes, different from JWT_SECRET; required in production"`
+	JWTExpiresIn        time.Duration `env:"JWT_EXPIRES_IN" doc:"access-token lifetime (Go duration; d for days allowed)"`
+	JWTRefreshExpiresIn time.Duration `env:"JWT_REFRESH_EXPIRES_IN" doc:"refresh-token lifetime, renewed at every rotation"`
+
+	AdminEmail    string `env:"ADMIN_EMAIL" doc:"first admin's email, created at start-up if absent"`
+	AdminPassword string `env:"ADMIN_PASSWORD" doc:"first admin's password (8-128 characters)"`
+	AdminName     string `env:"ADMIN_NAME" doc:"first admin's display name"`
+
+	RateLimitAPIPerMin  int      `env:"RATE_LIMIT_API_PER_MIN" doc:"requests per minute per client IP on /api (signed webhooks exempt)"`
+	RateLimitAuthPerMin int      `env:"RATE_LIMIT_AUTH_PER_MIN" doc:"requests per minute per client IP on /api/auth/*"`
+	TrustedProxies      []string `env:"TRUSTED_PROXIES" doc:"comma-separated CIDRs or IPs whose X-Forwarded-For is believed"`
+	AllowedOrigins      []string `env:"ALLOWED_ORIGINS" doc:"comma-separated origins allowed by CORS and the WebSocket upgrade; * allows any (no credentials are used)"`
+	MaxBodyBytes        int64    `env:"MAX_BODY_BYTES" doc:"largest JSON request body accepted"`
+	DefaultPhoneRegion  string   `env:"DEFAULT_PHONE_REGION" doc:"ISO region used to read phone numbers written without +country (empty: + is required)"`
+
+	CustomerCacheSize int           `env:"CACHE_MAX_ENTRIES" doc:"entries of the in-process read cache (customers, users)"`
+	CacheTTL          time.Duration `env:"CACHE_TTL" doc:"lifetime of a cached customer or user"`
+	AuditBuffer       int           `env:"AUDIT_BUFFER" doc:"audit records held in memory while the store is slow or down"`
+
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" doc:"bound on draining requests and flushing at shutdown"`
+}
+
+// Defaults returns the configuration used when no variable is set: a working
+// development engine on embedded storage.
+func Defaults() Config {
+	return Config{
+		AppEnv:              EnvDevelopment,
+		Host:                "0.0.0.0",
+		Port:                4000,
+		LogLevel:            "info",
+		DataDir:             "./data",
+		MongoDatabase:       "engine",
+		MongoPoolSize:       50,
+		RedisPrefix:         "engine:",
+		JWTExpiresIn:        15 * time.Minute,
+		JWTRefreshExpiresIn: 7 * 24 * time.Hour,
+		AdminName:           "Administrator",
+		RateLimitAPIPerMin:  600,
+		RateLimitAuthPerMin: 20,
+		AllowedOrigins:      []string{"http://localhost:4000", "http://127.0.0.1:4000"},
+		MaxBodyBytes:        1 << 20,
+		CustomerCacheSize:   10000,
+		CacheTTL:            5 * time.Minute,
+		AuditBuffer:         100000,
+		ShutdownTimeout:     15 * time.Second,
+	}
+}
+
+// Production reports whether APP_ENV is production.
+func (c Config) Production() bool { return c.AppEnv == EnvProduction }
+
+// Validate checks every field and returns one error listing each bad
+// variable by name. It does not generate secrets; see MissingSecrets.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	switch c.AppEnv {
+	case EnvDevelopment, EnvProduction, EnvTest:
+	default:
+		bad("APP_ENV", "must be development, production or test, got %q", c.AppEnv)
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		bad("PORT", "must be 0-65535, got %d", c.Port)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.MongoURI == "" && strings.TrimSpace(c.DataDir) == "" {
+		bad("DATA_DIR", "must not be empty")
+	}
+	if c.MongoURI != "" {
+		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
+			bad("MONGODB_URI", "must be a mongodb:// or mongodb+srv:// URI")
+		}
+		if c.MongoDatabase == "" {
+			bad("MONGODB_DATABASE", "must not be empty")
+		}
+	}
+	if c.MongoPoolSize < 1 || c.MongoPoolSize > 10000 {
+		bad("MONGODB_POOL_SIZE", "must be 1-10000, got %d", c.MongoPoolSize)
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	if c.Production() {
+		if c.JWTSecret == "" {
+			bad("JWT_SECRET", "is required in production")
+		}
+		if c.JWTRefreshSecret == "" {
+			bad("JWT_REFRESH_SECRET", "is required in production")
+		}
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		bad("JWT_SECRET", "must be at least 32 bytes")
+	}
+	if c.JWTRefreshSecret != "" && len(c.JWTRefreshSecret) < 32 {
+		bad("JWT_REFRESH_SECRET", "must be at least 32 bytes")
+	}
+	if c.JWTSecret != "" && c.JWTSecret == c.JWTRefreshSecret {
+		bad("JWT_REFRESH_SECRET", "must differ from JWT_SECRET")
+	}
+	if c.JWTExpiresIn < time.Second || c.JWTExpiresIn > 24*time.Hour {
+		bad("JWT_EXPIRES_IN", "must be between 1s and 24h, got %s", c.JWTExpiresIn)
+	}
+	if c.JWTRefreshExpiresIn < c.JWTExpiresIn || c.JWTRefreshExpiresIn > 365*24*time.Hour {
+		bad("JWT_REFRESH_EXPIRES_IN", "must be between JWT_EXPIRES_IN and 365d, got %s", c.JWTRefreshExpiresIn)
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		bad("ADMIN_PASSWORD", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together")
+	}
+	if c.AdminPassword != "" && (len(c.AdminPassword) < 8 || len(c.AdminPassword) > 128) {
+		bad("ADMIN_PASSWORD", "must be 8-128 characters")
+	}
+	if c.RateLimitAPIPerMin < 1 {
+		bad("RATE_LIMIT_API_PER_MIN", "must be at least 1, got %d", c.RateLimitAPIPerMin)
+	}
+	if c.RateLimitAuthPerMin < 1 {
+		bad("RATE_LIMIT_AUTH_PER_MIN", "must be at least 1, got %d", c.RateLimitAuthPerMin)
+	}
+	if _, err := c.TrustedPrefixes(); err != nil {
+		bad("TRUSTED_PROXIES", "%v", err)
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("ALLOWED_ORIGINS", "%q is not an origin like https://console.example.com", o)
+		}
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		bad("MAX_BODY_BYTES", "must be 1024-67108864, got %d", c.MaxBodyBytes)
+	}
+	if c.DefaultPhoneRegion != "" && (len(c.DefaultPhoneRegion) != 2 || strings.ToUpper(c.DefaultPhoneRegion) != c.DefaultPhoneRegion) {
+		bad("DEFAULT_PHONE_REGION", "must be a two-letter upper-case ISO region such as IN, got %q", c.DefaultPhoneRegion)
+	}
+	if c.CustomerCacheSize < 0 {
+		bad("CACHE_MAX_ENTRIES", "must not be negative")
+	}
+	if c.CacheTTL < time.Second {
+		bad("CACHE_TTL", "must be at least 1s")
+	}
+	if c.AuditBuffer < 100 {
+		bad("AUDIT_BUFFER", "must be at least 100")
+	}
+	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
+		bad("SHUTDOWN_TIMEOUT", "must be between 1s and 10m, got %s", c.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// TrustedPrefixes parses TrustedProxies; a bare IP is a single-address prefix.
+func (c Config) TrustedPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP nor a CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}

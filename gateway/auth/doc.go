@@ -1,0 +1,9 @@
+// Package auth issues and verifies the engine's credentials: argon2id password
+// hashes, HS256 access tokens (JWT) and opaque refresh tokens.
+//
+// Guarantees: access tokens are verified with HS256 only (alg "none", RSA/EC
+// confusion and any other algorithm are refused), must carry sub, role, jti,
+// iat and exp, and are refused before nbf/iat or after exp. Refresh tokens are
+// random 256-bit secrets tied to a family id; only an HMAC of a refresh token is
+// ever stored. Everything here is safe for concurrent use and does no I/O.
+package auth

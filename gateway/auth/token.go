@@ -1,0 +1,158 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Verification failures callers branch on.
+var (
+	// ErrTokenExpired means the token was valid but its exp has passed.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrTokenInvalid means anything else is wrong with the token.
+	ErrTokenInvalid = errors.New("token invalid")
+)
+
+const issuer = "wacc-engine"
+
+// Claims are the access token's claims.
+type Claims struct {
+	Role     string `json:"role"`
+	FamilyID string `json:"fid,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Issuer signs and verifies access tokens and hashes refresh tokens.
+type Issuer struct {
+	accessKey  []byte
+	refreshKey []byte
+	accessTTL  time.Duration
+	now        func() time.Time
+	parser     *jwt.Parser
+}
+
+// NewIssuer returns an Issuer. accessKey signs access tokens (HS256);
+// refreshKey keys the HMAC under which refresh tokens are stored.
+func NewIssuer(accessKey, refreshKey []byte, accessTTL time.Duration, now func() time.Time) *Issuer {
+	if now == nil {
+		now = time.Now
+	}
+	return &Issuer{
+		accessKey:  accessKey,
+		refreshKey: refreshKey,
+		accessTTL:  accessTTL,
+		now:        now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(issuer),
+			jwt.WithTimeFunc(now),
+			jwt.WithStrictDecoding(),
+		),
+	}
+}
+
+// AccessTTL is the lifetime of issued access tokens.
+func (is *Issuer) AccessTTL() time.Duration { return is.accessTTL }
+
+// IssueAccess signs an access token for user with role, tied to the refresh
+// family fid. It returns the token and its claims.
+func (is *Issuer) IssueAccess(userID, role, fid string) (string, Claims, error) {
+	now := is.now().Truncate(time.Second)
+	c := Claims{
+		Role:     role,
+		FamilyID: fid,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Subject:   userID,
+			ID:        RandomID(),
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(is.accessTTL)),
+		},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(is.accessKey)
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("sign access token: %w", err)
+	}
+	return s, c, nil
+}
+
+// VerifyAccess checks an access token and returns its claims. It returns
+// ErrTokenExpired or ErrTokenInvalid (wrapped).
+func (is *Issuer) VerifyAccess(token string) (Claims, error) {
+	var c Claims
+	if len(token) > 4096 {
+		return Claims{}, fmt.Errorf("%w: too long", ErrTokenInvalid)
+	}
+	_, err := is.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return is.accessKey, nil })
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return Claims{}, fmt.Errorf("%w: %v", ErrTokenExpired, err)
+		}
+		return Claims{}, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+	}
+	if c.Subject == "" || c.ID == "" || c.Role == "" || c.IssuedAt == nil {
+		return Claims{}, fmt.Errorf("%w: missing sub, jti, role or iat", ErrTokenInvalid)
+	}
+	return c, nil
+}
+
+// NewRefreshToken returns a fresh refresh token for family fid.
+func (is *Issuer) NewRefreshToken(fid string) string {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // the OS's random source failing is not recoverable
+	}
+	return fid + "." + base64.RawURLEncoding.EncodeToString(secret)
+}
+
+// ParseRefreshToken returns the family id a refresh token claims. It checks
+// only the shape; the store decides whether the token is current.
+func ParseRefreshToken(token string) (fid string, err error) {
+	fid, secret, ok := strings.Cut(token, ".")
+	if !ok || len(fid) != 32 || !isHex(fid) || len(secret) != 43 {
+		return "", fmt.Errorf("%w: malformed refresh token", ErrTokenInvalid)
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
+		return "", fmt.Errorf("%w: malformed refresh token", ErrTokenInvalid)
+	}
+	return fid, nil
+}
+
+// HashRefreshToken returns the keyed hash under which a refresh token is
+// stored: HMAC-SHA256 with the refresh key, hex encoded.
+func (is *Issuer) HashRefreshToken(token string) string {
+	m := hmac.New(sha256.New, is.refreshKey)
+	m.Write([]byte(token))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// RandomID returns 128 random bits as 32 hex characters.
+func RandomID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,414 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/auth"
+)
+
+type registerRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refreshToken"`
+}
+
+type logoutRequest struct {
+	RefreshToken string `json:"refreshToken,omitempty"`
+}
+
+type roleRequest struct {
+	Role string `json:"role"`
+}
+
+type userView struct {
+	ID          string              `json:"id"`
+	Email       string              `json:"email"`
+	Name        string              `json:"name"`
+	Role        actors.Role         `json:"role"`
+	CreatedAt   time.Time           `json:"createdAt"`
+	Permissions []actors.Permission `json:"permissions,omitempty"`
+}
+
+type userEnvelope struct {
+	User userView `json:"user"`
+}
+
+type meResponse struct {
+	User userView `json:"user"`
+}
+
+type sessionResponse struct {
+	User             userView `json:"user"`
+	AccessToken      string   `json:"accessToken"`
+	RefreshToken     string   `json:"refreshToken"`
+	TokenType        string   `json:"tokenType"`
+	ExpiresIn        int      `json:"expiresIn"`
+	RefreshExpiresIn int      `json:"refreshExpiresIn"`
+}
+
+func viewUser(u actors.User) userView {
+	return userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
+}
+
+// NormalizeEmail validates an email address and returns it lower-cased. It
+// accepts a bare address only ("Name <a@b>" is refused).
+func NormalizeEmail(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 254 {
+		return "", false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+func checkPassword(ve *validationError, field, p string) {
+	n := utf8.RuneCountInString(p)
+	if n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
+		ve.add(field, "INVALID_LENGTH", fmt.Sprintf("must be %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen))
+	}
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	var req registerRequest
+	if e := decodeJSON(r, &req); e != nil {
+		s.audit(r, "auth.register", "user", actors.OutcomeFailure, e.Code)
+		writeError(w, r, e)
+		return
+	}
+	ve := &validationError{}
+	email, ok := NormalizeEmail(req.Email)
+	if !ok {
+		ve.add("email", "INVALID_EMAIL", "must be a valid email address")
+	}
+	checkPassword(ve, "password", req.Password)
+	name := strings.TrimSpace(req.Name)
+	if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
+		ve.add("name", "INVALID_LENGTH", "must be 1 to 200 characters")
+	}
+	if e := ve.err(); e != nil {
+		s.audit(r, "auth.register", "user", actors.OutcomeFailure, e.Code)
+		writeError(w, r, e)
+		return
+	}
+	u, err := s.CreateUser(r.Context(), email, req.Password, name, actors.RoleAgent)
+	if errors.Is(err, actors.ErrDuplicate) {
+		s.audit(r, "auth.register", "user", actors.OutcomeFailure, "duplicate email")
+		writeError(w, r, errf(http.StatusConflict, CodeConflict, "email is already registered"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sess, err := s.startSession(r.Context(), u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.auditAs(r, u.ID, "auth.register", "user:"+u.ID, actors.OutcomeSuccess, "")
+	writeData(w, http.StatusCreated, sess)
+}
+
+// CreateUser hashes the password and stores a new user. It is also how
+// the first admin is made at start-up and by `engine admin create`.
+func (s *Server) CreateUser(ctx context.Context, email, password, name string, role actors.Role) (actors.User, error) {
+	return CreateUser(ctx, s.store, s.now(), email, password, name, role)
+}
+
+// CreateUser stores a new user with an argon2id hash of password. email must
+// be normalised already. ErrDuplicate when the email is taken.
+func CreateUser(ctx context.Context, users actors.UserStore, now time.Time, email, password, name string, role actors.Role) (actors.User, error) {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return actors.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	u := actors.User{ID: auth.RandomID(), Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := users.CreateUser(ctx, u); err != nil {
+		return actors.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
+	}
+	return u, nil
+}
+
+// startSession opens a refresh family for u and issues its first pair.
+func (s *Server) startSession(ctx context.Context, u actors.User) (sessionResponse, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	fid := auth.RandomID()
+	refresh := s.issuer.NewRefreshToken(fid)
+	f := actors.RefreshFamily{
+		ID: fid, UserID: u.ID, TokenHash: s.issuer.HashRefreshToken(refresh), Generation: 1,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.JWTRefreshExpiresIn),
+	}
+	if err := s.store.CreateFamily(ctx, f); err != nil {
+		return sessionResponse{}, fmt.Errorf("create refresh family for user %s: %w", u.ID, err)
+	}
+	return s.sessionFor(u, fid, refresh)
+}
+
+func (s *Server) sessionFor(u actors.User, fid, refresh string) (sessionResponse, error) {
+	access, _, err := s.issuer.IssueAccess(u.ID, string(u.Role), fid)
+	if err != nil {
+		return sessionResponse{}, err
+	}
+	return sessionResponse{
+		User: viewUser(u), AccessToken: access, RefreshToken: refresh, TokenType: "Bearer",
+		ExpiresIn: int(s.cfg.JWTExpiresIn / time.Second), RefreshExpiresIn: int(s.cfg.JWTRefreshExpiresIn / time.Second),
+	}, nil
+}
+
+var errBadCredentials = errf(http.StatusUnauthorized, CodeUnauthorized, "invalid email or password")
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if e := decodeJSON(r, &req); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	ve := &validationError{}
+	if req.Email == "" {
+		ve.add("email", "REQUIRED", "is required")
+	}
+	if req.Password == "" {
+		ve.add("password", "REQUIRED", "is required")
+	}
+	if e := ve.err(); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	email, ok := NormalizeEmail(req.Email)
+	var u actors.User
+	var err error
+	if ok && utf8.RuneCountInString(req.Password) <= auth.MaxPasswordLen {
+		u, err = s.store.UserByEmail(r.Context(), email)
+	} else {
+		err = actors.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, actors.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	if err != nil {
+		auth.BurnPasswordCheck(req.Password)
+		s.audit(r, "auth.login", "user", actors.OutcomeFailure, "unknown email")
+		writeError(w, r, errBadCredentials)
+		return
+	}
+	match, err := auth.VerifyPassword(u.PasswordHash, req.Password)
+	if err != nil || !match {
+		s.auditAs(r, u.ID, "auth.login", "user:"+u.ID, actors.OutcomeFailure, "wrong password")
+		writeError(w, r, errBadCredentials)
+		return
+	}
+	sess, err := s.startSession(r.Context(), u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.auditAs(r, u.ID, "auth.login", "user:"+u.ID, actors.OutcomeSuccess, "")
+	writeData(w, http.StatusOK, sess)
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	var req refreshRequest
+	if e := decodeJSON(r, &req); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	if req.RefreshToken == "" {
+		ve := &validationError{}
+		ve.add("refreshToken", "REQUIRED", "is required")
+		writeError(w, r, ve.err())
+		return
+	}
+	invalid := errf(http.StatusUnauthorized, CodeUnauthorized, "refresh token is invalid")
+	fid, err := auth.ParseRefreshToken(req.RefreshToken)
+	if err != nil {
+		writeError(w, r, invalid)
+		return
+	}
+	ctx := r.Context()
+	f, err := s.store.Family(ctx, fid)
+	if errors.Is(err, actors.ErrNotFound) {
+		writeError(w, r, invalid)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	revoked := errf(http.StatusUnauthorized, CodeTokenRevoked, "refresh token has been revoked; log in again")
+	switch {
+	case !f.RevokedAt.IsZero():
+		writeError(w, r, revoked)
+		return
+	case !now.Before(f.ExpiresAt):
+		writeError(w, r, errf(http.StatusUnauthorized, CodeTokenExpired, "refresh token has expired; log in again"))
+		return
+	}
+	oldHash := s.issuer.HashRefreshToken(req.RefreshToken)
+	newToken := s.issuer.NewRefreshToken(fid)
+	if oldHash == f.TokenHash {
+		err = s.store.RotateFamily(ctx, fid, oldHash, s.issuer.HashRefreshToken(newToken), now.Add(s.cfg.JWTRefreshExpiresIn), now)
+	} else {
+		err = actors.ErrConflict
+	}
+	if errors.Is(err, actors.ErrConflict) {
+		// A spent token came back, or two holders raced with one token: the
+		// token has leaked, so the whole login is revoked.
+		if rerr := s.revokeFamily(ctx, fid, now); rerr != nil {
+			s.fail(w, r, rerr)
+			return
+		}
+		s.auditAs(r, f.UserID, "auth.refresh_reuse", "refresh_family:"+fid, actors.OutcomeDenied, "family revoked")
+		writeError(w, r, revoked)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.store.UserByID(ctx, f.UserID)
+	if errors.Is(err, actors.ErrNotFound) {
+		writeError(w, r, invalid)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sess, err := s.sessionFor(u, fid, newToken)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.auditAs(r, u.ID, "auth.refresh", "refresh_family:"+fid, actors.OutcomeSuccess, "")
+	writeData(w, http.StatusOK, sess)
+}
+
+// revokeFamily revokes a refresh family in the store and every access token
+// issued from it (through the shared revocation list, keyed by family id,
+// for as long as such a token can live).
+func (s *Server) revokeFamily(ctx context.Context, fid string, now time.Time) error {
+	if err := s.store.RevokeFamily(ctx, fid, now); err != nil && !errors.Is(err, actors.ErrNotFound) {
+		return fmt.Errorf("revoke refresh family %s: %w", fid, err)
+	}
+	if err := s.kv.Revoke(ctx, familyRevocationKey(fid), now.Add(s.cfg.JWTExpiresIn+time.Minute)); err != nil {
+		return fmt.Errorf("revoke access tokens of family %s: %w", fid, errors.Join(actors.ErrUnavailable, err))
+	}
+	return nil
+}
+
+func familyRevocationKey(fid string) string { return "family:" + fid }
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	p, _ := principalFrom(r.Context())
+	var req logoutRequest
+	if r.ContentLength != 0 {
+		if e := decodeJSON(r, &req); e != nil {
+			writeError(w, r, e)
+			return
+		}
+	}
+	ctx := r.Context()
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if err := s.kv.Revoke(ctx, p.Claims.ID, p.Claims.ExpiresAt.Time); err != nil {
+		s.fail(w, r, fmt.Errorf("revoke access token %s: %w", p.Claims.ID, errors.Join(actors.ErrUnavailable, err)))
+		return
+	}
+	families := []string{}
+	if p.Claims.FamilyID != "" {
+		families = append(families, p.Claims.FamilyID)
+	}
+	if req.RefreshToken != "" {
+		// Only a family of the caller's own can be revoked this way.
+		if fid, err := auth.ParseRefreshToken(req.RefreshToken); err == nil && fid != p.Claims.FamilyID {
+			if f, err := s.store.Family(ctx, fid); err == nil && f.UserID == p.User.ID {
+				families = append(families, fid)
+			}
+		}
+	}
+	for _, fid := range families {
+		if err := s.revokeFamily(ctx, fid, now); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.audit(r, "auth.logout", "user:"+p.User.ID, actors.OutcomeSuccess, "")
+	writeData(w, http.StatusOK, map[string]bool{"loggedOut": true})
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	p, _ := principalFrom(r.Context())
+	v := viewUser(p.User)
+	v.Permissions = p.User.Role.Permissions()
+	writeData(w, http.StatusOK, meResponse{User: v})
+}
+
+func (s *Server) handleSetRole(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	var req roleRequest
+	if e := decodeJSON(r, &req); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	role := actors.Role(req.Role)
+	if !role.Valid() {
+		ve := &validationError{}
+		ve.add("role", "INVALID_ROLE", "must be admin, supervisor or agent")
+		writeError(w, r, ve.err())
+		return
+	}
+	ctx := r.Context()
+	target, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, actors.ErrNotFound) {
+		writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "user not found"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if target.Role == actors.RoleAdmin && role != actors.RoleAdmin {
+		admins, err := s.store.ListUsers(ctx, actors.RoleAdmin)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if len(admins) <= 1 {
+			s.audit(r, "users.role_change", "user:"+id, actors.OutcomeFailure, "last admin")
+			writeError(w, r, errf(http.StatusConflict, CodeConflict, "the last admin cannot lose the admin role"))
+			return
+		}
+	}
+	u, err := s.store.SetUserRole(ctx, id, role, s.now().UTC().Truncate(time.Millisecond))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.users.invalidate(ctx, id)
+	s.audit(r, "users.role_change", "user:"+id, actors.OutcomeSuccess, string(target.Role)+"->"+string(role))
+	writeData(w, http.StatusOK, userEnvelope{User: viewUser(u)})
+}

@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/wacc/engine/actors"
+)
+
+// Store is the durable storage the gateway needs.
+type Store interface {
+	actors.UserStore
+	actors.TokenStore
+	actors.CustomerStore
+	actors.AuditStore
+}
+
+// Revocations remembers revoked access-token ids until their expiry.
+type Revocations interface {
+	Revoke(ctx context.Context, jti string, until time.Time) error
+	IsRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Limiter admits perMinute requests per key per minute.
+type Limiter interface {
+	Allow(ctx context.Context, key string, perMinute int) (allowed bool, retryAfter time.Duration, err error)
+}
+
+// Cache is a read-through cache with stale-read protection: CacheFill never
+// overwrites a value or the tombstone CacheInvalidate leaves behind.
+type Cache interface {
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
+	CacheFill(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	CacheInvalidate(ctx context.Context, key string) error
+}
+
+// KV is what several nodes share: in process by default, Redis when
+// configured.
+type KV interface {
+	Revocations
+	Limiter
+	Cache
+}
+
+// Auditor takes audit records without blocking.
+type Auditor interface {
+	Record(rec actors.AuditRecord)
+}
+
+// Check is one readiness probe: a named dependency and how to ping it.
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}

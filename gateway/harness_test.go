@@ -1,0 +1,228 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/auditlog"
+	"github.com/wacc/engine/persistence/memkv"
+	"github.com/wacc/engine/persistence/sqlitestore"
+)
+
+// harness is a real gateway on a loopback port over a real SQLite store, the
+// in-process shared store and the real audit log.
+type harness struct {
+	t      *testing.T
+	url    string
+	cfg    configs.Config
+	store  *sqlitestore.Store
+	kv     gateway.KV
+	audit  *auditlog.Log
+	srv    *gateway.Server
+	client *http.Client
+	// clock, when set by a test, shifts the server's time.
+	skew atomic.Int64
+}
+
+type harnessOpts struct {
+	config func(*configs.Config)
+	kv     gateway.KV          // memkv when nil
+	store  func(*sqlitestore.Store) gateway.Store // wraps the store (fault injection)
+}
+
+func newHarness(t *testing.T, opts harnessOpts) *harness {
+	t.Helper()
+	cfg := configs.Defaults()
+	cfg.AppEnv = configs.EnvTest
+	cfg.Host, cfg.Port = "127.0.0.1", 0
+	cfg.JWTSecret = strings.Repeat("a", 32)
+	cfg.JWTRefreshSecret = strings.Repeat("b", 32)
+	cfg.RateLimitAPIPerMin = 100000
+	cfg.RateLimitAuthPerMin = 100000
+	if opts.config != nil {
+		opts.config(&cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	log := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+
+	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "engine.db"), log)
+	require.NoError(t, err)
+	h := &harness{t: t, cfg: cfg, store: store, client: &http.Client{Timeout: 10 * time.Second}}
+	kv := opts.kv
+	if kv == nil {
+		m := memkv.New(memkv.Options{Holdoff: 2 * time.Second})
+		t.Cleanup(func() { _ = m.Close() })
+		kv = m
+	}
+	h.kv = kv
+	var gs gateway.Store = store
+	if opts.store != nil {
+		gs = opts.store(store)
+	}
+	reg := prometheus.NewRegistry()
+	h.audit = auditlog.New(gs, log, reg, auditlog.Options{MaxBackoff: 100 * time.Millisecond})
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); _ = h.audit.Run(ctx) }()
+	h.srv, err = gateway.New(gateway.Deps{
+		Log: log, Config: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg,
+		Checks: []gateway.Check{{Name: "store", Ping: store.Ping}},
+		Now:    func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) },
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ready := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(ctx, ln, ready) }()
+	h.url = "http://" + (<-ready).String()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-served)
+		<-auditDone
+		_ = store.Close()
+	})
+	return h
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Env    map[string]any
+}
+
+func (r response) data() map[string]any {
+	d, _ := r.Env["data"].(map[string]any)
+	return d
+}
+
+func (r response) code() string {
+	c, _ := r.Env["code"].(string)
+	return c
+}
+
+func (r response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Raw) }
+
+// call sends a request. body may be a string (sent as is), nil, or any value
+// (JSON encoded). headers are name/value pairs.
+func (h *harness) call(method, path, token string, body any, headers ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		require.NoError(h.t, err)
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, h.url+path, rd)
+	require.NoError(h.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := h.client.Do(req)
+	require.NoError(h.t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(h.t, err)
+	out := response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		require.NoError(h.t, json.Unmarshal(raw, &out.Env), "body %s", raw)
+	}
+	return out
+}
+
+// session is a logged-in user.
+type session struct {
+	ID      string
+	Email   string
+	Role    string
+	Access  string
+	Refresh string
+}
+
+func sessionOf(t *testing.T, r response) session {
+	t.Helper()
+	d := r.data()
+	require.NotNil(t, d, r.String())
+	u := d["user"].(map[string]any)
+	return session{ID: u["id"].(string), Email: u["email"].(string), Role: u["role"].(string),
+		Access: d["accessToken"].(string), Refresh: d["refreshToken"].(string)}
+}
+
+var userSeq atomic.Int64
+
+// register creates an agent with a unique email and returns its session.
+func (h *harness) register() session {
+	h.t.Helper()
+	email := fmt.Sprintf("agent%d-%d@example.com", userSeq.Add(1), time.Now().UnixNano())
+	r := h.call("POST", "/api/auth/register", "", map[string]string{"email": email, "password": "s3cret-pass", "name": "Agent"})
+	require.Equal(h.t, http.StatusCreated, r.Status, r.String())
+	return sessionOf(h.t, r)
+}
+
+// userWithRole creates a user of role directly in the store and logs in.
+func (h *harness) userWithRole(role actors.Role) session {
+	h.t.Helper()
+	email := fmt.Sprintf("%s%d@example.com", role, userSeq.Add(1))
+	_, err := gateway.CreateUser(context.Background(), h.store, time.Now(), email, "s3cret-pass", string(role), role)
+	require.NoError(h.t, err)
+	r := h.call("POST", "/api/auth/login", "", map[string]string{"email": email, "password": "s3cret-pass"})
+	require.Equal(h.t, http.StatusOK, r.Status, r.String())
+	return sessionOf(h.t, r)
+}
+
+// requireError checks an answer is the contract's error envelope.
+func requireError(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	require.Equal(t, status, r.Status, r.String())
+	require.Equal(t, "error", r.Env["status"], r.String())
+	require.Equal(t, code, r.code(), r.String())
+	require.NotEmpty(t, r.Env["message"], r.String())
+	require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), r.Header.Get("Content-Type"))
+}
+
+// auditActions waits for the audit log to flush and returns the actions
+// recorded for actor (all actors when empty).
+func (h *harness) auditRecords(filter actors.AuditFilter) []actors.AuditRecord {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool { return h.audit.Pending() == 0 }, 5*time.Second, 10*time.Millisecond)
+	if filter.Limit == 0 {
+		filter.Limit = 100
+	}
+	if filter.Page == 0 {
+		filter.Page = 1
+	}
+	recs, _, err := h.store.ListAudit(context.Background(), filter)
+	require.NoError(h.t, err)
+	return recs
+}

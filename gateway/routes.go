@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/wacc/engine/actors"
+)
+
+// route is one endpoint: its place, who may call it, and what the OpenAPI
+// document says of it. Permission checks live here, never in handlers.
+type route struct {
+	method  string
+	pattern string
+	handler http.HandlerFunc
+	// perm, when set, requires an authenticated caller holding it.
+	perm actors.Permission
+	// authenticated requires a valid access token without a permission.
+	authenticated bool
+	// limited applies the per-IP API limit; authLimited adds the stricter
+	// auth limit.
+	limited     bool
+	authLimited bool
+
+	summary string
+	tag     string
+	// request is a zero value of the JSON body type, for the schema.
+	request any
+	// response is a zero value of the success data type, for the schema.
+	response any
+	status   int
+	// query lists accepted query parameters.
+	query []string
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: "GET", pattern: "/healthz", handler: s.handleHealthz, tag: "operations", summary: "Process is up", status: 200},
+		{method: "GET", pattern: "/readyz", handler: s.handleReadyz, tag: "operations", summary: "Dependencies are reachable (503 names the failing one)", status: 200},
+		{method: "GET", pattern: "/metrics", handler: s.handleMetrics, tag: "operations", summary: "Prometheus metrics (text format)", status: 200},
+		{method: "GET", pattern: "/api/openapi.json", handler: s.handleOpenAPI, limited: true, tag: "operations", summary: "This OpenAPI 3.1 document", status: 200},
+
+		{method: "POST", pattern: "/api/auth/register", handler: s.handleRegister, limited: true, authLimited: true, tag: "auth",
+			summary: "Create an agent account and log it in", request: registerRequest{}, response: sessionResponse{}, status: 201},
+		{method: "POST", pattern: "/api/auth/login", handler: s.handleLogin, limited: true, authLimited: true, tag: "auth",
+			summary: "Log in with email and password", request: loginRequest{}, response: sessionResponse{}, status: 200},
+		{method: "POST", pattern: "/api/auth/refresh-token", handler: s.handleRefresh, limited: true, authLimited: true, tag: "auth",
+			summary: "Rotate a refresh token into a new pair; reuse revokes the family", request: refreshRequest{}, response: sessionResponse{}, status: 200},
+		{method: "POST", pattern: "/api/auth/logout", handler: s.handleLogout, limited: true, authLimited: true, authenticated: true, tag: "auth",
+			summary: "Revoke the access token and its refresh family", request: logoutRequest{}, status: 200},
+		{method: "GET", pattern: "/api/auth/me", handler: s.handleMe, limited: true, authenticated: true, tag: "auth",
+			summary: "The caller with its permissions", response: meResponse{}, status: 200},
+		{method: "PATCH", pattern: "/api/users/{id}/role", handler: s.handleSetRole, limited: true, perm: actors.PermUsersManage, tag: "users",
+			summary: "Change a user's role", request: roleRequest{}, response: userEnvelope{}, status: 200},
+
+		{method: "POST", pattern: "/api/customers", handler: s.handleCreateCustomer, limited: true, perm: actors.PermCustomersWrite, tag: "customers",
+			summary: "Create a customer", request: customerRequest{}, response: customerEnvelope{}, status: 201},
+		{method: "GET", pattern: "/api/customers", handler: s.handleListCustomers, limited: true, perm: actors.PermCustomersRead, tag: "customers",
+			summary: "List customers", response: listPage[customerView]{}, status: 200, query: []string{"page", "limit", "search", "tag"}},
+		{method: "GET", pattern: "/api/customers/{id}", handler: s.handleGetCustomer, limited: true, perm: actors.PermCustomersRead, tag: "customers",
+			summary: "Get a customer", response: customerEnvelope{}, status: 200},
+		{method: "PUT", pattern: "/api/customers/{id}", handler: s.handleUpdateCustomer, limited: true, perm: actors.PermCustomersWrite, tag: "customers",
+			summary: "Replace a customer's fields", request: customerRequest{}, response: customerEnvelope{}, status: 200},
+		{method: "DELETE", pattern: "/api/customers/{id}", handler: s.handleDeleteCustomer, limited: true, perm: actors.PermCustomersDelete, tag: "customers",
+			summary: "Delete a customer", status: 204},
+
+		{method: "GET", pattern: "/api/audit", handler: s.handleListAudit, limited: true, perm: actors.PermAuditRead, tag: "audit",
+			summary: "Audit log, newest first", response: listPage[auditView]{}, status: 200, query: []string{"actor", "action", "from", "to", "page", "limit"}},
+	}
+}

@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway/auth"
+)
+
+// Deps is what the gateway is built from; cmd/engine constructs the
+// concrete types.
+type Deps struct {
+	Log    *zap.Logger
+	Config configs.Config
+	Store  Store
+	KV     KV
+	Audit  Auditor
+	// Checks are the readiness probes of /readyz.
+	Checks []Check
+	// Registry receives the gateway's metrics and is served on /metrics; a
+	// fresh one with Go and process collectors is made when nil.
+	Registry *prometheus.Registry
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the HTTP edge.
+type Server struct {
+	log            *zap.Logger
+	cfg            configs.Config
+	store          Store
+	kv             KV
+	auditor        Auditor
+	checks         []Check
+	registry       *prometheus.Registry
+	metrics        *metrics
+	issuer         *auth.Issuer
+	now            func() time.Time
+	trustedProxies []netip.Prefix
+	users          *readCache[actors.User]
+	customers      *readCache[actors.Customer]
+	routes         []route
+	handler        http.Handler
+	openAPICache
+}
+
+// New builds the server and its routes. The config must be validated and
+// carry both JWT secrets.
+func New(d Deps) (*Server, error) {
+	if d.Config.JWTSecret == "" || d.Config.JWTRefreshSecret == "" {
+		return nil, errors.New("new gateway: JWT secrets are empty")
+	}
+	trusted, err := d.Config.TrustedPrefixes()
+	if err != nil {
+		return nil, fmt.Errorf("new gateway: %w", err)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s := &Server{
+		log:            d.Log.With(zap.String("component", "gateway")),
+		cfg:            d.Config,
+		store:          d.Store,
+		kv:             d.KV,
+		auditor:        d.Audit,
+		checks:         d.Checks,
+		registry:       d.Registry,
+		metrics:        newMetrics(d.Registry),
+		issuer:         auth.NewIssuer([]byte(d.Config.JWTSecret), []byte(d.Config.JWTRefreshSecret), d.Config.JWTExpiresIn, d.Now),
+		now:            d.Now,
+		trustedProxies: trusted,
+	}
+	s.users = &readCache[actors.User]{
+		name: "users", prefix: "user:", kv: d.KV, ttl: d.Config.CacheTTL, m: s.metrics, log: s.log,
+		load:  d.Store.UserByID,
+		scrub: func(u actors.User) actors.User { u.PasswordHash = ""; return u },
+	}
+	s.customers = &readCache[actors.Customer]{
+		name: "customers", prefix: "customer:", kv: d.KV, ttl: d.Config.CacheTTL, m: s.metrics, log: s.log,
+		load: d.Store.Customer,
+	}
+	s.routes = s.routeTable()
+	s.handler = s.buildRouter()
+	return s, nil
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Routes lists the registered routes (method, pattern) for the OpenAPI test.
+func (s *Server) Routes() [][2]string {
+	out := make([][2]string, 0, len(s.routes))
+	for _, rt := range s.routes {
+		out = append(out, [2]string{rt.method, rt.pattern})
+	}
+	return out
+}
+
+func (s *Server) buildRouter() http.Handler {
+	r := chi.NewRouter()
+	r.Use(withRequestID, s.withClientIP, s.observe, s.securityHeaders, s.cors, s.limitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no such route: "+r.Method+" "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errf(http.StatusMethodNotAllowed, CodeMethodNotAllow, "method "+r.Method+" is not allowed on "+r.URL.Path))
+	})
+	apiLimit := s.rateLimit("api", s.cfg.RateLimitAPIPerMin)
+	authLimit := s.rateLimit("auth", s.cfg.RateLimitAuthPerMin)
+	for _, rt := range s.routes {
+		var mw []func(http.Handler) http.Handler
+		if rt.limited {
+			mw = append(mw, apiLimit)
+		}
+		if rt.authLimited {
+			mw = append(mw, authLimit)
+		}
+		if rt.authenticated || rt.perm != "" {
+			mw = append(mw, s.authenticate)
+		}
+		if rt.perm != "" {
+			mw = append(mw, s.require(rt.perm))
+		}
+		r.With(mw...).Method(rt.method, rt.pattern, rt.handler)
+	}
+	return r
+}
+
+// Run serves on the configured address until ctx is cancelled, then stops
+// accepting and drains in-flight requests for at most ShutdownTimeout.
+// ready, when not nil, receives the bound address once listening.
+func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
+	addr := net.JoinHostPort(s.cfg.Host, fmt.Sprint(s.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- net.Addr) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(s.log.With(zap.String("source", "net/http"))),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- ln.Addr()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("http server draining", zap.Duration("timeout", s.cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("drain http: %w", err)
+	}
+	<-errc
+	s.log.Info("http server stopped")
+	return nil
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeData(w, http.StatusOK, map[string]string{"state": "up"})
+}
+
+// handleReadyz pings every dependency; 503 names the failing ones.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	deps := map[string]string{}
+	var failed []FieldError
+	for _, c := range s.checks {
+		if err := c.Ping(ctx); err != nil {
+			deps[c.Name] = "down"
+			failed = append(failed, FieldError{Field: c.Name, Message: "not reachable", Code: "DOWN"})
+			s.log.Warn("readiness check failed", zap.String("dependency", c.Name), zap.Error(err))
+			continue
+		}
+		deps[c.Name] = "up"
+	}
+	if len(failed) > 0 {
+		e := errf(http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+joinFields(failed)+" unreachable")
+		e.Fields = failed
+		writeError(w, r, e)
+		return
+	}
+	writeData(w, http.StatusOK, map[string]any{"state": "ready", "dependencies": deps})
+}
+
+func joinFields(fs []FieldError) string {
+	out := ""
+	for i, f := range fs {
+		if i > 0 {
+			out += ", "
+		}
+		out += f.Field
+	}
+	return out
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func isUnavailable(err error) bool {
+	return errors.Is(err, actors.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}

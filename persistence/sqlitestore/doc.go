@@ -1,0 +1,52 @@
+// Package sqlitestore keeps the engine's durable records (users,
+// refresh-token families, customers, the audit log) in one SQLite file, using
+// the pure-Go modernc.org/sqlite driver. It implements actors.Store and passes
+// the shared contract suite in persistence/storetest.
+//
+// # Guarantees
+//
+//   - Safe for concurrent use. All writes go through one connection (SQLite
+//     has a single writer), so writers queue in the pool rather than failing
+//     with SQLITE_BUSY; reads use a separate pool of read-only connections
+//     that run beside the writer thanks to WAL mode.
+//   - Every multi-statement write (customer and its tags, an audit batch, a
+//     refresh rotation) is one IMMEDIATE transaction: it happens entirely or
+//     not at all. A page and its total are read from one snapshot.
+//   - Conditional writes are single statements: RotateFamily and
+//     UpdateCustomer compare and write in one UPDATE, so of concurrent
+//     callers presenting the same old hash or version exactly one wins and
+//     the others get actors.ErrConflict.
+//   - Durability: journal_mode=WAL with synchronous=NORMAL. A committed write
+//     survives a crash of the process; a power loss may drop the most recent
+//     commits but never corrupts the file.
+//   - Errors wrap the actors sentinels with the operation and key id:
+//     unique/primary-key violations are actors.ErrDuplicate, missing rows
+//     actors.ErrNotFound, a lock not granted within the busy timeout
+//     actors.ErrUnavailable. Errors never contain phone numbers or emails.
+//
+// # Schema
+//
+// The schema lives in numbered files under migrations/ (0001_init.sql, ...),
+// embedded in the binary. Open applies the ones not yet listed in
+// schema_migrations inside one transaction, so reopening is a no-op and a
+// failed migration leaves the file as it was. Never edit an applied
+// migration; add the next number.
+//
+// Times are stored as INTEGER Unix milliseconds and come back in UTC,
+// truncated to the millisecond. Tags are kept twice: as a JSON array on the
+// customer (order preserved) and one row per distinct tag in customer_tags,
+// indexed by (tag, created_at) so a tag's customers are read newest first
+// straight from the index.
+//
+// # Search
+//
+// Customer search is a literal, case-insensitive substring match on name,
+// phone and email. Strings of three or more characters are answered by an
+// FTS5 trigram index (customers_fts) that triggers keep in step with the
+// customers table; shorter strings fall back to LIKE with %, _ and \
+// escaped, scanning the table. The trigram index folds Unicode case; the LIKE
+// fallback folds ASCII case only.
+//
+// Every query the store runs is a package constant, and plan_test.go checks
+// with QueryPlan that the hot ones are served by an index.
+package sqlitestore

@@ -1,0 +1,92 @@
+package sqlitestore
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestQueryPlansUseIndexes asks SQLite how it runs the exact SQL the store
+// sends and fails if a hot query scans a table or sorts what an index could
+// deliver in order.
+func TestQueryPlansUseIndexes(t *testing.T) {
+	s := openTemp(t)
+	const from, to = int64(0), int64(1 << 62)
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+		// wantInPlan are fragments the plan must contain (index names).
+		wantInPlan []string
+		// sortOK allows a temporary B-tree for ORDER BY, for result sets an
+		// index cannot deliver in order (trigram matches).
+		sortOK bool
+	}{
+		{name: "user by email", query: qUserByEmail, args: []any{"a@example.com"},
+			wantInPlan: []string{"SEARCH users USING INDEX sqlite_autoindex_users_2 (email=?)"}},
+		{name: "user by id", query: qUserByID, args: []any{"u1"},
+			wantInPlan: []string{"SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)"}},
+		{name: "users of a role", query: qListUsersFor, args: []any{"agent"},
+			wantInPlan: []string{"users_role_created (role=?)"}},
+		{name: "family by id", query: qFamily, args: []any{"f1"},
+			wantInPlan: []string{"sqlite_autoindex_refresh_families_1 (id=?)"}},
+		{name: "rotate family", query: qRotateFamily, args: []any{"n", 1, 1, "f1", "o"},
+			wantInPlan: []string{"sqlite_autoindex_refresh_families_1 (id=?)"}},
+		{name: "revoke user families", query: qRevokeUserFamilies, args: []any{1, "u1"},
+			wantInPlan: []string{"refresh_families_user (user_id=?)"}},
+		{name: "delete expired families", query: qDeleteExpiredFamilies, args: []any{1},
+			wantInPlan: []string{"refresh_families_expires (expires_at<?)"}},
+		{name: "customer by phone", query: qCustomerByPhone, args: []any{"+4915110000001"},
+			wantInPlan: []string{"SEARCH c USING INDEX sqlite_autoindex_customers_2 (phone=?)"}},
+		{name: "customer by id", query: qCustomerByID, args: []any{"c1"},
+			wantInPlan: []string{"SEARCH c USING INDEX sqlite_autoindex_customers_1 (id=?)"}},
+		{name: "update customer", query: qUpdateCustomer, args: []any{"n", "p", "w", "e", "[]", "{}", 1, "c1", 1},
+			wantInPlan: []string{"sqlite_autoindex_customers_1 (id=?)"}},
+		{name: "customers by tag", query: qListCustomersByTag, args: []any{"vip", 20, 0},
+			wantInPlan: []string{"SEARCH t USING COVERING INDEX customer_tags_tag (tag=?)", "SEARCH c USING INDEX sqlite_autoindex_customers_1 (id=?)"}},
+		{name: "count customers by tag", query: qCountCustomersByTag, args: []any{"vip"},
+			wantInPlan: []string{"customer_tags_tag (tag=?)"}},
+		{name: "customers by search", query: qListCustomersBySearch, args: []any{`"ali"`, 20, 0}, sortOK: true,
+			wantInPlan: []string{"VIRTUAL TABLE INDEX", "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"}},
+		{name: "count customers by search", query: qCountCustomersBySearch, args: []any{`"ali"`},
+			wantInPlan: []string{"VIRTUAL TABLE INDEX"}},
+		{name: "customers by search and tag", query: qListCustomersBySearchTag, args: []any{`"ali"`, "vip", 20, 0}, sortOK: true,
+			wantInPlan: []string{"VIRTUAL TABLE INDEX", "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH t USING PRIMARY KEY (customer_id=? AND tag=?)"}},
+		{name: "customers by short search and tag", query: qListCustomersByLikeTag, args: []any{"vip", "%a%", "%a%", "%a%", 20, 0},
+			wantInPlan: []string{"customer_tags_tag (tag=?)"}},
+		{name: "customers, no filter", query: qListCustomers, args: []any{20, 0},
+			wantInPlan: []string{"SCAN c USING INDEX customers_created"}},
+		{name: "audit, time range only", query: qListAudit, args: []any{from, to, 20, 0},
+			wantInPlan: []string{"SEARCH audit USING INDEX audit_at (at>? AND at<?)"}},
+		{name: "count audit", query: qCountAudit, args: []any{from, to},
+			wantInPlan: []string{"audit_at (at>? AND at<?)"}},
+		{name: "audit by actor", query: qListAuditByActor, args: []any{"u1", from, to, 20, 0},
+			wantInPlan: []string{"SEARCH audit USING INDEX audit_actor_at (actor_id=? AND at>? AND at<?)"}},
+		{name: "audit by action", query: qListAuditByAction, args: []any{"login", from, to, 20, 0},
+			wantInPlan: []string{"SEARCH audit USING INDEX audit_action_at (action=? AND at>? AND at<?)"}},
+		{name: "audit by actor and action", query: qListAuditByActorAction, args: []any{"u1", "login", from, to, 20, 0},
+			wantInPlan: []string{"audit_actor_at (actor_id=? AND at>? AND at<?)"}},
+		{name: "count audit by actor", query: qCountAuditByActor, args: []any{"u1", from, to},
+			wantInPlan: []string{"audit_actor_at (actor_id=? AND at>? AND at<?)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := s.QueryPlan(t.Context(), tt.query, tt.args...)
+			require.NoError(t, err)
+			for _, line := range strings.Split(plan, "\n") {
+				if strings.HasPrefix(line, "SCAN ") && !strings.Contains(line, "VIRTUAL TABLE INDEX") {
+					assert.True(t, tt.name == "customers, no filter" && strings.Contains(line, "USING INDEX customers_created"),
+						"full scan in plan:\n%s", plan)
+				}
+				if !tt.sortOK {
+					assert.NotContains(t, line, "TEMP B-TREE", "sort instead of an ordered index walk:\n%s", plan)
+				}
+			}
+			for _, want := range tt.wantInPlan {
+				assert.Contains(t, plan, want, "plan:\n%s", plan)
+			}
+		})
+	}
+}

@@ -1,0 +1,107 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wacc/engine/actors"
+)
+
+const userCols = `id, email, name, role, password_hash, created_at, updated_at`
+
+// SQL the user methods run; package constants so the plan test checks the
+// exact text.
+const (
+	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qUserByID   = `SELECT ` + userCols + ` FROM users WHERE id = ?`
+	// qUserByEmail is served by the UNIQUE index on users(email).
+	qUserByEmail  = `SELECT ` + userCols + ` FROM users WHERE email = ?`
+	qSetUserRole  = `UPDATE users SET role = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
+	qListUsers    = `SELECT ` + userCols + ` FROM users ORDER BY created_at, id`
+	qListUsersFor = `SELECT ` + userCols + ` FROM users WHERE role = ? ORDER BY created_at, id`
+)
+
+func scanUser(row interface{ Scan(...any) error }) (actors.User, error) {
+	var u actors.User
+	var role string
+	var created, updated int64
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.PasswordHash, &created, &updated); err != nil {
+		return actors.User{}, mapErr(err)
+	}
+	u.Role = actors.Role(role)
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return u, nil
+}
+
+// CreateUser inserts u; ErrDuplicate when the id or email is taken.
+func (s *Store) CreateUser(ctx context.Context, u actors.User) error {
+	_, err := s.w.ExecContext(ctx, qInsertUser,
+		u.ID, u.Email, u.Name, string(u.Role), u.PasswordHash, millis(u.CreatedAt), millis(u.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create user %s: %w", u.ID, mapErr(err))
+	}
+	return nil
+}
+
+// UserByID returns the user or ErrNotFound.
+func (s *Store) UserByID(ctx context.Context, id string) (actors.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, qUserByID, id))
+	if err != nil {
+		return actors.User{}, fmt.Errorf("user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByEmail looks up by email as stored (lower-cased by the caller);
+// ErrNotFound when absent.
+func (s *Store) UserByEmail(ctx context.Context, email string) (actors.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, qUserByEmail, email))
+	if err != nil {
+		// The address is personal data; the error names the operation only.
+		return actors.User{}, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// SetUserRole changes the role and UpdatedAt and returns the stored user;
+// ErrNotFound when absent.
+func (s *Store) SetUserRole(ctx context.Context, id string, role actors.Role, at time.Time) (actors.User, error) {
+	u, err := scanUser(s.w.QueryRowContext(ctx, qSetUserRole, string(role), millis(at), id))
+	if err != nil {
+		return actors.User{}, fmt.Errorf("set role of user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns users ordered by CreatedAt then ID; role "" means all.
+func (s *Store) ListUsers(ctx context.Context, role actors.Role) ([]actors.User, error) {
+	var rows *sql.Rows
+	var err error
+	if role == "" {
+		rows, err = s.r.QueryContext(ctx, qListUsers)
+	} else {
+		rows, err = s.r.QueryContext(ctx, qListUsersFor, string(role))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list users %q: %w", role, mapErr(err))
+	}
+	defer rows.Close()
+	users := []actors.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users %q: %w", role, err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users %q: %w", role, mapErr(err))
+	}
+	return users, nil
+}
+
+// errNoRow reports whether err is the ErrNotFound mapErr makes of sql.ErrNoRows.
+func errNoRow(err error) bool { return errors.Is(err, actors.ErrNotFound) }
