@@ -28,7 +28,7 @@ func (s *Server) auditAs(r *http.Request, actorID, action, resource, outcome, de
 		ua = ua[:256]
 	}
 	s.auditor.Record(actors.AuditRecord{
-		ID:        auth.RandomID(),
+		ID:        auth.NewID(),
 		ActorID:   actorID,
 		Action:    action,
 		Resource:  resource,

@@ -145,7 +145,7 @@ func CreateUser(ctx context.Context, users actors.UserStore, now time.Time, emai
 		return actors.User{}, fmt.Errorf("hash password: %w", err)
 	}
 	now = now.UTC().Truncate(time.Millisecond)
-	u := actors.User{ID: auth.RandomID(), Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := actors.User{ID: auth.NewID(), Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if err := users.CreateUser(ctx, u); err != nil {
 		return actors.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
 	}

@@ -155,7 +155,7 @@ func (s *Server) handleCreateCustomer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = auth.RandomID(), 1, now, now
+	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = auth.NewID(), 1, now, now
 	err := s.store.CreateCustomer(r.Context(), c)
 	if errors.Is(err, actors.ErrDuplicate) {
 		s.audit(r, "customers.create", "customer", actors.OutcomeFailure, "duplicate phone")

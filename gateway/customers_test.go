@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -162,10 +163,10 @@ func TestCustomerList(t *testing.T) {
 
 	assert.EqualValues(t, 5, list("tag=vip").data()["total"])
 	assert.EqualValues(t, 1, list("search=customer+07").data()["total"], "name, case-insensitive")
-	assert.EqualValues(t, 1, list("search="+url.QueryEscape("5550107")).data()["total"], "phone")
+	assert.EqualValues(t, 1, list("search=" + url.QueryEscape("5550107")).data()["total"], "phone")
 	assert.EqualValues(t, 5, list("search=CORP.EXAMPLE").data()["total"], "email")
-	assert.EqualValues(t, 0, list("search="+url.QueryEscape(".*")).data()["total"], "regex is literal")
-	assert.EqualValues(t, 0, list("search="+url.QueryEscape("%")).data()["total"], "LIKE wildcard is literal")
+	assert.EqualValues(t, 0, list("search=" + url.QueryEscape(".*")).data()["total"], "regex is literal")
+	assert.EqualValues(t, 0, list("search=" + url.QueryEscape("%")).data()["total"], "LIKE wildcard is literal")
 	assert.EqualValues(t, 100, list("limit=1000").data()["limit"], "limit is capped")
 
 	for _, q := range []string{"search[$ne]=x", "page=0", "limit=abc", "search=a&search=b", "tag[$regex]=.*", "sort=name"} {
@@ -210,6 +211,12 @@ func TestCustomerCacheNeverServesStale(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
+	// Once the invalidation hold-off has passed, reads are served from the cache.
+	require.Eventually(t, func() bool {
+		h.call("GET", "/api/customers/"+id, agent.Access, nil)
+		m := h.call("GET", "/metrics", "", nil)
+		return strings.Contains(string(m.Raw), `engine_cache_lookups_total{cache="customers",result="hit"}`)
+	}, 5*time.Second, 50*time.Millisecond)
 	metrics := h.call("GET", "/metrics", "", nil)
 	require.Contains(t, string(metrics.Raw), `engine_cache_lookups_total{cache="customers",result="hit"}`)
 	require.Contains(t, string(metrics.Raw), `engine_cache_lookups_total{cache="customers",result="miss"}`)

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
@@ -43,7 +45,7 @@ type harness struct {
 
 type harnessOpts struct {
 	config func(*configs.Config)
-	kv     gateway.KV          // memkv when nil
+	kv     gateway.KV                             // memkv when nil
 	store  func(*sqlitestore.Store) gateway.Store // wraps the store (fault injection)
 }
 
@@ -60,7 +62,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 		opts.config(&cfg)
 	}
 	require.NoError(t, cfg.Validate())
-	log := zaptest.NewLogger(t)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	ctx, cancel := context.WithCancel(context.Background())
 
 	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "engine.db"), log)
@@ -68,7 +70,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	h := &harness{t: t, cfg: cfg, store: store, client: &http.Client{Timeout: 10 * time.Second}}
 	kv := opts.kv
 	if kv == nil {
-		m := memkv.New(memkv.Options{Holdoff: 2 * time.Second})
+		m := memkv.New(memkv.Options{Holdoff: 300 * time.Millisecond})
 		t.Cleanup(func() { _ = m.Close() })
 		kv = m
 	}
@@ -78,6 +80,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 		gs = opts.store(store)
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
 	h.audit = auditlog.New(gs, log, reg, auditlog.Options{MaxBackoff: 100 * time.Millisecond})
 	auditDone := make(chan struct{})
 	go func() { defer close(auditDone); _ = h.audit.Run(ctx) }()

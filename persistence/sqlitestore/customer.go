@@ -308,7 +308,7 @@ func customerQueries(f actors.CustomerFilter) (list, count string, args []any) {
 // tokenizer a phrase matches any row whose column contains s as a
 // case-insensitive substring.
 func ftsPhrase(s string) string {
-	return s
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // likeEscaper makes %, _ and the escape character itself literal in a LIKE

@@ -755,12 +755,21 @@ func runAudit(t *testing.T, open func(t *testing.T) actors.Store) {
 			changed.Detail = "retried with other detail"
 			retry := []actors.AuditRecord{changed, seed[2], seed[3], seed[4]}
 			require.NoError(t, s.AppendAudit(ctx, retry), "a retried batch with new records")
-			require.NoError(t, s.AppendAudit(ctx, seed), "the whole batch again")
-
+			want := []actors.AuditRecord{seed[4], seed[3], seed[2], seed[1], seed[0]}
 			got, total, err := s.ListAudit(ctx, actors.AuditFilter{Page: 1, Limit: 10})
 			require.NoError(t, err)
 			assert.Equal(t, 5, total)
-			assert.Equal(t, []actors.AuditRecord{seed[4], seed[3], seed[2], seed[1], seed[0]}, got)
+			assert.Equal(t, want, got, "the stored a2 keeps its first detail")
+
+			again := append([]actors.AuditRecord(nil), seed...)
+			for i := range again {
+				again[i].Detail = "third attempt"
+			}
+			require.NoError(t, s.AppendAudit(ctx, again), "the whole batch again")
+			got, total, err = s.ListAudit(ctx, actors.AuditFilter{Page: 1, Limit: 10})
+			require.NoError(t, err)
+			assert.Equal(t, 5, total)
+			assert.Equal(t, want, got)
 		}},
 		{name: "duplicate ids inside one batch store once", check: func(t *testing.T, ctx context.Context, s actors.Store) {
 			r := audit("a1", "u1", "login", base)

@@ -1,0 +1,64 @@
+package memkv
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func BenchmarkAllow(b *testing.B) {
+	for _, keys := range []int{1, 10_000} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			kv := New(Options{})
+			defer kv.Close()
+			names := make([]string, keys)
+			for i := range names {
+				names[i] = fmt.Sprintf("ip:%d", i)
+			}
+			ctx := b.Context()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if _, _, err := kv.Allow(ctx, names[i%keys], 1_000_000); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkIsRevoked(b *testing.B) {
+	for _, revoked := range []int{0, 100_000} {
+		b.Run(fmt.Sprintf("revoked=%d", revoked), func(b *testing.B) {
+			kv := New(Options{})
+			defer kv.Close()
+			ctx := b.Context()
+			until := time.Now().Add(time.Hour)
+			for i := range revoked {
+				if err := kv.Revoke(ctx, fmt.Sprintf("jti-%d", i), until); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Asked ids: half revoked, half not (all misses when nothing is revoked).
+			ids := make([]string, 2*revoked+1)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("jti-%d", i)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if _, err := kv.IsRevoked(ctx, ids[i%len(ids)]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}

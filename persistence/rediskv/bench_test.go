@@ -1,0 +1,60 @@
+package rediskv
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func BenchmarkAllow(b *testing.B) {
+	for _, keys := range []int{1, 1_000} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			rdb, prefix := newRedis(b)
+			kv := New(rdb, prefix, time.Second)
+			names := make([]string, keys)
+			for i := range names {
+				names[i] = fmt.Sprintf("ip:%d", i)
+			}
+			ctx := b.Context()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if _, _, err := kv.Allow(ctx, names[i%keys], 1_000_000); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkIsRevoked(b *testing.B) {
+	rdb, prefix := newRedis(b)
+	kv := New(rdb, prefix, time.Second)
+	ctx := b.Context()
+	until := time.Now().Add(time.Hour)
+	// Asked ids: half revoked, half not.
+	ids := make([]string, 2_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("jti-%d", i)
+		if i%2 == 0 {
+			if err := kv.Revoke(ctx, ids[i], until); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := kv.IsRevoked(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}

@@ -1,0 +1,230 @@
+package rediskv
+
+import (
+	"context"
+	"crypto/rand"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/kvtest"
+	"github.com/wacc/engine/persistence/servicetest"
+)
+
+var _ kvtest.KV = (*KV)(nil)
+
+// newRedis returns a client of the test Redis and a prefix unique to t; every
+// key under the prefix is deleted and the client closed in t.Cleanup.
+func newRedis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: servicetest.RedisAddr(t)})
+	prefix := "kvtest:" + rand.Text() + ":"
+	t.Cleanup(func() {
+		// t.Context is already cancelled when cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, deleteUnder(ctx, rdb, prefix), "delete keys under %s", prefix)
+		assert.NoError(t, rdb.Close())
+	})
+	return rdb, prefix
+}
+
+func deleteUnder(ctx context.Context, rdb *redis.Client, prefix string) error {
+	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := rdb.Del(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return rdb.Del(ctx, batch...).Err()
+	}
+	return nil
+}
+
+func keysUnder(t *testing.T, rdb *redis.Client, prefix string) []string {
+	t.Helper()
+	var keys []string
+	iter := rdb.Scan(t.Context(), 0, prefix+"*", 100).Iterator()
+	for iter.Next(t.Context()) {
+		keys = append(keys, iter.Val())
+	}
+	require.NoError(t, iter.Err())
+	return keys
+}
+
+func TestContract(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T) kvtest.KV {
+		rdb, prefix := newRedis(t)
+		return New(rdb, prefix, kvtest.Holdoff)
+	})
+}
+
+func TestKeysLiveUnderPrefix(t *testing.T) {
+	ctx := t.Context()
+	rdb, prefix := newRedis(t)
+	kv := New(rdb, prefix, 5*time.Second)
+	rateKey := "ip:" + rand.Text()
+
+	require.NoError(t, kv.Revoke(ctx, "jti-1", time.Now().Add(time.Hour)))
+	ok, _, err := kv.Allow(ctx, rateKey, 10)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, kv.CacheFill(ctx, "user:1", []byte("alice"), time.Minute))
+	require.NoError(t, kv.CacheInvalidate(ctx, "user:2"))
+
+	assert.ElementsMatch(t, []string{
+		prefix + "revoked:jti-1",
+		prefix + "rate:" + rateKey,
+		prefix + "cache:user:1",
+		prefix + "cache:user:2",
+	}, keysUnder(t, rdb, prefix))
+	n, err := rdb.Exists(ctx, "rate:"+rateKey).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "redis_rate's own key must not be written outside the prefix")
+
+	tests := []struct {
+		name     string
+		key      string
+		value    string
+		minTTL   time.Duration
+		maxTTL   time.Duration
+		describe string
+	}{
+		{name: "revocation", key: prefix + "revoked:jti-1", value: "1", minTTL: 59 * time.Minute, maxTTL: time.Hour, describe: "expires at until"},
+		{name: "value", key: prefix + "cache:user:1", value: "valice", minTTL: 59 * time.Second, maxTTL: time.Minute, describe: "tagged value with the fill's ttl"},
+		{name: "tombstone", key: prefix + "cache:user:2", value: "t", minTTL: 4 * time.Second, maxTTL: 5 * time.Second, describe: "tombstone with the hold-off"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			val, err := rdb.Get(ctx, tc.key).Result()
+			require.NoError(t, err)
+			assert.Equal(t, tc.value, val, tc.describe)
+			ttl, err := rdb.PTTL(ctx, tc.key).Result()
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, ttl, tc.minTTL, tc.describe)
+			assert.LessOrEqual(t, ttl, tc.maxTTL, tc.describe)
+		})
+	}
+}
+
+func TestDefaultHoldoff(t *testing.T) {
+	ctx := t.Context()
+	rdb, prefix := newRedis(t)
+	kv := New(rdb, prefix, 0)
+	require.NoError(t, kv.CacheInvalidate(ctx, "k"))
+	ttl, err := rdb.PTTL(ctx, prefix+"cache:k").Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, 9*time.Second)
+	assert.LessOrEqual(t, ttl, DefaultHoldoff)
+	assert.Equal(t, 10*time.Second, DefaultHoldoff, "documented default")
+}
+
+func TestForeignCacheValueIsError(t *testing.T) {
+	ctx := t.Context()
+	rdb, prefix := newRedis(t)
+	kv := New(rdb, prefix, time.Second)
+	require.NoError(t, rdb.Set(ctx, prefix+"cache:k", "xyz", time.Minute).Err())
+	_, ok, err := kv.CacheGet(ctx, "k")
+	assert.Error(t, err)
+	assert.False(t, ok)
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestDial(t *testing.T) {
+	addr := servicetest.RedisAddr(t)
+	tests := []struct {
+		name     string
+		url      string
+		password string
+		// wantDB is the selected database when Dial succeeds.
+		wantDB int
+		// wantErr is a sentinel the error must match; nil with failErr
+		// false means success.
+		wantErr error
+		failErr bool
+		// secret must not appear in the error text.
+		secret string
+	}{
+		{name: "default_db", url: "redis://" + addr, wantDB: 0},
+		{name: "db_from_path", url: "redis://" + addr + "/5", wantDB: 5},
+		{name: "password_applied", url: "redis://" + addr + "/0", password: "not-the-password", wantErr: actors.ErrUnavailable, failErr: true, secret: "not-the-password"},
+		{name: "password_in_url", url: "redis://:url-secret@" + addr + "/0", wantErr: actors.ErrUnavailable, failErr: true, secret: "url-secret"},
+		{name: "unreachable", url: "redis://" + closedAddr(t) + "/0", wantErr: actors.ErrUnavailable, failErr: true},
+		{name: "bad_scheme", url: "http://" + addr, failErr: true},
+		{name: "bad_db", url: "redis://" + addr + "/x", failErr: true},
+		{name: "unparsable_url_hides_password", url: "redis://:hunter2@host:port:bad/0", failErr: true, secret: "hunter2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			rdb, err := Dial(ctx, tc.url, tc.password)
+			if tc.failErr {
+				require.Error(t, err)
+				assert.Nil(t, rdb)
+				if tc.wantErr != nil {
+					assert.ErrorIs(t, err, tc.wantErr)
+				}
+				if tc.secret != "" {
+					assert.NotContains(t, err.Error(), tc.secret)
+				}
+				return
+			}
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = rdb.Close() })
+			client, ok := rdb.(*redis.Client)
+			require.True(t, ok, "Dial returns a *redis.Client, got %T", rdb)
+			assert.Equal(t, tc.wantDB, client.Options().DB)
+			require.NoError(t, rdb.Ping(ctx).Err())
+		})
+	}
+}
+
+func TestRedisDownIsUnavailable(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	kv := New(rdb, "down:", time.Second)
+	ctx := t.Context()
+
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"revoke", func() error { return kv.Revoke(ctx, "jti", time.Now().Add(time.Hour)) }},
+		{"is_revoked", func() error { _, err := kv.IsRevoked(ctx, "jti"); return err }},
+		{"allow", func() error { _, _, err := kv.Allow(ctx, "k", 10); return err }},
+		{"cache_get", func() error { _, _, err := kv.CacheGet(ctx, "k"); return err }},
+		{"cache_fill", func() error { return kv.CacheFill(ctx, "k", []byte("v"), time.Minute) }},
+		{"cache_invalidate", func() error { return kv.CacheInvalidate(ctx, "k") }},
+	}
+	for _, tc := range calls {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			require.Error(t, err)
+			assert.ErrorIs(t, err, actors.ErrUnavailable)
+		})
+	}
+}
