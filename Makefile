@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 5s
 # Fuzz targets run briefly by `make test` (package:target); seeds are committed
 # under each package's testdata/fuzz.
-FUZZ_TARGETS = ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON
+FUZZ_TARGETS = ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse
 
 .PHONY: run test test-unit fuzz vet build bench bench-quick clean
 

@@ -47,6 +47,9 @@ type harnessOpts struct {
 	config func(*configs.Config)
 	kv     gateway.KV                             // memkv when nil
 	store  func(*sqlitestore.Store) gateway.Store // wraps the store (fault injection)
+	// shareStore, when set, makes this gateway a second node over the
+	// other harness's database.
+	shareStore *harness
 }
 
 func newHarness(t *testing.T, opts harnessOpts) *harness {
@@ -65,8 +68,14 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	ctx, cancel := context.WithCancel(context.Background())
 
-	store, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "engine.db"), log)
-	require.NoError(t, err)
+	var store *sqlitestore.Store
+	var err error
+	if opts.shareStore != nil {
+		store = opts.shareStore.store
+	} else {
+		store, err = sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "engine.db"), log)
+		require.NoError(t, err)
+	}
 	h := &harness{t: t, cfg: cfg, store: store, client: &http.Client{Timeout: 10 * time.Second}}
 	kv := opts.kv
 	if kv == nil {
@@ -100,7 +109,9 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 		cancel()
 		require.NoError(t, <-served)
 		<-auditDone
-		_ = store.Close()
+		if opts.shareStore == nil {
+			_ = store.Close()
+		}
 	})
 	return h
 }

@@ -78,8 +78,24 @@ func TestEveryVariableDocumented(t *testing.T) {
 type engineProc struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
-	done   chan error
+	// listenLine is the start-up line naming the address and backends.
+	listenLine string
+	stderr     *syncBuffer
+	// done is closed when the process has exited; err is then its result.
+	done chan struct{}
+	err  error
+}
+
+// wait returns the exit result, or fails t after timeout.
+func (p *engineProc) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		t.Fatalf("engine did not exit within %s", timeout)
+		return nil
+	}
 }
 
 var listenRE = regexp.MustCompile(`"addr": ?"([^"]+)"`)
@@ -96,8 +112,8 @@ func startEngine(t *testing.T, env map[string]string, args ...string) *enginePro
 	cmd.Stderr = io.MultiWriter(pw, buf)
 	cmd.Stdout = buf
 	require.NoError(t, cmd.Start())
-	p := &engineProc{cmd: cmd, stderr: buf, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); pw.Close() }()
+	p := &engineProc{cmd: cmd, stderr: buf, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); pw.Close(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-p.done
@@ -110,18 +126,19 @@ func startEngine(t *testing.T, env map[string]string, args ...string) *enginePro
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "engine listening") {
-				if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-					found <- m[1]
+				if listenRE.MatchString(sc.Text()) {
+					found <- sc.Text()
 				}
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
-	case addr := <-found:
-		p.url = "http://" + addr
-	case err := <-p.done:
-		t.Fatalf("engine exited before listening: %v\n%s", err, buf.String())
+	case line := <-found:
+		p.listenLine = line
+		p.url = "http://" + listenRE.FindStringSubmatch(line)[1]
+	case <-p.done:
+		t.Fatalf("engine exited before listening: %v\n%s", p.err, buf.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("engine did not start:\n%s", buf.String())
 	}
@@ -174,12 +191,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 	id := body["data"].(map[string]any)["customer"].(map[string]any)["id"].(string)
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.done:
-		require.NoError(t, err, "graceful exit status 0")
-	case <-time.After(20 * time.Second):
-		t.Fatal("engine did not stop on SIGTERM")
-	}
+	require.NoError(t, p.wait(t, 20*time.Second), "graceful exit status 0")
 	assert.Contains(t, p.stderr.String(), "shutting down")
 	assert.Contains(t, p.stderr.String(), "http server stopped")
 
@@ -199,10 +211,9 @@ func TestDataSurvivesRestart(t *testing.T) {
 
 func TestStartupLineAndDevSecretsWarning(t *testing.T) {
 	p := startEngine(t, map[string]string{"DATA_DIR": t.TempDir()})
-	out := p.stderr.String()
-	assert.Contains(t, out, "JWT_SECRET/JWT_REFRESH_SECRET not set")
-	assert.Contains(t, out, "store=sqlite")
-	assert.Contains(t, out, "shared=in-process")
+	assert.Contains(t, p.stderr.String(), "JWT_SECRET/JWT_REFRESH_SECRET not set")
+	assert.Contains(t, p.listenLine, "store=sqlite")
+	assert.Contains(t, p.listenLine, "shared=in-process")
 	st, _ := p.get(t, "/readyz", "")
 	require.Equal(t, 200, st)
 }

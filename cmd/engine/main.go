@@ -88,7 +88,7 @@ func newLogger(cfg configs.Config) (*zap.Logger, error) {
 		zc = zap.NewProductionConfig()
 	} else {
 		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
 		zc.DisableStacktrace = true
 	}
 	lvl, err := zapcore.ParseLevel(cfg.LogLevel)

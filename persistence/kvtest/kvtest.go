@@ -51,8 +51,12 @@ type KV interface {
 // Holdoff is the cache hold-off open must build every store with.
 const Holdoff = time.Second
 
-// waitFor bounds every require.Eventually in the suite; tick is its poll
-// interval.
+// waitFor bounds every wait in the suite; tick is its poll interval.
+//
+// Conditions polled by testify run on their own goroutine and may still be
+// running when the wait (and the test) is over, so they never touch t: they
+// report through the CollectT of require.EventuallyWithT, or return false on
+// error for assert.Never and the test checks once more afterwards.
 const (
 	waitFor = 5 * time.Second
 	tick    = 20 * time.Millisecond
@@ -86,11 +90,25 @@ func runCases(t *testing.T, open func(t *testing.T) KV, cases []kvCase) {
 
 // ---------------------------------------------------------------- revocations
 
-func isRevoked(t *testing.T, ctx context.Context, kv KV, jti string) bool {
-	t.Helper()
+// helper marks the caller as a helper when t is a *testing.T.
+func helper(t require.TestingT) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+}
+
+func isRevoked(t require.TestingT, ctx context.Context, kv KV, jti string) bool {
+	helper(t)
 	revoked, err := kv.IsRevoked(ctx, jti)
 	require.NoError(t, err, "is revoked %s", jti)
 	return revoked
+}
+
+// unrevoked reports whether jti is known not to be revoked; an error counts
+// as not known.
+func unrevoked(ctx context.Context, kv KV, jti string) bool {
+	revoked, err := kv.IsRevoked(ctx, jti)
+	return err == nil && !revoked
 }
 
 var revocationCases = []kvCase{
@@ -122,8 +140,9 @@ var revocationCases = []kvCase{
 			require.NoError(t, kv.Revoke(ctx, "jti-short", time.Now().Add(1500*time.Millisecond)))
 			require.NoError(t, kv.Revoke(ctx, "jti-long", time.Now().Add(time.Hour)))
 			require.True(t, isRevoked(t, ctx, kv, "jti-short"), "revoked right after Revoke")
-			require.Eventually(t, func() bool { return !isRevoked(t, ctx, kv, "jti-short") }, waitFor, tick,
-				"revocation must end once until has passed")
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				assert.False(c, isRevoked(c, ctx, kv, "jti-short"))
+			}, waitFor, tick, "revocation must end once until has passed")
 			assert.True(t, isRevoked(t, ctx, kv, "jti-long"), "a longer revocation outlives a shorter one")
 		},
 	},
@@ -132,8 +151,9 @@ var revocationCases = []kvCase{
 		check: func(t *testing.T, ctx context.Context, kv KV) {
 			require.NoError(t, kv.Revoke(ctx, "jti-1", time.Now().Add(time.Hour)))
 			require.NoError(t, kv.Revoke(ctx, "jti-1", time.Now().Add(200*time.Millisecond)))
-			assert.Never(t, func() bool { return !isRevoked(t, ctx, kv, "jti-1") }, 800*time.Millisecond, 50*time.Millisecond,
+			assert.Never(t, func() bool { return unrevoked(ctx, kv, "jti-1") }, 800*time.Millisecond, 50*time.Millisecond,
 				"the second, shorter Revoke must not end the first one")
+			assert.True(t, isRevoked(t, ctx, kv, "jti-1"))
 		},
 	},
 	{
@@ -141,8 +161,9 @@ var revocationCases = []kvCase{
 		check: func(t *testing.T, ctx context.Context, kv KV) {
 			require.NoError(t, kv.Revoke(ctx, "jti-1", time.Now().Add(200*time.Millisecond)))
 			require.NoError(t, kv.Revoke(ctx, "jti-1", time.Now().Add(time.Hour)))
-			assert.Never(t, func() bool { return !isRevoked(t, ctx, kv, "jti-1") }, 800*time.Millisecond, 50*time.Millisecond,
+			assert.Never(t, func() bool { return unrevoked(ctx, kv, "jti-1") }, 800*time.Millisecond, 50*time.Millisecond,
 				"the second, longer Revoke must extend the first one")
+			assert.True(t, isRevoked(t, ctx, kv, "jti-1"))
 		},
 	},
 }
@@ -207,10 +228,10 @@ var limiterCases = []kvCase{
 			require.LessOrEqual(t, retryAfter, time.Minute/perMinute+10*time.Millisecond)
 
 			refusedAt := time.Now()
-			require.Eventually(t, func() bool {
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
 				ok, _, err := kv.Allow(ctx, "hot", perMinute)
-				require.NoError(t, err)
-				return ok
+				require.NoError(c, err)
+				assert.True(c, ok)
 			}, waitFor, 10*time.Millisecond, "one request is allowed again once retryAfter has passed")
 			assert.GreaterOrEqual(t, time.Since(refusedAt), retryAfter/2,
 				"not allowed again long before retryAfter")
@@ -270,8 +291,8 @@ var limiterCases = []kvCase{
 
 // ---------------------------------------------------------------- cache
 
-func cacheGet(t *testing.T, ctx context.Context, kv KV, key string) ([]byte, bool) {
-	t.Helper()
+func cacheGet(t require.TestingT, ctx context.Context, kv KV, key string) ([]byte, bool) {
+	helper(t)
 	val, ok, err := kv.CacheGet(ctx, key)
 	require.NoError(t, err, "cache get %s", key)
 	if !ok {
@@ -356,12 +377,12 @@ var cacheCases = []kvCase{
 	{
 		name: "value_expires_after_ttl",
 		check: func(t *testing.T, ctx context.Context, kv KV) {
-			require.NoError(t, kv.CacheFill(ctx, "short", []byte("v1"), 500*time.Millisecond))
+			require.NoError(t, kv.CacheFill(ctx, "short", []byte("v1"), time.Second))
 			require.NoError(t, kv.CacheFill(ctx, "long", []byte("v"), time.Hour))
 			requireHit(t, ctx, kv, "short", []byte("v1"))
-			require.Eventually(t, func() bool {
-				_, ok := cacheGet(t, ctx, kv, "short")
-				return !ok
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				_, ok := cacheGet(c, ctx, kv, "short")
+				assert.False(c, ok)
 			}, waitFor, tick, "a value must expire after its ttl")
 			require.NoError(t, kv.CacheFill(ctx, "short", []byte("v2"), time.Minute))
 			requireHit(t, ctx, kv, "short", []byte("v2"))
@@ -382,10 +403,10 @@ var cacheCases = []kvCase{
 			requireHit(t, ctx, kv, "user:2", []byte("other"))
 
 			// Once the hold-off has passed, fills work again.
-			require.Eventually(t, func() bool {
-				require.NoError(t, kv.CacheFill(ctx, "user:1", []byte("new"), time.Minute))
-				_, ok := cacheGet(t, ctx, kv, "user:1")
-				return ok
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				require.NoError(c, kv.CacheFill(ctx, "user:1", []byte("new"), time.Minute))
+				_, ok := cacheGet(c, ctx, kv, "user:1")
+				assert.True(c, ok)
 			}, Holdoff+waitFor, tick, "fill must work again after the hold-off")
 			requireHit(t, ctx, kv, "user:1", []byte("new"))
 		},

@@ -74,6 +74,9 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 	if poolSize == 0 {
 		return nil, errors.New("open mongodb store: pool size must be positive")
 	}
+	if log == nil {
+		log = zap.NewNop()
+	}
 	opts := options.Client().
 		ApplyURI(uri).
 		SetAppName("wacc-engine").

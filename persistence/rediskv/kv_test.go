@@ -1,9 +1,15 @@
 package rediskv
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"fmt"
+	"io"
 	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,8 +176,6 @@ func TestDial(t *testing.T) {
 	}{
 		{name: "default_db", url: "redis://" + addr, wantDB: 0},
 		{name: "db_from_path", url: "redis://" + addr + "/5", wantDB: 5},
-		{name: "password_applied", url: "redis://" + addr + "/0", password: "not-the-password", wantErr: actors.ErrUnavailable, failErr: true, secret: "not-the-password"},
-		{name: "password_in_url", url: "redis://:url-secret@" + addr + "/0", wantErr: actors.ErrUnavailable, failErr: true, secret: "url-secret"},
 		{name: "unreachable", url: "redis://" + closedAddr(t) + "/0", wantErr: actors.ErrUnavailable, failErr: true},
 		{name: "bad_scheme", url: "http://" + addr, failErr: true},
 		{name: "bad_db", url: "redis://" + addr + "/x", failErr: true},
@@ -203,8 +207,138 @@ func TestDial(t *testing.T) {
 	}
 }
 
+// authRecorder is a fake Redis that answers every command with WRONGPASS and
+// records the commands it was sent, so tests can see which password a client
+// presented.
+type authRecorder struct {
+	addr     string
+	commands chan []string
+}
+
+func newAuthRecorder(t *testing.T) *authRecorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &authRecorder{addr: ln.Addr().String(), commands: make(chan []string, 100)}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { r.serve(conn) })
+		}
+	})
+	return r
+}
+
+func (r *authRecorder) serve(conn net.Conn) {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	for {
+		cmd, err := readCommand(br)
+		if err != nil {
+			return
+		}
+		select {
+		case r.commands <- cmd:
+		default:
+		}
+		if _, err := conn.Write([]byte("-WRONGPASS invalid username-password pair\r\n")); err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP array of bulk strings.
+func readCommand(br *bufio.Reader) ([]string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(line, "*") {
+		return nil, fmt.Errorf("want an array, got %q", line)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line[1:]))
+	if err != nil {
+		return nil, err
+	}
+	cmd := make([]string, n)
+	for i := range cmd {
+		header, err := br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(header, "$")))
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, size+2)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return nil, err
+		}
+		cmd[i] = string(buf[:size])
+	}
+	return cmd, nil
+}
+
+// received returns every command recorded so far, one per line.
+func (r *authRecorder) received() string {
+	var lines []string
+	for {
+		select {
+		case cmd := <-r.commands:
+			lines = append(lines, strings.Join(cmd, " "))
+		default:
+			return strings.Join(lines, "\n")
+		}
+	}
+}
+
+func TestDialPassword(t *testing.T) {
+	tests := []struct {
+		name     string
+		userinfo string // of the URL, before "@"
+		password string // given to Dial
+		want     string // presented to the server
+		notWant  string // never presented
+	}{
+		{name: "from_argument", password: "arg-secret", want: "arg-secret"},
+		{name: "from_url", userinfo: ":url-secret", want: "url-secret"},
+		{name: "argument_overrides_url", userinfo: ":url-secret", password: "arg-secret", want: "arg-secret", notWant: "url-secret"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newAuthRecorder(t)
+			url := "redis://" + fake.addr + "/0"
+			if tc.userinfo != "" {
+				url = "redis://" + tc.userinfo + "@" + fake.addr + "/0"
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			rdb, err := Dial(ctx, url, tc.password)
+			require.Error(t, err, "the fake refuses every password")
+			assert.Nil(t, rdb)
+			assert.ErrorIs(t, err, actors.ErrUnavailable)
+			assert.NotContains(t, err.Error(), tc.want, "the error must not echo the password")
+
+			got := fake.received()
+			assert.Contains(t, got, tc.want, "password presented to the server")
+			if tc.notWant != "" {
+				assert.NotContains(t, got, tc.notWant)
+			}
+		})
+	}
+}
+
 func TestRedisDownIsUnavailable(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
+	rdb := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
 	kv := New(rdb, "down:", time.Second)
 	ctx := t.Context()

@@ -1,0 +1,208 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Conversation states.
+const (
+	StateNew     = "new"
+	StateActive  = "active"
+	StateExpired = "expired"
+	StateClosed  = "closed"
+)
+
+// Conversation is one (business number, customer) thread. Its actor is the
+// only writer; every save is conditional on Version (optimistic concurrency),
+// so a stale activation can never overwrite newer state. At most one
+// conversation per (PhoneNumberID, WaID) is not closed.
+type Conversation struct {
+	ID            string
+	CustomerID    string
+	PhoneNumberID string
+	WaID          string
+	State         string
+	AssigneeID    string
+	// LastInboundAt is when the customer last wrote; the service window
+	// ends WHATSAPP_SERVICE_WINDOW after it.
+	LastInboundAt  time.Time
+	LastOutboundAt time.Time
+	// ExpiresAt is when the service window ends (zero before any inbound).
+	ExpiresAt time.Time
+	// NextTimerAt is the earliest pending timer (window warning or expiry)
+	// of an open conversation, zero when none; the expiry sweeper finds
+	// conversations by it whether or not their actor is in memory.
+	NextTimerAt time.Time
+	// WarnedAt is when the window-expiring warning was sent for the
+	// current window (zero: not yet).
+	WarnedAt time.Time
+	Unread   int
+	// Seq counts the messages applied to this conversation; a message
+	// carries the Seq it was applied at, so a replay can tell whether the
+	// conversation already reflects it.
+	Seq       int64
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ClosedAt  time.Time
+}
+
+// Open reports whether the conversation can still take messages.
+func (c Conversation) Open() bool { return c.State != StateClosed }
+
+// ConversationFilter selects a page of conversations, most recently updated
+// first (UpdatedAt descending, then ID descending). Empty fields do not
+// filter. Page starts at 1.
+type ConversationFilter struct {
+	States     []string
+	AssigneeID string
+	// Unassigned selects conversations with no assignee (AssigneeID must
+	// then be empty).
+	Unassigned bool
+	CustomerID string
+	Page       int
+	Limit      int
+}
+
+// ConversationStore keeps conversations.
+type ConversationStore interface {
+	// CreateConversation inserts c (Version 1). ErrDuplicate when the id
+	// is taken or another conversation of the same (PhoneNumberID, WaID) is
+	// not closed.
+	CreateConversation(ctx context.Context, c Conversation) error
+	// Conversation returns the conversation or ErrNotFound.
+	Conversation(ctx context.Context, id string) (Conversation, error)
+	// OpenConversation returns the (PhoneNumberID, WaID) conversation that
+	// is not closed, or ErrNotFound.
+	OpenConversation(ctx context.Context, phoneNumberID, waID string) (Conversation, error)
+	// SaveConversation stores c if the stored Version equals c.Version-1,
+	// else returns ErrConflict and changes nothing (ErrNotFound when
+	// absent).
+	SaveConversation(ctx context.Context, c Conversation) error
+	// ListConversations returns one page and the total.
+	ListConversations(ctx context.Context, f ConversationFilter) ([]Conversation, int, error)
+	// DueConversations returns up to limit open conversations whose
+	// NextTimerAt is set and not after at, earliest first.
+	DueConversations(ctx context.Context, at time.Time, limit int) ([]Conversation, error)
+	// NextTimer returns the earliest NextTimerAt of open conversations;
+	// ok is false when none is set.
+	NextTimer(ctx context.Context) (at time.Time, ok bool, err error)
+	// CountOpenByAssignee counts conversations in state new or active per
+	// assignee (unassigned ones under "").
+	CountOpenByAssignee(ctx context.Context) (map[string]int, error)
+}
+
+// Message directions.
+const (
+	DirectionInbound  = "inbound"
+	DirectionOutbound = "outbound"
+)
+
+// Message is one message of a conversation, inbound or outbound.
+// WaMessageID is unique when set, which makes webhook redelivery harmless.
+type Message struct {
+	ID             string
+	ConversationID string
+	Direction      string
+	Type           string
+	// Text is the human-readable rendering; Content the typed object.
+	Text    string
+	Content json.RawMessage
+	Status  string
+	// WaMessageID is WhatsApp's id (wamid); empty for an outbound message
+	// not yet accepted by WhatsApp.
+	WaMessageID string
+	// Seq is the conversation Seq this message was applied at.
+	Seq   int64
+	Error *WhatsAppError
+	// Raw is the inbound message object as received (unknown fields kept).
+	Raw       json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// MessageStore keeps messages and statuses that arrived before their
+// message.
+type MessageStore interface {
+	// AppendMessage inserts m; ErrDuplicate when its id or WaMessageID is
+	// already stored.
+	AppendMessage(ctx context.Context, m Message) error
+	// MessageByWaID returns the message with that wamid, or ErrNotFound.
+	MessageByWaID(ctx context.Context, waMessageID string) (Message, error)
+	// UpdateMessageStatus moves the message with that id to status (and
+	// error, and WaMessageID when not empty), only forward: it applies only
+	// if StatusRank(status) is greater than the stored status's rank.
+	// It reports whether it changed anything. ErrNotFound when absent.
+	UpdateMessageStatus(ctx context.Context, id, status, waMessageID string, werr *WhatsAppError, at time.Time) (bool, error)
+	// ListMessages returns up to limit messages of a conversation, newest
+	// first, older than the cursor (empty: from the newest), and the cursor
+	// of the next page ("" when there is none).
+	ListMessages(ctx context.Context, conversationID, before string, limit int) ([]Message, string, error)
+	// AddPendingStatus keeps a status whose message is not known yet.
+	// Keeping the same (wamid, status) twice stores it once.
+	AddPendingStatus(ctx context.Context, s StatusUpdate) error
+	// TakePendingStatuses returns and deletes the pending statuses of a
+	// wamid, oldest first.
+	TakePendingStatuses(ctx context.Context, waMessageID string) ([]StatusUpdate, error)
+}
+
+// InboxEntry is one accepted webhook body, kept until every message and
+// status in it has been applied.
+type InboxEntry struct {
+	ID         string
+	Body       []byte
+	ReceivedAt time.Time
+	Attempts   int
+}
+
+// InboxStore is the durable inbox of webhook bodies.
+type InboxStore interface {
+	// AppendInbox stores a batch of entries in one durable write.
+	AppendInbox(ctx context.Context, entries []InboxEntry) error
+	// PendingInbox returns up to limit entries not yet done, oldest
+	// first (by ID, which sorts by arrival).
+	PendingInbox(ctx context.Context, limit int) ([]InboxEntry, error)
+	// MarkInboxDone removes (or marks done) the entries.
+	MarkInboxDone(ctx context.Context, ids []string) error
+	// RecordInboxAttempt increments an entry's Attempts.
+	RecordInboxAttempt(ctx context.Context, id string) error
+}
+
+// Notification is a note for one user: assigned, customer replied, window
+// expiring, message failed.
+type Notification struct {
+	ID             string
+	UserID         string
+	Kind           string
+	Title          string
+	Body           string
+	ConversationID string
+	CreatedAt      time.Time
+	// ReadAt is zero while unread.
+	ReadAt time.Time
+}
+
+// NotificationStore keeps notifications.
+type NotificationStore interface {
+	// AddNotifications stores a batch.
+	AddNotifications(ctx context.Context, ns []Notification) error
+	// ListNotifications returns one page of a user's notifications,
+	// newest first, and the total; unreadOnly filters read ones out.
+	ListNotifications(ctx context.Context, userID string, unreadOnly bool, page, limit int) ([]Notification, int, error)
+	// MarkNotificationsRead marks the user's listed notifications (all of
+	// the user's when ids is empty) read at at, and returns how many
+	// changed. Other users' notifications are never touched.
+	MarkNotificationsRead(ctx context.Context, userID string, ids []string, at time.Time) (int, error)
+}
+
+// ConversationsStore is what the conversation engine keeps durably. SQLite
+// and MongoDB implement it and pass the same contract suite
+// (storetest.RunConversations).
+type ConversationsStore interface {
+	ConversationStore
+	MessageStore
+	InboxStore
+	NotificationStore
+}

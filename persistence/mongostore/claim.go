@@ -1,0 +1,128 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.uber.org/zap"
+)
+
+// Write claims.
+//
+// The conditional writes of this store (RotateFamily, UpdateCustomer, the
+// revocations) are single-document updates whose filter carries the
+// expected state: on MongoDB such an update is atomic and alone enough. On
+// FerretDB v1 it is not: an update reads the matching document and then
+// writes the whole document back by _id, so concurrent updates presenting
+// the same expected state can all match and all "win", and a slower writer
+// can overwrite a revocation that landed in between.
+//
+// So before a conditional write the writer inserts a claim document whose
+// _id names the record and the state it expects ("family/<id>/<generation>",
+// "customer/<id>/<version>"). Inserting a duplicate _id fails atomically on
+// every server (FerretDB enforces it with a unique constraint in SQLite or
+// PostgreSQL), so at most one writer holds a claim; the others see
+// errClaimed. The holder performs its conditional update and deletes the
+// claim. A writer that claims the same key after the release reads the
+// record after the holder's write, so its expected state no longer matches.
+//
+// A claim left behind by a crashed writer is abandoned once it is older than
+// claimTTL and is then broken by the next writer that needs it; claims older
+// than claimSweepAge are swept by DeleteExpiredFamilies.
+
+// errClaimed means another writer holds the claim.
+var errClaimed = errors.New("write claimed by another writer")
+
+const (
+	// claimTTL is how long a claim protects its holder. It is far longer than
+	// opTimeout, the longest a holder's own writes can take.
+	claimTTL = time.Minute
+	// claimSweepAge is the age beyond which leftover claims are swept.
+	claimSweepAge = time.Hour
+	// claimAttempts bounds the insert/break loop of one claim.
+	claimAttempts = 3
+)
+
+// claimDoc is a document of the write_claims collection.
+type claimDoc struct {
+	Key string    `bson:"_id"`
+	At  time.Time `bson:"at"`
+}
+
+func familyClaimKey(id string, generation int64) string {
+	return fmt.Sprintf("family/%s/%d", id, generation)
+}
+
+func customerClaimKey(id string, version int64) string {
+	return fmt.Sprintf("customer/%s/%d", id, version)
+}
+
+// claim takes the write claim key. It returns errClaimed when another writer
+// holds it, and otherwise a release function the caller must call (with
+// defer) once its write is done. Release runs even when ctx is cancelled.
+func (s *Store) claim(ctx context.Context, key string) (release func(), err error) {
+	for range claimAttempts {
+		at := s.now()
+		_, err := s.claims.InsertOne(ctx, claimDoc{Key: key, At: at})
+		if err == nil {
+			return func() { s.release(ctx, key, at) }, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return nil, err
+		}
+		var held claimDoc
+		err = s.claims.FindOne(ctx, bson.D{{Key: "_id", Value: key}},
+			options.FindOne().SetProjection(bson.D{{Key: "at", Value: 1}})).Decode(&held)
+		switch {
+		case errors.Is(err, mongo.ErrNoDocuments):
+			continue // released in the meantime
+		case err != nil:
+			return nil, err
+		}
+		age := at.Sub(held.At)
+		if age < claimTTL {
+			return nil, errClaimed
+		}
+		s.log.Warn("breaking abandoned write claim", zap.String("claim", key), zap.Duration("duration", age))
+		if _, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "at", Value: held.At}}); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errClaimed
+}
+
+// release deletes the claim key taken at at. A claim that cannot be deleted
+// is abandoned and broken after claimTTL, so the failure is only logged.
+func (s *Store) release(ctx context.Context, key string, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if _, err := s.claims.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "at", Value: at}}); err != nil {
+		s.log.Warn("write claim not released", zap.String("claim", key), zap.Error(err))
+	}
+}
+
+// sweepClaims deletes claims older than claimSweepAge and returns how many.
+func (s *Store) sweepClaims(ctx context.Context) (int64, error) {
+	res, err := s.claims.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: s.now().Add(-claimSweepAge)}}}})
+	if err != nil {
+		return 0, err
+	}
+	return res.DeletedCount, nil
+}
+
+// wait pauses for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,332 @@
+package mongostore
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/servicetest"
+	"github.com/wacc/engine/persistence/storetest"
+)
+
+func TestContractFerretSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) actors.Store { return openStore(t, handlerSQLite) })
+}
+
+func TestContractFerretPostgres(t *testing.T) {
+	servicetest.PostgresURL(t)
+	storetest.Run(t, func(t *testing.T) actors.Store { return openStore(t, handlerPostgres) })
+}
+
+// handlers are the FerretDB backends the store-specific tests run on.
+var handlers = []string{handlerSQLite, handlerPostgres}
+
+func TestIndexesExist(t *testing.T) {
+	want := map[string][]struct {
+		name   string
+		keys   bson.D
+		unique bool
+	}{
+		usersColl: {
+			{name: "email_unique", keys: bson.D{{Key: "email", Value: int32(1)}}, unique: true},
+		},
+		customersColl: {
+			{name: "phone_unique", keys: bson.D{{Key: "phone", Value: int32(1)}}, unique: true},
+			{name: "createdAt_id", keys: bson.D{{Key: "createdAt", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+			{name: "tags", keys: bson.D{{Key: "tags", Value: int32(1)}}},
+		},
+		familiesColl: {
+			{name: "userId", keys: bson.D{{Key: "userId", Value: int32(1)}}},
+			{name: "expiresAt", keys: bson.D{{Key: "expiresAt", Value: int32(1)}}},
+		},
+		auditColl: {
+			{name: "at_id", keys: bson.D{{Key: "at", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+			{name: "actorId_at_id", keys: bson.D{{Key: "actorId", Value: int32(1)}, {Key: "at", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+			{name: "action_at_id", keys: bson.D{{Key: "action", Value: int32(1)}, {Key: "at", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+		},
+	}
+	for _, handler := range handlers {
+		t.Run(handler, func(t *testing.T) {
+			s := openStore(t, handler)
+			ctx := t.Context()
+			for coll, indexes := range want {
+				got := listIndexes(t, ctx, s, coll)
+				for _, ix := range indexes {
+					spec, ok := got[ix.name]
+					if !assert.True(t, ok, "index %s.%s missing; have %v", coll, ix.name, got) {
+						continue
+					}
+					assert.Equal(t, ix.keys, spec.Key, "keys of %s.%s", coll, ix.name)
+					assert.Equal(t, ix.unique, spec.Unique, "uniqueness of %s.%s", coll, ix.name)
+				}
+			}
+		})
+	}
+}
+
+// indexSpec is one entry of listIndexes.
+type indexSpec struct {
+	Name   string `bson:"name"`
+	Key    bson.D `bson:"key"`
+	Unique bool   `bson:"unique"`
+}
+
+func listIndexes(t *testing.T, ctx context.Context, s *Store, coll string) map[string]indexSpec {
+	t.Helper()
+	cur, err := s.users.Database().Collection(coll).Indexes().List(ctx)
+	require.NoError(t, err, "list indexes of %s", coll)
+	var specs []indexSpec
+	require.NoError(t, cur.All(ctx, &specs))
+	out := make(map[string]indexSpec, len(specs))
+	for _, sp := range specs {
+		out[sp.Name] = sp
+	}
+	return out
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	at := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, handler := range handlers {
+		t.Run(handler, func(t *testing.T) {
+			ctx := t.Context()
+			uri, database := freshDatabase(t, handler)
+			log := zaptest.NewLogger(t)
+
+			s, err := Open(ctx, uri, database, 4, log)
+			require.NoError(t, err)
+			u := actors.User{ID: "u1", Email: "ana@example.com", Name: "Ana", Role: actors.RoleAgent, PasswordHash: "h", CreatedAt: at, UpdatedAt: at}
+			c := actors.Customer{ID: "c1", Name: "Bia", Phone: "+5511999990001", WaID: "5511999990001", Tags: []string{"vip"},
+				Attributes: map[string]string{"plan": "gold"}, Version: 1, CreatedAt: at, UpdatedAt: at}
+			f := actors.RefreshFamily{ID: "f1", UserID: "u1", TokenHash: "h1", Generation: 1, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour)}
+			a := actors.AuditRecord{ID: "a1", ActorID: "u1", Action: "login", Outcome: actors.OutcomeSuccess, At: at}
+			require.NoError(t, s.CreateUser(ctx, u))
+			require.NoError(t, s.CreateCustomer(ctx, c))
+			require.NoError(t, s.CreateFamily(ctx, f))
+			require.NoError(t, s.AppendAudit(ctx, []actors.AuditRecord{a}))
+			require.NoError(t, s.Close())
+
+			s, err = Open(ctx, uri, database, 4, log)
+			require.NoError(t, err, "reopening finds the existing indexes")
+			t.Cleanup(func() { _ = s.Close() })
+
+			gotU, err := s.UserByEmail(ctx, u.Email)
+			require.NoError(t, err)
+			assert.Equal(t, u, gotU)
+			gotC, err := s.CustomerByPhone(ctx, c.Phone)
+			require.NoError(t, err)
+			assert.Equal(t, c, gotC)
+			gotF, err := s.Family(ctx, f.ID)
+			require.NoError(t, err)
+			assert.Equal(t, f, gotF)
+			gotA, total, err := s.ListAudit(ctx, actors.AuditFilter{Page: 1, Limit: 10})
+			require.NoError(t, err)
+			assert.Equal(t, 1, total)
+			assert.Equal(t, []actors.AuditRecord{a}, gotA)
+
+			// Unique indexes still hold after reopening.
+			u2 := u
+			u2.ID = "u2"
+			require.ErrorIs(t, s.CreateUser(ctx, u2), actors.ErrDuplicate)
+		})
+	}
+}
+
+func TestConcurrentCustomerUpdatesOneWins(t *testing.T) {
+	at := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, handler := range handlers {
+		t.Run(handler, func(t *testing.T) {
+			ctx := t.Context()
+			s := openStore(t, handler)
+			c := actors.Customer{ID: "c1", Name: "Ana", Phone: "+5511999990001", WaID: "5511999990001", Version: 1, CreatedAt: at, UpdatedAt: at}
+			require.NoError(t, s.CreateCustomer(ctx, c))
+
+			const n = 12
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					upd := c
+					upd.Name = fmt.Sprintf("writer %02d", i)
+					<-start
+					_, errs[i] = s.UpdateCustomer(ctx, upd)
+				}()
+			}
+			close(start)
+			wg.Wait()
+
+			winner := -1
+			for i, err := range errs {
+				if err == nil {
+					require.Equal(t, -1, winner, "updates %d and %d both won", winner, i)
+					winner = i
+					continue
+				}
+				require.ErrorIs(t, err, actors.ErrConflict, "losing update %d", i)
+			}
+			require.NotEqual(t, -1, winner, "no update won")
+			got, err := s.Customer(ctx, "c1")
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("writer %02d", winner), got.Name)
+			assert.Equal(t, int64(2), got.Version)
+		})
+	}
+}
+
+func TestRevocationIsNeverLostToRotation(t *testing.T) {
+	at := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, handler := range handlers {
+		t.Run(handler, func(t *testing.T) {
+			ctx := t.Context()
+			s := openStore(t, handler)
+			const rounds = 5
+			for r := range rounds {
+				id := fmt.Sprintf("f%d", r)
+				require.NoError(t, s.CreateFamily(ctx, actors.RefreshFamily{
+					ID: id, UserID: "u1", TokenHash: "h0", Generation: 1, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour),
+				}))
+				// A chain of rotations races one revocation.
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					<-start
+					for g := range 4 {
+						if err := s.RotateFamily(ctx, id, fmt.Sprint("h", g), fmt.Sprint("h", g+1), at.Add(2*time.Hour), at); err != nil {
+							assert.ErrorIs(t, err, actors.ErrConflict, "a rotation may only lose to the revocation")
+							return
+						}
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					<-start
+					assert.NoError(t, s.RevokeFamily(ctx, id, at.Add(time.Minute)))
+				}()
+				close(start)
+				wg.Wait()
+
+				f, err := s.Family(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, at.Add(time.Minute), f.RevokedAt, "round %d: the revocation must stick", r)
+			}
+		})
+	}
+}
+
+func TestWriteClaims(t *testing.T) {
+	at := time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		// name names the case.
+		name string
+		// claimAge is the age of a claim planted on the customer's current
+		// version before the update; zero plants none.
+		claimAge time.Duration
+		// wantErr is the update's error, nil for success.
+		wantErr error
+	}{
+		{name: "no claim: update succeeds", claimAge: 0, wantErr: nil},
+		{name: "live claim: concurrent update, conflict", claimAge: time.Second, wantErr: actors.ErrConflict},
+		{name: "abandoned claim is broken", claimAge: claimTTL + time.Second, wantErr: nil},
+	}
+	for _, handler := range handlers {
+		t.Run(handler, func(t *testing.T) {
+			s := openStore(t, handler)
+			ctx := t.Context()
+			for i, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					c := actors.Customer{ID: fmt.Sprintf("c%d", i), Name: "Ana", Phone: fmt.Sprintf("+551199999000%d", i),
+						WaID: "x", Version: 1, CreatedAt: at, UpdatedAt: at}
+					require.NoError(t, s.CreateCustomer(ctx, c))
+					if tt.claimAge > 0 {
+						_, err := s.claims.InsertOne(ctx, claimDoc{Key: customerClaimKey(c.ID, c.Version), At: time.Now().Add(-tt.claimAge)})
+						require.NoError(t, err)
+					}
+					c.Name = "Ana Maria"
+					got, err := s.UpdateCustomer(ctx, c)
+					if tt.wantErr != nil {
+						require.ErrorIs(t, err, tt.wantErr)
+						stored, err := s.Customer(ctx, c.ID)
+						require.NoError(t, err)
+						assert.Equal(t, int64(1), stored.Version, "a refused update changes nothing")
+						return
+					}
+					require.NoError(t, err)
+					assert.Equal(t, int64(2), got.Version)
+					n, err := s.claims.CountDocuments(ctx, bson.D{{Key: "_id", Value: customerClaimKey(c.ID, c.Version)}})
+					require.NoError(t, err)
+					assert.Zero(t, n, "the claim is released after the write")
+				})
+			}
+		})
+	}
+}
+
+func TestSweepRemovesOldClaimsOnly(t *testing.T) {
+	s := openStore(t, handlerSQLite)
+	ctx := t.Context()
+	now := time.Now()
+	_, err := s.claims.InsertMany(ctx, []claimDoc{
+		{Key: "customer/old/1", At: now.Add(-claimSweepAge - time.Minute)},
+		{Key: "customer/new/1", At: now.Add(-time.Minute)},
+	})
+	require.NoError(t, err)
+	n, err := s.DeleteExpiredFamilies(ctx, now)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no families to delete")
+	var left []claimDoc
+	cur, err := s.claims.Find(ctx, bson.D{})
+	require.NoError(t, err)
+	require.NoError(t, cur.All(ctx, &left))
+	require.Len(t, left, 1)
+	assert.Equal(t, "customer/new/1", left[0].Key)
+}
+
+func TestUnreachableServerIsUnavailable(t *testing.T) {
+	// A port nothing listens on: bind one, then close it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err = Open(ctx, "mongodb://"+addr+"/", "unreachable", 2, zaptest.NewLogger(t))
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+}
+
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	s := openStore(t, handlerSQLite)
+	require.NoError(t, s.Close())
+	_, err := s.UserByID(t.Context(), "u1")
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+}
+
+func TestOpenRejectsBadArguments(t *testing.T) {
+	tests := []struct {
+		name     string
+		database string
+		poolSize uint64
+	}{
+		{name: "empty database", database: "", poolSize: 4},
+		{name: "unbounded pool", database: "x", poolSize: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(t.Context(), "mongodb://127.0.0.1:1/", tt.database, tt.poolSize, zaptest.NewLogger(t))
+			require.Error(t, err)
+		})
+	}
+}
