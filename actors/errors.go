@@ -12,6 +12,8 @@ var (
 	// ErrConflict means a conditional write lost: the record changed since it
 	// was read (version or token hash mismatch), or was revoked.
 	ErrConflict = errors.New("conflict")
+	// ErrBadCursor means a paging cursor is not one the store handed out.
+	ErrBadCursor = errors.New("invalid cursor")
 	// ErrUnavailable means a backing service could not be reached; the edge
 	// answers 503 DEPENDENCY_UNAVAILABLE.
 	ErrUnavailable = errors.New("dependency unavailable")

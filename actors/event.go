@@ -125,3 +125,13 @@ func timePtr(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// Publishers publishes every event to each of its publishers in turn.
+type Publishers []Publisher
+
+// Publish hands ev to every publisher.
+func (ps Publishers) Publish(ev Event) {
+	for _, p := range ps {
+		p.Publish(ev)
+	}
+}

@@ -54,6 +54,16 @@ type Config struct {
 	AuditBuffer       int           `env:"AUDIT_BUFFER" doc:"audit records held in memory while the store is slow or down"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" doc:"bound on draining requests and flushing at shutdown"`
+
+	WhatsAppVerifyToken string        `env:"WHATSAPP_VERIFY_TOKEN" doc:"token Meta's webhook verification handshake must present (GET /api/whatsapp/webhook); required in production"`
+	WhatsAppAppSecret   string        `env:"WHATSAPP_APP_SECRET" doc:"app secret whose HMAC-SHA256 signs webhook bodies (X-Hub-Signature-256); required in production"`
+	ServiceWindow       time.Duration `env:"WHATSAPP_SERVICE_WINDOW" doc:"customer-service window after the customer's last message; free-form sends are refused after it"`
+	WindowWarning       time.Duration `env:"WINDOW_WARNING" doc:"how long before the window ends the assignee is warned (0 disables)"`
+	WebhookMaxBytes     int64         `env:"WEBHOOK_MAX_BYTES" doc:"largest webhook body accepted"`
+	ActorIdleTimeout    time.Duration `env:"ACTOR_IDLE_TIMEOUT" doc:"an idle conversation actor leaves memory after this long (its timers keep firing from the store)"`
+	AgentMaxOpen        int           `env:"AGENT_MAX_OPEN" doc:"most open conversations auto-assigned to one agent"`
+	ConversationShards  int           `env:"CONVERSATION_SHARDS" doc:"host actors that spawn and route conversation actors"`
+	SocketBuffer        int           `env:"SOCKET_BUFFER" doc:"frames buffered per agent socket before a slow client is disconnected"`
 }
 
 // Defaults returns the configuration used when no variable is set: a working
@@ -79,6 +89,13 @@ func Defaults() Config {
 		CacheTTL:            5 * time.Minute,
 		AuditBuffer:         100000,
 		ShutdownTimeout:     15 * time.Second,
+		ServiceWindow:       24 * time.Hour,
+		WindowWarning:       time.Hour,
+		WebhookMaxBytes:     3 << 20,
+		ActorIdleTimeout:    10 * time.Minute,
+		AgentMaxOpen:        20,
+		ConversationShards:  16,
+		SocketBuffer:        256,
 	}
 }
 
@@ -131,6 +148,35 @@ func (c Config) Validate() error {
 		if c.JWTRefreshSecret == "" {
 			bad("JWT_REFRESH_SECRET", "is required in production")
 		}
+	}
+	if c.Production() {
+		if c.WhatsAppVerifyToken == "" {
+			bad("WHATSAPP_VERIFY_TOKEN", "is required in production")
+		}
+		if c.WhatsAppAppSecret == "" {
+			bad("WHATSAPP_APP_SECRET", "is required in production")
+		}
+	}
+	if c.ServiceWindow < time.Second || c.ServiceWindow > 7*24*time.Hour {
+		bad("WHATSAPP_SERVICE_WINDOW", "must be between 1s and 7d, got %s", c.ServiceWindow)
+	}
+	if c.WindowWarning < 0 || c.WindowWarning >= c.ServiceWindow {
+		bad("WINDOW_WARNING", "must be at least 0 and shorter than WHATSAPP_SERVICE_WINDOW, got %s", c.WindowWarning)
+	}
+	if c.WebhookMaxBytes < 1024 || c.WebhookMaxBytes > 64<<20 {
+		bad("WEBHOOK_MAX_BYTES", "must be 1024-67108864, got %d", c.WebhookMaxBytes)
+	}
+	if c.ActorIdleTimeout < 100*time.Millisecond {
+		bad("ACTOR_IDLE_TIMEOUT", "must be at least 100ms, got %s", c.ActorIdleTimeout)
+	}
+	if c.AgentMaxOpen < 1 {
+		bad("AGENT_MAX_OPEN", "must be at least 1, got %d", c.AgentMaxOpen)
+	}
+	if c.ConversationShards < 1 || c.ConversationShards > 1024 {
+		bad("CONVERSATION_SHARDS", "must be 1-1024, got %d", c.ConversationShards)
+	}
+	if c.SocketBuffer < 8 || c.SocketBuffer > 65536 {
+		bad("SOCKET_BUFFER", "must be 8-65536, got %d", c.SocketBuffer)
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		bad("JWT_SECRET", "must be at least 32 bytes")

@@ -23,7 +23,16 @@ func TestValidate(t *testing.T) {
 			c.AppEnv = EnvProduction
 			c.JWTSecret = secret
 			c.JWTRefreshSecret = secret + "x"
+			c.WhatsAppVerifyToken = "verify"
+			c.WhatsAppAppSecret = "app-secret"
 		}},
+		{name: "production without app secret", mutate: func(c *Config) {
+			c.AppEnv = EnvProduction
+			c.JWTSecret = secret
+			c.JWTRefreshSecret = secret + "x"
+		}, wantVar: "WHATSAPP_APP_SECRET"},
+		{name: "warning not shorter than window", mutate: func(c *Config) { c.ServiceWindow = time.Hour; c.WindowWarning = time.Hour }, wantVar: "WINDOW_WARNING"},
+		{name: "zero max open", mutate: func(c *Config) { c.AgentMaxOpen = 0 }, wantVar: "AGENT_MAX_OPEN"},
 		{name: "short secret", mutate: func(c *Config) { c.JWTSecret = "short" }, wantVar: "JWT_SECRET"},
 		{name: "same secrets", mutate: func(c *Config) { c.JWTSecret, c.JWTRefreshSecret = secret, secret }, wantVar: "JWT_REFRESH_SECRET"},
 		{name: "mongo uri scheme", mutate: func(c *Config) { c.MongoURI = "http://x" }, wantVar: "MONGODB_URI"},

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/gateway/auth"
 )
 
 // audit hands one record to the audit log. actor is the caller when
@@ -28,7 +27,7 @@ func (s *Server) auditAs(r *http.Request, actorID, action, resource, outcome, de
 		ua = ua[:256]
 	}
 	s.auditor.Record(actors.AuditRecord{
-		ID:        auth.NewID(),
+		ID:        actors.NewID(),
 		ActorID:   actorID,
 		Action:    action,
 		Resource:  resource,

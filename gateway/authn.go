@@ -145,7 +145,7 @@ func CreateUser(ctx context.Context, users actors.UserStore, now time.Time, emai
 		return actors.User{}, fmt.Errorf("hash password: %w", err)
 	}
 	now = now.UTC().Truncate(time.Millisecond)
-	u := actors.User{ID: auth.NewID(), Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := actors.User{ID: actors.NewID(), Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	if err := users.CreateUser(ctx, u); err != nil {
 		return actors.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
 	}
@@ -282,6 +282,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, rerr)
 			return
 		}
+		s.disconnect(f.UserID, "session revoked")
 		s.auditAs(r, f.UserID, "auth.refresh_reuse", "refresh_family:"+fid, actors.OutcomeDenied, "family revoked")
 		writeError(w, r, revoked)
 		return
@@ -356,6 +357,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.disconnect(p.User.ID, "logged out")
 	s.audit(r, "auth.logout", "user:"+p.User.ID, actors.OutcomeSuccess, "")
 	writeData(w, http.StatusOK, map[string]bool{"loggedOut": true})
 }
@@ -409,6 +411,15 @@ func (s *Server) handleSetRole(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.users.invalidate(ctx, id)
+	s.disconnect(id, "role changed; reconnect")
 	s.audit(r, "users.role_change", "user:"+id, actors.OutcomeSuccess, string(target.Role)+"->"+string(role))
 	writeData(w, http.StatusOK, userEnvelope{User: viewUser(u)})
+}
+
+// disconnect closes the user's agent sockets (1008 policy violation), so a
+// revoked or changed session cannot keep receiving events.
+func (s *Server) disconnect(userID, reason string) {
+	if s.engine != nil && s.engine.Sockets != nil {
+		s.engine.Sockets.DisconnectUser(userID, 1008, reason)
+	}
 }

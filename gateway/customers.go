@@ -12,7 +12,6 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/gateway/auth"
 )
 
 // Customer field limits.
@@ -155,7 +154,7 @@ func (s *Server) handleCreateCustomer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = auth.NewID(), 1, now, now
+	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = actors.NewID(), 1, now, now
 	err := s.store.CreateCustomer(r.Context(), c)
 	if errors.Is(err, actors.ErrDuplicate) {
 		s.audit(r, "customers.create", "customer", actors.OutcomeFailure, "duplicate phone")

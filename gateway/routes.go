@@ -33,6 +33,41 @@ type route struct {
 }
 
 func (s *Server) routeTable() []route {
+	rs := s.foundationRoutes()
+	if s.engine != nil {
+		rs = append(rs, s.engineRoutes()...)
+	}
+	return rs
+}
+
+func (s *Server) engineRoutes() []route {
+	return []route{
+		{method: "GET", pattern: "/api/whatsapp/webhook", handler: s.handleWebhookVerify, tag: "whatsapp",
+			summary: "Meta's webhook verification handshake (hub.mode, hub.verify_token, hub.challenge)", status: 200, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}},
+		{method: "POST", pattern: "/api/whatsapp/webhook", handler: s.handleWebhook, tag: "whatsapp",
+			summary: "Meta's signed webhook (X-Hub-Signature-256); 200 once durably accepted; exempt from rate limits", status: 200},
+		{method: "GET", pattern: "/api/whatsapp/conversations", handler: s.handleListConversations, limited: true, perm: actors.PermConversationsRead, tag: "whatsapp",
+			summary: "List conversations (agents: their own)", response: listPage[actors.ConversationView]{}, status: 200, query: []string{"status", "assignee", "customerId", "page", "limit"}},
+		{method: "GET", pattern: "/api/whatsapp/conversations/{id}", handler: s.handleGetConversation, limited: true, perm: actors.PermConversationsRead, tag: "whatsapp",
+			summary: "Get a conversation", response: conversationEnvelope{}, status: 200},
+		{method: "GET", pattern: "/api/whatsapp/conversations/{id}/messages", handler: s.handleListMessages, limited: true, perm: actors.PermConversationsRead, tag: "whatsapp",
+			summary: "A conversation's messages, newest first, cursor paged", response: messagesPage{}, status: 200, query: []string{"before", "limit"}},
+		{method: "POST", pattern: "/api/whatsapp/conversations/{id}/assign", handler: s.handleAssignConversation, limited: true, perm: actors.PermConversationsAssign, tag: "whatsapp",
+			summary: "Assign to an agent ({agentId}) or back to automatic assignment ({})", request: assignRequest{}, response: conversationEnvelope{}, status: 200},
+		{method: "POST", pattern: "/api/whatsapp/conversations/{id}/close", handler: s.handleCloseConversation, limited: true, perm: actors.PermConversationsRead, tag: "whatsapp",
+			summary: "Close a conversation", response: conversationEnvelope{}, status: 200},
+		{method: "GET", pattern: "/api/agents", handler: s.handleListAgents, limited: true, perm: actors.PermConversationsAssign, tag: "agents",
+			summary: "Users with presence and open-conversation counts", response: listPage[agentView]{}, status: 200},
+		{method: "GET", pattern: "/api/notifications", handler: s.handleListNotifications, limited: true, authenticated: true, tag: "notifications",
+			summary: "The caller's notifications, newest first", response: listPage[actors.NotificationView]{}, status: 200, query: []string{"unread", "page", "limit"}},
+		{method: "POST", pattern: "/api/notifications/read", handler: s.handleMarkNotificationsRead, limited: true, authenticated: true, tag: "notifications",
+			summary: "Mark the caller's notifications read (all when ids is absent)", request: markReadRequest{}, status: 200},
+		{method: "GET", pattern: "/ws", handler: s.handleSocket, limited: true, tag: "agents",
+			summary: "Agent WebSocket (Bearer or ?access_token=); frames {type,data}", status: 101, query: []string{"access_token"}},
+	}
+}
+
+func (s *Server) foundationRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/healthz", handler: s.handleHealthz, tag: "operations", summary: "Process is up", status: 200},
 		{method: "GET", pattern: "/readyz", handler: s.handleReadyz, tag: "operations", summary: "Dependencies are reachable (503 names the failing one)", status: 200},

@@ -35,6 +35,8 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Engine is the conversation engine; nil leaves its routes out.
+	Engine *Engine
 }
 
 // Server is the HTTP edge.
@@ -54,6 +56,9 @@ type Server struct {
 	customers      *readCache[actors.Customer]
 	routes         []route
 	handler        http.Handler
+	engine         *Engine
+	committer      *committer
+	webhookMetrics *webhookMetrics
 	openAPICache
 }
 
@@ -86,6 +91,12 @@ func New(d Deps) (*Server, error) {
 		issuer:         auth.NewIssuer([]byte(d.Config.JWTSecret), []byte(d.Config.JWTRefreshSecret), d.Config.JWTExpiresIn, d.Now),
 		now:            d.Now,
 		trustedProxies: trusted,
+		engine:         d.Engine,
+	}
+	s.webhookMetrics = newWebhookMetrics(d.Registry)
+	if d.Engine != nil {
+		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, queue: make(chan commitReq, 8192), maxRun: 256,
+			metrics: s.webhookMetrics, log: s.log}
 	}
 	s.users = &readCache[actors.User]{
 		name: "users", prefix: "user:", kv: d.KV, ttl: d.Config.CacheTTL, m: s.metrics, log: s.log,
@@ -166,6 +177,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- net.Ad
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(s.log.With(zap.String("source", "net/http"))),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.committer != nil {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { defer close(done); s.committer.run(stop) }()
+		// Runs after the HTTP server drained: no webhook is waiting.
+		defer func() { close(stop); <-done }()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

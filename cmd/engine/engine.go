@@ -37,8 +37,9 @@ type kvStore interface {
 type engine struct {
 	cfg      configs.Config
 	log      *zap.Logger
-	store    actors.Store
+	store    engineStore
 	kv       kvStore
+	conv     *conversationEngine
 	audit    *auditlog.Log
 	gw       *gateway.Server
 	backends string
@@ -98,13 +99,23 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 		kvDesc = "in-process"
 	}
 
+	if cfg.WhatsAppAppSecret == "" {
+		cfg.WhatsAppAppSecret = randomSecret()
+		log.Warn("WHATSAPP_APP_SECRET not set: using a random one; signed webhooks from Meta will be refused")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e.audit = auditlog.New(e.store, log, reg, auditlog.Options{Capacity: cfg.AuditBuffer, FlushTimeout: cfg.ShutdownTimeout})
-	e.gw, err = gateway.New(gateway.Deps{Log: log, Config: cfg, Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg})
+	e.conv, err = startConversations(ctx, cfg, e.store, log, reg)
 	if err != nil {
 		return nil, err
 	}
+	e.gw, err = gateway.New(gateway.Deps{Log: log, Config: cfg, Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
+		Engine: e.conv.gatewayEngine(e.store)})
+	if err != nil {
+		return nil, err
+	}
+	e.conv.commands.gw = e.gw
 	if err := e.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -157,6 +168,8 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	}()
 	g.Go(func() error { return e.gw.Run(gctx, addrs) })
 	g.Go(func() error { return e.sweepRefreshFamilies(gctx) })
+	g.Go(func() error { return e.conv.dispatcher.Run(gctx) })
+	g.Go(func() error { return e.conv.sweeper.Run(gctx) })
 	g.Go(func() error {
 		select {
 		case a := <-addrs:
@@ -169,6 +182,10 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		return nil
 	})
 	err := g.Wait()
+	// HTTP has drained; close sockets and stop the actors (their state is
+	// persisted with every change), then flush the audit log.
+	e.conv.stop(e.cfg.ShutdownTimeout)
+	e.conv = nil
 	stopAudit()
 	<-auditDone
 	if errors.Is(err, context.Canceled) {
@@ -197,6 +214,10 @@ func (e *engine) sweepRefreshFamilies(ctx context.Context) error {
 }
 
 func (e *engine) close() {
+	if e.conv != nil {
+		e.conv.stop(e.cfg.ShutdownTimeout)
+		e.conv = nil
+	}
 	if e.kv != nil {
 		if err := e.kv.Close(); err != nil {
 			e.log.Warn("close shared store", zap.Error(err))

@@ -76,8 +76,8 @@ func TestEveryVariableDocumented(t *testing.T) {
 
 // engineProc is the engine running as a child process.
 type engineProc struct {
-	cmd    *exec.Cmd
-	url    string
+	cmd *exec.Cmd
+	url string
 	// listenLine is the start-up line naming the address and backends.
 	listenLine string
 	stderr     *syncBuffer

@@ -183,13 +183,3 @@ func FuzzParseRefreshToken(f *testing.F) {
 		}
 	})
 }
-
-func TestNewIDSortsByCreation(t *testing.T) {
-	prev := NewID()
-	require.Len(t, prev, 32)
-	for i := 0; i < 100000; i++ {
-		id := NewID()
-		require.Greater(t, id, prev)
-		prev = id
-	}
-}

@@ -1,9 +1,12 @@
 // Package mongostore keeps the engine's durable records (users,
-// refresh-token families, customers, the audit log) in one MongoDB database
-// through the official driver (go.mongodb.org/mongo-driver/v2). It
-// implements actors.Store and passes the shared contract suite in
-// persistence/storetest against FerretDB v1.24 on its SQLite and PostgreSQL
-// backends, so it runs on MongoDB and on FerretDB alike.
+// refresh-token families, customers, the audit log, and the conversation
+// engine's conversations, messages, pending statuses, webhook inbox and
+// notifications) in one MongoDB database through the official driver
+// (go.mongodb.org/mongo-driver/v2). It implements actors.Store and
+// actors.ConversationsStore and passes the shared contract suites in
+// persistence/storetest (Run and RunConversations) against FerretDB v1.24
+// on its SQLite and PostgreSQL backends, so it runs on MongoDB and on
+// FerretDB alike.
 //
 // # Guarantees
 //
@@ -23,6 +26,30 @@
 //     rotation in flight can never write a revoked family back as live. A
 //     claim left by a crashed writer blocks that one state for at most
 //     claimTTL, after which the next writer breaks it.
+//   - The conversation engine's conditional writes use the same claims.
+//     SaveConversation is one replace filtered on {_id, version} under the
+//     claim "conversation/<id>/<version-1>": of concurrent saves from one
+//     version exactly one wins. UpdateMessageStatus is one update filtered
+//     on {_id, statusRank} under "message/<id>/<stored rank>"; a writer
+//     that finds the claim held waits and re-reads (its status may still be
+//     further forward), so a status never moves backwards and each
+//     transition is reported changed once. RecordInboxAttempt (a $set from
+//     the count read, under "inbox/<id>/<count>") and MarkNotificationsRead
+//     (one updateMany under "notifications/<userId>") wait for each other
+//     the same way, so no increment is lost and each notification is
+//     counted once.
+//   - Uniqueness over part of a collection (one conversation per
+//     (phoneNumberId, waId) that is not closed; a non-empty waMessageId)
+//     is enforced by guard collections whose _id is the key
+//     (open_conversations, message_wamids; see guard.go), because FerretDB
+//     has no partial unique index. The guard is inserted before the record
+//     and deleted when the record write fails or the record gives the key
+//     up. A crash between the two writes leaves a stale guard, which the
+//     next writer needing the key replaces once it is older than
+//     guardGrace (one minute) and its owner does not carry the key; until
+//     then the key reads as taken (actors.ErrDuplicate).
+//   - TakePendingStatuses deletes each status on its own and returns only
+//     those it deleted, so concurrent takers never return one twice.
 //   - Single-record writes are atomic; nothing spans documents. An audit
 //     batch is one unordered insertMany: records whose ID is already stored
 //     (or repeated in the batch) are skipped and keep their first version,
@@ -47,21 +74,40 @@
 // key, because attribute keys may contain '.' or '$', which FerretDB
 // rejects in field names.
 //
+// Optional times of the conversation engine (a conversation's
+// LastInboundAt, NextTimerAt, ClosedAt..., a message's UpdatedAt, a
+// notification's ReadAt, pending and inbox timestamps) are absent while
+// zero and come back zero; the times that order a listing (a
+// conversation's updatedAt, a message's and a notification's createdAt)
+// are always stored. A message keeps statusRank = actors.StatusRank(status)
+// beside its status; its Content and Raw and an inbox Body are BSON
+// binary, returned byte for byte. ListMessages cursors are opaque:
+// base64url of "<createdAt ms>:<id>", the last message of the page.
+// Conversations are created with Version 1 whatever c.Version says.
+//
 // Open creates, one command per index and each only if missing: users.email
 // (unique), users createdAt/_id and role/createdAt/_id, customers.phone
 // (unique), customers createdAt/_id (descending), customers.tags
 // (multikey), refresh_families.userId and .expiresAt, and audit at/_id,
-// actorId/at/_id, action/at/_id (all descending on at/_id).
+// actorId/at/_id, action/at/_id (all descending on at/_id), conversations
+// phoneNumberId/waId, nextTimerAt, assigneeId/state, updatedAt/_id
+// (descending) and customerId/updatedAt, messages conversationId/createdAt/
+// _id (descending on createdAt/_id) and waMessageId (not unique: see the
+// guards), pending_statuses waMessageId and notifications
+// userId/createdAt/_id (descending on createdAt/_id). The guard and claim
+// collections are reached by _id only.
 //
 // # MongoDB features used, and the ones avoided
 //
 // The store uses only what FerretDB v1.24 implements: find with filter,
 // projection, sort, skip and limit; insertOne and unordered insertMany;
-// updateOne with $set and $inc; findAndModify (findOneAndUpdate, without a
-// projection, which FerretDB does not implement); deleteOne and deleteMany;
-// countDocuments (an aggregation of $match, $group with $sum); createIndexes
-// with single-field, compound, multikey and unique indexes; listIndexes;
-// $regex with the i option; $or, $ne, $lt and $gte.
+// updateOne with $set and $inc, updateMany with $set, replaceOne;
+// findAndModify (findOneAndUpdate, without a projection, which FerretDB
+// does not implement); deleteOne and deleteMany; ordered insertMany;
+// countDocuments and an aggregation of $match and $group by a field with
+// $sum; createIndexes with single-field, compound, multikey and unique
+// indexes; listIndexes; $regex with the i option; $or, $in, $ne, $exists,
+// $lt, $lte and $gte; BSON binary.
 //
 // It deliberately avoids what FerretDB v1 lacks: TTL indexes (expired
 // families are removed by DeleteExpiredFamilies over the indexed
@@ -69,5 +115,10 @@
 // is a case-insensitive $regex on name, phone and email built with
 // regexp.QuoteMeta, so it is a literal substring match and scans the
 // collection), $avg, $dateToString and $facet (totals come from
-// countDocuments), multi-document transactions and change streams.
+// countDocuments), partial indexes (rejected) and sparse indexes (accepted
+// but ignored, so a sparse unique index would be a plain unique one): hence
+// the guard collections; multi-document transactions and change streams.
+// FerretDB v1 also runs update, replace and findAndModify as a read
+// followed by a write, which is why every conditional write is taken under
+// a claim.
 package mongostore

@@ -25,6 +25,14 @@ const (
 	customersColl = "customers"
 	auditColl     = "audit"
 	claimsColl    = "write_claims"
+
+	conversationsColl = "conversations"
+	messagesColl      = "messages"
+	pendingColl       = "pending_statuses"
+	inboxColl         = "inbox"
+	notificationsColl = "notifications"
+	openConvsColl     = "open_conversations"
+	wamidsColl        = "message_wamids"
 )
 
 // Client-wide limits. Every operation is bounded by opTimeout even when the
@@ -54,7 +62,17 @@ type Store struct {
 	customers *mongo.Collection
 	audit     *mongo.Collection
 	claims    *mongo.Collection
-	log       *zap.Logger
+
+	conversations *mongo.Collection
+	messages      *mongo.Collection
+	pending       *mongo.Collection
+	inbox         *mongo.Collection
+	notifications *mongo.Collection
+	// openConvs and wamids are the uniqueness guards (see guard.go).
+	openConvs *mongo.Collection
+	wamids    *mongo.Collection
+
+	log *zap.Logger
 
 	// now is the store's clock for write claims (see claim.go).
 	now func() time.Time
@@ -96,8 +114,17 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		customers: db.Collection(customersColl),
 		audit:     db.Collection(auditColl),
 		claims:    db.Collection(claimsColl),
-		log:       log.With(zap.String("store", "mongodb"), zap.String("database", database)),
-		now:       time.Now,
+
+		conversations: db.Collection(conversationsColl),
+		messages:      db.Collection(messagesColl),
+		pending:       db.Collection(pendingColl),
+		inbox:         db.Collection(inboxColl),
+		notifications: db.Collection(notificationsColl),
+		openConvs:     db.Collection(openConvsColl),
+		wamids:        db.Collection(wamidsColl),
+
+		log: log.With(zap.String("store", "mongodb"), zap.String("database", database)),
+		now: time.Now,
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
@@ -141,6 +168,24 @@ var indexes = []index{
 	{coll: auditColl, name: "at_id", keys: bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}}},
 	{coll: auditColl, name: "actorId_at_id", keys: bson.D{{Key: "actorId", Value: 1}, {Key: "at", Value: -1}, {Key: "_id", Value: -1}}},
 	{coll: auditColl, name: "action_at_id", keys: bson.D{{Key: "action", Value: 1}, {Key: "at", Value: -1}, {Key: "_id", Value: -1}}},
+	// OpenConversation (the open one of a number and customer).
+	{coll: conversationsColl, name: "phoneNumberId_waId", keys: bson.D{{Key: "phoneNumberId", Value: 1}, {Key: "waId", Value: 1}}},
+	// DueConversations and NextTimer.
+	{coll: conversationsColl, name: "nextTimerAt", keys: bson.D{{Key: "nextTimerAt", Value: 1}}},
+	// CountOpenByAssignee; ListConversations by assignee and state.
+	{coll: conversationsColl, name: "assigneeId_state", keys: bson.D{{Key: "assigneeId", Value: 1}, {Key: "state", Value: 1}}},
+	// ListConversations, most recently updated first: unfiltered, by customer.
+	{coll: conversationsColl, name: "updatedAt_id", keys: bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: -1}}},
+	{coll: conversationsColl, name: "customerId_updatedAt", keys: bson.D{{Key: "customerId", Value: 1}, {Key: "updatedAt", Value: -1}}},
+	// ListMessages, newest first.
+	{coll: messagesColl, name: "conversationId_createdAt_id", keys: bson.D{{Key: "conversationId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}},
+	// MessageByWaID (uniqueness is the message_wamids guard's: FerretDB has
+	// no partial or sparse unique index).
+	{coll: messagesColl, name: "waMessageId", keys: bson.D{{Key: "waMessageId", Value: 1}}},
+	// TakePendingStatuses.
+	{coll: pendingColl, name: "waMessageId", keys: bson.D{{Key: "waMessageId", Value: 1}}},
+	// ListNotifications, newest first.
+	{coll: notificationsColl, name: "userId_createdAt_id", keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}},
 }
 
 // ensureIndexes creates the indexes that do not exist yet. Each index gets its

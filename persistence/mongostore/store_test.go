@@ -53,6 +53,23 @@ func TestIndexesExist(t *testing.T) {
 			{name: "actorId_at_id", keys: bson.D{{Key: "actorId", Value: int32(1)}, {Key: "at", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
 			{name: "action_at_id", keys: bson.D{{Key: "action", Value: int32(1)}, {Key: "at", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
 		},
+		conversationsColl: {
+			{name: "phoneNumberId_waId", keys: bson.D{{Key: "phoneNumberId", Value: int32(1)}, {Key: "waId", Value: int32(1)}}},
+			{name: "nextTimerAt", keys: bson.D{{Key: "nextTimerAt", Value: int32(1)}}},
+			{name: "assigneeId_state", keys: bson.D{{Key: "assigneeId", Value: int32(1)}, {Key: "state", Value: int32(1)}}},
+			{name: "updatedAt_id", keys: bson.D{{Key: "updatedAt", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+			{name: "customerId_updatedAt", keys: bson.D{{Key: "customerId", Value: int32(1)}, {Key: "updatedAt", Value: int32(-1)}}},
+		},
+		messagesColl: {
+			{name: "conversationId_createdAt_id", keys: bson.D{{Key: "conversationId", Value: int32(1)}, {Key: "createdAt", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+			{name: "waMessageId", keys: bson.D{{Key: "waMessageId", Value: int32(1)}}},
+		},
+		pendingColl: {
+			{name: "waMessageId", keys: bson.D{{Key: "waMessageId", Value: int32(1)}}},
+		},
+		notificationsColl: {
+			{name: "userId_createdAt_id", keys: bson.D{{Key: "userId", Value: int32(1)}, {Key: "createdAt", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
+		},
 	}
 	for _, handler := range handlers {
 		t.Run(handler, func(t *testing.T) {

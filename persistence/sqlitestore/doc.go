@@ -1,7 +1,10 @@
 // Package sqlitestore keeps the engine's durable records (users,
-// refresh-token families, customers, the audit log) in one SQLite file, using
-// the pure-Go modernc.org/sqlite driver. It implements actors.Store and passes
-// the shared contract suite in persistence/storetest.
+// refresh-token families, customers, the audit log, and the conversation
+// engine's conversations, messages, pending statuses, webhook inbox and
+// notifications) in one SQLite file, using the pure-Go modernc.org/sqlite
+// driver. It implements actors.Store and actors.ConversationsStore and passes
+// the shared contract suites in persistence/storetest (Run and
+// RunConversations).
 //
 // # Guarantees
 //
@@ -16,6 +19,15 @@
 //     UpdateCustomer compare and write in one UPDATE, so of concurrent
 //     callers presenting the same old hash or version exactly one wins and
 //     the others get actors.ErrConflict.
+//   - SaveConversation is one UPDATE ... WHERE id = ? AND version = ?; of
+//     concurrent saves from the same loaded version exactly one wins.
+//     UpdateMessageStatus compares ranks inside its UPDATE, so a late
+//     "delivered" can never overwrite "read", whoever runs first. Of two
+//     conversations of one (business number, customer) at most one is not
+//     closed: a partial unique index enforces it.
+//   - AppendInbox writes its whole batch in one transaction (one commit for
+//     a group-committed batch of webhook bodies); bodies are kept byte for
+//     byte. TakePendingStatuses reads and deletes in one DELETE ... RETURNING.
 //   - Durability: journal_mode=WAL with synchronous=NORMAL. A committed write
 //     survives a crash of the process; a power loss may drop the most recent
 //     commits but never corrupts the file.
@@ -46,6 +58,17 @@
 // customers table; shorter strings fall back to LIKE with %, _ and \
 // escaped, scanning the table. The trigram index folds Unicode case; the LIKE
 // fallback folds ASCII case only.
+//
+// # Conversations
+//
+// Zero optional times (NextTimerAt, ClosedAt, ReadAt, ...) are NULL, so the
+// partial index conversations_next_timer holds only open conversations with
+// a pending timer and the expiry sweeper's DueConversations and NextTimer
+// are index range reads. Message pages are keyset pages over
+// (conversation_id, created_at, id); the cursor is opaque (base64 of the
+// last message's created_at and id) and one the store did not hand out is
+// ErrBadCursor. ListConversations picks one SQL variant per filter shape so
+// each is served by its own index (see conversation.go).
 //
 // Every query the store runs is a package constant, and plan_test.go checks
 // with QueryPlan that the hot ones are served by an index.

@@ -32,6 +32,40 @@
 //     old hash exactly one wins and the rest get ErrConflict.
 //   - Close is safe to call twice.
 //
+// RunConversations is the suite of actors.ConversationsStore, run the same
+// way with an opener returning a fresh ConversationsStore. Beyond the doc
+// comments in package actors it pins down:
+//
+//   - CreateConversation stores Version 1 whatever c.Version says. Only
+//     states new, active and expired count as not closed for the one-open-
+//     conversation-per-(PhoneNumberID, WaID) rule; a closed conversation may
+//     be created beside an open one.
+//   - SaveConversation replaces every field but ID; any Version other than
+//     stored+1 (equal, older, skipping, zero) is ErrConflict.
+//   - Time fields come back in UTC truncated to the millisecond; zero times
+//     (LastInboundAt, NextTimerAt, ClosedAt, ReadAt, ...) come back zero.
+//   - ListConversations and ListNotifications order by (UpdatedAt resp.
+//     CreatedAt) descending, then ID descending; the total counts the
+//     filtered set. DueConversations orders by NextTimerAt, then ID
+//     ascending; at is inclusive; expired conversations are open.
+//   - CountOpenByAssignee only has keys with a count (states new and active).
+//   - Message Content and Raw compare as JSON; nil and empty are
+//     equivalent. Error nil comes back nil. MessageByWaID("") is
+//     ErrNotFound. A status update that does not apply changes nothing,
+//     not even WaMessageID or Error; an applied one sets UpdatedAt to at.
+//     Unknown statuses rank 0 and never apply.
+//   - ListMessages' cursor is opaque; pages split inside runs of equal
+//     CreatedAt lose and repeat nothing; the next cursor is "" exactly when
+//     no older message exists (a full last page too).
+//   - TakePendingStatuses orders by Timestamp; Errors nil and empty are
+//     equivalent.
+//   - PendingInbox orders by ID only; Body bytes are kept exactly (not
+//     necessarily valid JSON or UTF-8). MarkInboxDone of unknown or done ids
+//     and empty batches are no-ops; RecordInboxAttempt of an unknown id is
+//     ErrNotFound.
+//   - MarkNotificationsRead counts only notifications that were unread and
+//     keeps the first ReadAt.
+//
 // The package is a normal (non-test) package so other packages' tests can
 // import it; it imports testing and testify and must never be imported by
 // production code.

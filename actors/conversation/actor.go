@@ -1,0 +1,612 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+)
+
+// Store is what a conversation actor reads and writes.
+type Store interface {
+	actors.ConversationStore
+	actors.MessageStore
+	actors.NotificationStore
+	CustomerByPhone(ctx context.Context, phone string) (actors.Customer, error)
+	CreateCustomer(ctx context.Context, c actors.Customer) error
+}
+
+// Assigner finds an agent for an unassigned conversation; it answers later
+// by sending Assign{Auto: true} through the Directory.
+type Assigner interface {
+	RequestAgent(key Key, conversationID string)
+}
+
+// Config are the timings of a conversation.
+type Config struct {
+	// Window is WhatsApp's customer-service window (24h).
+	Window time.Duration
+	// Warning is how long before the window ends agents are warned; 0
+	// disables the warning.
+	Warning time.Duration
+	// IdleTimeout passivates an actor with no messages for that long.
+	IdleTimeout time.Duration
+	// IOTimeout bounds each store call.
+	IOTimeout time.Duration
+}
+
+// Deps are shared by every conversation actor of a process.
+type Deps struct {
+	Store     Store
+	Publisher actors.Publisher
+	Assigner  Assigner
+	Config    Config
+	Log       *zap.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Props returns the props of the actor for key.
+func Props(d *Deps, key Key) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d, key: key} })
+}
+
+// Actor is one conversation's actor. Its fields are touched only from
+// Receive, one message at a time.
+type Actor struct {
+	deps   *Deps
+	key    Key
+	log    *zap.Logger
+	system *actor.ActorSystem
+	self   *actor.PID
+	// loaded is false until the open conversation (if any) was read.
+	loaded bool
+	// conv is the open conversation, nil when there is none.
+	conv   *actors.Conversation
+	timer  *time.Timer
+	ctx    context.Context
+	cancel context.CancelFunc
+	// retire is set when a write was rejected (another activation changed
+	// the conversation): the actor answers the message in hand, then stops.
+	retire bool
+}
+
+// Receive handles one message.
+func (a *Actor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.start(c)
+	case *actor.Restarting, *actor.Stopping:
+		a.stop()
+	case *actor.ReceiveTimeout:
+		c.Send(c.Parent(), Idle{Key: a.key, ID: c.Self().Id})
+	case Inbound:
+		respond(c, a.inbound(m.Msg))
+	case StatusChanged:
+		respond(c, a.status(m.Update))
+	case Tick:
+		respond(c, a.tick())
+	case Close:
+		respond(c, a.close(m))
+	case Assign:
+		respond(c, a.assign(m))
+	case MarkRead:
+		respond(c, a.markRead(m))
+	}
+	if a.retire {
+		// Another activation owns newer state: stop, and let the next
+		// message re-activate from the store.
+		a.retire = false
+		c.Stop(c.Self())
+	}
+}
+
+func respond(c actor.Context, r Result) {
+	if c.Sender() != nil {
+		c.Respond(r)
+	}
+}
+
+func (a *Actor) start(c actor.Context) {
+	a.system, a.self = c.ActorSystem(), c.Self()
+	a.log = a.deps.Log.With(zap.String("actor", a.key.Name()))
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.loaded, a.conv = false, nil
+	if a.deps.Config.IdleTimeout > 0 {
+		c.SetReceiveTimeout(a.deps.Config.IdleTimeout)
+	}
+	if err := a.load(); err != nil {
+		a.log.Warn("load conversation; will retry on the next message", zap.Error(err))
+		return
+	}
+	a.armTimer()
+}
+
+func (a *Actor) stop() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+}
+
+func (a *Actor) now() time.Time {
+	if a.deps.Now != nil {
+		return a.deps.Now().UTC().Truncate(time.Millisecond)
+	}
+	return time.Now().UTC().Truncate(time.Millisecond)
+}
+
+func (a *Actor) io() (context.Context, context.CancelFunc) {
+	d := a.deps.Config.IOTimeout
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	return context.WithTimeout(a.ctx, d)
+}
+
+// load reads the open conversation of the key.
+func (a *Actor) load() error {
+	ctx, cancel := a.io()
+	defer cancel()
+	c, err := a.deps.Store.OpenConversation(ctx, a.key.PhoneNumberID, a.key.WaID)
+	switch {
+	case errors.Is(err, actors.ErrNotFound):
+		a.conv = nil
+	case err != nil:
+		return fmt.Errorf("load conversation %s: %w", a.key.Name(), err)
+	default:
+		a.conv = &c
+	}
+	a.loaded = true
+	return nil
+}
+
+func (a *Actor) ensureLoaded() error {
+	if a.loaded {
+		return nil
+	}
+	if err := a.load(); err != nil {
+		return err
+	}
+	a.armTimer()
+	return nil
+}
+
+func (a *Actor) current() actors.Conversation {
+	if a.conv == nil {
+		return actors.Conversation{}
+	}
+	return *a.conv
+}
+
+// save persists next conditionally on the loaded version. On a conflict the
+// activation is stale: it forgets its state and answers ErrStale.
+func (a *Actor) save(next actors.Conversation) error {
+	next.Version++
+	ctx, cancel := a.io()
+	defer cancel()
+	err := a.deps.Store.SaveConversation(ctx, next)
+	if errors.Is(err, actors.ErrConflict) || errors.Is(err, actors.ErrNotFound) {
+		a.log.Warn("conversation changed by another activation; stopping", zap.String("conversation_id", next.ID), zap.Int64("version", next.Version-1))
+		a.loaded, a.conv, a.retire = false, nil, true
+		return fmt.Errorf("save conversation %s: %w", next.ID, ErrStale)
+	}
+	if err != nil {
+		return fmt.Errorf("save conversation %s: %w", next.ID, err)
+	}
+	if next.State == actors.StateClosed {
+		a.conv = nil
+	} else {
+		a.conv = &next
+	}
+	return nil
+}
+
+func (a *Actor) inbound(in actors.InboundMessage) Result {
+	if err := a.ensureLoaded(); err != nil {
+		return Result{Err: err}
+	}
+	now := a.now()
+	at := in.Timestamp.UTC().Truncate(time.Millisecond)
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	ctx, cancel := a.io()
+	defer cancel()
+	if in.WaMessageID != "" {
+		existing, err := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
+		switch {
+		case err == nil:
+			if a.conv != nil && existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
+				// Stored by an earlier attempt that did not get to update
+				// the conversation: finish applying it.
+				return a.applyInbound(existing, in, at, now)
+			}
+			return Result{Conversation: a.current(), Duplicate: true}
+		case !errors.Is(err, actors.ErrNotFound):
+			return Result{Err: fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)}
+		}
+	}
+	if a.conv == nil {
+		if err := a.open(ctx, in, now); err != nil {
+			return Result{Err: err}
+		}
+	}
+	msg := actors.Message{
+		ID: actors.NewID(), ConversationID: a.conv.ID, Direction: actors.DirectionInbound, Type: in.Type,
+		Text: in.Text, Content: in.Content, Status: "received", WaMessageID: in.WaMessageID, Seq: a.conv.Seq + 1,
+		Raw: in.Raw, CreatedAt: at, UpdatedAt: now,
+	}
+	if err := a.deps.Store.AppendMessage(ctx, msg); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			return Result{Conversation: a.current(), Duplicate: true}
+		}
+		return Result{Err: fmt.Errorf("store message %s: %w", in.WaMessageID, err)}
+	}
+	return a.applyInbound(msg, in, at, now)
+}
+
+// open creates the conversation (and the customer when unknown) for the
+// first inbound message of the key.
+func (a *Actor) open(ctx context.Context, in actors.InboundMessage, now time.Time) error {
+	cust, err := a.customerFor(ctx, in, now)
+	if err != nil {
+		return err
+	}
+	c := actors.Conversation{
+		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: a.key.PhoneNumberID, WaID: a.key.WaID,
+		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := a.deps.Store.CreateConversation(ctx, c); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			// Another activation opened it first.
+			if lerr := a.load(); lerr != nil {
+				return lerr
+			}
+			if a.conv != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("create conversation for %s: %w", a.key.Name(), err)
+	}
+	a.conv = &c
+	a.log.Info("conversation opened", zap.String("conversation_id", c.ID))
+	return nil
+}
+
+func (a *Actor) customerFor(ctx context.Context, in actors.InboundMessage, now time.Time) (actors.Customer, error) {
+	phone := "+" + a.key.WaID
+	c, err := a.deps.Store.CustomerByPhone(ctx, phone)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, actors.ErrNotFound) {
+		return actors.Customer{}, fmt.Errorf("find customer: %w", err)
+	}
+	name := in.ProfileName
+	if name == "" {
+		name = phone
+	}
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	c = actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: a.key.WaID, Tags: []string{}, Attributes: map[string]string{},
+		Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := a.deps.Store.CreateCustomer(ctx, c); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			return a.deps.Store.CustomerByPhone(ctx, phone)
+		}
+		return actors.Customer{}, fmt.Errorf("create customer: %w", err)
+	}
+	return c, nil
+}
+
+func (a *Actor) applyInbound(msg actors.Message, in actors.InboundMessage, at, now time.Time) Result {
+	r := a.applyInboundOnce(msg, in, at, now)
+	if !errors.Is(r.Err, ErrStale) {
+		return r
+	}
+	// The write was rejected: another activation moved the conversation
+	// on. The message is stored; apply it once on top of the newer state,
+	// so nothing is lost and nothing newer is overwritten, then retire.
+	if err := a.load(); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv == nil || a.conv.ID != msg.ConversationID {
+		return Result{Conversation: a.current(), Duplicate: true}
+	}
+	msg.Seq = a.conv.Seq + 1
+	r = a.applyInboundOnce(msg, in, at, now)
+	a.retire = true
+	return r
+}
+
+func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, at, now time.Time) Result {
+	next := *a.conv
+	prev := next
+	next.Seq = msg.Seq
+	if at.After(next.LastInboundAt) {
+		next.LastInboundAt = at
+		next.ExpiresAt = at.Add(a.deps.Config.Window)
+		next.WarnedAt = time.Time{}
+	}
+	open := now.Before(next.ExpiresAt)
+	switch {
+	case !open:
+		if next.State == actors.StateNew || next.State == actors.StateActive {
+			next.State = actors.StateExpired
+		}
+	case next.State == actors.StateExpired:
+		next.State = actors.StateActive
+	case next.State == actors.StateNew && !next.LastOutboundAt.IsZero():
+		next.State = actors.StateActive
+	}
+	next.Unread++
+	next.UpdatedAt = now
+	next.NextTimerAt = a.nextTimer(next)
+	if err := a.save(next); err != nil {
+		return Result{Err: err}
+	}
+	c := *a.conv
+	a.publish(actors.EventMessageCreated, c, "", msg.View())
+	a.publish(actors.EventConversationUpdated, c, "", c.View())
+	if c.AssigneeID != "" {
+		a.notify(c.AssigneeID, actors.NotifyCustomerReplied, "Customer replied", truncate(in.Text, 140), c)
+	} else if prev.State != c.State || prev.Seq == 0 || c.State == actors.StateNew {
+		a.requestAgent(c)
+	}
+	a.armTimer()
+	return Result{Conversation: c}
+}
+
+func (a *Actor) requestAgent(c actors.Conversation) {
+	if a.deps.Assigner != nil && c.AssigneeID == "" && (c.State == actors.StateNew || c.State == actors.StateActive) {
+		a.deps.Assigner.RequestAgent(a.key, c.ID)
+	}
+}
+
+// nextTimer is the earliest timer still to fire for c: the window warning
+// (once per window) or the expiry; zero when c has none.
+func (a *Actor) nextTimer(c actors.Conversation) time.Time {
+	if (c.State != actors.StateNew && c.State != actors.StateActive) || c.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	if w := a.deps.Config.Warning; w > 0 && c.WarnedAt.IsZero() && w < a.deps.Config.Window {
+		return c.ExpiresAt.Add(-w)
+	}
+	return c.ExpiresAt
+}
+
+// tick fires whatever timers are due.
+func (a *Actor) tick() Result {
+	if err := a.ensureLoaded(); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv == nil {
+		return Result{}
+	}
+	now := a.now()
+	next := *a.conv
+	var warned, expired bool
+	if (next.State == actors.StateNew || next.State == actors.StateActive) && !next.ExpiresAt.IsZero() {
+		if !now.Before(next.ExpiresAt) {
+			next.State = actors.StateExpired
+			expired = true
+		} else if w := a.deps.Config.Warning; w > 0 && next.WarnedAt.IsZero() && !now.Before(next.ExpiresAt.Add(-w)) {
+			next.WarnedAt = now
+			warned = true
+		}
+	}
+	next.NextTimerAt = a.nextTimer(next)
+	if !expired && !warned && next.NextTimerAt.Equal(a.conv.NextTimerAt) {
+		a.armTimer()
+		return Result{Conversation: next}
+	}
+	next.UpdatedAt = now
+	if err := a.save(next); err != nil {
+		return Result{Err: err}
+	}
+	c := *a.conv
+	if expired {
+		a.log.Info("conversation expired", zap.String("conversation_id", c.ID))
+		a.publish(actors.EventConversationUpdated, c, "", c.View())
+	}
+	if warned && c.AssigneeID != "" {
+		a.notify(c.AssigneeID, actors.NotifyWindowExpiring, "Service window ends soon",
+			fmt.Sprintf("The 24-hour window ends at %s; after that only templates can be sent.", c.ExpiresAt.Format(time.RFC3339)), c)
+	}
+	a.armTimer()
+	return Result{Conversation: c}
+}
+
+func (a *Actor) close(m Close) Result {
+	if err := a.ensureLoaded(); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv == nil || a.conv.ID != m.ConversationID {
+		return Result{Err: ErrClosed}
+	}
+	now := a.now()
+	next := *a.conv
+	next.State, next.ClosedAt, next.UpdatedAt, next.NextTimerAt = actors.StateClosed, now, now, time.Time{}
+	if err := a.save(next); err != nil {
+		return Result{Err: err}
+	}
+	next.Version++
+	a.publish(actors.EventConversationUpdated, next, "", next.View())
+	a.armTimer()
+	a.log.Info("conversation closed", zap.String("conversation_id", next.ID), zap.String("agent_id", m.ByUserID))
+	return Result{Conversation: next}
+}
+
+func (a *Actor) assign(m Assign) Result {
+	if err := a.ensureLoaded(); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv == nil || a.conv.ID != m.ConversationID {
+		return Result{Err: ErrClosed}
+	}
+	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive)) {
+		return Result{Conversation: *a.conv, Duplicate: true}
+	}
+	if a.conv.AssigneeID == m.AgentID {
+		return Result{Conversation: *a.conv, Duplicate: true}
+	}
+	prevAssignee := a.conv.AssigneeID
+	next := *a.conv
+	next.AssigneeID, next.UpdatedAt = m.AgentID, a.now()
+	if err := a.save(next); err != nil {
+		return Result{Err: err}
+	}
+	c := *a.conv
+	a.publish(actors.EventConversationAssigned, c, prevAssignee, c.View())
+	if c.AssigneeID != "" {
+		a.notify(c.AssigneeID, actors.NotifyAssigned, "Conversation assigned", "A conversation with +"+c.WaID+" was assigned to you.", c)
+	}
+	return Result{Conversation: c}
+}
+
+func (a *Actor) markRead(m MarkRead) Result {
+	if err := a.ensureLoaded(); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv == nil || a.conv.ID != m.ConversationID {
+		return Result{Err: ErrClosed}
+	}
+	if a.conv.Unread == 0 {
+		return Result{Conversation: *a.conv, Duplicate: true}
+	}
+	next := *a.conv
+	next.Unread, next.UpdatedAt = 0, a.now()
+	if err := a.save(next); err != nil {
+		return Result{Err: err}
+	}
+	c := *a.conv
+	a.publish(actors.EventConversationUpdated, c, "", c.View())
+	return Result{Conversation: c}
+}
+
+// statusView is the data of a message.status event.
+type statusView struct {
+	MessageID      string                `json:"messageId"`
+	ConversationID string                `json:"conversationId"`
+	WaMessageID    string                `json:"waMessageId"`
+	Status         string                `json:"status"`
+	Error          *actors.WhatsAppError `json:"error,omitempty"`
+	At             time.Time             `json:"at"`
+}
+
+// status applies a delivery status, forward only; a status for an unknown
+// wamid is kept until the message appears.
+func (a *Actor) status(u actors.StatusUpdate) Result {
+	if err := a.ensureLoaded(); err != nil {
+		return Result{Err: err}
+	}
+	ctx, cancel := a.io()
+	defer cancel()
+	m, err := a.deps.Store.MessageByWaID(ctx, u.WaMessageID)
+	if errors.Is(err, actors.ErrNotFound) {
+		if err := a.deps.Store.AddPendingStatus(ctx, u); err != nil {
+			return Result{Err: fmt.Errorf("keep pending status %s/%s: %w", u.WaMessageID, u.Status, err)}
+		}
+		return Result{Conversation: a.current()}
+	}
+	if err != nil {
+		return Result{Err: fmt.Errorf("look up wamid %s: %w", u.WaMessageID, err)}
+	}
+	return a.applyStatus(ctx, m, u)
+}
+
+func (a *Actor) applyStatus(ctx context.Context, m actors.Message, u actors.StatusUpdate) Result {
+	var werr *actors.WhatsAppError
+	if len(u.Errors) > 0 {
+		e := u.Errors[0]
+		werr = &e
+	}
+	at := u.Timestamp
+	if at.IsZero() {
+		at = a.now()
+	}
+	changed, err := a.deps.Store.UpdateMessageStatus(ctx, m.ID, u.Status, "", werr, at)
+	if err != nil {
+		return Result{Err: fmt.Errorf("update status of message %s: %w", m.ID, err)}
+	}
+	if !changed {
+		return Result{Conversation: a.current(), Duplicate: true}
+	}
+	c := a.current()
+	if c.ID != m.ConversationID {
+		c = actors.Conversation{ID: m.ConversationID}
+	}
+	a.publish(actors.EventMessageStatus, c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: u.WaMessageID,
+		Status: u.Status, Error: werr, At: at.UTC()})
+	if u.Status == actors.StatusFailed && c.AssigneeID != "" {
+		body := "A message could not be delivered."
+		if werr != nil {
+			body = fmt.Sprintf("A message could not be delivered: %s (%d).", werr.Title, werr.Code)
+		}
+		a.notify(c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, c)
+	}
+	return Result{Conversation: a.current()}
+}
+
+func (a *Actor) publish(typ string, c actors.Conversation, prevAssignee string, data any) {
+	if a.deps.Publisher == nil {
+		return
+	}
+	a.deps.Publisher.Publish(actors.Event{Type: typ, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
+		PreviousAssigneeID: prevAssignee, Data: data, At: a.now()})
+}
+
+// notify stores a notification for a user and pushes it. A failure to
+// store is logged: the change it reports is already persisted.
+func (a *Actor) notify(userID, kind, title, body string, c actors.Conversation) {
+	n := actors.Notification{ID: actors.NewID(), UserID: userID, Kind: kind, Title: title, Body: body, ConversationID: c.ID, CreatedAt: a.now()}
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.deps.Store.AddNotifications(ctx, []actors.Notification{n}); err != nil {
+		a.log.Error("store notification", zap.String("agent_id", userID), zap.String("kind", kind), zap.Error(err))
+	}
+	if a.deps.Publisher != nil {
+		a.deps.Publisher.Publish(actors.Event{Type: actors.EventNotification, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
+			UserID: userID, Data: n.View(), At: n.CreatedAt})
+	}
+}
+
+// armTimer schedules a Tick at the conversation's NextTimerAt.
+func (a *Actor) armTimer() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	if a.conv == nil || a.conv.NextTimerAt.IsZero() || a.system == nil {
+		return
+	}
+	d := time.Until(a.conv.NextTimerAt)
+	if a.deps.Now != nil {
+		d = a.conv.NextTimerAt.Sub(a.deps.Now())
+	}
+	if d < 0 {
+		d = 0
+	}
+	system, self := a.system, a.self
+	a.timer = time.AfterFunc(d+time.Millisecond, func() { system.Root.Send(self, Tick{}) })
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,45 @@
+package conversation
+
+import (
+	"strings"
+	"time"
+)
+
+// Key names one conversation actor: a business number and a customer.
+type Key struct {
+	PhoneNumberID string
+	WaID          string
+}
+
+// Name is the actor's stable name, "conversation/<phoneNumberId>/<waId>".
+func (k Key) Name() string { return "conversation/" + k.PhoneNumberID + "/" + k.WaID }
+
+// ParseName is the inverse of Name.
+func ParseName(name string) (Key, bool) {
+	rest, ok := strings.CutPrefix(name, "conversation/")
+	if !ok {
+		return Key{}, false
+	}
+	phone, wa, ok := strings.Cut(rest, "/")
+	if !ok || phone == "" || wa == "" || strings.Contains(wa, "/") {
+		return Key{}, false
+	}
+	return Key{PhoneNumberID: phone, WaID: wa}, true
+}
+
+// Reply is a pending answer from an actor.
+type Reply interface {
+	Result() (any, error)
+}
+
+// Directory delivers messages to conversation actors by key, activating
+// them on demand. Messages sent to one key are delivered in order. It is the
+// only way callers reach conversations, so a cluster placement can replace
+// the local one without changing them.
+type Directory interface {
+	// Send delivers msg without waiting.
+	Send(key Key, msg any)
+	// Request delivers msg and returns the actor's answer, or an error
+	// after timeout.
+	Request(key Key, msg any, timeout time.Duration) Reply
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/agentsession"
+	"github.com/wacc/engine/actors/assignment"
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/actors/inbox"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/agentsocket"
+	"github.com/wacc/engine/gateway/webhook"
+	"github.com/wacc/engine/supervisors"
+)
+
+// engineStore is everything the engine keeps durably.
+type engineStore interface {
+	actors.Store
+	actors.ConversationsStore
+}
+
+// conversationEngine is the actor side of the engine: the actor system, the
+// conversation host, the assigner, agent sessions, the inbox dispatcher and
+// the timer sweeper.
+type conversationEngine struct {
+	system     *actor.ActorSystem
+	host       *supervisors.Host
+	assigner   *assignment.Assigner
+	hub        *agentsession.Hub
+	sockets    *agentsocket.Server
+	dispatcher *inbox.Dispatcher
+	sweeper    *conversation.Sweeper
+	commands   *readCommands
+}
+
+// startConversations builds the actor side. The gateway is attached later
+// through commands (it serves the sessions' read frames).
+func startConversations(ctx context.Context, cfg configs.Config, store engineStore, log *zap.Logger, reg prometheus.Registerer) (*conversationEngine, error) {
+	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
+	ce := &conversationEngine{system: system, commands: &readCommands{}}
+	deps := &conversation.Deps{
+		Store: store,
+		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
+			IOTimeout: 5 * time.Second},
+		Log: log,
+	}
+	ce.host = supervisors.NewHost(system, deps, cfg.ConversationShards, log)
+	var err error
+	ce.assigner, err = assignment.Start(ctx, system, assignment.Options{Store: store, Directory: ce.host, MaxOpen: cfg.AgentMaxOpen, Log: log})
+	if err != nil {
+		system.Shutdown()
+		return nil, fmt.Errorf("start assigner: %w", err)
+	}
+	ce.hub = agentsession.NewHub(system, log, ce.assigner, ce.commands)
+	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
+	deps.Publisher = actors.Publishers{ce.hub, ce.assigner}
+	deps.Assigner = ce.assigner
+	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
+	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
+	return ce, nil
+}
+
+// gatewayEngine is what the gateway needs of the actor side.
+func (ce *conversationEngine) gatewayEngine(store engineStore) *gateway.Engine {
+	return &gateway.Engine{
+		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
+		Sockets: socketsAdapter{ce}, Loads: ce.assigner,
+	}
+}
+
+// stop closes sockets, stops the conversations, then the actor system.
+func (ce *conversationEngine) stop(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ce.sockets.Shutdown(ctx)
+	ce.host.Stop(ctx)
+	ce.assigner.Stop()
+	ce.system.Shutdown()
+}
+
+// socketsAdapter joins the socket server and the hub into gateway.Sockets.
+type socketsAdapter struct{ ce *conversationEngine }
+
+func (a socketsAdapter) Serve(w http.ResponseWriter, r *http.Request, user actors.User) {
+	a.ce.sockets.Serve(w, r, user)
+}
+
+func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
+	a.ce.hub.DisconnectUser(userID, code, reason)
+}
+
+func (a socketsAdapter) Online(userID string) bool { return a.ce.hub.Online(userID) }
+
+// readCommands serves agent sessions' read frames through the gateway once
+// it exists.
+type readCommands struct{ gw *gateway.Server }
+
+func (c *readCommands) MarkRead(ctx context.Context, userID, conversationID string) error {
+	if c.gw == nil {
+		return fmt.Errorf("mark read: %w", actors.ErrUnavailable)
+	}
+	return c.gw.MarkRead(ctx, userID, conversationID)
+}

@@ -1,0 +1,243 @@
+package agentsocket_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/agentsession"
+	"github.com/wacc/engine/gateway/agentsocket"
+)
+
+const (
+	waitFor = 2 * time.Second
+	tick    = 2 * time.Millisecond
+)
+
+// users are the fixed accounts a test server serves, by ?user=.
+var users = map[string]actors.User{
+	"a1":  {ID: "a1", Name: "Agent One", Role: actors.RoleAgent},
+	"a2":  {ID: "a2", Name: "Agent Two", Role: actors.RoleAgent},
+	"a3":  {ID: "a3", Name: "Agent Three", Role: actors.RoleAgent},
+	"sup": {ID: "sup", Name: "Supervisor", Role: actors.RoleSupervisor},
+	"adm": {ID: "adm", Name: "Admin", Role: actors.RoleAdmin},
+}
+
+// fakePresence records presence calls in order.
+type fakePresence struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (p *fakePresence) AgentOnline(id string)  { p.record("online " + id) }
+func (p *fakePresence) AgentOffline(id string) { p.record("offline " + id) }
+func (p *fakePresence) record(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, s)
+}
+func (p *fakePresence) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.calls...)
+}
+
+// fakeCommands records MarkRead calls and answers errs[conversationID].
+type fakeCommands struct {
+	errs map[string]error
+
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *fakeCommands) MarkRead(_ context.Context, userID, conversationID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, userID+"/"+conversationID)
+	return c.errs[conversationID]
+}
+
+func (c *fakeCommands) list() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...)
+}
+
+// harness is one actor system and hub, shared by the socket servers of a
+// test.
+type harness struct {
+	hub      *agentsession.Hub
+	presence *fakePresence
+	commands *fakeCommands
+	// served counts Serve calls that returned.
+	served atomic.Int64
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	system := actor.NewActorSystem()
+	t.Cleanup(system.Shutdown)
+	h := &harness{presence: &fakePresence{}, commands: &fakeCommands{}}
+	h.hub = agentsession.NewHub(system, zaptest.NewLogger(t), h.presence, h.commands)
+	return h
+}
+
+// serve starts a socket server with opts (Hub and Log filled in) on a real
+// listener; its handler calls Serve with the fixed user named by ?user=.
+func (h *harness) serve(t *testing.T, opts agentsocket.Options) (*agentsocket.Server, string) {
+	t.Helper()
+	opts.Hub = h.hub
+	opts.Log = zaptest.NewLogger(t)
+	srv := agentsocket.New(opts)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := users[r.URL.Query().Get("user")]
+		if !ok {
+			http.Error(w, "unknown user", http.StatusUnauthorized)
+			return
+		}
+		srv.Serve(w, r, u)
+		h.served.Add(1)
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(ctx))
+		hs.Close()
+	})
+	return srv, "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+// frame is a decoded server frame.
+type frame struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// client is a real WebSocket client. Once reading it reads continuously in
+// a goroutine (so it answers pings) and queues the raw frames for next.
+type client struct {
+	ws     *websocket.Conn
+	frames chan []byte
+	done   chan struct{}
+	// stop ends reading at cleanup even when frames is full.
+	stop chan struct{}
+	// err is the error that ended reading; set before done is closed.
+	err       error
+	startOnce sync.Once
+}
+
+// dial connects as userID and starts reading.
+func dial(t *testing.T, url, userID string) *client {
+	t.Helper()
+	c := dialSilent(t, url, userID)
+	c.startReading(t)
+	return c
+}
+
+// dialSilent connects as userID without reading anything.
+func dialSilent(t *testing.T, url, userID string) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url+"/ws?user="+userID, nil)
+	require.NoError(t, err, "dial as %s", userID)
+	ws.SetReadLimit(1 << 20)
+	c := &client{ws: ws, frames: make(chan []byte, 8192), done: make(chan struct{}), stop: make(chan struct{})}
+	t.Cleanup(func() {
+		close(c.stop)
+		_ = ws.CloseNow()
+		c.startOnce.Do(func() { close(c.done) })
+		<-c.done
+	})
+	return c
+}
+
+func (c *client) startReading(t *testing.T) {
+	t.Helper()
+	c.startOnce.Do(func() {
+		go func() {
+			defer close(c.done)
+			for {
+				_, b, err := c.ws.Read(context.Background())
+				if err != nil {
+					c.err = err
+					return
+				}
+				select {
+				case c.frames <- b:
+				case <-c.stop:
+					return
+				}
+			}
+		}()
+	})
+}
+
+// next returns the next frame, failing after waitFor.
+func (c *client) next(t *testing.T) frame {
+	t.Helper()
+	select {
+	case b := <-c.frames:
+		var f frame
+		require.NoError(t, json.Unmarshal(b, &f), "frame %s", b)
+		return f
+	case <-time.After(waitFor):
+		t.Fatalf("no frame within %v", waitFor)
+	}
+	return frame{}
+}
+
+// nextOfType skips frames until one of type typ.
+func (c *client) nextOfType(t *testing.T, typ string) frame {
+	t.Helper()
+	for {
+		if f := c.next(t); f.Type == typ {
+			return f
+		}
+	}
+}
+
+// send writes a text frame.
+func (c *client) send(t *testing.T, s string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, c.ws.Write(ctx, websocket.MessageText, []byte(s)))
+}
+
+// closed waits up to within for the connection to end, discarding queued
+// frames, and returns the close error (a websocket.CloseError when the
+// server closed with a code).
+func (c *client) closed(t *testing.T, within time.Duration) error {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case <-c.frames:
+		case <-c.done:
+			return c.err
+		case <-deadline:
+			t.Fatalf("connection still open after %v", within)
+		}
+	}
+}
+
+// closeStatus is the close error's code and reason.
+func closeStatus(t *testing.T, err error) (websocket.StatusCode, string) {
+	t.Helper()
+	var ce websocket.CloseError
+	require.ErrorAs(t, err, &ce, "closed without a close frame: %v", err)
+	return ce.Code, ce.Reason
+}

@@ -1,0 +1,180 @@
+package agentsocket
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/agentsession"
+)
+
+// Defaults of Options.
+const (
+	DefaultBufferSize   = 256
+	DefaultPingInterval = 30 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultReadLimit    = agentsession.MaxFrameSize
+)
+
+// Options configure a Server. Zero values take the defaults.
+type Options struct {
+	Log *zap.Logger
+	Hub *agentsession.Hub
+	// BufferSize is how many outgoing frames a socket queues before its
+	// client counts as too slow.
+	BufferSize int
+	// PingInterval is the time between pings; a ping not answered within
+	// WriteTimeout drops the connection.
+	PingInterval time.Duration
+	// WriteTimeout bounds one frame's write.
+	WriteTimeout time.Duration
+	// ReadLimit is the largest client frame in bytes (close 1009 above).
+	ReadLimit int64
+}
+
+// Server serves agent sockets.
+type Server struct {
+	opts Options
+	log  *zap.Logger
+
+	mu      sync.Mutex
+	closing bool
+	conns   map[*conn]struct{}
+	// serving counts the Serve calls in progress.
+	serving sync.WaitGroup
+}
+
+// New returns a server; opts.Hub is required.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = DefaultBufferSize
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.ReadLimit <= 0 {
+		opts.ReadLimit = DefaultReadLimit
+	}
+	return &Server{opts: opts, log: opts.Log.With(zap.String("component", "agentsocket")), conns: map[*conn]struct{}{}}
+}
+
+// Serve upgrades r to a WebSocket for user and runs it until it closes.
+// The caller has authenticated user and checked Origin.
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User) {
+	if !s.enter() {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"error","message":"server is shutting down","code":"DEPENDENCY_UNAVAILABLE"}`))
+		return
+	}
+	defer s.serving.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		// Accept has answered the request.
+		s.log.Debug("websocket upgrade refused", zap.String("agent_id", user.ID), zap.Error(err))
+		return
+	}
+	ws.SetReadLimit(s.opts.ReadLimit)
+	log := s.log.With(zap.String("agent_id", user.ID))
+	c := &conn{ws: ws, out: make(chan []byte, s.opts.BufferSize), closeReq: make(chan struct{})}
+	if !s.track(c) {
+		c.Close(agentsession.CloseGoingAway, "server shutting down")
+	}
+	defer s.untrack(c)
+	started := time.Now()
+	log.Debug("agent socket opened")
+
+	session := s.opts.Hub.Open(user, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		c.writeLoop(ctx, s.opts.WriteTimeout, log)
+	}()
+	go func() {
+		defer wg.Done()
+		c.pingLoop(ctx, s.opts.PingInterval, s.opts.WriteTimeout, log)
+	}()
+
+	err = readLoop(ctx, ws, session)
+	session.Closed()
+	cancel()
+	wg.Wait()
+	_ = ws.CloseNow()
+	log.Debug("agent socket closed", zap.Int("status", int(websocket.CloseStatus(err))), zap.Duration("duration", time.Since(started)))
+}
+
+// readLoop hands client frames to the session until the connection ends.
+func readLoop(ctx context.Context, ws *websocket.Conn, session *agentsession.Session) error {
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return err
+		}
+		session.Deliver(b)
+	}
+}
+
+// Shutdown closes every live socket with 1001 and waits until every Serve
+// call has returned or ctx ends. New sockets are refused from the start.
+// Safe to call more than once. When ctx ends first, the Serve calls still
+// finish on their own (each within its write timeouts) and a later Shutdown
+// can wait for them again.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for c := range s.conns {
+		c.Close(agentsession.CloseGoingAway, "server shutting down")
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shut down agent sockets: %w", ctx.Err())
+	}
+}
+
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.serving.Add(1)
+	return true
+}
+
+// track registers c for Shutdown; false when shutdown already started.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[c] = struct{}{}
+	return !s.closing
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}

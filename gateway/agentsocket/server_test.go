@@ -1,0 +1,387 @@
+package agentsocket_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/agentsession"
+	"github.com/wacc/engine/gateway/agentsocket"
+)
+
+func TestHelloOnConnect(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	before := time.Now().UTC().Add(-time.Second)
+	c := dial(t, url, "a1")
+
+	f := c.next(t)
+	require.Equal(t, "hello", f.Type)
+	var hello struct {
+		UserID     string    `json:"userId"`
+		Role       string    `json:"role"`
+		ServerTime time.Time `json:"serverTime"`
+	}
+	require.NoError(t, json.Unmarshal(f.Data, &hello))
+	assert.Equal(t, "a1", hello.UserID)
+	assert.Equal(t, "agent", hello.Role)
+	assert.True(t, hello.ServerTime.After(before) && hello.ServerTime.Before(time.Now().Add(time.Second)), "serverTime %v", hello.ServerTime)
+}
+
+// eventData is the data of test events.
+type eventData struct {
+	N   int    `json:"n"`
+	Pad string `json:"pad,omitempty"`
+}
+
+func TestEventRouting(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	ids := []string{"a1", "a2", "a3", "sup", "adm"}
+	clients := map[string]*client{}
+	for _, id := range ids {
+		clients[id] = dial(t, url, id)
+		require.Equal(t, "hello", clients[id].next(t).Type)
+	}
+
+	events := []actors.Event{
+		{Type: actors.EventMessageCreated, ConversationID: "c1", AssigneeID: "a1"},
+		{Type: actors.EventConversationAssigned, ConversationID: "c2", AssigneeID: "a2", PreviousAssigneeID: "a1"},
+		{Type: actors.EventConversationUpdated, ConversationID: "c3"},
+		{Type: actors.EventNotification, ConversationID: "c1", AssigneeID: "a1", UserID: "a1"},
+		{Type: actors.EventNotification, ConversationID: "c2", AssigneeID: "a2", UserID: "a2"},
+		{Type: actors.EventNotification, UserID: "sup"},
+		{Type: actors.EventMessageStatus, ConversationID: "c4", AssigneeID: "sup"},
+		{Type: actors.EventMessageCreated, ConversationID: "c5", AssigneeID: "a3", PreviousAssigneeID: "a3"},
+	}
+	// want lists, per user, the events (by index) it sees, in order.
+	want := map[string][]int{
+		"a1":  {0, 1, 3},
+		"a2":  {1, 4},
+		"a3":  {7},
+		"sup": {0, 1, 2, 5, 6, 7},
+		"adm": {0, 1, 2, 6, 7},
+	}
+	for i, ev := range events {
+		ev.Data = eventData{N: i}
+		h.hub.Publish(ev)
+	}
+	// A barrier per user: one publisher's events arrive in order.
+	for _, id := range ids {
+		h.hub.Publish(actors.Event{Type: actors.EventNotification, UserID: id, Data: eventData{N: -1}})
+	}
+	for _, id := range ids {
+		t.Run(id, func(t *testing.T) {
+			var got []int
+			for {
+				f := clients[id].next(t)
+				var d eventData
+				require.NoError(t, json.Unmarshal(f.Data, &d), "frame %s %s", f.Type, f.Data)
+				if d.N == -1 {
+					break
+				}
+				assert.Equal(t, events[d.N].Type, f.Type)
+				got = append(got, d.N)
+			}
+			assert.Equal(t, want[id], got)
+		})
+	}
+}
+
+func TestSeveralSocketsOfOneAgentAllReceive(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	var sockets []*client
+	for range 3 {
+		c := dial(t, url, "a1")
+		require.Equal(t, "hello", c.next(t).Type)
+		sockets = append(sockets, c)
+	}
+	h.hub.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", AssigneeID: "a1", Data: eventData{N: 7}})
+	h.hub.Publish(actors.Event{Type: actors.EventNotification, UserID: "a1", Data: eventData{N: 8}})
+	for i, c := range sockets {
+		f := c.next(t)
+		assert.Equal(t, actors.EventMessageCreated, f.Type, "socket %d", i)
+		assert.JSONEq(t, `{"n":7}`, string(f.Data))
+		f = c.next(t)
+		assert.Equal(t, actors.EventNotification, f.Type, "socket %d", i)
+		assert.JSONEq(t, `{"n":8}`, string(f.Data))
+	}
+}
+
+func TestPresenceWithSeveralSockets(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	first := dial(t, url, "a1")
+	second := dial(t, url, "a1")
+	other := dial(t, url, "a2")
+	for _, c := range []*client{first, second, other} {
+		require.Equal(t, "hello", c.next(t).Type)
+	}
+	require.Eventually(t, func() bool { return len(h.presence.list()) == 2 }, waitFor, tick)
+	assert.ElementsMatch(t, []string{"online a1", "online a2"}, h.presence.list())
+	assert.Equal(t, []string{"a1", "a2"}, h.hub.OnlineUsers())
+
+	require.NoError(t, first.ws.Close(websocket.StatusNormalClosure, "bye"))
+	require.Eventually(t, func() bool { return h.served.Load() == 1 }, waitFor, tick, "Serve returns after the client closed")
+	assert.True(t, h.hub.Online("a1"), "a1 still has a socket")
+	assert.NotContains(t, h.presence.list(), "offline a1")
+
+	require.NoError(t, second.ws.Close(websocket.StatusNormalClosure, "bye"))
+	require.Eventually(t, func() bool { return h.served.Load() == 2 }, waitFor, tick)
+	assert.False(t, h.hub.Online("a1"))
+	assert.Equal(t, "offline a1", h.presence.list()[2])
+	assert.Len(t, h.presence.list(), 3)
+	assert.Equal(t, []string{"a2"}, h.hub.OnlineUsers())
+}
+
+func TestPingPong(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	c := dial(t, url, "a1")
+	require.Equal(t, "hello", c.next(t).Type)
+
+	c.send(t, `{"type":"ping"}`)
+	f := c.next(t)
+	require.Equal(t, "pong", f.Type)
+	var pong struct {
+		ServerTime time.Time `json:"serverTime"`
+	}
+	require.NoError(t, json.Unmarshal(f.Data, &pong))
+	assert.False(t, pong.ServerTime.IsZero())
+}
+
+func TestReadCallsCommandsAndAcks(t *testing.T) {
+	h := newHarness(t)
+	h.commands.errs = map[string]error{"c-gone": fmt.Errorf("mark read c-gone: %w", actors.ErrNotFound)}
+	_, url := h.serve(t, agentsocket.Options{})
+	c := dial(t, url, "a2")
+	require.Equal(t, "hello", c.next(t).Type)
+
+	c.send(t, `{"type":"read","data":{"conversationId":"c-42"}}`)
+	f := c.next(t)
+	require.Equal(t, "ack", f.Type)
+	assert.JSONEq(t, `{"type":"read","conversationId":"c-42"}`, string(f.Data))
+	assert.Equal(t, []string{"a2/c-42"}, h.commands.list())
+
+	c.send(t, `{"type":"read","data":{"conversationId":"c-gone"}}`)
+	f = c.next(t)
+	require.Equal(t, "error", f.Type)
+	assert.JSONEq(t, `{"code":"NOT_FOUND","message":"conversation not found","type":"read","conversationId":"c-gone"}`, string(f.Data))
+
+	c.send(t, `{"type":"typing","data":{"conversationId":"c-42"}}`)
+	f = c.next(t)
+	require.Equal(t, "ack", f.Type)
+	assert.JSONEq(t, `{"type":"typing","conversationId":"c-42"}`, string(f.Data))
+	assert.Equal(t, []string{"a2/c-42", "a2/c-gone"}, h.commands.list(), "typing runs no command")
+}
+
+func TestMalformedFramesKeepTheSocketOpen(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	c := dial(t, url, "a1")
+	require.Equal(t, "hello", c.next(t).Type)
+
+	cases := []struct {
+		name     string
+		in       string
+		wantCode string
+	}{
+		{name: "not JSON", in: `{"type":"ping"`, wantCode: "INVALID_JSON"},
+		{name: "unknown type", in: `{"type":"dance","data":{}}`, wantCode: "VALIDATION_ERROR"},
+		{name: "read without conversation", in: `{"type":"read","data":{}}`, wantCode: "VALIDATION_ERROR"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.send(t, tc.in)
+			f := c.next(t)
+			require.Equal(t, "error", f.Type)
+			var e struct{ Code, Message string }
+			require.NoError(t, json.Unmarshal(f.Data, &e))
+			assert.Equal(t, tc.wantCode, e.Code)
+			assert.NotEmpty(t, e.Message)
+
+			c.send(t, `{"type":"ping"}`)
+			assert.Equal(t, "pong", c.next(t).Type, "the socket still works")
+		})
+	}
+}
+
+func TestOversizedFrameClosesWith1009(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	c := dial(t, url, "a1")
+	require.Equal(t, "hello", c.next(t).Type)
+
+	c.send(t, `{"type":"ping","data":{"pad":"`+strings.Repeat("x", agentsession.MaxFrameSize)+`"}}`)
+	code, _ := closeStatus(t, c.closed(t, waitFor))
+	assert.Equal(t, websocket.StatusMessageTooBig, code)
+	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick)
+}
+
+func TestDisconnectUserClosesWith1008(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{})
+	a1a, a1b, a2 := dial(t, url, "a1"), dial(t, url, "a1"), dial(t, url, "a2")
+	for _, c := range []*client{a1a, a1b, a2} {
+		require.Equal(t, "hello", c.next(t).Type)
+	}
+
+	start := time.Now()
+	h.hub.DisconnectUser("a1", agentsession.ClosePolicyViolation, "session revoked")
+	for _, c := range []*client{a1a, a1b} {
+		code, reason := closeStatus(t, c.closed(t, time.Second))
+		assert.Equal(t, websocket.StatusPolicyViolation, code)
+		assert.Equal(t, "session revoked", reason)
+	}
+	assert.Less(t, time.Since(start), time.Second)
+	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick)
+	require.Eventually(t, func() bool { return h.served.Load() == 2 }, waitFor, tick)
+
+	a2.send(t, `{"type":"ping"}`)
+	assert.Equal(t, "pong", a2.next(t).Type, "other users keep their sockets")
+}
+
+func TestSlowClientIsClosedWithoutSlowingOthers(t *testing.T) {
+	const events = 1000
+	h := newHarness(t)
+	_, slowURL := h.serve(t, agentsocket.Options{BufferSize: 8})
+	_, fastURL := h.serve(t, agentsocket.Options{BufferSize: 2 * events})
+
+	slow := dialSilent(t, slowURL, "sup") // never reads while events flow
+	require.Eventually(t, func() bool { return h.hub.Online("sup") }, waitFor, tick)
+	fast := dial(t, fastURL, "adm")
+	require.Equal(t, "hello", fast.next(t).Type)
+
+	// The fast client counts events as they arrive.
+	type result struct {
+		got  []int
+		last time.Time
+		err  error
+	}
+	results := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() { results <- r }()
+		for len(r.got) < events {
+			select {
+			case b := <-fast.frames:
+				var n int
+				if n, r.err = eventNumber(b); r.err != nil {
+					return
+				}
+				r.got = append(r.got, n)
+			case <-time.After(5 * time.Second):
+				r.err = fmt.Errorf("stalled after %d events", len(r.got))
+				return
+			}
+		}
+		r.last = time.Now()
+	}()
+
+	pad := strings.Repeat("p", 16<<10) // 1000 × 16 KiB overflows the slow client's TCP buffers
+	start := time.Now()
+	for i := range events {
+		h.hub.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", Data: eventData{N: i, Pad: pad}})
+	}
+	published := time.Since(start)
+	assert.Less(t, published, 200*time.Millisecond, "Publish never waits for a socket")
+
+	r := <-results
+	require.NoError(t, r.err)
+	require.Len(t, r.got, events)
+	for i, n := range r.got {
+		require.Equal(t, i, n, "fast client order")
+	}
+	assert.Less(t, r.last.Sub(start), 2*time.Second, "the fast client got every event promptly")
+
+	slow.startReading(t)
+	code, reason := closeStatus(t, slow.closed(t, 15*time.Second))
+	assert.Equal(t, websocket.StatusTryAgainLater, code)
+	assert.Equal(t, "client too slow", reason)
+	require.Eventually(t, func() bool { return !h.hub.Online("sup") }, waitFor, tick)
+	assert.True(t, h.hub.Online("adm"), "the fast client stays")
+	t.Logf("published %d events in %v; fast client done after %v", events, published, r.last.Sub(start))
+}
+
+func TestUnansweredPingDropsTheConnection(t *testing.T) {
+	h := newHarness(t)
+	_, url := h.serve(t, agentsocket.Options{PingInterval: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
+	silent := dialSilent(t, url, "a1") // reads nothing, so never answers pings
+	live := dial(t, url, "a2")         // reads continuously, so answers pings
+	require.Equal(t, "hello", live.next(t).Type)
+	require.Eventually(t, func() bool { return h.hub.Online("a1") }, waitFor, tick)
+
+	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick, "the silent client is dropped")
+	require.Eventually(t, func() bool { return h.served.Load() == 1 }, waitFor, tick)
+	assert.Contains(t, h.presence.list(), "offline a1")
+
+	// The live client survived many ping intervals.
+	live.send(t, `{"type":"ping"}`)
+	assert.Equal(t, "pong", live.next(t).Type)
+	assert.True(t, h.hub.Online("a2"))
+	_ = silent
+}
+
+func TestShutdownClosesWith1001(t *testing.T) {
+	h := newHarness(t)
+	srv, url := h.serve(t, agentsocket.Options{})
+	clients := []*client{dial(t, url, "a1"), dial(t, url, "sup")}
+	for _, c := range clients {
+		require.Equal(t, "hello", c.next(t).Type)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	// Serve closes its session before it returns, so once Shutdown has
+	// waited for every Serve nobody is online any more.
+	assert.Empty(t, h.hub.OnlineUsers(), "Shutdown returns after every Serve returned")
+	assert.ElementsMatch(t, []string{"online a1", "online sup", "offline a1", "offline sup"}, h.presence.list())
+	for _, c := range clients {
+		code, reason := closeStatus(t, c.closed(t, waitFor))
+		assert.Equal(t, websocket.StatusGoingAway, code)
+		assert.Equal(t, "server shutting down", reason)
+	}
+	require.Eventually(t, func() bool { return h.served.Load() == 2 }, waitFor, tick)
+
+	dctx, dcancel := context.WithTimeout(context.Background(), waitFor)
+	defer dcancel()
+	_, resp, err := websocket.Dial(dctx, url+"/ws?user=a1", nil)
+	require.Error(t, err, "new sockets are refused")
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+
+	require.NoError(t, srv.Shutdown(ctx), "twice is fine")
+}
+
+// eventNumber reads data.n of a test event frame, decoding only up to it
+// (the pad after it is large).
+func eventNumber(b []byte) (int, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	want := []json.Token{json.Delim('{'), "type", actors.EventMessageCreated, "data", json.Delim('{'), "n"}
+	for _, w := range want {
+		tok, err := d.Token()
+		if err != nil {
+			return 0, fmt.Errorf("frame %.80s: %w", b, err)
+		}
+		if tok != w {
+			return 0, fmt.Errorf("frame %.80s: got %v, want %v", b, tok, w)
+		}
+	}
+	var n int
+	if err := d.Decode(&n); err != nil {
+		return 0, fmt.Errorf("frame %.80s: %w", b, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/webhook"
+)
+
+// InboxWriter durably stores accepted webhook bodies.
+type InboxWriter interface {
+	AppendInbox(ctx context.Context, entries []actors.InboxEntry) error
+}
+
+// handleWebhookVerify answers Meta's subscription handshake.
+func (s *Server) handleWebhookVerify(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	mode, token, challenge := q.Get("hub.mode"), q.Get("hub.verify_token"), q.Get("hub.challenge")
+	if mode != "subscribe" || challenge == "" {
+		writeError(w, r, errf(http.StatusBadRequest, CodeValidation, "hub.mode=subscribe and hub.challenge are required"))
+		return
+	}
+	want := s.cfg.WhatsAppVerifyToken
+	if want == "" || subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
+		s.audit(r, "whatsapp.webhook_verify", "webhook", actors.OutcomeDenied, "wrong verify token")
+		writeError(w, r, errf(http.StatusForbidden, CodeForbidden, "verify token does not match"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, challenge)
+}
+
+// handleWebhook accepts a signed webhook body: signature first, then a
+// durable write to the inbox (group-committed with concurrent requests), and
+// only then 200. A store that cannot take it gets Meta to retry (503).
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.WebhookMaxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, r, errf(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("webhook body is larger than %d bytes", mbe.Limit)))
+			return
+		}
+		writeError(w, r, errf(http.StatusBadRequest, CodeInvalidJSON, "webhook body could not be read"))
+		return
+	}
+	if !webhook.VerifySignature(body, r.Header.Get("X-Hub-Signature-256"), s.cfg.WhatsAppAppSecret) {
+		s.webhookMetrics.rejected.Inc()
+		writeError(w, r, errf(http.StatusUnauthorized, CodeUnauthorized, "X-Hub-Signature-256 is missing or does not match the body"))
+		return
+	}
+	if !json.Valid(body) {
+		writeError(w, r, errf(http.StatusBadRequest, CodeInvalidJSON, "webhook body is not valid JSON"))
+		return
+	}
+	entry := actors.InboxEntry{ID: actors.NewID(), Body: body, ReceivedAt: s.now().UTC()}
+	if err := s.committer.commit(r.Context(), entry); err != nil {
+		s.log.Warn("webhook not accepted; Meta will retry", zap.String("request_id", requestIDFrom(r.Context())), zap.Error(err))
+		writeError(w, r, errf(http.StatusServiceUnavailable, CodeUnavailable, "webhook could not be stored; retry"))
+		return
+	}
+	s.webhookMetrics.accepted.Inc()
+	writeData(w, http.StatusOK, map[string]bool{"received": true})
+}
+
+type webhookMetrics struct {
+	accepted prometheus.Counter
+	rejected prometheus.Counter
+	batch    prometheus.Histogram
+}
+
+func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
+	m := &webhookMetrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_webhooks_accepted_total", Help: "Webhook bodies durably accepted."}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_webhooks_rejected_total", Help: "Webhook bodies refused for a bad signature."}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_inbox_commit_batch_size", Help: "Webhook bodies per durable inbox write.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}}),
+	}
+	reg.MustRegister(m.accepted, m.rejected, m.batch)
+	return m
+}
+
+// committer batches concurrent inbox appends into one durable write (group
+// commit). The queue is bounded: when full, the request is refused with 503
+// rather than waiting without bound.
+type committer struct {
+	inbox   InboxWriter
+	wake    func()
+	queue   chan commitReq
+	maxRun  int
+	metrics *webhookMetrics
+	log     *zap.Logger
+}
+
+type commitReq struct {
+	entry actors.InboxEntry
+	done  chan error
+}
+
+var errInboxBusy = errors.New("inbox queue is full")
+
+func (c *committer) commit(ctx context.Context, e actors.InboxEntry) error {
+	if c == nil || c.inbox == nil {
+		return errors.New("no inbox configured")
+	}
+	req := commitReq{entry: e, done: make(chan error, 1)}
+	select {
+	case c.queue <- req:
+	default:
+		return errInboxBusy
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The write may still land; Meta's retry is then a duplicate the
+		// conversation drops.
+		return ctx.Err()
+	}
+}
+
+// run writes batches until stop is closed and the queue is drained.
+func (c *committer) run(stop <-chan struct{}) {
+	batch := make([]commitReq, 0, c.maxRun)
+	for {
+		select {
+		case req := <-c.queue:
+			batch = append(batch[:0], req)
+		case <-stop:
+			// Drain what is queued, then stop.
+			for {
+				select {
+				case req := <-c.queue:
+					c.write([]commitReq{req})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < c.maxRun {
+			select {
+			case req := <-c.queue:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		c.write(batch)
+	}
+}
+
+func (c *committer) write(batch []commitReq) {
+	entries := make([]actors.InboxEntry, len(batch))
+	for i, b := range batch {
+		entries[i] = b.entry
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := c.inbox.AppendInbox(ctx, entries)
+	cancel()
+	if err != nil {
+		c.log.Warn("inbox write failed", zap.Int("bodies", len(entries)), zap.Error(err))
+	} else {
+		c.metrics.batch.Observe(float64(len(entries)))
+	}
+	for _, b := range batch {
+		b.done <- err
+	}
+	if err == nil && c.wake != nil {
+		c.wake()
+	}
+}

@@ -1,0 +1,12 @@
+package sqlitestore
+
+import (
+	"testing"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/storetest"
+)
+
+func TestConversationsContract(t *testing.T) {
+	storetest.RunConversations(t, func(t *testing.T) actors.ConversationsStore { return openTemp(t) })
+}

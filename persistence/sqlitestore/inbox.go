@@ -1,0 +1,111 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/wacc/engine/actors"
+)
+
+// SQL the inbox methods run. Pending entries are walked in id order through
+// the primary key's index; done entries are deleted.
+const (
+	// An entry whose id is stored already is skipped, so retrying a batch
+	// whose commit answer was lost is harmless.
+	qInsertInbox        = `INSERT OR IGNORE INTO inbox (id, body, received_at, attempts) VALUES (?, ?, ?, ?)`
+	qPendingInbox       = `SELECT id, body, received_at, attempts FROM inbox ORDER BY id LIMIT ?`
+	qDeleteInbox        = `DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))`
+	qRecordInboxAttempt = `UPDATE inbox SET attempts = attempts + 1 WHERE id = ?`
+)
+
+// AppendInbox stores entries in one transaction: one commit, one fsync of
+// the WAL, however many bodies the batch holds.
+func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, qInsertInbox)
+		if err != nil {
+			return mapErr(err)
+		}
+		defer stmt.Close()
+		for _, e := range entries {
+			body := e.Body
+			if body == nil {
+				body = []byte{}
+			}
+			if _, err := stmt.ExecContext(ctx, e.ID, body, millis(e.ReceivedAt), e.Attempts); err != nil {
+				return fmt.Errorf("entry %s: %w", e.ID, mapErr(err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append %d inbox entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+// PendingInbox returns up to limit entries not yet done, oldest (smallest
+// id) first.
+func (s *Store) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntry, error) {
+	limit, _ = pageWindow(1, limit)
+	rows, err := s.r.QueryContext(ctx, qPendingInbox, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := make([]actors.InboxEntry, 0, min(limit, 64))
+	for rows.Next() {
+		var e actors.InboxEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Body, &at, &e.Attempts); err != nil {
+			return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
+		}
+		if e.Body == nil {
+			e.Body = []byte{}
+		}
+		e.ReceivedAt = fromMillis(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// MarkInboxDone deletes the entries in one statement; unknown ids are
+// ignored.
+func (s *Store) MarkInboxDone(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("mark %d inbox entries done: %w", len(ids), err)
+	}
+	if _, err := s.w.ExecContext(ctx, qDeleteInbox, string(b)); err != nil {
+		return fmt.Errorf("mark %d inbox entries done: %w", len(ids), mapErr(err))
+	}
+	return nil
+}
+
+// RecordInboxAttempt increments an entry's Attempts; ErrNotFound when the
+// entry is absent (never appended, or done).
+func (s *Store) RecordInboxAttempt(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, qRecordInboxAttempt, id)
+	if err != nil {
+		return fmt.Errorf("record attempt of inbox entry %s: %w", id, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("record attempt of inbox entry %s: %w", id, mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("record attempt of inbox entry %s: %w", id, actors.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package supervisors
+
+import (
+	"context"
+	"hash/fnv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors/conversation"
+)
+
+// Restart budget of one conversation actor.
+const (
+	maxRestarts   = 10
+	restartWindow = time.Minute
+)
+
+// Host is the local conversation.Directory: shards of host actors that own
+// the conversation actors of their keys.
+type Host struct {
+	system *actor.ActorSystem
+	shards []*actor.PID
+	log    *zap.Logger
+}
+
+var _ conversation.Directory = (*Host)(nil)
+
+// NewHost spawns shards host actors (at least 1) under system.
+func NewHost(system *actor.ActorSystem, deps *conversation.Deps, shards int, log *zap.Logger) *Host {
+	if shards < 1 {
+		shards = 1
+	}
+	h := &Host{system: system, log: log}
+	decider := func(reason any) actor.Directive {
+		log.Warn("conversation actor failed; restarting it from persisted state", zap.Any("reason", reason))
+		return actor.RestartDirective
+	}
+	strategy := actor.NewOneForOneStrategy(maxRestarts, restartWindow, decider)
+	for i := 0; i < shards; i++ {
+		props := actor.PropsFromProducer(func() actor.Actor { return newShard(deps, log) }, actor.WithSupervisor(strategy))
+		h.shards = append(h.shards, system.Root.Spawn(props))
+	}
+	return h
+}
+
+func (h *Host) shard(key conversation.Key) *actor.PID {
+	f := fnv.New32a()
+	_, _ = f.Write([]byte(key.PhoneNumberID))
+	_, _ = f.Write([]byte{0})
+	_, _ = f.Write([]byte(key.WaID))
+	return h.shards[int(f.Sum32()%uint32(len(h.shards)))]
+}
+
+// Send delivers msg to the conversation of key without waiting.
+func (h *Host) Send(key conversation.Key, msg any) {
+	h.system.Root.Send(h.shard(key), envelope{key: key, msg: msg})
+}
+
+// Request delivers msg and returns the conversation's answer.
+func (h *Host) Request(key conversation.Key, msg any, timeout time.Duration) conversation.Reply {
+	return h.system.Root.RequestFuture(h.shard(key), envelope{key: key, msg: msg}, timeout)
+}
+
+// Stop stops every shard and its conversations, waiting at most until ctx
+// ends.
+func (h *Host) Stop(ctx context.Context) {
+	futures := make([]*actor.Future, 0, len(h.shards))
+	for _, pid := range h.shards {
+		futures = append(futures, h.system.Root.PoisonFuture(pid))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, f := range futures {
+			_, _ = f.Result()
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		h.log.Warn("conversation shards did not stop in time; their state is persisted")
+	}
+}
+
+// Live returns how many conversation actors are in memory.
+func (h *Host) Live() int {
+	n := 0
+	for _, pid := range h.shards {
+		if r, err := h.system.Root.RequestFuture(pid, countLive{}, 5*time.Second).Result(); err == nil {
+			n += r.(int)
+		}
+	}
+	return n
+}
+
+// envelope carries a message for one key to its shard.
+type envelope struct {
+	key conversation.Key
+	msg any
+}
+
+// pending is a message waiting for a stopping actor's successor.
+type pending struct {
+	msg    any
+	sender *actor.PID
+}
+
+// shard is a host actor: it activates, forwards to and passivates the
+// conversation actors of its keys.
+type shard struct {
+	deps     *conversation.Deps
+	log      *zap.Logger
+	children map[conversation.Key]*actor.PID
+	keys     map[string]conversation.Key // by child PID id
+	stopping map[conversation.Key][]pending
+}
+
+func newShard(deps *conversation.Deps, log *zap.Logger) *shard {
+	return &shard{deps: deps, log: log, children: map[conversation.Key]*actor.PID{}, keys: map[string]conversation.Key{},
+		stopping: map[conversation.Key][]pending{}}
+}
+
+// Receive handles one message.
+func (s *shard) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case envelope:
+		if buf, ok := s.stopping[m.key]; ok {
+			s.stopping[m.key] = append(buf, pending{msg: m.msg, sender: c.Sender()})
+			return
+		}
+		c.RequestWithCustomSender(s.child(c, m.key), m.msg, c.Sender())
+	case countLive:
+		c.Respond(len(s.children))
+	case conversation.Idle:
+		pid, ok := s.children[m.Key]
+		if !ok || pid.Id != m.ID {
+			return
+		}
+		delete(s.children, m.Key)
+		s.stopping[m.Key] = nil
+		c.Poison(pid)
+	case *actor.Terminated:
+		key, ok := s.keys[m.Who.Id]
+		if !ok {
+			return
+		}
+		delete(s.keys, m.Who.Id)
+		if cur, ok := s.children[key]; ok && cur.Id == m.Who.Id {
+			// Stopped after exhausting its restart budget.
+			delete(s.children, key)
+		}
+		if buf, ok := s.stopping[key]; ok {
+			delete(s.stopping, key)
+			if len(buf) > 0 {
+				pid := s.child(c, key)
+				for _, p := range buf {
+					c.RequestWithCustomSender(pid, p.msg, p.sender)
+				}
+			}
+		}
+	}
+}
+
+func (s *shard) child(c actor.Context, key conversation.Key) *actor.PID {
+	if pid, ok := s.children[key]; ok {
+		return pid
+	}
+	pid := c.Spawn(conversation.Props(s.deps, key))
+	c.Watch(pid)
+	s.children[key] = pid
+	s.keys[pid.Id] = key
+	return pid
+}
+
+// countLive asks a shard how many conversation actors it holds.
+type countLive struct{}

@@ -1,0 +1,142 @@
+package supervisors
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/persistence/sqlitestore"
+)
+
+// panicStore panics when asked to store a message whose text is "panic", as
+// a bug in the write path would.
+type panicStore struct {
+	*sqlitestore.Store
+	panics atomic.Int32
+}
+
+func (p *panicStore) AppendMessage(ctx context.Context, m actors.Message) error {
+	if m.Text == "panic" {
+		p.panics.Add(1)
+		panic("bug while storing a message")
+	}
+	return p.Store.AppendMessage(ctx, m)
+}
+
+func newStore(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func inbound(key conversation.Key, wamid, text string) conversation.Inbound {
+	return conversation.Inbound{Msg: actors.InboundMessage{PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, WaMessageID: wamid,
+		Type: "text", Text: text, Content: []byte(`{"body":"` + text + `"}`), Timestamp: time.Now()}}
+}
+
+func ask(t *testing.T, h *Host, key conversation.Key, msg any) conversation.Result {
+	t.Helper()
+	r, err := h.Request(key, msg, 5*time.Second).Result()
+	require.NoError(t, err)
+	res := r.(conversation.Result)
+	require.NoError(t, res.Err)
+	return res
+}
+
+func TestPanicRestartsOnlyThatConversation(t *testing.T) {
+	store := &panicStore{Store: newStore(t)}
+	system := actor.NewActorSystem()
+	t.Cleanup(system.Shutdown)
+	deps := &conversation.Deps{Store: store, Config: conversation.Config{Window: time.Hour, IdleTimeout: time.Minute}, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
+	h := NewHost(system, deps, 2, deps.Log)
+	a := conversation.Key{PhoneNumberID: "pn", WaID: "911111111111"}
+	b := conversation.Key{PhoneNumberID: "pn", WaID: "922222222222"}
+
+	ca := ask(t, h, a, inbound(a, "wamid.a1", "hello")).Conversation
+	cb := ask(t, h, b, inbound(b, "wamid.b1", "hello")).Conversation
+	require.Equal(t, 2, h.Live())
+
+	// The panic loses that one request (the caller times out and retries)...
+	_, err := h.Request(a, inbound(a, "wamid.a2", "panic"), 500*time.Millisecond).Result()
+	require.Error(t, err)
+	require.EqualValues(t, 1, store.panics.Load())
+
+	// ...while the other conversation carries on, in the same actor.
+	rb := ask(t, h, b, inbound(b, "wamid.b2", "still here"))
+	require.Equal(t, cb.ID, rb.Conversation.ID)
+	require.EqualValues(t, 2, rb.Conversation.Seq)
+
+	// The restarted conversation reloaded its persisted state.
+	ra := ask(t, h, a, inbound(a, "wamid.a3", "after restart"))
+	require.Equal(t, ca.ID, ra.Conversation.ID)
+	require.EqualValues(t, 2, ra.Conversation.Seq)
+	require.Equal(t, 2, ra.Conversation.Unread)
+	require.Equal(t, 2, h.Live())
+}
+
+func TestIdleConversationsPassivateAndReactivate(t *testing.T) {
+	store := newStore(t)
+	system := actor.NewActorSystem()
+	t.Cleanup(system.Shutdown)
+	deps := &conversation.Deps{Store: store, Config: conversation.Config{Window: time.Hour, IdleTimeout: 200 * time.Millisecond}, Log: zap.NewNop()}
+	h := NewHost(system, deps, 1, deps.Log)
+	k := conversation.Key{PhoneNumberID: "pn", WaID: "933333333333"}
+	first := ask(t, h, k, inbound(k, "wamid.p1", "one")).Conversation
+	require.Equal(t, 1, h.Live())
+	require.Eventually(t, func() bool { return h.Live() == 0 }, 5*time.Second, 20*time.Millisecond)
+	// Messages sent in a burst while the actor stops are all applied, in order.
+	var replies []conversation.Reply
+	for i := 0; i < 20; i++ {
+		replies = append(replies, h.Request(k, inbound(k, "wamid.p"+string(rune('a'+i)), "burst"), 5*time.Second))
+	}
+	for _, r := range replies {
+		res, err := r.Result()
+		require.NoError(t, err)
+		require.NoError(t, res.(conversation.Result).Err)
+	}
+	c, err := store.Conversation(context.Background(), first.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 21, c.Seq)
+}
+
+// TestTwoActivationsOfOneConversation runs two hosts (as two nodes would)
+// over one store: the stale activation's write is rejected, it stops, and no
+// message is lost or double counted.
+func TestTwoActivationsOfOneConversation(t *testing.T) {
+	store := newStore(t)
+	newHost := func() *Host {
+		system := actor.NewActorSystem()
+		t.Cleanup(system.Shutdown)
+		deps := &conversation.Deps{Store: store, Config: conversation.Config{Window: time.Hour, IdleTimeout: time.Minute}, Log: zap.NewNop()}
+		return NewHost(system, deps, 1, deps.Log)
+	}
+	h1, h2 := newHost(), newHost()
+	k := conversation.Key{PhoneNumberID: "pn", WaID: "944444444444"}
+	c := ask(t, h1, k, inbound(k, "wamid.t1", "one")).Conversation
+	ask(t, h2, k, inbound(k, "wamid.t2", "two")) // h2 loads version 2 and moves on
+	// h1 still holds version 2 (stale): its write is rejected; the message is
+	// applied on top of the newer state and the activation retires.
+	ask(t, h1, k, inbound(k, "wamid.t3", "three"))
+	require.Eventually(t, func() bool { return h1.Live() == 0 }, 5*time.Second, 10*time.Millisecond, "stale activation stopped")
+	ask(t, h2, k, inbound(k, "wamid.t4", "four")) // h2 is now stale too: same story
+	ask(t, h1, k, inbound(k, "wamid.t5", "five")) // fresh activation on h1
+
+	got, err := store.Conversation(context.Background(), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, 5, got.Unread, "every message counted once")
+	require.EqualValues(t, 5, got.Seq)
+	ms, _, err := store.ListMessages(context.Background(), c.ID, "", 100)
+	require.NoError(t, err)
+	require.Len(t, ms, 5)
+}
