@@ -470,3 +470,113 @@ func TestAutoAssignmentBalanceAndCap(t *testing.T) {
 }
 
 var _ = configs.Defaults
+
+func TestWebhookEdgeCases(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.WebhookMaxBytes = 4096
+	l := startLive(t, cfg)
+
+	big := textBody("pn1", "919800000030", "wamid.big", strings.Repeat("x", 5000), time.Now())
+	require.Equal(t, 413, l.webhook(big, ""))
+	require.Equal(t, 400, l.webhook([]byte("not json"), ""), "signed but not JSON")
+
+	// Meta bursts are not rate limited: far more than the API limit passes.
+	cfg2 := testConfig(t)
+	cfg2.RateLimitAPIPerMin = 5
+	l2 := startLive(t, cfg2)
+	for i := 0; i < 20; i++ {
+		require.Equal(t, 200, l2.webhook(textBody("pn1", "919800000031", fmt.Sprintf("wamid.burst%d", i), "hi", time.Now()), ""))
+	}
+
+	// Socket upgrades: no token, bad token, bad origin.
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+		status int
+	}{
+		{name: "no token", header: http.Header{}, status: 401},
+		{name: "bad token", header: http.Header{"Authorization": {"Bearer nope"}}, status: 401},
+		{name: "bad origin", header: http.Header{"Authorization": {"Bearer " + l.admin()}, "Origin": {"https://evil.example.com"}}, status: 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(l.url, "http")+"/ws", &websocket.DialOptions{HTTPHeader: tc.header})
+			require.Error(t, err)
+			require.NotNil(t, res)
+			require.Equal(t, tc.status, res.StatusCode)
+		})
+	}
+
+	// A store that cannot take the body answers 503 so Meta retries.
+	require.NoError(t, l.e.store.Close())
+	require.Equal(t, 503, l.webhook(textBody("pn1", "919800000032", "wamid.down", "hi", time.Now()), ""))
+}
+
+func TestOpenAPIListsEngineRoutes(t *testing.T) {
+	l := startLive(t, testConfig(t))
+	res, err := l.client.Get(l.url + "/api/openapi.json")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&doc))
+	routes := l.e.gw.Routes()
+	require.Greater(t, len(routes), 25)
+	for _, rt := range routes {
+		_, ok := doc.Paths[rt[1]][strings.ToLower(rt[0])]
+		require.True(t, ok, "%s %s is documented", rt[0], rt[1])
+	}
+	for _, p := range []string{"/api/whatsapp/webhook", "/api/whatsapp/conversations", "/api/whatsapp/conversations/{id}/messages",
+		"/api/whatsapp/conversations/{id}/assign", "/api/whatsapp/conversations/{id}/close", "/api/agents", "/api/notifications", "/ws"} {
+		require.Contains(t, doc.Paths, p)
+	}
+}
+
+func TestNotificationsEndpoint(t *testing.T) {
+	l := startLive(t, testConfig(t))
+	admin := l.admin()
+	agentID, agentTok := l.user(actors.RoleAgent)
+	otherID, otherTok := l.user(actors.RoleAgent)
+	_ = otherID
+	require.Equal(t, 200, l.webhook(textBody("pn1", "919800000040", "wamid.n1", "hi", time.Now()), ""))
+	c := l.conversationOf("pn1", "919800000040")
+	st, body := l.api("POST", "/api/whatsapp/conversations/"+c.ID+"/assign", admin, map[string]string{"agentId": agentID})
+	require.Equal(t, 200, st, body)
+	require.Equal(t, 200, l.webhook(textBody("pn1", "919800000040", "wamid.n2", "are you there?", time.Now()), ""))
+
+	var items []any
+	require.Eventually(t, func() bool {
+		st, body := l.api("GET", "/api/notifications?unread=true", agentTok, nil)
+		if st != 200 {
+			return false
+		}
+		items = body["data"].(map[string]any)["items"].([]any)
+		return len(items) == 2
+	}, 5*time.Second, 20*time.Millisecond, "assigned + customer replied")
+	kinds := []any{items[0].(map[string]any)["kind"], items[1].(map[string]any)["kind"]}
+	require.ElementsMatch(t, []any{actors.NotifyAssigned, actors.NotifyCustomerReplied}, kinds)
+
+	// Another agent cannot mark them read; the owner can.
+	id := items[0].(map[string]any)["id"].(string)
+	st, body = l.api("POST", "/api/notifications/read", otherTok, map[string]any{"ids": []string{id}})
+	require.Equal(t, 200, st)
+	require.EqualValues(t, 0, body["data"].(map[string]any)["updated"])
+	st, body = l.api("POST", "/api/notifications/read", agentTok, map[string]any{"ids": []string{id}})
+	require.Equal(t, 200, st)
+	require.EqualValues(t, 1, body["data"].(map[string]any)["updated"])
+	st, body = l.api("GET", "/api/notifications?unread=true", agentTok, nil)
+	require.Equal(t, 200, st)
+	require.EqualValues(t, 1, body["data"].(map[string]any)["total"])
+
+	// Assignment validation and audit.
+	st, body = l.api("POST", "/api/whatsapp/conversations/"+c.ID+"/assign", admin, map[string]string{"agentId": "nobody"})
+	require.Equal(t, 400, st, body)
+	st, _ = l.api("POST", "/api/whatsapp/conversations/"+c.ID+"/assign", agentTok, map[string]string{"agentId": agentID})
+	require.Equal(t, 403, st)
+	require.Eventually(t, func() bool {
+		st, body := l.api("GET", "/api/audit?action=conversations.assign", admin, nil)
+		return st == 200 && body["data"].(map[string]any)["total"].(float64) == 1
+	}, 5*time.Second, 20*time.Millisecond, "the assignment is audited")
+}
