@@ -1,0 +1,78 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Send priorities: agent replies go ahead of bulk templates.
+const (
+	PriorityBulk  uint8 = 1
+	PriorityReply uint8 = 5
+)
+
+// OutboundJob is one message waiting for the WhatsApp sender. MessageID is
+// the engine's message id: the sender never sends a message twice once its
+// outcome is recorded, however often the job is delivered.
+type OutboundJob struct {
+	MessageID      string `json:"messageId"`
+	ConversationID string `json:"conversationId"`
+	PhoneNumberID  string `json:"phoneNumberId"`
+	// To is the recipient's wa_id.
+	To string `json:"to"`
+	// Priority is 0-9; higher is delivered first.
+	Priority uint8 `json:"priority"`
+	// Body is the Cloud API request body, ready to POST.
+	Body json.RawMessage `json:"body"`
+	// Attempt is 1 on the first delivery and grows with every retry.
+	Attempt int `json:"attempt"`
+	// LastError is the reason of the last retry or of the dead letter.
+	LastError  string    `json:"lastError,omitempty"`
+	EnqueuedAt time.Time `json:"enqueuedAt"`
+}
+
+// OutboundPublisher puts jobs on the outbound queue. Publish returns nil
+// only once the job is durably queued (publisher confirm for RabbitMQ); an
+// error means it was not, and the caller must not acknowledge the send.
+type OutboundPublisher interface {
+	Publish(ctx context.Context, job OutboundJob) error
+}
+
+// Delivery is one job handed to a consumer. Exactly one of Ack, Retry or
+// DeadLetter must be called, after the outcome is persisted.
+type Delivery interface {
+	Job() OutboundJob
+	// Ack removes the job: it is done.
+	Ack() error
+	// Retry requeues the job after delay with Attempt+1 and reason as
+	// LastError; once Attempt reaches the queue's maximum it dead-letters
+	// instead and reports deadLettered.
+	Retry(delay time.Duration, reason string) (deadLettered bool, err error)
+	// DeadLetter moves the job to the dead-letter queue with reason.
+	DeadLetter(reason string) error
+}
+
+// OutboundConsumer delivers jobs to handle, at most prefetch at a time,
+// highest priority first, until ctx ends. Unacknowledged jobs come back
+// after a crash or a lost connection.
+type OutboundConsumer interface {
+	Consume(ctx context.Context, handle func(Delivery)) error
+}
+
+// DeadLetter is a job that exhausted its attempts or failed for good.
+type DeadLetter struct {
+	Job    OutboundJob `json:"job"`
+	Reason string      `json:"reason"`
+	At     time.Time   `json:"at"`
+}
+
+// DeadLetters lists and re-drives dead letters.
+type DeadLetters interface {
+	// ListDeadLetters returns up to limit dead letters, oldest first.
+	ListDeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// Redrive puts the dead letters of the given message ids (all when
+	// empty) back on the outbound queue with Attempt reset to 1, and
+	// returns how many it moved.
+	Redrive(ctx context.Context, messageIDs []string) (int, error)
+}
