@@ -76,3 +76,35 @@ type DeadLetters interface {
 	// returns how many it moved.
 	Redrive(ctx context.Context, messageIDs []string) (int, error)
 }
+
+// IdempotencyRecord remembers the answer to a request sent with an
+// Idempotency-Key. Status 0 means the first request is still running.
+type IdempotencyRecord struct {
+	Key         string
+	RequestHash string
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// OutboundStore is what the send path keeps beyond messages: lookups by
+// message id, recovery of queued sends, and idempotency keys.
+type OutboundStore interface {
+	// Message returns the message with that id, or ErrNotFound.
+	Message(ctx context.Context, id string) (Message, error)
+	// QueuedOutbound returns up to limit outbound messages whose status is
+	// still queued, oldest first.
+	QueuedOutbound(ctx context.Context, limit int) ([]Message, error)
+	// ClaimIdempotency stores rec (Status 0) if its key is new;
+	// ErrDuplicate when the key exists.
+	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord) error
+	// IdempotencyRecord returns the record of key or ErrNotFound.
+	IdempotencyRecord(ctx context.Context, key string) (IdempotencyRecord, error)
+	// CompleteIdempotency stores the answer of a claimed key.
+	CompleteIdempotency(ctx context.Context, key string, status int, body []byte) error
+	// ReleaseIdempotency deletes a claim whose request had no effect.
+	ReleaseIdempotency(ctx context.Context, key string) error
+	// DeleteExpiredIdempotency removes records expired before before.
+	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
+}

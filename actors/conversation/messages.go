@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"encoding/json"
 	"errors"
 
 	"github.com/wacc/engine/actors"
@@ -42,10 +43,45 @@ type MarkRead struct {
 	ByUserID       string
 }
 
+// Send queues an outbound message. Free-form messages need an open
+// service window; templates may start a conversation.
+type Send struct {
+	// MessageID is chosen by the caller; sending the same id twice queues
+	// the message once.
+	MessageID string
+	Type      string
+	Text      string
+	// Content is the message's typed object as clients see it.
+	Content json.RawMessage
+	// Body is the Cloud API request body, ready to POST.
+	Body     json.RawMessage
+	Template bool
+	// CustomerID is the conversation's customer when a template opens one.
+	CustomerID string
+	ByUserID   string
+	Priority   uint8
+}
+
+// SendOutcome reports what WhatsApp answered to a send. The sender has
+// already persisted the message's status; the conversation publishes it,
+// applies statuses that arrived before the wamid was known, and closes the
+// window when WhatsApp says it is closed.
+type SendOutcome struct {
+	MessageID   string
+	WaMessageID string
+	Status      string
+	Error       *actors.WhatsAppError
+	// WindowClosed is set for 131047 (more than 24 hours since the
+	// customer last wrote).
+	WindowClosed bool
+}
+
 // Result answers every command.
 type Result struct {
 	// Conversation is the state after the command (zero when none).
 	Conversation actors.Conversation
+	// Message is the message a Send queued.
+	Message actors.Message
 	// Duplicate reports an inbound message or status already applied.
 	Duplicate bool
 	Err       error
@@ -57,6 +93,11 @@ var (
 	ErrClosed = errors.New("conversation closed")
 	// ErrNoConversation: no such conversation for this key.
 	ErrNoConversation = errors.New("no such conversation")
+	// ErrOutsideWindow: a free-form send after the service window.
+	ErrOutsideWindow = errors.New("outside the customer-service window")
+	// ErrQueueUnavailable: the outbound queue did not take the message;
+	// it is recorded as failed and not sent.
+	ErrQueueUnavailable = errors.New("outbound queue unavailable")
 	// ErrStale: another activation changed the conversation; this one
 	// stopped. The caller may retry; the next message re-activates it.
 	ErrStale = errors.New("conversation changed by another activation")

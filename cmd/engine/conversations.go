@@ -28,6 +28,7 @@ import (
 type engineStore interface {
 	actors.Store
 	actors.ConversationsStore
+	actors.OutboundStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the

@@ -22,10 +22,12 @@ import (
 )
 
 func TestConversationsContractFerretSQLite(t *testing.T) {
+	t.Parallel()
 	storetest.RunConversations(t, func(t *testing.T) actors.ConversationsStore { return openStore(t, handlerSQLite) })
 }
 
 func TestConversationsContractFerretPostgres(t *testing.T) {
+	t.Parallel()
 	servicetest.PostgresURL(t)
 	storetest.RunConversations(t, func(t *testing.T) actors.ConversationsStore { return openStore(t, handlerPostgres) })
 }
@@ -83,6 +85,7 @@ func countDocs(t *testing.T, ctx context.Context, c *mongo.Collection, filter bs
 }
 
 func TestConcurrentUniqueKeysOneWins(t *testing.T) {
+	t.Parallel()
 	const n = 12
 	tests := []struct {
 		// name names the unique key raced for.
@@ -146,6 +149,7 @@ func TestConcurrentUniqueKeysOneWins(t *testing.T) {
 }
 
 func TestConcurrentStatusUpdatesNeverMoveBack(t *testing.T) {
+	t.Parallel()
 	forward := []string{actors.StatusSent, actors.StatusDelivered, actors.StatusRead}
 	for _, handler := range handlers {
 		t.Run(handler, func(t *testing.T) {
@@ -181,6 +185,7 @@ func TestConcurrentStatusUpdatesNeverMoveBack(t *testing.T) {
 }
 
 func TestConcurrentCountersAreExact(t *testing.T) {
+	t.Parallel()
 	for _, handler := range handlers {
 		t.Run(handler, func(t *testing.T) {
 			s := openStore(t, handler)
@@ -240,6 +245,7 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 }
 
 func TestStaleGuardsHeal(t *testing.T) {
+	t.Parallel()
 	old, young := guardGrace+time.Second, time.Second
 	tests := []struct {
 		// name names the crash the planted guard stands for.
@@ -364,6 +370,7 @@ func TestStaleGuardsHeal(t *testing.T) {
 }
 
 func TestGuardsFollowConversationLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, handler := range handlers {
 		t.Run(handler, func(t *testing.T) {
 			s := openStore(t, handler)
@@ -423,6 +430,7 @@ func TestGuardsFollowConversationLifecycle(t *testing.T) {
 }
 
 func TestConversationDocumentShape(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, handlerSQLite)
 	ctx := t.Context()
 	require.NoError(t, s.CreateConversation(ctx, openConv("c1", "491511")))
@@ -452,6 +460,7 @@ func TestConversationDocumentShape(t *testing.T) {
 }
 
 func TestMessageCursor(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		// name names the cursor.
 		name   string

@@ -10,3 +10,7 @@ import (
 func TestConversationsContract(t *testing.T) {
 	storetest.RunConversations(t, func(t *testing.T) actors.ConversationsStore { return openTemp(t) })
 }
+
+func TestOutboundContract(t *testing.T) {
+	storetest.RunOutbound(t, func(t *testing.T) storetest.OutboundTestStore { return openTemp(t) })
+}

@@ -1,0 +1,51 @@
+// Package bench holds end-to-end load scenarios for the conversation engine:
+// how much memory an idle conversation actor costs, and how fast inbound
+// messages are applied through the real path (supervisors.Host, the
+// conversation actor and the SQLite store). It is imported by nothing; the
+// benchmarks print and record their figures with b.ReportMetric and assert
+// nothing about them.
+//
+// # What is measured
+//
+// BenchmarkIdleConversationMemory activates N conversations (10k, and 100k
+// unless -short), each with one real inbound text message, so every actor
+// holds its loaded conversation, an armed expiry timer (NextTimerAt) and its
+// receive timeout, exactly as it sits in memory between two customer
+// messages. The figure is the growth of the live heap (runtime.MemStats
+// HeapAlloc after two runtime.GC calls) from just before activation (store
+// open, actor system and host started) to just after, divided by N; it
+// includes the host shards' maps and the conversation's key strings, and
+// excludes SQLite's page cache, which lives outside the Go heap. The same
+// benchmark measures, in the same process and iteration, N bare protoactor
+// actors that do nothing and N named bare actors holding a small struct and a
+// time.AfterFunc timer, and reports the ratios. BenchmarkBareActorMemory
+// reports the two bare figures alone.
+//
+// BenchmarkConversationInbound applies inbound messages round-robin to 1000
+// already-active conversations, one request at a time and with up to 256 in
+// flight, including every SQLite write the actor makes; it reports msgs/s,
+// allocations and latency percentiles. BenchmarkBareActorRequest is the same
+// load against bare actors that only answer, for comparison.
+//
+// # How to run
+//
+// The memory benchmarks measure once per iteration; run them once:
+//
+//	go test -run '^$' -bench Memory -benchtime=1x ./bench/
+//	go test -run '^$' -bench Memory -benchtime=1x -short ./bench/   # 10k only
+//
+// The throughput benchmarks need the default benchtime (or e.g. 5s):
+//
+//	go test -run '^$' -bench 'Inbound|Request' ./bench/
+//
+// With BENCH_HEAPPROFILE_DIR set, every memory measurement also writes a heap
+// profile taken while its actors are alive (go tool pprof -sample_index
+// inuse_space <file>), which shows where the bytes per actor go.
+//
+// # Guarantees
+//
+// Every scenario runs in a fresh actor system and a fresh SQLite file under
+// the benchmark's temporary directory, and stops its actors before the next
+// one starts, so measurements do not see each other's heap. go test without
+// -bench runs only a quick check of the measurement helpers on 100 actors.
+package bench

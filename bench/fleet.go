@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/persistence/sqlitestore"
+	"github.com/wacc/engine/supervisors"
+)
+
+const (
+	// businessNumber is the phone_number_id every scenario's customers
+	// write to.
+	businessNumber = "106540352242922"
+	// fleetShards is the number of host shards, as configured in production.
+	fleetShards = 16
+	// requestTimeout bounds one request to a conversation; the SQLite
+	// writer queue under 256 concurrent requests stays far below it.
+	requestTimeout = 30 * time.Second
+	// activationWorkers is how many activations are in flight at once.
+	activationWorkers = 256
+)
+
+// fleetConfig are the conversation timings of every scenario: a 24h window
+// with a warning an hour before it ends, so each active conversation has an
+// armed timer, and an idle timeout longer than any benchmark.
+var fleetConfig = conversation.Config{Window: 24 * time.Hour, Warning: time.Hour, IdleTimeout: time.Hour}
+
+// Payload of every inbound message: a text as the webhook parser renders it.
+var (
+	inboundText    = "Hello, I would like to know where my order is. Thanks!"
+	inboundContent = json.RawMessage(`{"body":"Hello, I would like to know where my order is. Thanks!"}`)
+	inboundRaw     = json.RawMessage(`{"from":"4915112345678","id":"wamid.HBgLNDkxNTExMjM0NTY3OBUCABIYFjNFQjBDMEE2","timestamp":"1735689600","type":"text","text":{"body":"Hello, I would like to know where my order is. Thanks!"}}`)
+)
+
+// customerWaID is the WhatsApp id of the i-th customer.
+func customerWaID(i int) string { return fmt.Sprintf("4915%09d", i) }
+
+// customerKey names the i-th customer's conversation.
+func customerKey(i int) conversation.Key {
+	return conversation.Key{PhoneNumberID: businessNumber, WaID: customerWaID(i)}
+}
+
+// inbound is the round-th text message of customer key, stamped now.
+func inbound(key conversation.Key, round int) conversation.Inbound {
+	return conversation.Inbound{Msg: actors.InboundMessage{
+		PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, ProfileName: "Bench Customer",
+		WaMessageID: "wamid.bench." + key.WaID + "." + strconv.Itoa(round),
+		Type:        "text", Timestamp: time.Now(), Text: inboundText, Content: inboundContent, Raw: inboundRaw,
+	}}
+}
+
+// fleet is the conversation engine without its HTTP edge: a SQLite store,
+// an actor system and the supervisors.Host that spawns conversation actors.
+type fleet struct {
+	store  *sqlitestore.Store
+	system *actor.ActorSystem
+	host   *supervisors.Host
+}
+
+// openFleet opens a store in dir and starts a host over it.
+func openFleet(ctx context.Context, dir string, log *zap.Logger) (*fleet, error) {
+	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "engine.db"), log)
+	if err != nil {
+		return nil, fmt.Errorf("open fleet: %w", err)
+	}
+	system := newSystem()
+	deps := &conversation.Deps{Store: store, Config: fleetConfig, Log: log}
+	return &fleet{store: store, system: system, host: supervisors.NewHost(system, deps, fleetShards, log)}, nil
+}
+
+// Close stops the conversations, the actor system and the store.
+func (f *fleet) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f.host.Stop(ctx)
+	f.system.Shutdown()
+	if err := f.store.Close(); err != nil {
+		return fmt.Errorf("close fleet: %w", err)
+	}
+	return nil
+}
+
+// deliver sends msg to the conversation of key and waits for its answer;
+// an error answer, a timeout and a duplicate are all errors, since every
+// scenario sends each wamid once.
+func (f *fleet) deliver(key conversation.Key, msg conversation.Inbound) error {
+	r, err := f.host.Request(key, msg, requestTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), err)
+	}
+	res, ok := r.(conversation.Result)
+	switch {
+	case !ok:
+		return fmt.Errorf("deliver %s to %s: answer is %T, want conversation.Result", msg.Msg.WaMessageID, key.Name(), r)
+	case res.Err != nil:
+		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), res.Err)
+	case res.Duplicate:
+		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), errDuplicate)
+	}
+	return nil
+}
+
+// errDuplicate: the actor took a fresh wamid for one already applied.
+var errDuplicate = errors.New("fresh message applied as a duplicate")
+
+// activate opens the conversations of customers [0, n) with one inbound
+// message each, activationWorkers at a time, and returns once all are
+// applied. Keys are built on the fly so only the actors keep them.
+func (f *fleet) activate(ctx context.Context, n int) error {
+	return drive(ctx, n, activationWorkers, nil, func(i int) error {
+		key := customerKey(i)
+		if err := f.deliver(key, inbound(key, 0)); err != nil {
+			return fmt.Errorf("activate conversation %d: %w", i, err)
+		}
+		return nil
+	})
+}
+
+// conversationFootprint opens a fleet in dir, activates n conversations
+// and measures the live heap they hold while idle. It checks that n actors
+// are in memory afterwards, so the figure is per live actor.
+func conversationFootprint(ctx context.Context, dir string, n int, log *zap.Logger) (fp footprint, err error) {
+	f, err := openFleet(ctx, dir, log)
+	if err != nil {
+		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("conversation footprint: %w", cerr)
+		}
+	}()
+	fp, err = measure("conversation-"+strconv.Itoa(n), n, func() error { return f.activate(ctx, n) })
+	if err != nil {
+		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
+	}
+	if live := f.host.Live(); live != n {
+		return footprint{}, fmt.Errorf("conversation footprint: %d conversation actors in memory, want %d", live, n)
+	}
+	return fp, nil
+}
