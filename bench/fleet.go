@@ -28,13 +28,17 @@ const (
 	// writer queue under 256 concurrent requests stays far below it.
 	requestTimeout = 30 * time.Second
 	// activationWorkers is how many activations are in flight at once.
-	activationWorkers = 256
+	activationWorkers = 64
 )
 
 // fleetConfig are the conversation timings of every scenario: a 24h window
 // with a warning an hour before it ends, so each active conversation has an
 // armed timer, and an idle timeout longer than any benchmark.
-var fleetConfig = conversation.Config{Window: 24 * time.Hour, Warning: time.Hour, IdleTimeout: time.Hour}
+var fleetConfig = conversation.Config{Window: 24 * time.Hour, Warning: time.Hour, IdleTimeout: time.Hour, IOTimeout: 5 * time.Second}
+
+// idleAfter is how long the memory benchmark leaves conversations alone
+// before reading the heap: past every I/O deadline of their last message.
+var idleAfter = fleetConfig.IOTimeout + time.Second
 
 // Payload of every inbound message: a text as the webhook parser renders it.
 var (
@@ -114,23 +118,32 @@ func (f *fleet) deliver(key conversation.Key, msg conversation.Inbound) error {
 // errDuplicate: the actor took a fresh wamid for one already applied.
 var errDuplicate = errors.New("fresh message applied as a duplicate")
 
-// activate opens the conversations of customers [0, n) with one inbound
-// message each, activationWorkers at a time, and returns once all are
-// applied. Keys are built on the fly so only the actors keep them.
-func (f *fleet) activate(ctx context.Context, n int) error {
+// activate opens the conversations of customers [from, from+n) with one
+// inbound message each, activationWorkers at a time, and returns once all
+// are applied. Keys are built on the fly so only the actors keep them.
+func (f *fleet) activate(ctx context.Context, from, n int) error {
 	return drive(ctx, n, activationWorkers, nil, func(i int) error {
-		key := customerKey(i)
+		key := customerKey(from + i)
 		if err := f.deliver(key, inbound(key, 0)); err != nil {
-			return fmt.Errorf("activate conversation %d: %w", i, err)
+			return fmt.Errorf("activate conversation %d: %w", from+i, err)
 		}
 		return nil
 	})
 }
 
-// conversationFootprint opens a fleet in dir, activates n conversations
-// and measures the live heap they hold while idle. It checks that n actors
-// are in memory afterwards, so the figure is per live actor.
-func conversationFootprint(ctx context.Context, dir string, n int, log *zap.Logger) (fp footprint, err error) {
+// warmConversations are activated before a footprint's baseline is read, so
+// the baseline holds a running engine (store connections open, shard
+// mailboxes grown to their working size) and not a cold one.
+const warmConversations = 512
+
+// conversationFootprint opens a fleet in dir, warms it up, activates n
+// conversations and measures the live heap they hold once idle for settle.
+// Each request leaves garbage that stays reachable until its I/O deadline
+// (Config.IOTimeout) has passed, through the runtime's stopped timers, so
+// settle should exceed that to measure an idle actor. It checks
+// that every activated actor is in memory afterwards, so the figure is per
+// live actor.
+func conversationFootprint(ctx context.Context, dir string, n int, settle time.Duration, log *zap.Logger) (fp footprint, err error) {
 	f, err := openFleet(ctx, dir, log)
 	if err != nil {
 		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
@@ -140,12 +153,16 @@ func conversationFootprint(ctx context.Context, dir string, n int, log *zap.Logg
 			err = fmt.Errorf("conversation footprint: %w", cerr)
 		}
 	}()
-	fp, err = measure("conversation-"+strconv.Itoa(n), n, func() error { return f.activate(ctx, n) })
+	warmRegistry(f.system)
+	if err := f.activate(ctx, 0, warmConversations); err != nil {
+		return footprint{}, fmt.Errorf("conversation footprint: warm up: %w", err)
+	}
+	fp, err = measure(ctx, "conversation-"+strconv.Itoa(n), n, settle, func() error { return f.activate(ctx, warmConversations, n) })
 	if err != nil {
 		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
 	}
-	if live := f.host.Live(); live != n {
-		return footprint{}, fmt.Errorf("conversation footprint: %d conversation actors in memory, want %d", live, n)
+	if live, want := f.host.Live(), warmConversations+n; live != want {
+		return footprint{}, fmt.Errorf("conversation footprint: %d conversation actors in memory, want %d", live, want)
 	}
 	return fp, nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,11 +45,11 @@ func readLiveHeap() liveHeap {
 }
 
 // measure reads the live heap, runs populate (which must leave its n actors
-// alive and idle), and reads it again. Whatever populate keeps reachable
-// beyond the actors counts against them, so it should allocate nothing else
-// that outlives it. With BENCH_HEAPPROFILE_DIR set it also writes the heap
+// alive), waits settle for the actors to become idle, and reads the heap
+// again. Whatever populate keeps reachable beyond the actors counts against
+// them, so it should allocate nothing else that outlives it. With BENCH_HEAPPROFILE_DIR set it also writes the heap
 // profile of the populated process to <dir>/<name>.pprof.
-func measure(name string, n int, populate func() error) (footprint, error) {
+func measure(ctx context.Context, name string, n int, settle time.Duration, populate func() error) (footprint, error) {
 	if n <= 0 {
 		return footprint{}, fmt.Errorf("measure %s: population size %d must be positive", name, n)
 	}
@@ -62,6 +63,9 @@ func measure(name string, n int, populate func() error) (footprint, error) {
 		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
 	}
 	took := time.Since(start)
+	if err := idle(ctx, settle); err != nil {
+		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
+	}
 	after := readLiveHeap()
 	if err := writeHeapProfile(name); err != nil {
 		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
@@ -72,6 +76,21 @@ func measure(name string, n int, populate func() error) (footprint, error) {
 		HeapObjects: int64(after.objects) - int64(before.objects),
 		Populate:    took,
 	}, nil
+}
+
+// idle waits d, or until ctx ends.
+func idle(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("settle: %w", ctx.Err())
+	}
 }
 
 // heapProfileDirEnv names the directory heap profiles are written to.

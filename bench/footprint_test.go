@@ -24,7 +24,7 @@ func TestFootprintOfSmallPopulations(t *testing.T) {
 		{name: "bare actors that do nothing", footprint: func(*testing.T) (footprint, error) { return bareFootprint(n, barePlain) }},
 		{name: "named bare actors with a timer", footprint: func(*testing.T) (footprint, error) { return bareFootprint(n, bareTimer) }},
 		{name: "active conversations", footprint: func(t *testing.T) (footprint, error) {
-			return conversationFootprint(t.Context(), t.TempDir(), n, zap.NewNop())
+			return conversationFootprint(t.Context(), t.TempDir(), n, 0, zap.NewNop())
 		}},
 	}
 	for _, tc := range tests {
@@ -41,7 +41,7 @@ func TestFootprintOfSmallPopulations(t *testing.T) {
 }
 
 func TestMeasureRejectsAnEmptyPopulation(t *testing.T) {
-	_, err := measure("empty", 0, func() error { return nil })
+	_, err := measure(t.Context(), "empty", 0, 0, func() error { return nil })
 	require.Error(t, err)
 }
 

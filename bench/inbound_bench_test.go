@@ -41,7 +41,7 @@ func BenchmarkConversationInbound(b *testing.B) {
 			f, err := openFleet(b.Context(), b.TempDir(), zap.NewNop())
 			require.NoError(b, err)
 			b.Cleanup(func() { require.NoError(b, f.Close()) })
-			require.NoError(b, f.activate(b.Context(), activeConversations))
+			require.NoError(b, f.activate(b.Context(), 0, activeConversations))
 			keys := make([]conversation.Key, activeConversations)
 			for i := range keys {
 				keys[i] = customerKey(i)

@@ -52,7 +52,7 @@ func BenchmarkIdleConversationMemory(b *testing.B) {
 		b.Run("N="+sizeLabel(n), func(b *testing.B) {
 			var conv, plain, timer footprints
 			for b.Loop() {
-				fp, err := conversationFootprint(b.Context(), b.TempDir(), n, zap.NewNop())
+				fp, err := conversationFootprint(b.Context(), b.TempDir(), n, idleAfter, zap.NewNop())
 				require.NoError(b, err)
 				conv.add(fp)
 				fp, err = bareFootprint(n, barePlain)

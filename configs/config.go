@@ -64,38 +64,59 @@ type Config struct {
 	AgentMaxOpen        int           `env:"AGENT_MAX_OPEN" doc:"most open conversations auto-assigned to one agent"`
 	ConversationShards  int           `env:"CONVERSATION_SHARDS" doc:"host actors that spawn and route conversation actors"`
 	SocketBuffer        int           `env:"SOCKET_BUFFER" doc:"frames buffered per agent socket before a slow client is disconnected"`
+
+	WhatsAppAccessToken   string        `env:"WHATSAPP_ACCESS_TOKEN" doc:"Cloud API bearer token; unset (outside production) starts the built-in sandbox and sends there"`
+	WhatsAppAPIURL        string        `env:"WHATSAPP_API_URL" doc:"Cloud API base URL (the sandbox's when it runs)"`
+	WhatsAppAPIVersion    string        `env:"WHATSAPP_API_VERSION" doc:"Cloud API version path segment"`
+	WhatsAppPhoneNumberID string        `env:"WHATSAPP_PHONE_NUMBER_ID" doc:"business number that sends when a request names none"`
+	WhatsAppMPS           int           `env:"WHATSAPP_MPS" doc:"messages per second per business number (token bucket; shared through Redis when configured)"`
+	PairInterval          time.Duration `env:"WHATSAPP_PAIR_INTERVAL" doc:"least gap between two sends to one recipient once the burst is spent (Meta's pair rate)"`
+	PairBurst             int           `env:"WHATSAPP_PAIR_BURST" doc:"sends to one recipient that may go back to back before WHATSAPP_PAIR_INTERVAL applies"`
+	SendMaxAttempts       int           `env:"SEND_MAX_ATTEMPTS" doc:"attempts of one send before it is dead-lettered"`
+	SendWorkers           int           `env:"SEND_WORKERS" doc:"concurrent sends in flight to the Cloud API"`
+	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
+	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset)"`
 }
 
 // Defaults returns the configuration used when no variable is set: a working
 // development engine on embedded storage.
 func Defaults() Config {
 	return Config{
-		AppEnv:              EnvDevelopment,
-		Host:                "0.0.0.0",
-		Port:                4000,
-		LogLevel:            "info",
-		DataDir:             "./data",
-		MongoDatabase:       "engine",
-		MongoPoolSize:       50,
-		RedisPrefix:         "engine:",
-		JWTExpiresIn:        15 * time.Minute,
-		JWTRefreshExpiresIn: 7 * 24 * time.Hour,
-		AdminName:           "Administrator",
-		RateLimitAPIPerMin:  600,
-		RateLimitAuthPerMin: 20,
-		AllowedOrigins:      []string{"http://localhost:4000", "http://127.0.0.1:4000"},
-		MaxBodyBytes:        1 << 20,
-		CustomerCacheSize:   10000,
-		CacheTTL:            5 * time.Minute,
-		AuditBuffer:         100000,
-		ShutdownTimeout:     15 * time.Second,
-		ServiceWindow:       24 * time.Hour,
-		WindowWarning:       time.Hour,
-		WebhookMaxBytes:     3 << 20,
-		ActorIdleTimeout:    10 * time.Minute,
-		AgentMaxOpen:        20,
-		ConversationShards:  16,
-		SocketBuffer:        256,
+		AppEnv:                EnvDevelopment,
+		Host:                  "0.0.0.0",
+		Port:                  4000,
+		LogLevel:              "info",
+		DataDir:               "./data",
+		MongoDatabase:         "engine",
+		MongoPoolSize:         50,
+		RedisPrefix:           "engine:",
+		JWTExpiresIn:          15 * time.Minute,
+		JWTRefreshExpiresIn:   7 * 24 * time.Hour,
+		AdminName:             "Administrator",
+		RateLimitAPIPerMin:    600,
+		RateLimitAuthPerMin:   20,
+		AllowedOrigins:        []string{"http://localhost:4000", "http://127.0.0.1:4000"},
+		MaxBodyBytes:          1 << 20,
+		CustomerCacheSize:     10000,
+		CacheTTL:              5 * time.Minute,
+		AuditBuffer:           100000,
+		ShutdownTimeout:       15 * time.Second,
+		ServiceWindow:         24 * time.Hour,
+		WindowWarning:         time.Hour,
+		WebhookMaxBytes:       3 << 20,
+		ActorIdleTimeout:      10 * time.Minute,
+		AgentMaxOpen:          20,
+		ConversationShards:    16,
+		SocketBuffer:          256,
+		WhatsAppAPIURL:        "https://graph.facebook.com",
+		WhatsAppAPIVersion:    "v21.0",
+		WhatsAppPhoneNumberID: "100000000000001",
+		WhatsAppMPS:           80,
+		SendMaxAttempts:       8,
+		PairInterval:          6 * time.Second,
+		PairBurst:             5,
+		SendWorkers:           32,
+		SandboxPort:           4010,
 	}
 }
 
@@ -177,6 +198,41 @@ func (c Config) Validate() error {
 	}
 	if c.SocketBuffer < 8 || c.SocketBuffer > 65536 {
 		bad("SOCKET_BUFFER", "must be 8-65536, got %d", c.SocketBuffer)
+	}
+	if c.Production() && c.WhatsAppAccessToken == "" {
+		bad("WHATSAPP_ACCESS_TOKEN", "is required in production (the sandbox never runs there)")
+	}
+	if u, err := url.Parse(c.WhatsAppAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("WHATSAPP_API_URL", "must be an http(s) URL, got %q", c.WhatsAppAPIURL)
+	}
+	if !strings.HasPrefix(c.WhatsAppAPIVersion, "v") || len(c.WhatsAppAPIVersion) < 2 {
+		bad("WHATSAPP_API_VERSION", "must look like v21.0, got %q", c.WhatsAppAPIVersion)
+	}
+	if c.WhatsAppPhoneNumberID == "" || strings.ContainsAny(c.WhatsAppPhoneNumberID, "/?#") {
+		bad("WHATSAPP_PHONE_NUMBER_ID", "must be a phone number id, got %q", c.WhatsAppPhoneNumberID)
+	}
+	if c.WhatsAppMPS < 1 || c.WhatsAppMPS > 10000 {
+		bad("WHATSAPP_MPS", "must be 1-10000, got %d", c.WhatsAppMPS)
+	}
+	if c.PairInterval < 0 || c.PairInterval > time.Minute {
+		bad("WHATSAPP_PAIR_INTERVAL", "must be 0-1m, got %s", c.PairInterval)
+	}
+	if c.PairBurst < 1 || c.PairBurst > 1000 {
+		bad("WHATSAPP_PAIR_BURST", "must be 1-1000, got %d", c.PairBurst)
+	}
+	if c.SendMaxAttempts < 1 || c.SendMaxAttempts > 100 {
+		bad("SEND_MAX_ATTEMPTS", "must be 1-100, got %d", c.SendMaxAttempts)
+	}
+	if c.SendWorkers < 1 || c.SendWorkers > 1024 {
+		bad("SEND_WORKERS", "must be 1-1024, got %d", c.SendWorkers)
+	}
+	if c.RabbitMQURL != "" {
+		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+			bad("RABBITMQ_URL", "must be an amqp:// or amqps:// URL")
+		}
+	}
+	if c.SandboxPort < 0 || c.SandboxPort > 65535 {
+		bad("SANDBOX_PORT", "must be 0-65535, got %d", c.SandboxPort)
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		bad("JWT_SECRET", "must be at least 32 bytes")

@@ -25,7 +25,10 @@ func TestValidate(t *testing.T) {
 			c.JWTRefreshSecret = secret + "x"
 			c.WhatsAppVerifyToken = "verify"
 			c.WhatsAppAppSecret = "app-secret"
+			c.WhatsAppAccessToken = "token"
 		}},
+		{name: "bad rabbit url", mutate: func(c *Config) { c.RabbitMQURL = "http://x" }, wantVar: "RABBITMQ_URL"},
+		{name: "bad api version", mutate: func(c *Config) { c.WhatsAppAPIVersion = "21" }, wantVar: "WHATSAPP_API_VERSION"},
 		{name: "production without app secret", mutate: func(c *Config) {
 			c.AppEnv = EnvProduction
 			c.JWTSecret = secret

@@ -17,6 +17,7 @@ import (
 // notification endpoints.
 type ConversationReads interface {
 	Conversation(ctx context.Context, id string) (actors.Conversation, error)
+	OpenConversation(ctx context.Context, phoneNumberID, waID string) (actors.Conversation, error)
 	ListConversations(ctx context.Context, f actors.ConversationFilter) ([]actors.Conversation, int, error)
 	ListMessages(ctx context.Context, conversationID, before string, limit int) ([]actors.Message, string, error)
 	ListNotifications(ctx context.Context, userID string, unreadOnly bool, page, limit int) ([]actors.Notification, int, error)
@@ -45,6 +46,10 @@ type Engine struct {
 	WakeInbox func()
 	Sockets   Sockets
 	Loads     AgentLoads
+	// Idempotency keeps Idempotency-Key answers of mutating requests.
+	Idempotency IdempotencyStore
+	// DeadLetters lists and re-drives failed sends.
+	DeadLetters actors.DeadLetters
 }
 
 const commandTimeout = 10 * time.Second

@@ -59,7 +59,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	cfg.Host, cfg.Port = "127.0.0.1", 0
 	cfg.JWTSecret = strings.Repeat("a", 32)
 	cfg.JWTRefreshSecret = strings.Repeat("b", 32)
-	cfg.WhatsAppAppSecret, cfg.WhatsAppVerifyToken = "app-secret", "verify-token"
+	cfg.WhatsAppAppSecret, cfg.WhatsAppVerifyToken, cfg.WhatsAppAccessToken = "app-secret", "verify-token", "token"
 	cfg.RateLimitAPIPerMin = 100000
 	cfg.RateLimitAuthPerMin = 100000
 	if opts.config != nil {

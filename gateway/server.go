@@ -149,6 +149,9 @@ func (s *Server) buildRouter() http.Handler {
 		if rt.perm != "" {
 			mw = append(mw, s.require(rt.perm))
 		}
+		if (rt.authenticated || rt.perm != "") && rt.method != http.MethodGet {
+			mw = append(mw, s.idempotent)
+		}
 		r.With(mw...).Method(rt.method, rt.pattern, rt.handler)
 	}
 	return r
@@ -253,3 +256,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 func isUnavailable(err error) bool {
 	return errors.Is(err, actors.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// AppSecret is the WhatsApp app secret webhooks are checked against (the
+// sandbox signs its callbacks with it).
+func (s *Server) AppSecret() string { return s.cfg.WhatsAppAppSecret }

@@ -47,12 +47,13 @@ type conversationEngine struct {
 
 // startConversations builds the actor side. The gateway is attached later
 // through commands (it serves the sessions' read frames).
-func startConversations(ctx context.Context, cfg configs.Config, store engineStore, log *zap.Logger, reg prometheus.Registerer) (*conversationEngine, error) {
+func startConversations(ctx context.Context, cfg configs.Config, store engineStore, log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{system: system, commands: &readCommands{}}
 	deps := &conversation.Deps{
-		Store: store,
+		Store:  store,
+		Outbox: outbox,
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,
@@ -77,7 +78,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 func (ce *conversationEngine) gatewayEngine(store engineStore) *gateway.Engine {
 	return &gateway.Engine{
 		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
-		Sockets: socketsAdapter{ce}, Loads: ce.assigner,
+		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store,
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/auditlog"
+	"github.com/wacc/engine/gateway/whatsapp"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/mongostore"
 	"github.com/wacc/engine/persistence/rediskv"
@@ -40,6 +41,7 @@ type engine struct {
 	store    engineStore
 	kv       kvStore
 	conv     *conversationEngine
+	out      *outbound
 	audit    *auditlog.Log
 	gw       *gateway.Server
 	backends string
@@ -86,6 +88,7 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 	}
 
 	checks := []gateway.Check{{Name: "store", Ping: e.store.Ping}}
+	var budget whatsapp.Budget
 	if cfg.RedisURL != "" {
 		client, err := rediskv.Dial(ctx, cfg.RedisURL, cfg.RedisPassword)
 		if err != nil {
@@ -94,6 +97,7 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 		e.kv = &redisKV{KV: rediskv.New(client, cfg.RedisPrefix, 10*time.Second), close: client.Close}
 		checks = append(checks, gateway.Check{Name: "redis", Ping: func(ctx context.Context) error { return client.Ping(ctx).Err() }})
 		kvDesc = "redis"
+		budget = e.kv
 	} else {
 		e.kv = memkv.New(memkv.Options{CacheMaxEntries: cfg.CustomerCacheSize})
 		kvDesc = "in-process"
@@ -106,20 +110,29 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e.audit = auditlog.New(e.store, log, reg, auditlog.Options{Capacity: cfg.AuditBuffer, FlushTimeout: cfg.ShutdownTimeout})
-	e.conv, err = startConversations(ctx, cfg, e.store, log, reg)
+	e.out, err = openOutbound(ctx, cfg, budget, log)
 	if err != nil {
 		return nil, err
 	}
-	e.gw, err = gateway.New(gateway.Deps{Log: log, Config: cfg, Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
-		Engine: e.conv.gatewayEngine(e.store)})
+	e.conv, err = startConversations(ctx, cfg, e.store, log, reg, e.out.queue)
+	if err != nil {
+		return nil, err
+	}
+	e.out.startSender(e.store, e.conv, reg)
+	ge := e.conv.gatewayEngine(e.store)
+	ge.DeadLetters = e.out.queue
+	e.gw, err = gateway.New(gateway.Deps{Log: log, Config: cfg, Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg, Engine: ge})
 	if err != nil {
 		return nil, err
 	}
 	e.conv.commands.gw = e.gw
+	if err := e.out.recover(ctx, e.store); err != nil {
+		return nil, err
+	}
 	if err := e.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
-	e.backends = fmt.Sprintf("store=%s shared=%s", storeDesc, kvDesc)
+	e.backends = fmt.Sprintf("store=%s shared=%s %s", storeDesc, kvDesc, e.out.desc)
 	return e, nil
 }
 
@@ -170,9 +183,11 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	g.Go(func() error { return e.sweepRefreshFamilies(gctx) })
 	g.Go(func() error { return e.conv.dispatcher.Run(gctx) })
 	g.Go(func() error { return e.conv.sweeper.Run(gctx) })
+	g.Go(func() error { return e.out.sender.Run(gctx) })
 	g.Go(func() error {
 		select {
 		case a := <-addrs:
+			g.Go(func() error { return e.out.serveSandbox(gctx, a, e.gw.AppSecret()) })
 			e.log.Info("engine listening", zap.String("addr", a.String()), zap.String("env", e.cfg.AppEnv), zap.String("backends", e.backends))
 			if ready != nil {
 				ready <- a
@@ -217,6 +232,10 @@ func (e *engine) close() {
 	if e.conv != nil {
 		e.conv.stop(e.cfg.ShutdownTimeout)
 		e.conv = nil
+	}
+	if e.out != nil {
+		e.out.close()
+		e.out = nil
 	}
 	if e.kv != nil {
 		if err := e.kv.Close(); err != nil {

@@ -49,6 +49,8 @@ func testConfig(t *testing.T) configs.Config {
 	cfg.RateLimitAPIPerMin, cfg.RateLimitAuthPerMin = 1000000, 1000000
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.ConversationShards = 4
+	cfg.SandboxPort = 0
+	cfg.PairInterval = 50 * time.Millisecond
 	return cfg
 }
 

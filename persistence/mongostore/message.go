@@ -303,7 +303,7 @@ func (s *Store) ListMessages(ctx context.Context, conversationID, before string,
 }
 
 // errBadCursor means a ListMessages cursor was not made by ListMessages.
-var errBadCursor = errors.New("malformed message cursor")
+var errBadCursor = fmt.Errorf("malformed message cursor: %w", actors.ErrBadCursor)
 
 // encodeMessageCursor makes the opaque cursor "<createdAt ms>:<id>",
 // base64url without padding.

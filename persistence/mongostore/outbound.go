@@ -37,7 +37,9 @@ type idempotencyDoc struct {
 	ExpiresAt   time.Time `bson:"expiresAt"`
 }
 
-func (s *Store) idempotency() *mongo.Collection { return s.messages.Database().Collection(idempotencyColl) }
+func (s *Store) idempotency() *mongo.Collection {
+	return s.messages.Database().Collection(idempotencyColl)
+}
 
 // Message returns the message with that id, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) {

@@ -1,0 +1,87 @@
+package whatsapp
+
+import (
+	"context"
+	"crypto/rand"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/persistence/rediskv"
+	"github.com/wacc/engine/persistence/servicetest"
+)
+
+var _ Budget = (*rediskv.KV)(nil)
+
+// newRedisBudget returns the Redis limiter of package rediskv under a key
+// prefix unique to t, and the client; keys are deleted in t.Cleanup.
+func newRedisBudget(t *testing.T) (*rediskv.KV, *redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: servicetest.RedisAddr(t)})
+	prefix := "whatsapptest:" + rand.Text() + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			assert.NoError(t, rdb.Del(ctx, iter.Val()).Err())
+		}
+		assert.NoError(t, iter.Err())
+		assert.NoError(t, rdb.Close())
+	})
+	return rediskv.New(rdb, prefix, 0), rdb, prefix
+}
+
+func TestShaperSharedBudgetOnRedis(t *testing.T) {
+	kv, rdb, prefix := newRedisBudget(t)
+	ctx := t.Context()
+	const mps = 2 // perMinute 120: a burst of 120, then one every 500 ms
+
+	// Two nodes share the budget through Redis.
+	node1 := NewShaper(ShaperOptions{MPS: mps, PairInterval: time.Millisecond, Limiter: kv})
+	node2 := NewShaper(ShaperOptions{MPS: mps, PairInterval: time.Millisecond, Limiter: kv})
+
+	require.NoError(t, node1.Wait(ctx, numberA, "r0"))
+	exists, err := rdb.Exists(ctx, prefix+"rate:mps:"+numberA).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), exists, "the budget lives under mps:<phone_number_id>")
+
+	// Spend the rest of the burst as other nodes would.
+	for {
+		ok, _, err := kv.Allow(ctx, "mps:"+numberA, mps*60)
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+	}
+
+	start := time.Now()
+	var mu sync.Mutex
+	var took []time.Duration
+	var wg sync.WaitGroup
+	for i, node := range []*Shaper{node1, node2} {
+		wg.Go(func() {
+			if assert.NoError(t, node.Wait(ctx, numberA, "r"+string(rune('1'+i)))) {
+				mu.Lock()
+				took = append(took, time.Since(start))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, took, 2)
+	slices.Sort(took)
+	t.Logf("grants after the burst at %s and %s", took[0], took[1])
+	assert.GreaterOrEqual(t, took[0], 250*time.Millisecond, "the first waits for the shared budget")
+	assert.GreaterOrEqual(t, took[1]-took[0], 300*time.Millisecond, "the two nodes share one budget")
+
+	// Another number has its own key.
+	err, d := timedWait(ctx, node2, numberB, "r")
+	require.NoError(t, err)
+	assert.Less(t, d, 250*time.Millisecond)
+}

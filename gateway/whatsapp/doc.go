@@ -1,0 +1,77 @@
+// Package whatsapp is the engine's client of the WhatsApp Cloud API and the
+// rules for sending through it: Client posts one message, Classify turns a
+// failure into retry, fail or pause, Backoff spaces the retries, and Shaper
+// keeps every business number under Meta's throughput and pair-rate limits.
+// It holds no queue and no actor logic; the sender that drains the outbound
+// queue wires these pieces together:
+//
+//	if err := shaper.Wait(ctx, job.PhoneNumberID, job.To); err != nil {
+//		d := whatsapp.Classify(err) // paused or budget down: Retry
+//		delivery.Retry(whatsapp.Backoff(job.Attempt, d.Delay), d.Reason)
+//		return
+//	}
+//	wamid, err := client.Send(ctx, job.PhoneNumberID, job.Body)
+//	switch d := whatsapp.Classify(err); d.Action {
+//	case whatsapp.Retry: // requeue after Backoff(job.Attempt, d.Delay)
+//	case whatsapp.Fail: // record failed with d.Code; d.WindowClosed: expire the conversation
+//	case whatsapp.PauseNumber: // shaper.PauseNumber(.., now+d.Delay), error log, metric, requeue
+//	case whatsapp.PauseRecipient: // shaper.PauseRecipient(.., now+d.Delay), requeue
+//	}
+//
+// # Client guarantees
+//
+//   - One Send is one POST to {BaseURL}/{Version}/{phoneNumberID}/messages
+//     with "Authorization: Bearer <token>" and the body byte for byte. Send
+//     never retries; net/http replays the request only when nothing of it
+//     was written.
+//   - 2xx: the wamid of messages[0].id, or an error wrapping ErrNoMessageID.
+//     Other statuses: an *APIError decoded from Meta's error object (Code is
+//     NoCode when the body has none). No answer (connect, TLS, reset, the
+//     HTTP client's 15 s default timeout, the caller's deadline): an error
+//     wrapping ErrTransport, which keeps the cause for errors.Is.
+//   - Nothing is logged. Error texts name the phone_number_id and carry
+//     Meta's error text, never the request body or a recipient's number.
+//     At most 1 MiB of any answer is read.
+//
+// # Classification guarantees
+//
+// Classify is a pure function of the error (safe for concurrent use,
+// allocation-free). The decision for a Meta code is the same whatever the
+// HTTP status; the status decides only for codes outside the table (5xx and
+// 429 retry, anything else fails as "unknown code N"). See Classify for the
+// table and Decision for what each field asks of the caller.
+//
+// # Shaper guarantees
+//
+//   - Number budget: per business number and Shaper, Wait grants at most one
+//     send per 1s/MPS, measured at the moment of the grant, so any half-open
+//     one-second window holds at most MPS grants (a closed window can hold
+//     MPS+1: one at each end). There is no burst. Timer lateness only ever
+//     spaces grants further apart, so the sustained rate is at most MPS.
+//     Numbers never wait for one another.
+//   - Shared budget: with ShaperOptions.Limiter set, each grant also takes
+//     one unit of the Budget under "mps:<phoneNumberID>" with perMinute =
+//     MPS*60, so all nodes together stay within MPS on average. The local
+//     pacing still applies per node. Note that a Budget like rediskv's
+//     (redis_rate.PerMinute) allows a burst of perMinute on a fresh or idle
+//     key, so across N nodes an idle number may briefly send up to N×MPS in
+//     one second; each node alone never exceeds MPS.
+//   - Pair rate: for one (number, recipient) pair, Waits are served one at a
+//     time; PairBurst of them may be granted back to back, then one per
+//     PairInterval (GCRA). A recipient waiting out its interval does not
+//     hold up other recipients of the number.
+//   - Pauses: while a number or a (number, recipient) pair is paused, Wait
+//     returns a *PausedError (errors.Is ErrPaused) at once with the time
+//     remaining, so the caller requeues instead of holding a worker; a
+//     pause set while Waits are blocked wakes them to return it. Pauses only
+//     extend; ResumeNumber and ResumeRecipient lift them.
+//   - Cancellation: Wait returns ctx.Err() as soon as ctx ends, wherever it
+//     is blocked, and a Wait that returns an error grants nothing.
+//   - Memory: per-recipient state is dropped once nobody waits on it and it
+//     has been idle for PairInterval×PairBurst (checked at most once per
+//     PairInterval), and expired recipient pauses with it; a dropped entry
+//     behaves exactly like a fresh one. Per-number state lives as long as the
+//     Shaper (there are few numbers).
+//   - Concurrency: every method is safe for concurrent use. No goroutines
+//     are started; a blocked Wait holds one timer.
+package whatsapp

@@ -1,0 +1,160 @@
+package rabbitqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+)
+
+// Message headers this package sets.
+const (
+	// publishIDHeader tells apart publishes of one connection, so a
+	// basic.return can be matched to the publish it belongs to.
+	publishIDHeader = "engine-publish-id"
+	// deadReasonHeader and deadAtHeader are set on messages in the dead
+	// queue: why and when (RFC 3339, nanoseconds) the job was dead-lettered.
+	deadReasonHeader = "engine-dead-reason"
+	deadAtHeader     = "engine-dead-at"
+)
+
+// errSessionLost means a publish failed because its connection or channel
+// died: the outcome is unknown and the publish may be repeated on the next
+// connection.
+var errSessionLost = errors.New("rabbitmq connection lost")
+
+// Publish queues job and returns nil once the broker confirmed it. A zero
+// Attempt is sent as 1 and a zero EnqueuedAt as now. During an outage it
+// waits for the reconnect and publishes again, bounded by ctx and
+// PublishTimeout; then the error wraps actors.ErrUnavailable. A publish
+// repeated after a lost connection may queue the job twice.
+func (q *Queue) Publish(ctx context.Context, job actors.OutboundJob) error {
+	if job.MessageID == "" {
+		return errors.New("publish outbound job: empty message id")
+	}
+	if job.Attempt < 1 {
+		job.Attempt = 1
+	}
+	if job.EnqueuedAt.IsZero() {
+		job.EnqueuedAt = time.Now().UTC()
+	}
+	if err := q.publish(ctx, q.topo.main, job, nil); err != nil {
+		return fmt.Errorf("publish message %s: %w", job.MessageID, err)
+	}
+	return nil
+}
+
+// publish sends job to the queue named key and waits for its confirm,
+// publishing again on the next connection when the current one dies, until
+// ctx or PublishTimeout ends.
+func (q *Queue) publish(ctx context.Context, key string, job actors.OutboundJob, headers amqp.Table) error {
+	body, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, q.opts.PublishTimeout)
+	defer cancel()
+	stop := context.AfterFunc(q.life, cancel)
+	defer stop()
+
+	for attempt := 1; ; attempt++ {
+		s, err := q.session(ctx)
+		if err != nil {
+			return err
+		}
+		h := amqp.Table{publishIDHeader: strconv.FormatUint(q.publishSeq.Add(1), 10)}
+		for k, v := range headers {
+			h[k] = v
+		}
+		err = s.publish(ctx, q.topo.exchange, key, amqp.Publishing{
+			Headers:      h,
+			ContentType:  "application/json",
+			DeliveryMode: amqp.Persistent,
+			Priority:     min(job.Priority, q.opts.MaxPriority),
+			MessageId:    job.MessageID,
+			Timestamp:    time.Now(),
+			Body:         body,
+		})
+		if !errors.Is(err, errSessionLost) {
+			return err
+		}
+		q.log.Debug("publish interrupted by lost connection", zap.String("message_id", job.MessageID), zap.Int("attempt", attempt), zap.Error(err))
+		select {
+		case <-s.lost:
+		case <-ctx.Done():
+			if q.isClosed() {
+				return ErrClosed
+			}
+			return fmt.Errorf("%w: %w: %w", err, actors.ErrUnavailable, ctx.Err())
+		}
+	}
+}
+
+// publish sends one message as mandatory and waits for the broker's confirm.
+func (s *session) publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
+	id, _ := msg.Headers[publishIDHeader].(string)
+	s.retMu.Lock()
+	s.waiting[id] = struct{}{}
+	s.retMu.Unlock()
+	defer func() {
+		s.retMu.Lock()
+		delete(s.waiting, id)
+		delete(s.returned, id)
+		s.retMu.Unlock()
+	}()
+
+	dc, err := s.pub.PublishWithDeferredConfirm(exchange, key, true, false, msg)
+	if err != nil {
+		if s.pub.IsClosed() {
+			return fmt.Errorf("%w: %w", errSessionLost, err)
+		}
+		return fmt.Errorf("send to %s: %w", key, err)
+	}
+	select {
+	case <-dc.Done():
+	case <-ctx.Done():
+		return fmt.Errorf("no confirm from broker: %w: %w", actors.ErrUnavailable, ctx.Err())
+	}
+	if !dc.Acked() {
+		if s.pub.IsClosed() { // the client nacks what is pending when a channel dies
+			return fmt.Errorf("%w before confirm", errSessionLost)
+		}
+		return ErrNacked
+	}
+	if r, ok := s.returnedFor(id); ok {
+		return fmt.Errorf("%w: routing key %s: %d %s", ErrUnroutable, key, r.ReplyCode, r.ReplyText)
+	}
+	return nil
+}
+
+// returnedFor drains the returns buffered so far, keeping those of publishes
+// still waiting, and reports whether the publish id was returned. Returns of
+// publishes that already gave up are dropped: they reported an error.
+func (s *session) returnedFor(id string) (amqp.Return, bool) {
+	s.retMu.Lock()
+	defer s.retMu.Unlock()
+drain:
+	for {
+		select {
+		case r, ok := <-s.returns:
+			if !ok {
+				break drain
+			}
+			rid, _ := r.Headers[publishIDHeader].(string)
+			if _, waiting := s.waiting[rid]; waiting {
+				s.returned[rid] = r
+			}
+		default:
+			break drain
+		}
+	}
+	r, ok := s.returned[id]
+	return r, ok
+}
