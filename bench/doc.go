@@ -38,9 +38,11 @@
 //
 //	go test -run '^$' -bench 'Inbound|Request' ./bench/
 //
-// With BENCH_HEAPPROFILE_DIR set, every memory measurement also writes a heap
-// profile taken while its actors are alive (go tool pprof -sample_index
-// inuse_space <file>), which shows where the bytes per actor go.
+// With BENCH_HEAPPROFILE_DIR set, every memory measurement also writes heap
+// profiles taken just before and after its population was created; their
+// difference shows where the bytes per actor go:
+//
+//	go tool pprof -sample_index=inuse_space -diff_base <dir>/01-x.before.pprof <dir>/01-x.after.pprof
 //
 // # Guarantees
 //

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,10 @@ func measure(ctx context.Context, name string, n int, settle time.Duration, popu
 		runtime.MemProfileRate = 256
 	}
 	before := readLiveHeap()
+	profile := profileName(name)
+	if err := writeHeapProfile(profile + ".before"); err != nil {
+		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
+	}
 	start := time.Now()
 	if err := populate(); err != nil {
 		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
@@ -67,7 +72,7 @@ func measure(ctx context.Context, name string, n int, settle time.Duration, popu
 		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
 	}
 	after := readLiveHeap()
-	if err := writeHeapProfile(name); err != nil {
+	if err := writeHeapProfile(profile + ".after"); err != nil {
 		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
 	}
 	return footprint{
@@ -95,6 +100,14 @@ func idle(ctx context.Context, d time.Duration) error {
 
 // heapProfileDirEnv names the directory heap profiles are written to.
 const heapProfileDirEnv = "BENCH_HEAPPROFILE_DIR"
+
+// profiles numbers the measurements of the process, so their profiles do
+// not overwrite each other.
+var profiles atomic.Int64
+
+func profileName(name string) string {
+	return fmt.Sprintf("%02d-%s", profiles.Add(1), name)
+}
 
 func writeHeapProfile(name string) error {
 	dir := os.Getenv(heapProfileDirEnv)

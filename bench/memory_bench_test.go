@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"io"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // populationSizes are the N of the memory benchmarks: 10k, and 100k unless
@@ -42,6 +44,23 @@ func (s *footprints) bytesPer() float64   { return s.bytes / float64(s.runs) }
 func (s *footprints) objectsPer() float64 { return s.objects / float64(s.runs) }
 func (s *footprints) popSecs() float64    { return s.popSec / float64(s.runs) }
 
+// conversationLoggers are the loggers the memory benchmark gives the
+// conversation actors: none (the target's figure), and the JSON logger
+// production runs with (10k only), since every actor keeps a child logger
+// with its name as a field.
+var conversationLoggers = []struct {
+	name string
+	// upTo is the largest N the logger is measured at.
+	upTo int
+	new  func() *zap.Logger
+}{
+	{name: "nop", upTo: 100_000, new: zap.NewNop},
+	{name: "json", upTo: 10_000, new: func() *zap.Logger {
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		return zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	}},
+}
+
 // BenchmarkIdleConversationMemory reports the live heap one idle, active
 // conversation actor holds (bytes/conversation), measured against a bare
 // protoactor actor and a named bare actor with a timer in the same
@@ -49,29 +68,34 @@ func (s *footprints) popSecs() float64    { return s.popSec / float64(s.runs) }
 // -benchtime=1x: each iteration is a whole measurement.
 func BenchmarkIdleConversationMemory(b *testing.B) {
 	for _, n := range populationSizes() {
-		b.Run("N="+sizeLabel(n), func(b *testing.B) {
-			var conv, plain, timer footprints
-			for b.Loop() {
-				fp, err := conversationFootprint(b.Context(), b.TempDir(), n, idleAfter, zap.NewNop())
-				require.NoError(b, err)
-				conv.add(fp)
-				fp, err = bareFootprint(n, barePlain)
-				require.NoError(b, err)
-				plain.add(fp)
-				fp, err = bareFootprint(n, bareTimer)
-				require.NoError(b, err)
-				timer.add(fp)
+		for _, lg := range conversationLoggers {
+			if n > lg.upTo {
+				continue
 			}
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(conv.bytesPer(), "bytes/conversation")
-			b.ReportMetric(conv.objectsPer(), "objects/conversation")
-			b.ReportMetric(plain.bytesPer(), "bytes/bare-actor")
-			b.ReportMetric(timer.bytesPer(), "bytes/timer-actor")
-			b.ReportMetric(conv.bytesPer()/plain.bytesPer(), "conversation/bare")
-			b.ReportMetric(conv.bytesPer()/timer.bytesPer(), "conversation/timer-actor")
-			b.ReportMetric(conv.popSecs(), "setup-s")
-			b.ReportMetric(float64(n)/conv.popSecs(), "activations/s")
-		})
+			b.Run("N="+sizeLabel(n)+"/log="+lg.name, func(b *testing.B) {
+				var conv, plain, timer footprints
+				for b.Loop() {
+					fp, err := conversationFootprint(b.Context(), b.TempDir(), n, idleAfter, lg.new())
+					require.NoError(b, err)
+					conv.add(fp)
+					fp, err = bareFootprint(n, barePlain)
+					require.NoError(b, err)
+					plain.add(fp)
+					fp, err = bareFootprint(n, bareTimer)
+					require.NoError(b, err)
+					timer.add(fp)
+				}
+				b.ReportMetric(0, "ns/op")
+				b.ReportMetric(conv.bytesPer(), "bytes/conversation")
+				b.ReportMetric(conv.objectsPer(), "objects/conversation")
+				b.ReportMetric(plain.bytesPer(), "bytes/bare-actor")
+				b.ReportMetric(timer.bytesPer(), "bytes/timer-actor")
+				b.ReportMetric(conv.bytesPer()/plain.bytesPer(), "conversation/bare")
+				b.ReportMetric(conv.bytesPer()/timer.bytesPer(), "conversation/timer-actor")
+				b.ReportMetric(conv.popSecs(), "setup-s")
+				b.ReportMetric(float64(n)/conv.popSecs(), "activations/s")
+			})
+		}
 	}
 }
 

@@ -75,6 +75,8 @@ type Config struct {
 	SendMaxAttempts       int           `env:"SEND_MAX_ATTEMPTS" doc:"attempts of one send before it is dead-lettered"`
 	SendWorkers           int           `env:"SEND_WORKERS" doc:"concurrent sends in flight to the Cloud API"`
 	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
+	RabbitMQQueue         string        `env:"RABBITMQ_QUEUE" doc:"name of the outbound queue (and prefix of its retry and dead-letter queues)"`
+	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset)"`
 }
 
@@ -116,6 +118,8 @@ func Defaults() Config {
 		PairInterval:          6 * time.Second,
 		PairBurst:             5,
 		SendWorkers:           32,
+		RabbitMQQueue:         "whatsapp.outbound",
+		SandboxStatusDelay:    300 * time.Millisecond,
 		SandboxPort:           4010,
 	}
 }
@@ -230,6 +234,12 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
 			bad("RABBITMQ_URL", "must be an amqp:// or amqps:// URL")
 		}
+	}
+	if c.RabbitMQQueue == "" || len(c.RabbitMQQueue) > 200 {
+		bad("RABBITMQ_QUEUE", "must be 1-200 characters")
+	}
+	if c.SandboxStatusDelay < 0 || c.SandboxStatusDelay > time.Minute {
+		bad("SANDBOX_STATUS_DELAY", "must be 0-1m, got %s", c.SandboxStatusDelay)
 	}
 	if c.SandboxPort < 0 || c.SandboxPort > 65535 {
 		bad("SANDBOX_PORT", "must be 0-65535, got %d", c.SandboxPort)

@@ -106,6 +106,12 @@ func (l *live) restart() {
 // api calls the engine; body is JSON-encoded unless nil.
 func (l *live) api(method, path, token string, body any) (int, map[string]any) {
 	l.t.Helper()
+	return l.apiWith(method, path, token, body)
+}
+
+// apiWith is api with extra headers as name/value pairs.
+func (l *live) apiWith(method, path, token string, body any, headers ...string) (int, map[string]any) {
+	l.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -119,6 +125,9 @@ func (l *live) api(method, path, token string, body any) (int, map[string]any) {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := l.client.Do(req)
 	require.NoError(l.t, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +44,7 @@ type outbound struct {
 	// sandbox is served once the engine's own address (its webhook) is
 	// known.
 	sandboxLn net.Listener
-	sandbox   *sandbox.Sandbox
+	sandbox   atomic.Pointer[sandbox.Sandbox]
 	desc      string
 }
 
@@ -51,7 +52,7 @@ type outbound struct {
 func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budget, log *zap.Logger) (*outbound, error) {
 	o := &outbound{cfg: cfg, log: log}
 	if cfg.RabbitMQURL != "" {
-		q, err := rabbitqueue.New(ctx, cfg.RabbitMQURL, rabbitqueue.Options{Prefetch: cfg.SendWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
+		q, err := rabbitqueue.New(ctx, cfg.RabbitMQURL, rabbitqueue.Options{Name: cfg.RabbitMQQueue, Prefetch: cfg.SendWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
 		if err != nil {
 			return nil, fmt.Errorf("connect to rabbitmq: %w", err)
 		}
@@ -126,10 +127,12 @@ func (o *outbound) serveSandbox(ctx context.Context, engineAddr net.Addr, appSec
 		return nil
 	}
 	_, port, _ := net.SplitHostPort(engineAddr.String())
-	o.sandbox = sandbox.New(sandbox.Options{Log: o.log, WebhookURL: "http://127.0.0.1:" + port + "/api/whatsapp/webhook", AppSecret: appSecret})
-	srv := &http.Server{Handler: o.sandbox.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	sb := sandbox.New(sandbox.Options{Log: o.log, WebhookURL: "http://127.0.0.1:" + port + "/api/whatsapp/webhook", AppSecret: appSecret,
+		StatusDelay: o.cfg.SandboxStatusDelay})
+	o.sandbox.Store(sb)
+	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
-	go func() { errc <- o.sandbox.Run(ctx) }()
+	go func() { errc <- sb.Run(ctx) }()
 	go func() { errc <- srv.Serve(o.sandboxLn) }()
 	o.log.Info("whatsapp sandbox listening", zap.String("addr", o.sandboxLn.Addr().String()))
 	<-ctx.Done()
@@ -145,7 +148,7 @@ func (o *outbound) serveSandbox(ctx context.Context, engineAddr net.Addr, appSec
 }
 
 func (o *outbound) close() {
-	if o.sandboxLn != nil && o.sandbox == nil {
+	if o.sandboxLn != nil && o.sandbox.Load() == nil {
 		_ = o.sandboxLn.Close()
 	}
 	if err := o.queue.Close(); err != nil {

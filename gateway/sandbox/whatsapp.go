@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -35,6 +36,7 @@ type whatsApp struct {
 	rec      *recorder
 	faults   *faultBook
 	media    *mediaStore
+	holding  atomic.Int32 // requests held by the 0003 fault right now
 
 	mu    sync.Mutex
 	convs map[string]conversation // phone_number_id|wa_id|category
@@ -187,6 +189,8 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 
 // hold waits for TimeoutHold, the client giving up, or Run stopping.
 func (w *whatsApp) hold(r *http.Request) {
+	w.holding.Add(1)
+	defer w.holding.Add(-1)
 	t := time.NewTimer(w.opts.TimeoutHold)
 	defer t.Stop()
 	select {

@@ -35,8 +35,8 @@
 //
 // # Classification guarantees
 //
-// Classify is a pure function of the error (safe for concurrent use,
-// allocation-free). The decision for a Meta code is the same whatever the
+// Classify is a pure function of the error, safe for concurrent use and
+// free of allocations except the reason text of an unknown code. The decision for a Meta code is the same whatever the
 // HTTP status; the status decides only for codes outside the table (5xx and
 // 429 retry, anything else fails as "unknown code N"). See Classify for the
 // table and Decision for what each field asks of the caller.

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway/sandbox"
+	"github.com/wacc/engine/persistence/servicetest"
+)
+
+// queueModes runs a test on the in-process queue and on RabbitMQ (a fresh
+// queue name per test).
+func queueModes(t *testing.T, run func(t *testing.T, cfg configs.Config)) {
+	t.Run("in-process", func(t *testing.T) { run(t, testConfig(t)) })
+	t.Run("rabbitmq", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.RabbitMQURL = servicetest.RabbitURL(t)
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		cfg.RabbitMQQueue = "test.outbound." + hex.EncodeToString(b)
+		t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
+		run(t, cfg)
+	})
+}
+
+// deleteQueues removes a test's queues from the broker.
+func deleteQueues(prefix string) {
+	out, err := exec.Command("rabbitmqctl", "list_queues", "-q", "name").Output()
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Fields(string(out)) {
+		if strings.HasPrefix(name, prefix) {
+			_ = exec.Command("rabbitmqctl", "delete_queue", name).Run()
+		}
+	}
+}
+
+func (l *live) sandbox() *sandbox.Sandbox {
+	l.t.Helper()
+	var sb *sandbox.Sandbox
+	require.Eventually(l.t, func() bool { sb = l.e.out.sandbox.Load(); return sb != nil }, 5*time.Second, 10*time.Millisecond)
+	return sb
+}
+
+// sentTo returns what the sandbox accepted for a recipient.
+func sentTo(sb *sandbox.Sandbox, wa string) []sandbox.SentMessage {
+	var out []sandbox.SentMessage
+	for _, m := range sb.Sent() {
+		if m.To == wa {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// customerWrites makes a customer write, so the service window is open.
+func (l *live) customerWrites(wa string) actors.Conversation {
+	l.t.Helper()
+	require.Equal(l.t, 200, l.webhook(textBody(l.cfg.WhatsAppPhoneNumberID, wa, "wamid.in."+wa+"."+actors.NewID()[20:], "hello", time.Now()), ""))
+	return l.conversationOf(l.cfg.WhatsAppPhoneNumberID, wa)
+}
+
+func (l *live) send(token, to, text string, headers ...string) (int, map[string]any) {
+	l.t.Helper()
+	return l.apiWith("POST", "/api/whatsapp/messages", token, map[string]any{"to": to, "type": "text", "text": map[string]string{"body": text}}, headers...)
+}
+
+func (l *live) messageStatus(id string) string {
+	m, err := l.e.store.Message(context.Background(), id)
+	if err != nil {
+		return ""
+	}
+	return m.Status
+}
+
+func TestTextReplyEndsReadOnAgentSocket(t *testing.T) {
+	queueModes(t, func(t *testing.T, cfg configs.Config) {
+		cfg.SandboxStatusDelay = 20 * time.Millisecond
+		l := startLive(t, cfg)
+		agentID, agentTok := l.user(actors.RoleAgent)
+		ws := l.socket(agentTok)
+		wa := "919811110000"
+		c := l.customerWrites(wa)
+		require.Eventually(t, func() bool {
+			cur, _ := l.e.store.Conversation(context.Background(), c.ID)
+			return cur.AssigneeID == agentID
+		}, 5*time.Second, 10*time.Millisecond)
+
+		st, body := l.send(agentTok, "+"+wa, "how can I help?")
+		require.Equal(t, 202, st, body)
+		msg := body["data"].(map[string]any)["message"].(map[string]any)
+		id := msg["id"].(string)
+		assert.Equal(t, "queued", msg["status"])
+		assert.Equal(t, "outbound", msg["direction"])
+
+		sb := l.sandbox()
+		require.Eventually(t, func() bool { return len(sentTo(sb, wa)) == 1 }, 10*time.Second, 10*time.Millisecond)
+		sent := sentTo(sb, wa)[0]
+		assert.Equal(t, "text", sent.Type)
+		assert.Contains(t, string(sent.Body), `"messaging_product":"whatsapp"`)
+		assert.Contains(t, string(sent.Body), `"recipient_type":"individual"`)
+		assert.Contains(t, string(sent.Body), `"how can I help?"`)
+
+		require.Eventually(t, func() bool { return l.messageStatus(id) == actors.StatusRead }, 10*time.Second, 20*time.Millisecond)
+		m, err := l.e.store.Message(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, sent.WaMessageID, m.WaMessageID)
+		require.Eventually(t, func() bool { return ws.has("message.status", `"status":"read"`) && ws.has("message.status", id) },
+			5*time.Second, 10*time.Millisecond, "the agent's socket sees read")
+	})
+}
+
+func TestWindowRefusalAndTemplateAfterExpiry(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ServiceWindow = 2 * time.Second
+	cfg.WindowWarning = 0
+	cfg.SandboxStatusDelay = 10 * time.Millisecond
+	l := startLive(t, cfg)
+	admin := l.admin()
+	wa := "919811120000"
+
+	// Never wrote: free-form refused, nothing queued.
+	st, body := l.send(admin, "+"+wa, "hi")
+	require.Equal(t, 422, st, body)
+	require.Equal(t, "OUTSIDE_SERVICE_WINDOW", body["code"])
+
+	c := l.customerWrites(wa)
+	st, body = l.send(admin, "+"+wa, "inside the window")
+	require.Equal(t, 202, st, body)
+	require.Eventually(t, func() bool {
+		cur, _ := l.e.store.Conversation(context.Background(), c.ID)
+		return cur.State == actors.StateExpired
+	}, 8*time.Second, 50*time.Millisecond)
+
+	st, body = l.send(admin, "+"+wa, "too late")
+	require.Equal(t, 422, st, body)
+	require.Equal(t, "OUTSIDE_SERVICE_WINDOW", body["code"])
+
+	tpl := map[string]any{"to": "+" + wa, "template": map[string]any{"name": "order_update", "language": "en_US",
+		"components": []any{map[string]any{"type": "body", "parameters": []any{map[string]string{"type": "text", "text": "42"}}}}}}
+	st, body = l.apiWith("POST", "/api/whatsapp/messages/template", admin, tpl)
+	require.Equal(t, 202, st, body)
+	sb := l.sandbox()
+	require.Eventually(t, func() bool {
+		for _, m := range sentTo(sb, wa) {
+			if m.Type == "template" {
+				return strings.Contains(string(m.Body), `"code":"en_US"`) && strings.Contains(string(m.Body), `"order_update"`)
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond)
+	msgs := sentTo(sb, wa)
+	for _, m := range msgs {
+		assert.NotContains(t, string(m.Body), "too late", "refused sends never reach WhatsApp")
+	}
+
+	// A template to a number that never wrote starts a conversation.
+	st, body = l.apiWith("POST", "/api/whatsapp/messages/template", admin, map[string]any{"to": "+919811129999",
+		"template": map[string]any{"name": "welcome", "language": map[string]string{"code": "en"}}})
+	require.Equal(t, 202, st, body)
+	nc := l.conversationOf(cfg.WhatsAppPhoneNumberID, "919811129999")
+	require.Equal(t, actors.StateNew, nc.State)
+
+	// Closed: free-form refused with 409.
+	fresh := l.customerWrites("919811130000")
+	st, _ = l.api("POST", "/api/whatsapp/conversations/"+fresh.ID+"/close", admin, nil)
+	require.Equal(t, 200, st)
+	st, body = l.send(admin, "+919811130000", "after close")
+	require.Equal(t, 409, st, body)
+	require.Equal(t, "CONVERSATION_CLOSED", body["code"])
+
+	// Validation.
+	for _, bad := range []map[string]any{
+		{"to": "+" + wa, "type": "text"},
+		{"to": "+" + wa, "type": "text", "text": map[string]string{"body": ""}},
+		{"to": "+" + wa, "type": "image", "image": map[string]string{"mediaId": "1", "link": "https://x.example/a.png"}},
+		{"to": "+" + wa, "type": "image", "image": map[string]string{"link": "http://insecure.example/a.png"}},
+		{"to": "not-a-number", "type": "text", "text": map[string]string{"body": "x"}},
+		{"to": "+" + wa, "type": "fax"},
+		{"to": "+" + wa, "type": "text", "text": map[string]string{"body": "x"}, "status": "sent"},
+	} {
+		st, body := l.apiWith("POST", "/api/whatsapp/messages", admin, bad)
+		require.Contains(t, []int{400, 404}, st, "%v: %v", bad, body)
+	}
+}
+
+func TestInjectedFailures(t *testing.T) {
+	queueModes(t, func(t *testing.T, cfg configs.Config) {
+		cfg.SendMaxAttempts = 2
+		cfg.SandboxStatusDelay = 10 * time.Millisecond
+		l := startLive(t, cfg)
+		admin := l.admin()
+		sb := l.sandbox()
+		type tc struct {
+			wa        string
+			want      string // final message status
+			wantCode  int    // error code when failed
+			sentTimes int    // accepted sends in the sandbox
+		}
+		cases := []tc{
+			{wa: "919811140001", want: actors.StatusFailed, wantCode: 131026},
+			{wa: "919811140002", want: actors.StatusRead, sentTimes: 1}, // 130429 twice, then accepted (attempts: 3 > max 2?)
+			{wa: "919811140005", want: actors.StatusFailed, wantCode: 131047},
+			{wa: "919811140007", want: actors.StatusFailed},
+		}
+		ids := map[string]string{}
+		for _, c := range cases {
+			l.customerWrites(c.wa)
+			st, body := l.send(admin, "+"+c.wa, "hello "+c.wa)
+			require.Equal(t, 202, st, body)
+			ids[c.wa] = body["data"].(map[string]any)["message"].(map[string]any)["id"].(string)
+		}
+		for _, c := range cases {
+			id := ids[c.wa]
+			require.Eventually(t, func() bool {
+				st := l.messageStatus(id)
+				return st == actors.StatusFailed || st == actors.StatusRead
+			}, 30*time.Second, 50*time.Millisecond, "%s settles", c.wa)
+			m, err := l.e.store.Message(context.Background(), id)
+			require.NoError(t, err)
+			_ = m
+		}
+		// 0001: 131026 is final, never retried.
+		m1, _ := l.e.store.Message(context.Background(), ids["919811140001"])
+		assert.Equal(t, actors.StatusFailed, m1.Status)
+		require.NotNil(t, m1.Error)
+		assert.Equal(t, 131026, m1.Error.Code)
+		// 0005: 131047 fails and marks the conversation expired.
+		m5, _ := l.e.store.Message(context.Background(), ids["919811140005"])
+		require.NotNil(t, m5.Error)
+		assert.Equal(t, 131047, m5.Error.Code)
+		require.Eventually(t, func() bool {
+			c, err := l.e.store.OpenConversation(context.Background(), cfg.WhatsAppPhoneNumberID, "919811140005")
+			return err == nil && c.State == actors.StateExpired
+		}, 5*time.Second, 20*time.Millisecond)
+		// 0007: 5xx twice with at most 2 attempts: dead-lettered.
+		m7, _ := l.e.store.Message(context.Background(), ids["919811140007"])
+		assert.Equal(t, actors.StatusFailed, m7.Status)
+		st, body := l.api("GET", "/api/whatsapp/dead-letters", admin, nil)
+		require.Equal(t, 200, st, body)
+		items := body["data"].(map[string]any)["items"].([]any)
+		found := false
+		for _, it := range items {
+			if it.(map[string]any)["job"].(map[string]any)["messageId"] == ids["919811140007"] {
+				found = true
+			}
+		}
+		assert.True(t, found, "dead letter listed: %v", items)
+		assert.Empty(t, sentTo(sb, "919811140001"))
+		assert.Empty(t, sentTo(sb, "919811140007"))
+	})
+}
+
+func TestRetriedThenSent(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SandboxStatusDelay = 10 * time.Millisecond
+	l := startLive(t, cfg)
+	admin := l.admin()
+	sb := l.sandbox()
+	wa := "919811150002" // 130429 twice, then accepted
+	l.customerWrites(wa)
+	st, body := l.send(admin, "+"+wa, "third time lucky")
+	require.Equal(t, 202, st, body)
+	id := body["data"].(map[string]any)["message"].(map[string]any)["id"].(string)
+	require.Eventually(t, func() bool { return l.messageStatus(id) == actors.StatusRead }, 30*time.Second, 50*time.Millisecond)
+	require.Len(t, sentTo(sb, wa), 1, "accepted exactly once")
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	l := startLive(t, testConfig(t))
+	admin := l.admin()
+	wa := "919811160000"
+	l.customerWrites(wa)
+	st1, b1 := l.send(admin, "+"+wa, "only once", "Idempotency-Key", "key-1")
+	require.Equal(t, 202, st1, b1)
+	st2, b2 := l.send(admin, "+"+wa, "only once", "Idempotency-Key", "key-1")
+	require.Equal(t, 202, st2, b2)
+	require.Equal(t, b1["data"], b2["data"], "the first answer is replayed")
+	st3, b3 := l.send(admin, "+"+wa, "different body", "Idempotency-Key", "key-1")
+	require.Equal(t, 422, st3, b3)
+	sb := l.sandbox()
+	require.Eventually(t, func() bool { return len(sentTo(sb, wa)) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Never(t, func() bool { return len(sentTo(sb, wa)) > 1 }, 500*time.Millisecond, 50*time.Millisecond)
+
+	// Concurrent repeats: exactly one queues.
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			codes[i], _ = l.send(admin, "+"+wa, "burst", "Idempotency-Key", "key-2")
+		}(i)
+	}
+	wg.Wait()
+	for _, c := range codes {
+		require.Contains(t, []int{202, 409}, c)
+	}
+	require.Eventually(t, func() bool {
+		n := 0
+		for _, m := range sentTo(sb, wa) {
+			if strings.Contains(string(m.Body), "burst") {
+				n++
+			}
+		}
+		return n == 1
+	}, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestRateNeverExceedsMPS(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.WhatsAppMPS = 20
+	cfg.SandboxStatusDelay = 50 * time.Millisecond
+	l := startLive(t, cfg)
+	admin := l.admin()
+	var ids []string
+	for i := 0; i < 10; i++ {
+		wa := fmt.Sprintf("9198117%05d", i*10+3000)
+		l.customerWrites(wa)
+		for j := 0; j < 6; j++ {
+			st, body := l.send(admin, "+"+wa, fmt.Sprintf("m%d", j))
+			require.Equal(t, 202, st, body)
+			ids = append(ids, body["data"].(map[string]any)["message"].(map[string]any)["id"].(string))
+		}
+	}
+	sb := l.sandbox()
+	require.Eventually(t, func() bool { return len(sb.Sent()) >= 60 }, 30*time.Second, 50*time.Millisecond)
+	rate := sb.Rate(cfg.WhatsAppPhoneNumberID, time.Second)
+	t.Logf("max sends in any 1s window: %d (MPS %d)", rate, cfg.WhatsAppMPS)
+	require.LessOrEqual(t, rate, cfg.WhatsAppMPS+1, "never above MPS as measured by the sandbox")
+	require.GreaterOrEqual(t, rate, cfg.WhatsAppMPS/2, "and not needlessly slow")
+}
+
+func TestQueuedSendsSurviveRestart(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.WhatsAppMPS = 5 // slow enough that sends are still queued at the restart
+	cfg.SandboxStatusDelay = 10 * time.Millisecond
+	l := startLive(t, cfg)
+	admin := l.admin()
+	wa := "919811180000"
+	l.customerWrites(wa)
+	var ids []string
+	for i := 0; i < 30; i++ {
+		st, body := l.send(admin, "+"+wa, fmt.Sprintf("r%d", i))
+		require.Equal(t, 202, st, body)
+		ids = append(ids, body["data"].(map[string]any)["message"].(map[string]any)["id"].(string))
+	}
+	l.restart()
+	sb := l.sandbox()
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			if l.messageStatus(id) == actors.StatusQueued {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "every accepted send went out after the restart")
+	got := map[string]int{}
+	for _, m := range sentTo(sb, wa) {
+		got[string(m.Body)]++
+	}
+	for body, n := range got {
+		assert.Equal(t, 1, n, "no repeat within the new process: %s", body)
+	}
+}
