@@ -21,6 +21,9 @@ type footprint struct {
 	HeapObjects int64
 	// Populate is how long creating the population took.
 	Populate time.Duration
+	// Prepare is how long preparing it took before the measurement
+	// started (zero when there was nothing to prepare).
+	Prepare time.Duration
 }
 
 // BytesPerActor is the live heap one actor of the population holds.

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
 )
 
 // TestFootprintOfSmallPopulations runs each memory measurement on 100
@@ -113,4 +115,33 @@ func TestPercentiles(t *testing.T) {
 	p50, p99 = percentiles(nil)
 	assert.Zero(t, p50)
 	assert.Zero(t, p99)
+}
+
+// TestSeededConversationsAreActivatedByOneMessage checks what the memory
+// benchmark relies on: a seeded conversation is loaded by its actor, not
+// created again with a customer, and after one inbound message it holds
+// that message and a pending window timer.
+func TestSeededConversationsAreActivatedByOneMessage(t *testing.T) {
+	const n = 5
+	f, err := openFleet(t.Context(), t.TempDir(), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, f.Close()) })
+
+	require.NoError(t, f.seed(t.Context(), 0, n))
+	require.NoError(t, f.activate(t.Context(), 0, n))
+	require.Equal(t, n, f.host.Live())
+	for i := range n {
+		key := customerKey(i)
+		c, err := f.store.OpenConversation(t.Context(), key.PhoneNumberID, key.WaID)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, c.Seq, "conversation %d", i)
+		assert.EqualValues(t, 2, c.Version, "conversation %d: seeded, then saved once", i)
+		assert.Equal(t, c.LastInboundAt.Add(fleetConfig.Window-fleetConfig.Warning), c.NextTimerAt, "conversation %d", i)
+		_, err = f.store.CustomerByPhone(t.Context(), "+"+key.WaID)
+		assert.ErrorIs(t, err, actors.ErrNotFound, "conversation %d: no customer created", i)
+	}
+	// A second message for an active conversation is applied, not reopened.
+	key := customerKey(0)
+	require.NoError(t, f.deliver(key, inbound(key, 1)))
+	require.ErrorIs(t, f.deliver(key, inbound(key, 1)), errDuplicate)
 }

@@ -47,7 +47,7 @@ func testConfig(t *testing.T) configs.Config {
 	cfg.WhatsAppVerifyToken = "verify-me"
 	cfg.AdminEmail, cfg.AdminPassword = "admin@example.com", "admin-password"
 	cfg.RateLimitAPIPerMin, cfg.RateLimitAuthPerMin = 1000000, 1000000
-	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.ConversationShards = 4
 	cfg.SandboxPort = 0
 	cfg.PairInterval = 50 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,5 +375,122 @@ func TestQueuedSendsSurviveRestart(t *testing.T) {
 	}
 	for body, n := range got {
 		assert.Equal(t, 1, n, "no repeat within the new process: %s", body)
+	}
+}
+
+// TestRabbitRestartMidSends restarts RabbitMQ's app while 500 sends go
+// through it: every send the API accepted (202) reaches the sandbox exactly
+// once; a send refused during the outage (503) never does.
+func TestRabbitRestartMidSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the broker")
+	}
+	cfg := testConfig(t)
+	cfg.RabbitMQURL = servicetest.RabbitURL(t)
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		if servicetest.Required() {
+			t.Fatal("rabbitmqctl is needed to restart the broker")
+		}
+		t.Skip("rabbitmqctl not installed")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	cfg.RabbitMQQueue = "test.restart." + hex.EncodeToString(b)
+	cfg.WhatsAppMPS = 400
+	cfg.PairInterval = 0
+	cfg.PairBurst = 1000
+	cfg.SandboxStatusDelay = 0
+	t.Cleanup(func() {
+		_ = exec.Command("rabbitmqctl", "start_app").Run()
+		deleteQueues(cfg.RabbitMQQueue)
+	})
+	l := startLive(t, cfg)
+	admin := l.admin()
+	const customers, per = 20, 25
+	for c := 0; c < customers; c++ {
+		l.customerWrites(fmt.Sprintf("91981190%02d99", c))
+	}
+	var mu sync.Mutex
+	accepted := map[string]bool{} // message text -> accepted
+	refused := map[string]bool{}
+	var wg sync.WaitGroup
+	restarted := make(chan struct{})
+	var progress atomic.Int64
+	go func() {
+		defer close(restarted)
+		// Stop the broker once a fifth of the sends are through.
+		for progress.Load() < customers*per/5 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		out, err := exec.Command("rabbitmqctl", "stop_app").CombinedOutput()
+		if err != nil {
+			t.Errorf("stop_app: %v %s", err, out)
+			return
+		}
+		time.Sleep(time.Second)
+		if out, err := exec.Command("rabbitmqctl", "start_app").CombinedOutput(); err != nil {
+			t.Errorf("start_app: %v %s", err, out)
+		}
+	}()
+	for c := 0; c < customers; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			wa := fmt.Sprintf("91981190%02d99", c)
+			for i := 0; i < per; i++ {
+				text := fmt.Sprintf("c%d-m%d", c, i)
+				st, _ := l.send(admin, "+"+wa, text)
+				mu.Lock()
+				if st == 202 {
+					accepted[text] = true
+				} else {
+					refused[text] = true
+				}
+				mu.Unlock()
+				progress.Add(1)
+				time.Sleep(40 * time.Millisecond)
+			}
+		}(c)
+	}
+	wg.Wait()
+	<-restarted
+	t.Logf("accepted %d, refused during the outage %d", len(accepted), len(refused))
+	require.Greater(t, len(accepted), customers*per/2)
+	sb := l.sandbox()
+	count := func() map[string]int {
+		seen := map[string]int{}
+		for _, m := range sb.Sent() {
+			body := string(m.Body)
+			i := strings.Index(body, `"body":"`)
+			if i < 0 {
+				continue
+			}
+			rest := body[i+8:]
+			seen[rest[:strings.IndexByte(rest, '"')]]++
+		}
+		return seen
+	}
+	require.Eventually(t, func() bool {
+		seen := count()
+		for text := range accepted {
+			if seen[text] == 0 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 200*time.Millisecond, "every accepted send reaches WhatsApp: missing %v", func() []string {
+		seen := count()
+		var missing []string
+		for text := range accepted {
+			if seen[text] == 0 {
+				missing = append(missing, text)
+			}
+		}
+		return missing
+	}())
+	seen := count()
+	for text, n := range seen {
+		assert.Equal(t, 1, n, "%s sent exactly once", text)
+		assert.False(t, refused[text], "%s was refused yet sent", text)
 	}
 }

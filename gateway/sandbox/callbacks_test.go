@@ -52,13 +52,13 @@ func TestStatusCallbacks(t *testing.T) {
 	h := newHarness(t, Options{Now: clock.Now, DisplayPhoneNumbers: map[string]string{testPhoneID: "15550001111"}}, false)
 
 	t.Run("sent, delivered, read in order, signed and parseable", func(t *testing.T) {
-		wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"+919876500001","text":{"body":"hi"},"biz_opaque_callback_data":"tracker-7"}`))
+		wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"+919876500101","text":{"body":"hi"},"biz_opaque_callback_data":"tracker-7"}`))
 		got := waitStatuses(t, h, wamid, 3)
 		require.Equal(t, []string{"sent", "delivered", "read"}, statusNames(got))
 		var convID string
 		for _, u := range got {
 			assert.Equal(t, testPhoneID, u.PhoneNumberID)
-			assert.Equal(t, "919876500001", u.RecipientID)
+			assert.Equal(t, "919876500101", u.RecipientID)
 			assert.Equal(t, clock.Now(), u.Timestamp)
 			assert.Equal(t, "tracker-7", u.BizOpaqueCallbackData)
 			assert.Empty(t, u.Errors)
@@ -86,7 +86,7 @@ func TestStatusCallbacks(t *testing.T) {
 	})
 
 	t.Run("metadata and entry as Meta sends them", func(t *testing.T) {
-		wamid := wamidOf(t, h.sendText(t, "919876500002"))
+		wamid := wamidOf(t, h.sendText(t, "919876500102"))
 		waitStatuses(t, h, wamid, 3)
 		h.rcv.mu.Lock()
 		body := h.rcv.bodies[len(h.rcv.bodies)-1]
@@ -120,7 +120,7 @@ func TestStatusCallbacks(t *testing.T) {
 	})
 
 	t.Run("template opens a utility conversation", func(t *testing.T) {
-		wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"919876500003","type":"template","template":{"name":"hello","language":{"code":"en"}}}`))
+		wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"919876500103","type":"template","template":{"name":"hello","language":{"code":"en"}}}`))
 		got := waitStatuses(t, h, wamid, 3)
 		raw := decodeRaw(t, got[0])
 		assert.Equal(t, "utility", raw.Conversation.Origin.Type)

@@ -141,6 +141,9 @@ func newHarness(t *testing.T, opts Options, noWebhook bool) *harness {
 	if opts.Log == nil {
 		opts.Log = zaptest.NewLogger(t)
 	}
+	if opts.TimeoutHold == 0 {
+		opts.TimeoutHold = 2 * time.Second // a test that trips 0003 by mistake fails fast
+	}
 	if opts.RetryBackoff == 0 {
 		opts.RetryBackoff = time.Millisecond
 	}

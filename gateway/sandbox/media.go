@@ -113,7 +113,7 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			writeAPIError(rw, invalidParam("The multipart body could not be read."))
+			writeAPIError(rw, uploadReadError(err, w.media.maxFile))
 			return
 		}
 		switch part.FormName() {
@@ -126,7 +126,7 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 			partType = part.Header.Get("Content-Type")
 			data, err = io.ReadAll(io.LimitReader(part, w.media.maxFile+1))
 			if err != nil {
-				writeAPIError(rw, invalidParam("The file could not be read."))
+				writeAPIError(rw, uploadReadError(err, w.media.maxFile))
 				return
 			}
 		default:
@@ -165,6 +165,13 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 	w.media.put(m)
 	w.log.Debug("media uploaded", zap.String("phone_number_id", m.phoneNumberID), zap.String("media_id", m.id), zap.Int("size", len(data)))
 	writeJSON(rw, http.StatusOK, map[string]string{"id": m.id})
+}
+
+func uploadReadError(err error, maxFile int64) *apiError {
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+		return invalidParam("Param file is too large: the limit is %d bytes.", maxFile)
+	}
+	return invalidParam("The multipart body could not be read.")
 }
 
 // formValue reads a small form field; Meta's own curl samples quote the

@@ -131,6 +131,7 @@ func TestMediaUploadRefusals(t *testing.T) {
 		{name: "no type", product: "whatsapp", file: small, wantDetail: "type"},
 		{name: "unsupported type", product: "whatsapp", typ: "application/zip", file: small, wantDetail: "type"},
 		{name: "too large", product: "whatsapp", typ: "text/plain", file: bytes.Repeat([]byte("x"), 1001), wantDetail: "too large"},
+		{name: "larger than the body limit", product: "whatsapp", typ: "text/plain", file: bytes.Repeat([]byte("x"), 2<<20), wantDetail: "too large"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

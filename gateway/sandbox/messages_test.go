@@ -25,6 +25,8 @@ func TestSendAcceptsEveryType(t *testing.T) {
 			body: `"recipient_type":"individual","type":"text","text":{"preview_url":false,"body":"Hello"}`},
 		{name: "text with plus and context", to: "+919876543211", wantWaID: "919876543211", wantType: "text",
 			body: `"type":"text","context":{"message_id":"wamid.abc"},"text":{"body":"reply"},"biz_opaque_callback_data":"t-1"`},
+		{name: "null context and other objects", to: "919876543212", wantWaID: "919876543212", wantType: "text",
+			body: `"type":"text","context":null,"image":null,"text":{"body":"nulls"}`},
 		{name: "type omitted defaults to text", to: "919876543212", wantWaID: "919876543212", wantType: "text",
 			body: `"text":{"body":"no type"}`},
 		{name: "image by link", to: "919876543213", wantWaID: "919876543213", wantType: "image",

@@ -207,9 +207,9 @@ func (s *Sandbox) Run(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 
-	s.log.Info("sandbox running")
+	s.log.Debug("callback workers started", zap.Int("workers", s.disp.workers))
 	s.disp.run(ctx)
-	s.log.Info("sandbox stopped", zap.Int("pending_callbacks", s.disp.pendingCount()))
+	s.log.Debug("callback workers stopped", zap.Int("pending_callbacks", s.disp.pendingCount()))
 	return nil
 }
 

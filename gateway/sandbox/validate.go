@@ -101,6 +101,12 @@ func parseSend(body []byte) (*validMessage, *markRead, *apiError) {
 	if e := decodeStrict(body, &req, ""); e != nil {
 		return nil, nil, e
 	}
+	// A null object is the same as an absent one.
+	for _, raw := range []*json.RawMessage{&req.Context, &req.TypingIndicator} {
+		if string(*raw) == "null" {
+			*raw = nil
+		}
+	}
 	if req.MessagingProduct == nil || *req.MessagingProduct == "" {
 		return nil, nil, invalidParam("The parameter messaging_product is required.")
 	}

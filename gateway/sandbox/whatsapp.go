@@ -173,7 +173,7 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 			details: "The sandbox's callback queue is full; the engine's webhook is not keeping up. Retry later."})
 		return
 	}
-	w.rec.add(SentMessage{To: msg.waID, Type: msg.typ, Body: body, WaMessageID: wamid, At: now, PhoneNumberID: phoneNumberID})
+	w.rec.add(SentMessage{To: msg.waID, Type: msg.typ, Body: body, WaMessageID: wamid, At: now.UTC(), PhoneNumberID: phoneNumberID})
 	log.Debug("message accepted", zap.String("wa_message_id", wamid), zap.String("type", msg.typ))
 
 	resp := sendResponse{
