@@ -176,9 +176,14 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		return
 	}
 	dec := whatsapp.Classify(err)
-	werr := &actors.WhatsAppError{Code: dec.Code, Title: dec.Reason}
+	werr := &actors.WhatsAppError{Code: max(dec.Code, 0), Title: dec.Reason}
 	switch dec.Action {
 	case whatsapp.Retry:
+		if dec.RecipientOnly {
+			// 131056: hold back every message to this recipient, not just
+			// this one, for the pair-rate delay.
+			s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(dec.Delay))
+		}
 		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, dec.Delay), dec.Reason, log)
 	case whatsapp.PauseNumber:
 		pause := pick(s.opts.NumberPause, dec.Delay)

@@ -211,7 +211,7 @@ func (s *Shaper) Wait(ctx context.Context, phoneNumberID, to string) error {
 	if err := s.pausedLocked(key, n, now); err != nil {
 		return err
 	}
-	n.next = now
+	n.next = now.Add(s.interval)
 	r.tat = later(r.tat, now).Add(s.pairInterval)
 	return nil
 }

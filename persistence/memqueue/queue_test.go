@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,9 +39,12 @@ func consume(t *testing.T, q *memqueue.Queue) (<-chan actors.Delivery, context.C
 	out := make(chan actors.Delivery, 1024)
 	done := make(chan error, 1)
 	go func() { done <- q.Consume(ctx, func(d actors.Delivery) { out <- d }) }()
+	var once sync.Once
 	stop := func() {
-		cancel()
-		<-done
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
 	}
 	t.Cleanup(stop)
 	return out, stop
@@ -154,10 +158,11 @@ func TestStaleDeliveryAndClose(t *testing.T) {
 	_, err := d.Retry(0, "x")
 	require.ErrorIs(t, err, memqueue.ErrDeliveryLost)
 
-	deliveries, _ = consume(t, q)
+	deliveries, stop = consume(t, q)
 	d = next(t, deliveries)
 	require.NoError(t, d.Ack())
 	require.ErrorIs(t, d.Ack(), memqueue.ErrSettled)
+	stop()
 
 	require.NoError(t, q.Close())
 	require.NoError(t, q.Close())

@@ -1,0 +1,266 @@
+package rabbitqueue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/wacc/engine/persistence/servicetest"
+)
+
+// testName returns a queue name no other test (or run) uses.
+func testName(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "test.outbound." + hex.EncodeToString(b)
+}
+
+// testOptions fills what every test wants: a unique name, quick reconnects.
+func testOptions(t *testing.T, opts Options) Options {
+	t.Helper()
+	if opts.Name == "" {
+		opts.Name = testName(t)
+	}
+	if opts.ReconnectMin == 0 {
+		opts.ReconnectMin = 20 * time.Millisecond
+	}
+	if opts.ReconnectMax == 0 {
+		opts.ReconnectMax = 200 * time.Millisecond
+	}
+	return opts
+}
+
+// testLogger logs to t and records Info and above for assertions.
+func testLogger(t *testing.T) (*zap.Logger, *observer.ObservedLogs) {
+	core, logs := observer.New(zap.InfoLevel)
+	return zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core)), logs
+}
+
+// openQueue connects a Queue to rawURL (the test broker when empty) and
+// deletes its queues at cleanup.
+func openQueue(t *testing.T, rawURL string, opts Options) (*Queue, *observer.ObservedLogs) {
+	t.Helper()
+	brokerURL := servicetest.RabbitURL(t)
+	if rawURL == "" {
+		rawURL = brokerURL
+	}
+	opts = testOptions(t, opts)
+	log, logs := testLogger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	q, err := New(ctx, rawURL, opts, log)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, q.Close())
+		deleteQueues(t, brokerURL, q.topo)
+	})
+	return q, logs
+}
+
+// admin opens a channel of its own to the test broker.
+func admin(t *testing.T) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(servicetest.RabbitURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	return ch
+}
+
+func deleteQueues(t *testing.T, brokerURL string, topo topology) {
+	t.Helper()
+	conn, err := amqp.Dial(brokerURL)
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	for _, name := range topo.queues() {
+		_, err := ch.QueueDelete(name, false, false, false)
+		require.NoError(t, err, "delete queue %s", name)
+	}
+}
+
+// closeBrokerSide asks the broker to close q's current connection, as an
+// operator's `rabbitmqctl close_connection` would. Only this connection is
+// closed: other tests and engineers share the broker.
+func closeBrokerSide(t *testing.T, q *Queue) {
+	t.Helper()
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		t.Skip("\n\n*** rabbitmqctl is not on PATH: cannot close a connection from the broker side ***\n")
+	}
+	q.mu.Lock()
+	s := q.cur
+	q.mu.Unlock()
+	require.NotNil(t, s, "queue has no connection to close")
+	local := s.conn.LocalAddr().String()
+
+	var pid string
+	require.Eventually(t, func() bool { // the broker lists new connections a moment late
+		out, err := exec.Command("rabbitmqctl", "-q", "list_connections", "pid", "name").Output()
+		if err != nil {
+			return false
+		}
+		for line := range strings.SplitSeq(string(out), "\n") {
+			fields := strings.SplitN(line, "\t", 2)
+			if len(fields) == 2 && strings.HasPrefix(fields[1], local+" ->") {
+				pid = fields[0]
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 100*time.Millisecond, "connection from %s not listed by rabbitmqctl", local)
+	out, err := exec.Command("rabbitmqctl", "-q", "close_connection", pid, "test").CombinedOutput()
+	require.NoError(t, err, "rabbitmqctl close_connection: %s", out)
+}
+
+// proxy forwards TCP connections to the broker and can cut or freeze them,
+// to simulate an outage without touching the broker other tests share.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	down   bool          // refuse (accept and close) new connections
+	thawed chan struct{} // closed unless frozen
+
+	wg sync.WaitGroup
+}
+
+// startProxy listens on a random loopback port and forwards to the test
+// broker; it returns the proxy and an AMQP URL through it.
+func startProxy(t *testing.T) (*proxy, string) {
+	t.Helper()
+	u, err := url.Parse(servicetest.RabbitURL(t))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{ln: ln, target: u.Host, conns: make(map[net.Conn]struct{}), thawed: make(chan struct{})}
+	close(p.thawed)
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	u.Host = ln.Addr().String()
+	return p, u.String()
+}
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			_ = c.Close()
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		if !p.track(c, up) {
+			continue
+		}
+		p.wg.Add(2)
+		go p.pipe(c, up)
+		go p.pipe(up, c)
+	}
+}
+
+// track records conns for cut, or closes them when cut came first.
+func (p *proxy) track(conns ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range conns {
+		if p.down {
+			_ = c.Close()
+			continue
+		}
+		p.conns[c] = struct{}{}
+	}
+	return !p.down
+}
+
+// pipe copies from src to dst, holding data while the proxy is frozen.
+func (p *proxy) pipe(src, dst net.Conn) {
+	defer p.wg.Done()
+	defer func() { _ = src.Close(); _ = dst.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			thawed := p.thawed
+			p.mu.Unlock()
+			<-thawed
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil { // EOF, or closed by cut
+			return
+		}
+	}
+}
+
+// cut closes every forwarded connection and refuses new ones until restore.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *proxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
+// freeze stops forwarding bytes (connections stay open) until thaw.
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.thawed = make(chan struct{})
+}
+
+func (p *proxy) thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.thawed:
+	default:
+		close(p.thawed)
+	}
+}
+
+func (p *proxy) close() {
+	_ = p.ln.Close()
+	p.thaw()
+	p.cut()
+	p.wg.Wait()
+}

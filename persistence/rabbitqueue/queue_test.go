@@ -1,0 +1,342 @@
+package rabbitqueue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/queuetest"
+	"github.com/wacc/engine/persistence/servicetest"
+)
+
+var _ queuetest.Queue = (*Queue)(nil)
+
+func TestContract(t *testing.T) {
+	queuetest.Run(t, func(t *testing.T) queuetest.Queue {
+		q, _ := openQueue(t, "", Options{Prefetch: queuetest.Prefetch, MaxAttempts: queuetest.MaxAttempts})
+		return q
+	})
+}
+
+func TestTierFor(t *testing.T) {
+	topo := newTopology(Options{Name: "q", DelayTiers: DefaultDelayTiers})
+	cases := []struct {
+		name    string
+		delay   time.Duration
+		tier    time.Duration
+		clamped bool
+	}{
+		{name: "below the first tier rounds up to it", delay: time.Millisecond, tier: time.Second},
+		{name: "exactly a tier stays", delay: 5 * time.Second, tier: 5 * time.Second},
+		{name: "just above a tier rounds up to the next", delay: 5*time.Second + time.Millisecond, tier: 15 * time.Second},
+		{name: "the last tier stays", delay: time.Hour, tier: time.Hour},
+		{name: "above the last tier is clamped to it", delay: 3 * time.Hour, tier: time.Hour, clamped: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tier, clamped := topo.tierFor(c.delay)
+			assert.Equal(t, c.tier, tier)
+			assert.Equal(t, c.clamped, clamped)
+		})
+	}
+	assert.Equal(t, "q.retry.15000", topo.retryQueue(15*time.Second))
+}
+
+func TestOptionsRejectBadValues(t *testing.T) {
+	cases := []struct {
+		name string
+		opts Options
+	}{
+		{name: "prefetch above uint16", opts: Options{Prefetch: 70000}},
+		{name: "negative max attempts", opts: Options{MaxAttempts: -1}},
+		{name: "backoff min above max", opts: Options{ReconnectMin: time.Second, ReconnectMax: time.Millisecond}},
+		{name: "tier not whole milliseconds", opts: Options{DelayTiers: []time.Duration{1500 * time.Microsecond}}},
+		{name: "tiers not ascending", opts: Options{DelayTiers: []time.Duration{time.Minute, time.Second}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := New(context.Background(), "amqp://127.0.0.1:1/", c.opts, zap.NewNop())
+			require.ErrorContains(t, err, "rabbitqueue options")
+		})
+	}
+}
+
+func TestNewFailsFastOnConflictingQueue(t *testing.T) {
+	ch := admin(t)
+	name := testName(t)
+	_, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{"x-max-priority": int32(3)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin(t).QueueDelete(name, false, false, false) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = New(ctx, servicetest.RabbitURL(t), testOptions(t, Options{Name: name}), zap.NewNop())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "PRECONDITION_FAILED")
+	assert.Less(t, time.Since(start), 5*time.Second, "a clashing queue is not retried")
+}
+
+func TestNewGivesUpWhenBrokerUnreachable(t *testing.T) {
+	p, proxyURL := startProxy(t)
+	p.cut()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := New(ctx, proxyURL, testOptions(t, Options{}), zap.NewNop())
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// consumeInto runs Consume until cleanup, sending deliveries to the channel.
+func consumeInto(t *testing.T, q *Queue) <-chan actors.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan actors.Delivery, 4096)
+	done := make(chan error, 1)
+	go func() { done <- q.Consume(ctx, func(d actors.Delivery) { out <- d }) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return out
+}
+
+func next(t *testing.T, deliveries <-chan actors.Delivery) actors.Delivery {
+	t.Helper()
+	select {
+	case d := <-deliveries:
+		return d
+	case <-time.After(15 * time.Second):
+		t.Fatal("no delivery within 15s")
+		return nil
+	}
+}
+
+func testJob(id string) actors.OutboundJob {
+	return actors.OutboundJob{MessageID: id, ConversationID: "conv", Priority: actors.PriorityBulk, Body: json.RawMessage(`{}`)}
+}
+
+func TestPublishDuringBrokerSideClose(t *testing.T) {
+	q, logs := openQueue(t, "", Options{PublishTimeout: 3 * time.Second})
+	ctx := context.Background()
+
+	const publishers, perPublisher = 4, 150
+	var mu sync.Mutex
+	var ok, failed []string
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := range perPublisher {
+				id := fmt.Sprintf("g%d-%03d", p, i)
+				err := q.Publish(ctx, testJob(id))
+				mu.Lock()
+				if err == nil {
+					ok = append(ok, id)
+				} else {
+					failed = append(failed, id)
+					assert.ErrorIs(t, err, actors.ErrUnavailable)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	succeeded := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ok)
+	}
+	require.Eventually(t, func() bool { return succeeded() >= 40 }, 15*time.Second, 5*time.Millisecond)
+	closeBrokerSide(t, q)
+	okAtClose := succeeded()
+	wg.Wait()
+
+	require.Equal(t, 1, logs.FilterMessage("outbound queue reconnected").Len(), "the close must have been noticed")
+	t.Logf("published %d, failed %d, %d succeeded after the close", len(ok), len(failed), len(ok)-okAtClose)
+	assert.Greater(t, len(ok), okAtClose, "publishing resumes after the reconnect")
+
+	// Every publish reported as successful must be in the queue.
+	deliveries := consumeInto(t, q)
+	seen := make(map[string]int)
+	missing := func() int {
+		n := 0
+		for _, id := range ok {
+			if seen[id] == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.After(20 * time.Second)
+	for missing() > 0 {
+		select {
+		case d := <-deliveries:
+			seen[d.Job().MessageID]++
+			require.NoError(t, d.Ack())
+		case <-deadline:
+			t.Fatalf("%d confirmed jobs never arrived", missing())
+		}
+	}
+}
+
+func TestConsumeResumesAfterBrokerSideClose(t *testing.T) {
+	q, logs := openQueue(t, "", Options{})
+	ctx := context.Background()
+	deliveries := consumeInto(t, q)
+
+	require.NoError(t, q.Publish(ctx, testJob("a")))
+	require.NoError(t, next(t, deliveries).Ack())
+	require.NoError(t, q.Publish(ctx, testJob("b")))
+	held := next(t, deliveries)
+	require.Equal(t, "b", held.Job().MessageID)
+
+	closeBrokerSide(t, q)
+	require.Eventually(t, func() bool { return logs.FilterMessage("outbound queue reconnected").Len() == 1 },
+		15*time.Second, 10*time.Millisecond)
+	require.ErrorIs(t, held.Ack(), ErrDeliveryLost, "the old channel is gone")
+	_, err := held.Retry(0, "x")
+	require.ErrorIs(t, err, ErrDeliveryLost)
+
+	again := next(t, deliveries)
+	require.Equal(t, "b", again.Job().MessageID, "unacked job redelivered after the reconnect")
+	require.Equal(t, 1, again.Job().Attempt)
+	require.NoError(t, again.Ack())
+
+	require.NoError(t, q.Publish(ctx, testJob("c")))
+	d := next(t, deliveries)
+	require.Equal(t, "c", d.Job().MessageID)
+	require.NoError(t, d.Ack())
+}
+
+func TestPublishDuringOutage(t *testing.T) {
+	p, proxyURL := startProxy(t)
+	const timeout = 700 * time.Millisecond
+	q, _ := openQueue(t, proxyURL, Options{PublishTimeout: timeout})
+	ctx := context.Background()
+	deliveries := consumeInto(t, q)
+	require.NoError(t, q.Publish(ctx, testJob("before")))
+	require.NoError(t, next(t, deliveries).Ack())
+
+	p.cut()
+	start := time.Now()
+	err := q.Publish(ctx, testJob("during"))
+	elapsed := time.Since(start)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	assert.GreaterOrEqual(t, elapsed, timeout, "publish waits for a reconnect first")
+	assert.Less(t, elapsed, timeout+2*time.Second)
+
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, q.Publish(short, testJob("short")), context.DeadlineExceeded, "the caller's ctx bounds the wait too")
+
+	p.restore()
+	require.NoError(t, q.Publish(ctx, testJob("after")), "publish waits for the reconnect")
+	d := next(t, deliveries)
+	require.Equal(t, "after", d.Job().MessageID, "consuming resumes; failed publishes were never queued")
+	require.NoError(t, d.Ack())
+}
+
+func TestUnconfirmedPublishTimesOut(t *testing.T) {
+	p, proxyURL := startProxy(t)
+	const timeout = 500 * time.Millisecond
+	q, _ := openQueue(t, proxyURL, Options{PublishTimeout: timeout})
+	ctx := context.Background()
+
+	p.freeze()
+	start := time.Now()
+	err := q.Publish(ctx, testJob("frozen"))
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.GreaterOrEqual(t, time.Since(start), timeout)
+	p.thaw()
+
+	require.NoError(t, q.Publish(ctx, testJob("thawed")))
+}
+
+func TestUnroutablePublishIsAnError(t *testing.T) {
+	q, _ := openQueue(t, "", Options{})
+	ctx := context.Background()
+	require.NoError(t, admin(t).QueueUnbind(q.topo.main, q.topo.main, q.topo.exchange, nil))
+
+	err := q.Publish(ctx, testJob("lost"))
+	require.ErrorIs(t, err, ErrUnroutable)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+
+	// A concurrent routable publish on the same channel is not confused
+	// with the returned one.
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			key := q.topo.main
+			if i%2 == 0 {
+				key = q.topo.dead
+			}
+			errs[i] = q.publish(ctx, key, testJob(fmt.Sprint(i)), nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%2 == 0 {
+			assert.NoError(t, err, "publish %d to the bound dead queue", i)
+		} else {
+			assert.ErrorIs(t, err, ErrUnroutable, "publish %d to the unbound main queue", i)
+		}
+	}
+}
+
+func TestUndecodableJobIsRejectedToDeadQueue(t *testing.T) {
+	q, _ := openQueue(t, "", Options{})
+	ctx := context.Background()
+	ch := admin(t)
+	require.NoError(t, ch.PublishWithContext(ctx, q.topo.exchange, q.topo.main, true, false, amqp.Publishing{
+		MessageId: "garbage-1", DeliveryMode: amqp.Persistent, Body: []byte("not json"),
+	}))
+	deliveries := consumeInto(t, q)
+	require.NoError(t, q.Publish(ctx, testJob("good")))
+	d := next(t, deliveries)
+	require.Equal(t, "good", d.Job().MessageID, "the undecodable message is never handed out")
+	require.NoError(t, d.Ack())
+
+	var dead []actors.DeadLetter
+	require.Eventually(t, func() bool {
+		var err error
+		dead, err = q.ListDeadLetters(ctx, 10)
+		return err == nil && len(dead) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, "garbage-1", dead[0].Job.MessageID)
+	assert.Contains(t, dead[0].Reason, "rejected")
+	assert.False(t, dead[0].At.IsZero())
+
+	moved, err := q.Redrive(ctx, nil)
+	require.NoError(t, err)
+	assert.Zero(t, moved, "an undecodable dead letter stays where it is")
+}
+
+func TestRetryUsesDelayTier(t *testing.T) {
+	q, _ := openQueue(t, "", Options{DelayTiers: []time.Duration{300 * time.Millisecond, 2 * time.Second}})
+	ctx := context.Background()
+	deliveries := consumeInto(t, q)
+	require.NoError(t, q.Publish(ctx, testJob("r")))
+	d := next(t, deliveries)
+
+	start := time.Now()
+	_, err := d.Retry(301*time.Millisecond, "slow down")
+	require.NoError(t, err)
+	d = next(t, deliveries)
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "301ms rounds up to the 2s tier")
+	assert.Equal(t, 2, d.Job().Attempt)
+	require.NoError(t, d.Ack())
+
+	info, err := admin(t).QueueDeclarePassive(q.topo.retryQueue(2*time.Second), true, false, false, false, nil)
+	require.NoError(t, err)
+	assert.Zero(t, info.Messages)
+}
