@@ -213,9 +213,11 @@ func TestInjectedFailures(t *testing.T) {
 		}
 		cases := []tc{
 			{wa: "919811140001", want: actors.StatusFailed, wantCode: 131026},
-			{wa: "919811140002", want: actors.StatusRead, sentTimes: 1}, // 130429 twice, then accepted (attempts: 3 > max 2?)
+			{wa: "919811140004", want: actors.StatusRead}, // delivered arrives before sent
 			{wa: "919811140005", want: actors.StatusFailed, wantCode: 131047},
-			{wa: "919811140007", want: actors.StatusFailed},
+			{wa: "919811140006", want: actors.StatusRead},   // 131056 once, then accepted
+			{wa: "919811140007", want: actors.StatusFailed}, // 5xx twice: dead-lettered at 2 attempts
+			{wa: "919811140008", want: actors.StatusFailed, wantCode: 131051},
 		}
 		ids := map[string]string{}
 		for _, c := range cases {
@@ -232,7 +234,17 @@ func TestInjectedFailures(t *testing.T) {
 			}, 30*time.Second, 50*time.Millisecond, "%s settles", c.wa)
 			m, err := l.e.store.Message(context.Background(), id)
 			require.NoError(t, err)
-			_ = m
+			if c.want == actors.StatusRead {
+				require.Eventually(t, func() bool { return l.messageStatus(id) == actors.StatusRead }, 10*time.Second, 20*time.Millisecond, c.wa)
+				continue
+			}
+			assert.Equal(t, c.want, m.Status, c.wa)
+			if c.wantCode != 0 {
+				require.Eventually(t, func() bool {
+					m, _ := l.e.store.Message(context.Background(), id)
+					return m.Error != nil && m.Error.Code == c.wantCode
+				}, 5*time.Second, 20*time.Millisecond, "%s fails with %d", c.wa, c.wantCode)
+			}
 		}
 		// 0001: 131026 is final, never retried.
 		m1, _ := l.e.store.Message(context.Background(), ids["919811140001"])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -131,9 +132,10 @@ func (q *Queue) adminChannel(ctx context.Context) (*amqp.Channel, error) {
 // their reason and time come from x-death.
 func decodeDeadLetter(m amqp.Delivery) actors.DeadLetter {
 	var dl actors.DeadLetter
+	var notes []string
 	if err := json.Unmarshal(m.Body, &dl.Job); err != nil {
 		dl.Job = actors.OutboundJob{MessageID: m.MessageId}
-		dl.Reason = "undecodable job: " + err.Error()
+		notes = append(notes, "undecodable job: "+err.Error())
 	}
 	if reason, ok := m.Headers[deadReasonHeader].(string); ok {
 		dl.Reason = reason
@@ -151,6 +153,12 @@ func decodeDeadLetter(m amqp.Delivery) actors.DeadLetter {
 				dl.At = t
 			}
 		}
+	}
+	if dl.Reason == "" {
+		dl.Reason = "unknown"
+	}
+	if len(notes) > 0 {
+		dl.Reason += " (" + strings.Join(notes, "; ") + ")"
 	}
 	if dl.At.IsZero() {
 		dl.At = m.Timestamp

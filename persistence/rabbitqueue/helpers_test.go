@@ -48,7 +48,7 @@ func testOptions(t *testing.T, opts Options) Options {
 // testLogger logs to t and records Info and above for assertions.
 func testLogger(t *testing.T) (*zap.Logger, *observer.ObservedLogs) {
 	core, logs := observer.New(zap.InfoLevel)
-	return zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core)), logs
+	return zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Core(), core)), logs
 }
 
 // openQueue connects a Queue to rawURL (the test broker when empty) and

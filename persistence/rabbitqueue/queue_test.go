@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,14 +130,17 @@ func TestPublishDuringBrokerSideClose(t *testing.T) {
 	q, logs := openQueue(t, "", Options{PublishTimeout: 3 * time.Second})
 	ctx := context.Background()
 
-	const publishers, perPublisher = 4, 150
+	// Publishers run until stopped, so they are busy before, during and
+	// after the close.
+	const publishers = 4
 	var mu sync.Mutex
 	var ok, failed []string
+	var stopped atomic.Bool
 	var wg sync.WaitGroup
 	for p := range publishers {
 		wg.Go(func() {
-			for i := range perPublisher {
-				id := fmt.Sprintf("g%d-%03d", p, i)
+			for i := 0; !stopped.Load(); i++ {
+				id := fmt.Sprintf("g%d-%05d", p, i)
 				err := q.Publish(ctx, testJob(id))
 				mu.Lock()
 				if err == nil {
@@ -149,6 +153,8 @@ func TestPublishDuringBrokerSideClose(t *testing.T) {
 			}
 		})
 	}
+	defer wg.Wait()
+	defer stopped.Store(true)
 	succeeded := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -156,12 +162,14 @@ func TestPublishDuringBrokerSideClose(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return succeeded() >= 40 }, 15*time.Second, 5*time.Millisecond)
 	closeBrokerSide(t, q)
-	okAtClose := succeeded()
+	require.Eventually(t, func() bool { return logs.FilterMessage("outbound queue reconnected").Len() == 1 },
+		15*time.Second, 5*time.Millisecond, "the close must be noticed")
+	okAtReconnect := succeeded()
+	require.Eventually(t, func() bool { return succeeded() >= okAtReconnect+40 }, 15*time.Second, 5*time.Millisecond,
+		"publishing resumes after the reconnect")
+	stopped.Store(true)
 	wg.Wait()
-
-	require.Equal(t, 1, logs.FilterMessage("outbound queue reconnected").Len(), "the close must have been noticed")
-	t.Logf("published %d, failed %d, %d succeeded after the close", len(ok), len(failed), len(ok)-okAtClose)
-	assert.Greater(t, len(ok), okAtClose, "publishing resumes after the reconnect")
+	t.Logf("published %d, failed %d", len(ok), len(failed))
 
 	// Every publish reported as successful must be in the queue.
 	deliveries := consumeInto(t, q)
@@ -239,9 +247,16 @@ func TestPublishDuringOutage(t *testing.T) {
 
 	p.restore()
 	require.NoError(t, q.Publish(ctx, testJob("after")), "publish waits for the reconnect")
-	d := next(t, deliveries)
-	require.Equal(t, "after", d.Job().MessageID, "consuming resumes; failed publishes were never queued")
-	require.NoError(t, d.Ack())
+	for {
+		d := next(t, deliveries)
+		id := d.Job().MessageID
+		require.NoError(t, d.Ack())
+		if id == "after" {
+			break
+		}
+		// "before" may come again: its ack can be lost in the cut.
+		require.Equal(t, "before", id, "a failed publish must not be queued")
+	}
 }
 
 func TestUnconfirmedPublishTimesOut(t *testing.T) {
