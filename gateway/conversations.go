@@ -88,6 +88,21 @@ func (s *Server) visibleConversation(r *http.Request) (actors.Conversation, *api
 	return c, nil, nil
 }
 
+// visible is visibleConversation that answers the error itself; ok is
+// false when it did.
+func (s *Server) visible(w http.ResponseWriter, r *http.Request) (actors.Conversation, bool) {
+	c, ae, err := s.visibleConversation(r)
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case ae != nil:
+		writeError(w, r, ae)
+	default:
+		return c, true
+	}
+	return actors.Conversation{}, false
+}
+
 func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request) {
 	q, ae := readQuery(r, "status", "assignee", "customerId", "page", "limit")
 	if ae != nil {
@@ -141,13 +156,8 @@ func (s *Server) handleListConversations(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleGetConversation(w http.ResponseWriter, r *http.Request) {
-	c, ae, err := s.visibleConversation(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ae != nil {
-		writeError(w, r, ae)
+	c, ok := s.visible(w, r)
+	if !ok {
 		return
 	}
 	writeData(w, http.StatusOK, conversationEnvelope{Conversation: c.View()})
@@ -168,13 +178,8 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	c, ae, err := s.visibleConversation(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ae != nil {
-		writeError(w, r, ae)
+	c, ok := s.visible(w, r)
+	if !ok {
 		return
 	}
 	ms, next, err := s.engine.Reads.ListMessages(r.Context(), c.ID, q.get("before"), limit)
@@ -214,13 +219,8 @@ func (s *Server) command(r *http.Request, c actors.Conversation, msg any) (actor
 }
 
 func (s *Server) handleCloseConversation(w http.ResponseWriter, r *http.Request) {
-	c, ae, err := s.visibleConversation(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ae != nil {
-		writeError(w, r, ae)
+	c, ok := s.visible(w, r)
+	if !ok {
 		return
 	}
 	if c.State == actors.StateClosed {
@@ -244,13 +244,8 @@ func (s *Server) handleAssignConversation(w http.ResponseWriter, r *http.Request
 		writeError(w, r, e)
 		return
 	}
-	c, ae, err := s.visibleConversation(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ae != nil {
-		writeError(w, r, ae)
+	c, ok := s.visible(w, r)
+	if !ok {
 		return
 	}
 	if c.State == actors.StateClosed {

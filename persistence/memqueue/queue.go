@@ -3,6 +3,7 @@ package memqueue
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -141,7 +142,8 @@ func (q *Queue) Close() error {
 }
 
 // Publish queues job behind the jobs of its priority. A zero Attempt is
-// stored as 1, a zero EnqueuedAt as now, and Body is copied. When Capacity
+// stored as 1, a zero EnqueuedAt as now, and Body (which must be JSON) is
+// copied. When Capacity
 // jobs are held it fails with ErrFull.
 func (q *Queue) Publish(ctx context.Context, job actors.OutboundJob) error {
 	if job.MessageID == "" {
@@ -149,6 +151,9 @@ func (q *Queue) Publish(ctx context.Context, job actors.OutboundJob) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publish message %s: %w", job.MessageID, err)
+	}
+	if len(job.Body) > 0 && !json.Valid(job.Body) { // as rabbitqueue, which encodes it
+		return fmt.Errorf("publish message %s: body is not valid JSON", job.MessageID)
 	}
 	if job.Attempt < 1 {
 		job.Attempt = 1

@@ -185,3 +185,17 @@ func TestPublishCopiesBody(t *testing.T) {
 	deliveries, _ := consume(t, q)
 	assert.JSONEq(t, `{"a":1}`, string(next(t, deliveries).Job().Body))
 }
+
+func TestCloseEndsRunningConsume(t *testing.T) {
+	q := memqueue.New(memqueue.Options{})
+	done := make(chan error, 1)
+	go func() { done <- q.Consume(context.Background(), func(actors.Delivery) {}) }()
+	require.NoError(t, q.Publish(context.Background(), job("a", 1)))
+	require.NoError(t, q.Close())
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, memqueue.ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("consume still running after close")
+	}
+}

@@ -23,7 +23,7 @@ import (
 )
 
 // testName returns a queue name no other test (or run) uses.
-func testName(t *testing.T) string {
+func testName(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -31,7 +31,7 @@ func testName(t *testing.T) string {
 }
 
 // testOptions fills what every test wants: a unique name, quick reconnects.
-func testOptions(t *testing.T, opts Options) Options {
+func testOptions(t testing.TB, opts Options) Options {
 	t.Helper()
 	if opts.Name == "" {
 		opts.Name = testName(t)
@@ -46,14 +46,14 @@ func testOptions(t *testing.T, opts Options) Options {
 }
 
 // testLogger logs to t and records Info and above for assertions.
-func testLogger(t *testing.T) (*zap.Logger, *observer.ObservedLogs) {
-	core, logs := observer.New(zap.InfoLevel)
+func testLogger(t testing.TB) (*zap.Logger, *observer.ObservedLogs) {
+	core, logs := observer.New(zap.DebugLevel)
 	return zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Core(), core)), logs
 }
 
 // openQueue connects a Queue to rawURL (the test broker when empty) and
 // deletes its queues at cleanup.
-func openQueue(t *testing.T, rawURL string, opts Options) (*Queue, *observer.ObservedLogs) {
+func openQueue(t testing.TB, rawURL string, opts Options) (*Queue, *observer.ObservedLogs) {
 	t.Helper()
 	brokerURL := servicetest.RabbitURL(t)
 	if rawURL == "" {
@@ -73,7 +73,7 @@ func openQueue(t *testing.T, rawURL string, opts Options) (*Queue, *observer.Obs
 }
 
 // admin opens a channel of its own to the test broker.
-func admin(t *testing.T) *amqp.Channel {
+func admin(t testing.TB) *amqp.Channel {
 	t.Helper()
 	conn, err := amqp.Dial(servicetest.RabbitURL(t))
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func admin(t *testing.T) *amqp.Channel {
 	return ch
 }
 
-func deleteQueues(t *testing.T, brokerURL string, topo topology) {
+func deleteQueues(t testing.TB, brokerURL string, topo topology) {
 	t.Helper()
 	conn, err := amqp.Dial(brokerURL)
 	require.NoError(t, err)

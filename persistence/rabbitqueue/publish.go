@@ -112,10 +112,9 @@ func (s *session) publish(ctx context.Context, exchange, key string, msg amqp.Pu
 
 	dc, err := s.pub.PublishWithDeferredConfirm(exchange, key, true, false, msg)
 	if err != nil {
-		if s.pub.IsClosed() {
-			return fmt.Errorf("%w: %w", errSessionLost, err)
-		}
-		return fmt.Errorf("send to %s: %w", key, err)
+		// Our headers are valid, so a failed send is a failed socket: the
+		// reader will see it too and the session will be marked lost.
+		return fmt.Errorf("%w: send to %s: %w", errSessionLost, key, err)
 	}
 	select {
 	case <-dc.Done():

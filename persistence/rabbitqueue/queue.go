@@ -77,6 +77,9 @@ func New(ctx context.Context, rawURL string, opts Options, log *zap.Logger) (*Qu
 	if err != nil {
 		return nil, err
 	}
+	if log == nil {
+		log = zap.NewNop()
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("rabbitqueue: parse url: invalid url")
@@ -134,7 +137,7 @@ type session struct {
 	// ack sees its own return. See returnedFor.
 	returns  chan amqp.Return
 	retMu    sync.Mutex
-	waiting  map[string]struct{}   // publish ids awaiting their confirm
+	waiting  map[string]struct{}    // publish ids awaiting their confirm
 	returned map[string]amqp.Return // returns of waiting publish ids
 
 	// lost is closed by the supervisor once the connection or the

@@ -76,7 +76,7 @@ func TestNewFailsFastOnConflictingQueue(t *testing.T) {
 	name := testName(t)
 	_, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{"x-max-priority": int32(3)})
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin(t).QueueDelete(name, false, false, false) })
+	t.Cleanup(func() { _, _ = ch.QueueDelete(name, false, false, false) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -169,7 +169,8 @@ func TestPublishDuringBrokerSideClose(t *testing.T) {
 		"publishing resumes after the reconnect")
 	stopped.Store(true)
 	wg.Wait()
-	t.Logf("published %d, failed %d", len(ok), len(failed))
+	t.Logf("published %d, failed %d, %d publishes repeated on the new connection",
+		len(ok), len(failed), logs.FilterMessage("publish interrupted by lost connection").Len())
 
 	// Every publish reported as successful must be in the queue.
 	deliveries := consumeInto(t, q)
@@ -354,4 +355,27 @@ func TestRetryUsesDelayTier(t *testing.T) {
 	info, err := admin(t).QueueDeclarePassive(q.topo.retryQueue(2*time.Second), true, false, false, false, nil)
 	require.NoError(t, err)
 	assert.Zero(t, info.Messages)
+}
+
+func TestCloseEndsRunningConsume(t *testing.T) {
+	q, _ := openQueue(t, "", Options{})
+	ctx := context.Background()
+	require.NoError(t, q.Publish(ctx, testJob("held")))
+	got := make(chan actors.Delivery, 1)
+	done := make(chan error, 1)
+	go func() { done <- q.Consume(ctx, func(d actors.Delivery) { got <- d }) }()
+	d := next(t, got)
+	require.NoError(t, q.Close())
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("consume still running after close")
+	}
+	require.ErrorIs(t, d.Ack(), ErrDeliveryLost)
+	require.ErrorIs(t, q.Publish(ctx, testJob("late")), ErrClosed)
+
+	info, err := admin(t).QueueDeclarePassive(q.topo.main, true, false, false, false, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, info.Messages, "the unsettled job went back to the queue")
 }
