@@ -107,4 +107,8 @@ type OutboundStore interface {
 	ReleaseIdempotency(ctx context.Context, key string) error
 	// DeleteExpiredIdempotency removes records expired before before.
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
+	// RequeueFailed moves a failed outbound message back to queued (its
+	// error cleared) for a re-drive of its dead letter; it reports whether
+	// the message was failed. Statuses otherwise never move backwards.
+	RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error)
 }

@@ -51,8 +51,10 @@ func readLiveHeap() liveHeap {
 // measure reads the live heap, runs populate (which must leave its n actors
 // alive), waits settle for the actors to become idle, and reads the heap
 // again. Whatever populate keeps reachable beyond the actors counts against
-// them, so it should allocate nothing else that outlives it. With BENCH_HEAPPROFILE_DIR set it also writes the heap
-// profile of the populated process to <dir>/<name>.pprof.
+// them, so it should allocate nothing else that outlives it. With
+// BENCH_HEAPPROFILE_DIR set it also writes heap profiles before and after,
+// to <dir>/<seq>-<name>.before.pprof and .after.pprof; their difference is
+// the population.
 func measure(ctx context.Context, name string, n int, settle time.Duration, populate func() error) (footprint, error) {
 	if n <= 0 {
 		return footprint{}, fmt.Errorf("measure %s: population size %d must be positive", name, n)

@@ -48,8 +48,10 @@ type Engine struct {
 	Loads     AgentLoads
 	// Idempotency keeps Idempotency-Key answers of mutating requests.
 	Idempotency IdempotencyStore
-	// DeadLetters lists and re-drives failed sends.
+	// DeadLetters lists and re-drives failed sends; Requeue puts their
+	// messages back to queued first.
 	DeadLetters actors.DeadLetters
+	Requeue     Requeuer
 }
 
 const commandTimeout = 10 * time.Second

@@ -1,11 +1,18 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/wacc/engine/actors"
 )
+
+// Requeuer moves a failed message back to queued for a re-drive.
+type Requeuer interface {
+	RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error)
+}
 
 type deadLettersPage struct {
 	Items []actors.DeadLetter `json:"items"`
@@ -59,7 +66,33 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ve.err())
 		return
 	}
-	n, err := s.engine.DeadLetters.Redrive(r.Context(), req.MessageIDs)
+	ctx := r.Context()
+	ids := req.MessageIDs
+	if len(ids) == 0 {
+		dls, err := s.engine.DeadLetters.ListDeadLetters(ctx, 1000)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, d := range dls {
+			ids = append(ids, d.Job.MessageID)
+		}
+	}
+	if len(ids) == 0 {
+		writeData(w, http.StatusOK, map[string]int{"redriven": 0})
+		return
+	}
+	// The messages go back to queued first, so the sender sends them
+	// again; a message that is not failed (never was, or already
+	// re-driven) is left as it is.
+	now := s.now().UTC()
+	for _, id := range ids {
+		if _, err := s.engine.Requeue.RequeueFailed(ctx, id, now); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	n, err := s.engine.DeadLetters.Redrive(ctx, ids)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -252,6 +252,12 @@ func (a *Actor) inbound(in actors.InboundMessage) Result {
 		Text: in.Text, Content: in.Content, Status: "received", WaMessageID: in.WaMessageID, Seq: a.conv.Seq + 1,
 		Raw: in.Raw, CreatedAt: at, UpdatedAt: now,
 	}
+	if len(in.Errors) > 0 {
+		// Message-level errors (131051 on unsupported types) are kept with
+		// the message; the whole list stays in Raw.
+		e := in.Errors[0]
+		msg.Error = &e
+	}
 	if err := a.deps.Store.AppendMessage(ctx, msg); err != nil {
 		if errors.Is(err, actors.ErrDuplicate) {
 			return Result{Conversation: a.current(), Duplicate: true}

@@ -78,7 +78,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 func (ce *conversationEngine) gatewayEngine(store engineStore) *gateway.Engine {
 	return &gateway.Engine{
 		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
-		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store,
+		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store,
 	}
 }
 

@@ -80,6 +80,10 @@ func TestEveryFixtureStored(t *testing.T) {
 		assert.Equal(t, w.typ, m.Type, w.wamid)
 		assert.Equal(t, actors.DirectionInbound, m.Direction)
 		assert.NotEmpty(t, m.Raw, "raw message kept")
+		if w.typ == "unsupported" {
+			require.NotNil(t, m.Error, "message-level errors recorded")
+			assert.Equal(t, 131051, m.Error.Code)
+		}
 	}
 }
 

@@ -114,7 +114,7 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 	if err != nil {
 		return nil, err
 	}
-	e.conv, err = startConversations(ctx, cfg, e.store, log, reg, e.out.queue)
+	e.conv, err = startConversations(ctx, cfg, e.store, log, reg, newCountingPublisher(e.out.queue, reg))
 	if err != nil {
 		return nil, err
 	}

@@ -155,3 +155,30 @@ func (o *outbound) close() {
 		o.log.Warn("close outbound queue", zap.Error(err))
 	}
 }
+
+// countingPublisher counts what the conversations publish to the queue:
+// published (attempted) and confirmed (durably queued). Retries and dead
+// letters are counted by the sender.
+type countingPublisher struct {
+	actors.OutboundPublisher
+	published prometheus.Counter
+	confirmed prometheus.Counter
+}
+
+func newCountingPublisher(p actors.OutboundPublisher, reg prometheus.Registerer) *countingPublisher {
+	c := &countingPublisher{OutboundPublisher: p,
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_outbound_published_total", Help: "Sends published to the outbound queue."}),
+		confirmed: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_outbound_confirmed_total", Help: "Sends the outbound queue confirmed as durably queued."}),
+	}
+	reg.MustRegister(c.published, c.confirmed)
+	return c
+}
+
+func (c *countingPublisher) Publish(ctx context.Context, job actors.OutboundJob) error {
+	c.published.Inc()
+	if err := c.OutboundPublisher.Publish(ctx, job); err != nil {
+		return err
+	}
+	c.confirmed.Inc()
+	return nil
+}

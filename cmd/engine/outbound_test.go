@@ -274,6 +274,18 @@ func TestInjectedFailures(t *testing.T) {
 		assert.True(t, found, "dead letter listed: %v", items)
 		assert.Empty(t, sentTo(sb, "919811140001"))
 		assert.Empty(t, sentTo(sb, "919811140007"))
+
+		// Re-drive: the sandbox's 0007 now accepts, so the message goes out.
+		st, body = l.apiWith("POST", "/api/whatsapp/dead-letters/redrive", admin, map[string]any{"messageIds": []string{ids["919811140007"]}})
+		require.Equal(t, 200, st, body)
+		require.EqualValues(t, 1, body["data"].(map[string]any)["redriven"])
+		require.Eventually(t, func() bool { return len(sentTo(sb, "919811140007")) == 1 }, 20*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { return l.messageStatus(ids["919811140007"]) == actors.StatusRead }, 10*time.Second, 20*time.Millisecond)
+		st, body = l.api("GET", "/api/whatsapp/dead-letters", admin, nil)
+		require.Equal(t, 200, st)
+		for _, it := range body["data"].(map[string]any)["items"].([]any) {
+			assert.NotEqual(t, ids["919811140007"], it.(map[string]any)["job"].(map[string]any)["messageId"])
+		}
 	})
 }
 

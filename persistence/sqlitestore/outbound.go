@@ -19,6 +19,7 @@ const (
 	qCompleteIdem     = `UPDATE idempotency_keys SET status = ?, body = ? WHERE key = ?`
 	qReleaseIdem      = `DELETE FROM idempotency_keys WHERE key = ? AND status = 0`
 	qExpireIdem       = `DELETE FROM idempotency_keys WHERE expires_at < ?`
+	qRequeueFailed    = `UPDATE messages SET status = 'queued', error = NULL, updated_at = ? WHERE id = ? AND status = 'failed' AND direction = 'outbound'`
 )
 
 // Message returns the message with that id, or ErrNotFound.
@@ -100,4 +101,14 @@ func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time) 
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// RequeueFailed moves a failed outbound message back to queued.
+func (s *Store) RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, qRequeueFailed, millis(at), id)
+	if err != nil {
+		return false, fmt.Errorf("requeue message %s: %w", id, mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

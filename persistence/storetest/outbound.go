@@ -55,6 +55,27 @@ func RunOutbound(t *testing.T, open func(t *testing.T) OutboundTestStore) {
 			require.NoError(t, err)
 			require.Len(t, all, 4)
 		}},
+		{name: "requeue failed", check: func(t *testing.T, ctx context.Context, s OutboundTestStore) {
+			require.NoError(t, s.AppendMessage(ctx, msg("f1", actors.DirectionOutbound, actors.StatusQueued, base)))
+			ok, err := s.RequeueFailed(ctx, "f1", base)
+			require.NoError(t, err)
+			require.False(t, ok, "only failed messages")
+			_, err = s.UpdateMessageStatus(ctx, "f1", actors.StatusFailed, "", &actors.WhatsAppError{Code: 1, Title: "x"}, base)
+			require.NoError(t, err)
+			ok, err = s.RequeueFailed(ctx, "f1", base.Add(time.Second))
+			require.NoError(t, err)
+			require.True(t, ok)
+			m, err := s.Message(ctx, "f1")
+			require.NoError(t, err)
+			require.Equal(t, actors.StatusQueued, m.Status)
+			require.Nil(t, m.Error)
+			changed, err := s.UpdateMessageStatus(ctx, "f1", actors.StatusSent, "wamid.f1", nil, base.Add(2*time.Second))
+			require.NoError(t, err)
+			require.True(t, changed, "a requeued message moves forward again")
+			ok, err = s.RequeueFailed(ctx, "missing", base)
+			require.NoError(t, err)
+			require.False(t, ok)
+		}},
 		{name: "idempotency lifecycle", check: func(t *testing.T, ctx context.Context, s OutboundTestStore) {
 			rec := actors.IdempotencyRecord{Key: "u1:POST:/x:k1", RequestHash: "h1", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 			require.NoError(t, s.ClaimIdempotency(ctx, rec))
