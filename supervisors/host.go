@@ -167,8 +167,9 @@ func (s *shard) child(c actor.Context, key conversation.Key) *actor.PID {
 	if pid, ok := s.children[key]; ok {
 		return pid
 	}
+	// A parent is told when a child stops (*actor.Terminated) without
+	// watching it; a watch would cost every conversation a PID set.
 	pid := c.Spawn(conversation.Props(s.deps, key))
-	c.Watch(pid)
 	s.children[key] = pid
 	s.keys[pid.Id] = key
 	return pid

@@ -64,16 +64,13 @@ func Props(d *Deps, key Key) *actor.Props {
 type Actor struct {
 	deps   *Deps
 	key    Key
-	log    *zap.Logger
 	system *actor.ActorSystem
 	self   *actor.PID
 	// loaded is false until the open conversation (if any) was read.
 	loaded bool
 	// conv is the open conversation, nil when there is none.
-	conv   *actors.Conversation
-	timer  *time.Timer
-	ctx    context.Context
-	cancel context.CancelFunc
+	conv  *actors.Conversation
+	timer *time.Timer
 	// retire is set when a write was rejected (another activation changed
 	// the conversation): the actor answers the message in hand, then stops.
 	retire bool
@@ -121,14 +118,12 @@ func respond(c actor.Context, r Result) {
 
 func (a *Actor) start(c actor.Context) {
 	a.system, a.self = c.ActorSystem(), c.Self()
-	a.log = a.deps.Log.With(zap.String("actor", a.key.Name()))
-	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.loaded, a.conv = false, nil
 	if a.deps.Config.IdleTimeout > 0 {
 		c.SetReceiveTimeout(a.deps.Config.IdleTimeout)
 	}
 	if err := a.load(); err != nil {
-		a.log.Warn("load conversation; will retry on the next message", zap.Error(err))
+		a.log().Warn("load conversation; will retry on the next message", zap.Error(err))
 		return
 	}
 	a.armTimer()
@@ -139,10 +134,12 @@ func (a *Actor) stop() {
 		a.timer.Stop()
 		a.timer = nil
 	}
-	if a.cancel != nil {
-		a.cancel()
-	}
 }
+
+// log returns the logger with this actor's name. It is built when needed
+// (logging is rare) rather than kept per actor: an idle conversation should
+// cost as little memory as possible.
+func (a *Actor) log() *zap.Logger { return a.deps.Log.With(zap.String("actor", a.key.Name())) }
 
 func (a *Actor) now() time.Time {
 	if a.deps.Now != nil {
@@ -156,7 +153,9 @@ func (a *Actor) io() (context.Context, context.CancelFunc) {
 	if d <= 0 {
 		d = 5 * time.Second
 	}
-	return context.WithTimeout(a.ctx, d)
+	// Store calls run inside Receive, so stopping the actor never needs to
+	// interrupt one: a per-call timeout is all they need.
+	return context.WithTimeout(context.Background(), d)
 }
 
 // load reads the open conversation of the key.
@@ -202,7 +201,7 @@ func (a *Actor) save(next actors.Conversation) error {
 	defer cancel()
 	err := a.deps.Store.SaveConversation(ctx, next)
 	if errors.Is(err, actors.ErrConflict) || errors.Is(err, actors.ErrNotFound) {
-		a.log.Warn("conversation changed by another activation; stopping", zap.String("conversation_id", next.ID), zap.Int64("version", next.Version-1))
+		a.log().Warn("conversation changed by another activation; stopping", zap.String("conversation_id", next.ID), zap.Int64("version", next.Version-1))
 		a.loaded, a.conv, a.retire = false, nil, true
 		return fmt.Errorf("save conversation %s: %w", next.ID, ErrStale)
 	}
@@ -291,7 +290,7 @@ func (a *Actor) open(ctx context.Context, in actors.InboundMessage, now time.Tim
 		return fmt.Errorf("create conversation for %s: %w", a.key.Name(), err)
 	}
 	a.conv = &c
-	a.log.Info("conversation opened", zap.String("conversation_id", c.ID))
+	a.log().Info("conversation opened", zap.String("conversation_id", c.ID))
 	return nil
 }
 
@@ -429,7 +428,7 @@ func (a *Actor) tick() Result {
 	}
 	c := *a.conv
 	if expired {
-		a.log.Info("conversation expired", zap.String("conversation_id", c.ID))
+		a.log().Info("conversation expired", zap.String("conversation_id", c.ID))
 		a.publish(actors.EventConversationUpdated, c, "", c.View())
 	}
 	if warned && c.AssigneeID != "" {
@@ -456,7 +455,7 @@ func (a *Actor) close(m Close) Result {
 	next.Version++
 	a.publish(actors.EventConversationUpdated, next, "", next.View())
 	a.armTimer()
-	a.log.Info("conversation closed", zap.String("conversation_id", next.ID), zap.String("agent_id", m.ByUserID))
+	a.log().Info("conversation closed", zap.String("conversation_id", next.ID), zap.String("agent_id", m.ByUserID))
 	return Result{Conversation: next}
 }
 
@@ -586,7 +585,7 @@ func (a *Actor) notify(userID, kind, title, body string, c actors.Conversation) 
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.deps.Store.AddNotifications(ctx, []actors.Notification{n}); err != nil {
-		a.log.Error("store notification", zap.String("agent_id", userID), zap.String("kind", kind), zap.Error(err))
+		a.log().Error("store notification", zap.String("agent_id", userID), zap.String("kind", kind), zap.Error(err))
 	}
 	if a.deps.Publisher != nil {
 		a.deps.Publisher.Publish(actors.Event{Type: actors.EventNotification, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
@@ -679,9 +678,9 @@ func (a *Actor) send(m Send) Result {
 func (a *Actor) failQueued(ctx context.Context, msg actors.Message, c actors.Conversation, cause error) Result {
 	werr := &actors.WhatsAppError{Code: 0, Title: "queue unavailable", Message: "the message was not queued; send it again"}
 	if _, err := a.deps.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, a.now()); err != nil {
-		a.log.Error("record unqueued message as failed", zap.String("conversation_id", c.ID), zap.Error(err))
+		a.log().Error("record unqueued message as failed", zap.String("conversation_id", c.ID), zap.Error(err))
 	}
-	a.log.Warn("outbound queue refused a message", zap.String("conversation_id", c.ID), zap.Error(cause))
+	a.log().Warn("outbound queue refused a message", zap.String("conversation_id", c.ID), zap.Error(cause))
 	return Result{Conversation: c, Err: fmt.Errorf("publish message %s: %w", msg.ID, errors.Join(ErrQueueUnavailable, cause))}
 }
 
@@ -714,7 +713,7 @@ func (a *Actor) sendOutcome(o SendOutcome) Result {
 	if o.WaMessageID != "" {
 		pending, err := a.deps.Store.TakePendingStatuses(ctx, o.WaMessageID)
 		if err != nil {
-			a.log.Warn("take pending statuses", zap.String("wa_message_id", o.WaMessageID), zap.Error(err))
+			a.log().Warn("take pending statuses", zap.String("wa_message_id", o.WaMessageID), zap.Error(err))
 		}
 		for _, u := range pending {
 			m.WaMessageID = o.WaMessageID

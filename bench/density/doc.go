@@ -1,4 +1,4 @@
-// Package bench holds end-to-end load scenarios for the conversation engine:
+// Package density holds end-to-end load scenarios for the conversation engine:
 // how much memory an idle conversation actor costs, and how fast inbound
 // messages are applied through the real path (supervisors.Host, the
 // conversation actor and the SQLite store). It is imported by nothing; the
@@ -38,12 +38,12 @@
 //
 // The memory benchmarks measure once per iteration; run them once:
 //
-//	go test -run '^$' -bench Memory -benchtime=1x ./bench/
-//	go test -run '^$' -bench Memory -benchtime=1x -short ./bench/   # 10k only
+//	go test -run '^$' -bench Memory -benchtime=1x ./bench/density/
+//	go test -run '^$' -bench Memory -benchtime=1x -short ./bench/density/   # 10k only
 //
 // The throughput benchmarks need the default benchtime (or more):
 //
-//	go test -run '^$' -bench 'Inbound|Request' ./bench/
+//	go test -run '^$' -bench 'Inbound|Request' ./bench/density/
 //
 // With BENCH_HEAPPROFILE_DIR set, every memory measurement also writes heap
 // profiles taken just before and after its population was created; their
@@ -57,4 +57,4 @@
 // the benchmark's temporary directory, and stops its actors before the next
 // one starts, so measurements do not see each other's heap. go test without
 // -bench runs only quick checks of the helpers on at most 100 actors.
-package bench
+package density
