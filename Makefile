@@ -7,8 +7,10 @@ FUZZ_TARGETS = ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshTo
 
 .PHONY: run test test-unit fuzz vet build bench bench-quick clean
 
+# A development admin is created when none is configured, so a newcomer can
+# log in at once (development only; set your own for anything shared).
 run:
-	$(GO) run ./cmd/engine
+	ADMIN_EMAIL="$${ADMIN_EMAIL:-admin@example.com}" ADMIN_PASSWORD="$${ADMIN_PASSWORD:-change-me-now}" $(GO) run ./cmd/engine
 
 build:
 	$(GO) build -o bin/engine ./cmd/engine
