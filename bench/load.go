@@ -94,6 +94,8 @@ type loadSpec struct {
 	Rate    int
 	Warmup  time.Duration
 	Measure time.Duration
+	// OnMeasure, when set, is called as the measurement starts.
+	OnMeasure func()
 	// Op performs the i-th operation (i counts from 0 across workers).
 	Op func(ctx context.Context, i int64) error
 }
@@ -137,18 +139,19 @@ func runLoad(ctx context.Context, spec loadSpec, progress io.Writer) Run {
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	var measureStart time.Time
-	warm := time.After(spec.Warmup)
+	var warm <-chan time.Time = time.After(spec.Warmup)
 	var done <-chan time.Time
 	if spec.Warmup <= 0 {
-		rec.startMeasuring()
-		measureStart = time.Now()
-		done = time.After(spec.Measure)
-		warm = nil
+		warm = make(chan time.Time, 1)
+		warm <- time.Now()
 	}
 loop:
 	for {
 		select {
 		case <-warm:
+			if spec.OnMeasure != nil {
+				spec.OnMeasure()
+			}
 			rec.startMeasuring()
 			measureStart = time.Now()
 			done = time.After(spec.Measure)

@@ -545,3 +545,49 @@ func closeEngineConnections(queue string) error {
 	}
 	return fmt.Errorf("no connection named %q", want)
 }
+
+// TestEveryMessageTypeReachesWhatsApp sends each free-form type the API
+// takes; the sandbox validates bodies as the Cloud API does and accepts
+// only well-formed ones, so each must end sent.
+func TestEveryMessageTypeReachesWhatsApp(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SandboxStatusDelay = 10 * time.Millisecond
+	cfg.PairBurst = 100
+	l := startLive(t, cfg)
+	admin := l.admin()
+	wa := "919811220000"
+	l.customerWrites(wa)
+	bodies := []map[string]any{
+		{"type": "image", "image": map[string]string{"link": "https://cdn.example.com/a.png", "caption": "look"}},
+		{"type": "document", "document": map[string]string{"mediaId": "1234567890", "filename": "invoice.pdf", "caption": "your invoice"}},
+		{"type": "audio", "audio": map[string]string{"mediaId": "998877"}},
+		{"type": "video", "video": map[string]string{"link": "https://cdn.example.com/v.mp4"}},
+		{"type": "sticker", "sticker": map[string]string{"mediaId": "445566"}},
+		{"type": "interactive", "interactive": map[string]any{"type": "button", "body": map[string]string{"text": "Pick one"},
+			"action": map[string]any{"buttons": []any{map[string]any{"type": "reply", "reply": map[string]string{"id": "yes", "title": "Yes"}}}}}},
+		{"type": "reaction", "reaction": map[string]string{"messageId": "wamid.in.x", "emoji": "👍"}},
+		{"type": "text", "text": map[string]string{"body": "a reply"}, "context": map[string]string{"messageId": "wamid.in.x"}},
+	}
+	var ids []string
+	for _, b := range bodies {
+		b["to"] = "+" + wa
+		st, body := l.apiWith("POST", "/api/whatsapp/messages", admin, b)
+		require.Equal(t, 202, st, "%v: %v", b["type"], body)
+		ids = append(ids, body["data"].(map[string]any)["message"].(map[string]any)["id"].(string))
+	}
+	for i, id := range ids {
+		require.Eventually(t, func() bool {
+			st := l.messageStatus(id)
+			return st == actors.StatusSent || st == actors.StatusDelivered || st == actors.StatusRead
+		}, 15*time.Second, 20*time.Millisecond, "%v accepted by the Cloud API emulator (status %s)", bodies[i]["type"], l.messageStatus(id))
+	}
+	sb := l.sandbox()
+	var sawContext bool
+	for _, m := range sentTo(sb, wa) {
+		if strings.Contains(string(m.Body), `"context":{"message_id":"wamid.in.x"}`) {
+			sawContext = true
+		}
+		assert.Contains(t, string(m.Body), `"messaging_product":"whatsapp"`)
+	}
+	assert.True(t, sawContext, "reply context sent as context.message_id")
+}
