@@ -13,6 +13,7 @@ package inbox
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,7 @@ type Dispatcher struct {
 	applied  prometheus.Counter
 	failures prometheus.Counter
 	stuck    prometheus.Counter
+	metaErrs *prometheus.CounterVec
 	lag      prometheus.Histogram
 }
 
@@ -53,11 +55,12 @@ func New(store actors.InboxStore, parse Parser, directory conversation.Directory
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
 		stuck:    prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_stuck_total", Help: "Webhook bodies set aside after too many failed attempts."}),
+		metaErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_webhook_errors_total", Help: "Value-level errors[] WhatsApp reported in webhooks, by code."}, []string{"code"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_inbox_lag_seconds", Help: "Time from webhook acceptance to application.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 	}
 	if reg != nil {
-		reg.MustRegister(d.applied, d.failures, d.stuck, d.lag)
+		reg.MustRegister(d.applied, d.failures, d.stuck, d.metaErrs, d.lag)
 	}
 	return d
 }
@@ -147,6 +150,7 @@ func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
 			jobs = append(jobs, job{entry: i, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
 		}
 		for _, we := range b.Errors {
+			d.metaErrs.WithLabelValues(strconv.Itoa(we.Code)).Inc()
 			d.log.Warn("webhook reports an error", zap.String("phone_number_id", we.PhoneNumberID), zap.Int("code", we.Code), zap.String("title", we.Title))
 		}
 	}

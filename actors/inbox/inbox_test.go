@@ -1,0 +1,114 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/gateway/webhook"
+	"github.com/wacc/engine/persistence/sqlitestore"
+)
+
+// reply is an immediate answer.
+type reply struct {
+	v   any
+	err error
+}
+
+func (r reply) Result() (any, error) { return r.v, r.err }
+
+// recordingDirectory answers every request, failing while down is set,
+// and records what it was asked in order.
+type recordingDirectory struct {
+	down atomic.Bool
+	mu   sync.Mutex
+	got  []string
+}
+
+func (d *recordingDirectory) Send(conversation.Key, any) {}
+
+func (d *recordingDirectory) Request(key conversation.Key, msg any, _ time.Duration) conversation.Reply {
+	if d.down.Load() {
+		return reply{err: errors.New("actor unavailable")}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if in, ok := msg.(conversation.Inbound); ok {
+		d.got = append(d.got, key.WaID+":"+in.Msg.WaMessageID)
+	}
+	return reply{v: conversation.Result{}}
+}
+
+func body(wa, wamid string) []byte {
+	return []byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",` +
+		`"metadata":{"display_phone_number":"1","phone_number_id":"pn"},"messages":[{"from":"` + wa + `","id":"` + wamid + `","timestamp":"1700000000","type":"text","text":{"body":"x"}}]}}]}]}`)
+}
+
+func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
+		{ID: actors.NewID(), Body: body("911", "w1"), ReceivedAt: now},
+		{ID: actors.NewID(), Body: body("911", "w2"), ReceivedAt: now},
+		{ID: actors.NewID(), Body: body("922", "w3"), ReceivedAt: now},
+	}))
+	dir := &recordingDirectory{}
+	dir.down.Store(true)
+	d := New(store, webhook.Parse, dir, zap.NewNop(), prometheus.NewRegistry())
+
+	// While the actors fail, nothing leaves the inbox and attempts count.
+	for i := 0; i < 3; i++ {
+		_, err := d.drainOnce(ctx)
+		require.Error(t, err)
+	}
+	pending, err := store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 3)
+	require.Equal(t, 3, pending[0].Attempts)
+
+	// Once they answer, every entry is applied in arrival order and leaves.
+	dir.down.Store(false)
+	n, err := d.drainOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.Equal(t, []string{"911:w1", "911:w2", "922:w3"}, dir.got)
+	pending, err = store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+}
+
+func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := context.Background()
+	id := actors.NewID()
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: body("933", "w9"), ReceivedAt: time.Now().UTC()}}))
+	dir := &recordingDirectory{}
+	dir.down.Store(true)
+	d := New(store, webhook.Parse, dir, zap.NewNop(), prometheus.NewRegistry())
+	for i := 0; i < MaxAttempts+3; i++ {
+		_, _ = d.drainOnce(ctx)
+	}
+	pending, err := store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "never deleted")
+	require.Equal(t, MaxAttempts, pending[0].Attempts, "no longer dispatched after the last attempt")
+	// A set-aside entry does not spin the dispatcher.
+	n, err := d.drainOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
