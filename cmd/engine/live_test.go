@@ -199,7 +199,8 @@ func (l *live) conversationOf(phone, waID string) actors.Conversation {
 	require.Eventually(l.t, func() bool {
 		var err error
 		c, err = l.e.store.OpenConversation(context.Background(), phone, waID)
-		return err == nil
+		// Version 1 is the bare row; the first message's save follows.
+		return err == nil && c.Version >= 2
 	}, 10*time.Second, 10*time.Millisecond, "conversation %s/%s appears", phone, waID)
 	return c
 }
