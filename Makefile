@@ -30,5 +30,13 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+# Load scenarios with their peers, results and charts under bench/results
+# (see bench/README.md); BENCH_ARGS adds flags, e.g. BENCH_ARGS='ingest --conns 128'.
+bench:
+	$(GO) run ./bench run $(BENCH_ARGS)
+
+bench-quick:
+	$(GO) run ./bench run --quick $(BENCH_ARGS)
+
 clean:
 	rm -rf bin data

@@ -1,60 +1,23 @@
-// Package bench holds end-to-end load scenarios for the conversation engine:
-// how much memory an idle conversation actor costs, and how fast inbound
-// messages are applied through the real path (supervisors.Host, the
-// conversation actor and the SQLite store). It is imported by nothing; the
-// benchmarks print and record their figures with b.ReportMetric and assert
-// nothing about them.
+// Command bench runs the engine's load scenarios and writes their report:
 //
-// # What is measured
+//	go run ./bench run [scenario...] [--target URL] [--duration D] [--rate N] [--conns N] [--quick] [--out DIR]
 //
-// BenchmarkIdleConversationMemory keeps N conversations in memory (10k, and
-// 100k unless -short), each activated by one real inbound text message, so
-// every actor holds its loaded conversation, an armed window timer
-// (NextTimerAt) and its receive timeout, as it sits between two customer
-// messages. The figure, bytes/conversation, is the growth of the live heap
-// (runtime.MemStats HeapAlloc after two runtime.GC calls) from just before
-// the activations to once the actors have been idle past their last I/O
-// deadline, divided by N. It includes the host shards' maps and the
-// conversations' key strings; it excludes SQLite's page cache, which lives
-// outside the Go heap. Before the baseline is read the engine is warmed up
-// as a long-running process would be (see warmRegistry and
-// warmConversations), so fixed costs are not charged to the first actors,
-// and the N conversation rows are created through the store (seed-s; it
-// saves the customer and conversation inserts of a first message, not what
-// the actor holds afterwards). The same iteration measures N bare protoactor
-// actors that do nothing and N named bare actors holding a small struct and
-// a time.AfterFunc timer, and reports the ratios conversation/bare and
-// conversation/timer-actor. log=json repeats the 10k measurement with the
-// JSON zap logger production runs with. BenchmarkBareActorMemory reports the
-// two bare figures alone.
-//
-// BenchmarkConversationInbound applies inbound messages round-robin to 1000
-// already-active conversations, one request at a time and with up to 256 in
-// flight, including every SQLite write the actor makes; it reports msgs/s,
-// allocations and latency percentiles. BenchmarkBareActorRequest is the same
-// load against bare actors that only answer, for comparison.
-//
-// # How to run
-//
-// The memory benchmarks measure once per iteration; run them once:
-//
-//	go test -run '^$' -bench Memory -benchtime=1x ./bench/
-//	go test -run '^$' -bench Memory -benchtime=1x -short ./bench/   # 10k only
-//
-// The throughput benchmarks need the default benchtime (or more):
-//
-//	go test -run '^$' -bench 'Inbound|Request' ./bench/
-//
-// With BENCH_HEAPPROFILE_DIR set, every memory measurement also writes heap
-// profiles taken just before and after its population was created; their
-// difference shows where the bytes per actor go:
-//
-//	go tool pprof -sample_index=inuse_space -diff_base <dir>/01-x.before.pprof <dir>/01-x.after.pprof
+// Each scenario is registered by id (see scenarios.go). Without --target a
+// scenario that needs an engine builds cmd/engine once and starts it as a
+// child process on free ports, with a temporary DATA_DIR and the sandbox, so
+// the engine's CPU time (utime+stime of the child, from /proc) is read apart
+// from the load generator's; with --target it drives a running engine over
+// HTTP with webhooks signed by --app-secret and an admin login.
 //
 // # Guarantees
 //
-// Every scenario runs in a fresh actor system and a fresh SQLite file under
-// the benchmark's temporary directory, and stops its actors before the next
-// one starts, so measurements do not see each other's heap. go test without
-// -bench runs only quick checks of the helpers on at most 100 actors.
-package bench
+// Every scenario warms up (5 s, 1 s with --quick) before it measures, prints
+// a progress line every second (rate, p99, errors), records latencies in HDR
+// histograms, and measures its peers (bare handlers, bare actors, a bare
+// broker loop) one after the other in the same invocation; every comparison
+// is a ratio between runs of that invocation. Results are written as
+// <out>/<date>-<scenario>.json, an SVG chart per scenario and a Markdown
+// summary <out>/<date>-summary.md. Numbers are results: no threshold makes
+// the command fail; a scenario that cannot run (a missing broker, npm)
+// says so in the report and the others still run.
+package main

@@ -1,4 +1,4 @@
-package bench
+package density
 
 import (
 	"context"
@@ -74,12 +74,17 @@ type fleet struct {
 
 // openFleet opens a store in dir and starts a host over it.
 func openFleet(ctx context.Context, dir string, log *zap.Logger) (*fleet, error) {
+	return openFleetWith(ctx, dir, log, fleetConfig)
+}
+
+// openFleetWith is openFleet with other conversation timings.
+func openFleetWith(ctx context.Context, dir string, log *zap.Logger, cfg conversation.Config) (*fleet, error) {
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "engine.db"), log)
 	if err != nil {
 		return nil, fmt.Errorf("open fleet: %w", err)
 	}
 	system := newSystem()
-	deps := &conversation.Deps{Store: store, Config: fleetConfig, Log: log}
+	deps := &conversation.Deps{Store: store, Config: cfg, Log: log}
 	return &fleet{store: store, system: system, host: supervisors.NewHost(system, deps, fleetShards, log)}, nil
 }
 

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wacc/engine/gateway/webhook"
+)
+
+// engine is the engine a scenario drives: a child process the bench
+// started, or the --target.
+type engine struct {
+	URL        string
+	SandboxURL string
+	AppSecret  string
+	Email      string
+	Password   string
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	stderr     *bytes.Buffer
+	Client     *http.Client
+}
+
+// Child secrets: fixed, the child lives only for the scenario.
+const (
+	childAppSecret = "bench-app-secret"
+	childEmail     = "bench-admin@example.com"
+	childPassword  = "bench-admin-password"
+)
+
+// buildEngine builds cmd/engine once into the temporary directory.
+func (e *Env) buildEngine(ctx context.Context) (string, error) {
+	if e.engineBin != "" {
+		return e.engineBin, nil
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(e.Tmp, "engine")
+	fmt.Fprintln(e.Progress, "   building cmd/engine")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/engine")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build cmd/engine: %w: %s", err, out)
+	}
+	e.engineBin = bin
+	return bin, nil
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the module root: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("find the module root: run the bench inside the engine's module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startEngine returns the --target, or starts a fresh engine child with
+// the default embedded configuration plus env (KEY=value), and waits until
+// it is ready. The caller stops it.
+func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
+	client := newClient(e.Opts.Conns)
+	if e.Opts.Target != "" {
+		return &engine{URL: strings.TrimRight(e.Opts.Target, "/"), SandboxURL: strings.TrimRight(e.Opts.SandboxURL, "/"),
+			AppSecret: e.Opts.AppSecret, Email: e.Opts.AdminEmail, Password: e.Opts.AdminPassword, Client: client}, nil
+	}
+	bin, err := e.buildEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	sport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.MkdirTemp(e.Tmp, "data-")
+	if err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"APP_ENV=development", "HOST=127.0.0.1", "PORT="+strconv.Itoa(port), "SANDBOX_PORT="+strconv.Itoa(sport),
+		"DATA_DIR="+data, "LOG_LEVEL=warn", "MONGODB_URI=", "REDIS_URL=", "RABBITMQ_URL=", "WHATSAPP_ACCESS_TOKEN=",
+		"JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789", "JWT_REFRESH_SECRET=bench-refresh-secret-0123456789abcdef01234",
+		"ADMIN_EMAIL="+childEmail, "ADMIN_PASSWORD="+childPassword, "WHATSAPP_APP_SECRET="+childAppSecret,
+		"RATE_LIMIT_API_PER_MIN=100000000", "RATE_LIMIT_AUTH_PER_MIN=100000",
+	)
+	cmd.Env = append(cmd.Env, env...)
+	var stderr bytes.Buffer
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &limitedWriter{b: &stderr, max: 64 << 10}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
+	}
+	g := &engine{URL: "http://127.0.0.1:" + strconv.Itoa(port), SandboxURL: "http://127.0.0.1:" + strconv.Itoa(sport),
+		AppSecret: childAppSecret, Email: childEmail, Password: childPassword, cmd: cmd, exited: make(chan struct{}), stderr: &stderr, Client: client}
+	go func() { _ = cmd.Wait(); close(g.exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/readyz", nil)
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return g, nil
+			}
+		}
+		select {
+		case <-g.exited:
+			return nil, fmt.Errorf("start engine: exited: %s", stderr.String())
+		case <-ctx.Done():
+			_ = g.Stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = g.Stop()
+			return nil, fmt.Errorf("start engine: not ready after a minute: %s", stderr.String())
+		}
+	}
+}
+
+// Stop ends a child engine (SIGTERM, then SIGKILL after 20 s).
+func (g *engine) Stop() error {
+	g.Client.CloseIdleConnections()
+	if g.cmd == nil {
+		return nil
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.exited:
+	case <-time.After(20 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.exited
+		return errors.New("stop engine: killed after 20 s")
+	}
+	return nil
+}
+
+// Child reports whether the engine is a child process of the bench.
+func (g *engine) Child() bool { return g.cmd != nil }
+
+// CPU is the child's user+system CPU time so far (zero for a --target).
+func (g *engine) CPU() time.Duration {
+	if g.cmd == nil {
+		return 0
+	}
+	d, err := procCPU(g.cmd.Process.Pid)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// procCPU reads utime+stime of pid from /proc/<pid>/stat.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read cpu time of %d: %w", pid, err)
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime (fields 14 and 15, in clock ticks of
+// 1/100 s) from a /proc/<pid>/stat line.
+func parseStatCPU(stat string) (time.Duration, error) {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, errors.New("parse /proc stat: no command name")
+	}
+	f := strings.Fields(stat[end+1:])
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, errors.New("parse /proc stat: too few fields")
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("parse /proc stat: bad utime or stime")
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return time.Duration(u+s) * tick, nil
+}
+
+// withEngineCPU runs spec against g and fills the run's engine CPU figures
+// over the measurement.
+func (e *Env) loadWithCPU(ctx context.Context, g *engine, spec loadSpec) Run {
+	var cpu0 time.Duration
+	var t0 time.Time
+	spec.OnMeasure = func() { cpu0, t0 = g.CPU(), time.Now() }
+	run := e.load(ctx, spec)
+	if g.Child() && run.Ops > 0 {
+		used := g.CPU() - cpu0
+		run.EngineCPUPerOp = float64(used.Microseconds()) / float64(run.Ops)
+		run.EngineCPUCores = used.Seconds() / time.Since(t0).Seconds()
+	}
+	return run
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, MaxConnsPerHost: conns * 2,
+			IdleConnTimeout: time.Minute, DisableCompression: true,
+		},
+	}
+}
+
+// login answers an admin access token.
+func (g *engine) login(ctx context.Context) (string, error) {
+	var out struct {
+		Data struct {
+			AccessToken string `json:"accessToken"`
+		} `json:"data"`
+	}
+	body, _ := json.Marshal(map[string]string{"email": g.Email, "password": g.Password})
+	if err := g.do(ctx, http.MethodPost, g.URL+"/api/auth/login", "", body, http.StatusOK, &out); err != nil {
+		return "", fmt.Errorf("log in as %s: %w", g.Email, err)
+	}
+	return out.Data.AccessToken, nil
+}
+
+// postWebhook posts a signed webhook body and expects 200.
+func (g *engine) postWebhook(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/api/whatsapp/webhook", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.SignatureHeader, webhook.Sign(body, g.AppSecret))
+	return expect(g.Client.Do(req))(http.StatusOK, nil)
+}
+
+// do sends a JSON request (token may be empty) and decodes the answer into
+// out (when not nil) if its status is want.
+func (g *engine) do(ctx context.Context, method, url, token string, body []byte, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return expect(g.Client.Do(req))(want, out)
+}
+
+// expect checks an HTTP answer's status and decodes its body.
+func expect(resp *http.Response, err error) func(want int, out any) error {
+	return func(want int, out any) error {
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != want {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("%s %s: status %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, b)
+		}
+		if out == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return nil
+		}
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+}
+
+// limitedWriter keeps the first max bytes written to it.
+type limitedWriter struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}

@@ -1,0 +1,497 @@
+package sockets
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FanoutOptions shape the fanout scenario. Zero values take the defaults
+// of DefaultFanoutOptions(false).
+type FanoutOptions struct {
+	// Agents is how many agent sockets are open (besides the supervisor's).
+	Agents int
+	// Users is how many agent accounts the sockets log in as, socket i as
+	// user i%Users; each registration costs the engine an argon2id hash.
+	// Zero means Agents (one socket per agent, as the issue specifies).
+	Users int
+	// Conversations is how many conversations the messages go to, round
+	// robin; zero means Users. The engine's AGENT_MAX_OPEN must be at least
+	// Conversations/Users for all of them to be assigned.
+	Conversations int
+	// Rate is the inbound messages per second during warm-up and
+	// measurement.
+	Rate int
+	// Duration is the measured time, after Warmup.
+	Duration, Warmup time.Duration
+	// Senders is how many webhook posts may be in flight.
+	Senders int
+	// ConnectConcurrency is how many sockets are dialled at once.
+	ConnectConcurrency int
+	// EnginePID is the engine's process id, for its CPU time and RSS; 0
+	// when unknown (not measured).
+	EnginePID int
+	// Drain bounds the wait for the last frames after the load stops.
+	Drain time.Duration
+}
+
+// DefaultFanoutOptions are the issue's figures, or the quick run's.
+func DefaultFanoutOptions(quick bool) FanoutOptions {
+	if quick {
+		return FanoutOptions{Agents: 200, Rate: 500, Duration: 10 * time.Second, Warmup: 2 * time.Second,
+			Senders: 64, ConnectConcurrency: 64, Drain: 5 * time.Second}
+	}
+	return FanoutOptions{Agents: 10000, Rate: 5000, Duration: 30 * time.Second, Warmup: 5 * time.Second,
+		Senders: 256, ConnectConcurrency: 128, Drain: 10 * time.Second}
+}
+
+func (o FanoutOptions) withDefaults() FanoutOptions {
+	d := DefaultFanoutOptions(false)
+	if o.Agents <= 0 {
+		o.Agents = d.Agents
+	}
+	if o.Users <= 0 || o.Users > o.Agents {
+		o.Users = o.Agents
+	}
+	if o.Conversations <= 0 {
+		o.Conversations = o.Users
+	}
+	if o.Rate <= 0 {
+		o.Rate = d.Rate
+	}
+	if o.Duration <= 0 {
+		o.Duration = d.Duration
+	}
+	if o.Warmup < 0 {
+		o.Warmup = 0
+	}
+	if o.Senders <= 0 {
+		o.Senders = d.Senders
+	}
+	if o.ConnectConcurrency <= 0 {
+		o.ConnectConcurrency = d.ConnectConcurrency
+	}
+	if o.Drain <= 0 {
+		o.Drain = d.Drain
+	}
+	return o
+}
+
+// assignTimeout bounds the wait for the seeded conversations' assignment.
+const assignTimeout = 60 * time.Second
+
+// fanoutRun is one Fanout's shared state.
+type fanoutRun struct {
+	opts   FanoutOptions
+	target Target
+	run    string
+	digits string
+
+	userIndex map[string]int // user id → index, read-only once built
+	convIndex map[string]int // wa_id → conversation index, read-only
+	// socketsOf[u] is how many sockets user u holds.
+	socketsOf []int
+	// assignee[c] is 1 + the index of conversation c's assignee, 0 while
+	// unknown.
+	assignee []atomic.Int32
+	assigned atomic.Int64
+
+	// measureFrom is the UnixNano from which sent messages are measured;
+	// MaxInt64 until the warm-up ends.
+	measureFrom atomic.Int64
+	frames      *recorder // every measured frame
+	agentLat    *recorder
+	supLat      *recorder
+	webhookLat  *recorder
+	// got[seq] counts the frames of message seq; posted[seq] is true when
+	// its webhook was measured and answered 200.
+	got    []atomic.Int32
+	posted []atomic.Bool
+	stray  atomic.Int64 // frames with a seq out of range
+
+	webhookErrors atomic.Int64
+	behind        atomic.Int64
+}
+
+func (r *fanoutRun) waID(c int) string { return fmt.Sprintf("91%s%06d", r.digits, c) }
+
+// onFrame handles a frame of socket i; socket 0 is the supervisor's, socket
+// i>0 belongs to user (i-1)%Users.
+func (r *fanoutRun) onFrame(i int, frame []byte) {
+	if seq, sent, ok := parseMarker(frame); ok {
+		if sent.UnixNano() < r.measureFrom.Load() {
+			return
+		}
+		lat := time.Since(sent)
+		r.frames.record(lat)
+		if i == 0 {
+			r.supLat.record(lat)
+		} else {
+			r.agentLat.record(lat)
+		}
+		if seq < int64(len(r.got)) {
+			r.got[seq].Add(1)
+		} else {
+			r.stray.Add(1)
+		}
+		return
+	}
+	if i == 0 || !frameIs(frame, typeAssigned) {
+		return
+	}
+	var f struct {
+		Data struct {
+			WaID       string  `json:"waId"`
+			AssigneeID *string `json:"assigneeId"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(frame, &f) != nil || f.Data.AssigneeID == nil {
+		return
+	}
+	c, ok := r.convIndex[f.Data.WaID]
+	if !ok {
+		return
+	}
+	u, ok := r.userIndex[*f.Data.AssigneeID]
+	if !ok {
+		return
+	}
+	if r.assignee[c].Swap(int32(u+1)) == 0 {
+		r.assigned.Add(1)
+	}
+}
+
+// Fanout measures inbound messages pushed to agents' sockets: it registers
+// the agents and a supervisor, opens their sockets, starts one conversation
+// per Conversations (each auto-assigned to an online agent), then posts
+// Rate signed text webhooks per second, round robin over the conversations,
+// for Warmup+Duration. Latency is from just before a webhook is posted to
+// the message.created frame on a socket, for every socket that receives it
+// (the assignee's and the supervisor's).
+//
+// Result: Ops frames delivered, Throughput frames/s, percentiles of the
+// frames' latency, Errors = webhook errors + sends the generator could not
+// start on time + lost frames + sockets closed by the engine. Extra holds
+// lost_frames, delivered_frames_per_s, sent_per_s, webhook_p99_ms and the
+// others listed in the README of the bench.
+func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(string)) (Result, error) {
+	progress = orNop(progress)
+	opts = opts.withDefaults()
+	res := Result{Scenario: "fanout", Variant: "engine", Extra: map[string]float64{}}
+	wsURL, err := t.wsURL()
+	if err != nil {
+		return res, err
+	}
+	if fit := fitFileLimit(res.Extra, opts.Agents+1+opts.Senders, 1, progress) - 1 - opts.Senders; fit < opts.Agents {
+		if fit < 1 {
+			return res, fmt.Errorf("fanout: %w", ErrNoFiles)
+		}
+		opts.Agents = fit
+		opts.Users = min(opts.Users, fit)
+		opts.Conversations = min(opts.Conversations, opts.Users*20)
+	}
+	client := newEngineClient(t, opts.Senders+16)
+	defer client.close()
+
+	r := &fanoutRun{opts: opts, target: t, run: runID(), digits: runDigits(),
+		userIndex: map[string]int{}, convIndex: map[string]int{}, socketsOf: make([]int, opts.Users),
+		assignee: make([]atomic.Int32, opts.Conversations)}
+	r.measureFrom.Store(int64(^uint64(0) >> 1))
+	for c := 0; c < opts.Conversations; c++ {
+		r.convIndex[r.waID(c)] = c
+	}
+	for i := 0; i < opts.Agents; i++ {
+		r.socketsOf[i%opts.Users]++
+	}
+	total := int(float64(opts.Rate)*(opts.Warmup+opts.Duration).Seconds()) + opts.Rate + 1
+	r.got = make([]atomic.Int32, total)
+	r.posted = make([]atomic.Bool, total)
+
+	// Accounts.
+	admin, err := client.login(ctx, t.AdminEmail, t.AdminPassword)
+	if err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+	agents, err := registerAgents(ctx, client, r.run, opts.Users, progress)
+	if err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+	for i, a := range agents {
+		r.userIndex[a.ID] = i
+	}
+	sup, err := client.register(ctx, fmt.Sprintf("bench-%s-supervisor@bench.example.com", r.run), "bench-password-"+r.run, "Bench supervisor")
+	if err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+	if err := client.setRole(ctx, admin.Token, sup.ID, "supervisor"); err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+
+	// Sockets: 0 is the supervisor's, i>0 agent (i-1)%Users.
+	dialer := newCyclingDialer(nil, helloTimeout)
+	if host := hostOf(t.BaseURL); sourceAddrsFor(host, opts.Agents+1) > 0 {
+		addrs, _ := sourceAddrs(sourceAddrsFor(host, opts.Agents+1))
+		dialer = newCyclingDialer(addrs, helloTimeout)
+		res.Extra["source_addrs"] = float64(len(addrs))
+	}
+	fl := newFleet(wsURL, socketClient(dialer), r.onFrame)
+	defer fl.close()
+	connectStart := time.Now()
+	stopTick := ticker(time.Second, func() {
+		progress(fmt.Sprintf("fanout: connecting %d/%d sockets (%d failed)", fl.opened.Load(), opts.Agents+1, fl.failed.Load()))
+	})
+	err = fl.open(ctx, 0, opts.Agents+1, opts.ConnectConcurrency, func(i int) string {
+		if i == 0 {
+			return sup.Token
+		}
+		return agents[(i-1)%opts.Users].Token
+	}, true, nil)
+	stopTick()
+	if err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+	res.Extra["connect_per_s"] = float64(fl.opened.Load()) / time.Since(connectStart).Seconds()
+	res.Extra["sockets_failed"] = float64(fl.failed.Load())
+	if fl.failed.Load() > 0 {
+		progress(fmt.Sprintf("fanout: %d sockets failed to open; last error: %s", fl.failed.Load(), fl.lastError()))
+	}
+
+	// Conversations: one first message each, then wait for the assignments.
+	seedStart := time.Now()
+	seedErrs := r.post(ctx, client, opts.Conversations, opts.Senders, func(c int) []byte {
+		return textBody(t.phoneNumberID(), r.waID(c), fmt.Sprintf("wamid.bench.%s.seed.%d", r.run, c), "hello from the bench", time.Now())
+	})
+	if seedErrs > 0 {
+		progress(fmt.Sprintf("fanout: %d of %d first messages refused", seedErrs, opts.Conversations))
+	}
+	deadline := time.Now().Add(assignTimeout)
+	for r.assigned.Load() < int64(opts.Conversations) && time.Now().Before(deadline) && ctx.Err() == nil {
+		progress(fmt.Sprintf("fanout: %d/%d conversations assigned", r.assigned.Load(), opts.Conversations))
+		sleepCtx(ctx, 500*time.Millisecond)
+	}
+	res.Extra["conversations"] = float64(opts.Conversations)
+	res.Extra["conversations_assigned"] = float64(r.assigned.Load())
+	res.Extra["seed_seconds"] = time.Since(seedStart).Seconds()
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("fanout: %w", ctx.Err())
+	}
+
+	// Load.
+	probe := startProbe(opts.EnginePID)
+	sent := r.load(ctx, client, progress)
+	// Drain: wait for the frames still in flight.
+	drainEnd := time.Now().Add(opts.Drain)
+	for time.Now().Before(drainEnd) && ctx.Err() == nil {
+		if exp, _, _ := r.tally(); exp == r.frames.count() {
+			break
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
+	}
+	expected, lost, dup := r.tally()
+	r.frames.fill(&res)
+	res.Duration = opts.Duration
+	res.Throughput = float64(res.Ops) / opts.Duration.Seconds()
+	closed := fl.closedEarly.Load()
+	res.Errors = r.webhookErrors.Load() + r.behind.Load() + lost + closed
+	x := res.Extra
+	x["agents"] = float64(opts.Agents)
+	x["users"] = float64(opts.Users)
+	x["supervisor_sockets"] = 1
+	x["rate_target_per_s"] = float64(opts.Rate)
+	x["sent"] = float64(sent)
+	x["sent_per_s"] = float64(sent) / opts.Duration.Seconds()
+	x["delivered_frames_per_s"] = res.Throughput
+	x["expected_frames"] = float64(expected)
+	x["lost_frames"] = float64(lost)
+	x["duplicate_frames"] = float64(dup)
+	x["stray_frames"] = float64(r.stray.Load())
+	x["webhook_errors"] = float64(r.webhookErrors.Load())
+	x["sends_behind"] = float64(r.behind.Load())
+	x["sockets_closed_by_engine"] = float64(closed)
+	x["webhook_p50_ms"] = ms(r.webhookLat.quantile(50))
+	x["webhook_p99_ms"] = ms(r.webhookLat.quantile(99))
+	x["agent_p99_ms"] = ms(r.agentLat.quantile(99))
+	x["supervisor_p99_ms"] = ms(r.supLat.quantile(99))
+	x["p999_ms"] = ms(res.P999)
+	probe.finish(x, res.Ops)
+	progress(fmt.Sprintf("fanout: delivered %.0f frames/s, p99 %v, p999 %v, lost %d, errors %d", res.Throughput, res.P99, res.P999, lost, res.Errors))
+	return res, nil
+}
+
+// load posts Rate messages per second for Warmup+Duration and returns how
+// many measured ones were answered 200.
+func (r *fanoutRun) load(ctx context.Context, client *engineClient, progress func(string)) int64 {
+	opts := r.opts
+	start := time.Now()
+	measureStart := start.Add(opts.Warmup)
+	end := measureStart.Add(opts.Duration)
+	r.frames = newRecorder(measureStart)
+	r.agentLat = newRecorder(measureStart)
+	r.supLat = newRecorder(measureStart)
+	r.webhookLat = newRecorder(measureStart)
+	r.measureFrom.Store(measureStart.UnixNano())
+
+	var sentOK atomic.Int64
+	jobs := make(chan int64, opts.Senders*4)
+	var wg sync.WaitGroup
+	for w := 0; w < opts.Senders; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := range jobs {
+				c := int(seq % int64(opts.Conversations))
+				at := time.Now()
+				body := textBody(r.target.phoneNumberID(), r.waID(c), fmt.Sprintf("wamid.bench.%s.%d", r.run, seq), formatMarker(seq, at), at)
+				status, err := client.webhook(ctx, body)
+				measured := !at.Before(measureStart)
+				if err != nil || status != 200 {
+					if measured && ctx.Err() == nil {
+						r.webhookErrors.Add(1)
+					}
+					continue
+				}
+				if measured {
+					r.webhookLat.record(time.Since(at))
+					r.posted[seq].Store(true)
+					sentOK.Add(1)
+				}
+			}
+		}()
+	}
+
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	nextCut := measureStart.Add(time.Second)
+	var issued int64
+	lastFrames, lastSent := int64(0), int64(0)
+	for {
+		now := time.Now()
+		if !now.Before(end) || ctx.Err() != nil {
+			break
+		}
+		due := int64(now.Sub(start).Seconds() * float64(opts.Rate))
+		for ; issued < due && issued < int64(len(r.got)); issued++ {
+			select {
+			case jobs <- issued:
+			default:
+				if !now.Before(measureStart) {
+					r.behind.Add(1)
+				}
+			}
+		}
+		if !now.Before(nextCut) {
+			for _, rec := range []*recorder{r.frames, r.agentLat, r.supLat, r.webhookLat} {
+				rec.cut(now)
+			}
+			n, sent := r.frames.count(), sentOK.Load()
+			progress(fmt.Sprintf("fanout: t=%ds sent %d/s of %d/s, delivered %d frames/s, p99 %v, errors %d",
+				int(now.Sub(measureStart).Seconds()), sent-lastSent, opts.Rate, n-lastFrames, r.frames.quantile(99), r.webhookErrors.Load()+r.behind.Load()))
+			lastFrames, lastSent = n, sent
+			nextCut = nextCut.Add(time.Second)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	// The last interval, cut short by the end of the load or of ctx.
+	if now := time.Now(); now.Sub(nextCut.Add(-time.Second)) > 100*time.Millisecond {
+		for _, rec := range []*recorder{r.frames, r.agentLat, r.supLat, r.webhookLat} {
+			rec.cut(now)
+		}
+	}
+	return sentOK.Load()
+}
+
+// tally counts the frames measured messages should have produced (one per
+// socket of the conversation's assignee and one for the supervisor), the
+// ones missing and the ones received more than once.
+func (r *fanoutRun) tally() (expected, lost, dup int64) {
+	for seq := range r.posted {
+		if !r.posted[seq].Load() {
+			continue
+		}
+		want := int64(1)
+		if a := r.assignee[seq%r.opts.Conversations].Load(); a > 0 {
+			want += int64(r.socketsOf[a-1])
+		}
+		got := int64(r.got[seq].Load())
+		expected += want
+		if got < want {
+			lost += want - got
+		} else {
+			dup += got - want
+		}
+	}
+	return expected, lost, dup
+}
+
+// post sends n bodies with conc workers and returns how many failed.
+func (r *fanoutRun) post(ctx context.Context, client *engineClient, n, conc int, body func(int) []byte) int64 {
+	var failed atomic.Int64
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if st, err := client.webhook(ctx, body(i)); err != nil || st != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return failed.Load()
+}
+
+func hostOf(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// ticker calls fn every interval until the returned stop is called; stop
+// waits for a call in progress.
+func ticker(interval time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
