@@ -227,17 +227,12 @@ func (a *Actor) inbound(in actors.InboundMessage) Result {
 	}
 	ctx, cancel := a.io()
 	defer cancel()
-	if in.WaMessageID != "" {
-		existing, err := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
-		switch {
-		case err == nil:
-			if a.conv != nil && existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
-				// Stored by an earlier attempt that did not get to update
-				// the conversation: finish applying it.
-				return a.applyInbound(existing, in, at, now)
-			}
+	if a.conv == nil && in.WaMessageID != "" {
+		// Before opening a conversation, make sure this is not a redelivery
+		// of a message of a conversation since closed.
+		if _, err := a.deps.Store.MessageByWaID(ctx, in.WaMessageID); err == nil {
 			return Result{Conversation: a.current(), Duplicate: true}
-		case !errors.Is(err, actors.ErrNotFound):
+		} else if !errors.Is(err, actors.ErrNotFound) {
 			return Result{Err: fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)}
 		}
 	}
@@ -257,10 +252,22 @@ func (a *Actor) inbound(in actors.InboundMessage) Result {
 		e := in.Errors[0]
 		msg.Error = &e
 	}
-	if err := a.deps.Store.AppendMessage(ctx, msg); err != nil {
-		if errors.Is(err, actors.ErrDuplicate) {
-			return Result{Conversation: a.current(), Duplicate: true}
+	// Insert first: the unique wamid is the dedupe, so the common case
+	// costs one write and no read.
+	err := a.deps.Store.AppendMessage(ctx, msg)
+	if errors.Is(err, actors.ErrDuplicate) && in.WaMessageID != "" {
+		existing, lerr := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
+		if lerr != nil {
+			return Result{Err: fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)}
 		}
+		if existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
+			// Stored by an earlier attempt that did not get to update the
+			// conversation: finish applying it.
+			return a.applyInbound(existing, in, at, now)
+		}
+		return Result{Conversation: a.current(), Duplicate: true}
+	}
+	if err != nil {
 		return Result{Err: fmt.Errorf("store message %s: %w", in.WaMessageID, err)}
 	}
 	return a.applyInbound(msg, in, at, now)
