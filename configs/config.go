@@ -77,6 +77,7 @@ type Config struct {
 	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
 	RabbitMQQueue         string        `env:"RABBITMQ_QUEUE" doc:"name of the outbound queue (and prefix of its retry and dead-letter queues)"`
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
+	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset)"`
 }
 

@@ -184,6 +184,7 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	g.Go(func() error { return e.conv.dispatcher.Run(gctx) })
 	g.Go(func() error { return e.conv.sweeper.Run(gctx) })
 	g.Go(func() error { return e.out.sender.Run(gctx) })
+	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
 	g.Go(func() error {
 		select {
 		case a := <-addrs:
