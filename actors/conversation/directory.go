@@ -1,9 +1,6 @@
 package conversation
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // Key names one conversation actor: a business number and a customer.
 type Key struct {
@@ -13,19 +10,6 @@ type Key struct {
 
 // Name is the actor's stable name, "conversation/<phoneNumberId>/<waId>".
 func (k Key) Name() string { return "conversation/" + k.PhoneNumberID + "/" + k.WaID }
-
-// ParseName is the inverse of Name.
-func ParseName(name string) (Key, bool) {
-	rest, ok := strings.CutPrefix(name, "conversation/")
-	if !ok {
-		return Key{}, false
-	}
-	phone, wa, ok := strings.Cut(rest, "/")
-	if !ok || phone == "" || wa == "" || strings.Contains(wa, "/") {
-		return Key{}, false
-	}
-	return Key{PhoneNumberID: phone, WaID: wa}, true
-}
 
 // Reply is a pending answer from an actor.
 type Reply interface {
