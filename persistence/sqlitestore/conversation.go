@@ -127,7 +127,7 @@ func scanConversations(rows *sql.Rows, capacity int) ([]actors.Conversation, err
 // taken or another conversation of the same (PhoneNumberID, WaID) is not
 // closed.
 func (s *Store) CreateConversation(ctx context.Context, c actors.Conversation) error {
-	if _, err := s.w.ExecContext(ctx, qInsertConversation,
+	if _, err := s.st.insertConversation.ExecContext(ctx,
 		c.ID, c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
 		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
 		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
@@ -149,7 +149,7 @@ func (s *Store) Conversation(ctx context.Context, id string) (actors.Conversatio
 // OpenConversation returns the (phoneNumberID, waID) conversation that is not
 // closed, or ErrNotFound.
 func (s *Store) OpenConversation(ctx context.Context, phoneNumberID, waID string) (actors.Conversation, error) {
-	c, err := scanConversation(s.r.QueryRowContext(ctx, qOpenConversation, phoneNumberID, waID))
+	c, err := scanConversation(s.st.openConversation.QueryRowContext(ctx, phoneNumberID, waID))
 	if err != nil {
 		// waID is a phone number; the error names the business number only.
 		return actors.Conversation{}, fmt.Errorf("open conversation on %s: %w", phoneNumberID, err)
@@ -162,7 +162,7 @@ func (s *Store) OpenConversation(ctx context.Context, phoneNumberID, waID string
 // version, ErrNotFound when absent, ErrDuplicate when the save would leave
 // two open conversations of one (PhoneNumberID, WaID).
 func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) error {
-	res, err := s.w.ExecContext(ctx, qSaveConversation,
+	res, err := s.st.saveConversation.ExecContext(ctx,
 		c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
 		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
 		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
@@ -181,7 +181,7 @@ func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) err
 	// Conversations are never deleted, so once absent here it was absent
 	// at the UPDATE too.
 	var one int
-	if err := s.r.QueryRowContext(ctx, qConversationExists, c.ID).Scan(&one); err != nil {
+	if err := s.st.conversationExists.QueryRowContext(ctx, c.ID).Scan(&one); err != nil {
 		return fmt.Errorf("save conversation %s: %w", c.ID, mapErr(err))
 	}
 	return fmt.Errorf("save conversation %s: version %d is not the next: %w", c.ID, c.Version, actors.ErrConflict)

@@ -185,7 +185,7 @@ func (s *Store) Customer(ctx context.Context, id string) (actors.Customer, error
 
 // CustomerByPhone looks up by E.164 phone; ErrNotFound when absent.
 func (s *Store) CustomerByPhone(ctx context.Context, phone string) (actors.Customer, error) {
-	c, err := scanCustomer(s.r.QueryRowContext(ctx, qCustomerByPhone, phone))
+	c, err := scanCustomer(s.st.customerByPhone.QueryRowContext(ctx, phone))
 	if err != nil {
 		// The number is personal data; the error names the operation only.
 		return actors.Customer{}, fmt.Errorf("customer by phone: %w", err)

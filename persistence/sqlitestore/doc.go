@@ -71,5 +71,8 @@
 // each is served by its own index (see conversation.go).
 //
 // Every query the store runs is a package constant, and plan_test.go checks
-// with QueryPlan that the hot ones are served by an index.
+// with QueryPlan that the hot ones are served by an index. The statements of
+// the webhook ingest path (inbox, message, conversation, customer-by-phone
+// and notification writes and lookups) are prepared once at Open (stmts.go),
+// so SQLite does not parse their SQL on every call.
 package sqlitestore

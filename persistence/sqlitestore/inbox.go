@@ -27,10 +27,7 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, qInsertInbox)
-		if err != nil {
-			return mapErr(err)
-		}
+		stmt := tx.StmtContext(ctx, s.st.insertInbox)
 		defer stmt.Close()
 		for _, e := range entries {
 			body := e.Body
@@ -53,7 +50,7 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 // id) first.
 func (s *Store) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntry, error) {
 	limit, _ = pageWindow(1, limit)
-	rows, err := s.r.QueryContext(ctx, qPendingInbox, limit)
+	rows, err := s.st.pendingInbox.QueryContext(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
 	}
@@ -87,7 +84,7 @@ func (s *Store) MarkInboxDone(ctx context.Context, ids []string) error {
 	if err != nil {
 		return fmt.Errorf("mark %d inbox entries done: %w", len(ids), err)
 	}
-	if _, err := s.w.ExecContext(ctx, qDeleteInbox, string(b)); err != nil {
+	if _, err := s.st.deleteInbox.ExecContext(ctx, string(b)); err != nil {
 		return fmt.Errorf("mark %d inbox entries done: %w", len(ids), mapErr(err))
 	}
 	return nil
@@ -96,7 +93,7 @@ func (s *Store) MarkInboxDone(ctx context.Context, ids []string) error {
 // RecordInboxAttempt increments an entry's Attempts; ErrNotFound when the
 // entry is absent (never appended, or done).
 func (s *Store) RecordInboxAttempt(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, qRecordInboxAttempt, id)
+	res, err := s.st.recordInboxAttempt.ExecContext(ctx, id)
 	if err != nil {
 		return fmt.Errorf("record attempt of inbox entry %s: %w", id, mapErr(err))
 	}

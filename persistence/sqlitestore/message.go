@@ -117,7 +117,7 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
-	if _, err := s.w.ExecContext(ctx, qInsertMessage,
+	if _, err := s.st.insertMessage.ExecContext(ctx,
 		m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
 		m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt)); err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, mapErr(err))
@@ -128,7 +128,7 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 // MessageByWaID returns the message with that wamid, or ErrNotFound (always
 // for "").
 func (s *Store) MessageByWaID(ctx context.Context, waMessageID string) (actors.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, qMessageByWaID, waMessageID))
+	m, err := scanMessage(s.st.messageByWaID.QueryRowContext(ctx, waMessageID))
 	if err != nil {
 		return actors.Message{}, fmt.Errorf("message by wamid %s: %w", waMessageID, err)
 	}
@@ -144,7 +144,7 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	if err != nil {
 		return false, fmt.Errorf("update status of message %s: %w", id, err)
 	}
-	res, err := s.w.ExecContext(ctx, qUpdateMessageStatus,
+	res, err := s.st.updateMessageStatus.ExecContext(ctx,
 		status, e, waMessageID, waMessageID, millis(at), id, actors.StatusRank(status))
 	if err != nil {
 		return false, fmt.Errorf("update status of message %s: %w", id, mapErr(err))
@@ -157,7 +157,7 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 		return true, nil
 	}
 	var one int
-	if err := s.r.QueryRowContext(ctx, qMessageExists, id).Scan(&one); err != nil {
+	if err := s.st.messageExists.QueryRowContext(ctx, id).Scan(&one); err != nil {
 		return false, fmt.Errorf("update status of message %s: %w", id, mapErr(err))
 	}
 	return false, nil
@@ -243,7 +243,7 @@ func (s *Store) AddPendingStatus(ctx context.Context, st actors.StatusUpdate) er
 // oldest first (by Timestamp, then the order they were added), in one
 // statement.
 func (s *Store) TakePendingStatuses(ctx context.Context, waMessageID string) ([]actors.StatusUpdate, error) {
-	rows, err := s.w.QueryContext(ctx, qTakePendingStatuses, waMessageID)
+	rows, err := s.st.takePendingStatuses.QueryContext(ctx, waMessageID)
 	if err != nil {
 		return nil, fmt.Errorf("take pending statuses of %s: %w", waMessageID, mapErr(err))
 	}

@@ -43,10 +43,7 @@ func (s *Store) AddNotifications(ctx context.Context, ns []actors.Notification) 
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, qInsertNotification)
-		if err != nil {
-			return mapErr(err)
-		}
+		stmt := tx.StmtContext(ctx, s.st.insertNotification)
 		defer stmt.Close()
 		for _, n := range ns {
 			if _, err := stmt.ExecContext(ctx, n.ID, n.UserID, n.Kind, n.Title, n.Body, n.ConversationID,

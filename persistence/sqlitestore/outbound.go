@@ -24,7 +24,7 @@ const (
 
 // Message returns the message with that id, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, qMessageByID, id))
+	m, err := scanMessage(s.st.messageByID.QueryRowContext(ctx, id))
 	if err != nil {
 		return actors.Message{}, fmt.Errorf("message %s: %w", id, err)
 	}

@@ -32,6 +32,8 @@ type Store struct {
 	// transaction sees a consistent snapshot.
 	r   *sql.DB
 	log *zap.Logger
+	// st holds the hot statements, prepared once on w and r.
+	st *stmts
 
 	closeOnce sync.Once
 	closeErr  error
@@ -83,8 +85,15 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
 	}
 
+	st, err := prepareStmts(ctx, w, r)
+	if err != nil {
+		_ = r.Close()
+		_ = w.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
 	log.Info("sqlite store opened", zap.Strings("migrations_applied", applied))
-	return &Store{w: w, r: r, log: log}, nil
+	return &Store{w: w, r: r, log: log, st: st}, nil
 }
 
 // readers bounds the reader pool.
@@ -133,8 +142,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools; it is safe to call twice and returns the first
-// call's result both times.
+// Close closes the prepared statements and both pools; it is safe to call
+// twice and returns the first call's result both times.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -144,7 +153,7 @@ func (s *Store) Close() error {
 		if _, err := s.w.ExecContext(ctx, "PRAGMA optimize"); err != nil {
 			s.log.Warn("sqlite optimize on close", zap.Error(err))
 		}
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+		s.closeErr = errors.Join(s.st.close(), s.r.Close(), s.w.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
 		}

@@ -1,0 +1,96 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// stmts holds the statements the webhook ingest path runs for every webhook
+// or message, prepared once at Open: SQLite then parses each once per
+// connection instead of on every call. Writes are prepared on the writer
+// pool, reads on the reader pool; inside a transaction a statement is bound
+// to it with tx.StmtContext, which reuses the connection's prepared handle.
+type stmts struct {
+	// Writer.
+	insertInbox         *sql.Stmt
+	deleteInbox         *sql.Stmt
+	recordInboxAttempt  *sql.Stmt
+	insertMessage       *sql.Stmt
+	updateMessageStatus *sql.Stmt
+	takePendingStatuses *sql.Stmt
+	insertConversation  *sql.Stmt
+	saveConversation    *sql.Stmt
+	insertNotification  *sql.Stmt
+
+	// Reader.
+	pendingInbox       *sql.Stmt
+	messageByWaID      *sql.Stmt
+	messageByID        *sql.Stmt
+	messageExists      *sql.Stmt
+	openConversation   *sql.Stmt
+	conversationExists *sql.Stmt
+	customerByPhone    *sql.Stmt
+}
+
+// stmtSpec names one statement to prepare: where it goes, on which pool, and
+// its SQL.
+type stmtSpec struct {
+	dst   **sql.Stmt
+	db    *sql.DB
+	query string
+}
+
+func (p *stmts) specs(w, r *sql.DB) []stmtSpec {
+	return []stmtSpec{
+		{&p.insertInbox, w, qInsertInbox},
+		{&p.deleteInbox, w, qDeleteInbox},
+		{&p.recordInboxAttempt, w, qRecordInboxAttempt},
+		{&p.insertMessage, w, qInsertMessage},
+		{&p.updateMessageStatus, w, qUpdateMessageStatus},
+		{&p.takePendingStatuses, w, qTakePendingStatuses},
+		{&p.insertConversation, w, qInsertConversation},
+		{&p.saveConversation, w, qSaveConversation},
+		{&p.insertNotification, w, qInsertNotification},
+
+		{&p.pendingInbox, r, qPendingInbox},
+		{&p.messageByWaID, r, qMessageByWaID},
+		{&p.messageByID, r, qMessageByID},
+		{&p.messageExists, r, qMessageExists},
+		{&p.openConversation, r, qOpenConversation},
+		{&p.conversationExists, r, qConversationExists},
+		{&p.customerByPhone, r, qCustomerByPhone},
+	}
+}
+
+// prepareStmts prepares every hot statement; on failure it closes the ones
+// already prepared.
+func prepareStmts(ctx context.Context, w, r *sql.DB) (*stmts, error) {
+	p := &stmts{}
+	for _, sp := range p.specs(w, r) {
+		st, err := sp.db.PrepareContext(ctx, sp.query)
+		if err != nil {
+			_ = p.close()
+			return nil, fmt.Errorf("prepare %q: %w", sp.query, mapErr(err))
+		}
+		*sp.dst = st
+	}
+	return p, nil
+}
+
+// close closes the prepared statements; it runs before the pools close. A
+// closed statement answers "sql: statement is closed", as a closed pool
+// answers "sql: database is closed".
+func (p *stmts) close() error {
+	var errs []error
+	for _, sp := range p.specs(nil, nil) {
+		if *sp.dst == nil {
+			continue
+		}
+		if err := (*sp.dst).Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
