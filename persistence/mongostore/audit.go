@@ -113,25 +113,7 @@ func onlyDuplicates(err error) bool {
 func (s *Store) ListAudit(ctx context.Context, f actors.AuditFilter) ([]actors.AuditRecord, int, error) {
 	op := fmt.Sprintf("list audit (page %d, limit %d)", f.Page, f.Limit)
 	filter := auditFilter(f)
-	limit, skip := pageWindow(f.Page, f.Limit)
-	opts := options.Find().
-		SetProjection(auditProjection).
-		SetSort(auditSort).
-		SetSkip(skip).
-		SetLimit(limit)
-	docs, err := findAll[auditDoc](ctx, s.audit, filter, opts)
-	if err != nil {
-		return nil, 0, classify(op, err)
-	}
-	total, err := s.audit.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, classify(op+": count", err)
-	}
-	out := make([]actors.AuditRecord, 0, len(docs))
-	for _, d := range docs {
-		out = append(out, d.record())
-	}
-	return out, int(total), nil
+	return findPage(ctx, op, s.audit, filter, auditProjection, auditSort, f.Page, f.Limit, auditDoc.record)
 }
 
 // auditFilter builds the query of f from its typed fields only. From is

@@ -243,25 +243,7 @@ func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) err
 func (s *Store) ListConversations(ctx context.Context, f actors.ConversationFilter) ([]actors.Conversation, int, error) {
 	op := fmt.Sprintf("list conversations (page %d, limit %d)", f.Page, f.Limit)
 	filter := conversationFilter(f)
-	limit, skip := pageWindow(f.Page, f.Limit)
-	opts := options.Find().
-		SetProjection(conversationProjection).
-		SetSort(conversationSort).
-		SetSkip(skip).
-		SetLimit(limit)
-	docs, err := findAll[conversationDoc](ctx, s.conversations, filter, opts)
-	if err != nil {
-		return nil, 0, classify(op, err)
-	}
-	total, err := s.conversations.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, classify(op+": count", err)
-	}
-	out := make([]actors.Conversation, 0, len(docs))
-	for _, d := range docs {
-		out = append(out, d.conversation())
-	}
-	return out, int(total), nil
+	return findPage(ctx, op, s.conversations, filter, conversationProjection, conversationSort, f.Page, f.Limit, conversationDoc.conversation)
 }
 
 // conversationFilter builds the query of f from its typed fields only.

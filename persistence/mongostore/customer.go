@@ -214,25 +214,7 @@ func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
 func (s *Store) ListCustomers(ctx context.Context, f actors.CustomerFilter) ([]actors.Customer, int, error) {
 	op := fmt.Sprintf("list customers (page %d, limit %d)", f.Page, f.Limit)
 	filter := customerFilter(f)
-	limit, skip := pageWindow(f.Page, f.Limit)
-	opts := options.Find().
-		SetProjection(customerProjection).
-		SetSort(customerSort).
-		SetSkip(skip).
-		SetLimit(limit)
-	docs, err := findAll[customerDoc](ctx, s.customers, filter, opts)
-	if err != nil {
-		return nil, 0, classify(op, err)
-	}
-	total, err := s.customers.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, classify(op+": count", err)
-	}
-	out := make([]actors.Customer, 0, len(docs))
-	for _, d := range docs {
-		out = append(out, d.customer())
-	}
-	return out, int(total), nil
+	return findPage(ctx, op, s.customers, filter, customerProjection, customerSort, f.Page, f.Limit, customerDoc.customer)
 }
 
 // customerFilter builds the query of f from its typed fields only. Search

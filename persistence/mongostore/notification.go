@@ -93,25 +93,7 @@ func notificationFilter(userID string, unreadOnly bool) bson.D {
 func (s *Store) ListNotifications(ctx context.Context, userID string, unreadOnly bool, page, limit int) ([]actors.Notification, int, error) {
 	op := fmt.Sprintf("list notifications of user %s (page %d, limit %d)", userID, page, limit)
 	filter := notificationFilter(userID, unreadOnly)
-	lim, skip := pageWindow(page, limit)
-	opts := options.Find().
-		SetProjection(notificationProjection).
-		SetSort(notificationSort).
-		SetSkip(skip).
-		SetLimit(lim)
-	docs, err := findAll[notificationDoc](ctx, s.notifications, filter, opts)
-	if err != nil {
-		return nil, 0, classify(op, err)
-	}
-	total, err := s.notifications.CountDocuments(ctx, filter)
-	if err != nil {
-		return nil, 0, classify(op+": count", err)
-	}
-	out := make([]actors.Notification, 0, len(docs))
-	for _, d := range docs {
-		out = append(out, d.notification())
-	}
-	return out, int(total), nil
+	return findPage(ctx, op, s.notifications, filter, notificationProjection, notificationSort, page, limit, notificationDoc.notification)
 }
 
 // MarkNotificationsRead marks the user's unread notifications among ids

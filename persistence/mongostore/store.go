@@ -293,3 +293,24 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, filter bson.D, opt
 	}
 	return docs, nil
 }
+
+// findPage reads one page of c (sorted, projected, paged) and the total
+// matching filter, and converts each document with record. The page and
+// the total are two reads, not one snapshot.
+func findPage[D, R any](ctx context.Context, op string, c *mongo.Collection, filter bson.D, projection, sort bson.D, page, limit int, record func(D) R) ([]R, int, error) {
+	lim, skip := pageWindow(page, limit)
+	opts := options.Find().SetProjection(projection).SetSort(sort).SetSkip(skip).SetLimit(lim)
+	docs, err := findAll[D](ctx, c, filter, opts)
+	if err != nil {
+		return nil, 0, classify(op, err)
+	}
+	total, err := c.CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, classify(op+": count", err)
+	}
+	out := make([]R, 0, len(docs))
+	for _, d := range docs {
+		out = append(out, record(d))
+	}
+	return out, int(total), nil
+}
