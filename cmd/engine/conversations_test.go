@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/webhook"
 )
@@ -585,4 +586,41 @@ func TestNotificationsEndpoint(t *testing.T) {
 		st, body := l.api("GET", "/api/audit?action=conversations.assign", admin, nil)
 		return st == 200 && body["data"].(map[string]any)["total"].(float64) == 1
 	}, 5*time.Second, 20*time.Millisecond, "the assignment is audited")
+}
+
+// TestPendingStatusAppliedWhenWamidIsKnown: a status that arrives before the
+// sender recorded the message's wamid is kept, then applied when the send's
+// outcome names that wamid.
+func TestPendingStatusAppliedWhenWamidIsKnown(t *testing.T) {
+	l := startLive(t, testConfig(t))
+	ctx := context.Background()
+	wa := "919800000050"
+	require.Equal(t, 200, l.webhook(textBody("pn1", wa, "wamid.p.in", "hi", time.Now()), ""))
+	c := l.conversationOf("pn1", wa)
+
+	// The status races ahead of the send's outcome.
+	require.Equal(t, 200, l.webhook(statusBody("pn1", wa, "wamid.early", "delivered", time.Now()), ""))
+	require.Eventually(t, func() bool {
+		p, _ := l.e.store.PendingInbox(ctx, 10)
+		return len(p) == 0
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// The message as the sender leaves it: sent, with the wamid Meta gave.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	out := actors.Message{ID: actors.NewID(), ConversationID: c.ID, Direction: actors.DirectionOutbound, Type: "text", Text: "x",
+		Status: actors.StatusQueued, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, l.e.store.AppendMessage(ctx, out))
+	_, err := l.e.store.UpdateMessageStatus(ctx, out.ID, actors.StatusSent, "wamid.early", nil, now)
+	require.NoError(t, err)
+	key := conversation.Key{PhoneNumberID: "pn1", WaID: wa}
+	res, err := l.e.conv.host.Request(key, conversation.SendOutcome{MessageID: out.ID, WaMessageID: "wamid.early", Status: actors.StatusSent}, 5*time.Second).Result()
+	require.NoError(t, err)
+	require.NoError(t, res.(conversation.Result).Err)
+
+	m, err := l.e.store.Message(ctx, out.ID)
+	require.NoError(t, err)
+	require.Equal(t, actors.StatusDelivered, m.Status)
+	left, err := l.e.store.TakePendingStatuses(ctx, "wamid.early")
+	require.NoError(t, err)
+	require.Empty(t, left, "applied and removed")
 }
