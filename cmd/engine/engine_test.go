@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -283,4 +284,32 @@ func envNames() []string {
 		}
 	}
 	return out
+}
+
+// TestSecondSignalExitsAtOnce: while the first SIGTERM's drain waits for a
+// request that never finishes, a second signal ends the process at once.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	p := startEngine(t, map[string]string{"DATA_DIR": t.TempDir(), "SHUTDOWN_TIMEOUT": "60s"})
+	// A request whose body never completes keeps the drain waiting.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("POST /api/auth/login HTTP/1.1\r\nHost: engine\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"))
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // let the server start reading it
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+		t.Fatal("the drain should still be waiting for the open request")
+	case <-time.After(time.Second):
+	}
+	start := time.Now()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	err = p.wait(t, 5*time.Second)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	require.Equal(t, 2, exit.ExitCode())
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Contains(t, p.stderr.String(), "second signal")
 }
