@@ -313,3 +313,31 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.Contains(t, p.stderr.String(), "second signal")
 }
+
+// TestProductionLogsAreJSON: in production every log line is one JSON
+// object (the request line carries request id, method, route, status,
+// duration), and the sandbox never starts.
+func TestProductionLogsAreJSON(t *testing.T) {
+	p := startEngine(t, map[string]string{
+		"APP_ENV": "production", "DATA_DIR": t.TempDir(),
+		"JWT_SECRET": strings.Repeat("j", 32), "JWT_REFRESH_SECRET": strings.Repeat("r", 32),
+		"WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_ACCESS_TOKEN": "t",
+		"WHATSAPP_API_URL": "http://127.0.0.1:1",
+	})
+	var listening map[string]any
+	require.NoError(t, json.Unmarshal([]byte(p.listenLine), &listening), p.listenLine)
+	require.Equal(t, "engine listening", listening["msg"])
+	require.NotContains(t, listening["backends"], "sandbox")
+	st, _ := p.get(t, "/healthz", "")
+	require.Equal(t, 200, st)
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), `"route":"/healthz"`) }, 5*time.Second, 20*time.Millisecond)
+	for _, line := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj), "not JSON: %s", line)
+		if obj["msg"] == "request" && obj["route"] == "/healthz" {
+			for _, k := range []string{"request_id", "method", "status", "duration"} {
+				require.Contains(t, obj, k)
+			}
+		}
+	}
+}
