@@ -1,17 +1,18 @@
 // Package sqlitestore keeps the engine's durable records (users,
 // refresh-token families, customers, the audit log, and the conversation
-// engine's conversations, messages, pending statuses, webhook inbox and
-// notifications) in one SQLite file, using the pure-Go modernc.org/sqlite
-// driver. It implements actors.Store and actors.ConversationsStore and passes
-// the shared contract suites in persistence/storetest (Run and
-// RunConversations).
+// engine's conversations, messages, pending statuses and notifications) in
+// one SQLite file, and the webhook inbox in a second file beside it, using
+// the pure-Go modernc.org/sqlite driver. It implements actors.Store and
+// actors.ConversationsStore and passes the shared contract suites in
+// persistence/storetest (Run and RunConversations).
 //
 // # Guarantees
 //
-//   - Safe for concurrent use. All writes go through one connection (SQLite
-//     has a single writer), so writers queue in the pool rather than failing
-//     with SQLITE_BUSY; reads use a separate pool of read-only connections
-//     that run beside the writer thanks to WAL mode.
+//   - Safe for concurrent use. All writes to a file go through one
+//     connection (SQLite has a single writer per file), so writers queue in
+//     the pool rather than failing with SQLITE_BUSY; reads use a separate
+//     pool of read-only connections that run beside the writer thanks to WAL
+//     mode. Each of the two files has its own writer and reader pools.
 //   - Every multi-statement write (customer and its tags, an audit batch, a
 //     refresh rotation) is one IMMEDIATE transaction: it happens entirely or
 //     not at all. A page and its total are read from one snapshot.
@@ -36,12 +37,32 @@
 //     actors.ErrNotFound, a lock not granted within the busy timeout
 //     actors.ErrUnavailable. Errors never contain phone numbers or emails.
 //
+// # The inbox database
+//
+// The webhook inbox lives in its own file: for "/data/engine.db" it is
+// "/data/engine-inbox.db" (a path without extension gets "-inbox"
+// appended). SQLite allows one writer per database file, and a webhook is
+// answered 200 only after AppendInbox commits; in the main file that commit
+// queued behind the conversation actors' message, conversation and customer
+// writes, so acceptance latency grew with engine load. With its own file the
+// inbox has its own single-connection writer pool, reader pool and WAL
+// (same pragmas as the main file), and its commits wait only for other inbox
+// writes. AppendInbox, PendingInbox, MarkInboxDone and RecordInboxAttempt
+// use it; no transaction spans both files, and none needs to.
+//
+// Upgrade: the main file's inbox table (migration 0002) is left in place but
+// unused. Open moves any rows it still holds into the inbox file in batches,
+// each copied and committed there before it is deleted from the main file,
+// so an upgrade loses no accepted webhook and a crash mid-move is finished
+// by the next Open.
+//
 // # Schema
 //
-// The schema lives in numbered files under migrations/ (0001_init.sql, ...),
-// embedded in the binary. Open applies the ones not yet listed in
-// schema_migrations inside one transaction, so reopening is a no-op and a
-// failed migration leaves the file as it was. Never edit an applied
+// The schema lives in numbered files under migrations/ (0001_init.sql, ...)
+// for the main file and inbox_migrations/ for the inbox file, embedded in the
+// binary. Each file tracks its own in its schema_migrations table. Open
+// applies the ones not yet listed there inside one transaction per file, so
+// reopening is a no-op and a failed migration leaves the file as it was. Never edit an applied
 // migration; add the next number.
 //
 // Times are stored as INTEGER Unix milliseconds and come back in UTC,
@@ -70,8 +91,9 @@
 // ErrBadCursor. ListConversations picks one SQL variant per filter shape so
 // each is served by its own index (see conversation.go).
 //
-// Every query the store runs is a package constant, and plan_test.go checks
-// with QueryPlan that the hot ones are served by an index. The statements of
+// Every query the store runs is a package constant, and plan_test.go and
+// conversation_plan_test.go check, with EXPLAIN QUERY PLAN on the file that
+// serves each query, that the hot ones are served by an index. The statements of
 // the webhook ingest path (inbox, message, conversation, customer-by-phone
 // and notification writes and lookups) are prepared once at Open (stmts.go),
 // so SQLite does not parse their SQL on every call.

@@ -9,8 +9,9 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-// SQL the inbox methods run. Pending entries are walked in id order through
-// the primary key's index; done entries are deleted.
+// SQL the inbox methods run, on the inbox database (see inboxPath). Pending
+// entries are walked in id order through the primary key's index; done
+// entries are deleted.
 const (
 	// An entry whose id is stored already is skipped, so retrying a batch
 	// whose commit answer was lost is harmless.
@@ -20,13 +21,14 @@ const (
 	qRecordInboxAttempt = `UPDATE inbox SET attempts = attempts + 1 WHERE id = ?`
 )
 
-// AppendInbox stores entries in one transaction: one commit, one fsync of
-// the WAL, however many bodies the batch holds.
+// AppendInbox stores entries in one transaction on the inbox database: one
+// commit, one fsync of its WAL, however many bodies the batch holds, and no
+// wait behind writes to the main database.
 func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := inTxOn(ctx, s.iw, func(tx *sql.Tx) error {
 		stmt := tx.StmtContext(ctx, s.st.insertInbox)
 		defer stmt.Close()
 		for _, e := range entries {
@@ -105,4 +107,73 @@ func (s *Store) RecordInboxAttempt(ctx context.Context, id string) error {
 		return fmt.Errorf("record attempt of inbox entry %s: %w", id, actors.ErrNotFound)
 	}
 	return nil
+}
+
+// legacyMoveBatch bounds the rows moveLegacyInbox holds in memory at once.
+const legacyMoveBatch = 256
+
+// moveLegacyInbox moves the rows an older version left in the main
+// database's inbox table (migration 0002) into the inbox database, in
+// batches: each batch is committed to the inbox database first and only then
+// deleted from the main one, so a crash in between leaves the rows in both
+// and the next Open finishes the move (an id already in the inbox database
+// is kept as it is). It returns how many rows it moved.
+func moveLegacyInbox(ctx context.Context, w, iw *sql.DB) (int, error) {
+	moved := 0
+	for {
+		batch, err := legacyInboxBatch(ctx, w)
+		if err != nil {
+			return moved, fmt.Errorf("move legacy inbox: %w", err)
+		}
+		if len(batch) == 0 {
+			return moved, nil
+		}
+		ids := make([]string, len(batch))
+		err = inTxOn(ctx, iw, func(tx *sql.Tx) error {
+			for i, e := range batch {
+				ids[i] = e.ID
+				if _, err := tx.ExecContext(ctx, qInsertInbox, e.ID, e.Body, millis(e.ReceivedAt), e.Attempts); err != nil {
+					return fmt.Errorf("entry %s: %w", e.ID, mapErr(err))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return moved, fmt.Errorf("move legacy inbox: copy: %w", err)
+		}
+		b, err := json.Marshal(ids)
+		if err != nil {
+			return moved, fmt.Errorf("move legacy inbox: %w", err)
+		}
+		if _, err := w.ExecContext(ctx, qDeleteInbox, string(b)); err != nil {
+			return moved, fmt.Errorf("move legacy inbox: delete: %w", mapErr(err))
+		}
+		moved += len(batch)
+	}
+}
+
+// legacyInboxBatch reads the oldest rows of the main database's inbox table.
+func legacyInboxBatch(ctx context.Context, w *sql.DB) ([]actors.InboxEntry, error) {
+	rows, err := w.QueryContext(ctx, qPendingInbox, legacyMoveBatch)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []actors.InboxEntry
+	for rows.Next() {
+		var e actors.InboxEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Body, &at, &e.Attempts); err != nil {
+			return nil, mapErr(err)
+		}
+		if e.Body == nil {
+			e.Body = []byte{}
+		}
+		e.ReceivedAt = fromMillis(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	return out, nil
 }

@@ -15,6 +15,16 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+//go:embed inbox_migrations/*.sql
+var inboxMigrationFiles embed.FS
+
+// Directories of the embedded migrations: the main database's and the inbox
+// database's. Each database tracks its own in its schema_migrations table.
+const (
+	mainMigrationsDir  = "migrations"
+	inboxMigrationsDir = "inbox_migrations"
+)
+
 // migration is one numbered schema change, migrations/NNNN_name.sql.
 type migration struct {
 	version int
@@ -22,17 +32,22 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads the embedded migrations in version order. Versions
-// must be unique and positive; file names are NNNN_name.sql.
+// loadMigrations reads the main database's migrations in version order.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	return loadMigrationsDir(fsys, mainMigrationsDir)
+}
+
+// loadMigrationsDir reads the migrations in dir in version order. Versions
+// must be unique and positive; file names are NNNN_name.sql.
+func loadMigrationsDir(fsys fs.FS, dir string) ([]migration, error) {
+	names, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("list migrations: %w", err)
 	}
 	var ms []migration
 	seen := map[int]string{}
 	for _, p := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(p, "migrations/"), ".sql")
+		base := strings.TrimSuffix(strings.TrimPrefix(p, dir+"/"), ".sql")
 		num, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v < 1 {
@@ -52,12 +67,22 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
-// migrate applies the embedded migrations not yet recorded in
+// migrate applies the main database's pending migrations.
+func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
+	return migrateFrom(ctx, db, migrationFiles, mainMigrationsDir)
+}
+
+// migrateInbox applies the inbox database's pending migrations.
+func migrateInbox(ctx context.Context, db *sql.DB) ([]string, error) {
+	return migrateFrom(ctx, db, inboxMigrationFiles, inboxMigrationsDir)
+}
+
+// migrateFrom applies the migrations in dir not yet recorded in db's
 // schema_migrations, all in one IMMEDIATE transaction: two processes opening
 // the same file at once serialise on the write lock and the second finds
 // nothing left to do. It returns the names it applied.
-func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
-	ms, err := loadMigrations(migrationFiles)
+func migrateFrom(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) ([]string, error) {
+	ms, err := loadMigrationsDir(fsys, dir)
 	if err != nil {
 		return nil, err
 	}

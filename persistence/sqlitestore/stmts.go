@@ -10,13 +10,19 @@ import (
 // stmts holds the statements the webhook ingest path runs for every webhook
 // or message, prepared once at Open: SQLite then parses each once per
 // connection instead of on every call. Writes are prepared on the writer
-// pool, reads on the reader pool; inside a transaction a statement is bound
-// to it with tx.StmtContext, which reuses the connection's prepared handle.
+// pool, reads on the reader pool, and the inbox statements on the inbox
+// database's pools; inside a transaction a statement is bound to it with
+// tx.StmtContext, which reuses the connection's prepared handle.
 type stmts struct {
+	// Inbox writer.
+	insertInbox        *sql.Stmt
+	deleteInbox        *sql.Stmt
+	recordInboxAttempt *sql.Stmt
+
+	// Inbox reader.
+	pendingInbox *sql.Stmt
+
 	// Writer.
-	insertInbox         *sql.Stmt
-	deleteInbox         *sql.Stmt
-	recordInboxAttempt  *sql.Stmt
 	insertMessage       *sql.Stmt
 	updateMessageStatus *sql.Stmt
 	takePendingStatuses *sql.Stmt
@@ -25,7 +31,6 @@ type stmts struct {
 	insertNotification  *sql.Stmt
 
 	// Reader.
-	pendingInbox       *sql.Stmt
 	messageByWaID      *sql.Stmt
 	messageByID        *sql.Stmt
 	messageExists      *sql.Stmt
@@ -42,11 +47,13 @@ type stmtSpec struct {
 	query string
 }
 
-func (p *stmts) specs(w, r *sql.DB) []stmtSpec {
+func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 	return []stmtSpec{
-		{&p.insertInbox, w, qInsertInbox},
-		{&p.deleteInbox, w, qDeleteInbox},
-		{&p.recordInboxAttempt, w, qRecordInboxAttempt},
+		{&p.insertInbox, iw, qInsertInbox},
+		{&p.deleteInbox, iw, qDeleteInbox},
+		{&p.recordInboxAttempt, iw, qRecordInboxAttempt},
+		{&p.pendingInbox, ir, qPendingInbox},
+
 		{&p.insertMessage, w, qInsertMessage},
 		{&p.updateMessageStatus, w, qUpdateMessageStatus},
 		{&p.takePendingStatuses, w, qTakePendingStatuses},
@@ -54,7 +61,6 @@ func (p *stmts) specs(w, r *sql.DB) []stmtSpec {
 		{&p.saveConversation, w, qSaveConversation},
 		{&p.insertNotification, w, qInsertNotification},
 
-		{&p.pendingInbox, r, qPendingInbox},
 		{&p.messageByWaID, r, qMessageByWaID},
 		{&p.messageByID, r, qMessageByID},
 		{&p.messageExists, r, qMessageExists},
@@ -66,9 +72,9 @@ func (p *stmts) specs(w, r *sql.DB) []stmtSpec {
 
 // prepareStmts prepares every hot statement; on failure it closes the ones
 // already prepared.
-func prepareStmts(ctx context.Context, w, r *sql.DB) (*stmts, error) {
+func prepareStmts(ctx context.Context, w, r, iw, ir *sql.DB) (*stmts, error) {
 	p := &stmts{}
-	for _, sp := range p.specs(w, r) {
+	for _, sp := range p.specs(w, r, iw, ir) {
 		st, err := sp.db.PrepareContext(ctx, sp.query)
 		if err != nil {
 			_ = p.close()
@@ -84,7 +90,7 @@ func prepareStmts(ctx context.Context, w, r *sql.DB) (*stmts, error) {
 // answers "sql: database is closed".
 func (p *stmts) close() error {
 	var errs []error
-	for _, sp := range p.specs(nil, nil) {
+	for _, sp := range p.specs(nil, nil, nil, nil) {
 		if *sp.dst == nil {
 			continue
 		}

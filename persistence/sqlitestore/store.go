@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -22,17 +23,25 @@ import (
 // SQLITE_BUSY, which the store reports as actors.ErrUnavailable.
 const busyTimeout = 5 * time.Second
 
-// Store keeps users, refresh-token families, customers and the audit log in
-// one SQLite database file. It is safe for concurrent use.
+// Store keeps users, refresh-token families, customers, the audit log and
+// the conversation engine's records in one SQLite database file, and the
+// webhook inbox in a second file beside it (see inboxPath). It is safe for
+// concurrent use.
 type Store struct {
-	// w is the only connection that writes; SQLite allows one writer at a
-	// time, so writers queue here instead of spinning on SQLITE_BUSY.
+	// w is the only connection that writes the main database; SQLite allows
+	// one writer at a time, so writers queue here instead of spinning on
+	// SQLITE_BUSY.
 	w *sql.DB
 	// r serves reads; in WAL mode they run beside the writer and each
 	// transaction sees a consistent snapshot.
-	r   *sql.DB
+	r *sql.DB
+	// iw and ir are the inbox database's writer and readers. SQLite locks
+	// per file, so an inbox commit (which a webhook's 200 waits for) never
+	// queues behind the conversation actors' writes on w.
+	iw  *sql.DB
+	ir  *sql.DB
 	log *zap.Logger
-	// st holds the hot statements, prepared once on w and r.
+	// st holds the hot statements, prepared once on w, r, iw and ir.
 	st *stmts
 
 	closeOnce sync.Once
@@ -41,9 +50,19 @@ type Store struct {
 
 var _ actors.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database file at path, applies pending
-// migrations and returns the store. path must name a file: ":memory:" is
-// rejected because the reader and writer pools would see different databases.
+// inboxPath names the inbox database beside the main one: "engine.db" gives
+// "engine-inbox.db", a path without extension gets "-inbox" appended.
+func inboxPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-inbox" + ext
+}
+
+// Open opens (creating if needed) the database file at path and the inbox
+// database beside it (inboxPath), applies pending migrations to both, moves
+// any inbox rows an older version left in the main database into the inbox
+// database, and returns the store. path must name a file: ":memory:" is
+// rejected because the reader and writer pools would see different
+// databases.
 func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open sqlite store %q: path must be a plain file path", path)
@@ -51,11 +70,43 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log = log.With(zap.String("store", "sqlite"), zap.String("path", path))
+	ipath := inboxPath(path)
+	log = log.With(zap.String("store", "sqlite"), zap.String("path", path), zap.String("inbox_path", ipath))
 
-	w, err := sql.Open("sqlite", dsn(path, writerParams))
+	w, r, applied, err := openDB(ctx, path, migrate)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	iw, ir, inboxApplied, err := openDB(ctx, ipath, migrateInbox)
+	if err != nil {
+		_ = errors.Join(r.Close(), w.Close())
+		return nil, fmt.Errorf("open sqlite store %s: inbox %s: %w", path, ipath, err)
+	}
+	closeAll := func() { _ = errors.Join(ir.Close(), iw.Close(), r.Close(), w.Close()) }
+
+	moved, err := moveLegacyInbox(ctx, w, iw)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
+	st, err := prepareStmts(ctx, w, r, iw, ir)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
+	log.Info("sqlite store opened", zap.Strings("migrations_applied", applied),
+		zap.Strings("inbox_migrations_applied", inboxApplied), zap.Int("inbox_rows_moved", moved))
+	return &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st}, nil
+}
+
+// openDB opens one database file: a single-connection writer pool, the
+// migrations applied through it, then a reader pool.
+func openDB(ctx context.Context, path string, migrateFn func(context.Context, *sql.DB) ([]string, error)) (w, r *sql.DB, applied []string, err error) {
+	w, err = sql.Open("sqlite", dsn(path, writerParams))
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -63,37 +114,28 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	if err := w.PingContext(ctx); err != nil {
 		_ = w.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
+		return nil, nil, nil, mapErr(err)
 	}
 
-	applied, err := migrate(ctx, w)
+	applied, err = migrateFn(ctx, w)
 	if err != nil {
 		_ = w.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		return nil, nil, nil, err
 	}
 
-	r, err := sql.Open("sqlite", dsn(path, readerParams))
+	r, err = sql.Open("sqlite", dsn(path, readerParams))
 	if err != nil {
 		_ = w.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		return nil, nil, nil, err
 	}
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	if err := r.PingContext(ctx); err != nil {
 		_ = r.Close()
 		_ = w.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
+		return nil, nil, nil, mapErr(err)
 	}
-
-	st, err := prepareStmts(ctx, w, r)
-	if err != nil {
-		_ = r.Close()
-		_ = w.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
-	}
-
-	log.Info("sqlite store opened", zap.Strings("migrations_applied", applied))
-	return &Store{w: w, r: r, log: log, st: st}, nil
+	return w, r, applied, nil
 }
 
 // readers bounds the reader pool.
@@ -131,29 +173,33 @@ func dsn(path string, params url.Values) string {
 	return u.String()
 }
 
-// Ping reports whether the database answers on both pools.
+// Ping reports whether both databases answer on both of their pools.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping sqlite writer: %w", mapErr(err))
-	}
-	if err := s.r.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping sqlite reader: %w", mapErr(err))
+	for _, p := range []struct {
+		name string
+		db   *sql.DB
+	}{{"writer", s.w}, {"reader", s.r}, {"inbox writer", s.iw}, {"inbox reader", s.ir}} {
+		if err := p.db.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping sqlite %s: %w", p.name, mapErr(err))
+		}
 	}
 	return nil
 }
 
-// Close closes the prepared statements and both pools; it is safe to call
-// twice and returns the first call's result both times.
+// Close closes the prepared statements and the pools of both databases; it
+// is safe to call twice and returns the first call's result both times.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		// Refresh the planner statistics SQLite recommends keeping fresh; a
 		// failure here only costs plan quality, so it is logged.
-		if _, err := s.w.ExecContext(ctx, "PRAGMA optimize"); err != nil {
-			s.log.Warn("sqlite optimize on close", zap.Error(err))
+		for _, db := range []*sql.DB{s.w, s.iw} {
+			if _, err := db.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+				s.log.Warn("sqlite optimize on close", zap.Error(err))
+			}
 		}
-		s.closeErr = errors.Join(s.st.close(), s.r.Close(), s.w.Close())
+		s.closeErr = errors.Join(s.st.close(), s.r.Close(), s.w.Close(), s.ir.Close(), s.iw.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
 		}
@@ -161,10 +207,21 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// QueryPlan returns the lines of EXPLAIN QUERY PLAN for query, joined with
-// newlines, so tests and operators can check which indexes a query uses.
+// QueryPlan returns the lines of EXPLAIN QUERY PLAN for query on the main
+// database, joined with newlines, so tests and operators can check which
+// indexes a query uses.
 func (s *Store) QueryPlan(ctx context.Context, query string, args ...any) (string, error) {
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	return queryPlan(ctx, s.r, query, args...)
+}
+
+// inboxQueryPlan is QueryPlan on the inbox database, which serves the inbox
+// queries.
+func (s *Store) inboxQueryPlan(ctx context.Context, query string, args ...any) (string, error) {
+	return queryPlan(ctx, s.ir, query, args...)
+}
+
+func queryPlan(ctx context.Context, db *sql.DB, query string, args ...any) (string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		return "", fmt.Errorf("explain query plan: %w", mapErr(err))
 	}
@@ -230,10 +287,16 @@ func fromNullMillis(n sql.NullInt64) time.Time {
 	return fromMillis(n.Int64)
 }
 
-// inTx runs fn in a write transaction on the writer connection and commits
-// when fn returns nil.
+// inTx runs fn in a write transaction on the main writer connection and
+// commits when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	return inTxOn(ctx, s.w, fn)
+}
+
+// inTxOn runs fn in a write transaction on the writer pool w and commits
+// when fn returns nil.
+func inTxOn(ctx context.Context, w *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
