@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -79,9 +80,45 @@ func runIngest(ctx context.Context, env *Env, res *Result) error {
 		compare("ingest p99", ours.Latency.P99, 50, "ms", true),
 		compare("ingest rate vs bare net/http handler (0.5× wanted)", ours.Rate/max(peer.Rate, 1), 0.5, "×", false),
 	)
-	res.Notes = append(res.Notes, "the bare handler runs inside the bench process, so it shares the CPU with the load generator; the engine's CPU per webhook is in the table",
-		"Express peers (hello-world, HMAC + better-sqlite3) are not implemented yet: skipped")
+	res.Notes = append(res.Notes, "the bare handler runs inside the bench process, so it shares the CPU with the load generator; the engine's CPU per webhook is in the table")
+	stop()
+
+	env.runExpressPeers(ctx, res, ours, g.AppSecret, post)
 	return nil
+}
+
+// runExpressPeers measures the same load against the Express peers, each a
+// Node child installed with npm into the cache folder, and says plainly
+// how the engine compares. Without npm, or when the install fails, it
+// appends a note and measures nothing.
+func (e *Env) runExpressPeers(ctx context.Context, res *Result, ours Run, secret string, post func(*engine) func(context.Context, int64) error) {
+	dir, err := e.installNodePeers(ctx)
+	switch {
+	case errors.Is(err, errNoNPM):
+		res.Notes = append(res.Notes, "Express peers (hello-world, HMAC + better-sqlite3) skipped: npm is not on PATH; install Node 20 and npm to measure them")
+		return
+	case err != nil:
+		res.Notes = append(res.Notes, "Express peers (hello-world, HMAC + better-sqlite3) skipped: "+err.Error())
+		return
+	}
+	for _, p := range expressPeers {
+		if ctx.Err() != nil {
+			return
+		}
+		np, err := e.startNodePeer(ctx, dir, p.Script, secret)
+		if err != nil {
+			res.Notes = append(res.Notes, p.Name+" skipped: "+err.Error())
+			continue
+		}
+		run := e.loadWithCPU(ctx, np, loadSpec{Name: p.Name, Rate: e.Opts.Rate, Op: post(np)})
+		if err := np.Stop(); err != nil {
+			res.Notes = append(res.Notes, p.Name+": "+err.Error())
+		}
+		res.Runs = append(res.Runs, run)
+		res.Notes = append(res.Notes, fmt.Sprintf("ingest rate vs %s: engine %s/s ÷ %s/s = %.2f× (measured beside, no target); p99 %s ms vs %s ms",
+			p.Name, num(ours.Rate), num(run.Rate), ours.Rate/max(run.Rate, 1), num(ours.Latency.P99), num(run.Latency.P99)))
+	}
+	res.Notes = append(res.Notes, "Express peers: one Node process each (no cluster), started from "+dir+"; their engine CPU columns are the Node process's CPU")
 }
 
 // bareWebhookServer serves POST /api/whatsapp/webhook on a free port:

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/wacc/engine/gateway/webhook"
+)
+
+func TestNodeCacheKey(t *testing.T) {
+	pkg := []byte(`{"dependencies":{"express":"5.1.0"}}`)
+	base := nodeCacheKey(pkg, "v20.20.2\n")
+	require.Len(t, base, 16)
+	tests := []struct {
+		name    string
+		pkg     []byte
+		version string
+		same    bool
+	}{
+		{"same package.json and Node", pkg, "v20.20.2\n", true},
+		{"the version's surrounding spaces do not count", pkg, "  v20.20.2 ", true},
+		{"another package.json", []byte(`{"dependencies":{"express":"5.1.1"}}`), "v20.20.2", false},
+		{"another Node (another native ABI)", pkg, "v22.1.0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := nodeCacheKey(tt.pkg, tt.version)
+			if tt.same {
+				assert.Equal(t, base, got)
+			} else {
+				assert.NotEqual(t, base, got)
+			}
+		})
+	}
+}
+
+func TestNodeCacheRootFollowsXDGCacheHome(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", dir)
+	root, err := nodeCacheRoot()
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "wacc-bench", "node"), root)
+}
+
+func TestEmbeddedPeersArePresent(t *testing.T) {
+	pkg, err := nodePeerFiles.ReadFile("nodepeer/package.json")
+	require.NoError(t, err)
+	assert.Contains(t, string(pkg), `"better-sqlite3": "12.`, "v13 crashes on Node 20")
+	assert.Contains(t, string(pkg), `"express"`)
+	for _, p := range expressPeers {
+		b, err := nodePeerFiles.ReadFile("nodepeer/" + p.Script)
+		require.NoError(t, err, p.Script)
+		assert.Contains(t, string(b), "process.env.PORT", p.Script)
+	}
+}
+
+func TestInstallNodePeersWithoutNPMSaysSo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	env := &Env{Progress: io.Discard, Tmp: t.TempDir()}
+	_, err := env.installNodePeers(context.Background())
+	require.ErrorIs(t, err, errNoNPM)
+
+	res := &Result{}
+	env.runExpressPeers(context.Background(), res, Run{Rate: 1}, "s", nil)
+	assert.Empty(t, res.Runs)
+	require.Len(t, res.Notes, 1)
+	assert.Contains(t, res.Notes[0], "skipped: npm is not on PATH")
+}
+
+// TestExpressPeersVerifyAndStore runs both peers from an existing install
+// (a cold install builds better-sqlite3 for a minute or more, so the test
+// skips until `go run ./bench run ingest` has filled the cache).
+func TestExpressPeersVerifyAndStore(t *testing.T) {
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm is not on PATH: the Express peers cannot be installed")
+	}
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		t.Skip("node is not on PATH")
+	}
+	pkg, err := nodePeerFiles.ReadFile("nodepeer/package.json")
+	require.NoError(t, err)
+	root, err := nodeCacheRoot()
+	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(root, nodeCacheKey(pkg, string(out)), installedMarker)); err != nil {
+		t.Skip("the Express peers are not installed yet: run `go run ./bench run ingest --quick` once")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := &Env{Opts: Options{Conns: 2}, Progress: io.Discard, Tmp: t.TempDir()}
+	dir, err := env.installNodePeers(ctx)
+	require.NoError(t, err)
+
+	const secret = "test-secret"
+	body := textWebhook(1, "t", 1, "hello")
+	post := func(url, sig string) int {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/whatsapp/webhook", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set(webhook.SignatureHeader, sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	hello, err := env.startNodePeer(ctx, dir, "express-hello.js", secret)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, post(hello.URL, ""), "hello-world answers every POST")
+	require.NoError(t, hello.Stop())
+
+	before, _ := filepath.Glob(filepath.Join(env.Tmp, "node-*"))
+	hmac, err := env.startNodePeer(ctx, dir, "express-hmac-sqlite.js", secret)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, post(hmac.URL, webhook.Sign(body, secret)))
+	assert.Equal(t, http.StatusUnauthorized, post(hmac.URL, webhook.Sign(body, "other-secret")))
+	assert.Equal(t, http.StatusUnauthorized, post(hmac.URL, ""))
+	assert.Equal(t, http.StatusOK, post(hmac.URL, webhook.Sign(body, secret)))
+	require.NoError(t, hmac.Stop())
+
+	after, _ := filepath.Glob(filepath.Join(env.Tmp, "node-*"))
+	require.Len(t, after, len(before)+1)
+	dbDir := after[len(after)-1]
+	for _, d := range after {
+		if !slices.Contains(before, d) {
+			dbDir = d
+		}
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dbDir, "webhooks.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	var stored []byte
+	require.NoError(t, db.QueryRow(`SELECT count(*), max(body) FROM webhooks`).Scan(&n, &stored))
+	assert.Equal(t, 2, n, "only the two correctly signed webhooks are stored")
+	assert.Equal(t, body, stored)
+	var mode string
+	require.NoError(t, db.QueryRow(`PRAGMA journal_mode`).Scan(&mode))
+	assert.Equal(t, "wal", mode)
+}
