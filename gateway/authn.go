@@ -112,7 +112,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	u, err := s.CreateUser(r.Context(), email, req.Password, name, actors.RoleAgent)
+	u, err := CreateUser(r.Context(), s.store, s.now(), email, req.Password, name, actors.RoleAgent)
 	if errors.Is(err, actors.ErrDuplicate) {
 		s.audit(r, "auth.register", "user", actors.OutcomeFailure, "duplicate email")
 		writeError(w, r, errf(http.StatusConflict, CodeConflict, "email is already registered"))
@@ -129,12 +129,6 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auditAs(r, u.ID, "auth.register", "user:"+u.ID, actors.OutcomeSuccess, "")
 	writeData(w, http.StatusCreated, sess)
-}
-
-// CreateUser hashes the password and stores a new user. It is also how
-// the first admin is made at start-up and by `engine admin create`.
-func (s *Server) CreateUser(ctx context.Context, email, password, name string, role actors.Role) (actors.User, error) {
-	return CreateUser(ctx, s.store, s.now(), email, password, name, role)
 }
 
 // CreateUser stores a new user with an argon2id hash of password. email must

@@ -350,7 +350,6 @@ func (a *Actor) applyInbound(msg actors.Message, in actors.InboundMessage, at, n
 
 func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, at, now time.Time) Result {
 	next := *a.conv
-	prev := next
 	next.Seq = msg.Seq
 	if at.After(next.LastInboundAt) {
 		next.LastInboundAt = at
@@ -379,7 +378,9 @@ func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, a
 	a.publish(actors.EventConversationUpdated, c, "", c.View())
 	if c.AssigneeID != "" {
 		a.notify(c.AssigneeID, actors.NotifyCustomerReplied, "Customer replied", truncate(in.Text, 140), c)
-	} else if prev.State != c.State || prev.Seq == 0 || c.State == actors.StateNew {
+	} else {
+		// Open and unassigned: ask again (the assigner keeps one place in
+		// its queue per conversation).
 		a.requestAgent(c)
 	}
 	a.armTimer()

@@ -19,7 +19,6 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/conversation"
-	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/webhook"
 )
 
@@ -437,11 +436,9 @@ func TestAutoAssignmentBalanceAndCap(t *testing.T) {
 	cfg.AgentMaxOpen = 2
 	l := startLive(t, cfg)
 	ids := map[string]bool{}
-	var toks []string
 	for i := 0; i < 2; i++ {
 		id, tok := l.user(actors.RoleAgent)
 		ids[id] = true
-		toks = append(toks, tok)
 		l.socket(tok)
 	}
 	require.Eventually(t, func() bool {
@@ -475,8 +472,6 @@ func TestAutoAssignmentBalanceAndCap(t *testing.T) {
 	require.Eventually(t, func() bool { return counts()[third] == 1 && counts()[""] == 0 }, 10*time.Second, 20*time.Millisecond,
 		"the waiting conversation goes to the agent who came online: %v", counts())
 }
-
-var _ = configs.Defaults
 
 func TestWebhookEdgeCases(t *testing.T) {
 	cfg := testConfig(t)

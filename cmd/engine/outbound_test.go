@@ -206,10 +206,9 @@ func TestInjectedFailures(t *testing.T) {
 		admin := l.admin()
 		sb := l.sandbox()
 		type tc struct {
-			wa        string
-			want      string // final message status
-			wantCode  int    // error code when failed
-			sentTimes int    // accepted sends in the sandbox
+			wa       string
+			want     string // final message status
+			wantCode int    // error code when failed
 		}
 		cases := []tc{
 			{wa: "919811140001", want: actors.StatusFailed, wantCode: 131026},

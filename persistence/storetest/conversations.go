@@ -29,24 +29,8 @@ func RunConversations(t *testing.T, open func(t *testing.T) actors.Conversations
 	t.Run("notifications", func(t *testing.T) { runNotifications(t, open) })
 }
 
-// convCase is one behaviour checked against a fresh conversations store.
-type convCase struct {
-	// name names the behaviour.
-	name string
-	// check exercises s, which is empty when check starts.
-	check func(t *testing.T, ctx context.Context, s actors.ConversationsStore)
-}
-
-func runConvCases(t *testing.T, open func(t *testing.T) actors.ConversationsStore, cases []convCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			require.NotNil(t, s, "open returned a nil store")
-			tc.check(t, t.Context(), s)
-		})
-	}
-}
+// convCase is a case of the conversation engine's suite.
+type convCase = caseOf[actors.ConversationsStore]
 
 // --------------------------------------------------------- conversations
 
@@ -94,7 +78,7 @@ func convIDs(cs []actors.Conversation) []string {
 }
 
 func runConversations(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
-	runConvCases(t, open, []convCase{
+	runCases(t, open, []convCase{
 		{name: "create stores version 1 and every field", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			c := conv("c0001", "491511")
 			require.NoError(t, s.CreateConversation(ctx, c))
@@ -465,7 +449,7 @@ func runConversationTimers(t *testing.T, open func(t *testing.T) actors.Conversa
 		return seed
 	}
 
-	runConvCases(t, open, []convCase{
+	runCases(t, open, []convCase{
 		{name: "due conversations", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			seedTimers(t, ctx, s)
 			tests := []struct {
@@ -626,7 +610,7 @@ func allMessages(t *testing.T, ctx context.Context, s actors.ConversationsStore,
 }
 
 func runMessages(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
-	runConvCases(t, open, []convCase{
+	runCases(t, open, []convCase{
 		{name: "append then read by wamid", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			m := msg("m0001", "c0001", base)
 			m.Seq = 12
@@ -923,7 +907,7 @@ func assertStatuses(t *testing.T, want, got []actors.StatusUpdate) {
 
 func runPendingStatuses(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
 	sec := time.Second
-	runConvCases(t, open, []convCase{
+	runCases(t, open, []convCase{
 		{name: "take returns oldest first, then nothing", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			sent := status("wamid.a", actors.StatusSent, base)
 			delivered := status("wamid.a", actors.StatusDelivered, base.Add(sec))
@@ -1005,7 +989,7 @@ func inboxIDs(es []actors.InboxEntry) []string {
 
 func runInbox(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
 	sec := time.Second
-	runConvCases(t, open, []convCase{
+	runCases(t, open, []convCase{
 		{name: "append a batch, pending oldest first by id with limit", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			// Ids decide the order, not ReceivedAt nor batch order.
 			batch := []actors.InboxEntry{inboxEntry(2, base), inboxEntry(3, base.Add(-sec)), inboxEntry(1, base.Add(sec))}
@@ -1140,7 +1124,7 @@ func listNotes(t *testing.T, ctx context.Context, s actors.ConversationsStore, u
 }
 
 func runNotifications(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
-	runConvCases(t, open, []convCase{
+	runCases(t, open, []convCase{
 		{name: "list per user newest first with total", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			seedNotes(t, ctx, s)
 			tests := []struct {

@@ -13,9 +13,6 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-// Opener returns a fresh, empty store for t and registers its cleanup on t.
-type Opener func(t *testing.T) actors.Store
-
 // base is the suite's reference instant: UTC, millisecond precision.
 var base = time.Date(2025, 3, 14, 9, 26, 53, 589_000_000, time.UTC)
 
@@ -29,15 +26,19 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 	t.Run("lifecycle", func(t *testing.T) { runLifecycle(t, open) })
 }
 
-// storeCase is one behaviour checked against a fresh store.
-type storeCase struct {
+// caseOf is one behaviour checked against a fresh store of type S.
+type caseOf[S any] struct {
 	// name names the behaviour.
 	name string
 	// check exercises s, which is empty when check starts.
-	check func(t *testing.T, ctx context.Context, s actors.Store)
+	check func(t *testing.T, ctx context.Context, s S)
 }
 
-func runCases(t *testing.T, open func(t *testing.T) actors.Store, cases []storeCase) {
+// storeCase is a case of the foundation suite.
+type storeCase = caseOf[actors.Store]
+
+// runCases runs each case against its own fresh store from open.
+func runCases[S any](t *testing.T, open func(t *testing.T) S, cases []caseOf[S]) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
