@@ -2,6 +2,7 @@ package supervisors
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -108,17 +109,18 @@ type pending struct {
 }
 
 // shard is a host actor: it activates, forwards to and passivates the
-// conversation actors of its keys.
+// conversation actors of its keys. Each child is named by its key
+// (conversation.Key.Name), so one Props serves them all and the key of a
+// child that stopped is read back from its PID.
 type shard struct {
-	deps     *conversation.Deps
+	props    *actor.Props
 	log      *zap.Logger
 	children map[conversation.Key]*actor.PID
-	keys     map[string]conversation.Key // by child PID id
 	stopping map[conversation.Key][]pending
 }
 
 func newShard(deps *conversation.Deps, log *zap.Logger) *shard {
-	return &shard{deps: deps, log: log, children: map[conversation.Key]*actor.PID{}, keys: map[string]conversation.Key{},
+	return &shard{props: conversation.Props(deps), log: log, children: map[conversation.Key]*actor.PID{},
 		stopping: map[conversation.Key][]pending{}}
 }
 
@@ -126,6 +128,13 @@ func newShard(deps *conversation.Deps, log *zap.Logger) *shard {
 func (s *shard) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case envelope:
+		if !m.key.Valid() {
+			s.log.Warn("message for a conversation key that cannot name an actor refused", zap.String("phone_number_id", m.key.PhoneNumberID))
+			if c.Sender() != nil {
+				c.Respond(conversation.Result{Err: fmt.Errorf("deliver to %s: %w", m.key.Name(), conversation.ErrInvalidKey)})
+			}
+			return
+		}
 		if buf, ok := s.stopping[m.key]; ok {
 			s.stopping[m.key] = append(buf, pending{msg: m.msg, sender: c.Sender()})
 			return
@@ -142,11 +151,10 @@ func (s *shard) Receive(c actor.Context) {
 		s.stopping[m.Key] = nil
 		c.Poison(pid)
 	case *actor.Terminated:
-		key, ok := s.keys[m.Who.Id]
+		key, ok := conversation.KeyOf(m.Who, c.Self())
 		if !ok {
 			return
 		}
-		delete(s.keys, m.Who.Id)
 		if cur, ok := s.children[key]; ok && cur.Id == m.Who.Id {
 			// Stopped after exhausting its restart budget.
 			delete(s.children, key)
@@ -169,9 +177,14 @@ func (s *shard) child(c actor.Context, key conversation.Key) *actor.PID {
 	}
 	// A parent is told when a child stops (*actor.Terminated) without
 	// watching it; a watch would cost every conversation a PID set.
-	pid := c.Spawn(conversation.Props(s.deps, key))
+	pid, err := c.SpawnNamed(s.props, key.Name())
+	if err != nil {
+		// The name is only free again once the previous actor of the key
+		// has terminated, and messages for a stopping key wait for that
+		// (s.stopping), so this is a bug; deliver to the live actor.
+		s.log.Error("conversation actor of this key already running", zap.String("actor", key.Name()), zap.Error(err))
+	}
 	s.children[key] = pid
-	s.keys[pid.Id] = key
 	return pid
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -139,4 +140,44 @@ func TestTwoActivationsOfOneConversation(t *testing.T) {
 	ms, _, err := store.ListMessages(context.Background(), c.ID, "", 100)
 	require.NoError(t, err)
 	require.Len(t, ms, 5)
+}
+
+// TestConversationKeysSurviveTheirActorsName checks that every key the host
+// accepts comes back from its actor's name (which is how a conversation
+// actor, restarted or not, knows its key), and that a key that would not is
+// refused.
+func TestConversationKeysSurviveTheirActorsName(t *testing.T) {
+	store := newStore(t)
+	system := actor.NewActorSystem()
+	t.Cleanup(system.Shutdown)
+	deps := &conversation.Deps{Store: store, Config: conversation.Config{Window: time.Hour, IdleTimeout: time.Minute}, Log: zap.NewNop()}
+	h := NewHost(system, deps, 1, deps.Log)
+	tests := []struct {
+		name string
+		key  conversation.Key
+		// wantErr is the error a message to key is answered with.
+		wantErr error
+	}{
+		{name: "digits", key: conversation.Key{PhoneNumberID: "106540352242922", WaID: "4915112345678"}},
+		{name: "slash in the customer's id", key: conversation.Key{PhoneNumberID: "106540352242922", WaID: "49/151"}},
+		{name: "slash in the business number", key: conversation.Key{PhoneNumberID: "1065/40", WaID: "4915112345679"}, wantErr: conversation.ErrInvalidKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			back, ok := conversation.KeyFromName(tt.key.Name())
+			require.True(t, ok)
+			assert.Equal(t, tt.wantErr == nil, back == tt.key, "key read back from its name: %+v", back)
+
+			r, err := h.Request(tt.key, inbound(tt.key, "wamid."+tt.name, "hello"), 5*time.Second).Result()
+			require.NoError(t, err)
+			res := r.(conversation.Result)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, res.Err, tt.wantErr)
+				return
+			}
+			require.NoError(t, res.Err)
+			assert.Equal(t, tt.key.WaID, res.Conversation.WaID)
+			assert.Equal(t, tt.key.PhoneNumberID, res.Conversation.PhoneNumberID)
+		})
+	}
 }

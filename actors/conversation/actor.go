@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,9 +55,53 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// Props returns the props of the actor for key.
-func Props(d *Deps, key Key) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d, key: key} })
+// Props returns the props of conversation actors, one for every actor of a
+// parent: the parent spawns each with SpawnNamed(props, key.Name()) and the
+// actor reads its key back from its name when it starts. protoactor produces
+// a restarted actor anew from the same props, and its name (its PID) stays,
+// so a restarted actor keeps its key. A per-key Props would cost every idle
+// conversation its own Props and producer closure.
+func Props(d *Deps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d} })
+}
+
+// ErrInvalidKey: a key whose PhoneNumberID contains '/' cannot name an
+// actor (see Key.Valid); messages for it are refused.
+var ErrInvalidKey = errors.New("conversation key cannot name an actor")
+
+// Valid reports whether k names an actor that can read k back from its
+// name: its PhoneNumberID must not contain '/' (WhatsApp's ids are digits).
+func (k Key) Valid() bool { return !strings.Contains(k.PhoneNumberID, "/") }
+
+// namePrefix starts every conversation actor's name (see Key.Name).
+const namePrefix = "conversation/"
+
+// KeyFromName is the key whose Name is name; ok is false when name is not
+// a conversation actor's name.
+func KeyFromName(name string) (k Key, ok bool) {
+	rest, ok := strings.CutPrefix(name, namePrefix)
+	if !ok {
+		return Key{}, false
+	}
+	pn, wa, ok := strings.Cut(rest, "/")
+	if !ok {
+		return Key{}, false
+	}
+	return Key{PhoneNumberID: pn, WaID: wa}, true
+}
+
+// KeyOf is the key of the conversation actor pid spawned by parent with
+// SpawnNamed(props, key.Name()); protoactor names a child
+// "<parent id>/<name>". ok is false for any other actor.
+func KeyOf(pid, parent *actor.PID) (Key, bool) {
+	if pid == nil || parent == nil {
+		return Key{}, false
+	}
+	name, ok := strings.CutPrefix(pid.Id, parent.Id+"/")
+	if !ok {
+		return Key{}, false
+	}
+	return KeyFromName(name)
 }
 
 // Actor is one conversation's actor. Its fields are touched only from
@@ -117,6 +162,14 @@ func respond(c actor.Context, r Result) {
 }
 
 func (a *Actor) start(c actor.Context) {
+	key, ok := KeyOf(c.Self(), c.Parent())
+	if !ok {
+		// A bug in the parent: it did not spawn this actor by its key's name.
+		a.deps.Log.Error("conversation actor not named by its key; stopping it", zap.String("actor", c.Self().GetId()))
+		c.Stop(c.Self())
+		return
+	}
+	a.key = key
 	a.system, a.self = c.ActorSystem(), c.Self()
 	a.loaded, a.conv = false, nil
 	if a.deps.Config.IdleTimeout > 0 {
