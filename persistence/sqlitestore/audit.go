@@ -41,7 +41,7 @@ func (s *Store) AppendAudit(ctx context.Context, recs []actors.AuditRecord) erro
 	if len(recs) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, qInsertAudit)
 		if err != nil {
 			return mapErr(err)

@@ -127,12 +127,12 @@ func scanConversations(rows *sql.Rows, capacity int) ([]actors.Conversation, err
 // taken or another conversation of the same (PhoneNumberID, WaID) is not
 // closed.
 func (s *Store) CreateConversation(ctx context.Context, c actors.Conversation) error {
-	if _, err := s.st.insertConversation.ExecContext(ctx,
+	if _, err := s.exec(ctx, s.st.insertConversation, "",
 		c.ID, c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
 		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
 		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
 		c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt)); err != nil {
-		return fmt.Errorf("create conversation %s: %w", c.ID, mapErr(err))
+		return fmt.Errorf("create conversation %s: %w", c.ID, err)
 	}
 	return nil
 }
@@ -162,29 +162,35 @@ func (s *Store) OpenConversation(ctx context.Context, phoneNumberID, waID string
 // version, ErrNotFound when absent, ErrDuplicate when the save would leave
 // two open conversations of one (PhoneNumberID, WaID).
 func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) error {
-	res, err := s.st.saveConversation.ExecContext(ctx,
-		c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
-		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
-		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
-		c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt),
-		c.Version, c.ID, c.Version-1)
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.st.saveConversation).ExecContext(ctx,
+			c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
+			nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
+			nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
+			c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt),
+			c.Version, c.ID, c.Version-1)
+		if err != nil {
+			return mapErr(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return mapErr(err)
+		}
+		if n == 1 {
+			return nil
+		}
+		// In the transaction, so a conversation created by an earlier job
+		// of the same batch is seen.
+		var one int
+		if err := tx.QueryRowContext(ctx, qConversationExists, c.ID).Scan(&one); err != nil {
+			return mapErr(err)
+		}
+		return fmt.Errorf("version %d is not the next: %w", c.Version, actors.ErrConflict)
+	})
 	if err != nil {
-		return fmt.Errorf("save conversation %s: %w", c.ID, mapErr(err))
+		return fmt.Errorf("save conversation %s: %w", c.ID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("save conversation %s: %w", c.ID, mapErr(err))
-	}
-	if n == 1 {
-		return nil
-	}
-	// Conversations are never deleted, so once absent here it was absent
-	// at the UPDATE too.
-	var one int
-	if err := s.st.conversationExists.QueryRowContext(ctx, c.ID).Scan(&one); err != nil {
-		return fmt.Errorf("save conversation %s: %w", c.ID, mapErr(err))
-	}
-	return fmt.Errorf("save conversation %s: version %d is not the next: %w", c.ID, c.Version, actors.ErrConflict)
+	return nil
 }
 
 // ListConversations returns one page, most recently updated first, and the

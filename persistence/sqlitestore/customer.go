@@ -160,7 +160,7 @@ func (s *Store) CreateCustomer(ctx context.Context, c actors.Customer) error {
 	if err != nil {
 		return fmt.Errorf("create customer %s: %w", c.ID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, qInsertCustomer,
 			c.ID, c.Name, c.Phone, c.WaID, c.Email, tags, attrs, c.Version,
 			millis(c.CreatedAt), millis(c.UpdatedAt)); err != nil {
@@ -203,7 +203,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, c actors.Customer) (actors.C
 		return actors.Customer{}, fmt.Errorf("update customer %s: %w", c.ID, err)
 	}
 	var stored actors.Customer
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		stored, err = scanCustomer(tx.QueryRowContext(ctx, qUpdateCustomer,
 			c.Name, c.Phone, c.WaID, c.Email, tags, attrs, millis(c.UpdatedAt), c.ID, c.Version))
@@ -232,13 +232,9 @@ func (s *Store) UpdateCustomer(ctx context.Context, c actors.Customer) (actors.C
 // DeleteCustomer removes the customer, its tags and its search entry;
 // ErrNotFound when absent.
 func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, qDeleteCustomer, id)
+	n, err := s.exec(ctx, nil, qDeleteCustomer, id)
 	if err != nil {
-		return fmt.Errorf("delete customer %s: %w", id, mapErr(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete customer %s: %w", id, mapErr(err))
+		return fmt.Errorf("delete customer %s: %w", id, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("delete customer %s: %w", id, actors.ErrNotFound)

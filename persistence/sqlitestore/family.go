@@ -41,11 +41,11 @@ func scanFamily(row interface{ Scan(...any) error }) (actors.RefreshFamily, erro
 
 // CreateFamily inserts f; ErrDuplicate when the id is taken.
 func (s *Store) CreateFamily(ctx context.Context, f actors.RefreshFamily) error {
-	_, err := s.w.ExecContext(ctx, qInsertFamily,
+	_, err := s.exec(ctx, nil, qInsertFamily,
 		f.ID, f.UserID, f.TokenHash, f.Generation,
 		millis(f.CreatedAt), millis(f.UpdatedAt), millis(f.ExpiresAt), nullMillis(f.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("create refresh family %s: %w", f.ID, mapErr(err))
+		return fmt.Errorf("create refresh family %s: %w", f.ID, err)
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (s *Store) Family(ctx context.Context, id string) (actors.RefreshFamily, er
 // holds oldHash; otherwise ErrConflict (ErrNotFound when absent). The check
 // and the write are one UPDATE in one transaction.
 func (s *Store) RotateFamily(ctx context.Context, id, oldHash, newHash string, expiresAt, now time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qRotateFamily, newHash, millis(expiresAt), millis(now), id, oldHash)
 		if err != nil {
 			return mapErr(err)
@@ -91,13 +91,9 @@ func (s *Store) RotateFamily(ctx context.Context, id, oldHash, newHash string, e
 // RevokeFamily marks the family revoked at at; a second revocation keeps the
 // first time. ErrNotFound when absent.
 func (s *Store) RevokeFamily(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, qRevokeFamily, millis(at), id)
+	n, err := s.exec(ctx, nil, qRevokeFamily, millis(at), id)
 	if err != nil {
-		return fmt.Errorf("revoke refresh family %s: %w", id, mapErr(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("revoke refresh family %s: %w", id, mapErr(err))
+		return fmt.Errorf("revoke refresh family %s: %w", id, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("revoke refresh family %s: %w", id, actors.ErrNotFound)
@@ -108,13 +104,9 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, at time.Time) error
 // RevokeUserFamilies revokes every live family of userID and returns how many
 // it revoked.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID string, at time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, qRevokeUserFamilies, millis(at), userID)
+	n, err := s.exec(ctx, nil, qRevokeUserFamilies, millis(at), userID)
 	if err != nil {
-		return 0, fmt.Errorf("revoke refresh families of user %s: %w", userID, mapErr(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh families of user %s: %w", userID, mapErr(err))
+		return 0, fmt.Errorf("revoke refresh families of user %s: %w", userID, err)
 	}
 	return int(n), nil
 }
@@ -122,13 +114,9 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID string, at time.T
 // DeleteExpiredFamilies removes families whose ExpiresAt is before before and
 // returns how many it removed.
 func (s *Store) DeleteExpiredFamilies(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, qDeleteExpiredFamilies, millis(before))
+	n, err := s.exec(ctx, nil, qDeleteExpiredFamilies, millis(before))
 	if err != nil {
-		return 0, fmt.Errorf("delete refresh families expired before %s: %w", before.UTC().Format(time.RFC3339), mapErr(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("delete expired refresh families: %w", mapErr(err))
+		return 0, fmt.Errorf("delete refresh families expired before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
 	return int(n), nil
 }

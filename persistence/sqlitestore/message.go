@@ -117,10 +117,10 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
-	if _, err := s.st.insertMessage.ExecContext(ctx,
+	if _, err := s.exec(ctx, s.st.insertMessage, "",
 		m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
 		m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt)); err != nil {
-		return fmt.Errorf("append message %s: %w", m.ID, mapErr(err))
+		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
 	return nil
 }
@@ -144,23 +144,29 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	if err != nil {
 		return false, fmt.Errorf("update status of message %s: %w", id, err)
 	}
-	res, err := s.st.updateMessageStatus.ExecContext(ctx,
-		status, e, waMessageID, waMessageID, millis(at), id, actors.StatusRank(status))
+	changed := false
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.st.updateMessageStatus).ExecContext(ctx,
+			status, e, waMessageID, waMessageID, millis(at), id, actors.StatusRank(status))
+		if err != nil {
+			return mapErr(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return mapErr(err)
+		}
+		if changed = n == 1; changed {
+			return nil
+		}
+		// In the transaction: the message may have been written by an
+		// earlier job of the same batch.
+		var one int
+		return mapErr(tx.QueryRowContext(ctx, qMessageExists, id).Scan(&one))
+	})
 	if err != nil {
-		return false, fmt.Errorf("update status of message %s: %w", id, mapErr(err))
+		return false, fmt.Errorf("update status of message %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("update status of message %s: %w", id, mapErr(err))
-	}
-	if n == 1 {
-		return true, nil
-	}
-	var one int
-	if err := s.st.messageExists.QueryRowContext(ctx, id).Scan(&one); err != nil {
-		return false, fmt.Errorf("update status of message %s: %w", id, mapErr(err))
-	}
-	return false, nil
+	return changed, nil
 }
 
 // ListMessages returns up to limit messages of a conversation, newest
@@ -232,9 +238,9 @@ func (s *Store) AddPendingStatus(ctx context.Context, st actors.StatusUpdate) er
 		}
 		errs = sql.NullString{String: string(b), Valid: true}
 	}
-	if _, err := s.w.ExecContext(ctx, qInsertPendingStatus, st.WaMessageID, st.Status, st.PhoneNumberID,
+	if _, err := s.exec(ctx, nil, qInsertPendingStatus, st.WaMessageID, st.Status, st.PhoneNumberID,
 		st.RecipientID, millis(st.Timestamp), errs, st.BizOpaqueCallbackData, blob(st.Raw)); err != nil {
-		return fmt.Errorf("add pending status %s of %s: %w", st.Status, st.WaMessageID, mapErr(err))
+		return fmt.Errorf("add pending status %s of %s: %w", st.Status, st.WaMessageID, err)
 	}
 	return nil
 }
@@ -243,17 +249,18 @@ func (s *Store) AddPendingStatus(ctx context.Context, st actors.StatusUpdate) er
 // oldest first (by Timestamp, then the order they were added), in one
 // statement.
 func (s *Store) TakePendingStatuses(ctx context.Context, waMessageID string) ([]actors.StatusUpdate, error) {
-	rows, err := s.st.takePendingStatuses.QueryContext(ctx, waMessageID)
-	if err != nil {
-		return nil, fmt.Errorf("take pending statuses of %s: %w", waMessageID, mapErr(err))
-	}
 	type taken struct {
 		rowid int64
 		ts    int64
 		st    actors.StatusUpdate
 	}
 	var got []taken
-	scanErr := func() error {
+	scanErr := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		got = got[:0]
+		rows, err := tx.StmtContext(ctx, s.st.takePendingStatuses).QueryContext(ctx, waMessageID)
+		if err != nil {
+			return mapErr(err)
+		}
 		defer rows.Close()
 		for rows.Next() {
 			var t taken
@@ -275,7 +282,7 @@ func (s *Store) TakePendingStatuses(ctx context.Context, waMessageID string) ([]
 			got = append(got, t)
 		}
 		return mapErr(rows.Err())
-	}()
+	})
 	if scanErr != nil {
 		return nil, fmt.Errorf("take pending statuses of %s: %w", waMessageID, scanErr)
 	}

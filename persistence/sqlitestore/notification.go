@@ -42,7 +42,7 @@ func (s *Store) AddNotifications(ctx context.Context, ns []actors.Notification) 
 	if len(ns) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		stmt := tx.StmtContext(ctx, s.st.insertNotification)
 		defer stmt.Close()
 		for _, n := range ns {
@@ -105,23 +105,19 @@ func (s *Store) ListNotifications(ctx context.Context, userID string, unreadOnly
 // of them when ids is empty) read at at, in one statement, and returns how
 // many changed. Read ones keep their ReadAt; other users' are never touched.
 func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []string, at time.Time) (int, error) {
-	var res sql.Result
+	var n int64
 	var err error
 	if len(ids) == 0 {
-		res, err = s.w.ExecContext(ctx, qMarkAllNotificationsRead, millis(at), userID)
+		n, err = s.exec(ctx, nil, qMarkAllNotificationsRead, millis(at), userID)
 	} else {
 		b, jerr := json.Marshal(ids)
 		if jerr != nil {
 			return 0, fmt.Errorf("mark notifications of %s read: %w", userID, jerr)
 		}
-		res, err = s.w.ExecContext(ctx, qMarkNotificationsRead, millis(at), userID, string(b))
+		n, err = s.exec(ctx, nil, qMarkNotificationsRead, millis(at), userID, string(b))
 	}
 	if err != nil {
-		return 0, fmt.Errorf("mark notifications of %s read: %w", userID, mapErr(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("mark notifications of %s read: %w", userID, mapErr(err))
+		return 0, fmt.Errorf("mark notifications of %s read: %w", userID, err)
 	}
 	return int(n), nil
 }

@@ -56,8 +56,8 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 // ClaimIdempotency stores a new in-progress record; ErrDuplicate when the
 // key exists.
 func (s *Store) ClaimIdempotency(ctx context.Context, rec actors.IdempotencyRecord) error {
-	if _, err := s.w.ExecContext(ctx, qClaimIdempotency, rec.Key, rec.RequestHash, millis(rec.CreatedAt), millis(rec.ExpiresAt)); err != nil {
-		return fmt.Errorf("claim idempotency key: %w", mapErr(err))
+	if _, err := s.exec(ctx, nil, qClaimIdempotency, rec.Key, rec.RequestHash, millis(rec.CreatedAt), millis(rec.ExpiresAt)); err != nil {
+		return fmt.Errorf("claim idempotency key: %w", err)
 	}
 	return nil
 }
@@ -75,11 +75,11 @@ func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.Idemp
 
 // CompleteIdempotency stores the answer of a claimed key.
 func (s *Store) CompleteIdempotency(ctx context.Context, key string, status int, body []byte) error {
-	res, err := s.w.ExecContext(ctx, qCompleteIdem, status, blob(body), key)
+	n, err := s.exec(ctx, nil, qCompleteIdem, status, blob(body), key)
 	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", mapErr(err))
+		return fmt.Errorf("complete idempotency key: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("complete idempotency key: %w", actors.ErrNotFound)
 	}
 	return nil
@@ -87,28 +87,26 @@ func (s *Store) CompleteIdempotency(ctx context.Context, key string, status int,
 
 // ReleaseIdempotency deletes an in-progress claim.
 func (s *Store) ReleaseIdempotency(ctx context.Context, key string) error {
-	if _, err := s.w.ExecContext(ctx, qReleaseIdem, key); err != nil {
-		return fmt.Errorf("release idempotency key: %w", mapErr(err))
+	if _, err := s.exec(ctx, nil, qReleaseIdem, key); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil
 }
 
 // DeleteExpiredIdempotency removes records that expired before before.
 func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, qExpireIdem, millis(before))
+	n, err := s.exec(ctx, nil, qExpireIdem, millis(before))
 	if err != nil {
-		return 0, fmt.Errorf("delete expired idempotency keys: %w", mapErr(err))
+		return 0, fmt.Errorf("delete expired idempotency keys: %w", err)
 	}
-	n, _ := res.RowsAffected()
 	return int(n), nil
 }
 
 // RequeueFailed moves a failed outbound message back to queued.
 func (s *Store) RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error) {
-	res, err := s.w.ExecContext(ctx, qRequeueFailed, millis(at), id)
+	n, err := s.exec(ctx, nil, qRequeueFailed, millis(at), id)
 	if err != nil {
-		return false, fmt.Errorf("requeue message %s: %w", id, mapErr(err))
+		return false, fmt.Errorf("requeue message %s: %w", id, err)
 	}
-	n, _ := res.RowsAffected()
 	return n == 1, nil
 }

@@ -31,12 +31,10 @@ type stmts struct {
 	insertNotification  *sql.Stmt
 
 	// Reader.
-	messageByWaID      *sql.Stmt
-	messageByID        *sql.Stmt
-	messageExists      *sql.Stmt
-	openConversation   *sql.Stmt
-	conversationExists *sql.Stmt
-	customerByPhone    *sql.Stmt
+	messageByWaID    *sql.Stmt
+	messageByID      *sql.Stmt
+	openConversation *sql.Stmt
+	customerByPhone  *sql.Stmt
 }
 
 // stmtSpec names one statement to prepare: where it goes, on which pool, and
@@ -63,9 +61,7 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 
 		{&p.messageByWaID, r, qMessageByWaID},
 		{&p.messageByID, r, qMessageByID},
-		{&p.messageExists, r, qMessageExists},
 		{&p.openConversation, r, qOpenConversation},
-		{&p.conversationExists, r, qConversationExists},
 		{&p.customerByPhone, r, qCustomerByPhone},
 	}
 }

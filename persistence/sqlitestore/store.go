@@ -43,6 +43,9 @@ type Store struct {
 	log *zap.Logger
 	// st holds the hot statements, prepared once on w, r, iw and ir.
 	st *stmts
+	// wc runs every write of the main database, batching concurrent ones
+	// into shared transactions (see committer).
+	wc *committer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -98,7 +101,7 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 
 	log.Info("sqlite store opened", zap.Strings("migrations_applied", applied),
 		zap.Strings("inbox_migrations_applied", inboxApplied), zap.Int("inbox_rows_moved", moved))
-	return &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st}, nil
+	return &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st, wc: newCommitter(w)}, nil
 }
 
 // openDB opens one database file: a single-connection writer pool, the
@@ -190,6 +193,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // is safe to call twice and returns the first call's result both times.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// Writes already submitted finish; later ones fail.
+		s.wc.close()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		// Refresh the planner statistics SQLite recommends keeping fresh; a
@@ -287,10 +292,34 @@ func fromNullMillis(n sql.NullInt64) time.Time {
 	return fromMillis(n.Int64)
 }
 
-// inTx runs fn in a write transaction on the main writer connection and
-// commits when fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTxOn(ctx, s.w, fn)
+// inTx runs fn as one job of the committer: in a write transaction on the
+// main database, shared with other callers' jobs, answered after the commit.
+// fn's writes are applied if and only if it returns nil. fn must use the
+// ctx it is given (not its caller's) and must not call inTx.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.wc.do(ctx, fn)
+}
+
+// exec runs one write statement as a committer job and returns the rows it
+// changed: the prepared stmt when not nil (bound to the job's transaction),
+// else query.
+func (s *Store) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if stmt != nil {
+			res, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, query, args...)
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+		n, err = res.RowsAffected()
+		return mapErr(err)
+	})
+	return n, err
 }
 
 // inTxOn runs fn in a write transaction on the writer pool w and commits

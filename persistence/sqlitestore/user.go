@@ -38,10 +38,10 @@ func scanUser(row interface{ Scan(...any) error }) (actors.User, error) {
 
 // CreateUser inserts u; ErrDuplicate when the id or email is taken.
 func (s *Store) CreateUser(ctx context.Context, u actors.User) error {
-	_, err := s.w.ExecContext(ctx, qInsertUser,
+	_, err := s.exec(ctx, nil, qInsertUser,
 		u.ID, u.Email, u.Name, string(u.Role), u.PasswordHash, millis(u.CreatedAt), millis(u.UpdatedAt))
 	if err != nil {
-		return fmt.Errorf("create user %s: %w", u.ID, mapErr(err))
+		return fmt.Errorf("create user %s: %w", u.ID, err)
 	}
 	return nil
 }
@@ -69,7 +69,12 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (actors.User, err
 // SetUserRole changes the role and UpdatedAt and returns the stored user;
 // ErrNotFound when absent.
 func (s *Store) SetUserRole(ctx context.Context, id string, role actors.Role, at time.Time) (actors.User, error) {
-	u, err := scanUser(s.w.QueryRowContext(ctx, qSetUserRole, string(role), millis(at), id))
+	var u actors.User
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, qSetUserRole, string(role), millis(at), id))
+		return err
+	})
 	if err != nil {
 		return actors.User{}, fmt.Errorf("set role of user %s: %w", id, err)
 	}
