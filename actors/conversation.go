@@ -92,6 +92,14 @@ type ConversationStore interface {
 	// CountOpenByAssignee counts conversations in state new or active per
 	// assignee (unassigned ones under "").
 	CountOpenByAssignee(ctx context.Context) (map[string]int, error)
+	// OpenConversationsSince returns up to limit conversations in state new
+	// or active whose UpdatedAt is at or after since, most recently updated
+	// first (UpdatedAt descending, then ID descending), by keyset: the first
+	// page passes afterID "" (afterUpdatedAt is then ignored), each next page
+	// the UpdatedAt and ID of the last conversation of the page before.
+	// Rehydration after a restart reads the conversations to bring back
+	// into memory with it.
+	OpenConversationsSince(ctx context.Context, since, afterUpdatedAt time.Time, afterID string, limit int) ([]Conversation, error)
 }
 
 // Message directions.

@@ -174,7 +174,8 @@ var indexes = []index{
 	{coll: conversationsColl, name: "nextTimerAt", keys: bson.D{{Key: "nextTimerAt", Value: 1}}},
 	// CountOpenByAssignee; ListConversations by assignee and state.
 	{coll: conversationsColl, name: "assigneeId_state", keys: bson.D{{Key: "assigneeId", Value: 1}, {Key: "state", Value: 1}}},
-	// ListConversations, most recently updated first: unfiltered, by customer.
+	// ListConversations, most recently updated first: unfiltered, by customer;
+	// OpenConversationsSince (rehydration after a restart) walks updatedAt_id.
 	{coll: conversationsColl, name: "updatedAt_id", keys: bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: -1}}},
 	{coll: conversationsColl, name: "customerId_updatedAt", keys: bson.D{{Key: "customerId", Value: 1}, {Key: "updatedAt", Value: -1}}},
 	// ListMessages, newest first.

@@ -22,6 +22,7 @@ func RunConversations(t *testing.T, open func(t *testing.T) actors.Conversations
 	t.Run("conversations", func(t *testing.T) { runConversations(t, open) })
 	t.Run("conversation_list", func(t *testing.T) { runConversationList(t, open) })
 	t.Run("conversation_timers", func(t *testing.T) { runConversationTimers(t, open) })
+	t.Run("open_conversations_since", func(t *testing.T) { runOpenConversationsSince(t, open) })
 	t.Run("messages", func(t *testing.T) { runMessages(t, open) })
 	t.Run("message_pages", func(t *testing.T) { runMessagePages(t, open) })
 	t.Run("pending_statuses", func(t *testing.T) { runPendingStatuses(t, open) })
