@@ -36,6 +36,8 @@ import (
 type committer struct {
 	db   *sql.DB
 	jobs chan *writeJob
+	// The savepoint statements, prepared once.
+	save, rollbackTo, release *sql.Stmt
 
 	mu     sync.RWMutex
 	closed bool
@@ -55,10 +57,29 @@ type writeJob struct {
 
 var errStoreClosed = errors.New("sqlite store is closed")
 
-func newCommitter(db *sql.DB) *committer {
+func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
 	c := &committer{db: db, jobs: make(chan *writeJob, maxBatch), done: make(chan struct{})}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{{&c.save, "SAVEPOINT job"}, {&c.rollbackTo, "ROLLBACK TO job"}, {&c.release, "RELEASE job"}} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			c.closeStmts()
+			return nil, fmt.Errorf("prepare %q: %w", p.query, mapErr(err))
+		}
+		*p.dst = st
+	}
 	go c.run()
-	return c
+	return c, nil
+}
+
+func (c *committer) closeStmts() {
+	for _, st := range []*sql.Stmt{c.save, c.rollbackTo, c.release} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
 }
 
 // do runs fn in a write transaction shared with other callers' jobs and
@@ -95,6 +116,7 @@ func (c *committer) close() {
 	close(c.jobs)
 	c.mu.Unlock()
 	<-c.done
+	c.closeStmts()
 }
 
 func (c *committer) run() {
@@ -159,7 +181,7 @@ func (c *committer) commit(batch []*writeJob) {
 		if errs[i] = j.ctx.Err(); errs[i] != nil {
 			continue // its caller gave up before its turn: not run
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		if _, err := tx.StmtContext(ctx, c.save).ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("begin write: %w", mapErr(err)))
 			return
@@ -167,13 +189,13 @@ func (c *committer) commit(batch []*writeJob) {
 		if errs[i] = call(ctx, tx, j.fn); errs[i] != nil {
 			// The savepoint is gone if SQLite rolled the transaction
 			// back by itself: then nothing of the batch can commit.
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+			if _, err := tx.StmtContext(ctx, c.rollbackTo).ExecContext(ctx); err != nil {
 				_ = tx.Rollback()
 				fail(fmt.Errorf("write abandoned after %v: %w", errs[i], mapErr(err)))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE job"); err != nil {
+		if _, err := tx.StmtContext(ctx, c.release).ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			fail(fmt.Errorf("end write: %w", mapErr(err)))
 			return
