@@ -74,6 +74,8 @@ type Config struct {
 	PairBurst             int           `env:"WHATSAPP_PAIR_BURST" doc:"sends to one recipient that may go back to back before WHATSAPP_PAIR_INTERVAL applies"`
 	SendMaxAttempts       int           `env:"SEND_MAX_ATTEMPTS" doc:"attempts of one send before it is dead-lettered"`
 	SendWorkers           int           `env:"SEND_WORKERS" doc:"concurrent sends in flight to the Cloud API"`
+	NumberPause           time.Duration `env:"WHATSAPP_NUMBER_PAUSE" doc:"how long a business number stops sending after a token or account error (0/190, 368/131031/131042); 0: by code, 5m for the token, 30m for the account"`
+	RecipientPause        time.Duration `env:"WHATSAPP_RECIPIENT_PAUSE" doc:"how long one recipient is held back after 131048/131049; 0: 4h"`
 	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
 	RabbitMQQueue         string        `env:"RABBITMQ_QUEUE" doc:"name of the outbound queue (and prefix of its retry and dead-letter queues)"`
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
@@ -230,6 +232,12 @@ func (c Config) Validate() error {
 	}
 	if c.SendWorkers < 1 || c.SendWorkers > 1024 {
 		bad("SEND_WORKERS", "must be 1-1024, got %d", c.SendWorkers)
+	}
+	if c.NumberPause < 0 || c.NumberPause > 24*time.Hour {
+		bad("WHATSAPP_NUMBER_PAUSE", "must be 0-24h, got %s", c.NumberPause)
+	}
+	if c.RecipientPause < 0 || c.RecipientPause > 7*24*time.Hour {
+		bad("WHATSAPP_RECIPIENT_PAUSE", "must be 0-7d, got %s", c.RecipientPause)
 	}
 	if c.RabbitMQURL != "" {
 		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {

@@ -81,7 +81,8 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 
 // startSender builds the sender once the conversation directory exists.
 func (o *outbound) startSender(store engineStore, ce *conversationEngine, reg prometheus.Registerer) {
-	o.sender = sender.New(sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: ce.host, Log: o.log, Registry: reg})
+	o.sender = sender.New(sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: ce.host, Log: o.log, Registry: reg,
+		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause})
 }
 
 // recover re-publishes outbound messages still queued in the store. The

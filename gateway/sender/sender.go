@@ -7,8 +7,13 @@
 // its HTTP request was in flight. Sends are shaped per business number
 // (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
 // classified by Meta's code: retried with exponential backoff and jitter,
-// failed for good, or pausing the number or the recipient; a job that
-// exhausts its attempts is dead-lettered and its message marked failed.
+// failed for good, or pausing the number (0/190, 368/131031/131042: an error
+// log and engine_sender_paused_total{scope="number"}) or the recipient on
+// that number (131048/131049: scope="recipient"). A job whose number or
+// recipient is paused is put back untried until the pause ends
+// (engine_sends_total{outcome="held"}); that still uses one attempt. A job
+// that exhausts its attempts, by failures or pauses, is dead-lettered and
+// its message marked failed.
 package sender
 
 import (
@@ -77,7 +82,7 @@ type Sender struct {
 // New returns a Sender; Run starts it.
 func New(opts Options) *Sender {
 	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped)."}, []string{"outcome"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused)."}, []string{"outcome"}),
 		paused:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sender_paused_total", Help: "Pauses by scope (number, recipient) after Meta's errors."}, []string{"scope"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
@@ -157,7 +162,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		var paused *whatsapp.PausedError
 		switch {
 		case errors.As(err, &paused):
-			s.requeue(d, paused.Remaining, "paused: "+paused.Error(), log)
+			s.hold(ctx, d, job, paused.Remaining, "paused: "+paused.Error(), log)
 		case ctx.Err() != nil:
 			// Shutting down: leave the job unacknowledged for redelivery.
 		default:
@@ -188,12 +193,13 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	case whatsapp.PauseNumber:
 		pause := pick(s.opts.NumberPause, dec.Delay)
 		s.paused.WithLabelValues("number").Inc()
-		log.Error("WhatsApp refused the business number's token or account; sends paused", zap.Int("code", dec.Code), zap.Duration("pause", pause))
+		log.Error("WhatsApp refused the business number's token or account; sends paused",
+			zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Duration("pause", pause), zap.Error(err))
 		s.opts.Shaper.PauseNumber(job.PhoneNumberID, time.Now().Add(pause))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
 	case whatsapp.PauseRecipient:
 		s.paused.WithLabelValues("recipient").Inc()
-		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code))
+		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Error(err))
 		pause := pick(s.opts.RecipientPause, dec.Delay)
 		s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(pause))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
@@ -223,12 +229,25 @@ func (s *Sender) retry(ctx context.Context, d actors.Delivery, job actors.Outbou
 	s.record(ctx, job, actors.StatusFailed, "", &actors.WhatsAppError{Title: "dead-lettered after the last attempt", Message: reason}, false, log)
 }
 
-// requeue puts a paused job back without counting it as a failure of its
-// own: it still consumes an attempt, so a long pause ends in a dead letter.
-func (s *Sender) requeue(d actors.Delivery, delay time.Duration, reason string, log *zap.Logger) {
-	if _, err := d.Retry(delay, reason); err != nil {
-		log.Warn("requeue paused job", zap.Error(err))
+// hold puts back, untried, a job whose number or recipient is paused, to
+// come again when the pause ends. It is not a failure of its own, but it
+// still consumes an attempt, so a pause outlasting the job's attempts ends
+// in a dead letter, and then, as in retry, the message is recorded failed
+// (not left queued with no job behind it).
+func (s *Sender) hold(ctx context.Context, d actors.Delivery, job actors.OutboundJob, delay time.Duration, reason string, log *zap.Logger) {
+	dead, err := d.Retry(delay, reason)
+	if err != nil {
+		log.Warn("requeue paused job; it will be redelivered", zap.Error(err))
+		return
 	}
+	if !dead {
+		s.outcomes.WithLabelValues("held").Inc()
+		log.Debug("send held while paused", zap.Duration("delay", delay), zap.String("reason", reason))
+		return
+	}
+	s.outcomes.WithLabelValues("dead_lettered").Inc()
+	log.Warn("send dead-lettered on its last attempt while paused", zap.String("reason", reason))
+	s.record(ctx, job, actors.StatusFailed, "", &actors.WhatsAppError{Title: "dead-lettered after the last attempt", Message: reason}, false, log)
 }
 
 func (s *Sender) ack(d actors.Delivery, log *zap.Logger) {
