@@ -46,6 +46,8 @@ type Store struct {
 	// wc runs every write of the main database, batching concurrent ones
 	// into shared transactions (see committer).
 	wc *committer
+	// cps checkpoint the main and the inbox database off their write paths.
+	cps []*checkpointer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,10 +107,24 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 		closeAll()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	var cps []*checkpointer
+	for _, p := range []string{path, ipath} {
+		cp, err := newCheckpointer(ctx, p, log)
+		if err != nil {
+			wc.close()
+			for _, cp := range cps {
+				_ = cp.close()
+			}
+			_ = st.close()
+			closeAll()
+			return nil, fmt.Errorf("open sqlite store %s: checkpointer of %s: %w", path, p, err)
+		}
+		cps = append(cps, cp)
+	}
 
 	log.Info("sqlite store opened", zap.Strings("migrations_applied", applied),
 		zap.Strings("inbox_migrations_applied", inboxApplied), zap.Int("inbox_rows_moved", moved))
-	return &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st, wc: wc}, nil
+	return &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st, wc: wc, cps: cps}, nil
 }
 
 // openDB opens one database file: a single-connection writer pool, the
@@ -164,9 +180,18 @@ var (
 			// Statement journals (a savepoint per committer job) in memory,
 			// not in temporary files: one write syscall less per page.
 			"temp_store(MEMORY)",
+			// Checkpoints run beside the writer (see checkpointer).
+			"wal_autocheckpoint(0)",
 			"foreign_keys(ON)",
 		},
 		"_txlock": {"immediate"},
+	}
+	// checkpointParams: the checkpointer's connection.
+	checkpointParams = url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"journal_mode(WAL)",
+		},
 	}
 	// readerParams: query_only makes an accidental write through the reader
 	// pool an error instead of a second writer.
@@ -214,7 +239,11 @@ func (s *Store) Close() error {
 				s.log.Warn("sqlite optimize on close", zap.Error(err))
 			}
 		}
-		s.closeErr = errors.Join(s.st.close(), s.r.Close(), s.w.Close(), s.ir.Close(), s.iw.Close())
+		errs := []error{s.st.close(), s.r.Close(), s.w.Close(), s.ir.Close(), s.iw.Close()}
+		for _, cp := range s.cps {
+			errs = append(errs, cp.close())
+		}
+		s.closeErr = errors.Join(errs...)
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", s.closeErr)
 		}

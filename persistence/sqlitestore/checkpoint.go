@@ -1,0 +1,93 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Checkpoints off the write path.
+//
+// In WAL mode SQLite copies the log back into the database file (a
+// checkpoint) once the log passes 1000 pages, inside the commit that crossed
+// the line: that commit, and every write queued behind it, waits for the
+// copy and its fsync. The writer connections turn that off
+// (wal_autocheckpoint=0) and a checkpointer per database file runs PASSIVE
+// checkpoints on a connection of its own instead, concurrently with the
+// writer: PASSIVE never blocks the writer or readers, it copies what no
+// reader still needs. The log is checkpointed every checkpointEvery, so it
+// holds at most a few seconds of writes; Close runs a final TRUNCATE
+// checkpoint, leaving an empty log.
+type checkpointer struct {
+	db   *sql.DB
+	log  *zap.Logger
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// checkpointEvery is how often the log is copied back.
+const checkpointEvery = 250 * time.Millisecond
+
+func newCheckpointer(ctx context.Context, path string, log *zap.Logger) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", dsn(path, checkpointParams))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, mapErr(err)
+	}
+	c := &checkpointer{db: db, log: log, stop: make(chan struct{})}
+	c.wg.Add(1)
+	go c.run()
+	return c, nil
+}
+
+func (c *checkpointer) run() {
+	defer c.wg.Done()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		err := c.checkpoint("PASSIVE")
+		switch {
+		case err != nil && !failing:
+			// Logged once per failure streak: the log keeps growing (and
+			// reads slow down) until a checkpoint succeeds again.
+			c.log.Warn("sqlite checkpoint failed; will retry", zap.Error(err))
+			failing = true
+		case err == nil && failing:
+			c.log.Info("sqlite checkpoints succeed again")
+			failing = false
+		}
+	}
+}
+
+func (c *checkpointer) checkpoint(mode string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var busy, logPages, done int
+	return mapErr(c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logPages, &done))
+}
+
+// close stops the loop and, once the writer is closed, empties the log.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	c.wg.Wait()
+	if err := c.checkpoint("TRUNCATE"); err != nil {
+		c.log.Warn("final sqlite checkpoint", zap.Error(err))
+	}
+	return c.db.Close()
+}

@@ -1,0 +1,60 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
+)
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	require.NoError(t, err)
+	return fi.Size()
+}
+
+// The writer never checkpoints (wal_autocheckpoint=0), so the database file
+// grows only when the checkpointer copies the log back; Close leaves an
+// empty log.
+func TestCheckpointerCopiesTheLogBackAndCloseEmptiesIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engine.db")
+	s, err := Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	before := fileSize(t, path)
+
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs := make([]actors.AuditRecord, 2000)
+	for i := range recs {
+		recs[i] = actors.AuditRecord{ID: fmt.Sprintf("a%05d", i), ActorID: "u1", Action: "login", Outcome: actors.OutcomeSuccess,
+			Detail: strings.Repeat("x", 1000), At: at}
+	}
+	require.NoError(t, s.AppendAudit(context.Background(), recs))
+	require.Greater(t, fileSize(t, path+"-wal"), int64(2_000_000), "the records are in the log")
+
+	require.Eventually(t, func() bool { return fileSize(t, path) > before+2_000_000 }, 10*time.Second, 20*time.Millisecond,
+		"the checkpointer copies the log into the database file")
+
+	require.NoError(t, s.Close())
+	assert.Zero(t, fileSize(t, path+"-wal"), "Close truncates the log")
+	assert.Zero(t, fileSize(t, inboxPath(path)+"-wal"), "and the inbox database's")
+
+	s2, err := Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	defer s2.Close()
+	got, total, err := s2.ListAudit(t.Context(), actors.AuditFilter{ActorID: "u1", Limit: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 2000, total)
+	assert.Len(t, got, 1)
+}
