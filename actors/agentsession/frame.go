@@ -164,7 +164,7 @@ func strictDecode(b []byte, v any) error {
 // leaks no internals.
 func commandError(err error) (code, message string) {
 	switch {
-	case errors.Is(err, actors.ErrNotFound), errors.Is(err, conversation.ErrNoConversation):
+	case errors.Is(err, actors.ErrNotFound):
 		return CodeNotFound, "conversation not found"
 	case errors.Is(err, ErrForbidden):
 		return CodeForbidden, "not allowed on this conversation"

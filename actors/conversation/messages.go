@@ -89,10 +89,13 @@ type Result struct {
 
 // Errors a command can answer with.
 var (
-	// ErrClosed: the conversation is closed and takes no changes.
+	// ErrClosed: the conversation is closed and takes no changes. Close,
+	// Assign and MarkRead answer it whenever their ConversationID is not the
+	// key's open conversation: callers route a command by a conversation
+	// they found in the store, so an id that is not the open one names a
+	// conversation closed since. An unknown id never reaches the actor; the
+	// store's lookup answers actors.ErrNotFound.
 	ErrClosed = errors.New("conversation closed")
-	// ErrNoConversation: no such conversation for this key.
-	ErrNoConversation = errors.New("no such conversation")
 	// ErrOutsideWindow: a free-form send after the service window.
 	ErrOutsideWindow = errors.New("outside the customer-service window")
 	// ErrQueueUnavailable: the outbound queue did not take the message;
