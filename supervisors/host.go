@@ -23,6 +23,7 @@ const (
 type Host struct {
 	system *actor.ActorSystem
 	shards []*actor.PID
+	deps   *conversation.Deps
 	log    *zap.Logger
 }
 
@@ -33,7 +34,7 @@ func NewHost(system *actor.ActorSystem, deps *conversation.Deps, shards int, log
 	if shards < 1 {
 		shards = 1
 	}
-	h := &Host{system: system, log: log}
+	h := &Host{system: system, deps: deps, log: log}
 	decider := func(reason any) actor.Directive {
 		log.Warn("conversation actor failed; restarting it from persisted state", zap.Any("reason", reason))
 		return actor.RestartDirective
@@ -113,14 +114,17 @@ type pending struct {
 // (conversation.Key.Name), so one Props serves them all and the key of a
 // child that stopped is read back from its PID.
 type shard struct {
-	props    *actor.Props
+	props *actor.Props
+	// hydrated are the props of actors spawned with their state (see
+	// Host.Rehydrate).
+	hydrated *actor.Props
 	log      *zap.Logger
 	children map[conversation.Key]*actor.PID
 	stopping map[conversation.Key][]pending
 }
 
 func newShard(deps *conversation.Deps, log *zap.Logger) *shard {
-	return &shard{props: conversation.Props(deps), log: log, children: map[conversation.Key]*actor.PID{},
+	return &shard{props: conversation.Props(deps), hydrated: conversation.HydratedProps(deps), log: log, children: map[conversation.Key]*actor.PID{},
 		stopping: map[conversation.Key][]pending{}}
 }
 
@@ -142,6 +146,8 @@ func (s *shard) Receive(c actor.Context) {
 		c.RequestWithCustomSender(s.child(c, m.key), m.msg, c.Sender())
 	case countLive:
 		c.Respond(len(s.children))
+	case hydrate:
+		c.Respond(s.hydrate(c, m.conversations))
 	case conversation.Idle:
 		pid, ok := s.children[m.Key]
 		if !ok || pid.Id != m.ID {

@@ -65,6 +65,26 @@ func Props(d *Deps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d} })
 }
 
+// HydratedProps returns the props of conversation actors whose state is
+// handed to them instead of read: the parent spawns each with
+// SpawnNamed(props, key.Name()) and sends it Hydrate before anything else.
+// Such an actor does not read the store when it starts; if it is restarted
+// (a panic), it reads its conversation on its next message, and until then
+// the Sweeper fires its timers from the store as for a passivated one.
+func HydratedProps(d *Deps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d, awaitHydrate: true} })
+}
+
+// Hydrate hands an actor spawned from HydratedProps the open conversation of
+// its key, as read from the store by its parent's caller (rehydration after
+// a restart). It must be the actor's first message and is not answered. The
+// actor holds it and arms its timers as if it had read it itself; should it
+// be stale, the first write conflicts and the actor retires, as any stale
+// activation does.
+type Hydrate struct {
+	Conversation actors.Conversation
+}
+
 // ErrInvalidKey: a key whose PhoneNumberID contains '/' cannot name an
 // actor (see Key.Valid); messages for it are refused.
 var ErrInvalidKey = errors.New("conversation key cannot name an actor")
@@ -105,20 +125,24 @@ func KeyOf(pid, parent *actor.PID) (Key, bool) {
 }
 
 // Actor is one conversation's actor. Its fields are touched only from
-// Receive, one message at a time.
+// Receive, one message at a time. The flags sit together at the end so the struct fits the 80-byte size
+// class: every idle conversation holds one.
 type Actor struct {
 	deps   *Deps
 	key    Key
 	system *actor.ActorSystem
 	self   *actor.PID
-	// loaded is false until the open conversation (if any) was read.
-	loaded bool
 	// conv is the open conversation, nil when there is none.
 	conv  *actors.Conversation
 	timer *time.Timer
+	// loaded is false until the open conversation (if any) was read.
+	loaded bool
 	// retire is set when a write was rejected (another activation changed
 	// the conversation): the actor answers the message in hand, then stops.
 	retire bool
+	// awaitHydrate is set for actors of HydratedProps: they do not read the
+	// store when they start, Hydrate brings their state.
+	awaitHydrate bool
 }
 
 // Receive handles one message.
@@ -130,6 +154,8 @@ func (a *Actor) Receive(c actor.Context) {
 		a.stop()
 	case *actor.ReceiveTimeout:
 		c.Send(c.Parent(), Idle{Key: a.key, ID: c.Self().Id})
+	case Hydrate:
+		a.hydrate(m.Conversation)
 	case Inbound:
 		respond(c, a.inbound(m.Msg))
 	case StatusChanged:
@@ -175,10 +201,25 @@ func (a *Actor) start(c actor.Context) {
 	if a.deps.Config.IdleTimeout > 0 {
 		c.SetReceiveTimeout(a.deps.Config.IdleTimeout)
 	}
+	if a.awaitHydrate {
+		return
+	}
 	if err := a.load(); err != nil {
 		a.log().Warn("load conversation; will retry on the next message", zap.Error(err))
 		return
 	}
+	a.armTimer()
+}
+
+// hydrate takes the conversation its parent read for it. An actor that has
+// loaded already (a restarted one) keeps what it read; a conversation of
+// another key or a closed one is ignored, and the next message reads the
+// store.
+func (a *Actor) hydrate(c actors.Conversation) {
+	if a.loaded || c.PhoneNumberID != a.key.PhoneNumberID || c.WaID != a.key.WaID || !c.Open() {
+		return
+	}
+	a.conv, a.loaded = &c, true
 	a.armTimer()
 }
 
