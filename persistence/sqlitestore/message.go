@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -57,6 +58,7 @@ const (
 	qInsertPendingStatus = `INSERT OR IGNORE INTO pending_statuses (` + pendingCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// Delete and read in one statement; RETURNING has no order, so the
 	// rowid comes back for sorting.
+	qHasPendingStatus    = `SELECT 1 FROM pending_statuses WHERE wa_message_id = ? LIMIT 1`
 	qTakePendingStatuses = `DELETE FROM pending_statuses WHERE wa_message_id = ? RETURNING rowid, ` + pendingCols
 	// qPendingStatuses is the read side alone, kept for the plan test: it
 	// shows the order the index delivers.
@@ -247,8 +249,16 @@ func (s *Store) AddPendingStatus(ctx context.Context, st actors.StatusUpdate) er
 
 // TakePendingStatuses deletes and returns the pending statuses of a wamid,
 // oldest first (by Timestamp, then the order they were added), in one
-// statement.
+// statement. Pending statuses are rare, and every sent message asks, so a
+// read on the reader pool answers the common "none" without a write.
 func (s *Store) TakePendingStatuses(ctx context.Context, waMessageID string) ([]actors.StatusUpdate, error) {
+	var one int
+	switch err := mapErr(s.st.hasPendingStatus.QueryRowContext(ctx, waMessageID).Scan(&one)); {
+	case errors.Is(err, actors.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("take pending statuses of %s: %w", waMessageID, err)
+	}
 	type taken struct {
 		rowid int64
 		ts    int64

@@ -35,6 +35,7 @@ type stmts struct {
 	messageByID      *sql.Stmt
 	openConversation *sql.Stmt
 	customerByPhone  *sql.Stmt
+	hasPendingStatus *sql.Stmt
 }
 
 // stmtSpec names one statement to prepare: where it goes, on which pool, and
@@ -63,6 +64,7 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.messageByID, r, qMessageByID},
 		{&p.openConversation, r, qOpenConversation},
 		{&p.customerByPhone, r, qCustomerByPhone},
+		{&p.hasPendingStatus, r, qHasPendingStatus},
 	}
 }
 
