@@ -15,10 +15,12 @@ type Store interface {
 	actors.AuditStore
 }
 
-// Revocations remembers revoked access-token ids until their expiry.
+// Revocations remembers revoked ids (access-token jtis, refresh families)
+// until their expiry. AnyRevoked checks several in one lookup (one round
+// trip on Redis), so a request's token and family cost one.
 type Revocations interface {
-	Revoke(ctx context.Context, jti string, until time.Time) error
-	IsRevoked(ctx context.Context, jti string) (bool, error)
+	Revoke(ctx context.Context, id string, until time.Time) error
+	AnyRevoked(ctx context.Context, ids ...string) (bool, error)
 }
 
 // Limiter admits perMinute requests per key per minute.

@@ -364,10 +364,12 @@ func (s *Server) verifyToken(ctx context.Context, tok string) (principal, error)
 		}
 		return principal{}, errf(http.StatusUnauthorized, CodeUnauthorized, "access token is invalid")
 	}
-	revoked, err := s.kv.IsRevoked(ctx, claims.ID)
-	if err == nil && !revoked && claims.FamilyID != "" {
-		revoked, err = s.kv.IsRevoked(ctx, familyRevocationKey(claims.FamilyID))
+	// The token and its refresh family in one lookup.
+	ids := []string{claims.ID}
+	if claims.FamilyID != "" {
+		ids = append(ids, familyRevocationKey(claims.FamilyID))
 	}
+	revoked, err := s.kv.AnyRevoked(ctx, ids...)
 	if err != nil {
 		return principal{}, fmt.Errorf("check revocation of token %s: %w", claims.ID, errors.Join(actors.ErrUnavailable, err))
 	}

@@ -17,9 +17,10 @@
 //   - Time is real: expiries are checked with short real durations and
 //     require.Eventually, so the suite behaves the same against Redis, whose
 //     clock cannot be faked.
-//   - Revocations: a jti is revoked until its until passes; an until in the
+//   - Revocations: an id is revoked until its until passes; an until in the
 //     past is a no-op; a second, shorter revocation never shortens a longer
-//     one.
+//     one; AnyRevoked of several ids is true when any of them is revoked
+//     now, and false for none.
 //   - Limiter: GCRA with the semantics of redis_rate.PerMinute(n): a fresh
 //     key allows a burst of exactly n, then one request every minute/n; a
 //     refusal carries retryAfter in (0, minute/n]; keys are independent; of

@@ -12,12 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Revocations records access-token ids revoked until their expiry.
+// Revocations records ids (access-token jtis, refresh families) revoked
+// until their expiry.
 type Revocations interface {
 	// Revoke marks jti revoked until until; an until in the past is a no-op.
 	Revoke(ctx context.Context, jti string, until time.Time) error
-	// IsRevoked reports whether jti is revoked; false once until has passed.
-	IsRevoked(ctx context.Context, jti string) (bool, error)
+	// AnyRevoked reports whether any of ids is revoked; an id stops counting
+	// once its until has passed, and no ids is false. However many ids are
+	// asked, it is one lookup (one round trip for a networked store).
+	AnyRevoked(ctx context.Context, ids ...string) (bool, error)
 }
 
 // Limiter grants a fixed budget of requests per key per minute.
@@ -97,17 +100,17 @@ func helper(t require.TestingT) {
 	}
 }
 
-func isRevoked(t require.TestingT, ctx context.Context, kv KV, jti string) bool {
+func isRevoked(t require.TestingT, ctx context.Context, kv KV, ids ...string) bool {
 	helper(t)
-	revoked, err := kv.IsRevoked(ctx, jti)
-	require.NoError(t, err, "is revoked %s", jti)
+	revoked, err := kv.AnyRevoked(ctx, ids...)
+	require.NoError(t, err, "any revoked %v", ids)
 	return revoked
 }
 
 // unrevoked reports whether jti is known not to be revoked; an error counts
 // as not known.
 func unrevoked(ctx context.Context, kv KV, jti string) bool {
-	revoked, err := kv.IsRevoked(ctx, jti)
+	revoked, err := kv.AnyRevoked(ctx, jti)
 	return err == nil && !revoked
 }
 
@@ -125,6 +128,31 @@ var revocationCases = []kvCase{
 			require.NoError(t, kv.Revoke(ctx, "jti-1", time.Now().Add(time.Hour)))
 			assert.False(t, isRevoked(t, ctx, kv, "jti-2"))
 			assert.False(t, isRevoked(t, ctx, kv, ""))
+		},
+	},
+	{
+		name: "any_of_several_ids",
+		check: func(t *testing.T, ctx context.Context, kv KV) {
+			require.NoError(t, kv.Revoke(ctx, "jti-a", time.Now().Add(time.Hour)))
+			assert.True(t, isRevoked(t, ctx, kv, "jti-a", "family:f1"), "the first of two")
+			assert.True(t, isRevoked(t, ctx, kv, "family:f1", "jti-a"), "the second of two")
+			assert.True(t, isRevoked(t, ctx, kv, "jti-b", "jti-c", "jti-a"), "the last of three")
+			assert.False(t, isRevoked(t, ctx, kv, "jti-b", "family:f1"), "none of two")
+			assert.False(t, isRevoked(t, ctx, kv), "no ids")
+			require.NoError(t, kv.Revoke(ctx, "family:f1", time.Now().Add(time.Hour)))
+			assert.True(t, isRevoked(t, ctx, kv, "jti-b", "family:f1"), "both kinds of id share one namespace")
+		},
+	},
+	{
+		name: "expired_id_among_several",
+		check: func(t *testing.T, ctx context.Context, kv KV) {
+			require.NoError(t, kv.Revoke(ctx, "jti-short", time.Now().Add(300*time.Millisecond)))
+			require.NoError(t, kv.Revoke(ctx, "family:long", time.Now().Add(time.Hour)))
+			require.True(t, isRevoked(t, ctx, kv, "jti-short", "family:other"), "revoked right after Revoke")
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				assert.False(c, isRevoked(c, ctx, kv, "jti-short", "family:other"))
+			}, waitFor, tick, "an expired id no longer counts")
+			assert.True(t, isRevoked(t, ctx, kv, "jti-short", "family:long"), "a live id among them still does")
 		},
 	},
 	{

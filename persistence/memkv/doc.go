@@ -10,8 +10,9 @@
 //   - Every method is safe for concurrent use. Revocations, limiter buckets
 //     and the cache have their own locks, so a burst on one never waits on
 //     another.
-//   - Revocations: a jti is revoked until the latest until it was given; an
-//     until in the past is a no-op.
+//   - Revocations: an id is revoked until the latest until it was given; an
+//     until in the past is a no-op. AnyRevoked reads all its ids under one
+//     lock and is true when any of them is revoked.
 //   - Limiter: GCRA with the semantics of redis_rate.PerMinute(n): a fresh key
 //     allows a burst of exactly n, then one request every minute/n. A
 //     refusal's retryAfter is in (0, minute/n]. Keys share nothing; a key's

@@ -83,17 +83,17 @@ func TestRevocationClock(t *testing.T) {
 	require.NoError(t, kv.Revoke(ctx, "jti", clock.Now().Add(time.Minute)))
 	require.NoError(t, kv.Revoke(ctx, "at-now", clock.Now()))
 
-	revoked, err := kv.IsRevoked(ctx, "at-now")
+	revoked, err := kv.AnyRevoked(ctx, "at-now")
 	require.NoError(t, err)
 	assert.False(t, revoked, "until equal to now is already past")
 
 	clock.Advance(time.Minute - time.Nanosecond)
-	revoked, err = kv.IsRevoked(ctx, "jti")
+	revoked, err = kv.AnyRevoked(ctx, "jti")
 	require.NoError(t, err)
 	assert.True(t, revoked, "still revoked just before until")
 
 	clock.Advance(time.Nanosecond)
-	revoked, err = kv.IsRevoked(ctx, "jti")
+	revoked, err = kv.AnyRevoked(ctx, "jti")
 	require.NoError(t, err)
 	assert.False(t, revoked, "not revoked at until")
 }
@@ -291,7 +291,7 @@ func TestJanitorSweepsExpired(t *testing.T) {
 	require.Eventually(t, func() bool { return kv.sizes() == want }, 5*time.Second, 5*time.Millisecond,
 		"janitor should drop exactly the expired entries; have %+v", kv.sizes())
 
-	revoked, err := kv.IsRevoked(ctx, "long")
+	revoked, err := kv.AnyRevoked(ctx, "long")
 	require.NoError(t, err)
 	assert.True(t, revoked)
 	ok, _, err := kv.Allow(ctx, "busy", 60)
@@ -311,7 +311,7 @@ func TestClose(t *testing.T) {
 	}
 
 	require.NoError(t, kv.Revoke(ctx, "jti", time.Now().Add(time.Hour)))
-	revoked, err := kv.IsRevoked(ctx, "jti")
+	revoked, err := kv.AnyRevoked(ctx, "jti")
 	require.NoError(t, err)
 	assert.True(t, revoked, "the store keeps working after Close")
 }
@@ -329,7 +329,7 @@ func TestCancelledContext(t *testing.T) {
 	kv, _ := newFake(t, Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := kv.IsRevoked(ctx, "jti")
+	_, err := kv.AnyRevoked(ctx, "jti")
 	assert.ErrorIs(t, err, context.Canceled)
 	_, _, err = kv.Allow(ctx, "k", 10)
 	assert.ErrorIs(t, err, context.Canceled)

@@ -22,13 +22,19 @@ func (k *KV) Revoke(ctx context.Context, jti string, until time.Time) error {
 	return nil
 }
 
-// IsRevoked reports whether jti is revoked now.
-func (k *KV) IsRevoked(ctx context.Context, jti string) (bool, error) {
+// AnyRevoked reports whether any of ids is revoked now (false for none).
+// All ids are read under one lock, as one snapshot.
+func (k *KV) AnyRevoked(ctx context.Context, ids ...string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	now := k.now()
 	k.revMu.RLock()
-	until, ok := k.revoked[jti]
-	k.revMu.RUnlock()
-	return ok && k.now().Before(until), nil
+	defer k.revMu.RUnlock()
+	for _, id := range ids {
+		if until, ok := k.revoked[id]; ok && now.Before(until) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

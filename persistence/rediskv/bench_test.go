@@ -31,7 +31,9 @@ func BenchmarkAllow(b *testing.B) {
 	}
 }
 
-func BenchmarkIsRevoked(b *testing.B) {
+// BenchmarkAnyRevoked asks about one id, and about two (an authenticated
+// request's token and refresh family) in one call.
+func BenchmarkAnyRevoked(b *testing.B) {
 	rdb, prefix := newRedis(b)
 	kv := New(rdb, prefix, time.Second)
 	ctx := b.Context()
@@ -46,15 +48,22 @@ func BenchmarkIsRevoked(b *testing.B) {
 			}
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if _, err := kv.IsRevoked(ctx, ids[i%len(ids)]); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("ids=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ask := make([]string, n)
+				i := 0
+				for pb.Next() {
+					for j := range ask {
+						ask[j] = ids[(i+j)%len(ids)]
+					}
+					if _, err := kv.AnyRevoked(ctx, ask...); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
 }

@@ -6,7 +6,8 @@
 // Keys, all under the prefix given to New so tests and deployments can share
 // one Redis:
 //
-//	prefix+"revoked:"+jti   "1", expiring at the revocation's until
+//	prefix+"revoked:"+id    "1", expiring at the revocation's until (id is a
+//	                        jti, or "family:"+id of a refresh family)
 //	prefix+"rate:"+key      GCRA state of redis_rate (its own "rate:" prefix,
 //	                        moved under ours by a key-rewriting adapter)
 //	prefix+"cache:"+key     'v'+value with the fill's ttl, or the tombstone
@@ -15,11 +16,13 @@
 // Guarantees:
 //
 //   - Every method is safe for concurrent use and makes one round trip
-//     (Revoke and Allow run one Lua script; the rest are single commands), so
+//     (Revoke and Allow run one Lua script; the rest are single commands:
+//     AnyRevoked is one EXISTS of all the ids it is asked about), so
 //     each is atomic on the server: of concurrent fills of one key exactly one
 //     wins, and of concurrent Allow calls exactly the budget is granted.
-//   - Revocations: a jti is revoked until the latest until it was given; an
-//     until in the past is a no-op. Expiry is measured from the caller's
+//   - Revocations: an id is revoked until the latest until it was given; an
+//     until in the past is a no-op; AnyRevoked is true when any of its ids
+//     is revoked. Expiry is measured from the caller's
 //     clock at the time of Revoke (until - now) and kept by the Redis clock.
 //   - Limiter: redis_rate.PerMinute(n): a fresh key allows a burst of
 //     exactly n, then one request every minute/n; a refusal's retryAfter is

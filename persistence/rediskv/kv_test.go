@@ -348,7 +348,7 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 		call func() error
 	}{
 		{"revoke", func() error { return kv.Revoke(ctx, "jti", time.Now().Add(time.Hour)) }},
-		{"is_revoked", func() error { _, err := kv.IsRevoked(ctx, "jti"); return err }},
+		{"any_revoked", func() error { _, err := kv.AnyRevoked(ctx, "jti", "family:f"); return err }},
 		{"allow", func() error { _, _, err := kv.Allow(ctx, "k", 10); return err }},
 		{"cache_get", func() error { _, _, err := kv.CacheGet(ctx, "k"); return err }},
 		{"cache_fill", func() error { return kv.CacheFill(ctx, "k", []byte("v"), time.Minute) }},
