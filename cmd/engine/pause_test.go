@@ -304,7 +304,9 @@ func TestSpamLimitPausesOnlyThatRecipient(t *testing.T) {
 	first := l.sendID(admin, waSpam, "spam-first")
 	require.Eventually(t, func() bool { return l.metric(`engine_sender_paused_total{scope="recipient"}`) >= 1 },
 		10*time.Second, 20*time.Millisecond, "the recipient's pause is counted")
-	assert.Equal(t, 1, logs.FilterMessageSnippet("recipient paused").FilterField(zap.Int("code", 131048)).Len())
+	require.Eventually(t, func() bool {
+		return logs.FilterMessageSnippet("recipient paused").FilterField(zap.Int("code", 131048)).Len() == 1
+	}, 5*time.Second, 20*time.Millisecond, "a warning names code 131048")
 
 	heldBefore := l.metric(`engine_sends_total{outcome="held"}`)
 	second := l.sendID(admin, waSpam, "spam-second")
