@@ -63,6 +63,8 @@ type Config struct {
 	ActorIdleTimeout    time.Duration `env:"ACTOR_IDLE_TIMEOUT" doc:"an idle conversation actor leaves memory after this long (its timers keep firing from the store)"`
 	AgentMaxOpen        int           `env:"AGENT_MAX_OPEN" doc:"most open conversations auto-assigned to one agent"`
 	ConversationShards  int           `env:"CONVERSATION_SHARDS" doc:"host actors that spawn and route conversation actors"`
+	RehydrateOnStart    bool          `env:"REHYDRATE_ON_START" doc:"after a restart, bring the conversations that were in memory (state new or active, updated within ACTOR_IDLE_TIMEOUT) back in the background, so their next message needs no store read"`
+	RehydrateMax        int           `env:"REHYDRATE_MAX" doc:"most conversations REHYDRATE_ON_START brings back, most recently updated first (0: no limit)"`
 	SocketBuffer        int           `env:"SOCKET_BUFFER" doc:"frames buffered per agent socket before a slow client is disconnected"`
 
 	WhatsAppAccessToken   string        `env:"WHATSAPP_ACCESS_TOKEN" doc:"Cloud API bearer token; unset (outside production) starts the built-in sandbox and sends there"`
@@ -112,6 +114,8 @@ func Defaults() Config {
 		ActorIdleTimeout:      10 * time.Minute,
 		AgentMaxOpen:          20,
 		ConversationShards:    16,
+		RehydrateOnStart:      true,
+		RehydrateMax:          200000,
 		SocketBuffer:          256,
 		WhatsAppAPIURL:        "https://graph.facebook.com",
 		WhatsAppAPIVersion:    "v21.0",
@@ -202,6 +206,9 @@ func (c Config) Validate() error {
 	}
 	if c.ConversationShards < 1 || c.ConversationShards > 1024 {
 		bad("CONVERSATION_SHARDS", "must be 1-1024, got %d", c.ConversationShards)
+	}
+	if c.RehydrateMax < 0 || c.RehydrateMax > 10_000_000 {
+		bad("REHYDRATE_MAX", "must be 0-10000000, got %d", c.RehydrateMax)
 	}
 	if c.SocketBuffer < 8 || c.SocketBuffer > 65536 {
 		bad("SOCKET_BUFFER", "must be 8-65536, got %d", c.SocketBuffer)

@@ -43,6 +43,8 @@ type conversationEngine struct {
 	dispatcher *inbox.Dispatcher
 	sweeper    *conversation.Sweeper
 	commands   *readCommands
+	// rehydration is nil when REHYDRATE_ON_START is off.
+	rehydration *rehydration
 }
 
 // startConversations builds the actor side. The gateway is attached later
@@ -71,6 +73,9 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	deps.Assigner = ce.assigner
 	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
+	if cfg.RehydrateOnStart {
+		ce.rehydration = newRehydration(ce.host, store, cfg.RehydrateMax, log, reg)
+	}
 	return ce, nil
 }
 

@@ -183,6 +183,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	g.Go(func() error { return e.sweepRefreshFamilies(gctx) })
 	g.Go(func() error { return e.conv.dispatcher.Run(gctx) })
 	g.Go(func() error { return e.conv.sweeper.Run(gctx) })
+	if r := e.conv.rehydration; r != nil {
+		g.Go(func() error { return r.Run(gctx) })
+	}
 	g.Go(func() error { return e.out.sender.Run(gctx) })
 	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
 	g.Go(func() error {

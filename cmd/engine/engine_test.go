@@ -46,6 +46,9 @@ func TestLoadConfigNamesBadVariables(t *testing.T) {
 		{name: "production without secrets", env: map[string]string{"APP_ENV": "production"}, wantVar: "JWT_SECRET"},
 		{name: "bad redis url", env: map[string]string{"REDIS_URL": "localhost:6379"}, wantVar: "REDIS_URL"},
 		{name: "bad proxies", env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,foo"}, wantVar: "TRUSTED_PROXIES"},
+		{name: "rehydration off", env: map[string]string{"REHYDRATE_ON_START": "false"}},
+		{name: "bad boolean", env: map[string]string{"REHYDRATE_ON_START": "sometimes"}, wantVar: "REHYDRATE_ON_START"},
+		{name: "negative rehydration limit", env: map[string]string{"REHYDRATE_MAX": "-1"}, wantVar: "REHYDRATE_MAX"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

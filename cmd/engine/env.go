@@ -41,6 +41,12 @@ func setField(f reflect.Value, raw string) error {
 	switch f.Interface().(type) {
 	case string:
 		f.SetString(raw)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		f.SetBool(b)
 	case int, int64:
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
