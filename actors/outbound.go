@@ -49,6 +49,10 @@ type Delivery interface {
 	// LastError; once Attempt reaches the queue's maximum it dead-letters
 	// instead and reports deadLettered.
 	Retry(delay time.Duration, reason string) (deadLettered bool, err error)
+	// Hold requeues the job untried after delay, with the same Attempt and
+	// reason as LastError: the job did not fail (its number or recipient
+	// is paused), so it uses no attempt and is never dead-lettered.
+	Hold(delay time.Duration, reason string) error
 	// DeadLetter moves the job to the dead-letter queue with reason.
 	DeadLetter(reason string) error
 }

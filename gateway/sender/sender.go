@@ -11,9 +11,9 @@
 // log and engine_sender_paused_total{scope="number"}) or the recipient on
 // that number (131048/131049: scope="recipient"). A job whose number or
 // recipient is paused is put back untried until the pause ends
-// (engine_sends_total{outcome="held"}); that still uses one attempt. A job
-// that exhausts its attempts, by failures or pauses, is dead-lettered and
-// its message marked failed.
+// (engine_sends_total{outcome="held"}) without using an attempt, so a long
+// outage delays messages but fails none. A job that exhausts its attempts
+// by failures is dead-lettered and its message marked failed.
 package sender
 
 import (
@@ -162,7 +162,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		var paused *whatsapp.PausedError
 		switch {
 		case errors.As(err, &paused):
-			s.hold(ctx, d, job, paused.Remaining, "paused: "+paused.Error(), log)
+			s.hold(d, paused.Remaining, "paused: "+paused.Error(), log)
 		case ctx.Err() != nil:
 			// Shutting down: leave the job unacknowledged for redelivery.
 		default:
@@ -230,24 +230,16 @@ func (s *Sender) retry(ctx context.Context, d actors.Delivery, job actors.Outbou
 }
 
 // hold puts back, untried, a job whose number or recipient is paused, to
-// come again when the pause ends. It is not a failure of its own, but it
-// still consumes an attempt, so a pause outlasting the job's attempts ends
-// in a dead letter, and then, as in retry, the message is recorded failed
-// (not left queued with no job behind it).
-func (s *Sender) hold(ctx context.Context, d actors.Delivery, job actors.OutboundJob, delay time.Duration, reason string, log *zap.Logger) {
-	dead, err := d.Retry(delay, reason)
-	if err != nil {
+// come again when the pause ends. It is not a failure of the job: it uses
+// no attempt, so however long a pause lasts the message waits, queued, and
+// goes out once the pause ends.
+func (s *Sender) hold(d actors.Delivery, delay time.Duration, reason string, log *zap.Logger) {
+	if err := d.Hold(delay, reason); err != nil {
 		log.Warn("requeue paused job; it will be redelivered", zap.Error(err))
 		return
 	}
-	if !dead {
-		s.outcomes.WithLabelValues("held").Inc()
-		log.Debug("send held while paused", zap.Duration("delay", delay), zap.String("reason", reason))
-		return
-	}
-	s.outcomes.WithLabelValues("dead_lettered").Inc()
-	log.Warn("send dead-lettered on its last attempt while paused", zap.String("reason", reason))
-	s.record(ctx, job, actors.StatusFailed, "", &actors.WhatsAppError{Title: "dead-lettered after the last attempt", Message: reason}, false, log)
+	s.outcomes.WithLabelValues("held").Inc()
+	log.Debug("send held while paused", zap.Duration("delay", delay), zap.String("reason", reason))
 }
 
 func (s *Sender) ack(d actors.Delivery, log *zap.Logger) {

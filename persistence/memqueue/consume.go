@@ -172,6 +172,25 @@ func (d *delivery) Retry(delay time.Duration, reason string) (bool, error) {
 	return false, nil
 }
 
+// Hold puts the job back after delay (at once when delay <= 0) with the
+// same Attempt and reason as LastError.
+func (d *delivery) Hold(delay time.Duration, reason string) error {
+	q := d.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := d.settleLocked("hold"); err != nil {
+		return err
+	}
+	next := d.job
+	next.LastError = reason
+	if delay <= 0 {
+		q.pushReadyLocked(next)
+	} else {
+		q.delayLocked(next, time.Now().Add(delay))
+	}
+	return nil
+}
+
 // DeadLetter moves the job to the dead-letter list with reason.
 func (d *delivery) DeadLetter(reason string) error {
 	q := d.q

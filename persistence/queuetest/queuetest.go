@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) Queue) {
 		{name: "unsettled job redelivered when consumer stops", check: checkRedelivery},
 		{name: "retry comes back after delay with attempt+1", check: checkRetryDelay},
 		{name: "retry dead-letters after max attempts", check: checkMaxAttempts},
+		{name: "hold comes back after delay without using an attempt", check: checkHold},
 		{name: "dead letters listed and redriven", check: checkDeadLetters},
 		{name: "concurrent publishes consumed exactly once", check: checkConcurrent},
 		{name: "close is idempotent and final", check: checkClose},
@@ -314,6 +315,52 @@ func checkRetryDelay(t *testing.T, ctx context.Context, q Queue) {
 	c.ack(t, back)
 	require.NoError(t, c.stop(t))
 
+	expectOnly(t, ctx, q)
+}
+
+func checkHold(t *testing.T, ctx context.Context, q Queue) {
+	job := newJob("h1", actors.PriorityReply)
+	publish(t, ctx, q, job)
+	c := startConsumer(t, q)
+	// Use every attempt but the last, so that a Retry now would
+	// dead-letter: a Hold must not.
+	for attempt := 1; attempt < MaxAttempts; attempt++ {
+		d := c.next(t)
+		_, err := d.Retry(0, "failure")
+		require.NoError(t, err)
+	}
+	d := c.next(t)
+	require.Equal(t, MaxAttempts, d.Job().Attempt)
+	start := time.Now()
+	require.NoError(t, d.Hold(RetryDelay, "number paused"))
+	assert.Error(t, d.Ack(), "ack after hold")
+	assert.Error(t, d.Hold(0, "again"), "hold after hold")
+
+	// The delay holds back only the held job.
+	other := newJob("other", actors.PriorityBulk)
+	publish(t, ctx, q, other)
+	first := c.next(t)
+	require.Equal(t, other.MessageID, first.Job().MessageID, "a job published after the hold must not wait for it")
+	c.ack(t, first)
+
+	back := c.next(t)
+	assert.GreaterOrEqual(t, time.Since(start), RetryDelay, "held job came back too early")
+	want := job
+	want.Attempt = MaxAttempts
+	want.LastError = "number paused"
+	requireSameJob(t, want, back.Job())
+	// Held at once, again and again: still never dead-lettered.
+	for range 3 {
+		require.NoError(t, back.Hold(0, "still paused"))
+		back = c.next(t)
+		require.Equal(t, MaxAttempts, back.Job().Attempt)
+	}
+	c.ack(t, back)
+	require.NoError(t, c.stop(t))
+
+	dead, err := q.ListDeadLetters(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, dead)
 	expectOnly(t, ctx, q)
 }
 

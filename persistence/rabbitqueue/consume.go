@@ -187,22 +187,48 @@ func (d *delivery) Retry(delay time.Duration, reason string) (bool, error) {
 	next := d.job
 	next.Attempt++
 	next.LastError = reason
+	if err := d.requeue("retry", next, delay); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// Hold is Retry without using an attempt and without a dead letter: the
+// copy keeps Attempt.
+func (d *delivery) Hold(delay time.Duration, reason string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.settled {
+		return ErrSettled
+	}
+	if d.ch.IsClosed() {
+		return fmt.Errorf("hold message %s: %w", d.job.MessageID, ErrDeliveryLost)
+	}
+	next := d.job
+	next.LastError = reason
+	return d.requeue("hold", next, delay)
+}
+
+// requeue publishes (confirmed) next to the delay queue of the tier delay
+// rounds up to (or straight back to the main queue when delay <= 0), then
+// acks this delivery.
+func (d *delivery) requeue(op string, next actors.OutboundJob, delay time.Duration) error {
 	key := d.q.topo.main
 	if delay > 0 {
 		tier, clamped := d.q.topo.tierFor(delay)
 		if clamped {
-			d.q.log.Warn("retry delay above the longest tier", zap.String("message_id", d.job.MessageID), zap.Duration("delay", delay), zap.Duration("tier", tier))
+			d.q.log.Warn(op+" delay above the longest tier", zap.String("message_id", d.job.MessageID), zap.Duration("delay", delay), zap.Duration("tier", tier))
 		}
 		key = d.q.topo.retryQueue(tier)
 	}
 	if err := d.q.publish(context.Background(), key, next, nil); err != nil {
-		return false, fmt.Errorf("retry message %s: %w", d.job.MessageID, err)
+		return fmt.Errorf("%s message %s: %w", op, d.job.MessageID, err)
 	}
 	d.settled = true // the copy is queued: never publish a second one
 	if err := d.ack(); err != nil {
-		return false, fmt.Errorf("retry message %s: ack original: %w", d.job.MessageID, err)
+		return fmt.Errorf("%s message %s: ack original: %w", op, d.job.MessageID, err)
 	}
-	return false, nil
+	return nil
 }
 
 // DeadLetter publishes (confirmed) the job with reason to the dead queue,
