@@ -216,8 +216,10 @@ func (d *delivery) requeue(op string, next actors.OutboundJob, delay time.Durati
 	key := d.q.topo.main
 	if delay > 0 {
 		tier, clamped := d.q.topo.tierFor(delay)
-		if clamped {
-			d.q.log.Warn(op+" delay above the longest tier", zap.String("message_id", d.job.MessageID), zap.Duration("delay", delay), zap.Duration("tier", tier))
+		// A hold longer than the longest tier just comes back sooner and
+		// is held again; a clamped retry is worth a warning.
+		if clamped && op == "retry" {
+			d.q.log.Warn("retry delay above the longest tier", zap.String("message_id", d.job.MessageID), zap.Duration("delay", delay), zap.Duration("tier", tier))
 		}
 		key = d.q.topo.retryQueue(tier)
 	}
