@@ -163,8 +163,9 @@ func stopAll(system *actor.ActorSystem, pids []*actor.PID) error {
 // measures the live heap they hold while idle. A first population of n is
 // spawned and stopped before the baseline, so what the runtime keeps after
 // a burst of spawns (goroutine descriptors, timer heap capacity) is not
-// charged to the measured one.
-func bareFootprint(n int, kind bareKind) (footprint, error) {
+// charged to the measured one. With watch > 0 the idle population is then
+// watched for that long (footprint.Idle).
+func bareFootprint(n int, kind bareKind, watch time.Duration) (footprint, error) {
 	system := newSystem()
 	defer system.Shutdown()
 	warmRegistry(system)
@@ -176,7 +177,7 @@ func bareFootprint(n int, kind bareKind) (footprint, error) {
 		return footprint{}, fmt.Errorf("bare %s footprint: warm up: %w", kind, err)
 	}
 	clear(pids)
-	fp, err := measure(context.Background(), "bare-"+string(kind)+"-"+strconv.Itoa(n), n, 0, func() error { return spawnBare(system, kind, pids) })
+	fp, err := measure(context.Background(), "bare-"+string(kind)+"-"+strconv.Itoa(n), n, 0, watch, func() error { return spawnBare(system, kind, pids) })
 	if serr := stopAll(system, pids); err == nil && serr != nil {
 		err = fmt.Errorf("bare %s footprint: %w", kind, serr)
 	}

@@ -1,9 +1,9 @@
 // Package density holds end-to-end load scenarios for the conversation engine:
-// how much memory an idle conversation actor costs, and how fast inbound
-// messages are applied through the real path (supervisors.Host, the
-// conversation actor and the SQLite store). It is imported by nothing; the
-// benchmarks print and record their figures with b.ReportMetric and assert
-// nothing about them.
+// how much memory and idle CPU a resident conversation actor costs, and how
+// fast inbound messages are applied through the real path (supervisors.Host,
+// the conversation actor and the SQLite store, or an in-memory store to take
+// I/O out). It is imported by the bench CLI only; the benchmarks print and
+// record their figures with b.ReportMetric and assert nothing about them.
 //
 // # What is measured
 //
@@ -28,11 +28,21 @@
 // JSON zap logger production runs with. BenchmarkBareActorMemory reports the
 // two bare figures alone.
 //
+// The bench CLI's density scenario also watches each idle, resident
+// population for a while (watchIdle): GC CPU from runtime/metrics, the
+// process's CPU from getrusage, and the CPU of one forced collection. For a
+// million conversations it seeds the state one inbound message leaves and
+// activates each actor by a Tick (ByLoad), which holds the same state as
+// ByInbound at a third of the time.
+//
 // BenchmarkConversationInbound applies inbound messages round-robin to 1000
 // already-active conversations, one request at a time and with up to 256 in
 // flight, including every SQLite write the actor makes; it reports msgs/s,
-// allocations and latency percentiles. BenchmarkBareActorRequest is the same
-// load against bare actors that only answer, for comparison.
+// allocations and latency percentiles. BenchmarkConversationInboundNoIO is
+// the same over memStore, an in-memory store that passes the store contract
+// suite (storetest.RunConversations), so only the actor, the host and the
+// actor runtime are measured. BenchmarkBareActorRequest is the same load
+// against bare actors that only answer, for comparison.
 //
 // # How to run
 //
@@ -53,8 +63,8 @@
 //
 // # Guarantees
 //
-// Every scenario runs in a fresh actor system and a fresh SQLite file under
-// the benchmark's temporary directory, and stops its actors before the next
+// Every scenario runs in a fresh actor system and a fresh SQLite file (or
+// in-memory store) under the benchmark's temporary directory, and stops its actors before the next
 // one starts, so measurements do not see each other's heap. go test without
 // -bench runs only quick checks of the helpers on at most 100 actors.
 package density

@@ -20,19 +20,21 @@ var IdleAfter = idleAfter
 
 // BareFootprint measures n idle bare protoactor actors that do nothing
 // (timer false) or named ones holding a little state and an armed timer
-// (timer true), in a fresh actor system.
-func BareFootprint(n int, timer bool) (Footprint, error) {
+// (timer true), in a fresh actor system. With watch > 0 the idle
+// population is then watched for that long (Footprint.Idle).
+func BareFootprint(n int, timer bool, watch time.Duration) (Footprint, error) {
 	if timer {
-		return bareFootprint(n, bareTimer)
+		return bareFootprint(n, bareTimer, watch)
 	}
-	return bareFootprint(n, barePlain)
+	return bareFootprint(n, barePlain, watch)
 }
 
 // ConversationFootprint measures n idle, active conversation actors over a
-// fresh SQLite store in dir, each activated by one inbound message and then
-// left idle for settle.
-func ConversationFootprint(ctx context.Context, dir string, n int, settle time.Duration, log *zap.Logger) (Footprint, error) {
-	return conversationFootprint(ctx, dir, n, settle, log)
+// fresh SQLite store in dir, each activated as how says and then left idle
+// for settle. With watch > 0 the idle, resident population is then watched
+// for that long (Footprint.Idle).
+func ConversationFootprint(ctx context.Context, dir string, n int, how Activation, settle, watch time.Duration, log *zap.Logger) (Footprint, error) {
+	return conversationFootprint(ctx, dir, n, how, settle, watch, log)
 }
 
 // Fleet is the conversation engine without its HTTP edge (store, actor
@@ -50,6 +52,12 @@ func OpenFleet(ctx context.Context, dir string, log *zap.Logger) (*Fleet, error)
 		return nil, err
 	}
 	return &Fleet{f: f}, nil
+}
+
+// OpenMemoryFleet opens a fleet over an empty in-memory store: the real
+// conversation actors and supervisors.Host, without I/O.
+func OpenMemoryFleet(log *zap.Logger) *Fleet {
+	return &Fleet{f: openMemFleet(log)}
 }
 
 // OpenFleetIdle is OpenFleet whose conversations leave memory after being

@@ -64,10 +64,17 @@ func inbound(key conversation.Key, round int) conversation.Inbound {
 	}}
 }
 
-// fleet is the conversation engine without its HTTP edge: a SQLite store,
-// an actor system and the supervisors.Host that spawns conversation actors.
+// fleetStore is what a fleet keeps its conversations in: the SQLite store,
+// or memStore to measure the actors without I/O.
+type fleetStore interface {
+	conversation.Store
+	Close() error
+}
+
+// fleet is the conversation engine without its HTTP edge: a store, an actor
+// system and the supervisors.Host that spawns conversation actors.
 type fleet struct {
-	store  *sqlitestore.Store
+	store  fleetStore
 	system *actor.ActorSystem
 	host   *supervisors.Host
 }
@@ -83,9 +90,20 @@ func openFleetWith(ctx context.Context, dir string, log *zap.Logger, cfg convers
 	if err != nil {
 		return nil, fmt.Errorf("open fleet: %w", err)
 	}
+	return startFleet(store, log, cfg), nil
+}
+
+// openMemFleet starts a host over an empty in-memory store: the same
+// actors and host, without I/O.
+func openMemFleet(log *zap.Logger) *fleet {
+	return startFleet(newMemStore(), log, fleetConfig)
+}
+
+// startFleet starts an actor system and a host over store.
+func startFleet(store fleetStore, log *zap.Logger, cfg conversation.Config) *fleet {
 	system := newSystem()
 	deps := &conversation.Deps{Store: store, Config: cfg, Log: log}
-	return &fleet{store: store, system: system, host: supervisors.NewHost(system, deps, fleetShards, log)}, nil
+	return &fleet{store: store, system: system, host: supervisors.NewHost(system, deps, fleetShards, log)}
 }
 
 // Close stops the conversations, the actor system and the store.
@@ -104,20 +122,31 @@ func (f *fleet) Close() error {
 // an error answer, a timeout and a duplicate are all errors, since every
 // scenario sends each wamid once.
 func (f *fleet) deliver(key conversation.Key, msg conversation.Inbound) error {
+	res, err := f.request(key, msg)
+	if err != nil {
+		return fmt.Errorf("deliver %s: %w", msg.Msg.WaMessageID, err)
+	}
+	if res.Duplicate {
+		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), errDuplicate)
+	}
+	return nil
+}
+
+// request sends msg to the conversation of key and waits for its answer;
+// a timeout and an error answer are errors.
+func (f *fleet) request(key conversation.Key, msg any) (conversation.Result, error) {
 	r, err := f.host.Request(key, msg, requestTimeout).Result()
 	if err != nil {
-		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), err)
+		return conversation.Result{}, fmt.Errorf("request %s: %w", key.Name(), err)
 	}
 	res, ok := r.(conversation.Result)
 	switch {
 	case !ok:
-		return fmt.Errorf("deliver %s to %s: answer is %T, want conversation.Result", msg.Msg.WaMessageID, key.Name(), r)
+		return conversation.Result{}, fmt.Errorf("request %s: answer is %T, want conversation.Result", key.Name(), r)
 	case res.Err != nil:
-		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), res.Err)
-	case res.Duplicate:
-		return fmt.Errorf("deliver %s to %s: %w", msg.Msg.WaMessageID, key.Name(), errDuplicate)
+		return conversation.Result{}, fmt.Errorf("request %s: %w", key.Name(), res.Err)
 	}
-	return nil
+	return res, nil
 }
 
 // errDuplicate: the actor took a fresh wamid for one already applied.
@@ -136,21 +165,71 @@ func (f *fleet) activate(ctx context.Context, from, n int) error {
 	})
 }
 
+// Activation is how a footprint brings its seeded conversations into
+// memory.
+type Activation int
+
+const (
+	// ByInbound seeds each conversation as new and applies one inbound text
+	// message to it: the real path of a message (wamid insert, conditional
+	// save), two writes per conversation.
+	ByInbound Activation = iota
+	// ByLoad seeds each conversation with the state one inbound message
+	// leaves (one message applied and unread, window open, warning timer
+	// set) and activates it with a Tick, which the actor answers from what
+	// it loaded on Started: one read, no write. Each actor then holds the
+	// same as with ByInbound (its loaded conversation, an armed window
+	// timer, the receive timeout); only the way there is cheaper, which is
+	// what makes a population of a million practical.
+	ByLoad
+)
+
+func (a Activation) String() string {
+	if a == ByLoad {
+		return "load"
+	}
+	return "inbound"
+}
+
 // seed creates, through the store, the open conversations of customers
-// [from, from+n) as the actor would on a first message (state new, no
-// messages yet), activationWorkers at a time. An actor activated for a
-// seeded key loads its conversation instead of creating it and its
-// customer, which saves two of the four writes of a first message; what the
-// actor then holds is the same.
-func (f *fleet) seed(ctx context.Context, from, n int) error {
+// [from, from+n), activationWorkers at a time (the store batches concurrent
+// writes into shared transactions). For ByInbound they are as the actor
+// would create them on a first message (state new, no messages yet): an
+// actor activated for a seeded key loads its conversation instead of
+// creating it and its customer, which saves two of the four writes of a
+// first message; what the actor then holds is the same. For ByLoad they are
+// as one inbound message leaves them (see ByLoad).
+func (f *fleet) seed(ctx context.Context, from, n int, how Activation) error {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return drive(ctx, n, activationWorkers, nil, func(i int) error {
 		c := actors.Conversation{
 			ID: actors.NewID(), CustomerID: actors.NewID(), PhoneNumberID: businessNumber, WaID: customerWaID(from + i),
 			State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
 		}
+		if how == ByLoad {
+			c.Seq, c.Unread, c.LastInboundAt = 1, 1, now
+			c.ExpiresAt = now.Add(fleetConfig.Window)
+			c.NextTimerAt = c.ExpiresAt.Add(-fleetConfig.Warning)
+		}
 		if err := f.store.CreateConversation(ctx, c); err != nil {
 			return fmt.Errorf("seed conversation %d: %w", from+i, err)
+		}
+		return nil
+	})
+}
+
+// activateLoaded activates the conversations of customers [from, from+n),
+// seeded for ByLoad, with a Tick each, activationWorkers at a time, and
+// checks that each loaded its conversation with a pending timer.
+func (f *fleet) activateLoaded(ctx context.Context, from, n int) error {
+	return drive(ctx, n, activationWorkers, nil, func(i int) error {
+		key := customerKey(from + i)
+		res, err := f.request(key, conversation.Tick{})
+		switch {
+		case err != nil:
+			return fmt.Errorf("activate conversation %d: %w", from+i, err)
+		case res.Conversation.ID == "" || res.Conversation.NextTimerAt.IsZero():
+			return fmt.Errorf("activate conversation %d: the actor holds no open conversation with a timer", from+i)
 		}
 		return nil
 	})
@@ -163,13 +242,15 @@ func (f *fleet) seed(ctx context.Context, from, n int) error {
 const warmConversations = 512
 
 // conversationFootprint opens a fleet in dir and warms it up, seeds the
-// rows of n conversations, activates each with one inbound message and
-// measures the live heap they hold once idle for settle. Each request
+// rows of n conversations, activates each (how: with one inbound message,
+// or by loading the state one leaves) and measures the live heap they hold once idle for settle. Each request
 // leaves garbage that stays reachable until its I/O deadline
 // (Config.IOTimeout) has passed, through the runtime's stopped timers, so
 // settle should exceed that to measure an idle actor. It checks that every
 // activated actor is in memory afterwards, so the figure is per live actor.
-func conversationFootprint(ctx context.Context, dir string, n int, settle time.Duration, log *zap.Logger) (fp footprint, err error) {
+// With watch > 0 the idle, resident population is then watched for that
+// long (footprint.Idle) before the fleet is closed.
+func conversationFootprint(ctx context.Context, dir string, n int, how Activation, settle, watch time.Duration, log *zap.Logger) (fp footprint, err error) {
 	f, err := openFleet(ctx, dir, log)
 	if err != nil {
 		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
@@ -185,11 +266,15 @@ func conversationFootprint(ctx context.Context, dir string, n int, settle time.D
 		return footprint{}, fmt.Errorf("conversation footprint: warm up: %w", err)
 	}
 	start := time.Now()
-	if err := f.seed(ctx, warm, n); err != nil {
+	if err := f.seed(ctx, warm, n, how); err != nil {
 		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
 	}
 	seeded := time.Since(start)
-	fp, err = measure(ctx, "conversation-"+strconv.Itoa(n), n, settle, func() error { return f.activate(ctx, warm, n) })
+	activate := func() error { return f.activate(ctx, warm, n) }
+	if how == ByLoad {
+		activate = func() error { return f.activateLoaded(ctx, warm, n) }
+	}
+	fp, err = measure(ctx, "conversation-"+how.String()+"-"+strconv.Itoa(n), n, settle, watch, activate)
 	if err != nil {
 		return footprint{}, fmt.Errorf("conversation footprint: %w", err)
 	}

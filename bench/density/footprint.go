@@ -24,6 +24,9 @@ type footprint struct {
 	// Prepare is how long preparing it took before the measurement
 	// started (zero when there was nothing to prepare).
 	Prepare time.Duration
+	// Idle is what the population cost the process while it sat idle and
+	// resident, after its heap was read (zero when not watched).
+	Idle IdleCost
 }
 
 // BytesPerActor is the live heap one actor of the population holds.
@@ -55,7 +58,10 @@ func readLiveHeap() liveHeap {
 // BENCH_HEAPPROFILE_DIR set it also writes heap profiles before and after,
 // to <dir>/<seq>-<name>.before.pprof and .after.pprof; their difference is
 // the population.
-func measure(ctx context.Context, name string, n int, settle time.Duration, populate func() error) (footprint, error) {
+//
+// With watch > 0 it then watches the idle, resident population for watch
+// (see watchIdle), before anything is stopped.
+func measure(ctx context.Context, name string, n int, settle, watch time.Duration, populate func() error) (footprint, error) {
 	if n <= 0 {
 		return footprint{}, fmt.Errorf("measure %s: population size %d must be positive", name, n)
 	}
@@ -80,12 +86,20 @@ func measure(ctx context.Context, name string, n int, settle time.Duration, popu
 	if err := writeHeapProfile(profile + ".after"); err != nil {
 		return footprint{}, fmt.Errorf("measure %s: %w", name, err)
 	}
-	return footprint{
+	fp := footprint{
 		N:           n,
 		HeapBytes:   int64(after.bytes) - int64(before.bytes),
 		HeapObjects: int64(after.objects) - int64(before.objects),
 		Populate:    took,
-	}, nil
+	}
+	if watch > 0 {
+		idle, err := watchIdle(ctx, watch)
+		if err != nil {
+			return footprint{}, fmt.Errorf("measure %s: %w", name, err)
+		}
+		fp.Idle = idle
+	}
+	return fp, nil
 }
 
 // idle waits d, or until ctx ends.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
 )
 
 // TestFootprintOfSmallPopulations runs each memory measurement on 100
@@ -23,10 +24,13 @@ func TestFootprintOfSmallPopulations(t *testing.T) {
 		// footprint measures a population of n actors.
 		footprint func(t *testing.T) (footprint, error)
 	}{
-		{name: "bare actors that do nothing", footprint: func(*testing.T) (footprint, error) { return bareFootprint(n, barePlain) }},
-		{name: "named bare actors with a timer", footprint: func(*testing.T) (footprint, error) { return bareFootprint(n, bareTimer) }},
+		{name: "bare actors that do nothing", footprint: func(*testing.T) (footprint, error) { return bareFootprint(n, barePlain, 0) }},
+		{name: "named bare actors with a timer", footprint: func(*testing.T) (footprint, error) { return bareFootprint(n, bareTimer, 0) }},
 		{name: "active conversations", footprint: func(t *testing.T) (footprint, error) {
-			return conversationFootprint(t.Context(), t.TempDir(), n, 0, zap.NewNop())
+			return conversationFootprint(t.Context(), t.TempDir(), n, ByInbound, 0, 0, zap.NewNop())
+		}},
+		{name: "active conversations activated by load", footprint: func(t *testing.T) (footprint, error) {
+			return conversationFootprint(t.Context(), t.TempDir(), n, ByLoad, 0, 0, zap.NewNop())
 		}},
 	}
 	for _, tc := range tests {
@@ -43,7 +47,7 @@ func TestFootprintOfSmallPopulations(t *testing.T) {
 }
 
 func TestMeasureRejectsAnEmptyPopulation(t *testing.T) {
-	_, err := measure(t.Context(), "empty", 0, 0, func() error { return nil })
+	_, err := measure(t.Context(), "empty", 0, 0, 0, func() error { return nil })
 	require.Error(t, err)
 }
 
@@ -127,7 +131,7 @@ func TestSeededConversationsAreActivatedByOneMessage(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, f.Close()) })
 
-	require.NoError(t, f.seed(t.Context(), 0, n))
+	require.NoError(t, f.seed(t.Context(), 0, n, ByInbound))
 	require.NoError(t, f.activate(t.Context(), 0, n))
 	require.Equal(t, n, f.host.Live())
 	for i := range n {
@@ -144,4 +148,69 @@ func TestSeededConversationsAreActivatedByOneMessage(t *testing.T) {
 	key := customerKey(0)
 	require.NoError(t, f.deliver(key, inbound(key, 1)))
 	require.ErrorIs(t, f.deliver(key, inbound(key, 1)), errDuplicate)
+}
+
+// TestWatchIdleReadsTheWindow checks the idle watcher's bookkeeping: the
+// window it reports covers what it was asked to watch, and the forced
+// collection after it is counted.
+func TestWatchIdleReadsTheWindow(t *testing.T) {
+	const d = 20 * time.Millisecond
+	c, err := watchIdle(t.Context(), d)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, c.Window, d)
+	assert.GreaterOrEqual(t, c.GCCPU, time.Duration(0))
+	assert.GreaterOrEqual(t, c.ProcessCPU, time.Duration(0))
+	assert.Positive(t, c.FullGCCPU, "a forced collection costs some GC CPU")
+	assert.GreaterOrEqual(t, c.FullGCProcessCPU, time.Duration(0))
+	assert.InDelta(t, c.GCCPU.Seconds()/c.Window.Seconds(), c.GCShare(), 1e-9)
+	assert.InDelta(t, c.ProcessCPU.Seconds()/c.Window.Seconds(), c.ProcessShare(), 1e-9)
+	assert.InDelta(t, c.FullGCProcessCPU.Seconds()/ForcedGCPeriod.Seconds(), c.ForcedGCShare(), 1e-9)
+}
+
+// TestLoadActivationHoldsWhatAnInboundLeaves checks what ByLoad relies on:
+// a conversation seeded for it and activated by a Tick holds the same state
+// as one seeded as new and activated by one inbound message (one message
+// applied and unread, the window open, the warning timer pending), and no
+// write happened on the way.
+func TestLoadActivationHoldsWhatAnInboundLeaves(t *testing.T) {
+	const n = 5
+	held := func(t *testing.T, how Activation) []actors.Conversation {
+		t.Helper()
+		f, err := openFleet(t.Context(), t.TempDir(), zap.NewNop())
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, f.Close()) })
+		require.NoError(t, f.seed(t.Context(), 0, n, how))
+		if how == ByLoad {
+			require.NoError(t, f.activateLoaded(t.Context(), 0, n))
+		} else {
+			require.NoError(t, f.activate(t.Context(), 0, n))
+		}
+		require.Equal(t, n, f.host.Live())
+		out := make([]actors.Conversation, n)
+		for i := range n {
+			// A Tick with nothing due answers the state the actor holds.
+			res, err := f.request(customerKey(i), conversation.Tick{})
+			require.NoError(t, err)
+			stored, err := f.store.OpenConversation(t.Context(), businessNumber, customerWaID(i))
+			require.NoError(t, err)
+			assert.Equal(t, stored, res.Conversation, "conversation %d: the actor holds what is stored", i)
+			out[i] = res.Conversation
+		}
+		return out
+	}
+	byInbound, byLoad := held(t, ByInbound), held(t, ByLoad)
+	for i := range n {
+		in, ld := byInbound[i], byLoad[i]
+		assert.EqualValues(t, 2, in.Version, "conversation %d: seeded, then saved once", i)
+		assert.EqualValues(t, 1, ld.Version, "conversation %d: seeded, never saved", i)
+		for _, c := range []actors.Conversation{in, ld} {
+			assert.Equal(t, actors.StateNew, c.State)
+			assert.EqualValues(t, 1, c.Seq)
+			assert.Equal(t, 1, c.Unread)
+			assert.Equal(t, c.LastInboundAt.Add(fleetConfig.Window), c.ExpiresAt)
+			assert.Equal(t, c.ExpiresAt.Add(-fleetConfig.Warning), c.NextTimerAt)
+			assert.Empty(t, c.AssigneeID)
+			assert.True(t, c.WarnedAt.IsZero())
+		}
+	}
 }

@@ -72,6 +72,27 @@ func BenchmarkConversationInbound(b *testing.B) {
 	}
 }
 
+// BenchmarkConversationInboundNoIO is BenchmarkConversationInbound over the
+// in-memory store (memStore): the conversation actor and supervisors.Host
+// without I/O, the figure to hold against BenchmarkBareActorRequest.
+func BenchmarkConversationInboundNoIO(b *testing.B) {
+	for _, inflight := range inflightSizes {
+		b.Run(fmt.Sprintf("conversations=%s/inflight=%d", sizeLabel(activeConversations), inflight), func(b *testing.B) {
+			f := openMemFleet(zap.NewNop())
+			b.Cleanup(func() { require.NoError(b, f.Close()) })
+			require.NoError(b, f.activate(b.Context(), 0, activeConversations))
+			keys := make([]conversation.Key, activeConversations)
+			for i := range keys {
+				keys[i] = customerKey(i)
+			}
+			runLoad(b, inflight, func(i int) error {
+				key := keys[i%len(keys)]
+				return f.deliver(key, inbound(key, 1+i/len(keys)))
+			})
+		})
+	}
+}
+
 // BenchmarkBareActorRequest is BenchmarkConversationInbound's load against
 // 1000 bare protoactor actors that only answer, asked directly from the
 // root context: the actor runtime's request and response alone.

@@ -79,13 +79,13 @@ func BenchmarkIdleConversationMemory(b *testing.B) {
 			b.Run("N="+sizeLabel(n)+"/log="+lg.name, func(b *testing.B) {
 				var conv, plain, timer footprints
 				for b.Loop() {
-					fp, err := conversationFootprint(b.Context(), b.TempDir(), n, idleAfter, lg.new())
+					fp, err := conversationFootprint(b.Context(), b.TempDir(), n, ByInbound, idleAfter, 0, lg.new())
 					require.NoError(b, err)
 					conv.add(fp)
-					fp, err = bareFootprint(n, barePlain)
+					fp, err = bareFootprint(n, barePlain, 0)
 					require.NoError(b, err)
 					plain.add(fp)
-					fp, err = bareFootprint(n, bareTimer)
+					fp, err = bareFootprint(n, bareTimer, 0)
 					require.NoError(b, err)
 					timer.add(fp)
 				}
@@ -113,7 +113,7 @@ func BenchmarkBareActorMemory(b *testing.B) {
 			b.Run("N="+sizeLabel(n)+"/actor="+string(kind), func(b *testing.B) {
 				var s footprints
 				for b.Loop() {
-					fp, err := bareFootprint(n, kind)
+					fp, err := bareFootprint(n, kind, 0)
 					require.NoError(b, err)
 					s.add(fp)
 				}
