@@ -71,6 +71,9 @@ type Options struct {
 	Quick         bool          `json:"quick"`
 	Out           string        `json:"-"`
 	RabbitURL     string        `json:"rabbitUrl,omitempty"`
+	// MongoURI is the activation peer's server (default: FerretDB embedded
+	// in the bench); not written to the report, it may hold a password.
+	MongoURI string `json:"-"`
 }
 
 // parseRunFlags reads the flags of bench run; flags and scenario ids may be
@@ -89,6 +92,7 @@ func parseRunFlags(args []string) (Options, []string, error) {
 	fs.BoolVar(&o.Quick, "quick", false, "small populations and short runs: every scenario well under two minutes")
 	fs.StringVar(&o.Out, "out", "bench/results", "directory the results are written to")
 	fs.StringVar(&o.RabbitURL, "rabbitmq", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ for the outbound scenario (skipped when unreachable)")
+	fs.StringVar(&o.MongoURI, "mongo", "", "MongoDB URI of the activation scenario's FindOne peer (default: FerretDB embedded in the bench)")
 	var ids []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
