@@ -9,16 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// The Node peers of the ingest scenario: their package.json and servers.
+// The Node peers of the ingest (Express) and fanout/sockets (Socket.IO)
+// scenarios: their package.json and servers.
 //
 //go:embed nodepeer/package.json nodepeer/*.js
 var nodePeerFiles embed.FS
@@ -34,6 +37,10 @@ var expressPeers = []nodePeer{
 	{Name: "express hello-world", Script: "express-hello.js"},
 	{Name: "express HMAC + better-sqlite3", Script: "express-hmac-sqlite.js"},
 }
+
+// socketIOPeerScript is the Socket.IO server of the fanout and sockets
+// scenarios.
+const socketIOPeerScript = "socketio-fanout.js"
 
 // errNoNPM says that the Node peers cannot be installed on this machine.
 var errNoNPM = errors.New("npm or node is not on PATH")
@@ -116,7 +123,7 @@ func (e *Env) npmInstall(ctx context.Context, npm, node, root, key string, pkg [
 	if err := os.WriteFile(filepath.Join(tmp, "package.json"), pkg, 0o644); err != nil {
 		return fmt.Errorf("npm install: %w", err)
 	}
-	fmt.Fprintf(e.Progress, "   installing express and better-sqlite3@12 with npm into %s (once; building better-sqlite3 may take a minute or two)\n", dir)
+	fmt.Fprintf(e.Progress, "   installing express, better-sqlite3@12 and socket.io@4 with npm into %s (once; building better-sqlite3 may take a minute or two)\n", dir)
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
@@ -127,10 +134,10 @@ func (e *Env) npmInstall(ctx context.Context, npm, node, root, key string, pkg [
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("npm install in %s: %w: %s", tmp, err, tail(log.String(), 800))
 	}
-	check := exec.CommandContext(ictx, node, "-e", "require('express'); new (require('better-sqlite3'))(':memory:').close()")
+	check := exec.CommandContext(ictx, node, "-e", "require('express'); require('socket.io'); new (require('better-sqlite3'))(':memory:').close()")
 	check.Dir = tmp
 	if out, err := check.CombinedOutput(); err != nil {
-		return fmt.Errorf("load express and better-sqlite3 after npm install: %w: %s", err, tail(string(out), 800))
+		return fmt.Errorf("load express, socket.io and better-sqlite3 after npm install: %w: %s", err, tail(string(out), 800))
 	}
 	if err := os.WriteFile(filepath.Join(tmp, installedMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("npm install: %w", err)
@@ -145,26 +152,30 @@ func (e *Env) npmInstall(ctx context.Context, npm, node, root, key string, pkg [
 	return nil
 }
 
-// writeNodeScripts writes the embedded server scripts into dir, so that a
-// changed script never needs a new install.
+// writeNodeScripts writes every embedded server script into dir, so that
+// a changed script never needs a new install.
 func writeNodeScripts(dir string) error {
-	for _, p := range expressPeers {
-		b, err := nodePeerFiles.ReadFile("nodepeer/" + p.Script)
+	scripts, err := fs.Glob(nodePeerFiles, "nodepeer/*.js")
+	if err != nil {
+		return fmt.Errorf("list embedded node scripts: %w", err)
+	}
+	for _, p := range scripts {
+		b, err := nodePeerFiles.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("read embedded %s: %w", p.Script, err)
+			return fmt.Errorf("read embedded %s: %w", p, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, p.Script), b, 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", p.Script, err)
+		if err := os.WriteFile(filepath.Join(dir, path.Base(p)), b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path.Base(p), err)
 		}
 	}
 	return nil
 }
 
 // startNodePeer runs `node script` from dir on a free port with the app
-// secret and a fresh SQLite file, and waits until it answers HTTP. The
-// answer is an engine so that the load and the CPU accounting are the
-// engine's; the caller stops it.
-func (e *Env) startNodePeer(ctx context.Context, dir, script, secret string) (*engine, error) {
+// secret, a fresh SQLite file and env (KEY=value), and waits until it
+// answers HTTP. The answer is an engine so that the load and the CPU
+// accounting are the engine's; the caller stops it.
+func (e *Env) startNodePeer(ctx context.Context, dir, script, secret string, env ...string) (*engine, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -177,6 +188,7 @@ func (e *Env) startNodePeer(ctx context.Context, dir, script, secret string) (*e
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NODE_ENV=production", "PORT="+strconv.Itoa(port), "APP_SECRET="+secret,
 		"DB_PATH="+filepath.Join(db, "webhooks.db"))
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &limitedWriter{b: &stderr, max: 64 << 10}

@@ -28,8 +28,8 @@ import (
 // stores Version 1 and refuses a second open conversation of a (number,
 // customer) pair with ErrDuplicate; SaveConversation applies only the next
 // version (ErrConflict otherwise, ErrNotFound when absent); AppendMessage
-// refuses a taken id or wamid with ErrDuplicate; statuses move only
-// forward. Times come back in UTC truncated to the millisecond, and every
+// refuses a taken id or wamid with ErrDuplicate; AppendMessageAndSave does
+// both or neither; statuses move only forward. Times come back in UTC truncated to the millisecond, and every
 // slice is copied in and out, as a database would.
 type memStore struct {
 	mu sync.Mutex
@@ -192,18 +192,33 @@ func (s *memStore) SaveConversation(ctx context.Context, c actors.Conversation) 
 	c = normConversation(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkSave(c); err != nil {
+		return fmt.Errorf("save conversation %s: %w", c.ID, err)
+	}
+	s.applySave(c)
+	return nil
+}
+
+// checkSave says why c cannot be saved, or nil. s.mu must be held.
+func (s *memStore) checkSave(c actors.Conversation) error {
 	old, ok := s.conversations[c.ID]
 	switch {
 	case !ok:
-		return fmt.Errorf("save conversation %s: %w", c.ID, actors.ErrNotFound)
+		return actors.ErrNotFound
 	case old.Version != c.Version-1:
-		return fmt.Errorf("save conversation %s: version %d is not the next: %w", c.ID, c.Version, actors.ErrConflict)
+		return fmt.Errorf("version %d is not the next: %w", c.Version, actors.ErrConflict)
 	}
 	if c.State != actors.StateClosed {
 		if id, ok := s.open[keyOf(c)]; ok && id != c.ID {
-			return fmt.Errorf("save conversation %s: another one of the pair is open: %w", c.ID, actors.ErrDuplicate)
+			return fmt.Errorf("another one of the pair is open: %w", actors.ErrDuplicate)
 		}
 	}
+	return nil
+}
+
+// applySave stores c, which checkSave accepted. s.mu must be held.
+func (s *memStore) applySave(c actors.Conversation) {
+	old := s.conversations[c.ID]
 	if id, ok := s.open[keyOf(old)]; ok && id == c.ID {
 		delete(s.open, keyOf(old))
 	}
@@ -211,7 +226,6 @@ func (s *memStore) SaveConversation(ctx context.Context, c actors.Conversation) 
 		s.open[keyOf(c)] = c.ID
 	}
 	s.conversations[c.ID] = c
-	return nil
 }
 
 // byUpdatedDesc orders conversations most recently updated first, then by
@@ -337,22 +351,61 @@ func (s *memStore) AppendMessage(ctx context.Context, m actors.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
-	m = copyMessage(m)
-	m.CreatedAt, m.UpdatedAt = dbTime(m.CreatedAt), dbTime(m.UpdatedAt)
+	m = normMessage(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.messages[m.ID]; ok {
-		return fmt.Errorf("append message %s: id taken: %w", m.ID, actors.ErrDuplicate)
+	if err := s.checkAppend(m); err != nil {
+		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
+	s.applyAppend(m)
+	return nil
+}
+
+// AppendMessageAndSave inserts m and saves c, both or neither:
+// AppendMessage's errors, then SaveConversation's.
+func (s *memStore) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("append message %s: %w", m.ID, err)
+	}
+	m, c = normMessage(m), normConversation(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkAppend(m); err != nil {
+		return fmt.Errorf("append message %s: %w", m.ID, err)
+	}
+	if err := s.checkSave(c); err != nil {
+		return fmt.Errorf("save conversation %s: %w", c.ID, err)
+	}
+	s.applyAppend(m)
+	s.applySave(c)
+	return nil
+}
+
+// normMessage is m as the store keeps it, with its own copies.
+func normMessage(m actors.Message) actors.Message {
+	m = copyMessage(m)
+	m.CreatedAt, m.UpdatedAt = dbTime(m.CreatedAt), dbTime(m.UpdatedAt)
+	return m
+}
+
+// checkAppend says why m cannot be inserted, or nil. s.mu must be held.
+func (s *memStore) checkAppend(m actors.Message) error {
+	if _, ok := s.messages[m.ID]; ok {
+		return fmt.Errorf("id taken: %w", actors.ErrDuplicate)
+	}
+	if _, ok := s.byWaID[m.WaMessageID]; ok && m.WaMessageID != "" {
+		return fmt.Errorf("wamid %s taken: %w", m.WaMessageID, actors.ErrDuplicate)
+	}
+	return nil
+}
+
+// applyAppend inserts m, which checkAppend accepted. s.mu must be held.
+func (s *memStore) applyAppend(m actors.Message) {
 	if m.WaMessageID != "" {
-		if _, ok := s.byWaID[m.WaMessageID]; ok {
-			return fmt.Errorf("append message %s: wamid %s taken: %w", m.ID, m.WaMessageID, actors.ErrDuplicate)
-		}
 		s.byWaID[m.WaMessageID] = m.ID
 	}
 	s.messages[m.ID] = m
 	s.byConversation[m.ConversationID] = append(s.byConversation[m.ConversationID], m.ID)
-	return nil
 }
 
 // Message returns the message with that id, or ErrNotFound.

@@ -2,9 +2,12 @@
 // Fanout (inbound messages pushed to assigned agents' sockets and a
 // supervisor's, measured from webhook send to frame), Sockets (how many
 // authenticated idle agent sockets one engine holds, how fast they connect
-// and what each costs in engine RSS) and EchoPeer (the same idle sockets
-// held by a bare coder/websocket echo server, the peer Sockets is compared
-// with).
+// and what each costs in engine RSS), and the peers they are compared
+// with: EchoPeer (the same idle sockets held by a bare coder/websocket echo
+// server), FanoutSocketIO and SocketIOSockets (the same fan-out and idle
+// sockets on a Socket.IO 4 server in Node, bench/nodepeer/socketio-fanout.js,
+// which the bench CLI installs and starts; the clients speak Engine.IO v4 /
+// Socket.IO v5 over coder/websocket, see socketio.go).
 //
 // The scenarios drive a running engine only over HTTP and WebSocket, as a
 // load tester would against a deployment: agents register themselves
@@ -39,7 +42,3 @@
 // Histograms are HDR histograms in microseconds (1 µs to 5 min, 3
 // significant digits).
 package sockets
-
-// SocketIOSkipped is reported for the Socket.IO peers of the fanout and
-// sockets scenarios, which are not implemented yet.
-const SocketIOSkipped = "socket.io peer skipped: not implemented in bench/sockets yet (compare with EchoPeer instead)"

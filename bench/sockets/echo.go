@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -80,7 +81,16 @@ func (s *echoServer) close() {
 	<-s.done
 }
 
+// echoGCPath makes the echo server collect its garbage (GET), as the
+// engine's pprof heap profile with gc=1 does, before an RSS reading.
+const echoGCPath = "/gc"
+
 func echo(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == echoGCPath {
+		runtime.GC()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
@@ -215,7 +225,11 @@ func EchoPeer(ctx context.Context, opts SocketsOptions, progress func(string)) (
 	res.Extra["source_addrs"] = float64(k)
 	fl := newFleet("ws://"+addr+"/", socketClient(dialer), nil)
 	defer fl.close()
-	m, err := hold(ctx, fl, opts, pid, "echo peer", func(int) string { return "" }, false, progress)
+	srv := server{pid: pid}
+	if res.Variant == "echo-child" {
+		srv.gcURL = "http://" + addr + echoGCPath
+	}
+	m, err := hold(ctx, fl, opts, srv, "echo peer", func(int) string { return "" }, false, progress)
 	m.fill(&res)
 	if err != nil {
 		return res, fmt.Errorf("echo peer: %w", err)

@@ -159,15 +159,23 @@ func (c *engineClient) setRole(ctx context.Context, adminToken, userID, role str
 
 // webhook posts body signed with the app secret and returns the status.
 func (c *engineClient) webhook(ctx context.Context, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.t.BaseURL, "/")+"/api/whatsapp/webhook", bytes.NewReader(body))
+	return c.postJSON(ctx, "/api/whatsapp/webhook", body, webhook.Sign(body, c.t.AppSecret))
+}
+
+// postJSON posts a JSON body to path, with signature in
+// X-Hub-Signature-256 when not empty, and returns the status.
+func (c *engineClient) postJSON(ctx context.Context, path string, body []byte, signature string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.t.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Errorf("post webhook: %w", err)
+		return 0, fmt.Errorf("post %s: %w", path, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(webhook.SignatureHeader, webhook.Sign(body, c.t.AppSecret))
+	if signature != "" {
+		req.Header.Set(webhook.SignatureHeader, signature)
+	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("post webhook: %w", err)
+		return 0, fmt.Errorf("post %s: %w", path, err)
 	}
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()

@@ -86,10 +86,10 @@ const assignTimeout = 60 * time.Second
 
 // fanoutRun is one Fanout's shared state.
 type fanoutRun struct {
-	opts   FanoutOptions
-	target Target
-	run    string
-	digits string
+	opts    FanoutOptions
+	run     string
+	digits  string
+	variant string // "engine", "socket.io"
 
 	userIndex map[string]int // user id → index, read-only once built
 	convIndex map[string]int // wa_id → conversation index, read-only
@@ -115,9 +115,85 @@ type fanoutRun struct {
 
 	webhookErrors atomic.Int64
 	behind        atomic.Int64
+
+	// send posts measured message seq, to conversation c, stamped with at,
+	// and answers the HTTP status: a signed webhook to the engine, an
+	// inject to the Socket.IO peer.
+	send func(ctx context.Context, seq int64, c int, at time.Time) (int, error)
+	// accept names what send posts in the figures ("webhook", "inject").
+	accept string
+	// pid is the server's process; probe reads its CPU time from the end
+	// of the warm-up (nil before).
+	pid   int
+	probe *engineProbe
 }
 
 func (r *fanoutRun) waID(c int) string { return fmt.Sprintf("91%s%06d", r.digits, c) }
+
+// fitFiles caps Agents (and Users, Conversations) to what the open files
+// limit leaves for the sockets, the supervisor's and the senders'
+// connections.
+func (o FanoutOptions) fitFiles(extra map[string]float64, progress func(string)) (FanoutOptions, error) {
+	fit := fitFileLimit(extra, o.Agents+1+o.Senders, 1, progress) - 1 - o.Senders
+	if fit >= o.Agents {
+		return o, nil
+	}
+	if fit < 1 {
+		return o, ErrNoFiles
+	}
+	o.Agents = fit
+	o.Users = min(o.Users, fit)
+	o.Conversations = min(o.Conversations, o.Users*20)
+	return o, nil
+}
+
+// newFanoutRun is the state of one run of opts; its send is set by the
+// caller.
+func newFanoutRun(opts FanoutOptions, variant, accept string) *fanoutRun {
+	r := &fanoutRun{opts: opts, run: runID(), digits: runDigits(), variant: variant, accept: accept,
+		socketsOf: make([]int, opts.Users), assignee: make([]atomic.Int32, opts.Conversations)}
+	r.measureFrom.Store(int64(^uint64(0) >> 1))
+	for i := 0; i < opts.Agents; i++ {
+		r.socketsOf[i%opts.Users]++
+	}
+	total := int(float64(opts.Rate)*(opts.Warmup+opts.Duration).Seconds()) + opts.Rate + 1
+	r.got = make([]atomic.Int32, total)
+	r.posted = make([]atomic.Bool, total)
+	return r
+}
+
+// fanoutDialer dials n sockets to the server at baseURL, from several
+// loopback source addresses when n needs them (recorded in extra).
+func fanoutDialer(baseURL string, n int, extra map[string]float64) *cyclingDialer {
+	if k := sourceAddrsFor(hostOf(baseURL), n); k > 0 {
+		addrs, _ := sourceAddrs(k)
+		extra["source_addrs"] = float64(k)
+		return newCyclingDialer(addrs, helloTimeout)
+	}
+	return newCyclingDialer(nil, helloTimeout)
+}
+
+// connect opens the supervisor's socket (0) and the agents' (1..Agents)
+// on fl, tokenOf(i) being socket i's token, and records the connect rate
+// and the failures in res.
+func (r *fanoutRun) connect(ctx context.Context, res *Result, fl *fleet, tokenOf func(int) string, progress func(string)) error {
+	n := r.opts.Agents + 1
+	start := time.Now()
+	stopTick := ticker(time.Second, func() {
+		progress(fmt.Sprintf("fanout %s: connecting %d/%d sockets (%d failed)", r.variant, fl.opened.Load(), n, fl.failed.Load()))
+	})
+	err := fl.open(ctx, 0, n, r.opts.ConnectConcurrency, tokenOf, true, nil)
+	stopTick()
+	if err != nil {
+		return err
+	}
+	res.Extra["connect_per_s"] = float64(fl.opened.Load()) / time.Since(start).Seconds()
+	res.Extra["sockets_failed"] = float64(fl.failed.Load())
+	if fl.failed.Load() > 0 {
+		progress(fmt.Sprintf("fanout %s: %d sockets failed to open; last error: %s", r.variant, fl.failed.Load(), fl.lastError()))
+	}
+	return nil
+}
 
 // onFrame handles a frame of socket i; socket 0 is the supervisor's, socket
 // i>0 belongs to user (i-1)%Users.
@@ -176,8 +252,10 @@ func (r *fanoutRun) onFrame(i int, frame []byte) {
 // Result: Ops frames delivered, Throughput frames/s, percentiles of the
 // frames' latency, Errors = webhook errors + sends the generator could not
 // start on time + lost frames + sockets closed by the engine. Extra holds
-// lost_frames, delivered_frames_per_s, sent_per_s, webhook_p99_ms and the
-// others listed in the README of the bench.
+// lost_frames, delivered_frames_per_s, sent_per_s, webhook_p99_ms,
+// sockets_closed_by_server and the others listed in the README of the
+// bench; the engine's CPU (engine_cpu_*) is counted from the end of the
+// warm-up to the end of the drain.
 func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(string)) (Result, error) {
 	progress = orNop(progress)
 	opts = opts.withDefaults()
@@ -186,30 +264,17 @@ func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(str
 	if err != nil {
 		return res, err
 	}
-	if fit := fitFileLimit(res.Extra, opts.Agents+1+opts.Senders, 1, progress) - 1 - opts.Senders; fit < opts.Agents {
-		if fit < 1 {
-			return res, fmt.Errorf("fanout: %w", ErrNoFiles)
-		}
-		opts.Agents = fit
-		opts.Users = min(opts.Users, fit)
-		opts.Conversations = min(opts.Conversations, opts.Users*20)
+	if opts, err = opts.fitFiles(res.Extra, progress); err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
 	}
 	client := newEngineClient(t, opts.Senders+16)
 	defer client.close()
 
-	r := &fanoutRun{opts: opts, target: t, run: runID(), digits: runDigits(),
-		userIndex: map[string]int{}, convIndex: map[string]int{}, socketsOf: make([]int, opts.Users),
-		assignee: make([]atomic.Int32, opts.Conversations)}
-	r.measureFrom.Store(int64(^uint64(0) >> 1))
+	r := newFanoutRun(opts, res.Variant, "webhook")
+	r.userIndex, r.convIndex = map[string]int{}, map[string]int{}
 	for c := 0; c < opts.Conversations; c++ {
 		r.convIndex[r.waID(c)] = c
 	}
-	for i := 0; i < opts.Agents; i++ {
-		r.socketsOf[i%opts.Users]++
-	}
-	total := int(float64(opts.Rate)*(opts.Warmup+opts.Duration).Seconds()) + opts.Rate + 1
-	r.got = make([]atomic.Int32, total)
-	r.posted = make([]atomic.Bool, total)
 
 	// Accounts.
 	admin, err := client.login(ctx, t.AdminEmail, t.AdminPassword)
@@ -232,32 +297,15 @@ func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(str
 	}
 
 	// Sockets: 0 is the supervisor's, i>0 agent (i-1)%Users.
-	dialer := newCyclingDialer(nil, helloTimeout)
-	if host := hostOf(t.BaseURL); sourceAddrsFor(host, opts.Agents+1) > 0 {
-		addrs, _ := sourceAddrs(sourceAddrsFor(host, opts.Agents+1))
-		dialer = newCyclingDialer(addrs, helloTimeout)
-		res.Extra["source_addrs"] = float64(len(addrs))
-	}
-	fl := newFleet(wsURL, socketClient(dialer), r.onFrame)
+	fl := newFleet(wsURL, socketClient(fanoutDialer(t.BaseURL, opts.Agents+1, res.Extra)), r.onFrame)
 	defer fl.close()
-	connectStart := time.Now()
-	stopTick := ticker(time.Second, func() {
-		progress(fmt.Sprintf("fanout: connecting %d/%d sockets (%d failed)", fl.opened.Load(), opts.Agents+1, fl.failed.Load()))
-	})
-	err = fl.open(ctx, 0, opts.Agents+1, opts.ConnectConcurrency, func(i int) string {
+	if err := r.connect(ctx, &res, fl, func(i int) string {
 		if i == 0 {
 			return sup.Token
 		}
 		return agents[(i-1)%opts.Users].Token
-	}, true, nil)
-	stopTick()
-	if err != nil {
+	}, progress); err != nil {
 		return res, fmt.Errorf("fanout: %w", err)
-	}
-	res.Extra["connect_per_s"] = float64(fl.opened.Load()) / time.Since(connectStart).Seconds()
-	res.Extra["sockets_failed"] = float64(fl.failed.Load())
-	if fl.failed.Load() > 0 {
-		progress(fmt.Sprintf("fanout: %d sockets failed to open; last error: %s", fl.failed.Load(), fl.lastError()))
 	}
 
 	// Conversations: one first message each, then wait for the assignments.
@@ -280,10 +328,20 @@ func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(str
 		return res, fmt.Errorf("fanout: %w", ctx.Err())
 	}
 
-	// Load.
-	probe := startProbe(opts.EnginePID)
-	sent := r.load(ctx, client, progress)
-	// Drain: wait for the frames still in flight.
+	r.send = func(ctx context.Context, seq int64, c int, at time.Time) (int, error) {
+		return client.webhook(ctx, textBody(t.phoneNumberID(), r.waID(c), fmt.Sprintf("wamid.bench.%s.%d", r.run, seq), formatMarker(seq, at), at))
+	}
+	r.measure(ctx, &res, fl, opts.EnginePID, progress)
+	return res, nil
+}
+
+// measure runs the load, waits up to Drain for the frames still in flight
+// and fills res with what the sockets received; pid is the server's
+// process, for its CPU time (0: not measured).
+func (r *fanoutRun) measure(ctx context.Context, res *Result, fl *fleet, pid int, progress func(string)) {
+	opts := r.opts
+	r.pid = pid
+	sent := r.load(ctx, progress)
 	drainEnd := time.Now().Add(opts.Drain)
 	for time.Now().Before(drainEnd) && ctx.Err() == nil {
 		if exp, _, _ := r.tally(); exp == r.frames.count() {
@@ -292,7 +350,7 @@ func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(str
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	expected, lost, dup := r.tally()
-	r.frames.fill(&res)
+	r.frames.fill(res)
 	res.Duration = opts.Duration
 	res.Throughput = float64(res.Ops) / opts.Duration.Seconds()
 	closed := fl.closedEarly.Load()
@@ -309,22 +367,23 @@ func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(str
 	x["lost_frames"] = float64(lost)
 	x["duplicate_frames"] = float64(dup)
 	x["stray_frames"] = float64(r.stray.Load())
-	x["webhook_errors"] = float64(r.webhookErrors.Load())
+	x[r.accept+"_errors"] = float64(r.webhookErrors.Load())
 	x["sends_behind"] = float64(r.behind.Load())
-	x["sockets_closed_by_engine"] = float64(closed)
-	x["webhook_p50_ms"] = ms(r.webhookLat.quantile(50))
-	x["webhook_p99_ms"] = ms(r.webhookLat.quantile(99))
+	x["sockets_closed_by_server"] = float64(closed)
+	x[r.accept+"_p50_ms"] = ms(r.webhookLat.quantile(50))
+	x[r.accept+"_p99_ms"] = ms(r.webhookLat.quantile(99))
 	x["agent_p99_ms"] = ms(r.agentLat.quantile(99))
 	x["supervisor_p99_ms"] = ms(r.supLat.quantile(99))
 	x["p999_ms"] = ms(res.P999)
-	probe.finish(x, res.Ops)
-	progress(fmt.Sprintf("fanout: delivered %.0f frames/s, p99 %v, p999 %v, lost %d, errors %d", res.Throughput, res.P99, res.P999, lost, res.Errors))
-	return res, nil
+	if r.probe != nil {
+		r.probe.finish(x, res.Ops)
+	}
+	progress(fmt.Sprintf("%s %s: delivered %.0f frames/s, p99 %v, p999 %v, lost %d, errors %d", res.Scenario, res.Variant, res.Throughput, res.P99, res.P999, lost, res.Errors))
 }
 
-// load posts Rate messages per second for Warmup+Duration and returns how
-// many measured ones were answered 200.
-func (r *fanoutRun) load(ctx context.Context, client *engineClient, progress func(string)) int64 {
+// load sends Rate messages per second for Warmup+Duration through r.send
+// and returns how many measured ones were answered 200.
+func (r *fanoutRun) load(ctx context.Context, progress func(string)) int64 {
 	opts := r.opts
 	start := time.Now()
 	measureStart := start.Add(opts.Warmup)
@@ -345,8 +404,7 @@ func (r *fanoutRun) load(ctx context.Context, client *engineClient, progress fun
 			for seq := range jobs {
 				c := int(seq % int64(opts.Conversations))
 				at := time.Now()
-				body := textBody(r.target.phoneNumberID(), r.waID(c), fmt.Sprintf("wamid.bench.%s.%d", r.run, seq), formatMarker(seq, at), at)
-				status, err := client.webhook(ctx, body)
+				status, err := r.send(ctx, seq, c, at)
 				measured := !at.Before(measureStart)
 				if err != nil || status != 200 {
 					if measured && ctx.Err() == nil {
@@ -373,6 +431,9 @@ func (r *fanoutRun) load(ctx context.Context, client *engineClient, progress fun
 		if !now.Before(end) || ctx.Err() != nil {
 			break
 		}
+		if r.probe == nil && !now.Before(measureStart) {
+			r.probe = startProbe(r.pid)
+		}
 		due := int64(now.Sub(start).Seconds() * float64(opts.Rate))
 		for ; issued < due && issued < int64(len(r.got)); issued++ {
 			select {
@@ -388,7 +449,7 @@ func (r *fanoutRun) load(ctx context.Context, client *engineClient, progress fun
 				rec.cut(now)
 			}
 			n, sent := r.frames.count(), sentOK.Load()
-			progress(fmt.Sprintf("fanout: t=%ds sent %d/s of %d/s, delivered %d frames/s, p99 %v, errors %d",
+			progress(fmt.Sprintf("fanout %s: t=%ds sent %d/s of %d/s, delivered %d frames/s, p99 %v, errors %d", r.variant,
 				int(now.Sub(measureStart).Seconds()), sent-lastSent, opts.Rate, n-lastFrames, r.frames.quantile(99), r.webhookErrors.Load()+r.behind.Load()))
 			lastFrames, lastSent = n, sent
 			nextCut = nextCut.Add(time.Second)

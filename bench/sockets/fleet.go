@@ -27,6 +27,12 @@ type fleet struct {
 	url     string
 	client  *http.Client
 	onFrame frameFunc
+	// socketIO makes the sockets speak Engine.IO v4 / Socket.IO v5: the
+	// token goes in the namespace CONNECT instead of the Authorization
+	// header, the handshake waits for the server's CONNECT instead of the
+	// engine's hello, pings are answered, and onFrame gets each event's
+	// JSON array.
+	socketIO bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -39,7 +45,8 @@ type fleet struct {
 	failed      atomic.Int64
 	closedEarly atomic.Int64
 	closing     atomic.Bool
-	// lastErr is the last dial error, for the report.
+	// lastErr is the last dial error (or malformed Socket.IO frame), for
+	// the report.
 	lastErr atomic.Value
 }
 
@@ -48,13 +55,22 @@ func newFleet(url string, client *http.Client, onFrame frameFunc) *fleet {
 	return &fleet{url: url, client: client, onFrame: onFrame, ctx: ctx, cancel: cancel}
 }
 
+// newSocketIOFleet is a fleet of Socket.IO clients of the server at url
+// (see socketIOURL).
+func newSocketIOFleet(url string, client *http.Client, onFrame frameFunc) *fleet {
+	f := newFleet(url, client, onFrame)
+	f.socketIO = true
+	return f
+}
+
 // dial opens socket i with token (none when empty), waits for its hello
-// frame when wantHello, and starts its reader.
+// frame when wantHello (a Socket.IO socket always waits for its CONNECT),
+// and starts its reader.
 func (f *fleet) dial(ctx context.Context, i int, token string, wantHello bool) error {
 	dctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	defer cancel()
 	opts := &websocket.DialOptions{HTTPClient: f.client}
-	if token != "" {
+	if token != "" && !f.socketIO {
 		opts.HTTPHeader = http.Header{"Authorization": []string{"Bearer " + token}}
 	}
 	c, res, err := websocket.Dial(dctx, f.url, opts)
@@ -66,7 +82,12 @@ func (f *fleet) dial(ctx context.Context, i int, token string, wantHello bool) e
 		return fmt.Errorf("dial socket %d (status %d): %w", i, status, err)
 	}
 	c.SetReadLimit(1 << 20)
-	if wantHello {
+	if f.socketIO {
+		if err := socketIOHandshake(dctx, c, token); err != nil {
+			_ = c.CloseNow()
+			return fmt.Errorf("socket.io handshake of socket %d: %w", i, err)
+		}
+	} else if wantHello {
 		_, b, err := c.Read(dctx)
 		if err != nil {
 			_ = c.CloseNow()
@@ -96,10 +117,47 @@ func (f *fleet) read(i int, c *websocket.Conn) {
 			}
 			return
 		}
+		if f.socketIO {
+			if !f.socketIOFrame(i, c, b) {
+				return
+			}
+			continue
+		}
 		if f.onFrame != nil {
 			f.onFrame(i, b)
 		}
 	}
+}
+
+// socketIOFrame handles frame b of Socket.IO socket i and reports whether
+// the socket stays open: a ping is answered, an event goes to onFrame, and
+// a close, a DISCONNECT or a malformed frame ends the socket (counted as
+// closed early).
+func (f *fleet) socketIOFrame(i int, c *websocket.Conn, b []byte) bool {
+	outcome, payload, err := classifySocketIOFrame(b)
+	switch {
+	case err != nil:
+		f.lastErr.Store(fmt.Sprintf("socket %d: %v", i, err))
+	case outcome == sioPong:
+		wctx, cancel := context.WithTimeout(f.ctx, helloTimeout)
+		err = c.Write(wctx, websocket.MessageText, pongFrame)
+		cancel()
+		if err == nil {
+			return true
+		}
+	case outcome == sioDeliver:
+		if f.onFrame != nil {
+			f.onFrame(i, payload)
+		}
+		return true
+	case outcome == sioIgnore:
+		return true
+	}
+	if !f.closing.Load() {
+		f.closedEarly.Add(1)
+	}
+	_ = c.CloseNow()
+	return false
 }
 
 // open dials sockets from to to-1, conc at a time; tokenOf(i) is socket

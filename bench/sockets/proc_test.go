@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -39,4 +40,13 @@ func TestProcOfThisProcess(t *testing.T) {
 	require.NoError(t, err)
 	_, err = procRSS(-5)
 	require.Error(t, err)
+}
+
+func TestMedianRSSOfThisProcess(t *testing.T) {
+	rss, err := medianRSS(context.Background(), os.Getpid(), 3*rssSampleEvery)
+	require.NoError(t, err)
+	assert.Greater(t, rss, int64(1<<20))
+	_, err = medianRSS(context.Background(), -5, rssSampleEvery)
+	require.Error(t, err)
+	assert.Zero(t, settleRSS(context.Background(), 0, "x", nil), "no process, no wait")
 }

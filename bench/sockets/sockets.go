@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -25,6 +29,13 @@ type SocketsOptions struct {
 	// the dials cycle through; zero picks one per 20,000 sockets when the
 	// target is a loopback address, and none otherwise.
 	SourceAddrs int
+	// EngineGCURL, when set, is fetched (GET) to make the engine collect
+	// its garbage before each RSS reading: its pprof heap profile with
+	// gc=1 (PPROF_ADDR). Without it, the garbage of the registrations'
+	// argon2id hashes (19 MiB each) is collected, and its pages returned,
+	// only when the sockets' allocations trigger a GC, which can make the
+	// RSS fall while sockets are added.
+	EngineGCURL string
 	// EnginePID is the engine's process id, for its RSS and CPU time; 0
 	// when unknown (memory per socket is then not measured).
 	EnginePID int
@@ -119,7 +130,7 @@ func Sockets(ctx context.Context, t Target, opts SocketsOptions, progress func(s
 
 	fl := newFleet(wsURL, socketClient(dialer), nil)
 	defer fl.close()
-	m, err := hold(ctx, fl, opts, opts.EnginePID, "sockets", func(i int) string { return agents[i%opts.Users].Token }, true, progress)
+	m, err := hold(ctx, fl, opts, server{pid: opts.EnginePID, gcURL: opts.EngineGCURL}, "sockets", func(i int) string { return agents[i%opts.Users].Token }, true, progress)
 	m.fill(&res)
 	if err != nil {
 		return res, fmt.Errorf("sockets: %w", err)
@@ -145,6 +156,9 @@ type holding struct {
 	clientHalf, clientFull int64
 	probe                  *engineProbe
 	requested              int
+	// settled is how long the server's RSS took to settle before the
+	// first socket.
+	settled time.Duration
 }
 
 func (h holding) fill(res *Result) {
@@ -164,6 +178,7 @@ func (h holding) fill(res *Result) {
 	x["sockets_failed"] = float64(h.failed)
 	x["sockets_closed_by_server"] = float64(h.closed)
 	x["connect_per_s"] = res.Throughput
+	x["rss_settle_seconds"] = h.settled.Seconds()
 	if h.second > 0 {
 		x["client_bytes_per_socket"] = float64(h.clientFull-h.clientHalf) / float64(h.second)
 		if h.rssFull > 0 {
@@ -181,16 +196,22 @@ func (h holding) fill(res *Result) {
 	}
 }
 
-// hold opens opts.Sockets sockets on fl in two halves, keeping them idle
-// for opts.Hold after each, and reads the server process pid's RSS after
-// each hold (pid 0: not read). The cost of a socket is the growth between
+// hold makes the server collect its garbage and waits for its RSS to
+// settle (settleRSS), opens opts.Sockets sockets on fl in two halves,
+// keeping them idle for opts.Hold after each, and reads the server's RSS
+// after each hold, once more collected and settled, as the median of
+// readings over the second half of the hold (pid 0: not read). The cost of a socket is the growth between
 // the two readings over the second half's sockets: a reading taken before
 // any socket would carry whatever the server did before (the agents'
 // registrations hash passwords with 19 MiB each, which the Go runtime
 // returns to the system only lazily), while both halves see a server
 // already busy with sockets.
-func hold(ctx context.Context, fl *fleet, opts SocketsOptions, pid int, name string, tokenOf func(int) string, wantHello bool, progress func(string)) (holding, error) {
+func hold(ctx context.Context, fl *fleet, opts SocketsOptions, srv server, name string, tokenOf func(int) string, wantHello bool, progress func(string)) (holding, error) {
 	h := holding{requested: opts.Sockets}
+	pid := srv.pid
+	progress = serialized(progress) // the ticker below reports too
+	srv.collect(ctx, name, progress)
+	h.settled = settleRSS(ctx, pid, name, progress)
 	h.probe = startProbe(pid)
 	start := time.Now()
 	h.rec = newRecorder(start)
@@ -203,15 +224,20 @@ func hold(ctx context.Context, fl *fleet, opts SocketsOptions, pid int, name str
 	})
 	defer stopTick()
 	half := opts.Sockets / 2
+	// read waits out the hold, sampling the server's RSS over its second
+	// half: the median of the samples, not one reading that a GC cycle or
+	// the runtime returning pages may have caught.
 	read := func() (rss, client int64) {
-		client = liveBytes()
+		sleepCtx(ctx, opts.Hold/2)
 		if pid > 0 {
+			srv.collect(ctx, name, progress)
+			settleRSS(ctx, pid, name, progress)
 			var err error
-			if rss, err = procRSS(pid); err != nil {
+			if rss, err = medianRSS(ctx, pid, opts.Hold-opts.Hold/2); err != nil {
 				progress(name + ": " + err.Error())
 			}
 		}
-		return rss, client
+		return rss, liveBytes()
 	}
 	for phase, span := range [][2]int{{0, half}, {half, opts.Sockets}} {
 		before := fl.opened.Load()
@@ -223,14 +249,14 @@ func hold(ctx context.Context, fl *fleet, opts SocketsOptions, pid int, name str
 			return h, err
 		}
 		progress(fmt.Sprintf("%s: %d sockets open; idle for %v", name, h.opened, opts.Hold))
-		sleepCtx(ctx, opts.Hold)
+		rss, client := read()
 		if err := ctx.Err(); err != nil {
 			return h, fmt.Errorf("hold sockets: %w", err)
 		}
 		if phase == 0 {
-			h.rssHalf, h.clientHalf = read()
+			h.rssHalf, h.clientHalf = rss, client
 		} else {
-			h.rssFull, h.clientFull = read()
+			h.rssFull, h.clientFull = rss, client
 			h.second = h.opened - before
 		}
 	}
@@ -242,6 +268,112 @@ func hold(ctx context.Context, fl *fleet, opts SocketsOptions, pid int, name str
 		h.rssHalf, h.rssFull = 0, 0
 	}
 	return h, nil
+}
+
+// RSS settling before the sockets are opened: the engine hashes each
+// registration with argon2id (19 MiB) and the Go runtime returns that
+// memory to the system only gradually; an RSS that is still falling while
+// the sockets open would be counted as sockets costing less than nothing.
+const (
+	settleEvery  = 250 * time.Millisecond
+	settleWindow = 2 * time.Second // the RSS moved less than settleBand over this
+	settleBand   = 1 << 20
+	settleMax    = 30 * time.Second
+)
+
+// settleRSS waits, at most settleMax, until process pid's RSS has moved
+// by less than settleBand over settleWindow, and returns how long it
+// waited; pid 0 returns at once.
+func settleRSS(ctx context.Context, pid int, name string, progress func(string)) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	start := time.Now()
+	var window []int64
+	n := int(settleWindow / settleEvery)
+	for time.Since(start) < settleMax && ctx.Err() == nil {
+		rss, err := procRSS(pid)
+		if err != nil {
+			return time.Since(start)
+		}
+		window = append(window, rss)
+		if len(window) > n {
+			window = window[1:]
+		}
+		if len(window) == n && slices.Max(window)-slices.Min(window) < settleBand {
+			return time.Since(start)
+		}
+		sleepCtx(ctx, settleEvery)
+	}
+	progress(fmt.Sprintf("%s: server RSS still moving after %v; measuring anyway", name, settleMax))
+	return time.Since(start)
+}
+
+// serialized wraps progress so that calls from several goroutines come
+// one at a time.
+func serialized(progress func(string)) func(string) {
+	var mu sync.Mutex
+	return func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(s)
+	}
+}
+
+// server is the process whose sockets hold measures.
+type server struct {
+	// pid is its process id; 0 when unknown (RSS not read).
+	pid int
+	// gcURL, when set, is fetched (GET, any 2xx) to make it collect its
+	// garbage before an RSS reading.
+	gcURL string
+}
+
+// collect makes the server collect its garbage when it has a gcURL; a
+// failure is reported through progress and the reading goes on.
+func (s server) collect(ctx context.Context, name string, progress func(string)) {
+	if s.gcURL == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.gcURL, nil)
+	if err == nil {
+		var res *http.Response
+		if res, err = http.DefaultClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode/100 != 2 {
+				err = fmt.Errorf("%w %d", ErrStatus, res.StatusCode)
+			}
+		}
+	}
+	if err != nil {
+		progress(fmt.Sprintf("%s: collect garbage before reading RSS (GET %s): %v", name, s.gcURL, err))
+	}
+}
+
+// rssSampleEvery is how often medianRSS reads the RSS.
+const rssSampleEvery = 100 * time.Millisecond
+
+// medianRSS reads process pid's RSS every rssSampleEvery for span (at
+// least once) and returns the median reading.
+func medianRSS(ctx context.Context, pid int, span time.Duration) (int64, error) {
+	var samples []int64
+	end := time.Now().Add(span)
+	for {
+		rss, err := procRSS(pid)
+		if err != nil {
+			return 0, err
+		}
+		samples = append(samples, rss)
+		if !time.Now().Add(rssSampleEvery).Before(end) || ctx.Err() != nil {
+			break
+		}
+		sleepCtx(ctx, rssSampleEvery)
+	}
+	slices.Sort(samples)
+	return samples[len(samples)/2], nil
 }
 
 // liveBytes is this process's live heap and goroutine stacks after a GC.
