@@ -137,6 +137,13 @@ type MessageStore interface {
 	// AppendMessage inserts m; ErrDuplicate when its id or WaMessageID is
 	// already stored.
 	AppendMessage(ctx context.Context, m Message) error
+	// AppendMessageAndSave inserts m and saves c (as SaveConversation) in
+	// one write: a message and the conversation state it moves to. A store
+	// with transactions (SQLite) does both or neither; one without (Mongo)
+	// inserts m first and keeps it if the save then fails, which callers
+	// must handle as they handle a crash between two writes. ErrDuplicate
+	// for m's id or WaMessageID; otherwise SaveConversation's errors.
+	AppendMessageAndSave(ctx context.Context, m Message, c Conversation) error
 	// MessageByWaID returns the message with that wamid, or ErrNotFound.
 	MessageByWaID(ctx context.Context, waMessageID string) (Message, error)
 	// UpdateMessageStatus moves the message with that id to status (and

@@ -25,12 +25,12 @@ type panicStore struct {
 	panics atomic.Int32
 }
 
-func (p *panicStore) AppendMessage(ctx context.Context, m actors.Message) error {
+func (p *panicStore) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
 	if m.Text == "panic" {
 		p.panics.Add(1)
 		panic("bug while storing a message")
 	}
-	return p.Store.AppendMessage(ctx, m)
+	return p.Store.AppendMessageAndSave(ctx, m, c)
 }
 
 func newStore(t *testing.T) *sqlitestore.Store {

@@ -289,11 +289,24 @@ func (a *Actor) current() actors.Conversation {
 
 // save persists next conditionally on the loaded version. On a conflict the
 // activation is stale: it forgets its state and answers ErrStale.
-func (a *Actor) save(next actors.Conversation) error {
+func (a *Actor) save(next actors.Conversation) error { return a.saveWith(next, nil) }
+
+// saveWith is save that also inserts msg, when not nil, in the same write
+// (see actors.MessageStore.AppendMessageAndSave); a duplicate msg is
+// actors.ErrDuplicate and changes nothing.
+func (a *Actor) saveWith(next actors.Conversation, msg *actors.Message) error {
 	next.Version++
 	ctx, cancel := a.io()
 	defer cancel()
-	err := a.deps.Store.SaveConversation(ctx, next)
+	var err error
+	if msg != nil {
+		err = a.deps.Store.AppendMessageAndSave(ctx, *msg, next)
+	} else {
+		err = a.deps.Store.SaveConversation(ctx, next)
+	}
+	if errors.Is(err, actors.ErrDuplicate) && msg != nil {
+		return fmt.Errorf("store message %s: %w", msg.ID, err)
+	}
 	if errors.Is(err, actors.ErrConflict) || errors.Is(err, actors.ErrNotFound) {
 		a.log().Warn("conversation changed by another activation; stopping", zap.String("conversation_id", next.ID), zap.Int64("version", next.Version-1))
 		a.loaded, a.conv, a.retire = false, nil, true
@@ -346,25 +359,24 @@ func (a *Actor) inbound(in actors.InboundMessage) Result {
 		e := in.Errors[0]
 		msg.Error = &e
 	}
-	// Insert first: the unique wamid is the dedupe, so the common case
-	// costs one write and no read.
-	err := a.deps.Store.AppendMessage(ctx, msg)
-	if errors.Is(err, actors.ErrDuplicate) && in.WaMessageID != "" {
+	// One write stores the message and the conversation's next state; the
+	// unique wamid is the dedupe, so the common case costs that one write
+	// and no read.
+	r := a.applyInbound(msg, in, at, now, true)
+	if errors.Is(r.Err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
 		existing, lerr := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
 		if lerr != nil {
 			return Result{Err: fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)}
 		}
 		if existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
 			// Stored by an earlier attempt that did not get to update the
-			// conversation: finish applying it.
-			return a.applyInbound(existing, in, at, now)
+			// conversation (a store without transactions, or an older
+			// version): finish applying it.
+			return a.applyInbound(existing, in, at, now, false)
 		}
 		return Result{Conversation: a.current(), Duplicate: true}
 	}
-	if err != nil {
-		return Result{Err: fmt.Errorf("store message %s: %w", in.WaMessageID, err)}
-	}
-	return a.applyInbound(msg, in, at, now)
+	return r
 }
 
 // open creates the conversation (and the customer when unknown) for the
@@ -422,27 +434,40 @@ func (a *Actor) customerFor(ctx context.Context, in actors.InboundMessage, now t
 	return c, nil
 }
 
-func (a *Actor) applyInbound(msg actors.Message, in actors.InboundMessage, at, now time.Time) Result {
-	r := a.applyInboundOnce(msg, in, at, now)
+// applyInbound applies msg to the conversation, inserting it in the same
+// write when insert is set (else it is stored already).
+func (a *Actor) applyInbound(msg actors.Message, in actors.InboundMessage, at, now time.Time, insert bool) Result {
+	r := a.applyInboundOnce(msg, in, at, now, insert)
 	if !errors.Is(r.Err, ErrStale) {
 		return r
 	}
 	// The write was rejected: another activation moved the conversation
-	// on. The message is stored; apply it once on top of the newer state,
-	// so nothing is lost and nothing newer is overwritten, then retire.
+	// on. Apply the message once on top of the newer state, so nothing is
+	// lost and nothing newer is overwritten, then retire.
+	a.retire = true
 	if err := a.load(); err != nil {
 		return Result{Err: err}
 	}
 	if a.conv == nil || a.conv.ID != msg.ConversationID {
+		if insert {
+			// Closed (and maybe reopened) meanwhile, and the message not
+			// stored: fail, so that it is delivered again, to whatever
+			// conversation is open then.
+			return Result{Err: fmt.Errorf("apply message %s: conversation %s changed meanwhile: %w", in.WaMessageID, msg.ConversationID, ErrStale)}
+		}
 		return Result{Conversation: a.current(), Duplicate: true}
 	}
 	msg.Seq = a.conv.Seq + 1
-	r = a.applyInboundOnce(msg, in, at, now)
-	a.retire = true
+	r = a.applyInboundOnce(msg, in, at, now, insert)
+	if insert && errors.Is(r.Err, actors.ErrDuplicate) {
+		// A store without transactions kept the message of the rejected
+		// write.
+		r = a.applyInboundOnce(msg, in, at, now, false)
+	}
 	return r
 }
 
-func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, at, now time.Time) Result {
+func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, at, now time.Time, insert bool) Result {
 	next := *a.conv
 	next.Seq = msg.Seq
 	if at.After(next.LastInboundAt) {
@@ -464,7 +489,11 @@ func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, a
 	next.Unread++
 	next.UpdatedAt = now
 	next.NextTimerAt = a.nextTimer(next)
-	if err := a.save(next); err != nil {
+	var stored *actors.Message
+	if insert {
+		stored = &msg
+	}
+	if err := a.saveWith(next, stored); err != nil {
 		return Result{Err: err}
 	}
 	c := *a.conv
@@ -754,12 +783,9 @@ func (a *Actor) send(m Send) Result {
 	}
 	msg := actors.Message{ID: m.MessageID, ConversationID: a.conv.ID, Direction: actors.DirectionOutbound, Type: m.Type, Text: m.Text,
 		Content: m.Content, Status: actors.StatusQueued, Seq: a.conv.Seq, Raw: m.Body, CreatedAt: now, UpdatedAt: now}
-	if err := a.deps.Store.AppendMessage(ctx, msg); err != nil {
-		return Result{Err: fmt.Errorf("store outbound message %s: %w", msg.ID, err)}
-	}
 	next := *a.conv
 	next.LastOutboundAt, next.UpdatedAt = now, now
-	if err := a.save(next); err != nil {
+	if err := a.saveWith(next, &msg); err != nil {
 		return Result{Err: err}
 	}
 	c := *a.conv

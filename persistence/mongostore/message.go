@@ -153,6 +153,17 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 	return nil
 }
 
+// AppendMessageAndSave inserts m, then saves c. FerretDB has no
+// transactions, so the two are separate writes: when the save fails, m
+// stays stored, as after a crash between the two (the conversation actor
+// finishes applying such a message when it meets its wamid again).
+func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
+	if err := s.AppendMessage(ctx, m); err != nil {
+		return err
+	}
+	return s.SaveConversation(ctx, c)
+}
+
 // MessageByWaID returns the message with that wamid, or actors.ErrNotFound
 // (also for an empty wamid). The wamid is WhatsApp's, not a secret, but is
 // kept out of errors like every other lookup key.

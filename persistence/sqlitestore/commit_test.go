@@ -195,3 +195,26 @@ func TestCommitterConcurrentWriters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, users, n-n/10)
 }
+
+// AppendMessageAndSave is one transaction here: a stale conversation leaves
+// no message behind.
+func TestAppendMessageAndSaveIsAllOrNothing(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := actors.Conversation{ID: "c1", CustomerID: "cu1", PhoneNumberID: "pn1", WaID: "491511", State: actors.StateNew,
+		Version: 1, CreatedAt: at, UpdatedAt: at}
+	require.NoError(t, s.CreateConversation(ctx, c))
+	m := actors.Message{ID: "m1", ConversationID: "c1", Direction: actors.DirectionInbound, Type: "text", Text: "hi",
+		Status: "received", WaMessageID: "wamid.1", Seq: 1, CreatedAt: at, UpdatedAt: at}
+	stale := c // version 1 again: not the next
+	require.ErrorIs(t, s.AppendMessageAndSave(ctx, m, stale), actors.ErrConflict)
+	_, err := s.MessageByWaID(ctx, "wamid.1")
+	require.ErrorIs(t, err, actors.ErrNotFound, "the message of a rejected save is not stored")
+
+	next := c
+	next.Version, next.Seq = 2, 1
+	require.NoError(t, s.AppendMessageAndSave(ctx, m, next))
+	_, err = s.MessageByWaID(ctx, "wamid.1")
+	require.NoError(t, err)
+}

@@ -162,35 +162,38 @@ func (s *Store) OpenConversation(ctx context.Context, phoneNumberID, waID string
 // version, ErrNotFound when absent, ErrDuplicate when the save would leave
 // two open conversations of one (PhoneNumberID, WaID).
 func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.st.saveConversation).ExecContext(ctx,
-			c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
-			nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
-			nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
-			c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt),
-			c.Version, c.ID, c.Version-1)
-		if err != nil {
-			return mapErr(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return mapErr(err)
-		}
-		if n == 1 {
-			return nil
-		}
-		// In the transaction, so a conversation created by an earlier job
-		// of the same batch is seen.
-		var one int
-		if err := tx.QueryRowContext(ctx, qConversationExists, c.ID).Scan(&one); err != nil {
-			return mapErr(err)
-		}
-		return fmt.Errorf("version %d is not the next: %w", c.Version, actors.ErrConflict)
-	})
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.saveConversationTx(ctx, tx, c) })
 	if err != nil {
 		return fmt.Errorf("save conversation %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// saveConversationTx is SaveConversation's write, in tx.
+func (s *Store) saveConversationTx(ctx context.Context, tx *sql.Tx, c actors.Conversation) error {
+	res, err := tx.StmtContext(ctx, s.st.saveConversation).ExecContext(ctx,
+		c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
+		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
+		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
+		c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt),
+		c.Version, c.ID, c.Version-1)
+	if err != nil {
+		return mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return mapErr(err)
+	}
+	if n == 1 {
+		return nil
+	}
+	// In the transaction, so a conversation created by an earlier job of
+	// the same batch is seen.
+	var one int
+	if err := tx.QueryRowContext(ctx, qConversationExists, c.ID).Scan(&one); err != nil {
+		return mapErr(err)
+	}
+	return fmt.Errorf("version %d is not the next: %w", c.Version, actors.ErrConflict)
 }
 
 // ListConversations returns one page, most recently updated first, and the

@@ -127,6 +127,26 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 	return nil
 }
 
+// AppendMessageAndSave inserts m and saves c in one job of the committer:
+// both or neither.
+func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
+	werr, err := encodeError(m.Error)
+	if err != nil {
+		return fmt.Errorf("append message %s: %w", m.ID, err)
+	}
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.StmtContext(ctx, s.st.insertMessage).ExecContext(ctx,
+			m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
+			m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt)); err != nil {
+			return fmt.Errorf("append message %s: %w", m.ID, mapErr(err))
+		}
+		if err := s.saveConversationTx(ctx, tx, c); err != nil {
+			return fmt.Errorf("save conversation %s: %w", c.ID, err)
+		}
+		return nil
+	})
+}
+
 // MessageByWaID returns the message with that wamid, or ErrNotFound (always
 // for "").
 func (s *Store) MessageByWaID(ctx context.Context, waMessageID string) (actors.Message, error) {

@@ -621,6 +621,35 @@ func runMessages(t *testing.T, open func(t *testing.T) actors.ConversationsStore
 			_, err := s.MessageByWaID(ctx, "wamid.nope")
 			assert.ErrorIs(t, err, actors.ErrNotFound)
 		}},
+		{name: "append and save: the message and the conversation's next state", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
+			c := conv("c0001", "491511")
+			require.NoError(t, s.CreateConversation(ctx, c))
+			m := msg("m0001", "c0001", base)
+			m.Seq = 8
+			next := created(c)
+			next.Version, next.Seq, next.Unread, next.UpdatedAt = 2, 8, 4, base.Add(time.Minute)
+			require.NoError(t, s.AppendMessageAndSave(ctx, m, next))
+			assertMessage(t, m, mustMessage(t, ctx, s, "wamid.m0001"))
+			assert.Equal(t, next, mustConv(t, ctx, s, "c0001"))
+
+			// A duplicate wamid changes nothing.
+			dup := msg("m0002", "c0001", base)
+			dup.WaMessageID = m.WaMessageID
+			later := next
+			later.Version, later.Seq = 3, 9
+			require.ErrorIs(t, s.AppendMessageAndSave(ctx, dup, later), actors.ErrDuplicate)
+			assert.Equal(t, next, mustConv(t, ctx, s, "c0001"))
+			assertMessage(t, m, mustMessage(t, ctx, s, "wamid.m0001"))
+
+			// A stale version is a conflict and leaves the conversation.
+			stale := next
+			stale.Seq = 99
+			require.ErrorIs(t, s.AppendMessageAndSave(ctx, msg("m0003", "c0001", base), stale), actors.ErrConflict)
+			assert.Equal(t, next, mustConv(t, ctx, s, "c0001"))
+			missing := conv("c0404", "491599")
+			missing.Version = 2
+			require.ErrorIs(t, s.AppendMessageAndSave(ctx, msg("m0004", "c0404", base), missing), actors.ErrNotFound)
+		}},
 		{name: "content and raw round-trip as JSON", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			tests := []struct {
 				name    string
