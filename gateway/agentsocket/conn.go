@@ -14,98 +14,160 @@ import (
 )
 
 // conn is one socket's agentsession.Sink.
+//
+// An idle socket costs one goroutine (the reader, see Server.run) and no
+// buffers: outgoing frames wait in a queue allocated when the first one
+// comes, drained by a writer goroutine that runs only while the queue holds
+// frames (or a close is requested), and the pings come from a timer whose
+// function runs on a goroutine of its own only while it pings. Agents sit
+// idle most of the day, so this is what a socket costs most of the time.
 type conn struct {
-	ws *websocket.Conn
-	// out is the bounded queue of frames the writer drains.
-	out chan []byte
-	// closeReq is closed by the first Close; code and reason are set
-	// before it is closed.
-	closeReq  chan struct{}
-	closeOnce sync.Once
-	code      websocket.StatusCode
-	reason    string
+	ws      *websocket.Conn
+	max     int
+	timeout time.Duration
+	// ctx ends when the reader is done with the socket.
+	ctx     context.Context
+	agentID string
+	log     *zap.Logger
+
+	mu sync.Mutex
+	// queue holds the frames not written yet, oldest first.
+	queue [][]byte
+	// writing is set while a writer goroutine runs; at most one does.
+	writing bool
+	// closeAsked is set by the first Close, with code and reason.
+	closeAsked bool
+	code       websocket.StatusCode
+	reason     string
+	// stopped is set by stop: no writer or ping starts after it.
+	stopped bool
+	writers sync.WaitGroup
+	pinger  *time.Timer
 }
 
 var _ agentsession.Sink = (*conn)(nil)
 
+func newConn(ctx context.Context, ws *websocket.Conn, max int, timeout time.Duration, agentID string, log *zap.Logger) *conn {
+	return &conn{ws: ws, max: max, timeout: timeout, ctx: ctx, agentID: agentID, log: log}
+}
+
 // Push queues frame without blocking; false when the queue is full.
 func (c *conn) Push(frame []byte) bool {
-	select {
-	case c.out <- frame:
-		return true
-	default:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) >= c.max {
 		return false
 	}
+	c.queue = append(c.queue, frame)
+	c.wakeWriterLocked()
+	return true
 }
 
 // Close asks the writer to close the socket with code; it never blocks.
 func (c *conn) Close(code int, reason string) {
-	c.closeOnce.Do(func() {
-		c.code, c.reason = websocket.StatusCode(code), reason
-		close(c.closeReq)
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeAsked {
+		return
+	}
+	c.closeAsked, c.code, c.reason = true, websocket.StatusCode(code), reason
+	c.wakeWriterLocked()
 }
 
-// writeLoop writes queued frames in order until ctx ends or a close is
-// requested; a requested close wins over queued frames.
-func (c *conn) writeLoop(ctx context.Context, timeout time.Duration, log *zap.Logger) {
+// wakeWriterLocked starts the writer unless one runs or the socket ended.
+func (c *conn) wakeWriterLocked() {
+	if c.writing || c.stopped {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.write()
+}
+
+// write writes queued frames in order until the queue is empty, then ends;
+// a requested close wins over queued frames.
+func (c *conn) write() {
+	defer c.writers.Done()
 	for {
-		select {
-		case <-c.closeReq:
-			c.closeHandshake(log)
+		c.mu.Lock()
+		if c.closeAsked {
+			c.queue = nil
+			c.mu.Unlock()
+			// writing stays set: nothing is written after the close.
+			c.closeHandshake()
 			return
-		default:
 		}
-		select {
-		case <-ctx.Done():
+		if len(c.queue) == 0 || c.ctx.Err() != nil {
+			c.queue = nil // the backing array goes with the burst
+			c.writing = false
+			c.mu.Unlock()
 			return
-		case <-c.closeReq:
-			c.closeHandshake(log)
-			return
-		case b := <-c.out:
-			wctx, cancel := context.WithTimeout(ctx, timeout)
-			err := c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Debug("agent socket write", zap.Error(err))
-				}
-				_ = c.ws.CloseNow()
-				return
+		}
+		b := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+
+		wctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+		err := c.ws.Write(wctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Debug("agent socket write", zap.String("agent_id", c.agentID), zap.Error(err))
 			}
+			_ = c.ws.CloseNow()
+			c.mu.Lock()
+			c.queue = nil
+			c.mu.Unlock()
+			return // writing stays set: the connection is gone
 		}
 	}
 }
 
 // closeHandshake sends the requested close frame and waits (bounded by the
 // library's own timeouts) for the client's answer; the reader sees the
-// connection end and Serve finishes.
-func (c *conn) closeHandshake(log *zap.Logger) {
+// connection end and the socket ends.
+func (c *conn) closeHandshake() {
 	err := c.ws.Close(c.code, c.reason)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		log.Debug("agent socket close handshake", zap.Int("code", int(c.code)), zap.Error(err))
+		c.log.Debug("agent socket close handshake", zap.String("agent_id", c.agentID), zap.Int("code", int(c.code)), zap.Error(err))
 	}
 }
 
-// pingLoop pings every interval; an unanswered ping drops the connection.
-func (c *conn) pingLoop(ctx context.Context, interval, timeout time.Duration, log *zap.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, timeout)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Debug("agent socket ping", zap.Error(err))
-				}
-				_ = c.ws.CloseNow()
-				return
+// startPings pings every interval; an unanswered ping drops the connection.
+func (c *conn) startPings(interval time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ping func()
+	ping = func() {
+		pctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+		err := c.ws.Ping(pctx)
+		cancel()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Debug("agent socket ping", zap.String("agent_id", c.agentID), zap.Error(err))
 			}
+			_ = c.ws.CloseNow()
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.stopped {
+			c.pinger.Reset(interval)
 		}
 	}
+	c.pinger = time.AfterFunc(interval, ping)
+}
+
+// stop is called by run once the reader ended and ctx was cancelled: no
+// writer or ping starts after it, and it returns when the running writer
+// (if any) ended.
+func (c *conn) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	c.mu.Unlock()
+	c.writers.Wait()
 }

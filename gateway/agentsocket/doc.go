@@ -5,15 +5,18 @@
 // The gateway authenticates the user and checks Origin before calling
 // Serve; this package trusts both.
 //
-// Each socket runs three goroutines, all owned by its Serve call: the reader
-// (Serve itself) hands client frames to the session, the writer drains a
-// bounded channel of outgoing frames, and the pinger pings every
-// PingInterval. Serve returns only after all three ended and the session
-// was told it closed.
+// An idle socket holds one goroutine (the reader, started by Serve, which
+// returns after the upgrade, handing client frames to the session) and no
+// buffers. A writer goroutine runs only
+// while outgoing frames are queued, and a timer pings every PingInterval
+// from a goroutine of its own only while the ping is in flight. A socket
+// ends once the reader ended, the writer (if any) finished and the session
+// was told it closed; Shutdown waits for that. Agents sit idle most of the
+// day, and this is what keeps a socket cheap.
 //
 // Guarantees:
-//   - Bounded buffers: outgoing frames wait in a channel of BufferSize
-//     frames. Push never blocks; when the channel is full the session closes
+//   - Bounded buffers: outgoing frames wait in a queue of at most BufferSize
+//     frames. Push never blocks; when the queue is full the session closes
 //     the socket with 1013, so a slow client never slows the publisher or
 //     other sockets. Client frames are limited to ReadLimit bytes (1009).
 //   - Ordering: frames are written in the order the session pushed them.
@@ -22,7 +25,7 @@
 //     requested code; a failed ping or a write that does not finish within
 //     WriteTimeout drops the connection without a handshake.
 //   - Shutdown closes every live socket with 1001, refuses new ones with 503,
-//     waits for every Serve call to return and is safe to call twice.
+//     waits for every socket to end and is safe to call twice.
 //
 // A Server is safe for concurrent use.
 package agentsocket

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,8 +80,8 @@ type harness struct {
 	hub      *agentsession.Hub
 	presence *fakePresence
 	commands *fakeCommands
-	// served counts Serve calls that returned.
-	served atomic.Int64
+	// srv is the server of the last serve call.
+	srv *agentsocket.Server
 }
 
 func newHarness(t *testing.T) *harness {
@@ -108,8 +107,8 @@ func (h *harness) serve(t *testing.T, opts agentsocket.Options) (*agentsocket.Se
 			return
 		}
 		srv.Serve(w, r, u)
-		h.served.Add(1)
 	}))
+	h.srv = srv
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -133,12 +133,12 @@ func TestPresenceWithSeveralSockets(t *testing.T) {
 	assert.Equal(t, []string{"a1", "a2"}, h.hub.OnlineUsers())
 
 	require.NoError(t, first.ws.Close(websocket.StatusNormalClosure, "bye"))
-	require.Eventually(t, func() bool { return h.served.Load() == 1 }, waitFor, tick, "Serve returns after the client closed")
+	require.Eventually(t, func() bool { return h.srv.Sockets() == 2 }, waitFor, tick, "the socket ends after the client closed")
 	assert.True(t, h.hub.Online("a1"), "a1 still has a socket")
 	assert.NotContains(t, h.presence.list(), "offline a1")
 
 	require.NoError(t, second.ws.Close(websocket.StatusNormalClosure, "bye"))
-	require.Eventually(t, func() bool { return h.served.Load() == 2 }, waitFor, tick)
+	require.Eventually(t, func() bool { return h.srv.Sockets() == 1 }, waitFor, tick)
 	assert.False(t, h.hub.Online("a1"))
 	assert.Equal(t, "offline a1", h.presence.list()[2])
 	assert.Len(t, h.presence.list(), 3)
@@ -246,7 +246,7 @@ func TestDisconnectUserClosesWith1008(t *testing.T) {
 	}
 	assert.Less(t, time.Since(start), time.Second)
 	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick)
-	require.Eventually(t, func() bool { return h.served.Load() == 2 }, waitFor, tick)
+	require.Eventually(t, func() bool { return h.srv.Sockets() == 1 }, waitFor, tick)
 
 	a2.send(t, `{"type":"ping"}`)
 	assert.Equal(t, "pong", a2.next(t).Type, "other users keep their sockets")
@@ -323,7 +323,7 @@ func TestUnansweredPingDropsTheConnection(t *testing.T) {
 	require.Eventually(t, func() bool { return h.hub.Online("a1") }, waitFor, tick)
 
 	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick, "the silent client is dropped")
-	require.Eventually(t, func() bool { return h.served.Load() == 1 }, waitFor, tick)
+	require.Eventually(t, func() bool { return h.srv.Sockets() == 1 }, waitFor, tick)
 	assert.Contains(t, h.presence.list(), "offline a1")
 
 	// The live client survived many ping intervals.
@@ -344,16 +344,16 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
-	// Serve closes its session before it returns, so once Shutdown has
-	// waited for every Serve nobody is online any more.
-	assert.Empty(t, h.hub.OnlineUsers(), "Shutdown returns after every Serve returned")
+	// A socket closes its session before it ends, so once Shutdown has
+	// waited for every socket nobody is online any more.
+	assert.Empty(t, h.hub.OnlineUsers(), "Shutdown returns after every socket ended")
 	assert.ElementsMatch(t, []string{"online a1", "online sup", "offline a1", "offline sup"}, h.presence.list())
 	for _, c := range clients {
 		code, reason := closeStatus(t, c.closed(t, waitFor))
 		assert.Equal(t, websocket.StatusGoingAway, code)
 		assert.Equal(t, "server shutting down", reason)
 	}
-	require.Eventually(t, func() bool { return h.served.Load() == 2 }, waitFor, tick)
+	assert.Zero(t, srv.Sockets())
 
 	dctx, dcancel := context.WithTimeout(context.Background(), waitFor)
 	defer dcancel()
