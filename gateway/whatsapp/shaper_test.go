@@ -119,6 +119,47 @@ func TestShaperNumberRateNeverExceedsMPS(t *testing.T) {
 	assert.GreaterOrEqual(t, len(returns), 70, "the budget is used, not just respected")
 }
 
+// At high rates the number's budget is spent in small bursts (a sleep
+// shorter than a millisecond is not to be had), and still no one-second
+// window holds more than MPS sends.
+func TestShaperHighRateBurstsStayWithinMPS(t *testing.T) {
+	s := NewShaper(ShaperOptions{MPS: 10000})
+	assert.Equal(t, time.Second/9901, s.interval)
+	assert.Equal(t, 99*s.interval, s.numberSlack, "a burst of MPS/100")
+
+	const mps = 2000
+	s = NewShaper(ShaperOptions{MPS: mps})
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	var mu sync.Mutex
+	var returns []time.Time
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				if err := s.Wait(ctx, numberA, fmt.Sprintf("to-%d-%d", g, i)); err != nil {
+					return
+				}
+				now := time.Now()
+				mu.Lock()
+				returns = append(returns, now)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(returns, func(a, b time.Time) int { return a.Compare(b) })
+	busiest, end := 0, 0
+	for i, start := range returns {
+		for end < len(returns) && returns[end].Sub(start) < time.Second {
+			end++
+		}
+		busiest = max(busiest, end-i)
+	}
+	t.Logf("%d grants in 1.5 s, busiest 1-s window %d", len(returns), busiest)
+	assert.LessOrEqual(t, busiest, mps, "grants in the busiest 1-s window")
+}
+
 func TestShaperNumbersAreIndependent(t *testing.T) {
 	s := NewShaper(ShaperOptions{MPS: 2}) // one send per 500 ms per number
 
