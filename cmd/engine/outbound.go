@@ -74,7 +74,8 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 	} else {
 		o.desc += " whatsapp=" + apiURL
 	}
-	o.client = whatsapp.NewClient(whatsapp.ClientOptions{BaseURL: apiURL, Version: cfg.WhatsAppAPIVersion, AccessToken: token})
+	o.client = whatsapp.NewClient(whatsapp.ClientOptions{BaseURL: apiURL, Version: cfg.WhatsAppAPIVersion, AccessToken: token,
+		IdleConns: cfg.SendWorkers})
 	o.shaper = whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: cfg.WhatsAppMPS, PairInterval: cfg.PairInterval, PairBurst: cfg.PairBurst, Limiter: budget})
 	return o, nil
 }

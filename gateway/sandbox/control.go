@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -111,8 +112,17 @@ func (w *whatsApp) handleInbound(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusAccepted, map[string]any{"status": "success", "data": map[string]string{"waMessageId": wamid}})
 }
 
-// handleSentList is GET /sandbox/whatsapp/sent[?to=<number>].
+// handleSentList is GET /sandbox/whatsapp/sent[?to=<number>][&after=<seq>].
 func (w *whatsApp) handleSentList(rw http.ResponseWriter, r *http.Request) {
+	var after uint64
+	if a := r.URL.Query().Get("after"); a != "" {
+		n, err := strconv.ParseUint(a, 10, 64)
+		if err != nil {
+			writeValidation(rw, "after", "after must be a sequence number (a non-negative integer)")
+			return
+		}
+		after = n
+	}
 	var waID string
 	if to := r.URL.Query().Get("to"); to != "" {
 		d, ok := phoneDigits(strings.TrimSpace(to))
@@ -122,7 +132,7 @@ func (w *whatsApp) handleSentList(rw http.ResponseWriter, r *http.Request) {
 		}
 		waID = d
 	}
-	writeJSON(rw, http.StatusOK, map[string][]SentMessage{"items": w.rec.list(waID)})
+	writeJSON(rw, http.StatusOK, map[string][]SentMessage{"items": w.rec.list(waID, after)})
 }
 
 // handleSentReset is DELETE /sandbox/whatsapp/sent: the same as Reset.

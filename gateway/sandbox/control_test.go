@@ -117,6 +117,7 @@ func TestSentList(t *testing.T) {
 		Wamid         string          `json:"wamid"`
 		At            time.Time       `json:"at"`
 		PhoneNumberID string          `json:"phoneNumberId"`
+		Seq           uint64          `json:"seq"`
 	}
 	list := func(t *testing.T, query string) []item {
 		t.Helper()
@@ -141,6 +142,23 @@ func TestSentList(t *testing.T) {
 		assert.Equal(t, testPhoneID, items[0].PhoneNumberID)
 		assert.Equal(t, "image", items[1].Type)
 		assert.JSONEq(t, bodyB, string(items[1].Body))
+	})
+
+	t.Run("after a sequence number: only the newer ones", func(t *testing.T) {
+		all := list(t, "")
+		assert.Equal(t, []uint64{1, 2, 3}, []uint64{all[0].Seq, all[1].Seq, all[2].Seq})
+		items := list(t, "?after=1")
+		require.Len(t, items, 2)
+		assert.Equal(t, []string{wamidB, wamidC}, []string{items[0].Wamid, items[1].Wamid})
+		items = list(t, "?to=919876543210&after=1")
+		require.Len(t, items, 1)
+		assert.Equal(t, wamidC, items[0].Wamid)
+		assert.Empty(t, list(t, "?after=3"))
+		assert.Len(t, list(t, "?after=0"), 3)
+		for _, bad := range []string{"-1", "x", "1.5"} {
+			res := h.do(t, http.MethodGet, "/sandbox/whatsapp/sent?after="+bad, "", nil, "")
+			assert.Equal(t, http.StatusBadRequest, res.status, bad)
+		}
 	})
 
 	t.Run("filtered by to, with or without +", func(t *testing.T) {

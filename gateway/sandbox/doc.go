@@ -17,7 +17,7 @@
 //	DELETE /{version}/{media_id}                   {"success":true}
 //	GET    /media/{media_id}                       the bytes; bearer token
 //	POST   /sandbox/whatsapp/inbound               {"from","text","phoneNumberId","name"} -> signed inbound webhook
-//	GET    /sandbox/whatsapp/sent[?to=]            {"items":[{"to","type","body","wamid","at","phoneNumberId"}]}
+//	GET    /sandbox/whatsapp/sent[?to=][&after=]   {"items":[{"to","type","body","wamid","at","phoneNumberId","seq"}]}
 //	DELETE /sandbox/whatsapp/sent                  Reset
 //
 // {version} is any Graph version such as v21.0. Each provider owns a

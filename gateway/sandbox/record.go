@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -17,6 +18,9 @@ type SentMessage struct {
 	WaMessageID   string          `json:"wamid"`
 	At            time.Time       `json:"at"`
 	PhoneNumberID string          `json:"phoneNumberId"`
+	// Seq numbers the accepted sends from 1, in order; GET
+	// /sandbox/whatsapp/sent?after=N lists those after N.
+	Seq uint64 `json:"seq"`
 }
 
 // recorder keeps the accepted sends (a bounded log, oldest dropped first)
@@ -24,6 +28,7 @@ type SentMessage struct {
 // use.
 type recorder struct {
 	mu       sync.Mutex
+	seq      uint64
 	sent     []SentMessage
 	maxSent  int
 	times    map[string][]time.Time // phone_number_id -> accept times, in arrival order
@@ -37,6 +42,8 @@ func newRecorder(maxSent, maxTimes int) *recorder {
 func (r *recorder) add(m SentMessage) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.seq++
+	m.Seq = r.seq
 	r.sent = keepLast(append(r.sent, m), r.maxSent)
 	r.times[m.PhoneNumberID] = keepLast(append(r.times[m.PhoneNumberID], m.At), r.maxTimes)
 }
@@ -55,11 +62,13 @@ func keepLast[T any](s []T, n int) []T {
 
 // list returns a copy of the log, oldest first, only messages to waID when
 // it is not empty.
-func (r *recorder) list(waID string) []SentMessage {
+func (r *recorder) list(waID string, after uint64) []SentMessage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]SentMessage, 0, len(r.sent))
-	for _, m := range r.sent {
+	// The log is in Seq order: skip to the first after "after".
+	from, _ := slices.BinarySearchFunc(r.sent, after+1, func(m SentMessage, seq uint64) int { return cmp.Compare(m.Seq, seq) })
+	out := make([]SentMessage, 0, len(r.sent)-from)
+	for _, m := range r.sent[from:] {
 		if waID == "" || m.To == waID {
 			out = append(out, m)
 		}

@@ -101,9 +101,6 @@ func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -122,6 +119,13 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.MediaStoreBytes, DefaultMediaStoreBytes)
 	setDefault(&o.MaxSent, DefaultMaxSent)
 	setDefault(&o.MaxRateSamples, DefaultMaxRateSamples)
+	if o.HTTPClient == nil {
+		// One kept-alive connection per callback worker (Go keeps 2 per
+		// host by default, so most callbacks would dial anew).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = o.Workers, o.Workers
+		o.HTTPClient = &http.Client{Transport: t}
+	}
 	return o
 }
 
@@ -215,7 +219,7 @@ func (s *Sandbox) Run(ctx context.Context) error {
 
 // Sent returns the WhatsApp messages accepted so far (the most recent
 // Options.MaxSent), oldest first.
-func (s *Sandbox) Sent() []SentMessage { return s.wa.rec.list("") }
+func (s *Sandbox) Sent() []SentMessage { return s.wa.rec.list("", 0) }
 
 // Reset forgets the sent log, the Rate samples, the per-recipient failure
 // counters and the open conversations. Uploaded media and callbacks already

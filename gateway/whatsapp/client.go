@@ -52,8 +52,22 @@ type ClientOptions struct {
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
 	// HTTPClient sends the requests; nil means a client with a 15 s
-	// timeout.
+	// timeout that keeps up to IdleConns connections open.
 	HTTPClient *http.Client
+	// IdleConns is how many idle connections to the Cloud API the default
+	// client keeps for reuse (default 256); set it to the senders'
+	// concurrency. Go's default keeps 2 per host, so concurrent senders
+	// would open (and TLS-handshake) a new connection for most requests.
+	IdleConns int
+}
+
+// NewTransport returns a transport like http.DefaultTransport that keeps up
+// to idle connections per host open for reuse.
+func NewTransport(idle int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = idle
+	t.MaxIdleConnsPerHost = idle
+	return t
 }
 
 // Client sends messages through the WhatsApp Cloud API. It is safe for
@@ -76,7 +90,11 @@ func NewClient(opts ClientOptions) *Client {
 	}
 	httpc := opts.HTTPClient
 	if httpc == nil {
-		httpc = &http.Client{Timeout: DefaultTimeout}
+		idle := opts.IdleConns
+		if idle <= 0 {
+			idle = 256
+		}
+		httpc = &http.Client{Timeout: DefaultTimeout, Transport: NewTransport(idle)}
 	}
 	return &Client{base: base + "/" + version, auth: "Bearer " + opts.AccessToken, httpc: httpc}
 }
