@@ -125,16 +125,28 @@ func KeyOf(pid, parent *actor.PID) (Key, bool) {
 }
 
 // Actor is one conversation's actor. Its fields are touched only from
-// Receive, one message at a time. The flags sit together at the end so the struct fits the 80-byte size
-// class: every idle conversation holds one.
+// Receive, one message at a time (fire, run by the timer, reads only system
+// and self, set before the timer exists). The flags sit together at the end
+// so the struct fits the 64-byte size class: every idle conversation holds
+// one.
 type Actor struct {
 	deps   *Deps
-	key    Key
 	system *actor.ActorSystem
 	self   *actor.PID
-	// conv is the open conversation, nil when there is none.
-	conv  *actors.Conversation
+	// conv is the open conversation, nil when there is none. It is updated
+	// in place and never handed out: answers and events carry copies.
+	conv *actors.Conversation
+	// timer is the actor's one timer: it wakes the actor for the
+	// conversation's NextTimerAt and for the idle timeout (see armTimer).
 	timer *time.Timer
+	// timerAt is when timer fires (monotonic, see mono), 0 when not armed.
+	timerAt int64
+	// activeAt is when the actor last received a message (see mono); the
+	// idle timeout counts from it.
+	activeAt int64
+	// nameAt is where the actor's name (Key.Name) starts in self.Id; the
+	// key is read back from it (see key) rather than kept.
+	nameAt int32
 	// loaded is false until the open conversation (if any) was read.
 	loaded bool
 	// retire is set when a write was rejected (another activation changed
@@ -147,31 +159,46 @@ type Actor struct {
 
 // Receive handles one message.
 func (a *Actor) Receive(c actor.Context) {
-	switch m := c.Message().(type) {
+	msg := c.Message()
+	if _, ok := msg.(wake); !ok {
+		// Any message but the actor's own timer keeps it in memory, as
+		// protoactor's receive timeout would.
+		a.activeAt = mono()
+	}
+	var r Result
+	switch m := msg.(type) {
 	case *actor.Started:
 		a.start(c)
 	case *actor.Restarting, *actor.Stopping:
 		a.stop()
-	case *actor.ReceiveTimeout:
-		c.Send(c.Parent(), Idle{Key: a.key, ID: c.Self().Id})
+	case wake:
+		a.wake(c)
 	case Hydrate:
 		a.hydrate(m.Conversation)
 	case Inbound:
-		respond(c, a.inbound(m.Msg))
+		a.inbound(&r, &m.Msg)
+		respond(c, &r)
 	case StatusChanged:
-		respond(c, a.status(m.Update))
+		r = a.status(m.Update)
+		respond(c, &r)
 	case Tick:
-		respond(c, a.tick())
+		r = a.tick()
+		respond(c, &r)
 	case Close:
-		respond(c, a.close(m))
+		r = a.close(m)
+		respond(c, &r)
 	case Assign:
-		respond(c, a.assign(m))
+		r = a.assign(m)
+		respond(c, &r)
 	case MarkRead:
-		respond(c, a.markRead(m))
+		r = a.markRead(m)
+		respond(c, &r)
 	case Send:
-		respond(c, a.send(m))
+		r = a.send(m)
+		respond(c, &r)
 	case SendOutcome:
-		respond(c, a.sendOutcome(m))
+		r = a.sendOutcome(m)
+		respond(c, &r)
 	}
 	if a.retire {
 		// Another activation owns newer state: stop, and let the next
@@ -181,30 +208,33 @@ func (a *Actor) Receive(c actor.Context) {
 	}
 }
 
-func respond(c actor.Context, r Result) {
+// respond answers r to the sender, if any. r is passed by pointer so the
+// big Result is copied once, into the answer.
+func respond(c actor.Context, r *Result) {
 	if c.Sender() != nil {
-		c.Respond(r)
+		c.Respond(*r)
 	}
 }
 
 func (a *Actor) start(c actor.Context) {
-	key, ok := KeyOf(c.Self(), c.Parent())
+	_, ok := KeyOf(c.Self(), c.Parent())
 	if !ok {
 		// A bug in the parent: it did not spawn this actor by its key's name.
 		a.deps.Log.Error("conversation actor not named by its key; stopping it", zap.String("actor", c.Self().GetId()))
 		c.Stop(c.Self())
 		return
 	}
-	a.key = key
 	a.system, a.self = c.ActorSystem(), c.Self()
+	a.nameAt = int32(len(c.Parent().Id) + 1)
 	a.loaded, a.conv = false, nil
-	if a.deps.Config.IdleTimeout > 0 {
-		c.SetReceiveTimeout(a.deps.Config.IdleTimeout)
-	}
 	if a.awaitHydrate {
+		a.armTimer()
 		return
 	}
-	if err := a.load(); err != nil {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.load(ctx); err != nil {
+		a.armTimer()
 		a.log().Warn("load conversation; will retry on the next message", zap.Error(err))
 		return
 	}
@@ -216,10 +246,12 @@ func (a *Actor) start(c actor.Context) {
 // another key or a closed one is ignored, and the next message reads the
 // store.
 func (a *Actor) hydrate(c actors.Conversation) {
-	if a.loaded || c.PhoneNumberID != a.key.PhoneNumberID || c.WaID != a.key.WaID || !c.Open() {
+	key := a.key()
+	if a.loaded || c.PhoneNumberID != key.PhoneNumberID || c.WaID != key.WaID || !c.Open() {
 		return
 	}
-	a.conv, a.loaded = &c, true
+	a.hold(&c)
+	a.loaded = true
 	a.armTimer()
 }
 
@@ -228,12 +260,20 @@ func (a *Actor) stop() {
 		a.timer.Stop()
 		a.timer = nil
 	}
+	a.timerAt = 0
+}
+
+// key is the actor's conversation key, read back from its name (start has
+// checked that the name is one).
+func (a *Actor) key() Key {
+	k, _ := KeyFromName(a.self.Id[a.nameAt:])
+	return k
 }
 
 // log returns the logger with this actor's name. It is built when needed
 // (logging is rare) rather than kept per actor: an idle conversation should
 // cost as little memory as possible.
-func (a *Actor) log() *zap.Logger { return a.deps.Log.With(zap.String("actor", a.key.Name())) }
+func (a *Actor) log() *zap.Logger { return a.deps.Log.With(zap.String("actor", a.key().Name())) }
 
 func (a *Actor) now() time.Time {
 	if a.deps.Now != nil {
@@ -242,42 +282,84 @@ func (a *Actor) now() time.Time {
 	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
+// io returns the I/O context of one message: every store call the message
+// makes shares its timeout.
 func (a *Actor) io() (context.Context, context.CancelFunc) {
 	d := a.deps.Config.IOTimeout
 	if d <= 0 {
 		d = 5 * time.Second
 	}
 	// Store calls run inside Receive, so stopping the actor never needs to
-	// interrupt one: a per-call timeout is all they need.
+	// interrupt one: a per-message timeout is all they need.
 	return context.WithTimeout(context.Background(), d)
 }
 
+// hold makes c the actor's open conversation (nil: none), copying it into
+// the storage the actor holds already. The key's strings and the state's
+// constant stand in for the equal strings c carries, so an idle actor keeps
+// only the conversation's own ids.
+func (a *Actor) hold(c *actors.Conversation) {
+	if c == nil {
+		a.conv = nil
+		return
+	}
+	if a.conv == nil {
+		a.conv = new(actors.Conversation)
+	}
+	*a.conv = *c
+	key := a.key()
+	if a.conv.PhoneNumberID == key.PhoneNumberID {
+		a.conv.PhoneNumberID = key.PhoneNumberID
+	}
+	if a.conv.WaID == key.WaID {
+		a.conv.WaID = key.WaID
+	}
+	switch a.conv.State {
+	case actors.StateNew:
+		a.conv.State = actors.StateNew
+	case actors.StateActive:
+		a.conv.State = actors.StateActive
+	case actors.StateExpired:
+		a.conv.State = actors.StateExpired
+	}
+}
+
 // load reads the open conversation of the key.
-func (a *Actor) load() error {
-	ctx, cancel := a.io()
-	defer cancel()
-	c, err := a.deps.Store.OpenConversation(ctx, a.key.PhoneNumberID, a.key.WaID)
+func (a *Actor) load(ctx context.Context) error {
+	key := a.key()
+	c, err := a.deps.Store.OpenConversation(ctx, key.PhoneNumberID, key.WaID)
 	switch {
 	case errors.Is(err, actors.ErrNotFound):
 		a.conv = nil
 	case err != nil:
-		return fmt.Errorf("load conversation %s: %w", a.key.Name(), err)
+		return fmt.Errorf("load conversation %s: %w", key.Name(), err)
 	default:
-		a.conv = &c
+		a.hold(&c)
 	}
 	a.loaded = true
 	return nil
 }
 
-func (a *Actor) ensureLoaded() error {
+func (a *Actor) ensureLoaded(ctx context.Context) error {
 	if a.loaded {
 		return nil
 	}
-	if err := a.load(); err != nil {
+	if err := a.load(ctx); err != nil {
 		return err
 	}
 	a.armTimer()
 	return nil
+}
+
+// loadIfNeeded is ensureLoaded for a message that makes no other I/O when
+// the actor is loaded: its context is made only when needed.
+func (a *Actor) loadIfNeeded() error {
+	if a.loaded {
+		return nil
+	}
+	ctx, cancel := a.io()
+	defer cancel()
+	return a.ensureLoaded(ctx)
 }
 
 func (a *Actor) current() actors.Conversation {
@@ -289,20 +371,21 @@ func (a *Actor) current() actors.Conversation {
 
 // save persists next conditionally on the loaded version. On a conflict the
 // activation is stale: it forgets its state and answers ErrStale.
-func (a *Actor) save(next actors.Conversation) error { return a.saveWith(next, nil) }
+func (a *Actor) save(ctx context.Context, next *actors.Conversation) error {
+	return a.saveWith(ctx, next, nil)
+}
 
 // saveWith is save that also inserts msg, when not nil, in the same write
 // (see actors.MessageStore.AppendMessageAndSave); a duplicate msg is
-// actors.ErrDuplicate and changes nothing.
-func (a *Actor) saveWith(next actors.Conversation, msg *actors.Message) error {
+// actors.ErrDuplicate and changes nothing. It increments next.Version; on
+// success the actor holds next (or none, when next is closed).
+func (a *Actor) saveWith(ctx context.Context, next *actors.Conversation, msg *actors.Message) error {
 	next.Version++
-	ctx, cancel := a.io()
-	defer cancel()
 	var err error
 	if msg != nil {
-		err = a.deps.Store.AppendMessageAndSave(ctx, *msg, next)
+		err = a.deps.Store.AppendMessageAndSave(ctx, *msg, *next)
 	} else {
-		err = a.deps.Store.SaveConversation(ctx, next)
+		err = a.deps.Store.SaveConversation(ctx, *next)
 	}
 	if errors.Is(err, actors.ErrDuplicate) && msg != nil {
 		return fmt.Errorf("store message %s: %w", msg.ID, err)
@@ -318,34 +401,39 @@ func (a *Actor) saveWith(next actors.Conversation, msg *actors.Message) error {
 	if next.State == actors.StateClosed {
 		a.conv = nil
 	} else {
-		a.conv = &next
+		a.hold(next)
 	}
 	return nil
 }
 
-func (a *Actor) inbound(in actors.InboundMessage) Result {
-	if err := a.ensureLoaded(); err != nil {
-		return Result{Err: err}
+// inbound applies a customer message and answers in r.
+func (a *Actor) inbound(r *Result, in *actors.InboundMessage) {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
+		r.Err = err
+		return
 	}
 	now := a.now()
 	at := in.Timestamp.UTC().Truncate(time.Millisecond)
 	if at.IsZero() || at.After(now) {
 		at = now
 	}
-	ctx, cancel := a.io()
-	defer cancel()
 	if a.conv == nil && in.WaMessageID != "" {
 		// Before opening a conversation, make sure this is not a redelivery
 		// of a message of a conversation since closed.
 		if _, err := a.deps.Store.MessageByWaID(ctx, in.WaMessageID); err == nil {
-			return Result{Conversation: a.current(), Duplicate: true}
+			r.Conversation, r.Duplicate = a.current(), true
+			return
 		} else if !errors.Is(err, actors.ErrNotFound) {
-			return Result{Err: fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)}
+			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
+			return
 		}
 	}
 	if a.conv == nil {
 		if err := a.open(ctx, in, now); err != nil {
-			return Result{Err: err}
+			r.Err = err
+			return
 		}
 	}
 	msg := actors.Message{
@@ -362,53 +450,57 @@ func (a *Actor) inbound(in actors.InboundMessage) Result {
 	// One write stores the message and the conversation's next state; the
 	// unique wamid is the dedupe, so the common case costs that one write
 	// and no read.
-	r := a.applyInbound(msg, in, at, now, true)
+	a.applyInbound(ctx, r, &msg, in, at, now, true)
 	if errors.Is(r.Err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
+		*r = Result{}
 		existing, lerr := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
 		if lerr != nil {
-			return Result{Err: fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)}
+			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)
+			return
 		}
 		if existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
 			// Stored by an earlier attempt that did not get to update the
 			// conversation (a store without transactions, or an older
 			// version): finish applying it.
-			return a.applyInbound(existing, in, at, now, false)
+			a.applyInbound(ctx, r, &existing, in, at, now, false)
+			return
 		}
-		return Result{Conversation: a.current(), Duplicate: true}
+		r.Conversation, r.Duplicate = a.current(), true
 	}
-	return r
 }
 
 // open creates the conversation (and the customer when unknown) for the
 // first inbound message of the key.
-func (a *Actor) open(ctx context.Context, in actors.InboundMessage, now time.Time) error {
+func (a *Actor) open(ctx context.Context, in *actors.InboundMessage, now time.Time) error {
 	cust, err := a.customerFor(ctx, in, now)
 	if err != nil {
 		return err
 	}
+	key := a.key()
 	c := actors.Conversation{
-		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: a.key.PhoneNumberID, WaID: a.key.WaID,
+		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
 		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := a.deps.Store.CreateConversation(ctx, c); err != nil {
 		if errors.Is(err, actors.ErrDuplicate) {
 			// Another activation opened it first.
-			if lerr := a.load(); lerr != nil {
+			if lerr := a.load(ctx); lerr != nil {
 				return lerr
 			}
 			if a.conv != nil {
 				return nil
 			}
 		}
-		return fmt.Errorf("create conversation for %s: %w", a.key.Name(), err)
+		return fmt.Errorf("create conversation for %s: %w", key.Name(), err)
 	}
-	a.conv = &c
+	a.hold(&c)
 	a.log().Info("conversation opened", zap.String("conversation_id", c.ID))
 	return nil
 }
 
-func (a *Actor) customerFor(ctx context.Context, in actors.InboundMessage, now time.Time) (actors.Customer, error) {
-	phone := "+" + a.key.WaID
+func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now time.Time) (actors.Customer, error) {
+	waID := a.key().WaID
+	phone := "+" + waID
 	c, err := a.deps.Store.CustomerByPhone(ctx, phone)
 	if err == nil {
 		return c, nil
@@ -423,7 +515,7 @@ func (a *Actor) customerFor(ctx context.Context, in actors.InboundMessage, now t
 	if len(name) > 200 {
 		name = name[:200]
 	}
-	c = actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: a.key.WaID, Tags: []string{}, Attributes: map[string]string{},
+	c = actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: waID, Tags: []string{}, Attributes: map[string]string{},
 		Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := a.deps.Store.CreateCustomer(ctx, c); err != nil {
 		if errors.Is(err, actors.ErrDuplicate) {
@@ -435,39 +527,43 @@ func (a *Actor) customerFor(ctx context.Context, in actors.InboundMessage, now t
 }
 
 // applyInbound applies msg to the conversation, inserting it in the same
-// write when insert is set (else it is stored already).
-func (a *Actor) applyInbound(msg actors.Message, in actors.InboundMessage, at, now time.Time, insert bool) Result {
-	r := a.applyInboundOnce(msg, in, at, now, insert)
+// write when insert is set (else it is stored already), and answers in r.
+func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) {
+	a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
 	if !errors.Is(r.Err, ErrStale) {
-		return r
+		return
 	}
 	// The write was rejected: another activation moved the conversation
 	// on. Apply the message once on top of the newer state, so nothing is
 	// lost and nothing newer is overwritten, then retire.
+	*r = Result{}
 	a.retire = true
-	if err := a.load(); err != nil {
-		return Result{Err: err}
+	if err := a.load(ctx); err != nil {
+		r.Err = err
+		return
 	}
 	if a.conv == nil || a.conv.ID != msg.ConversationID {
 		if insert {
 			// Closed (and maybe reopened) meanwhile, and the message not
 			// stored: fail, so that it is delivered again, to whatever
 			// conversation is open then.
-			return Result{Err: fmt.Errorf("apply message %s: conversation %s changed meanwhile: %w", in.WaMessageID, msg.ConversationID, ErrStale)}
+			r.Err = fmt.Errorf("apply message %s: conversation %s changed meanwhile: %w", in.WaMessageID, msg.ConversationID, ErrStale)
+			return
 		}
-		return Result{Conversation: a.current(), Duplicate: true}
+		r.Conversation, r.Duplicate = a.current(), true
+		return
 	}
 	msg.Seq = a.conv.Seq + 1
-	r = a.applyInboundOnce(msg, in, at, now, insert)
+	a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
 	if insert && errors.Is(r.Err, actors.ErrDuplicate) {
 		// A store without transactions kept the message of the rejected
 		// write.
-		r = a.applyInboundOnce(msg, in, at, now, false)
+		*r = Result{}
+		a.applyInboundOnce(ctx, r, msg, in, at, now, false)
 	}
-	return r
 }
 
-func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, at, now time.Time, insert bool) Result {
+func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) {
 	next := *a.conv
 	next.Seq = msg.Seq
 	if at.After(next.LastInboundAt) {
@@ -488,37 +584,40 @@ func (a *Actor) applyInboundOnce(msg actors.Message, in actors.InboundMessage, a
 	}
 	next.Unread++
 	next.UpdatedAt = now
-	next.NextTimerAt = a.nextTimer(next)
+	next.NextTimerAt = a.nextTimer(&next)
 	var stored *actors.Message
 	if insert {
-		stored = &msg
+		stored = msg
 	}
-	if err := a.saveWith(next, stored); err != nil {
-		return Result{Err: err}
+	if err := a.saveWith(ctx, &next, stored); err != nil {
+		r.Err = err
+		return
 	}
-	c := *a.conv
-	a.publish(actors.EventMessageCreated, c, "", msg.View())
-	a.publish(actors.EventConversationUpdated, c, "", c.View())
+	c := a.conv
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventMessageCreated, c, "", msg.View())
+		a.publish(actors.EventConversationUpdated, c, "", c.View())
+	}
 	if c.AssigneeID != "" {
-		a.notify(c.AssigneeID, actors.NotifyCustomerReplied, "Customer replied", truncate(in.Text, 140), c)
+		a.notify(ctx, c.AssigneeID, actors.NotifyCustomerReplied, "Customer replied", truncate(in.Text, 140), c)
 	} else {
 		// Open and unassigned: ask again (the assigner keeps one place in
 		// its queue per conversation).
 		a.requestAgent(c)
 	}
 	a.armTimer()
-	return Result{Conversation: c}
+	r.Conversation = *a.conv
 }
 
-func (a *Actor) requestAgent(c actors.Conversation) {
+func (a *Actor) requestAgent(c *actors.Conversation) {
 	if a.deps.Assigner != nil && c.AssigneeID == "" && (c.State == actors.StateNew || c.State == actors.StateActive) {
-		a.deps.Assigner.RequestAgent(a.key, c.ID)
+		a.deps.Assigner.RequestAgent(a.key(), c.ID)
 	}
 }
 
 // nextTimer is the earliest timer still to fire for c: the window warning
 // (once per window) or the expiry; zero when c has none.
-func (a *Actor) nextTimer(c actors.Conversation) time.Time {
+func (a *Actor) nextTimer(c *actors.Conversation) time.Time {
 	if (c.State != actors.StateNew && c.State != actors.StateActive) || c.ExpiresAt.IsZero() {
 		return time.Time{}
 	}
@@ -530,7 +629,7 @@ func (a *Actor) nextTimer(c actors.Conversation) time.Time {
 
 // tick fires whatever timers are due.
 func (a *Actor) tick() Result {
-	if err := a.ensureLoaded(); err != nil {
+	if err := a.loadIfNeeded(); err != nil {
 		return Result{Err: err}
 	}
 	if a.conv == nil {
@@ -548,30 +647,36 @@ func (a *Actor) tick() Result {
 			warned = true
 		}
 	}
-	next.NextTimerAt = a.nextTimer(next)
+	next.NextTimerAt = a.nextTimer(&next)
 	if !expired && !warned && next.NextTimerAt.Equal(a.conv.NextTimerAt) {
 		a.armTimer()
 		return Result{Conversation: next}
 	}
 	next.UpdatedAt = now
-	if err := a.save(next); err != nil {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.save(ctx, &next); err != nil {
 		return Result{Err: err}
 	}
-	c := *a.conv
+	c := a.conv
 	if expired {
 		a.log().Info("conversation expired", zap.String("conversation_id", c.ID))
-		a.publish(actors.EventConversationUpdated, c, "", c.View())
+		if a.deps.Publisher != nil {
+			a.publish(actors.EventConversationUpdated, c, "", c.View())
+		}
 	}
 	if warned && c.AssigneeID != "" {
-		a.notify(c.AssigneeID, actors.NotifyWindowExpiring, "Service window ends soon",
+		a.notify(ctx, c.AssigneeID, actors.NotifyWindowExpiring, "Service window ends soon",
 			fmt.Sprintf("The 24-hour window ends at %s; after that only templates can be sent.", c.ExpiresAt.Format(time.RFC3339)), c)
 	}
 	a.armTimer()
-	return Result{Conversation: c}
+	return Result{Conversation: *c}
 }
 
 func (a *Actor) close(m Close) Result {
-	if err := a.ensureLoaded(); err != nil {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
 		return Result{Err: err}
 	}
 	if a.conv == nil || a.conv.ID != m.ConversationID {
@@ -580,18 +685,21 @@ func (a *Actor) close(m Close) Result {
 	now := a.now()
 	next := *a.conv
 	next.State, next.ClosedAt, next.UpdatedAt, next.NextTimerAt = actors.StateClosed, now, now, time.Time{}
-	if err := a.save(next); err != nil {
+	if err := a.save(ctx, &next); err != nil {
 		return Result{Err: err}
 	}
-	next.Version++
-	a.publish(actors.EventConversationUpdated, next, "", next.View())
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventConversationUpdated, &next, "", next.View())
+	}
 	a.armTimer()
 	a.log().Info("conversation closed", zap.String("conversation_id", next.ID), zap.String("agent_id", m.ByUserID))
 	return Result{Conversation: next}
 }
 
 func (a *Actor) assign(m Assign) Result {
-	if err := a.ensureLoaded(); err != nil {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
 		return Result{Err: err}
 	}
 	if a.conv == nil || a.conv.ID != m.ConversationID {
@@ -606,19 +714,23 @@ func (a *Actor) assign(m Assign) Result {
 	prevAssignee := a.conv.AssigneeID
 	next := *a.conv
 	next.AssigneeID, next.UpdatedAt = m.AgentID, a.now()
-	if err := a.save(next); err != nil {
+	if err := a.save(ctx, &next); err != nil {
 		return Result{Err: err}
 	}
-	c := *a.conv
-	a.publish(actors.EventConversationAssigned, c, prevAssignee, c.View())
-	if c.AssigneeID != "" {
-		a.notify(c.AssigneeID, actors.NotifyAssigned, "Conversation assigned", "A conversation with +"+c.WaID+" was assigned to you.", c)
+	c := a.conv
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventConversationAssigned, c, prevAssignee, c.View())
 	}
-	return Result{Conversation: c}
+	if c.AssigneeID != "" {
+		a.notify(ctx, c.AssigneeID, actors.NotifyAssigned, "Conversation assigned", "A conversation with +"+c.WaID+" was assigned to you.", c)
+	}
+	return Result{Conversation: *c}
 }
 
 func (a *Actor) markRead(m MarkRead) Result {
-	if err := a.ensureLoaded(); err != nil {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
 		return Result{Err: err}
 	}
 	if a.conv == nil || a.conv.ID != m.ConversationID {
@@ -629,12 +741,14 @@ func (a *Actor) markRead(m MarkRead) Result {
 	}
 	next := *a.conv
 	next.Unread, next.UpdatedAt = 0, a.now()
-	if err := a.save(next); err != nil {
+	if err := a.save(ctx, &next); err != nil {
 		return Result{Err: err}
 	}
-	c := *a.conv
-	a.publish(actors.EventConversationUpdated, c, "", c.View())
-	return Result{Conversation: c}
+	c := a.conv
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventConversationUpdated, c, "", c.View())
+	}
+	return Result{Conversation: *c}
 }
 
 // statusView is the data of a message.status event.
@@ -650,11 +764,11 @@ type statusView struct {
 // status applies a delivery status, forward only; a status for an unknown
 // wamid is kept until the message appears.
 func (a *Actor) status(u actors.StatusUpdate) Result {
-	if err := a.ensureLoaded(); err != nil {
-		return Result{Err: err}
-	}
 	ctx, cancel := a.io()
 	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
+		return Result{Err: err}
+	}
 	m, err := a.deps.Store.MessageByWaID(ctx, u.WaMessageID)
 	if errors.Is(err, actors.ErrNotFound) {
 		if err := a.deps.Store.AddPendingStatus(ctx, u); err != nil {
@@ -689,19 +803,23 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, u actors.Stat
 	if c.ID != m.ConversationID {
 		c = actors.Conversation{ID: m.ConversationID}
 	}
-	a.publish(actors.EventMessageStatus, c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: u.WaMessageID,
-		Status: u.Status, Error: werr, At: at.UTC()})
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventMessageStatus, &c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: u.WaMessageID,
+			Status: u.Status, Error: werr, At: at.UTC()})
+	}
 	if u.Status == actors.StatusFailed && c.AssigneeID != "" {
 		body := "A message could not be delivered."
 		if werr != nil {
 			body = fmt.Sprintf("A message could not be delivered: %s (%d).", werr.Title, werr.Code)
 		}
-		a.notify(c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, c)
+		a.notify(ctx, c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, &c)
 	}
 	return Result{Conversation: a.current()}
 }
 
-func (a *Actor) publish(typ string, c actors.Conversation, prevAssignee string, data any) {
+// publish publishes an event about c. Callers check that there is a
+// Publisher before they build data.
+func (a *Actor) publish(typ string, c *actors.Conversation, prevAssignee string, data any) {
 	if a.deps.Publisher == nil {
 		return
 	}
@@ -711,10 +829,8 @@ func (a *Actor) publish(typ string, c actors.Conversation, prevAssignee string, 
 
 // notify stores a notification for a user and pushes it. A failure to
 // store is logged: the change it reports is already persisted.
-func (a *Actor) notify(userID, kind, title, body string, c actors.Conversation) {
+func (a *Actor) notify(ctx context.Context, userID, kind, title, body string, c *actors.Conversation) {
 	n := actors.Notification{ID: actors.NewID(), UserID: userID, Kind: kind, Title: title, Body: body, ConversationID: c.ID, CreatedAt: a.now()}
-	ctx, cancel := a.io()
-	defer cancel()
 	if err := a.deps.Store.AddNotifications(ctx, []actors.Notification{n}); err != nil {
 		a.log().Error("store notification", zap.String("agent_id", userID), zap.String("kind", kind), zap.Error(err))
 	}
@@ -724,25 +840,86 @@ func (a *Actor) notify(userID, kind, title, body string, c actors.Conversation) 
 	}
 }
 
-// armTimer schedules a Tick at the conversation's NextTimerAt.
-func (a *Actor) armTimer() {
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
+// wake is what an actor's timer sends it: a timer of its conversation may
+// be due, or the actor may have been idle for the idle timeout. It does not
+// count as activity.
+type wake struct{}
+
+// monoBase is the origin of mono.
+var monoBase = time.Now()
+
+// mono is the monotonic clock in nanoseconds since monoBase: what the idle
+// timeout and the armed timer are measured on (8 bytes where a time.Time
+// takes 24).
+func mono() int64 { return int64(time.Since(monoBase)) }
+
+// wake fires the conversation's timers if they are due (as a Tick would),
+// tells the parent the actor is idle once it has had no message for the idle
+// timeout (the parent stops it), and re-arms the timer.
+func (a *Actor) wake(c actor.Context) {
+	a.timerAt = 0
+	if a.conv != nil && !a.conv.NextTimerAt.IsZero() && !a.clock().Before(a.conv.NextTimerAt) {
+		// The window timer's Tick counted as activity, and still does.
+		a.activeAt = mono()
+		a.tick()
 	}
-	if a.conv == nil || a.conv.NextTimerAt.IsZero() || a.system == nil {
+	if idle := a.deps.Config.IdleTimeout; idle > 0 && mono()-a.activeAt >= int64(idle) {
+		c.Send(c.Parent(), Idle{Key: a.key(), ID: a.self.Id})
+		// Should the parent keep the actor (it never does), ask again
+		// after another idle timeout, as protoactor's receive timeout did.
+		a.activeAt = mono()
+	}
+	a.armTimer()
+}
+
+// clock is the time timers are due by: Deps.Now, else time.Now.
+func (a *Actor) clock() time.Time {
+	if a.deps.Now != nil {
+		return a.deps.Now()
+	}
+	return time.Now()
+}
+
+// armTimer makes the actor's timer wake it no later than the conversation's
+// NextTimerAt and the end of the idle timeout. A timer that fires earlier
+// than needed is kept: its wake re-arms it. So the common message, which
+// moves both deadlines later, does not touch the timer at all.
+func (a *Actor) armTimer() {
+	if a.system == nil {
 		return
 	}
-	d := time.Until(a.conv.NextTimerAt)
-	if a.deps.Now != nil {
-		d = a.conv.NextTimerAt.Sub(a.deps.Now())
+	now := mono()
+	var at int64
+	if a.conv != nil && !a.conv.NextTimerAt.IsZero() {
+		d := max(a.conv.NextTimerAt.Sub(a.clock()), 0)
+		at = now + int64(d+time.Millisecond)
 	}
-	if d < 0 {
-		d = 0
+	if idle := a.deps.Config.IdleTimeout; idle > 0 {
+		if end := a.activeAt + int64(idle); at == 0 || end < at {
+			at = end
+		}
 	}
-	system, self := a.system, a.self
-	a.timer = time.AfterFunc(d+time.Millisecond, func() { system.Root.Send(self, Tick{}) })
+	switch {
+	case at == 0:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.timerAt = 0
+		return
+	case a.timerAt != 0 && a.timerAt <= at:
+		return
+	}
+	d := time.Duration(max(at-now, 0))
+	if a.timer == nil {
+		a.timer = time.AfterFunc(d, a.fire)
+	} else {
+		a.timer.Reset(d)
+	}
+	a.timerAt = at
 }
+
+// fire runs on the timer's goroutine: it only sends the actor a wake.
+func (a *Actor) fire() { a.system.Root.Send(a.self, wake{}) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -757,12 +934,12 @@ func truncate(s string, n int) string {
 // send persists an outbound message as queued and puts it on the outbound
 // queue; free-form messages only inside the service window.
 func (a *Actor) send(m Send) Result {
-	if err := a.ensureLoaded(); err != nil {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
 		return Result{Err: err}
 	}
 	now := a.now()
-	ctx, cancel := a.io()
-	defer cancel()
 	if existing, err := a.deps.Store.Message(ctx, m.MessageID); err == nil {
 		return Result{Conversation: a.current(), Message: existing, Duplicate: true}
 	}
@@ -770,13 +947,14 @@ func (a *Actor) send(m Send) Result {
 		if !m.Template {
 			return Result{Err: ErrOutsideWindow}
 		}
-		c := actors.Conversation{ID: actors.NewID(), CustomerID: m.CustomerID, PhoneNumberID: a.key.PhoneNumberID, WaID: a.key.WaID,
+		key := a.key()
+		c := actors.Conversation{ID: actors.NewID(), CustomerID: m.CustomerID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
 			State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := a.deps.Store.CreateConversation(ctx, c); err != nil {
-			return Result{Err: fmt.Errorf("create conversation for %s: %w", a.key.Name(), err)}
+			return Result{Err: fmt.Errorf("create conversation for %s: %w", key.Name(), err)}
 		}
-		a.conv = &c
-		a.requestAgent(c)
+		a.hold(&c)
+		a.requestAgent(a.conv)
 	}
 	if !m.Template && !a.windowOpen(now) {
 		return Result{Conversation: *a.conv, Err: ErrOutsideWindow}
@@ -785,7 +963,7 @@ func (a *Actor) send(m Send) Result {
 		Content: m.Content, Status: actors.StatusQueued, Seq: a.conv.Seq, Raw: m.Body, CreatedAt: now, UpdatedAt: now}
 	next := *a.conv
 	next.LastOutboundAt, next.UpdatedAt = now, now
-	if err := a.saveWith(next, &msg); err != nil {
+	if err := a.saveWith(ctx, &next, &msg); err != nil {
 		return Result{Err: err}
 	}
 	c := *a.conv
@@ -797,7 +975,9 @@ func (a *Actor) send(m Send) Result {
 	if err := a.deps.Outbox.Publish(ctx, job); err != nil {
 		return a.failQueued(ctx, msg, c, err)
 	}
-	a.publish(actors.EventMessageCreated, c, "", msg.View())
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventMessageCreated, &c, "", msg.View())
+	}
 	return Result{Conversation: c, Message: msg}
 }
 
@@ -823,11 +1003,11 @@ func (a *Actor) windowOpen(now time.Time) bool {
 
 // sendOutcome publishes a send's outcome and applies what follows from it.
 func (a *Actor) sendOutcome(o SendOutcome) Result {
-	if err := a.ensureLoaded(); err != nil {
-		return Result{Err: err}
-	}
 	ctx, cancel := a.io()
 	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
+		return Result{Err: err}
+	}
 	m, err := a.deps.Store.Message(ctx, o.MessageID)
 	if err != nil {
 		return Result{Err: fmt.Errorf("load sent message %s: %w", o.MessageID, err)}
@@ -836,8 +1016,10 @@ func (a *Actor) sendOutcome(o SendOutcome) Result {
 	if c.ID != m.ConversationID {
 		c = actors.Conversation{ID: m.ConversationID}
 	}
-	a.publish(actors.EventMessageStatus, c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: m.WaMessageID,
-		Status: m.Status, Error: m.Error, At: m.UpdatedAt})
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventMessageStatus, &c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: m.WaMessageID,
+			Status: m.Status, Error: m.Error, At: m.UpdatedAt})
+	}
 	if o.WaMessageID != "" {
 		pending, err := a.deps.Store.TakePendingStatuses(ctx, o.WaMessageID)
 		if err != nil {
@@ -853,15 +1035,17 @@ func (a *Actor) sendOutcome(o SendOutcome) Result {
 		if o.Error != nil {
 			body = fmt.Sprintf("A message could not be delivered: %s (%d).", o.Error.Title, o.Error.Code)
 		}
-		a.notify(c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, c)
+		a.notify(ctx, c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, &c)
 	}
 	if o.WindowClosed && a.conv != nil && a.conv.ID == m.ConversationID && (a.conv.State == actors.StateNew || a.conv.State == actors.StateActive) {
 		next := *a.conv
 		next.State, next.NextTimerAt, next.UpdatedAt = actors.StateExpired, time.Time{}, a.now()
-		if err := a.save(next); err != nil {
+		if err := a.save(ctx, &next); err != nil {
 			return Result{Err: err}
 		}
-		a.publish(actors.EventConversationUpdated, *a.conv, "", a.conv.View())
+		if a.deps.Publisher != nil {
+			a.publish(actors.EventConversationUpdated, a.conv, "", a.conv.View())
+		}
 		a.armTimer()
 	}
 	return Result{Conversation: a.current(), Message: m}
