@@ -165,40 +165,17 @@ func (a *Actor) Receive(c actor.Context) {
 		// protoactor's receive timeout would.
 		a.activeAt = mono()
 	}
-	var r Result
-	switch m := msg.(type) {
+	switch msg.(type) {
 	case *actor.Started:
 		a.start(c)
 	case *actor.Restarting, *actor.Stopping:
 		a.stop()
 	case wake:
 		a.wake(c)
-	case Hydrate:
-		a.hydrate(m.Conversation)
 	case Inbound:
-		a.inbound(&r, &m.Msg)
-		respond(c, &r)
-	case StatusChanged:
-		r = a.status(m.Update)
-		respond(c, &r)
-	case Tick:
-		r = a.tick()
-		respond(c, &r)
-	case Close:
-		r = a.close(m)
-		respond(c, &r)
-	case Assign:
-		r = a.assign(m)
-		respond(c, &r)
-	case MarkRead:
-		r = a.markRead(m)
-		respond(c, &r)
-	case Send:
-		r = a.send(m)
-		respond(c, &r)
-	case SendOutcome:
-		r = a.sendOutcome(m)
-		respond(c, &r)
+		a.receiveInbound(c, msg)
+	default:
+		a.receiveCommand(c, msg)
 	}
 	if a.retire {
 		// Another activation owns newer state: stop, and let the next
@@ -206,6 +183,48 @@ func (a *Actor) Receive(c actor.Context) {
 		a.retire = false
 		c.Stop(c.Self())
 	}
+}
+
+// receiveInbound handles an Inbound. Each kind of message is handled in a
+// function of its own so that the stack of one message holds only its own
+// locals: protoactor runs every mailbox batch on a fresh goroutine, whose
+// stack grows (is copied) when a message needs more than it has.
+//
+//go:noinline
+func (a *Actor) receiveInbound(c actor.Context, msg any) {
+	m := msg.(Inbound)
+	var r Result
+	a.inbound(&r, &m.Msg)
+	respond(c, &r)
+}
+
+// receiveCommand handles every other command (see receiveInbound).
+//
+//go:noinline
+func (a *Actor) receiveCommand(c actor.Context, msg any) {
+	var r Result
+	switch m := msg.(type) {
+	case Hydrate:
+		a.hydrate(m.Conversation)
+		return
+	case StatusChanged:
+		r = a.status(m.Update)
+	case Tick:
+		r = a.tick()
+	case Close:
+		r = a.close(m)
+	case Assign:
+		r = a.assign(m)
+	case MarkRead:
+		r = a.markRead(m)
+	case Send:
+		r = a.send(m)
+	case SendOutcome:
+		r = a.sendOutcome(m)
+	default:
+		return
+	}
+	respond(c, &r)
 }
 
 // respond answers r to the sender, if any. r is passed by pointer so the
@@ -387,6 +406,22 @@ func (a *Actor) saveWith(ctx context.Context, next *actors.Conversation, msg *ac
 	} else {
 		err = a.deps.Store.SaveConversation(ctx, *next)
 	}
+	if err != nil {
+		return a.saveFailed(next, msg, err)
+	}
+	if next.State == actors.StateClosed {
+		a.conv = nil
+	} else {
+		a.hold(next)
+	}
+	return nil
+}
+
+// saveFailed is what saveWith answers when the write failed (out of line:
+// see receiveInbound).
+//
+//go:noinline
+func (a *Actor) saveFailed(next *actors.Conversation, msg *actors.Message, err error) error {
 	if errors.Is(err, actors.ErrDuplicate) && msg != nil {
 		return fmt.Errorf("store message %s: %w", msg.ID, err)
 	}
@@ -395,15 +430,7 @@ func (a *Actor) saveWith(ctx context.Context, next *actors.Conversation, msg *ac
 		a.loaded, a.conv, a.retire = false, nil, true
 		return fmt.Errorf("save conversation %s: %w", next.ID, ErrStale)
 	}
-	if err != nil {
-		return fmt.Errorf("save conversation %s: %w", next.ID, err)
-	}
-	if next.State == actors.StateClosed {
-		a.conv = nil
-	} else {
-		a.hold(next)
-	}
-	return nil
+	return fmt.Errorf("save conversation %s: %w", next.ID, err)
 }
 
 // inbound applies a customer message and answers in r.
@@ -453,6 +480,16 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) {
 	a.applyInbound(ctx, r, &msg, in, at, now, true)
 	if errors.Is(r.Err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
 		*r = Result{}
+		a.inboundStored(ctx, r, in, at, now)
+	}
+}
+
+// inboundStored finishes an inbound message whose wamid is stored already
+// (out of line: see receiveInbound).
+//
+//go:noinline
+func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.InboundMessage, at, now time.Time) {
+	{
 		existing, lerr := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
 		if lerr != nil {
 			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)
@@ -593,6 +630,22 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 		r.Err = err
 		return
 	}
+	if a.deps.Publisher != nil || a.conv.AssigneeID != "" {
+		a.announceInbound(ctx, msg, in)
+	} else {
+		// Open and unassigned: ask again (the assigner keeps one place in
+		// its queue per conversation).
+		a.requestAgent(a.conv)
+	}
+	a.armTimer()
+	r.Conversation = *a.conv
+}
+
+// announceInbound publishes an applied inbound message and notifies the
+// assignee, or asks for one (out of line: see receiveInbound).
+//
+//go:noinline
+func (a *Actor) announceInbound(ctx context.Context, msg *actors.Message, in *actors.InboundMessage) {
 	c := a.conv
 	if a.deps.Publisher != nil {
 		a.publish(actors.EventMessageCreated, c, "", msg.View())
@@ -605,8 +658,6 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 		// its queue per conversation).
 		a.requestAgent(c)
 	}
-	a.armTimer()
-	r.Conversation = *a.conv
 }
 
 func (a *Actor) requestAgent(c *actors.Conversation) {
