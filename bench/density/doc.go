@@ -9,9 +9,9 @@
 //
 // BenchmarkIdleConversationMemory keeps N conversations in memory (10k, and
 // 100k unless -short), each activated by one real inbound text message, so
-// every actor holds its loaded conversation, an armed window timer
-// (NextTimerAt) and its receive timeout, as it sits between two customer
-// messages. The figure, bytes/conversation, is the growth of the live heap
+// every actor holds its loaded conversation and its one armed timer (the
+// earlier of NextTimerAt and the idle timeout), as it sits between two
+// customer messages. The figure, bytes/conversation, is the growth of the live heap
 // (runtime.MemStats HeapAlloc after two runtime.GC calls) from just before
 // the activations to once the actors have been idle past their last I/O
 // deadline, divided by N. It includes the host shards' maps and the

@@ -178,8 +178,8 @@ const (
 	// leaves (one message applied and unread, window open, warning timer
 	// set) and activates it with a Tick, which the actor answers from what
 	// it loaded on Started: one read, no write. Each actor then holds the
-	// same as with ByInbound (its loaded conversation, an armed window
-	// timer, the receive timeout); only the way there is cheaper, which is
+	// same as with ByInbound (its loaded conversation, its armed timer);
+	// only the way there is cheaper, which is
 	// what makes a population of a million practical.
 	ByLoad
 )
