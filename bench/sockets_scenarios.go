@@ -62,6 +62,29 @@ const socketIOSecret = "bench-socketio-secret"
 // startSocketIOPeer installs the Node peers when needed and starts the
 // Socket.IO peer; the caller stops it. When it cannot run, the answer is
 // nil with a note that says why.
+// runSocketIO starts the Socket.IO peer, measures it with measure and stops
+// it, adding the run to res; false (with a note saying why) when the peer
+// could not be started or measured.
+func (e *Env) runSocketIO(ctx context.Context, res *Result, measure func(sockets.SocketIOPeer) (sockets.Result, error)) (Run, bool) {
+	np, peer, skipped := e.startSocketIOPeer(ctx)
+	if np == nil {
+		res.Notes = append(res.Notes, skipped)
+		return Run{}, false
+	}
+	defer np.Stop()
+	sr, err := measure(peer)
+	if err != nil {
+		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
+		return Run{}, false
+	}
+	sio := toRun(sr)
+	res.Runs = append(res.Runs, sio)
+	if err := np.Stop(); err != nil {
+		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
+	}
+	return sio, true
+}
+
 func (e *Env) startSocketIOPeer(ctx context.Context) (*engine, sockets.SocketIOPeer, string) {
 	dir, err := e.installNodePeers(ctx)
 	if errors.Is(err, errNoNPM) {
@@ -106,22 +129,12 @@ func runFanout(ctx context.Context, env *Env, res *Result) error {
 		res.Notes = append(res.Notes, err.Error())
 	}
 
-	np, peer, skipped := env.startSocketIOPeer(ctx)
-	if np == nil {
-		res.Notes = append(res.Notes, skipped)
-		return nil
-	}
-	defer np.Stop()
 	opts.EnginePID = 0
-	sr, err := sockets.FanoutSocketIO(ctx, peer, opts, progressTo(env.Progress))
-	if err != nil {
-		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
+	sio, ok := env.runSocketIO(ctx, res, func(peer sockets.SocketIOPeer) (sockets.Result, error) {
+		return sockets.FanoutSocketIO(ctx, peer, opts, progressTo(env.Progress))
+	})
+	if !ok {
 		return nil
-	}
-	sio := toRun(sr)
-	res.Runs = append(res.Runs, sio)
-	if err := np.Stop(); err != nil {
-		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
 	}
 	res.Comparisons = append(res.Comparisons,
 		compare("fanout delivered frames/s vs Socket.IO room emit, same agents and offered rate (≥5× wanted)", ours.Rate/max(sio.Rate, 1), 5, "×", false))
@@ -192,21 +205,11 @@ func runSockets(ctx context.Context, env *Env, res *Result) error {
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("%d sockets requested; each process holds at most its RLIMIT_NOFILE less 1024 (this container's hard limit is 20,000 and cannot be raised)", opts.Sockets))
 
-	np, sioPeer, skipped := env.startSocketIOPeer(ctx)
-	if np == nil {
-		res.Notes = append(res.Notes, skipped)
+	sio, ok := env.runSocketIO(ctx, res, func(peer sockets.SocketIOPeer) (sockets.Result, error) {
+		return sockets.SocketIOSockets(ctx, peer, opts, progressTo(env.Progress))
+	})
+	if !ok {
 		return nil
-	}
-	defer np.Stop()
-	sr, err := sockets.SocketIOSockets(ctx, sioPeer, opts, progressTo(env.Progress))
-	if err != nil {
-		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
-		return nil
-	}
-	sio := toRun(sr)
-	res.Runs = append(res.Runs, sio)
-	if err := np.Stop(); err != nil {
-		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
 	}
 	if theirs := sio.Extra["rss_bytes_per_socket"]; theirs > 0 && perSocket > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("engine vs Socket.IO memory per idle socket: %s vs %s KiB RSS = %.2f× (measured beside, no target); connect %s/s vs %s/s",

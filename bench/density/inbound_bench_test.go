@@ -53,21 +53,28 @@ func runLoad(b *testing.B, inflight int, send func(i int) error) {
 // requests outstanding. Each message takes the real path: wamid look-up,
 // message insert and conditional conversation save in SQLite, timer
 // re-armed.
+// roundRobin activates activeConversations conversations of f, then runs
+// the load: inbound messages to them in turn, inflight at a time. f is
+// closed when b ends.
+func roundRobin(b *testing.B, f *fleet, inflight int) {
+	b.Cleanup(func() { require.NoError(b, f.Close()) })
+	require.NoError(b, f.activate(b.Context(), 0, activeConversations))
+	keys := make([]conversation.Key, activeConversations)
+	for i := range keys {
+		keys[i] = customerKey(i)
+	}
+	runLoad(b, inflight, func(i int) error {
+		key := keys[i%len(keys)]
+		return f.deliver(key, inbound(key, 1+i/len(keys)))
+	})
+}
+
 func BenchmarkConversationInbound(b *testing.B) {
 	for _, inflight := range inflightSizes {
 		b.Run(fmt.Sprintf("conversations=%s/inflight=%d", sizeLabel(activeConversations), inflight), func(b *testing.B) {
 			f, err := openFleet(b.Context(), b.TempDir(), zap.NewNop())
 			require.NoError(b, err)
-			b.Cleanup(func() { require.NoError(b, f.Close()) })
-			require.NoError(b, f.activate(b.Context(), 0, activeConversations))
-			keys := make([]conversation.Key, activeConversations)
-			for i := range keys {
-				keys[i] = customerKey(i)
-			}
-			runLoad(b, inflight, func(i int) error {
-				key := keys[i%len(keys)]
-				return f.deliver(key, inbound(key, 1+i/len(keys)))
-			})
+			roundRobin(b, f, inflight)
 		})
 	}
 }
@@ -78,17 +85,7 @@ func BenchmarkConversationInbound(b *testing.B) {
 func BenchmarkConversationInboundNoIO(b *testing.B) {
 	for _, inflight := range inflightSizes {
 		b.Run(fmt.Sprintf("conversations=%s/inflight=%d", sizeLabel(activeConversations), inflight), func(b *testing.B) {
-			f := openMemFleet(zap.NewNop())
-			b.Cleanup(func() { require.NoError(b, f.Close()) })
-			require.NoError(b, f.activate(b.Context(), 0, activeConversations))
-			keys := make([]conversation.Key, activeConversations)
-			for i := range keys {
-				keys[i] = customerKey(i)
-			}
-			runLoad(b, inflight, func(i int) error {
-				key := keys[i%len(keys)]
-				return f.deliver(key, inbound(key, 1+i/len(keys)))
-			})
+			roundRobin(b, openMemFleet(zap.NewNop()), inflight)
 		})
 	}
 }

@@ -67,26 +67,15 @@ func blockedOnTurn(s *Shaper, phoneNumberID, to string, n int) bool {
 	return r != nil && r.refs >= n
 }
 
-func TestShaperDefaults(t *testing.T) {
-	s := NewShaper(ShaperOptions{})
-	assert.Equal(t, time.Second/80, s.interval)
-	assert.Equal(t, 6*time.Second, s.pairInterval)
-	assert.Zero(t, s.pairSlack, "PairBurst 1: no back-to-back sends")
-	assert.Equal(t, 80*60, s.perMinute)
-	assert.Nil(t, s.budget)
-}
-
-func TestShaperNumberRateNeverExceedsMPS(t *testing.T) {
-	// MPS 50, 8 goroutines, 2 s, every send to a different recipient so
-	// only the number's budget applies. The guarantee: at most MPS grants
-	// in any half-open one-second window (no burst).
-	const mps = 50
-	s := NewShaper(ShaperOptions{MPS: mps})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+// grantsFor runs 8 goroutines asking s for sends from numberA, each to a
+// new recipient (so only the number's budget applies), for d, and returns
+// the grant times in order and the most grants in any half-open one-second
+// window.
+func grantsFor(t *testing.T, s *Shaper, d time.Duration) (returns []time.Time, busiest int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
-
 	var mu sync.Mutex
-	var returns []time.Time
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -103,16 +92,33 @@ func TestShaperNumberRateNeverExceedsMPS(t *testing.T) {
 		})
 	}
 	wg.Wait()
-
 	slices.SortFunc(returns, func(a, b time.Time) int { return a.Compare(b) })
 	// Slide a window [returns[i], returns[i]+1s) over the sorted times.
-	busiest, end := 0, 0
+	end := 0
 	for i, start := range returns {
 		for end < len(returns) && returns[end].Sub(start) < time.Second {
 			end++
 		}
 		busiest = max(busiest, end-i)
 	}
+	return returns, busiest
+}
+
+func TestShaperDefaults(t *testing.T) {
+	s := NewShaper(ShaperOptions{})
+	assert.Equal(t, time.Second/80, s.interval)
+	assert.Equal(t, 6*time.Second, s.pairInterval)
+	assert.Zero(t, s.pairSlack, "PairBurst 1: no back-to-back sends")
+	assert.Equal(t, 80*60, s.perMinute)
+	assert.Nil(t, s.budget)
+}
+
+func TestShaperNumberRateNeverExceedsMPS(t *testing.T) {
+	// MPS 50, 8 goroutines, 2 s, every send to a different recipient so
+	// only the number's budget applies. The guarantee: at most MPS grants
+	// in any half-open one-second window (no burst).
+	const mps = 50
+	returns, busiest := grantsFor(t, NewShaper(ShaperOptions{MPS: mps}), 2*time.Second)
 	t.Logf("%d grants in 2 s, busiest 1-s window %d", len(returns), busiest)
 	assert.LessOrEqual(t, busiest, mps, "grants in the busiest 1-s window")
 	assert.LessOrEqual(t, len(returns), 2*mps+1, "grants in 2 s")
@@ -128,34 +134,7 @@ func TestShaperHighRateBurstsStayWithinMPS(t *testing.T) {
 	assert.Equal(t, 99*s.interval, s.numberSlack, "a burst of MPS/100")
 
 	const mps = 2000
-	s = NewShaper(ShaperOptions{MPS: mps})
-	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
-	defer cancel()
-	var mu sync.Mutex
-	var returns []time.Time
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				if err := s.Wait(ctx, numberA, fmt.Sprintf("to-%d-%d", g, i)); err != nil {
-					return
-				}
-				now := time.Now()
-				mu.Lock()
-				returns = append(returns, now)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	slices.SortFunc(returns, func(a, b time.Time) int { return a.Compare(b) })
-	busiest, end := 0, 0
-	for i, start := range returns {
-		for end < len(returns) && returns[end].Sub(start) < time.Second {
-			end++
-		}
-		busiest = max(busiest, end-i)
-	}
+	returns, busiest := grantsFor(t, NewShaper(ShaperOptions{MPS: mps}), 1500*time.Millisecond)
 	t.Logf("%d grants in 1.5 s, busiest 1-s window %d", len(returns), busiest)
 	assert.LessOrEqual(t, busiest, mps, "grants in the busiest 1-s window")
 }
