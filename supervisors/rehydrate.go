@@ -74,7 +74,10 @@ func (h *Host) Rehydrate(ctx context.Context, store OpenConversations, limit int
 		if limit > 0 {
 			n = min(n, limit-r.Read)
 			if n <= 0 {
-				r.Truncated = true
+				// The limit is reached: truncated only if one more is
+				// there (exactly limit open conversations is not).
+				more, err := store.OpenConversationsSince(ctx, r.Since, afterAt, afterID, 1)
+				r.Truncated = err != nil || len(more) > 0
 				break
 			}
 		}

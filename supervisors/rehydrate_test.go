@@ -179,3 +179,43 @@ func TestRehydratedConversationSurvivesARestart(t *testing.T) {
 	assert.EqualValues(t, 2, res.Conversation.Seq)
 	assert.Equal(t, 1, h.Live())
 }
+
+// failingSaveStore refuses every conversation save, as a store that is down
+// would, and counts the attempts.
+type failingSaveStore struct {
+	*sqlitestore.Store
+	saves atomic.Int32
+}
+
+func (f *failingSaveStore) SaveConversation(context.Context, actors.Conversation) error {
+	f.saves.Add(1)
+	return fmt.Errorf("save conversation: disk I/O error: %w", actors.ErrUnavailable)
+}
+
+// A due timer whose write fails is retried after a pause, not at once: an
+// outage must not turn every due conversation into a busy loop.
+func TestFailingTimerWriteIsRetriedAfterAPause(t *testing.T) {
+	store := &failingSaveStore{Store: newStore(t)}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	seedConversation(t, store.Store, "917777777777", actors.StateActive, now.Add(-time.Minute), now.Add(-time.Second))
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	_, err := h.Rehydrate(t.Context(), store.Store, 0)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return store.saves.Load() >= 1 }, 5*time.Second, 10*time.Millisecond, "the due expiry is tried")
+	time.Sleep(time.Second)
+	assert.LessOrEqual(t, store.saves.Load(), int32(2), "tried again only after a pause")
+	assert.Equal(t, 1, h.Live())
+}
+
+func TestRehydrateLimitEqualToTheOpenOnesIsNotTruncated(t *testing.T) {
+	store := newStore(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for i := range 2 {
+		seedConversation(t, store, fmt.Sprintf("91600000000%d", i), actors.StateActive, now, now.Add(time.Hour))
+	}
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	r, err := h.Rehydrate(t.Context(), store, 2)
+	require.NoError(t, err)
+	assert.Equal(t, 2, r.Spawned)
+	assert.False(t, r.Truncated, "nothing was left out")
+}

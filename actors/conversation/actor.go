@@ -904,15 +904,25 @@ var monoBase = time.Now()
 // takes 24).
 func mono() int64 { return int64(time.Since(monoBase)) }
 
+// timerRetry is how long a wake whose timer write failed (the store is
+// down, say) waits before trying again. The conversation's timer stays due
+// meanwhile, so retrying at once would spin; the sweeper also retries due
+// conversations.
+const timerRetry = 5 * time.Second
+
 // wake fires the conversation's timers if they are due (as a Tick would),
 // tells the parent the actor is idle once it has had no message for the idle
 // timeout (the parent stops it), and re-arms the timer.
 func (a *Actor) wake(c actor.Context) {
 	a.timerAt = 0
+	failed := false
 	if a.conv != nil && !a.conv.NextTimerAt.IsZero() && !a.clock().Before(a.conv.NextTimerAt) {
 		// The window timer's Tick counted as activity, and still does.
 		a.activeAt = mono()
-		a.tick()
+		if r := a.tick(); r.Err != nil {
+			failed = true
+			a.log().Warn("conversation timer not applied; will retry", zap.Duration("retry_in", timerRetry), zap.Error(r.Err))
+		}
 	}
 	if idle := a.deps.Config.IdleTimeout; idle > 0 && mono()-a.activeAt >= int64(idle) {
 		c.Send(c.Parent(), Idle{Key: a.key(), ID: a.self.Id})
@@ -920,7 +930,24 @@ func (a *Actor) wake(c actor.Context) {
 		// after another idle timeout, as protoactor's receive timeout did.
 		a.activeAt = mono()
 	}
+	if failed {
+		a.armIn(timerRetry)
+		return
+	}
 	a.armTimer()
+}
+
+// armIn arms the actor's timer for d from now, whatever it was armed for.
+func (a *Actor) armIn(d time.Duration) {
+	if a.system == nil {
+		return
+	}
+	if a.timer == nil {
+		a.timer = time.AfterFunc(d, a.fire)
+	} else {
+		a.timer.Reset(d)
+	}
+	a.timerAt = mono() + int64(d)
 }
 
 // clock is the time timers are due by: Deps.Now, else time.Now.

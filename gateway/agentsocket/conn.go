@@ -140,6 +140,16 @@ func (c *conn) startPings(interval time.Duration) {
 	defer c.mu.Unlock()
 	var ping func()
 	ping = func() {
+		// Counted with the writers, so that the socket ends only after a
+		// ping in flight finished.
+		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			return
+		}
+		c.writers.Add(1)
+		c.mu.Unlock()
+		defer c.writers.Done()
 		pctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 		err := c.ws.Ping(pctx)
 		cancel()
@@ -161,7 +171,7 @@ func (c *conn) startPings(interval time.Duration) {
 
 // stop is called by run once the reader ended and ctx was cancelled: no
 // writer or ping starts after it, and it returns when the running writer
-// (if any) ended.
+// and ping (if any) ended.
 func (c *conn) stop() {
 	c.mu.Lock()
 	c.stopped = true

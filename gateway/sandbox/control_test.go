@@ -154,6 +154,7 @@ func TestSentList(t *testing.T) {
 		require.Len(t, items, 1)
 		assert.Equal(t, wamidC, items[0].Wamid)
 		assert.Empty(t, list(t, "?after=3"))
+		assert.Empty(t, list(t, "?after=18446744073709551615"))
 		assert.Len(t, list(t, "?after=0"), 3)
 		for _, bad := range []string{"-1", "x", "1.5"} {
 			res := h.do(t, http.MethodGet, "/sandbox/whatsapp/sent?after="+bad, "", nil, "")

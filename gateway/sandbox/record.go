@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"encoding/json"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -65,6 +66,9 @@ func keepLast[T any](s []T, n int) []T {
 func (r *recorder) list(waID string, after uint64) []SentMessage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if after == math.MaxUint64 {
+		return []SentMessage{}
+	}
 	// The log is in Seq order: skip to the first after "after".
 	from, _ := slices.BinarySearchFunc(r.sent, after+1, func(m SentMessage, seq uint64) int { return cmp.Compare(m.Seq, seq) })
 	out := make([]SentMessage, 0, len(r.sent)-from)

@@ -138,7 +138,9 @@ func NewShaper(opts ShaperOptions) *Shaper {
 		burst = DefaultPairBurst
 	}
 	numberBurst := max(1, mps/100)
-	interval := time.Second / time.Duration(mps-numberBurst+1)
+	// Rounded up: rounded down, one second could hold one send more.
+	n := time.Duration(mps - numberBurst + 1)
+	interval := (time.Second + n - 1) / n
 	return &Shaper{
 		interval:        interval,
 		numberSlack:     time.Duration(numberBurst-1) * interval,

@@ -130,7 +130,7 @@ func TestShaperNumberRateNeverExceedsMPS(t *testing.T) {
 // window holds more than MPS sends.
 func TestShaperHighRateBurstsStayWithinMPS(t *testing.T) {
 	s := NewShaper(ShaperOptions{MPS: 10000})
-	assert.Equal(t, time.Second/9901, s.interval)
+	assert.Equal(t, (time.Second+9900)/9901, s.interval, "1s/9901, rounded up")
 	assert.Equal(t, 99*s.interval, s.numberSlack, "a burst of MPS/100")
 
 	const mps = 2000
