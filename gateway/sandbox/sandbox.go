@@ -16,8 +16,8 @@ import (
 const (
 	DefaultStatusDelay       = 300 * time.Millisecond
 	DefaultTimeoutHold       = 30 * time.Second
-	DefaultWorkers           = 8
-	DefaultMaxPending        = 10_000
+	DefaultWorkers           = 32
+	DefaultMaxPending        = 50_000
 	DefaultCallbackAttempts  = 10
 	DefaultRetryBackoff      = time.Second
 	DefaultCallbackTimeout   = 10 * time.Second
