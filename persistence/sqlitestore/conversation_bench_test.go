@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,4 +91,33 @@ func BenchmarkSaveConversation(b *testing.B) {
 		c.NextTimerAt = c.UpdatedAt.Add(23 * time.Hour)
 		require.NoError(b, s.SaveConversation(ctx, *c))
 	}
+}
+
+// BenchmarkMessageByWaID measures the look-up every delivery status starts
+// with, over 10k stored messages, from 8 goroutines as the actors would.
+func BenchmarkMessageByWaID(b *testing.B) {
+	s := openTemp(b)
+	ctx := b.Context()
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	raw := json.RawMessage(`{"from":"4915112345678","id":"wamid.HBgLNDkxNTExMjM0NTY3OBUCABIYFjNFQjBDMEE2","timestamp":"1735689600","type":"text","text":{"body":"Hello, I would like to know where my order is. Thanks!"}}`)
+	const stored = 10_000
+	for n := range stored {
+		require.NoError(b, s.AppendMessage(ctx, actors.Message{
+			ID: fmt.Sprintf("m%015d", n), ConversationID: fmt.Sprintf("c%06d", n%1000), Direction: actors.DirectionOutbound,
+			Type: "text", Text: "Your order ships today", Status: "sent", WaMessageID: fmt.Sprintf("wamid.%015d", n), Seq: int64(n), Raw: raw,
+			CreatedAt: at.Add(time.Duration(n) * time.Millisecond), UpdatedAt: at,
+		}))
+	}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := next.Add(1) % stored
+			if _, err := s.MessageByWaID(ctx, fmt.Sprintf("wamid.%015d", n)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
