@@ -75,21 +75,43 @@ func (d *Dispatcher) Notify() {
 
 // Run dispatches until ctx ends. It polls every second as well, so entries
 // left by a crash or a failed attempt are retried.
+//
+// Two rounds overlap: the next batch is read, parsed and handed to the
+// conversations before the answers of the previous one are awaited, so the
+// conversations work on one batch while the dispatcher prepares the next,
+// instead of everything stopping at each batch's slowest answer. Entries of
+// the round in flight are not read again. Handing out stays in inbox order,
+// and each conversation's mailbox keeps it, so per-conversation order is as
+// with one round at a time.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
+	var inFlight *round
 	for {
-		n, err := d.drainOnce(ctx)
+		next, err := d.dispatch(ctx, inFlight)
+		if inFlight != nil {
+			if ferr := d.finish(ctx, inFlight); err == nil {
+				err = ferr
+			}
+		}
+		inFlight = next
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 			d.log.Warn("inbox dispatch failed; will retry", zap.Duration("backoff", backoff), zap.Error(err))
-		case n == d.batch:
+		case inFlight != nil:
 			backoff = 0
-			continue // more waiting
+			continue // finish it at once, reading what came meanwhile
 		default:
 			backoff = 0
+		}
+		if inFlight != nil {
+			// Failed: finish what is in flight before waiting.
+			if ferr := d.finish(ctx, inFlight); ferr != nil {
+				d.log.Warn("inbox dispatch failed; will retry", zap.Error(ferr))
+			}
+			inFlight = nil
 		}
 		wait := time.Second
 		if backoff > 0 {
@@ -110,23 +132,58 @@ type job struct {
 	waMsgID string
 }
 
+// round is one batch of entries handed to the conversations.
+type round struct {
+	entries []actors.InboxEntry
+	jobs    []job
+	// bad marks the entries to retry.
+	bad []bool
+}
+
 // drainOnce applies one batch of pending entries and returns how many it
 // read.
 func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
-	entries, err := d.store.PendingInbox(ctx, d.batch)
-	if err != nil {
+	r, err := d.dispatch(ctx, nil)
+	if err != nil || r == nil {
 		return 0, err
 	}
-	if len(entries) == 0 {
-		return 0, nil
+	return len(r.entries), d.finish(ctx, r)
+}
+
+// dispatch reads up to a batch of pending entries, skipping those of
+// inFlight and those set aside (out of attempts), and hands their messages
+// and statuses to the conversations. It returns nil when there is nothing
+// to do.
+func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, error) {
+	skip := 0
+	if inFlight != nil {
+		skip = len(inFlight.entries)
 	}
-	var jobs []job
-	bad := make([]bool, len(entries))
-	for i, e := range entries {
-		if e.Attempts >= MaxAttempts {
-			bad[i] = true
-			continue
+	entries, err := d.store.PendingInbox(ctx, d.batch+skip)
+	if err != nil {
+		return nil, err
+	}
+	busy := make(map[string]bool, skip)
+	if inFlight != nil {
+		for _, e := range inFlight.entries {
+			busy[e.ID] = true
 		}
+	}
+	kept := entries[:0]
+	for _, e := range entries {
+		if !busy[e.ID] && e.Attempts < MaxAttempts {
+			kept = append(kept, e)
+		}
+	}
+	entries = kept
+	if len(entries) > d.batch {
+		entries = entries[:d.batch]
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	r := &round{entries: entries, bad: make([]bool, len(entries))}
+	for i, e := range entries {
 		b, err := d.parse(e.Body)
 		if err != nil {
 			// Signed by Meta but not a WhatsApp body: nothing to apply.
@@ -139,7 +196,7 @@ func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
 				continue
 			}
 			key := conversation.Key{PhoneNumberID: m.PhoneNumberID, WaID: m.WaID}
-			jobs = append(jobs, job{entry: i, reply: d.directory.Request(key, conversation.Inbound{Msg: m}, d.timeout), waMsgID: m.WaMessageID})
+			r.jobs = append(r.jobs, job{entry: i, reply: d.directory.Request(key, conversation.Inbound{Msg: m}, d.timeout), waMsgID: m.WaMessageID})
 		}
 		for _, s := range b.Statuses {
 			if s.PhoneNumberID == "" || s.RecipientID == "" {
@@ -147,18 +204,25 @@ func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
 				continue
 			}
 			key := conversation.Key{PhoneNumberID: s.PhoneNumberID, WaID: s.RecipientID}
-			jobs = append(jobs, job{entry: i, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
+			r.jobs = append(r.jobs, job{entry: i, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
 		}
 		for _, we := range b.Errors {
 			d.metaErrs.WithLabelValues(strconv.Itoa(we.Code)).Inc()
 			d.log.Warn("webhook reports an error", zap.String("phone_number_id", we.PhoneNumberID), zap.Int("code", we.Code), zap.String("title", we.Title))
 		}
 	}
-	for _, j := range jobs {
-		r, err := j.reply.Result()
+	return r, nil
+}
+
+// finish awaits the answers of r, removes the entries fully applied and
+// counts an attempt for the others.
+func (d *Dispatcher) finish(ctx context.Context, r *round) error {
+	entries, bad := r.entries, r.bad
+	for _, j := range r.jobs {
+		res, err := j.reply.Result()
 		if err == nil {
-			if res, ok := r.(conversation.Result); ok && res.Err != nil {
-				err = res.Err
+			if cr, ok := res.(conversation.Result); ok && cr.Err != nil {
+				err = cr.Err
 			}
 		}
 		if err != nil {
@@ -167,20 +231,11 @@ func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
 		}
 	}
 	var done []string
-	stuck := 0
-	for _, e := range entries {
-		if e.Attempts >= MaxAttempts {
-			stuck++
-		}
-	}
 	now := time.Now()
 	for i, e := range entries {
 		if !bad[i] {
 			done = append(done, e.ID)
 			d.lag.Observe(now.Sub(e.ReceivedAt).Seconds())
-			continue
-		}
-		if e.Attempts >= MaxAttempts {
 			continue
 		}
 		d.failures.Inc()
@@ -189,20 +244,17 @@ func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
 			d.log.Error("webhook body failed too often; kept in the inbox but set aside", zap.String("entry", e.ID), zap.Int("attempts", e.Attempts+1))
 		}
 		if err := d.store.RecordInboxAttempt(ctx, e.ID); err != nil {
-			return len(entries), err
+			return err
 		}
 	}
 	if len(done) > 0 {
 		if err := d.store.MarkInboxDone(ctx, done); err != nil {
-			return len(entries), err
+			return err
 		}
 		d.applied.Add(float64(len(done)))
 	}
-	if len(done)+stuck < len(entries) {
-		return len(entries), errors.New("some webhook items could not be applied")
+	if len(done) < len(entries) {
+		return errors.New("some webhook items could not be applied")
 	}
-	if stuck == len(entries) {
-		return 0, nil
-	}
-	return len(entries), nil
+	return nil
 }

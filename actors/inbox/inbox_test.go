@@ -112,3 +112,64 @@ func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
+
+// blockedReply answers once release is closed.
+type blockedReply struct{ release chan struct{} }
+
+func (r blockedReply) Result() (any, error) {
+	<-r.release
+	return conversation.Result{}, nil
+}
+
+// blockingDirectory records requests in order and answers each once
+// release is closed.
+type blockingDirectory struct {
+	release chan struct{}
+	mu      sync.Mutex
+	got     []string
+}
+
+func (d *blockingDirectory) Send(conversation.Key, any) {}
+
+func (d *blockingDirectory) Request(key conversation.Key, msg any, _ time.Duration) conversation.Reply {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if in, ok := msg.(conversation.Inbound); ok {
+		d.got = append(d.got, key.WaID+":"+in.Msg.WaMessageID)
+	}
+	return blockedReply{release: d.release}
+}
+
+// The next batch goes out while the previous one's answers are awaited,
+// and the entries in flight are not handed out again.
+func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := context.Background()
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
+		{ID: actors.NewID(), Body: body("911", "w1"), ReceivedAt: time.Now().UTC()},
+		{ID: actors.NewID(), Body: body("922", "w2"), ReceivedAt: time.Now().UTC()},
+	}))
+	dir := &blockingDirectory{release: make(chan struct{})}
+	d := New(store, webhook.Parse, dir, zap.NewNop(), prometheus.NewRegistry())
+	d.batch = 1
+
+	first, err := d.dispatch(ctx, nil)
+	require.NoError(t, err)
+	second, err := d.dispatch(ctx, first)
+	require.NoError(t, err)
+	require.NotNil(t, second, "dispatched before the first batch was answered")
+	require.Equal(t, []string{"911:w1", "922:w2"}, dir.got, "in inbox order, the entry in flight not again")
+	again, err := d.dispatch(ctx, second)
+	require.NoError(t, err)
+	require.Len(t, again.entries, 1, "only the entry not in flight is read again")
+	require.Equal(t, first.entries[0].ID, again.entries[0].ID)
+
+	close(dir.release)
+	require.NoError(t, d.finish(ctx, first))
+	require.NoError(t, d.finish(ctx, second))
+	pending, err := store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+}
