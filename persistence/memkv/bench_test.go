@@ -4,31 +4,16 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wacc/engine/persistence/kvtest"
 )
 
 func BenchmarkAllow(b *testing.B) {
-	for _, keys := range []int{1, 10_000} {
-		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
-			kv := New(Options{})
-			defer kv.Close()
-			names := make([]string, keys)
-			for i := range names {
-				names[i] = fmt.Sprintf("ip:%d", i)
-			}
-			ctx := b.Context()
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if _, _, err := kv.Allow(ctx, names[i%keys], 1_000_000); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-			})
-		})
-	}
+	kvtest.BenchmarkAllow(b, func(b *testing.B) kvtest.KV {
+		kv := New(Options{})
+		b.Cleanup(func() { _ = kv.Close() })
+		return kv
+	}, 1, 10_000)
 }
 
 func BenchmarkAnyRevoked(b *testing.B) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,38 +42,6 @@ func openConv(id, waID string) actors.Conversation {
 func outboundMsg(id string) actors.Message {
 	return actors.Message{ID: id, ConversationID: "c1", Direction: actors.DirectionOutbound, Type: "text",
 		Text: "hi", Status: actors.StatusQueued, CreatedAt: at0, UpdatedAt: at0}
-}
-
-// race runs n calls of f at once and waits for them.
-func race(n int, f func(i int)) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			f(i)
-		}()
-	}
-	close(start)
-	wg.Wait()
-}
-
-// oneWinner requires exactly one nil error; the others must match loser.
-func oneWinner(t *testing.T, errs []error, loser error) int {
-	t.Helper()
-	winner := -1
-	for i, err := range errs {
-		if err == nil {
-			require.Equal(t, -1, winner, "calls %d and %d both won", winner, i)
-			winner = i
-			continue
-		}
-		require.ErrorIs(t, err, loser, "losing call %d", i)
-	}
-	require.NotEqual(t, -1, winner, "no call won")
-	return winner
 }
 
 func countDocs(t *testing.T, ctx context.Context, c *mongo.Collection, filter bson.D) int64 {
@@ -139,8 +106,8 @@ func TestConcurrentUniqueKeysOneWins(t *testing.T) {
 					require.NoError(t, s.conversations.Drop(ctx))
 					require.NoError(t, s.messages.Drop(ctx))
 					errs := make([]error, n)
-					race(n, func(i int) { errs[i] = tt.call(ctx, s, i) })
-					oneWinner(t, errs, actors.ErrDuplicate)
+					storetest.Race(n, func(i int) { errs[i] = tt.call(ctx, s, i) })
+					storetest.OneWinner(t, errs, actors.ErrDuplicate)
 					assert.Equal(t, int64(1), tt.stored(t, ctx, s))
 				})
 			}
@@ -161,7 +128,7 @@ func TestConcurrentStatusUpdatesNeverMoveBack(t *testing.T) {
 				require.NoError(t, s.AppendMessage(ctx, outboundMsg(id)))
 				changed := make([]bool, len(forward)*copies)
 				errs := make([]error, len(changed))
-				race(len(changed), func(i int) {
+				storetest.Race(len(changed), func(i int) {
 					changed[i], errs[i] = s.UpdateMessageStatus(ctx, id, forward[i%len(forward)], "", nil, at0.Add(time.Duration(i)*time.Second))
 				})
 				applied := map[string]int{}
@@ -195,7 +162,7 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 				require.NoError(t, s.AppendInbox(ctx, []actors.InboxEntry{{ID: "i1", Body: []byte("{}"), ReceivedAt: at0}}))
 				const n = 8
 				errs := make([]error, n)
-				race(n, func(i int) { errs[i] = s.RecordInboxAttempt(ctx, "i1") })
+				storetest.Race(n, func(i int) { errs[i] = s.RecordInboxAttempt(ctx, "i1") })
 				for i, err := range errs {
 					require.NoError(t, err, "attempt %d", i)
 				}
@@ -214,7 +181,7 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 				require.NoError(t, s.AddNotifications(ctx, ns))
 				counts := make([]int, markers)
 				errs := make([]error, markers)
-				race(markers, func(i int) { counts[i], errs[i] = s.MarkNotificationsRead(ctx, "u1", nil, at0.Add(time.Minute)) })
+				storetest.Race(markers, func(i int) { counts[i], errs[i] = s.MarkNotificationsRead(ctx, "u1", nil, at0.Add(time.Minute)) })
 				sum := 0
 				for i := range markers {
 					require.NoError(t, errs[i])
@@ -230,7 +197,7 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 				const takers = 4
 				taken := make([][]actors.StatusUpdate, takers)
 				errs := make([]error, takers)
-				race(takers, func(i int) { taken[i], errs[i] = s.TakePendingStatuses(ctx, "wamid.p") })
+				storetest.Race(takers, func(i int) { taken[i], errs[i] = s.TakePendingStatuses(ctx, "wamid.p") })
 				seen := map[string]int{}
 				for i := range takers {
 					require.NoError(t, errs[i])

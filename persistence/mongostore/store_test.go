@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -168,31 +167,12 @@ func TestConcurrentCustomerUpdatesOneWins(t *testing.T) {
 
 			const n = 12
 			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					upd := c
-					upd.Name = fmt.Sprintf("writer %02d", i)
-					<-start
-					_, errs[i] = s.UpdateCustomer(ctx, upd)
-				}()
-			}
-			close(start)
-			wg.Wait()
-
-			winner := -1
-			for i, err := range errs {
-				if err == nil {
-					require.Equal(t, -1, winner, "updates %d and %d both won", winner, i)
-					winner = i
-					continue
-				}
-				require.ErrorIs(t, err, actors.ErrConflict, "losing update %d", i)
-			}
-			require.NotEqual(t, -1, winner, "no update won")
+			storetest.Race(n, func(i int) {
+				upd := c
+				upd.Name = fmt.Sprintf("writer %02d", i)
+				_, errs[i] = s.UpdateCustomer(ctx, upd)
+			})
+			winner := storetest.OneWinner(t, errs, actors.ErrConflict)
 			got, err := s.Customer(ctx, "c1")
 			require.NoError(t, err)
 			assert.Equal(t, fmt.Sprintf("writer %02d", winner), got.Name)
@@ -214,26 +194,18 @@ func TestRevocationIsNeverLostToRotation(t *testing.T) {
 					ID: id, UserID: "u1", TokenHash: "h0", Generation: 1, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour),
 				}))
 				// A chain of rotations races one revocation.
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() {
-					defer wg.Done()
-					<-start
+				storetest.Race(2, func(i int) {
+					if i == 1 {
+						assert.NoError(t, s.RevokeFamily(ctx, id, at.Add(time.Minute)))
+						return
+					}
 					for g := range 4 {
 						if err := s.RotateFamily(ctx, id, fmt.Sprint("h", g), fmt.Sprint("h", g+1), at.Add(2*time.Hour), at); err != nil {
 							assert.ErrorIs(t, err, actors.ErrConflict, "a rotation may only lose to the revocation")
 							return
 						}
 					}
-				}()
-				go func() {
-					defer wg.Done()
-					<-start
-					assert.NoError(t, s.RevokeFamily(ctx, id, at.Add(time.Minute)))
-				}()
-				close(start)
-				wg.Wait()
+				})
 
 				f, err := s.Family(ctx, id)
 				require.NoError(t, err)

@@ -4,31 +4,15 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wacc/engine/persistence/kvtest"
 )
 
 func BenchmarkAllow(b *testing.B) {
-	for _, keys := range []int{1, 1_000} {
-		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
-			rdb, prefix := newRedis(b)
-			kv := New(rdb, prefix, time.Second)
-			names := make([]string, keys)
-			for i := range names {
-				names[i] = fmt.Sprintf("ip:%d", i)
-			}
-			ctx := b.Context()
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if _, _, err := kv.Allow(ctx, names[i%keys], 1_000_000); err != nil {
-						b.Fatal(err)
-					}
-					i++
-				}
-			})
-		})
-	}
+	kvtest.BenchmarkAllow(b, func(b *testing.B) kvtest.KV {
+		rdb, prefix := newRedis(b)
+		return New(rdb, prefix, time.Second)
+	}, 1, 1_000)
 }
 
 // BenchmarkAnyRevoked asks about one id, and about two (an authenticated

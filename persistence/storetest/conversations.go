@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -263,33 +262,14 @@ func runConversations(t *testing.T, open func(t *testing.T) actors.Conversations
 			loaded := mustConv(t, ctx, s, "c0001")
 			const n = 20
 			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					c := loaded
-					c.Version = loaded.Version + 1
-					c.Unread = 100 + i
-					c.AssigneeID = fmt.Sprintf("agent%02d", i)
-					errs[i] = s.SaveConversation(ctx, c)
-				}()
-			}
-			close(start)
-			wg.Wait()
-
-			winner := -1
-			for i, err := range errs {
-				if err == nil {
-					require.Equal(t, -1, winner, "saves %d and %d both won", winner, i)
-					winner = i
-					continue
-				}
-				require.ErrorIs(t, err, actors.ErrConflict, "losing save %d", i)
-			}
-			require.NotEqual(t, -1, winner, "no save won")
+			Race(n, func(i int) {
+				c := loaded
+				c.Version = loaded.Version + 1
+				c.Unread = 100 + i
+				c.AssigneeID = fmt.Sprintf("agent%02d", i)
+				errs[i] = s.SaveConversation(ctx, c)
+			})
+			winner := OneWinner(t, errs, actors.ErrConflict)
 			got := mustConv(t, ctx, s, "c0001")
 			assert.Equal(t, int64(2), got.Version)
 			assert.Equal(t, 100+winner, got.Unread)

@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -249,29 +248,10 @@ func runFamilies(t *testing.T, open func(t *testing.T) actors.Store) {
 			require.NoError(t, s.CreateFamily(ctx, family("f1", "u1", "h0")))
 			const n = 20
 			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = s.RotateFamily(ctx, "f1", "h0", fmt.Sprintf("h1-%02d", i), base.Add(time.Hour), base.Add(time.Minute))
-				}()
-			}
-			close(start)
-			wg.Wait()
-
-			winner := -1
-			for i, err := range errs {
-				if err == nil {
-					require.Equal(t, -1, winner, "rotations %d and %d both won", winner, i)
-					winner = i
-					continue
-				}
-				require.ErrorIs(t, err, actors.ErrConflict, "losing rotation %d", i)
-			}
-			require.NotEqual(t, -1, winner, "no rotation won")
+			Race(n, func(i int) {
+				errs[i] = s.RotateFamily(ctx, "f1", "h0", fmt.Sprintf("h1-%02d", i), base.Add(time.Hour), base.Add(time.Minute))
+			})
+			winner := OneWinner(t, errs, actors.ErrConflict)
 			got := mustFamily(t, ctx, s, "f1")
 			assert.Equal(t, fmt.Sprintf("h1-%02d", winner), got.TokenHash)
 			assert.Equal(t, int64(2), got.Generation)
