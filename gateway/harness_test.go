@@ -1,11 +1,9 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -24,6 +22,7 @@ import (
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/auditlog"
+	"github.com/wacc/engine/gateway/gatewaytest"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
@@ -141,36 +140,9 @@ func (r response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Raw)
 // (JSON encoded). headers are name/value pairs.
 func (h *harness) call(method, path, token string, body any, headers ...string) response {
 	h.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		buf, err := json.Marshal(b)
-		require.NoError(h.t, err)
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequest(method, h.url+path, rd)
-	require.NoError(h.t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := h.client.Do(req)
-	require.NoError(h.t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(h.t, err)
-	out := response{Status: res.StatusCode, Header: res.Header, Raw: raw}
-	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+	status, header, raw := gatewaytest.Call(h.t, h.client, method, h.url+path, token, body, headers...)
+	out := response{Status: status, Header: header, Raw: raw}
+	if len(raw) > 0 && strings.HasPrefix(header.Get("Content-Type"), "application/json") {
 		require.NoError(h.t, json.Unmarshal(raw, &out.Env), "body %s", raw)
 	}
 	return out

@@ -724,14 +724,24 @@ func (a *Actor) tick() Result {
 	return Result{Conversation: *c}
 }
 
+// commandOn readies a command on conversation id: the actor is loaded, and
+// id is its open conversation (ErrClosed otherwise: closed since, or
+// another one).
+func (a *Actor) commandOn(ctx context.Context, id string) error {
+	if err := a.ensureLoaded(ctx); err != nil {
+		return err
+	}
+	if a.conv == nil || a.conv.ID != id {
+		return ErrClosed
+	}
+	return nil
+}
+
 func (a *Actor) close(m Close) Result {
 	ctx, cancel := a.io()
 	defer cancel()
-	if err := a.ensureLoaded(ctx); err != nil {
+	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Result{Err: err}
-	}
-	if a.conv == nil || a.conv.ID != m.ConversationID {
-		return Result{Err: ErrClosed}
 	}
 	now := a.now()
 	next := *a.conv
@@ -750,11 +760,8 @@ func (a *Actor) close(m Close) Result {
 func (a *Actor) assign(m Assign) Result {
 	ctx, cancel := a.io()
 	defer cancel()
-	if err := a.ensureLoaded(ctx); err != nil {
+	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Result{Err: err}
-	}
-	if a.conv == nil || a.conv.ID != m.ConversationID {
-		return Result{Err: ErrClosed}
 	}
 	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive)) {
 		return Result{Conversation: *a.conv, Duplicate: true}
@@ -781,11 +788,8 @@ func (a *Actor) assign(m Assign) Result {
 func (a *Actor) markRead(m MarkRead) Result {
 	ctx, cancel := a.io()
 	defer cancel()
-	if err := a.ensureLoaded(ctx); err != nil {
+	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Result{Err: err}
-	}
-	if a.conv == nil || a.conv.ID != m.ConversationID {
-		return Result{Err: ErrClosed}
 	}
 	if a.conv.Unread == 0 {
 		return Result{Conversation: *a.conv, Duplicate: true}

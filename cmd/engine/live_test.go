@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/gatewaytest"
 	"github.com/wacc/engine/gateway/webhook"
 )
 
@@ -112,30 +112,10 @@ func (l *live) api(method, path, token string, body any) (int, map[string]any) {
 // apiWith is api with extra headers as name/value pairs.
 func (l *live) apiWith(method, path, token string, body any, headers ...string) (int, map[string]any) {
 	l.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(l.t, err)
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, l.url+path, rd)
-	require.NoError(l.t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := l.client.Do(req)
-	require.NoError(l.t, err)
-	defer res.Body.Close()
+	status, _, raw := gatewaytest.Call(l.t, l.client, method, l.url+path, token, body, headers...)
 	var out map[string]any
-	raw, _ := io.ReadAll(res.Body)
 	_ = json.Unmarshal(raw, &out)
-	return res.StatusCode, out
+	return status, out
 }
 
 // webhook posts a body signed with the app secret (or with signature as
