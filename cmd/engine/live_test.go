@@ -34,6 +34,8 @@ type live struct {
 	cancel context.CancelFunc
 	done   chan error
 	client *http.Client
+	// log, when set, is the engine's logger instead of the test's.
+	log *zap.Logger
 }
 
 func testConfig(t *testing.T) configs.Config {
@@ -65,10 +67,16 @@ func startLive(t *testing.T, cfg configs.Config) *live {
 
 func (l *live) start() {
 	l.t.Helper()
-	log := zaptest.NewLogger(l.t, zaptest.Level(zap.WarnLevel))
+	log := l.log
+	if log == nil {
+		log = zaptest.NewLogger(l.t, zaptest.Level(zap.WarnLevel))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e, err := newEngine(ctx, l.cfg, log)
-	require.NoError(l.t, err)
+	if err != nil {
+		cancel()
+		require.NoError(l.t, err)
+	}
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx, ready) }()

@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -173,24 +171,8 @@ func startObserved(t *testing.T, cfg configs.Config) (*live, *observer.ObservedL
 	require.NoError(t, cfg.Validate())
 	core, logs := observer.New(zapcore.WarnLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Core(), core))
-	l := &live{t: t, cfg: cfg, client: &http.Client{Timeout: 15 * time.Second}}
-	ctx, cancel := context.WithCancel(context.Background())
-	e, err := newEngine(ctx, cfg, log)
-	if err != nil {
-		cancel()
-		require.NoError(t, err)
-	}
-	ready := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx, ready) }()
-	select {
-	case a := <-ready:
-		l.url = "http://" + a.String()
-	case err := <-done:
-		cancel()
-		t.Fatalf("engine stopped before listening: %v", err)
-	}
-	l.e, l.cancel, l.done = e, cancel, done
+	l := &live{t: t, cfg: cfg, client: &http.Client{Timeout: 15 * time.Second}, log: log}
+	l.start()
 	t.Cleanup(l.stop)
 	return l, logs
 }

@@ -136,7 +136,7 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 	}
 
 	out := w.faults.decide(msg)
-	log := w.log.With(zap.String("phone_number_id", phoneNumberID), zap.String("to", maskPhone(msg.waID)))
+	log := w.log.WithLazy(zap.String("phone_number_id", phoneNumberID), zap.String("to", maskPhone(msg.waID)))
 	switch {
 	case out.reject != nil:
 		log.Debug("send refused by failure injection", zap.Int("code", out.reject.code))

@@ -127,7 +127,7 @@ func (s *Sender) end(id string) {
 
 func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	job := d.Job()
-	log := s.log.With(zap.String("message_id", job.MessageID), zap.String("phone_number_id", job.PhoneNumberID), zap.Int("attempt", job.Attempt))
+	log := s.log.WithLazy(zap.String("message_id", job.MessageID), zap.String("phone_number_id", job.PhoneNumberID), zap.Int("attempt", job.Attempt))
 	if !s.begin(job.MessageID) {
 		// The same message is being sent right now (a duplicate delivery):
 		// its outcome will be recorded by the first.
