@@ -70,11 +70,7 @@ func mustConv(t *testing.T, ctx context.Context, s actors.ConversationsStore, id
 }
 
 func convIDs(cs []actors.Conversation) []string {
-	ids := make([]string, 0, len(cs))
-	for _, c := range cs {
-		ids = append(ids, c.ID)
-	}
-	return ids
+	return idsOf(cs, func(x actors.Conversation) string { return x.ID })
 }
 
 func runConversations(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
@@ -575,11 +571,7 @@ func mustMessage(t *testing.T, ctx context.Context, s actors.ConversationsStore,
 }
 
 func msgIDs(ms []actors.Message) []string {
-	ids := make([]string, 0, len(ms))
-	for _, m := range ms {
-		ids = append(ids, m.ID)
-	}
-	return ids
+	return idsOf(ms, func(x actors.Message) string { return x.ID })
 }
 
 // allMessages lists every message of a conversation (newest first).
@@ -990,11 +982,7 @@ func inboxEntry(i int, at time.Time) actors.InboxEntry {
 }
 
 func inboxIDs(es []actors.InboxEntry) []string {
-	ids := make([]string, 0, len(es))
-	for _, e := range es {
-		ids = append(ids, e.ID)
-	}
-	return ids
+	return idsOf(es, func(x actors.InboxEntry) string { return x.ID })
 }
 
 func runInbox(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
@@ -1096,11 +1084,7 @@ func note(i int, userID string, at time.Time) actors.Notification {
 }
 
 func noteIDs(ns []actors.Notification) []string {
-	ids := make([]string, 0, len(ns))
-	for _, n := range ns {
-		ids = append(ids, n.ID)
-	}
-	return ids
+	return idsOf(ns, func(x actors.Notification) string { return x.ID })
 }
 
 // noteSeed: u1 has n0001..n0005 (n0003 and n0004 at the same instant),

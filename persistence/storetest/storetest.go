@@ -163,13 +163,7 @@ func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
 	})
 }
 
-func userIDs(us []actors.User) []string {
-	ids := make([]string, 0, len(us))
-	for _, u := range us {
-		ids = append(ids, u.ID)
-	}
-	return ids
-}
+func userIDs(us []actors.User) []string { return idsOf(us, func(x actors.User) string { return x.ID }) }
 
 // ------------------------------------------------------------- families
 
@@ -711,11 +705,7 @@ func auditSeed() []actors.AuditRecord {
 }
 
 func auditIDs(recs []actors.AuditRecord) []string {
-	ids := make([]string, 0, len(recs))
-	for _, r := range recs {
-		ids = append(ids, r.ID)
-	}
-	return ids
+	return idsOf(recs, func(x actors.AuditRecord) string { return x.ID })
 }
 
 func runAudit(t *testing.T, open func(t *testing.T) actors.Store) {
@@ -832,4 +822,13 @@ func runLifecycle(t *testing.T, open func(t *testing.T) actors.Store) {
 			require.NoError(t, s.Close())
 		}},
 	})
+}
+
+// idsOf is the id of each of xs, in order.
+func idsOf[T any](xs []T, id func(T) string) []string {
+	ids := make([]string, 0, len(xs))
+	for _, x := range xs {
+		ids = append(ids, id(x))
+	}
+	return ids
 }
