@@ -177,21 +177,8 @@ func (s *Store) saveConversationTx(ctx context.Context, tx *sql.Tx, c actors.Con
 		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
 		c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt),
 		c.Version, c.ID, c.Version-1)
-	if err != nil {
-		return mapErr(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return mapErr(err)
-	}
-	if n == 1 {
-		return nil
-	}
-	// In the transaction, so a conversation created by an earlier job of
-	// the same batch is seen.
-	var one int
-	if err := tx.QueryRowContext(ctx, qConversationExists, c.ID).Scan(&one); err != nil {
-		return mapErr(err)
+	if ok, err := updated(ctx, tx, res, err, qConversationExists, c.ID); ok || err != nil {
+		return err
 	}
 	return fmt.Errorf("version %d is not the next: %w", c.Version, actors.ErrConflict)
 }

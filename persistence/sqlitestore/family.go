@@ -65,20 +65,9 @@ func (s *Store) Family(ctx context.Context, id string) (actors.RefreshFamily, er
 func (s *Store) RotateFamily(ctx context.Context, id, oldHash, newHash string, expiresAt, now time.Time) error {
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qRotateFamily, newHash, millis(expiresAt), millis(now), id, oldHash)
-		if err != nil {
-			return mapErr(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return mapErr(err)
-		}
-		if n == 1 {
-			return nil
-		}
 		// Nothing matched: tell a missing family from a lost race.
-		var one int
-		if err := tx.QueryRowContext(ctx, qFamilyExists, id).Scan(&one); err != nil {
-			return mapErr(err)
+		if ok, err := updated(ctx, tx, res, err, qFamilyExists, id); ok || err != nil {
+			return err
 		}
 		return fmt.Errorf("token hash is stale or family revoked: %w", actors.ErrConflict)
 	})

@@ -170,20 +170,8 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.st.updateMessageStatus).ExecContext(ctx,
 			status, e, waMessageID, waMessageID, millis(at), id, actors.StatusRank(status))
-		if err != nil {
-			return mapErr(err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return mapErr(err)
-		}
-		if changed = n == 1; changed {
-			return nil
-		}
-		// In the transaction: the message may have been written by an
-		// earlier job of the same batch.
-		var one int
-		return mapErr(tx.QueryRowContext(ctx, qMessageExists, id).Scan(&one))
+		changed, err = updated(ctx, tx, res, err, qMessageExists, id)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("update status of message %s: %w", id, err)

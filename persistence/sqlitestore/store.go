@@ -361,6 +361,26 @@ func (s *Store) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...
 	return n, err
 }
 
+// updated reports whether a conditional write (res, err) changed a row. When
+// it changed none it tells why, inside tx (so that a row an earlier job of
+// the same batch wrote is seen): existsQuery finds no row for id
+// (ErrNotFound), or the row is there and the condition did not hold (false,
+// nil).
+func updated(ctx context.Context, tx *sql.Tx, res sql.Result, err error, existsQuery, id string) (bool, error) {
+	if err != nil {
+		return false, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, mapErr(err)
+	}
+	if n > 0 {
+		return true, nil
+	}
+	var one int
+	return false, mapErr(tx.QueryRowContext(ctx, existsQuery, id).Scan(&one))
+}
+
 // inTxOn runs fn in a write transaction on the writer pool w and commits
 // when fn returns nil.
 func inTxOn(ctx context.Context, w *sql.DB, fn func(tx *sql.Tx) error) error {
