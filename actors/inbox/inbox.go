@@ -140,16 +140,6 @@ type round struct {
 	bad []bool
 }
 
-// drainOnce applies one batch of pending entries and returns how many it
-// read.
-func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
-	r, err := d.dispatch(ctx, nil)
-	if err != nil || r == nil {
-		return 0, err
-	}
-	return len(r.entries), d.finish(ctx, r)
-}
-
 // dispatch reads up to a batch of pending entries, skipping those of
 // inFlight and those set aside (out of attempts), and hands their messages
 // and statuses to the conversations. It returns nil when there is nothing

@@ -173,3 +173,13 @@ func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, pending)
 }
+
+// drainOnce applies one batch of pending entries and returns how many it
+// read.
+func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
+	r, err := d.dispatch(ctx, nil)
+	if err != nil || r == nil {
+		return 0, err
+	}
+	return len(r.entries), d.finish(ctx, r)
+}
