@@ -187,6 +187,14 @@ func (d *delivery) Retry(delay time.Duration, reason string) (bool, error) {
 	next := d.job
 	next.Attempt++
 	next.LastError = reason
+	if delay > 0 {
+		// A hold longer than the longest tier just comes back sooner and
+		// is held again; a retry that waits less than asked is worth a
+		// warning.
+		if tier, clamped := d.q.topo.tierFor(delay); clamped {
+			d.q.log.Warn("retry delay above the longest tier", zap.String("message_id", d.job.MessageID), zap.Duration("delay", delay), zap.Duration("tier", tier))
+		}
+	}
 	if err := d.requeue("retry", next, delay); err != nil {
 		return false, err
 	}
@@ -215,12 +223,7 @@ func (d *delivery) Hold(delay time.Duration, reason string) error {
 func (d *delivery) requeue(op string, next actors.OutboundJob, delay time.Duration) error {
 	key := d.q.topo.main
 	if delay > 0 {
-		tier, clamped := d.q.topo.tierFor(delay)
-		// A hold longer than the longest tier just comes back sooner and
-		// is held again; a clamped retry is worth a warning.
-		if clamped && op == "retry" {
-			d.q.log.Warn("retry delay above the longest tier", zap.String("message_id", d.job.MessageID), zap.Duration("delay", delay), zap.Duration("tier", tier))
-		}
+		tier, _ := d.q.topo.tierFor(delay)
 		key = d.q.topo.retryQueue(tier)
 	}
 	if err := d.q.publish(context.Background(), key, next, nil); err != nil {
