@@ -1,14 +1,10 @@
 package gateway_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/configs"
@@ -21,19 +17,7 @@ import (
 // the test.
 func sharedRedis(t *testing.T) gateway.KV {
 	t.Helper()
-	addr := servicetest.RedisAddr(t)
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		_ = client.Close()
-	})
+	client, prefix := servicetest.Redis(t)
 	return rediskv.New(client, prefix, 300*time.Millisecond)
 }
 

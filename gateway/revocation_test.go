@@ -2,8 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"sync"
@@ -66,18 +64,7 @@ func (h *existsLog) take() [][]string {
 // request checks its access token and its refresh family with one EXISTS,
 // and either revocation refuses the token.
 func TestOneRevocationLookupPerRequest(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: servicetest.RedisAddr(t)})
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-		_ = client.Close()
-	})
+	client, prefix := servicetest.Redis(t)
 	hook := &existsLog{}
 	client.AddHook(hook)
 	h := newHarness(t, harnessOpts{kv: rediskv.New(client, prefix, 300*time.Millisecond)})

@@ -1,8 +1,6 @@
 package whatsapp
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,18 +21,7 @@ var _ Budget = (*rediskv.KV)(nil)
 // prefix unique to t, and the client; keys are deleted in t.Cleanup.
 func newRedisBudget(t *testing.T) (*rediskv.KV, *redis.Client, string) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: servicetest.RedisAddr(t)})
-	prefix := "whatsapptest:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			assert.NoError(t, rdb.Del(ctx, iter.Val()).Err())
-		}
-		assert.NoError(t, iter.Err())
-		assert.NoError(t, rdb.Close())
-	})
+	rdb, prefix := servicetest.Redis(t)
 	return rediskv.New(rdb, prefix, 0), rdb, prefix
 }
 

@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/wacc/engine/persistence/kvtest"
+	"github.com/wacc/engine/persistence/servicetest"
 )
 
 func BenchmarkAllow(b *testing.B) {
 	kvtest.BenchmarkAllow(b, func(b *testing.B) kvtest.KV {
-		rdb, prefix := newRedis(b)
+		rdb, prefix := servicetest.Redis(b)
 		return New(rdb, prefix, time.Second)
 	}, 1, 1_000)
 }
@@ -18,7 +19,7 @@ func BenchmarkAllow(b *testing.B) {
 // BenchmarkAnyRevoked asks about one id, and about two (an authenticated
 // request's token and refresh family) in one call.
 func BenchmarkAnyRevoked(b *testing.B) {
-	rdb, prefix := newRedis(b)
+	rdb, prefix := servicetest.Redis(b)
 	kv := New(rdb, prefix, time.Second)
 	ctx := b.Context()
 	until := time.Now().Add(time.Hour)

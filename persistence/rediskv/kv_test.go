@@ -24,43 +24,6 @@ import (
 
 var _ kvtest.KV = (*KV)(nil)
 
-// newRedis returns a client of the test Redis and a prefix unique to t; every
-// key under the prefix is deleted and the client closed in t.Cleanup.
-func newRedis(t testing.TB) (*redis.Client, string) {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: servicetest.RedisAddr(t)})
-	prefix := "kvtest:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		// t.Context is already cancelled when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, deleteUnder(ctx, rdb, prefix), "delete keys under %s", prefix)
-		assert.NoError(t, rdb.Close())
-	})
-	return rdb, prefix
-}
-
-func deleteUnder(ctx context.Context, rdb *redis.Client, prefix string) error {
-	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			if err := rdb.Del(ctx, batch...).Err(); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		return rdb.Del(ctx, batch...).Err()
-	}
-	return nil
-}
-
 func keysUnder(t *testing.T, rdb *redis.Client, prefix string) []string {
 	t.Helper()
 	var keys []string
@@ -74,14 +37,14 @@ func keysUnder(t *testing.T, rdb *redis.Client, prefix string) []string {
 
 func TestContract(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T) kvtest.KV {
-		rdb, prefix := newRedis(t)
+		rdb, prefix := servicetest.Redis(t)
 		return New(rdb, prefix, kvtest.Holdoff)
 	})
 }
 
 func TestKeysLiveUnderPrefix(t *testing.T) {
 	ctx := t.Context()
-	rdb, prefix := newRedis(t)
+	rdb, prefix := servicetest.Redis(t)
 	kv := New(rdb, prefix, 5*time.Second)
 	rateKey := "ip:" + rand.Text()
 
@@ -129,7 +92,7 @@ func TestKeysLiveUnderPrefix(t *testing.T) {
 
 func TestDefaultHoldoff(t *testing.T) {
 	ctx := t.Context()
-	rdb, prefix := newRedis(t)
+	rdb, prefix := servicetest.Redis(t)
 	kv := New(rdb, prefix, 0)
 	require.NoError(t, kv.CacheInvalidate(ctx, "k"))
 	ttl, err := rdb.PTTL(ctx, prefix+"cache:k").Result()
@@ -141,7 +104,7 @@ func TestDefaultHoldoff(t *testing.T) {
 
 func TestForeignCacheValueIsError(t *testing.T) {
 	ctx := t.Context()
-	rdb, prefix := newRedis(t)
+	rdb, prefix := servicetest.Redis(t)
 	kv := New(rdb, prefix, time.Second)
 	require.NoError(t, rdb.Set(ctx, prefix+"cache:k", "xyz", time.Minute).Err())
 	_, ok, err := kv.CacheGet(ctx, "k")

@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/persistence/servicetest"
 )
 
 // roundTrips records what a client sends: each single command and each
@@ -52,7 +54,7 @@ func (h *roundTrips) take() (sent [][]any, piped int) {
 // nothing.
 func TestAnyRevokedIsOneRoundTrip(t *testing.T) {
 	ctx := t.Context()
-	rdb, prefix := newRedis(t)
+	rdb, prefix := servicetest.Redis(t)
 	require.NoError(t, rdb.Ping(ctx).Err(), "connect before counting")
 	hook := &roundTrips{}
 	rdb.AddHook(hook)
