@@ -3,7 +3,19 @@ package actors
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
+)
+
+// Errors of a Delivery, the same for every queue.
+var (
+	// ErrSettled means Ack, Retry, Hold or DeadLetter already succeeded on
+	// the delivery.
+	ErrSettled = errors.New("delivery already settled")
+	// ErrDeliveryLost means the delivery's consumer or channel is gone
+	// before it was settled: the job went back to the queue and will be
+	// delivered again.
+	ErrDeliveryLost = errors.New("delivery lost: job will be redelivered")
 )
 
 // Send priorities: agent replies go ahead of bulk templates.

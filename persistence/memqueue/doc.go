@@ -25,7 +25,7 @@
 //   - Each Consume call holds at most Prefetch (default 64) unsettled
 //     deliveries. When its ctx ends, the unsettled ones go back to the queue
 //     (at least once) and settling them later fails with ErrDeliveryLost.
-//   - Exactly one of Ack, Retry or DeadLetter succeeds per delivery; later
+//   - Exactly one of Ack, Retry, Hold or DeadLetter succeeds per delivery; later
 //     calls return ErrSettled. Retry waits delay on a real timer (a single
 //     goroutine owned by the Queue serves every delay) and brings the job
 //     back with Attempt+1 and LastError; on the MaxAttempts-th attempt

@@ -33,11 +33,10 @@ var (
 	// ErrClosed means Close was called.
 	ErrClosed = fmt.Errorf("outbound queue closed: %w", actors.ErrUnavailable)
 	// ErrDeliveryLost means the delivery's Consume call ended before it was
-	// settled: the job went back to the queue and will be delivered again.
-	ErrDeliveryLost = errors.New("delivery lost: job will be redelivered")
-	// ErrSettled means Ack, Retry or DeadLetter already succeeded on the
-	// delivery.
-	ErrSettled = errors.New("delivery already settled")
+	// settled (actors.ErrDeliveryLost).
+	ErrDeliveryLost = actors.ErrDeliveryLost
+	// ErrSettled is actors.ErrSettled.
+	ErrSettled = actors.ErrSettled
 )
 
 // Compile-time checks that Queue is the outbound queue the engine needs.

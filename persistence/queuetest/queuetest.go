@@ -207,10 +207,10 @@ func checkExactlyOnce(t *testing.T, ctx context.Context, q Queue) {
 	want.Attempt = 1
 	requireSameJob(t, want, d.Job())
 	c.ack(t, d)
-	assert.Error(t, d.Ack(), "second ack of one delivery")
+	assert.ErrorIs(t, d.Ack(), actors.ErrSettled, "second ack of one delivery")
 	_, err := d.Retry(0, "after ack")
-	assert.Error(t, err, "retry after ack")
-	assert.Error(t, d.DeadLetter("after ack"), "dead-letter after ack")
+	assert.ErrorIs(t, err, actors.ErrSettled, "retry after ack")
+	assert.ErrorIs(t, d.DeadLetter("after ack"), actors.ErrSettled, "dead-letter after ack")
 	require.NoError(t, c.stop(t))
 
 	expectOnly(t, ctx, q)
@@ -296,7 +296,7 @@ func checkRetryDelay(t *testing.T, ctx context.Context, q Queue) {
 	deadLettered, err := d.Retry(RetryDelay, "rate limited")
 	require.NoError(t, err)
 	require.False(t, deadLettered)
-	assert.Error(t, d.Ack(), "ack after retry")
+	assert.ErrorIs(t, d.Ack(), actors.ErrSettled, "ack after retry")
 
 	// The delay holds back only the retried job.
 	other := newJob("other", actors.PriorityBulk)
@@ -333,8 +333,8 @@ func checkHold(t *testing.T, ctx context.Context, q Queue) {
 	require.Equal(t, MaxAttempts, d.Job().Attempt)
 	start := time.Now()
 	require.NoError(t, d.Hold(RetryDelay, "number paused"))
-	assert.Error(t, d.Ack(), "ack after hold")
-	assert.Error(t, d.Hold(0, "again"), "hold after hold")
+	assert.ErrorIs(t, d.Ack(), actors.ErrSettled, "ack after hold")
+	assert.ErrorIs(t, d.Hold(0, "again"), actors.ErrSettled, "hold after hold")
 
 	// The delay holds back only the held job.
 	other := newJob("other", actors.PriorityBulk)
@@ -419,7 +419,7 @@ func checkDeadLetters(t *testing.T, ctx context.Context, q Queue) {
 		d := c.next(t)
 		require.Equal(t, j.MessageID, d.Job().MessageID)
 		require.NoError(t, d.DeadLetter("bad number "+j.MessageID))
-		assert.Error(t, d.Ack(), "ack after dead-letter")
+		assert.ErrorIs(t, d.Ack(), actors.ErrSettled, "ack after dead-letter")
 	}
 	require.NoError(t, c.stop(t))
 

@@ -29,11 +29,10 @@ var (
 	ErrNacked = fmt.Errorf("publish refused by broker: %w", actors.ErrUnavailable)
 	// ErrDeliveryLost means the channel a delivery came on is gone (its
 	// Consume call ended or the connection was lost): the broker has
-	// requeued the job, which will be delivered again.
-	ErrDeliveryLost = errors.New("delivery lost: job will be redelivered")
-	// ErrSettled means Ack, Retry or DeadLetter already succeeded on the
-	// delivery.
-	ErrSettled = errors.New("delivery already settled")
+	// requeued the job (actors.ErrDeliveryLost).
+	ErrDeliveryLost = actors.ErrDeliveryLost
+	// ErrSettled is actors.ErrSettled.
+	ErrSettled = actors.ErrSettled
 )
 
 // Compile-time checks that Queue is the outbound queue the engine needs.
