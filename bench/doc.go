@@ -1,6 +1,6 @@
 // Command bench runs the engine's load scenarios and writes their report:
 //
-//	go run ./bench run [scenario...] [--target URL] [--duration D] [--rate N] [--conns N] [--quick] [--out DIR]
+//	go run . run [scenario...] [--target URL] [--duration D] [--rate N] [--conns N] [--quick] [--out DIR]
 //
 // Each scenario is registered by id (see scenarios.go). Without --target a
 // scenario that needs an engine builds cmd/engine once and starts it as a

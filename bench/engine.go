@@ -62,15 +62,17 @@ func (e *Env) buildEngine(ctx context.Context) (string, error) {
 }
 
 func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	// The bench is a module of its own beside the engine's; the engine's
+	// directory is where its replace directive points.
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/wacc/engine").Output()
 	if err != nil {
-		return "", fmt.Errorf("find the module root: %w", err)
+		return "", fmt.Errorf("find the engine's module: %w", err)
 	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("find the module root: run the bench inside the engine's module")
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", errors.New("find the engine's module: run the bench inside bench/ (make bench)")
 	}
-	return filepath.Dir(mod), nil
+	return dir, nil
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.

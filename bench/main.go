@@ -27,8 +27,8 @@ func main() {
 	}
 }
 
-const usage = `usage: go run ./bench run [scenario...] [flags]
-       go run ./bench list
+const usage = `usage: go run . run [scenario...] [flags]
+       go run . list
 
 scenarios (all when none is named): %s
 `
@@ -90,7 +90,7 @@ func parseRunFlags(args []string) (Options, []string, error) {
 	fs.IntVar(&o.Rate, "rate", 0, "operations per second offered per run (0: as fast as the clients go)")
 	fs.IntVar(&o.Conns, "conns", 64, "concurrent keep-alive clients (or requests in flight)")
 	fs.BoolVar(&o.Quick, "quick", false, "small populations and short runs: every scenario well under two minutes")
-	fs.StringVar(&o.Out, "out", "bench/results", "directory the results are written to")
+	fs.StringVar(&o.Out, "out", "results", "directory the results are written to")
 	fs.StringVar(&o.RabbitURL, "rabbitmq", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ for the outbound scenario (skipped when unreachable)")
 	fs.StringVar(&o.MongoURI, "mongo", "", "MongoDB URI of the activation scenario's FindOne peer (default: FerretDB embedded in the bench)")
 	var ids []string

@@ -106,7 +106,7 @@ func installedNodePeers(t *testing.T, ctx context.Context, env *Env) string {
 	root, err := nodeCacheRoot()
 	require.NoError(t, err)
 	if _, err := os.Stat(filepath.Join(root, nodeCacheKey(pkg, string(out)), installedMarker)); err != nil {
-		t.Skip("SKIPPED: the Node peers are not installed yet: run `go run ./bench run fanout --quick` (or ingest) once")
+		t.Skip("SKIPPED: the Node peers are not installed yet: run `make bench-quick BENCH_ARGS=fanout` (or ingest) once")
 	}
 	dir, err := env.installNodePeers(ctx)
 	require.NoError(t, err)
@@ -115,7 +115,7 @@ func installedNodePeers(t *testing.T, ctx context.Context, env *Env) string {
 
 // TestExpressPeersVerifyAndStore runs both peers from an existing install
 // (a cold install builds better-sqlite3 for a minute or more, so the test
-// skips until `go run ./bench run ingest` has filled the cache).
+// skips until `go run . run ingest` has filled the cache).
 func TestExpressPeersVerifyAndStore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -21,7 +21,7 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
-	"github.com/wacc/engine/gateway/auditlog"
+	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/gatewaytest"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/sqlitestore"
@@ -35,7 +35,7 @@ type harness struct {
 	cfg    configs.Config
 	store  *sqlitestore.Store
 	kv     gateway.KV
-	audit  *auditlog.Log
+	audit  *audit.Log
 	srv    *gateway.Server
 	client *http.Client
 	// clock, when set by a test, shifts the server's time.
@@ -90,7 +90,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector())
-	h.audit = auditlog.New(gs, log, reg, auditlog.Options{MaxBackoff: 100 * time.Millisecond})
+	h.audit = audit.New(gs, log, reg, audit.Options{MaxBackoff: 100 * time.Millisecond})
 	auditDone := make(chan struct{})
 	go func() { defer close(auditDone); _ = h.audit.Run(ctx) }()
 	h.srv, err = gateway.New(gateway.Deps{

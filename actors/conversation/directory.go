@@ -2,15 +2,6 @@ package conversation
 
 import "time"
 
-// Key names one conversation actor: a business number and a customer.
-type Key struct {
-	PhoneNumberID string
-	WaID          string
-}
-
-// Name is the actor's stable name, "conversation/<phoneNumberId>/<waId>".
-func (k Key) Name() string { return "conversation/" + k.PhoneNumberID + "/" + k.WaID }
-
 // Reply is a pending answer from an actor.
 type Reply interface {
 	Result() (any, error)

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/wacc/engine/gateway/sandbox"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/gateway/webhook"
 )
 
@@ -37,7 +37,7 @@ func TestKilledEngineLosesNoSend(t *testing.T) {
 	}
 	port := freePort(t)
 	engineURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	sb := sandbox.New(sandbox.Options{Log: zap.NewNop(), WebhookURL: engineURL + "/api/whatsapp/webhook", AppSecret: testAppSecret,
+	sb := cloudapi.New(cloudapi.Options{Log: zap.NewNop(), WebhookURL: engineURL + "/api/whatsapp/webhook", AppSecret: testAppSecret,
 		StatusDelay: 20 * time.Millisecond, CallbackAttempts: 20, RetryBackoff: 100 * time.Millisecond})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)

@@ -19,8 +19,8 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
-	"github.com/wacc/engine/gateway/auditlog"
-	"github.com/wacc/engine/gateway/whatsapp"
+	"github.com/wacc/engine/gateway/audit"
+	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/mongostore"
 	"github.com/wacc/engine/persistence/rediskv"
@@ -42,7 +42,7 @@ type engine struct {
 	kv       kvStore
 	conv     *conversationEngine
 	out      *outbound
-	audit    *auditlog.Log
+	audit    *audit.Log
 	gw       *gateway.Server
 	backends string
 }
@@ -109,7 +109,7 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e.audit = auditlog.New(e.store, log, reg, auditlog.Options{Capacity: cfg.AuditBuffer, FlushTimeout: cfg.ShutdownTimeout})
+	e.audit = audit.New(e.store, log, reg, audit.Options{Capacity: cfg.AuditBuffer, FlushTimeout: cfg.ShutdownTimeout})
 	e.out, err = openOutbound(ctx, cfg, budget, log)
 	if err != nil {
 		return nil, err

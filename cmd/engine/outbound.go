@@ -14,9 +14,9 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway/sandbox"
-	"github.com/wacc/engine/gateway/sender"
-	"github.com/wacc/engine/gateway/whatsapp"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
+	"github.com/wacc/engine/gateway/outbound/sender"
+	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/persistence/memqueue"
 	"github.com/wacc/engine/persistence/rabbitqueue"
 )
@@ -44,7 +44,7 @@ type outbound struct {
 	// sandbox is served once the engine's own address (its webhook) is
 	// known.
 	sandboxLn net.Listener
-	sandbox   atomic.Pointer[sandbox.Sandbox]
+	sandbox   atomic.Pointer[cloudapi.Sandbox]
 	desc      string
 }
 
@@ -129,7 +129,7 @@ func (o *outbound) serveSandbox(ctx context.Context, engineAddr net.Addr, appSec
 		return nil
 	}
 	_, port, _ := net.SplitHostPort(engineAddr.String())
-	sb := sandbox.New(sandbox.Options{Log: o.log, WebhookURL: "http://127.0.0.1:" + port + "/api/whatsapp/webhook", AppSecret: appSecret,
+	sb := cloudapi.New(cloudapi.Options{Log: o.log, WebhookURL: "http://127.0.0.1:" + port + "/api/whatsapp/webhook", AppSecret: appSecret,
 		StatusDelay: o.cfg.SandboxStatusDelay})
 	o.sandbox.Store(sb)
 	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}

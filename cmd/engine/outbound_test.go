@@ -17,7 +17,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway/sandbox"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/persistence/servicetest"
 )
 
@@ -49,16 +49,16 @@ func deleteQueues(prefix string) {
 	}
 }
 
-func (l *live) sandbox() *sandbox.Sandbox {
+func (l *live) sandbox() *cloudapi.Sandbox {
 	l.t.Helper()
-	var sb *sandbox.Sandbox
+	var sb *cloudapi.Sandbox
 	require.Eventually(l.t, func() bool { sb = l.e.out.sandbox.Load(); return sb != nil }, 5*time.Second, 10*time.Millisecond)
 	return sb
 }
 
 // sentTo returns what the sandbox accepted for a recipient.
-func sentTo(sb *sandbox.Sandbox, wa string) []sandbox.SentMessage {
-	var out []sandbox.SentMessage
+func sentTo(sb *cloudapi.Sandbox, wa string) []cloudapi.SentMessage {
+	var out []cloudapi.SentMessage
 	for _, m := range sb.Sent() {
 		if m.To == wa {
 			out = append(out, m)

@@ -23,7 +23,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway/sandbox"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 )
 
 // cloudAPI is a fake WhatsApp Cloud API: it answers the errors a test asks
@@ -33,7 +33,7 @@ import (
 type cloudAPI struct {
 	t   *testing.T
 	srv *httptest.Server
-	sb  *sandbox.Sandbox
+	sb  *cloudapi.Sandbox
 
 	mu          sync.Mutex
 	tokenBroken bool            // every send: HTTP 401, code 190
@@ -54,7 +54,7 @@ type cloudCall struct {
 func newCloudAPI(t *testing.T) *cloudAPI {
 	t.Helper()
 	f := &cloudAPI{t: t, spam: map[string]bool{},
-		sb: sandbox.New(sandbox.Options{Log: zap.NewNop()})} // no webhook URL: no status callbacks
+		sb: cloudapi.New(cloudapi.Options{Log: zap.NewNop()})} // no webhook URL: no status callbacks
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -1,5 +1,5 @@
 // Command sandbox runs the provider sandbox on its own: an emulator of the
-// WhatsApp Cloud API (package gateway/sandbox) for running the engine
+// WhatsApp Cloud API (package gateway/sandbox/cloudapi) for running the engine
 // without a Meta account. Point the engine's Graph API base URL at it.
 //
 //	SANDBOX_PORT          port to listen on (default 4010)
@@ -29,7 +29,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/wacc/engine/gateway/sandbox"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 )
 
 // shutdownTimeout bounds the wait for in-flight requests at shutdown.
@@ -74,7 +74,7 @@ type config struct {
 
 // loadConfig reads the environment; every malformed variable is named.
 func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{port: 4010, statusDelay: sandbox.DefaultStatusDelay, logLevel: zapcore.InfoLevel}
+	cfg := config{port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel}
 	var problems []string
 	if raw := strings.TrimSpace(getenv("SANDBOX_PORT")); raw != "" {
 		p, err := strconv.Atoi(raw)
@@ -136,7 +136,7 @@ func newLogger(level zapcore.Level) (*zap.Logger, error) {
 // workers (which also releases requests held by the time-out fault) and
 // shuts the HTTP server down.
 func run(ctx context.Context, cfg config, log *zap.Logger, ln net.Listener) error {
-	sb := sandbox.New(sandbox.Options{
+	sb := cloudapi.New(cloudapi.Options{
 		Log:         log,
 		WebhookURL:  cfg.webhookURL,
 		AppSecret:   cfg.appSecret,

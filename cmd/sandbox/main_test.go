@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/wacc/engine/gateway/sandbox"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/gateway/webhook"
 )
 
@@ -28,7 +28,7 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string // a variable the error must name
 	}{
 		{name: "defaults", env: map[string]string{},
-			want: config{port: 4010, statusDelay: sandbox.DefaultStatusDelay, logLevel: zapcore.InfoLevel}},
+			want: config{port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel}},
 		{name: "everything set", env: map[string]string{"SANDBOX_PORT": "5000", "SANDBOX_WEBHOOK_URL": "http://127.0.0.1:8080/api/whatsapp/webhook",
 			"WHATSAPP_APP_SECRET": "s3cret", "SANDBOX_STATUS_DELAY": "1s", "LOG_LEVEL": "debug"},
 			want: config{port: 5000, webhookURL: "http://127.0.0.1:8080/api/whatsapp/webhook", appSecret: "s3cret", statusDelay: time.Second, logLevel: zapcore.DebugLevel}},

@@ -1,0 +1,92 @@
+package conversation
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+)
+
+// commandOn readies a command on conversation id: the actor is loaded, and
+// id is its open conversation (ErrClosed otherwise: closed since, or
+// another one).
+func (a *Actor) commandOn(ctx context.Context, id string) error {
+	if err := a.ensureLoaded(ctx); err != nil {
+		return err
+	}
+	if a.conv == nil || a.conv.ID != id {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (a *Actor) close(m Close) Result {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.commandOn(ctx, m.ConversationID); err != nil {
+		return Result{Err: err}
+	}
+	now := a.now()
+	next := *a.conv
+	next.State, next.ClosedAt, next.UpdatedAt, next.NextTimerAt = actors.StateClosed, now, now, time.Time{}
+	if err := a.save(ctx, &next); err != nil {
+		return Result{Err: err}
+	}
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventConversationUpdated, &next, "", next.View())
+	}
+	a.armTimer()
+	a.log().Info("conversation closed", zap.String("conversation_id", next.ID), zap.String("agent_id", m.ByUserID))
+	return Result{Conversation: next}
+}
+
+func (a *Actor) assign(m Assign) Result {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.commandOn(ctx, m.ConversationID); err != nil {
+		return Result{Err: err}
+	}
+	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive)) {
+		return Result{Conversation: *a.conv, Duplicate: true}
+	}
+	if a.conv.AssigneeID == m.AgentID {
+		return Result{Conversation: *a.conv, Duplicate: true}
+	}
+	prevAssignee := a.conv.AssigneeID
+	next := *a.conv
+	next.AssigneeID, next.UpdatedAt = m.AgentID, a.now()
+	if err := a.save(ctx, &next); err != nil {
+		return Result{Err: err}
+	}
+	c := a.conv
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventConversationAssigned, c, prevAssignee, c.View())
+	}
+	if c.AssigneeID != "" {
+		a.notify(ctx, c.AssigneeID, actors.NotifyAssigned, "Conversation assigned", "A conversation with +"+c.WaID+" was assigned to you.", c)
+	}
+	return Result{Conversation: *c}
+}
+
+func (a *Actor) markRead(m MarkRead) Result {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.commandOn(ctx, m.ConversationID); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv.Unread == 0 {
+		return Result{Conversation: *a.conv, Duplicate: true}
+	}
+	next := *a.conv
+	next.Unread, next.UpdatedAt = 0, a.now()
+	if err := a.save(ctx, &next); err != nil {
+		return Result{Err: err}
+	}
+	c := a.conv
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventConversationUpdated, c, "", c.View())
+	}
+	return Result{Conversation: *c}
+}

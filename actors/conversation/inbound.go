@@ -1,0 +1,255 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+)
+
+// inbound applies a customer message and answers in r.
+func (a *Actor) inbound(r *Result, in *actors.InboundMessage) {
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.ensureLoaded(ctx); err != nil {
+		r.Err = err
+		return
+	}
+	now := a.now()
+	at := in.Timestamp.UTC().Truncate(time.Millisecond)
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	if a.conv == nil && in.WaMessageID != "" {
+		// Before opening a conversation, make sure this is not a redelivery
+		// of a message of a conversation since closed.
+		if _, err := a.deps.Store.MessageByWaID(ctx, in.WaMessageID); err == nil {
+			r.Conversation, r.Duplicate = a.current(), true
+			return
+		} else if !errors.Is(err, actors.ErrNotFound) {
+			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
+			return
+		}
+	}
+	if a.conv == nil {
+		if err := a.open(ctx, in, now); err != nil {
+			r.Err = err
+			return
+		}
+	}
+	msg := actors.Message{
+		ID: actors.NewID(), ConversationID: a.conv.ID, Direction: actors.DirectionInbound, Type: in.Type,
+		Text: in.Text, Content: in.Content, Status: "received", WaMessageID: in.WaMessageID, Seq: a.conv.Seq + 1,
+		Raw: in.Raw, CreatedAt: at, UpdatedAt: now,
+	}
+	if len(in.Errors) > 0 {
+		// Message-level errors (131051 on unsupported types) are kept with
+		// the message; the whole list stays in Raw.
+		e := in.Errors[0]
+		msg.Error = &e
+	}
+	// One write stores the message and the conversation's next state; the
+	// unique wamid is the dedupe, so the common case costs that one write
+	// and no read.
+	a.applyInbound(ctx, r, &msg, in, at, now, true)
+	if errors.Is(r.Err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
+		*r = Result{}
+		a.inboundStored(ctx, r, in, at, now)
+	}
+}
+
+// inboundStored finishes an inbound message whose wamid is stored already
+// (out of line: see receiveInbound).
+//
+//go:noinline
+func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.InboundMessage, at, now time.Time) {
+	{
+		existing, lerr := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
+		if lerr != nil {
+			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)
+			return
+		}
+		if existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
+			// Stored by an earlier attempt that did not get to update the
+			// conversation (a store without transactions, or an older
+			// version): finish applying it.
+			a.applyInbound(ctx, r, &existing, in, at, now, false)
+			return
+		}
+		r.Conversation, r.Duplicate = a.current(), true
+	}
+}
+
+// open creates the conversation (and the customer when unknown) for the
+// first inbound message of the key.
+func (a *Actor) open(ctx context.Context, in *actors.InboundMessage, now time.Time) error {
+	cust, err := a.customerFor(ctx, in, now)
+	if err != nil {
+		return err
+	}
+	key := a.key()
+	c := actors.Conversation{
+		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
+		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := a.deps.Store.CreateConversation(ctx, c); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			// Another activation opened it first.
+			if lerr := a.load(ctx); lerr != nil {
+				return lerr
+			}
+			if a.conv != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("create conversation for %s: %w", key.Name(), err)
+	}
+	a.hold(&c)
+	a.log().Info("conversation opened", zap.String("conversation_id", c.ID))
+	return nil
+}
+
+func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now time.Time) (actors.Customer, error) {
+	waID := a.key().WaID
+	phone := "+" + waID
+	c, err := a.deps.Store.CustomerByPhone(ctx, phone)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, actors.ErrNotFound) {
+		return actors.Customer{}, fmt.Errorf("find customer: %w", err)
+	}
+	name := in.ProfileName
+	if name == "" {
+		name = phone
+	}
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	c = actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: waID, Tags: []string{}, Attributes: map[string]string{},
+		Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := a.deps.Store.CreateCustomer(ctx, c); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			return a.deps.Store.CustomerByPhone(ctx, phone)
+		}
+		return actors.Customer{}, fmt.Errorf("create customer: %w", err)
+	}
+	return c, nil
+}
+
+// applyInbound applies msg to the conversation, inserting it in the same
+// write when insert is set (else it is stored already), and answers in r.
+func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) {
+	a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
+	if !errors.Is(r.Err, ErrStale) {
+		return
+	}
+	// The write was rejected: another activation moved the conversation
+	// on. Apply the message once on top of the newer state, so nothing is
+	// lost and nothing newer is overwritten, then retire.
+	*r = Result{}
+	a.retire = true
+	if err := a.load(ctx); err != nil {
+		r.Err = err
+		return
+	}
+	if a.conv == nil || a.conv.ID != msg.ConversationID {
+		if insert {
+			// Closed (and maybe reopened) meanwhile, and the message not
+			// stored: fail, so that it is delivered again, to whatever
+			// conversation is open then.
+			r.Err = fmt.Errorf("apply message %s: conversation %s changed meanwhile: %w", in.WaMessageID, msg.ConversationID, ErrStale)
+			return
+		}
+		r.Conversation, r.Duplicate = a.current(), true
+		return
+	}
+	msg.Seq = a.conv.Seq + 1
+	a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
+	if insert && errors.Is(r.Err, actors.ErrDuplicate) {
+		// A store without transactions kept the message of the rejected
+		// write.
+		*r = Result{}
+		a.applyInboundOnce(ctx, r, msg, in, at, now, false)
+	}
+}
+
+func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) {
+	next := *a.conv
+	next.Seq = msg.Seq
+	if at.After(next.LastInboundAt) {
+		next.LastInboundAt = at
+		next.ExpiresAt = at.Add(a.deps.Config.Window)
+		next.WarnedAt = time.Time{}
+	}
+	open := now.Before(next.ExpiresAt)
+	switch {
+	case !open:
+		if next.State == actors.StateNew || next.State == actors.StateActive {
+			next.State = actors.StateExpired
+		}
+	case next.State == actors.StateExpired:
+		next.State = actors.StateActive
+	case next.State == actors.StateNew && !next.LastOutboundAt.IsZero():
+		next.State = actors.StateActive
+	}
+	next.Unread++
+	next.UpdatedAt = now
+	next.NextTimerAt = a.nextTimer(&next)
+	var stored *actors.Message
+	if insert {
+		stored = msg
+	}
+	if err := a.saveWith(ctx, &next, stored); err != nil {
+		r.Err = err
+		return
+	}
+	if a.deps.Publisher != nil || a.conv.AssigneeID != "" {
+		a.announceInbound(ctx, msg, in)
+	} else {
+		// Open and unassigned: ask again (the assigner keeps one place in
+		// its queue per conversation).
+		a.requestAgent(a.conv)
+	}
+	a.armTimer()
+	r.Conversation = *a.conv
+}
+
+// announceInbound publishes an applied inbound message and notifies the
+// assignee, or asks for one (out of line: see receiveInbound).
+//
+//go:noinline
+func (a *Actor) announceInbound(ctx context.Context, msg *actors.Message, in *actors.InboundMessage) {
+	c := a.conv
+	if a.deps.Publisher != nil {
+		a.publish(actors.EventMessageCreated, c, "", msg.View())
+		a.publish(actors.EventConversationUpdated, c, "", c.View())
+	}
+	if c.AssigneeID != "" {
+		a.notify(ctx, c.AssigneeID, actors.NotifyCustomerReplied, "Customer replied", truncate(in.Text, 140), c)
+	} else {
+		// Open and unassigned: ask again (the assigner keeps one place in
+		// its queue per conversation).
+		a.requestAgent(c)
+	}
+}
+
+func (a *Actor) requestAgent(c *actors.Conversation) {
+	if a.deps.Assigner != nil && c.AssigneeID == "" && (c.State == actors.StateNew || c.State == actors.StateActive) {
+		a.deps.Assigner.RequestAgent(a.key(), c.ID)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

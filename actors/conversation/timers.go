@@ -1,0 +1,177 @@
+package conversation
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+)
+
+// nextTimer is the earliest timer still to fire for c: the window warning
+// (once per window) or the expiry; zero when c has none.
+func (a *Actor) nextTimer(c *actors.Conversation) time.Time {
+	if (c.State != actors.StateNew && c.State != actors.StateActive) || c.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	if w := a.deps.Config.Warning; w > 0 && c.WarnedAt.IsZero() && w < a.deps.Config.Window {
+		return c.ExpiresAt.Add(-w)
+	}
+	return c.ExpiresAt
+}
+
+// tick fires whatever timers are due.
+func (a *Actor) tick() Result {
+	if err := a.loadIfNeeded(); err != nil {
+		return Result{Err: err}
+	}
+	if a.conv == nil {
+		return Result{}
+	}
+	now := a.now()
+	next := *a.conv
+	var warned, expired bool
+	if (next.State == actors.StateNew || next.State == actors.StateActive) && !next.ExpiresAt.IsZero() {
+		if !now.Before(next.ExpiresAt) {
+			next.State = actors.StateExpired
+			expired = true
+		} else if w := a.deps.Config.Warning; w > 0 && next.WarnedAt.IsZero() && !now.Before(next.ExpiresAt.Add(-w)) {
+			next.WarnedAt = now
+			warned = true
+		}
+	}
+	next.NextTimerAt = a.nextTimer(&next)
+	if !expired && !warned && next.NextTimerAt.Equal(a.conv.NextTimerAt) {
+		a.armTimer()
+		return Result{Conversation: next}
+	}
+	next.UpdatedAt = now
+	ctx, cancel := a.io()
+	defer cancel()
+	if err := a.save(ctx, &next); err != nil {
+		return Result{Err: err}
+	}
+	c := a.conv
+	if expired {
+		a.log().Info("conversation expired", zap.String("conversation_id", c.ID))
+		if a.deps.Publisher != nil {
+			a.publish(actors.EventConversationUpdated, c, "", c.View())
+		}
+	}
+	if warned && c.AssigneeID != "" {
+		a.notify(ctx, c.AssigneeID, actors.NotifyWindowExpiring, "Service window ends soon",
+			fmt.Sprintf("The 24-hour window ends at %s; after that only templates can be sent.", c.ExpiresAt.Format(time.RFC3339)), c)
+	}
+	a.armTimer()
+	return Result{Conversation: *c}
+}
+
+// wake is what an actor's timer sends it: a timer of its conversation may
+// be due, or the actor may have been idle for the idle timeout. It does not
+// count as activity.
+type wake struct{}
+
+// monoBase is the origin of mono.
+var monoBase = time.Now()
+
+// mono is the monotonic clock in nanoseconds since monoBase: what the idle
+// timeout and the armed timer are measured on (8 bytes where a time.Time
+// takes 24).
+func mono() int64 { return int64(time.Since(monoBase)) }
+
+// timerRetry is how long a wake whose timer write failed (the store is
+// down, say) waits before trying again. The conversation's timer stays due
+// meanwhile, so retrying at once would spin; the sweeper also retries due
+// conversations.
+const timerRetry = 5 * time.Second
+
+// wake fires the conversation's timers if they are due (as a Tick would),
+// tells the parent the actor is idle once it has had no message for the idle
+// timeout (the parent stops it), and re-arms the timer.
+func (a *Actor) wake(c actor.Context) {
+	a.timerAt = 0
+	failed := false
+	if a.conv != nil && !a.conv.NextTimerAt.IsZero() && !a.clock().Before(a.conv.NextTimerAt) {
+		// The window timer's Tick counted as activity, and still does.
+		a.activeAt = mono()
+		if r := a.tick(); r.Err != nil {
+			failed = true
+			a.log().Warn("conversation timer not applied; will retry", zap.Duration("retry_in", timerRetry), zap.Error(r.Err))
+		}
+	}
+	if idle := a.deps.Config.IdleTimeout; idle > 0 && mono()-a.activeAt >= int64(idle) {
+		c.Send(c.Parent(), Idle{Key: a.key(), ID: a.self.Id})
+		// Should the parent keep the actor (it never does), ask again
+		// after another idle timeout, as protoactor's receive timeout did.
+		a.activeAt = mono()
+	}
+	if failed {
+		a.armIn(timerRetry)
+		return
+	}
+	a.armTimer()
+}
+
+// armIn arms the actor's timer for d from now, whatever it was armed for.
+func (a *Actor) armIn(d time.Duration) {
+	if a.system == nil {
+		return
+	}
+	if a.timer == nil {
+		a.timer = time.AfterFunc(d, a.fire)
+	} else {
+		a.timer.Reset(d)
+	}
+	a.timerAt = mono() + int64(d)
+}
+
+// clock is the time timers are due by: Deps.Now, else time.Now.
+func (a *Actor) clock() time.Time {
+	if a.deps.Now != nil {
+		return a.deps.Now()
+	}
+	return time.Now()
+}
+
+// armTimer makes the actor's timer wake it no later than the conversation's
+// NextTimerAt and the end of the idle timeout. A timer that fires earlier
+// than needed is kept: its wake re-arms it. So the common message, which
+// moves both deadlines later, does not touch the timer at all.
+func (a *Actor) armTimer() {
+	if a.system == nil {
+		return
+	}
+	now := mono()
+	var at int64
+	if a.conv != nil && !a.conv.NextTimerAt.IsZero() {
+		d := max(a.conv.NextTimerAt.Sub(a.clock()), 0)
+		at = now + int64(d+time.Millisecond)
+	}
+	if idle := a.deps.Config.IdleTimeout; idle > 0 {
+		if end := a.activeAt + int64(idle); at == 0 || end < at {
+			at = end
+		}
+	}
+	switch {
+	case at == 0:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.timerAt = 0
+		return
+	case a.timerAt != 0 && a.timerAt <= at:
+		return
+	}
+	d := time.Duration(max(at-now, 0))
+	if a.timer == nil {
+		a.timer = time.AfterFunc(d, a.fire)
+	} else {
+		a.timer.Reset(d)
+	}
+	a.timerAt = at
+}
+
+// fire runs on the timer's goroutine: it only sends the actor a wake.
+func (a *Actor) fire() { a.system.Root.Send(a.self, wake{}) }

@@ -1,0 +1,278 @@
+// Package sender drains the outbound queue into the WhatsApp Cloud API.
+//
+// Guarantees: a job is acknowledged only after its outcome is persisted
+// (the message's status: sent with its wamid, or failed with Meta's code). A
+// redelivered job whose message is no longer queued is acknowledged without a
+// second send, so a send reaches Meta twice only if the process died while
+// its HTTP request was in flight. Sends are shaped per business number
+// (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
+// classified by Meta's code: retried with exponential backoff and jitter,
+// failed for good, or pausing the number (0/190, 368/131031/131042: an error
+// log and engine_sender_paused_total{scope="number"}) or the recipient on
+// that number (131048/131049: scope="recipient"). A job whose number or
+// recipient is paused is put back untried until the pause ends
+// (engine_sends_total{outcome="held"}) without using an attempt, so a long
+// outage delays messages but fails none. A job that exhausts its attempts
+// by failures is dead-lettered and its message marked failed.
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/gateway/outbound/whatsapp"
+)
+
+// Client sends one message to the Cloud API.
+type Client interface {
+	Send(ctx context.Context, phoneNumberID string, body json.RawMessage) (wamid string, err error)
+}
+
+// Shaper paces sends.
+type Shaper interface {
+	Wait(ctx context.Context, phoneNumberID, to string) error
+	PauseNumber(phoneNumberID string, until time.Time)
+	PauseRecipient(phoneNumberID, to string, until time.Time)
+}
+
+// Store is what the sender reads and writes of messages.
+type Store interface {
+	Message(ctx context.Context, id string) (actors.Message, error)
+	UpdateMessageStatus(ctx context.Context, id, status, waMessageID string, werr *actors.WhatsAppError, at time.Time) (bool, error)
+}
+
+// Options build a Sender.
+type Options struct {
+	Consumer  actors.OutboundConsumer
+	Client    Client
+	Shaper    Shaper
+	Store     Store
+	Directory conversation.Directory
+	Log       *zap.Logger
+	Registry  prometheus.Registerer
+	// NumberPause, when set, replaces the pause a token or account error
+	// puts on a number (Meta's classification otherwise: minutes).
+	NumberPause time.Duration
+	// RecipientPause, when set, replaces the pause 131048/131049 put on a
+	// recipient (otherwise hours).
+	RecipientPause time.Duration
+}
+
+// Sender is the outbound queue's consumer.
+type Sender struct {
+	opts     Options
+	log      *zap.Logger
+	mu       sync.Mutex
+	inflight map[string]bool
+	wg       sync.WaitGroup
+
+	outcomes *prometheus.CounterVec
+	paused   *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+// New returns a Sender; Run starts it.
+func New(opts Options) *Sender {
+	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused)."}, []string{"outcome"}),
+		paused:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sender_paused_total", Help: "Pauses by scope (number, recipient) after Meta's errors."}, []string{"scope"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
+	}
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(s.outcomes, s.paused, s.latency)
+	}
+	return s
+}
+
+// Run consumes until ctx ends, then waits for sends in flight.
+func (s *Sender) Run(ctx context.Context) error {
+	err := s.opts.Consumer.Consume(ctx, func(d actors.Delivery) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.process(ctx, d)
+		}()
+	})
+	s.wg.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (s *Sender) begin(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[id] {
+		return false
+	}
+	s.inflight[id] = true
+	return true
+}
+
+func (s *Sender) end(id string) {
+	s.mu.Lock()
+	delete(s.inflight, id)
+	s.mu.Unlock()
+}
+
+func (s *Sender) process(ctx context.Context, d actors.Delivery) {
+	job := d.Job()
+	log := s.log.WithLazy(zap.String("message_id", job.MessageID), zap.String("phone_number_id", job.PhoneNumberID), zap.Int("attempt", job.Attempt))
+	if !s.begin(job.MessageID) {
+		// The same message is being sent right now (a duplicate delivery):
+		// its outcome will be recorded by the first.
+		s.outcomes.WithLabelValues("skipped").Inc()
+		s.ack(d, log)
+		return
+	}
+	defer s.end(job.MessageID)
+
+	m, err := s.opts.Store.Message(ctx, job.MessageID)
+	switch {
+	case errors.Is(err, actors.ErrNotFound):
+		log.Error("outbound job for an unknown message; dead-lettering")
+		if err := d.DeadLetter("message not found"); err != nil {
+			log.Warn("dead-letter job", zap.Error(err))
+		}
+		return
+	case err != nil:
+		if ctx.Err() != nil {
+			return // redelivered after the restart
+		}
+		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, time.Second), "load message: "+err.Error(), log)
+		return
+	case m.Status != actors.StatusQueued:
+		// Already sent or failed: a redelivery. Nothing to do twice.
+		s.outcomes.WithLabelValues("skipped").Inc()
+		s.ack(d, log)
+		return
+	}
+
+	if err := s.opts.Shaper.Wait(ctx, job.PhoneNumberID, job.To); err != nil {
+		var paused *whatsapp.PausedError
+		switch {
+		case errors.As(err, &paused):
+			s.hold(d, paused.Remaining, "paused: "+paused.Error(), log)
+		case ctx.Err() != nil:
+			// Shutting down: leave the job unacknowledged for redelivery.
+		default:
+			s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, time.Second), err.Error(), log)
+		}
+		return
+	}
+
+	start := time.Now()
+	wamid, err := s.opts.Client.Send(ctx, job.PhoneNumberID, job.Body)
+	s.latency.Observe(time.Since(start).Seconds())
+	if err == nil {
+		s.record(ctx, job, actors.StatusSent, wamid, nil, false, log)
+		s.outcomes.WithLabelValues("sent").Inc()
+		s.ack(d, log)
+		return
+	}
+	dec := whatsapp.Classify(err)
+	werr := &actors.WhatsAppError{Code: max(dec.Code, 0), Title: dec.Reason}
+	switch dec.Action {
+	case whatsapp.Retry:
+		if dec.RecipientOnly {
+			// 131056: hold back every message to this recipient, not just
+			// this one, for the pair-rate delay.
+			s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(dec.Delay))
+		}
+		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, dec.Delay), dec.Reason, log)
+	case whatsapp.PauseNumber:
+		pause := pick(s.opts.NumberPause, dec.Delay)
+		s.paused.WithLabelValues("number").Inc()
+		log.Error("WhatsApp refused the business number's token or account; sends paused",
+			zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Duration("pause", pause), zap.Error(err))
+		s.opts.Shaper.PauseNumber(job.PhoneNumberID, time.Now().Add(pause))
+		s.retry(ctx, d, job, pause, dec.Reason, log)
+	case whatsapp.PauseRecipient:
+		s.paused.WithLabelValues("recipient").Inc()
+		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Error(err))
+		pause := pick(s.opts.RecipientPause, dec.Delay)
+		s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(pause))
+		s.retry(ctx, d, job, pause, dec.Reason, log)
+	default: // Fail
+		log.Info("send failed for good", zap.Int("code", dec.Code), zap.String("reason", dec.Reason))
+		s.record(ctx, job, actors.StatusFailed, "", werr, dec.WindowClosed, log)
+		s.outcomes.WithLabelValues("failed").Inc()
+		s.ack(d, log)
+	}
+}
+
+// retry requeues the job, or, when it has no attempts left, records the
+// message as failed (it was dead-lettered).
+func (s *Sender) retry(ctx context.Context, d actors.Delivery, job actors.OutboundJob, delay time.Duration, reason string, log *zap.Logger) {
+	dead, err := d.Retry(delay, reason)
+	if err != nil {
+		log.Warn("requeue job; it will be redelivered", zap.Error(err))
+		return
+	}
+	if !dead {
+		s.outcomes.WithLabelValues("retried").Inc()
+		log.Debug("send retried", zap.Duration("delay", delay), zap.String("reason", reason))
+		return
+	}
+	s.outcomes.WithLabelValues("dead_lettered").Inc()
+	log.Warn("send dead-lettered after its last attempt", zap.String("reason", reason))
+	s.record(ctx, job, actors.StatusFailed, "", &actors.WhatsAppError{Title: "dead-lettered after the last attempt", Message: reason}, false, log)
+}
+
+// hold puts back, untried, a job whose number or recipient is paused, to
+// come again when the pause ends. It is not a failure of the job: it uses
+// no attempt, so however long a pause lasts the message waits, queued, and
+// goes out once the pause ends.
+func (s *Sender) hold(d actors.Delivery, delay time.Duration, reason string, log *zap.Logger) {
+	if err := d.Hold(delay, reason); err != nil {
+		log.Warn("requeue paused job; it will be redelivered", zap.Error(err))
+		return
+	}
+	s.outcomes.WithLabelValues("held").Inc()
+	log.Debug("send held while paused", zap.Duration("delay", delay), zap.String("reason", reason))
+}
+
+func (s *Sender) ack(d actors.Delivery, log *zap.Logger) {
+	if err := d.Ack(); err != nil {
+		log.Warn("ack job; it may be redelivered and skipped", zap.Error(err))
+	}
+}
+
+// record persists a send's outcome, then tells the conversation. The
+// status write is retried briefly: once a message was sent, losing its
+// status would let a redelivery send it again.
+func (s *Sender) record(ctx context.Context, job actors.OutboundJob, status, wamid string, werr *actors.WhatsAppError, windowClosed bool, log *zap.Logger) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, err = s.opts.Store.UpdateMessageStatus(wctx, job.MessageID, status, wamid, werr, time.Now().UTC())
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	if err != nil {
+		log.Error("send outcome not recorded; a redelivery may send it again", zap.String("status", status), zap.Error(err))
+	}
+	key := conversation.Key{PhoneNumberID: job.PhoneNumberID, WaID: job.To}
+	s.opts.Directory.Send(key, conversation.SendOutcome{MessageID: job.MessageID, WaMessageID: wamid, Status: status, Error: werr, WindowClosed: windowClosed})
+}
+
+// pick returns override when set, else d.
+func pick(override, d time.Duration) time.Duration {
+	if override > 0 {
+		return override
+	}
+	return d
+}

@@ -1,0 +1,129 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
+)
+
+func user(id, email string, role actors.Role, created time.Time) actors.User {
+	return actors.User{
+		ID:           id,
+		Email:        email,
+		Name:         "Name of " + id,
+		Role:         role,
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
+		CreatedAt:    created,
+		UpdatedAt:    created,
+	}
+}
+
+func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
+	runCases(t, open, []storeCase{
+		{name: "create then read by id and email", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			u := user("u1", "ana@example.com", actors.RoleAgent, base)
+			u.UpdatedAt = base.Add(time.Second)
+			require.NoError(t, s.CreateUser(ctx, u))
+
+			got, err := s.UserByID(ctx, "u1")
+			require.NoError(t, err)
+			assert.Equal(t, u, got)
+
+			got, err = s.UserByEmail(ctx, "ana@example.com")
+			require.NoError(t, err)
+			assert.Equal(t, u, got)
+		}},
+		{name: "duplicate id is ErrDuplicate", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			orig := user("u1", "ana@example.com", actors.RoleAgent, base)
+			require.NoError(t, s.CreateUser(ctx, orig))
+			err := s.CreateUser(ctx, user("u1", "other@example.com", actors.RoleAdmin, base))
+			require.ErrorIs(t, err, actors.ErrDuplicate)
+
+			got, err := s.UserByID(ctx, "u1")
+			require.NoError(t, err)
+			assert.Equal(t, orig, got, "a rejected duplicate must not change the stored user")
+			_, err = s.UserByEmail(ctx, "other@example.com")
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+		}},
+		{name: "duplicate email is ErrDuplicate", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			require.NoError(t, s.CreateUser(ctx, user("u1", "ana@example.com", actors.RoleAgent, base)))
+			err := s.CreateUser(ctx, user("u2", "ana@example.com", actors.RoleAgent, base))
+			require.ErrorIs(t, err, actors.ErrDuplicate)
+			_, err = s.UserByID(ctx, "u2")
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+		}},
+		{name: "unknown id and email are ErrNotFound", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			require.NoError(t, s.CreateUser(ctx, user("u1", "ana@example.com", actors.RoleAgent, base)))
+			_, err := s.UserByID(ctx, "u404")
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+			_, err = s.UserByEmail(ctx, "nobody@example.com")
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+		}},
+		{name: "set role changes role and updated time only", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			u := user("u1", "ana@example.com", actors.RoleAgent, base)
+			require.NoError(t, s.CreateUser(ctx, u))
+			at := base.Add(time.Hour)
+
+			got, err := s.SetUserRole(ctx, "u1", actors.RoleSupervisor, at)
+			require.NoError(t, err)
+			want := u
+			want.Role = actors.RoleSupervisor
+			want.UpdatedAt = at
+			assert.Equal(t, want, got, "SetUserRole returns the stored user")
+
+			stored, err := s.UserByID(ctx, "u1")
+			require.NoError(t, err)
+			assert.Equal(t, want, stored)
+		}},
+		{name: "set role of unknown user is ErrNotFound", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			_, err := s.SetUserRole(ctx, "u404", actors.RoleAdmin, base)
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+		}},
+		{name: "list users ordered by created time then id, filtered by role", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			// Inserted out of order; u2 and u3 share a creation time.
+			users := []actors.User{
+				user("u4", "d@example.com", actors.RoleAgent, base.Add(3*time.Minute)),
+				user("u3", "c@example.com", actors.RoleAgent, base.Add(time.Minute)),
+				user("u1", "a@example.com", actors.RoleAdmin, base),
+				user("u2", "b@example.com", actors.RoleSupervisor, base.Add(time.Minute)),
+			}
+			for _, u := range users {
+				require.NoError(t, s.CreateUser(ctx, u))
+			}
+			tests := []struct {
+				role    actors.Role
+				wantIDs []string
+			}{
+				{role: "", wantIDs: []string{"u1", "u2", "u3", "u4"}},
+				{role: actors.RoleAgent, wantIDs: []string{"u3", "u4"}},
+				{role: actors.RoleAdmin, wantIDs: []string{"u1"}},
+			}
+			for _, tt := range tests {
+				got, err := s.ListUsers(ctx, tt.role)
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantIDs, userIDs(got), "role %q", tt.role)
+			}
+			got, err := s.ListUsers(ctx, "")
+			require.NoError(t, err)
+			require.Len(t, got, 4)
+			assert.Equal(t, users[2], got[0], "listed users carry every field")
+
+			// No user of a role: empty, not an error.
+			require.NoError(t, s.CreateUser(ctx, user("u5", "e@example.com", actors.RoleAdmin, base)))
+			_, err = s.SetUserRole(ctx, "u2", actors.RoleAgent, base.Add(time.Hour))
+			require.NoError(t, err)
+			got, err = s.ListUsers(ctx, actors.RoleSupervisor)
+			require.NoError(t, err)
+			assert.Empty(t, got)
+		}},
+	})
+}
+
+func userIDs(us []actors.User) []string { return idsOf(us, func(x actors.User) string { return x.ID }) }
+
+// ------------------------------------------------------------- families
