@@ -2,7 +2,6 @@ package sockets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,10 +15,6 @@ import (
 // before another is added: below the ~28k ephemeral ports Linux offers by
 // default (32768-60999), with room for the scenario's HTTP connections.
 const socketsPerSourceAddr = 20000
-
-// ErrNotLoopback is returned when source addresses are asked for a target
-// that is not on the loopback network.
-var ErrNotLoopback = errors.New("source address cycling needs a loopback target")
 
 // sourceAddrs returns n addresses 127.0.0.2, 127.0.0.3, ... (n ≤ 250).
 func sourceAddrs(n int) ([]netip.Addr, error) {

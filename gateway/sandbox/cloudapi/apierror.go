@@ -20,7 +20,6 @@ const (
 	CodeUndeliverable     = 131026 // Message undeliverable
 	CodeReEngagement      = 131047 // Re-engagement message (outside the 24h window)
 	CodeUnsupportedType   = 131051 // Unsupported message type
-	CodeMediaUpload       = 131053 // Media upload error
 	CodePairRateLimit     = 131056 // (Business Account, Consumer Account) pair rate limit hit
 	SubcodeSessionExpired = 463    // error_subcode of an expired access token
 )
@@ -101,6 +100,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // characters).
 func fbTraceID() string {
 	var b [17]byte
-	_, _ = rand.Read(b[:])
+	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -23,7 +23,7 @@ var idCounter atomic.Uint64
 func newWamid(waID string) string {
 	var raw [9]byte
 	binary.BigEndian.PutUint32(raw[:4], uint32(idCounter.Add(1)))
-	_, _ = rand.Read(raw[4:])
+	rand.Read(raw[4:])
 	hexID := strings.ToUpper(hex.EncodeToString(raw[:]))
 
 	rec := make([]byte, 0, 2+len(waID)+6+len(hexID)+1)
@@ -38,7 +38,7 @@ func newWamid(waID string) string {
 // newMediaID returns a numeric media id like Meta's (16 digits).
 func newMediaID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	rand.Read(b[:])
 	n := binary.BigEndian.Uint64(b[:])%9_000_000_000_000 + 1_000_000_000_000
 	return strconv.FormatUint(n, 10) + strconv.FormatUint(idCounter.Add(1)%1000+1000, 10)[1:]
 }
@@ -47,6 +47,6 @@ func newMediaID() string {
 func newConversationID() string {
 	var b [16]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(idCounter.Add(1)))
-	_, _ = rand.Read(b[4:])
+	rand.Read(b[4:])
 	return hex.EncodeToString(b[:])
 }

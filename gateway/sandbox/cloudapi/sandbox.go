@@ -12,7 +12,7 @@ import (
 )
 
 // Defaults for the zero values of Options (StatusDelay excepted: zero means
-// no delay; DefaultOptions sets DefaultStatusDelay).
+// no delay; callers that want Meta-like pacing set DefaultStatusDelay).
 const (
 	DefaultStatusDelay       = 300 * time.Millisecond
 	DefaultTimeoutHold       = 30 * time.Second
@@ -43,8 +43,8 @@ type Options struct {
 	AppSecret string
 	// StatusDelay is the base delay before each status callback (sent, then
 	// delivered, then read), plus a jitter of up to a fifth of it. Zero
-	// posts them as fast as the engine answers (tests); DefaultOptions sets
-	// DefaultStatusDelay.
+	// posts them as fast as the engine answers (tests); DefaultStatusDelay
+	// paces them as Meta roughly does.
 	StatusDelay time.Duration
 	// HTTPClient posts callbacks; default a plain client (each attempt is
 	// bounded by CallbackTimeout).
@@ -89,12 +89,6 @@ type Options struct {
 	// the accept times kept per business number for Rate.
 	MaxSent        int
 	MaxRateSamples int
-}
-
-// DefaultOptions returns Options with every default filled in, including
-// StatusDelay = DefaultStatusDelay; set WebhookURL and AppSecret.
-func DefaultOptions() Options {
-	return Options{StatusDelay: DefaultStatusDelay}.withDefaults()
 }
 
 func (o Options) withDefaults() Options {
