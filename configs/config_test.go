@@ -49,6 +49,7 @@ func TestValidate(t *testing.T) {
 		{name: "lower-case region", mutate: func(c *Config) { c.DefaultPhoneRegion = "in" }, wantVar: "DEFAULT_PHONE_REGION"},
 		{name: "admin email not an address", mutate: func(c *Config) { c.AdminEmail, c.AdminPassword = "not-an-email", "password1" }, wantVar: "ADMIN_EMAIL"},
 		{name: "admin email two at signs", mutate: func(c *Config) { c.AdminEmail, c.AdminPassword = "a@b@c.d", "password1" }, wantVar: "ADMIN_EMAIL"},
+		{name: "admin email with a display name", mutate: func(c *Config) { c.AdminEmail, c.AdminPassword = "Boss <boss@example.com>", "password1" }, wantVar: "ADMIN_EMAIL"},
 		{name: "admin email valid", mutate: func(c *Config) { c.AdminEmail, c.AdminPassword = "boss@example.com", "password1" }},
 		{name: "sandbox on the API port", mutate: func(c *Config) { c.Port, c.SandboxPort = 4010, 4010 }, wantVar: "SANDBOX_PORT"},
 		{name: "sandbox port irrelevant with a token", mutate: func(c *Config) { c.Port, c.SandboxPort, c.WhatsAppAccessToken = 4010, 4010, "t" }},

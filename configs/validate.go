@@ -3,6 +3,7 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -163,13 +164,12 @@ func validateAuth(c Config, r *report) {
 	}
 }
 
-// plausibleEmail is the shape check of ADMIN_EMAIL: one @ with text on
-// both sides, a dot inside the domain, no white space. The gateway's full
-// rule applies again when the admin is created.
+// plausibleEmail is the rule of ADMIN_EMAIL, the gateway's for any user:
+// a bare address (no display name, no angle brackets) with a dot in its
+// domain.
 func plausibleEmail(s string) bool {
-	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && !strings.Contains(domain, "@") && !strings.ContainsAny(s, " \t\r\n") &&
-		strings.Contains(strings.Trim(domain, "."), ".")
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == "" && len(s) <= 254 && strings.Contains(s[strings.LastIndexByte(s, '@'):], ".")
 }
 
 func validateLimits(c Config, r *report) {
