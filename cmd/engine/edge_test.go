@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway/gatewaytest"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/persistence/servicetest"
 	"github.com/wacc/engine/persistence/sqlitestore"
@@ -308,4 +312,49 @@ func TestQueuedMessageNeverPublishedIsSentAfterRestart(t *testing.T) {
 		require.Never(t, func() bool { return len(sentTo(sb, wa)) > 1 }, 500*time.Millisecond, 50*time.Millisecond, "sent once")
 		require.Len(t, sentTo(sb, wa), 1)
 	})
+}
+
+// TestIdempotencyLeaseTakeOver: a claim whose lease is still running
+// answers 409 with Retry-After until the lease ends; a claim whose lease
+// ran out (its process died) is taken over by the repeat, which runs and
+// answers 202; another body under that key is still 422.
+func TestIdempotencyLeaseTakeOver(t *testing.T) {
+	l := startLive(t, testConfig(t))
+	admin := l.admin()
+	wa := "919811390000"
+	l.customerWrites(wa)
+	st, me := l.api("GET", "/api/auth/me", admin, nil)
+	require.Equal(t, 200, st, me)
+	userID := me["data"].(map[string]any)["user"].(map[string]any)["id"].(string)
+
+	body := map[string]any{"to": "+" + wa, "type": "text", "text": map[string]string{"body": "leased"}}
+	raw, _ := json.Marshal(body)
+	sum := sha256.Sum256(raw)
+	claim := func(header string, leaseUntil time.Time) {
+		now := time.Now().UTC()
+		_, err := l.e.store.ClaimIdempotency(context.Background(), actors.IdempotencyRecord{
+			Key: userID + ":POST:/api/whatsapp/messages:" + header, RequestHash: hex.EncodeToString(sum[:]), Owner: "a-dead-process",
+			CreatedAt: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour), LeaseUntil: leaseUntil})
+		require.NoError(t, err)
+	}
+
+	claim("running", time.Now().Add(time.Minute))
+	status, hdr, out := gatewaytest.Call(t, l.client, "POST", l.url+"/api/whatsapp/messages", admin, body, "Idempotency-Key", "running")
+	require.Equal(t, 409, status, string(out))
+	retry, err := strconv.Atoi(hdr.Get("Retry-After"))
+	require.NoError(t, err)
+	assert.InDelta(t, 60, retry, 2, "until the lease ends")
+
+	claim("dead", time.Now().Add(-time.Second))
+	status, hdr, out = gatewaytest.Call(t, l.client, "POST", l.url+"/api/whatsapp/messages", admin, body, "Idempotency-Key", "dead")
+	require.Equal(t, 202, status, string(out))
+	assert.Empty(t, hdr.Get("Idempotent-Replayed"), "run, not replayed")
+	status, hdr, _ = gatewaytest.Call(t, l.client, "POST", l.url+"/api/whatsapp/messages", admin, body, "Idempotency-Key", "dead")
+	require.Equal(t, 202, status)
+	assert.Equal(t, "true", hdr.Get("Idempotent-Replayed"), "and answered once for good")
+	status, _, _ = gatewaytest.Call(t, l.client, "POST", l.url+"/api/whatsapp/messages", admin,
+		map[string]any{"to": "+" + wa, "type": "text", "text": map[string]string{"body": "another"}}, "Idempotency-Key", "dead")
+	require.Equal(t, 422, status)
+	sb := l.sandbox()
+	require.Eventually(t, func() bool { return len(sentTo(sb, wa)) == 1 }, 10*time.Second, 10*time.Millisecond)
 }
