@@ -94,14 +94,23 @@ type DeadLetters interface {
 }
 
 // IdempotencyRecord remembers the answer to a request sent with an
-// Idempotency-Key. Status 0 means the first request is still running.
+// Idempotency-Key. Status 0 means the request that claimed it has not
+// answered: it is still running while LeaseUntil is ahead, and its process
+// died if the lease ran out (a repeat then takes the claim over).
 type IdempotencyRecord struct {
 	Key         string
 	RequestHash string
 	Status      int
 	Body        []byte
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// CreatedAt is when the key was first claimed; a take-over keeps it,
+	// so it identifies the request across the crash of its process.
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// Owner is the claim's holder (unique per claiming request); only it
+	// may complete or release the claim.
+	Owner string
+	// LeaseUntil is when an unanswered claim may be taken over.
+	LeaseUntil time.Time
 }
 
 // OutboundStore is what the send path keeps beyond messages: lookups by
@@ -112,15 +121,29 @@ type OutboundStore interface {
 	// QueuedOutbound returns up to limit outbound messages whose status is
 	// still queued, oldest first.
 	QueuedOutbound(ctx context.Context, limit int) ([]Message, error)
-	// ClaimIdempotency stores rec (Status 0) if its key is new;
-	// ErrDuplicate when the key exists.
-	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord) error
+	// ClaimIdempotency claims rec.Key for rec.Owner until rec.LeaseUntil,
+	// rec.CreatedAt being now, and returns the claimed record. A new key
+	// is stored as rec (Status 0). An existing key is taken over, in one
+	// atomic conditional write, when it is unanswered with the same
+	// RequestHash and its lease ended before now (its claimant died; the
+	// record keeps its CreatedAt and ExpiresAt), or when it expired before
+	// now (it is replaced by rec). Otherwise ErrDuplicate: the caller reads
+	// the record to replay, refuse or wait.
+	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord) (IdempotencyRecord, error)
 	// IdempotencyRecord returns the record of key or ErrNotFound.
 	IdempotencyRecord(ctx context.Context, key string) (IdempotencyRecord, error)
-	// CompleteIdempotency stores the answer of a claimed key.
-	CompleteIdempotency(ctx context.Context, key string, status int, body []byte) error
-	// ReleaseIdempotency deletes a claim whose request had no effect.
-	ReleaseIdempotency(ctx context.Context, key string) error
+	// CompleteIdempotency stores the answer of the unanswered claim of key
+	// held by owner; ErrNotFound when owner no longer holds one (it was
+	// taken over).
+	CompleteIdempotency(ctx context.Context, key, owner string, status int, body []byte) error
+	// ReleaseIdempotency deletes the unanswered claim of key held by owner
+	// (its request had no effect); a no-op otherwise.
+	ReleaseIdempotency(ctx context.Context, key, owner string) error
+	// SettleIdempotencyClaims ends the lease of every unanswered claim, so
+	// each one's next repeat takes it over at once, and returns how many.
+	// Only a process that knows no other is running requests on this store
+	// may call it (a SQLite engine holding its DATA_DIR lock, at start-up).
+	SettleIdempotencyClaims(ctx context.Context) (int, error)
 	// DeleteExpiredIdempotency removes records expired before before.
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
 	// RequeueFailed moves a failed outbound message back to queued (its

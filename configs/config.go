@@ -1,11 +1,8 @@
 package configs
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -45,7 +42,7 @@ type Config struct {
 	RateLimitAPIPerMin  int      `env:"RATE_LIMIT_API_PER_MIN" doc:"requests per minute per client IP on /api (signed webhooks exempt)"`
 	RateLimitAuthPerMin int      `env:"RATE_LIMIT_AUTH_PER_MIN" doc:"requests per minute per client IP on /api/auth/*"`
 	TrustedProxies      []string `env:"TRUSTED_PROXIES" doc:"comma-separated CIDRs or IPs whose X-Forwarded-For is believed"`
-	AllowedOrigins      []string `env:"ALLOWED_ORIGINS" doc:"comma-separated origins allowed by CORS and the WebSocket upgrade; * allows any (no credentials are used)"`
+	AllowedOrigins      []string `env:"ALLOWED_ORIGINS" doc:"comma-separated origins allowed by CORS and the WebSocket upgrade; * allows any (no credentials are used); unset, localhost and 127.0.0.1 on PORT"`
 	MaxBodyBytes        int64    `env:"MAX_BODY_BYTES" doc:"largest JSON request body accepted"`
 	DefaultPhoneRegion  string   `env:"DEFAULT_PHONE_REGION" doc:"ISO region used to read phone numbers written without +country (empty: + is required)"`
 
@@ -58,7 +55,7 @@ type Config struct {
 	WhatsAppVerifyToken string        `env:"WHATSAPP_VERIFY_TOKEN" doc:"token Meta's webhook verification handshake must present (GET /api/whatsapp/webhook); required in production"`
 	WhatsAppAppSecret   string        `env:"WHATSAPP_APP_SECRET" doc:"app secret whose HMAC-SHA256 signs webhook bodies (X-Hub-Signature-256); required in production"`
 	ServiceWindow       time.Duration `env:"WHATSAPP_SERVICE_WINDOW" doc:"customer-service window after the customer's last message; free-form sends are refused after it"`
-	WindowWarning       time.Duration `env:"WINDOW_WARNING" doc:"how long before the window ends the assignee is warned (0 disables)"`
+	WindowWarning       time.Duration `env:"WINDOW_WARNING" doc:"how long before the window ends the assignee is warned (0 disables); unset, a quarter of a window of 1h or less"`
 	WebhookMaxBytes     int64         `env:"WEBHOOK_MAX_BYTES" doc:"largest webhook body accepted"`
 	ActorIdleTimeout    time.Duration `env:"ACTOR_IDLE_TIMEOUT" doc:"an idle conversation actor leaves memory after this long (its timers keep firing from the store)"`
 	AgentMaxOpen        int           `env:"AGENT_MAX_OPEN" doc:"most open conversations auto-assigned to one agent"`
@@ -82,7 +79,9 @@ type Config struct {
 	RabbitMQQueue         string        `env:"RABBITMQ_QUEUE" doc:"name of the outbound queue (and prefix of its retry and dead-letter queues)"`
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
 	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
-	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset)"`
+	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset); unset and equal to PORT, any free port"`
+
+	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" doc:"bound on reaching MongoDB, Redis and RabbitMQ at start-up; the engine exits naming the one it could not reach"`
 }
 
 // Defaults returns the configuration used when no variable is set: a working
@@ -128,197 +127,12 @@ func Defaults() Config {
 		RabbitMQQueue:         "whatsapp.outbound",
 		SandboxStatusDelay:    300 * time.Millisecond,
 		SandboxPort:           4010,
+		ConnectTimeout:        20 * time.Second,
 	}
 }
 
 // Production reports whether APP_ENV is production.
 func (c Config) Production() bool { return c.AppEnv == EnvProduction }
-
-// Validate checks every field and returns one error listing each bad
-// variable by name. It does not generate secrets; see MissingSecrets.
-func (c Config) Validate() error {
-	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
-	}
-	switch c.AppEnv {
-	case EnvDevelopment, EnvProduction, EnvTest:
-	default:
-		bad("APP_ENV", "must be development, production or test, got %q", c.AppEnv)
-	}
-	if c.Port < 0 || c.Port > 65535 {
-		bad("PORT", "must be 0-65535, got %d", c.Port)
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
-	}
-	if c.MongoURI == "" && strings.TrimSpace(c.DataDir) == "" {
-		bad("DATA_DIR", "must not be empty")
-	}
-	if c.MongoURI != "" {
-		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
-			bad("MONGODB_URI", "must be a mongodb:// or mongodb+srv:// URI")
-		}
-		if c.MongoDatabase == "" {
-			bad("MONGODB_DATABASE", "must not be empty")
-		}
-	}
-	if c.MongoPoolSize < 1 || c.MongoPoolSize > 10000 {
-		bad("MONGODB_POOL_SIZE", "must be 1-10000, got %d", c.MongoPoolSize)
-	}
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("REDIS_URL", "must be a redis:// or rediss:// URL")
-		}
-	}
-	if c.Production() {
-		if c.JWTSecret == "" {
-			bad("JWT_SECRET", "is required in production")
-		}
-		if c.JWTRefreshSecret == "" {
-			bad("JWT_REFRESH_SECRET", "is required in production")
-		}
-	}
-	if c.Production() {
-		if c.WhatsAppVerifyToken == "" {
-			bad("WHATSAPP_VERIFY_TOKEN", "is required in production")
-		}
-		if c.WhatsAppAppSecret == "" {
-			bad("WHATSAPP_APP_SECRET", "is required in production")
-		}
-	}
-	if c.ServiceWindow < time.Second || c.ServiceWindow > 7*24*time.Hour {
-		bad("WHATSAPP_SERVICE_WINDOW", "must be between 1s and 7d, got %s", c.ServiceWindow)
-	}
-	if c.WindowWarning < 0 || c.WindowWarning >= c.ServiceWindow {
-		bad("WINDOW_WARNING", "must be at least 0 and shorter than WHATSAPP_SERVICE_WINDOW, got %s", c.WindowWarning)
-	}
-	if c.WebhookMaxBytes < 1024 || c.WebhookMaxBytes > 64<<20 {
-		bad("WEBHOOK_MAX_BYTES", "must be 1024-67108864, got %d", c.WebhookMaxBytes)
-	}
-	if c.ActorIdleTimeout < 100*time.Millisecond {
-		bad("ACTOR_IDLE_TIMEOUT", "must be at least 100ms, got %s", c.ActorIdleTimeout)
-	}
-	if c.AgentMaxOpen < 1 {
-		bad("AGENT_MAX_OPEN", "must be at least 1, got %d", c.AgentMaxOpen)
-	}
-	if c.ConversationShards < 1 || c.ConversationShards > 1024 {
-		bad("CONVERSATION_SHARDS", "must be 1-1024, got %d", c.ConversationShards)
-	}
-	if c.RehydrateMax < 0 || c.RehydrateMax > 10_000_000 {
-		bad("REHYDRATE_MAX", "must be 0-10000000, got %d", c.RehydrateMax)
-	}
-	if c.SocketBuffer < 8 || c.SocketBuffer > 65536 {
-		bad("SOCKET_BUFFER", "must be 8-65536, got %d", c.SocketBuffer)
-	}
-	if c.Production() && c.WhatsAppAccessToken == "" {
-		bad("WHATSAPP_ACCESS_TOKEN", "is required in production (the sandbox never runs there)")
-	}
-	if u, err := url.Parse(c.WhatsAppAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("WHATSAPP_API_URL", "must be an http(s) URL, got %q", c.WhatsAppAPIURL)
-	}
-	if !strings.HasPrefix(c.WhatsAppAPIVersion, "v") || len(c.WhatsAppAPIVersion) < 2 {
-		bad("WHATSAPP_API_VERSION", "must look like v21.0, got %q", c.WhatsAppAPIVersion)
-	}
-	if c.WhatsAppPhoneNumberID == "" || strings.ContainsAny(c.WhatsAppPhoneNumberID, "/?#") {
-		bad("WHATSAPP_PHONE_NUMBER_ID", "must be a phone number id, got %q", c.WhatsAppPhoneNumberID)
-	}
-	if c.WhatsAppMPS < 1 || c.WhatsAppMPS > 10000 {
-		bad("WHATSAPP_MPS", "must be 1-10000, got %d", c.WhatsAppMPS)
-	}
-	if c.PairInterval < 0 || c.PairInterval > time.Minute {
-		bad("WHATSAPP_PAIR_INTERVAL", "must be 0-1m, got %s", c.PairInterval)
-	}
-	if c.PairBurst < 1 || c.PairBurst > 1000 {
-		bad("WHATSAPP_PAIR_BURST", "must be 1-1000, got %d", c.PairBurst)
-	}
-	if c.SendMaxAttempts < 1 || c.SendMaxAttempts > 100 {
-		bad("SEND_MAX_ATTEMPTS", "must be 1-100, got %d", c.SendMaxAttempts)
-	}
-	if c.SendWorkers < 1 || c.SendWorkers > 1024 {
-		bad("SEND_WORKERS", "must be 1-1024, got %d", c.SendWorkers)
-	}
-	if c.NumberPause < 0 || c.NumberPause > 24*time.Hour {
-		bad("WHATSAPP_NUMBER_PAUSE", "must be 0-24h, got %s", c.NumberPause)
-	}
-	if c.RecipientPause < 0 || c.RecipientPause > 7*24*time.Hour {
-		bad("WHATSAPP_RECIPIENT_PAUSE", "must be 0-7d, got %s", c.RecipientPause)
-	}
-	if c.RabbitMQURL != "" {
-		if u, err := url.Parse(c.RabbitMQURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
-			bad("RABBITMQ_URL", "must be an amqp:// or amqps:// URL")
-		}
-	}
-	if c.RabbitMQQueue == "" || len(c.RabbitMQQueue) > 200 {
-		bad("RABBITMQ_QUEUE", "must be 1-200 characters")
-	}
-	if c.SandboxStatusDelay < 0 || c.SandboxStatusDelay > time.Minute {
-		bad("SANDBOX_STATUS_DELAY", "must be 0-1m, got %s", c.SandboxStatusDelay)
-	}
-	if c.SandboxPort < 0 || c.SandboxPort > 65535 {
-		bad("SANDBOX_PORT", "must be 0-65535, got %d", c.SandboxPort)
-	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
-		bad("JWT_SECRET", "must be at least 32 bytes")
-	}
-	if c.JWTRefreshSecret != "" && len(c.JWTRefreshSecret) < 32 {
-		bad("JWT_REFRESH_SECRET", "must be at least 32 bytes")
-	}
-	if c.JWTSecret != "" && c.JWTSecret == c.JWTRefreshSecret {
-		bad("JWT_REFRESH_SECRET", "must differ from JWT_SECRET")
-	}
-	if c.JWTExpiresIn < time.Second || c.JWTExpiresIn > 24*time.Hour {
-		bad("JWT_EXPIRES_IN", "must be between 1s and 24h, got %s", c.JWTExpiresIn)
-	}
-	if c.JWTRefreshExpiresIn < c.JWTExpiresIn || c.JWTRefreshExpiresIn > 365*24*time.Hour {
-		bad("JWT_REFRESH_EXPIRES_IN", "must be between JWT_EXPIRES_IN and 365d, got %s", c.JWTRefreshExpiresIn)
-	}
-	if (c.AdminEmail == "") != (c.AdminPassword == "") {
-		bad("ADMIN_PASSWORD", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together")
-	}
-	if c.AdminPassword != "" && (len(c.AdminPassword) < 8 || len(c.AdminPassword) > 128) {
-		bad("ADMIN_PASSWORD", "must be 8-128 characters")
-	}
-	if c.RateLimitAPIPerMin < 1 {
-		bad("RATE_LIMIT_API_PER_MIN", "must be at least 1, got %d", c.RateLimitAPIPerMin)
-	}
-	if c.RateLimitAuthPerMin < 1 {
-		bad("RATE_LIMIT_AUTH_PER_MIN", "must be at least 1, got %d", c.RateLimitAuthPerMin)
-	}
-	if _, err := c.TrustedPrefixes(); err != nil {
-		bad("TRUSTED_PROXIES", "%v", err)
-	}
-	for _, o := range c.AllowedOrigins {
-		if o == "*" {
-			continue
-		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			bad("ALLOWED_ORIGINS", "%q is not an origin like https://console.example.com", o)
-		}
-	}
-	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
-		bad("MAX_BODY_BYTES", "must be 1024-67108864, got %d", c.MaxBodyBytes)
-	}
-	if c.DefaultPhoneRegion != "" && (len(c.DefaultPhoneRegion) != 2 || strings.ToUpper(c.DefaultPhoneRegion) != c.DefaultPhoneRegion) {
-		bad("DEFAULT_PHONE_REGION", "must be a two-letter upper-case ISO region such as IN, got %q", c.DefaultPhoneRegion)
-	}
-	if c.CustomerCacheSize < 0 {
-		bad("CACHE_MAX_ENTRIES", "must not be negative")
-	}
-	if c.CacheTTL < time.Second {
-		bad("CACHE_TTL", "must be at least 1s")
-	}
-	if c.AuditBuffer < 100 {
-		bad("AUDIT_BUFFER", "must be at least 100")
-	}
-	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
-		bad("SHUTDOWN_TIMEOUT", "must be between 1s and 10m, got %s", c.ShutdownTimeout)
-	}
-	return errors.Join(errs...)
-}
 
 // TrustedPrefixes parses TrustedProxies; a bare IP is a single-address prefix.
 func (c Config) TrustedPrefixes() ([]netip.Prefix, error) {

@@ -1,6 +1,16 @@
 // Package configs holds the engine's configuration as plain data: one typed
 // struct, its defaults and its validation. It reads no files and no
 // environment; cmd/engine fills the struct from the environment using the
-// `env` tag on each field, then calls Validate once at start-up. A bad value
-// stops the process with a message naming the variable.
+// `env` tag on each field, calls AdaptDefaults with the variables that were
+// set, then Validate once at start-up. A bad value stops the process with a
+// message naming the variable.
+//
+// Guarantees: Defaults() validates, and so does any configuration that sets
+// one variable to a valid value and leaves the rest to their defaults: a
+// default that depends on another variable (WINDOW_WARNING on
+// WHATSAPP_SERVICE_WINDOW, ALLOWED_ORIGINS and SANDBOX_PORT on PORT) follows
+// it when it was not set itself. Explicit values are never changed; an
+// explicit impossible pair is refused naming both variables. Validate
+// checks by section (server, storage, auth, limits, conversations,
+// whatsapp, sending) and reports every bad variable at once.
 package configs

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
 )
 
 func TestRegisterLoginMe(t *testing.T) {
@@ -204,7 +204,7 @@ func TestConcurrentRefreshWithOneTokenRevokes(t *testing.T) {
 }
 
 func TestRefreshExpiry(t *testing.T) {
-	h := newHarness(t, harnessOpts{config: func(c *configs.Config) {
+	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) {
 		c.JWTExpiresIn = time.Minute
 		c.JWTRefreshExpiresIn = time.Hour
 	}})

@@ -3,10 +3,26 @@
 // and security headers, the auth, user, customer and audit endpoints, health,
 // readiness, metrics and the OpenAPI document.
 //
+// The gateway is configured by its own Options (options.go), which
+// cmd/engine maps from the engine's configuration; it does not import
+// configs.
+//
 // Guarantees: every non-2xx answer uses the contract's error envelope,
 // including unknown routes, wrong methods and recovered panics (500 with the
-// request id, never internals). Request bodies are bounded and decoded
-// strictly into typed structs. Permission checks are declared beside each
+// request id, never internals). Each route reads at most its own body limit
+// (the JSON API's MaxBodyBytes, the signed webhook's WebhookMaxBytes), never
+// another's; a larger body is 413 PAYLOAD_TOO_LARGE, and reading stops at
+// the limit. Request bodies are decoded strictly into typed structs.
+// /readyz pings every Check it was given (store, Redis, RabbitMQ) and
+// answers 503 naming each one that fails.
+//
+// An Idempotency-Key is claimed for its request with a lease a little
+// longer than WriteTimeout (the longest a request may run: its context ends
+// there). A repeat while the lease runs is 409 with Retry-After; a repeat
+// after it (the claimant's process died) takes the claim over and runs the
+// request again. A send's message id is derived from its claim, so such a
+// repeat finds the message the dead process stored, if it did, and never
+// queues a second. Permission checks are declared beside each
 // route in the route table (routes.go) and applied as middleware; handlers
 // never check roles themselves. Every data-changing or security-relevant
 // action is handed to the audit log, which never blocks a request.

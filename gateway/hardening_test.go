@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
 )
 
 func TestRouterErrorsUseEnvelope(t *testing.T) {
@@ -27,16 +28,16 @@ func TestRouterErrorsUseEnvelope(t *testing.T) {
 
 func TestSecurityHeaders(t *testing.T) {
 	cases := []struct {
-		name     string
-		env      string
-		wantHSTS bool
+		name       string
+		production bool
+		wantHSTS   bool
 	}{
-		{name: "test", env: configs.EnvTest},
-		{name: "production", env: configs.EnvProduction, wantHSTS: true},
+		{name: "test"},
+		{name: "production", production: true, wantHSTS: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, harnessOpts{config: func(c *configs.Config) { c.AppEnv = tc.env }})
+			h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.Production = tc.production }})
 			r := h.call("GET", "/healthz", "", nil)
 			require.Equal(t, 200, r.Status)
 			assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
@@ -50,7 +51,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	h := newHarness(t, harnessOpts{config: func(c *configs.Config) { c.AllowedOrigins = []string{"https://console.example.com"} }})
+	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.AllowedOrigins = []string{"https://console.example.com"} }})
 	pre := h.call("OPTIONS", "/api/customers", "", nil, "Origin", "https://console.example.com", "Access-Control-Request-Method", "POST")
 	require.Equal(t, 204, pre.Status, pre.String())
 	assert.Equal(t, "https://console.example.com", pre.Header.Get("Access-Control-Allow-Origin"))
@@ -68,7 +69,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	h := newHarness(t, harnessOpts{config: func(c *configs.Config) { c.MaxBodyBytes = 4096 }})
+	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.MaxBodyBytes = 4096 }})
 	agent := h.register()
 	big := fmt.Sprintf(`{"name":"%s","phone":"+14155550100"}`, strings.Repeat("x", 5000))
 	requireError(t, h.call("POST", "/api/customers", agent.Access, big), 413, "PAYLOAD_TOO_LARGE")
@@ -100,10 +101,10 @@ func (c *chunked) Read(p []byte) (int, error) {
 }
 
 func TestRateLimits(t *testing.T) {
-	h := newHarness(t, harnessOpts{config: func(c *configs.Config) {
+	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) {
 		c.RateLimitAuthPerMin = 3
 		c.RateLimitAPIPerMin = 600
-		c.TrustedProxies = []string{"127.0.0.1"}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	}})
 	login := map[string]string{"email": "x@example.com", "password": "password1"}
 	fromIP := func(ip string) response {
@@ -132,7 +133,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestForwardedForIgnoredFromUntrustedPeer(t *testing.T) {
-	h := newHarness(t, harnessOpts{config: func(c *configs.Config) { c.RateLimitAuthPerMin = 2 }})
+	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.RateLimitAuthPerMin = 2 }})
 	login := map[string]string{"email": "x@example.com", "password": "password1"}
 	for i := 0; i < 2; i++ {
 		h.call("POST", "/api/auth/login", "", login, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))

@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/gatewaytest"
@@ -32,7 +31,7 @@ import (
 type harness struct {
 	t      *testing.T
 	url    string
-	cfg    configs.Config
+	cfg    gateway.Options
 	store  *sqlitestore.Store
 	kv     gateway.KV
 	audit  *audit.Log
@@ -43,7 +42,7 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	config func(*configs.Config)
+	config func(*gateway.Options)
 	kv     gateway.KV                             // memkv when nil
 	store  func(*sqlitestore.Store) gateway.Store // wraps the store (fault injection)
 	// shareStore, when set, makes this gateway a second node over the
@@ -53,18 +52,16 @@ type harnessOpts struct {
 
 func newHarness(t *testing.T, opts harnessOpts) *harness {
 	t.Helper()
-	cfg := configs.Defaults()
-	cfg.AppEnv = configs.EnvTest
-	cfg.Host, cfg.Port = "127.0.0.1", 0
-	cfg.JWTSecret = strings.Repeat("a", 32)
-	cfg.JWTRefreshSecret = strings.Repeat("b", 32)
-	cfg.WhatsAppAppSecret, cfg.WhatsAppVerifyToken, cfg.WhatsAppAccessToken = "app-secret", "verify-token", "token"
-	cfg.RateLimitAPIPerMin = 100000
-	cfg.RateLimitAuthPerMin = 100000
+	cfg := gateway.Options{
+		Host: "127.0.0.1", AllowedOrigins: []string{"http://localhost:4000", "http://127.0.0.1:4000"},
+		MaxBodyBytes: 1 << 20, WebhookMaxBytes: 3 << 20, RateLimitAPIPerMin: 100000, RateLimitAuthPerMin: 100000,
+		JWTSecret: strings.Repeat("a", 32), JWTRefreshSecret: strings.Repeat("b", 32),
+		JWTExpiresIn: 15 * time.Minute, JWTRefreshExpiresIn: 7 * 24 * time.Hour, CacheTTL: 5 * time.Minute,
+		WhatsAppVerifyToken: "verify-token", WhatsAppAppSecret: "app-secret", WhatsAppPhoneNumberID: "100000000000001",
+	}
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
-	require.NoError(t, cfg.Validate())
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	ctx, cancel := context.WithCancel(context.Background())
 
@@ -94,7 +91,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	auditDone := make(chan struct{})
 	go func() { defer close(auditDone); _ = h.audit.Run(ctx) }()
 	h.srv, err = gateway.New(gateway.Deps{
-		Log: log, Config: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg,
+		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg,
 		Checks: []gateway.Check{{Name: "store", Ping: store.Ping}},
 		Now:    func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) },
 	})

@@ -29,6 +29,7 @@ const (
 	ctxPrincipal
 	ctxClientIP
 	ctxUserHolder
+	ctxIdempotency
 )
 
 // principal is the authenticated caller of a request.
@@ -230,7 +231,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
-		if s.cfg.Production() {
+		if s.cfg.Production {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
@@ -280,16 +281,21 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
-// limitBody caps every request body at the configured size.
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			writeError(w, r, errf(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes)))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-		next.ServeHTTP(w, r)
-	})
+// limitBody caps a route's request body at limit bytes: a declared
+// Content-Length above it is refused at once, and a longer body (chunked or
+// lying) fails its read with *http.MaxBytesError, which the handlers answer
+// with 413 PAYLOAD_TOO_LARGE. Reading stops at the limit.
+func limitBody(limit int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > limit {
+				writeError(w, r, errf(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit)))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // rateLimit refuses a client IP over perMinute requests with 429

@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/persistence/rediskv"
 	"github.com/wacc/engine/persistence/servicetest"
@@ -28,7 +27,7 @@ func sharedRedis(t *testing.T) gateway.KV {
 // update on the other.
 func TestTwoNodesShareRedis(t *testing.T) {
 	kv := sharedRedis(t)
-	cfg := func(c *configs.Config) { c.RateLimitAuthPerMin = 4 }
+	cfg := func(c *gateway.Options) { c.RateLimitAuthPerMin = 4 }
 	a := newHarness(t, harnessOpts{kv: kv, config: cfg})
 	b := newHarness(t, harnessOpts{kv: kv, config: cfg, shareStore: a})
 

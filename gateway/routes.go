@@ -20,6 +20,9 @@ type route struct {
 	// auth limit.
 	limited     bool
 	authLimited bool
+	// maxBody is the largest body the route reads; 0 means the JSON API's
+	// MaxBodyBytes.
+	maxBody int64
 
 	summary string
 	tag     string
@@ -44,7 +47,7 @@ func (s *Server) engineRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/api/whatsapp/webhook", handler: s.handleWebhookVerify, tag: "whatsapp",
 			summary: "Meta's webhook verification handshake (hub.mode, hub.verify_token, hub.challenge)", status: 200, query: []string{"hub.mode", "hub.verify_token", "hub.challenge"}},
-		{method: "POST", pattern: "/api/whatsapp/webhook", handler: s.handleWebhook, tag: "whatsapp",
+		{method: "POST", pattern: "/api/whatsapp/webhook", handler: s.handleWebhook, tag: "whatsapp", maxBody: s.cfg.WebhookMaxBytes,
 			summary: "Meta's signed webhook (X-Hub-Signature-256); 200 once durably accepted; exempt from rate limits", status: 200},
 		{method: "GET", pattern: "/api/whatsapp/conversations", handler: s.handleListConversations, limited: true, perm: actors.PermConversationsRead, tag: "whatsapp",
 			summary: "List conversations (agents: their own)", response: listPage[actors.ConversationView]{}, status: 200, query: []string{"status", "assignee", "customerId", "page", "limit"}},

@@ -284,7 +284,7 @@ func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 		ctxID = req.Context.MessageID
 	}
 	rawContent, _ := json.Marshal(content)
-	cmd := conversation.Send{MessageID: actors.NewID(), Type: req.Type, Text: text, Content: rawContent,
+	cmd := conversation.Send{MessageID: newMessageID(r.Context()), Type: req.Type, Text: text, Content: rawContent,
 		Body: cloudBody(cust.WaID, req.Type, object, ctxID), Priority: actors.PriorityReply}
 	s.dispatchSend(w, r, phoneID, cust, cmd)
 }
@@ -335,7 +335,7 @@ func (s *Server) handleSendTemplate(w http.ResponseWriter, r *http.Request) {
 		object["components"] = req.Template.Components
 	}
 	rawContent, _ := json.Marshal(object)
-	cmd := conversation.Send{MessageID: actors.NewID(), Type: "template", Text: "[template " + req.Template.Name + "]", Content: rawContent,
+	cmd := conversation.Send{MessageID: newMessageID(r.Context()), Type: "template", Text: "[template " + req.Template.Name + "]", Content: rawContent,
 		Body: cloudBody(cust.WaID, "template", object, ""), Template: true, CustomerID: cust.ID, Priority: actors.PriorityBulk}
 	s.dispatchSend(w, r, phoneID, cust, cmd)
 }

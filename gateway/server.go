@@ -16,18 +16,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/auth"
 )
 
 // Deps is what the gateway is built from; cmd/engine constructs the
 // concrete types.
 type Deps struct {
-	Log    *zap.Logger
-	Config configs.Config
-	Store  Store
-	KV     KV
-	Audit  Auditor
+	Log *zap.Logger
+	// Options are the gateway's settings.
+	Options Options
+	Store   Store
+	KV      KV
+	Audit   Auditor
 	// Checks are the readiness probes of /readyz.
 	Checks []Check
 	// Registry receives the gateway's metrics and is served on /metrics; a
@@ -42,7 +42,7 @@ type Deps struct {
 // Server is the HTTP edge.
 type Server struct {
 	log            *zap.Logger
-	cfg            configs.Config
+	cfg            Options
 	store          Store
 	kv             KV
 	auditor        Auditor
@@ -59,16 +59,16 @@ type Server struct {
 	engine         *Engine
 	committer      *committer
 	webhookMetrics *webhookMetrics
+	// instance names this server in the owners of its Idempotency-Key
+	// claims.
+	instance string
 	openAPICache
 }
 
-// New builds the server and its routes. The config must be validated and
-// carry both JWT secrets.
+// New builds the server and its routes. The options must carry both JWT
+// secrets, positive body limits, lifetimes and rate limits.
 func New(d Deps) (*Server, error) {
-	if d.Config.JWTSecret == "" || d.Config.JWTRefreshSecret == "" {
-		return nil, errors.New("new gateway: JWT secrets are empty")
-	}
-	trusted, err := d.Config.TrustedPrefixes()
+	opts, err := d.Options.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("new gateway: %w", err)
 	}
@@ -81,17 +81,18 @@ func New(d Deps) (*Server, error) {
 	}
 	s := &Server{
 		log:            d.Log.With(zap.String("component", "gateway")),
-		cfg:            d.Config,
+		cfg:            opts,
 		store:          d.Store,
 		kv:             d.KV,
 		auditor:        d.Audit,
 		checks:         d.Checks,
 		registry:       d.Registry,
 		metrics:        newMetrics(d.Registry),
-		issuer:         auth.NewIssuer([]byte(d.Config.JWTSecret), []byte(d.Config.JWTRefreshSecret), d.Config.JWTExpiresIn, d.Now),
+		issuer:         auth.NewIssuer([]byte(opts.JWTSecret), []byte(opts.JWTRefreshSecret), opts.JWTExpiresIn, d.Now),
 		now:            d.Now,
-		trustedProxies: trusted,
+		trustedProxies: opts.TrustedProxies,
 		engine:         d.Engine,
+		instance:       actors.NewID(),
 	}
 	s.webhookMetrics = newWebhookMetrics(d.Registry)
 	if d.Engine != nil {
@@ -99,12 +100,12 @@ func New(d Deps) (*Server, error) {
 			metrics: s.webhookMetrics, log: s.log}
 	}
 	s.users = &readCache[actors.User]{
-		name: "users", prefix: "user:", kv: d.KV, ttl: d.Config.CacheTTL, m: s.metrics, log: s.log,
+		name: "users", prefix: "user:", kv: d.KV, ttl: opts.CacheTTL, m: s.metrics, log: s.log,
 		load:  d.Store.UserByID,
 		scrub: func(u actors.User) actors.User { u.PasswordHash = ""; return u },
 	}
 	s.customers = &readCache[actors.Customer]{
-		name: "customers", prefix: "customer:", kv: d.KV, ttl: d.Config.CacheTTL, m: s.metrics, log: s.log,
+		name: "customers", prefix: "customer:", kv: d.KV, ttl: opts.CacheTTL, m: s.metrics, log: s.log,
 		load: d.Store.Customer,
 	}
 	s.routes = s.routeTable()
@@ -126,7 +127,7 @@ func (s *Server) Routes() [][2]string {
 
 func (s *Server) buildRouter() http.Handler {
 	r := chi.NewRouter()
-	r.Use(withRequestID, s.withClientIP, s.observe, s.securityHeaders, s.cors, s.limitBody)
+	r.Use(withRequestID, s.withClientIP, s.observe, s.securityHeaders, s.cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no such route: "+r.Method+" "+r.URL.Path))
 	})
@@ -136,7 +137,13 @@ func (s *Server) buildRouter() http.Handler {
 	apiLimit := s.rateLimit("api", s.cfg.RateLimitAPIPerMin)
 	authLimit := s.rateLimit("auth", s.cfg.RateLimitAuthPerMin)
 	for _, rt := range s.routes {
-		var mw []func(http.Handler) http.Handler
+		// Each route reads at most its own limit: the JSON API's, or the
+		// webhook's (a signed batch from Meta may be several MiB).
+		limit := rt.maxBody
+		if limit == 0 {
+			limit = s.cfg.MaxBodyBytes
+		}
+		mw := []func(http.Handler) http.Handler{limitBody(limit)}
 		if rt.limited {
 			mw = append(mw, apiLimit)
 		}
@@ -173,10 +180,10 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- net.Addr) error {
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(s.log.With(zap.String("source", "net/http"))),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

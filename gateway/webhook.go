@@ -45,7 +45,7 @@ func (s *Server) handleWebhookVerify(w http.ResponseWriter, r *http.Request) {
 // durable write to the inbox (group-committed with concurrent requests), and
 // only then 200. A store that cannot take it gets Meta to retry (503).
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.WebhookMaxBytes))
+	body, err := io.ReadAll(r.Body) // limited to WebhookMaxBytes by the route
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

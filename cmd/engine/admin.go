@@ -44,15 +44,19 @@ func adminCommand(ctx context.Context, cfg configs.Config, log *zap.Logger, args
 	if n := len([]rune(password)); n < 8 || n > 128 {
 		return errors.New("admin create: password must be 8 to 128 characters")
 	}
-	if cfg.JWTSecret == "" {
-		cfg.JWTSecret, cfg.JWTRefreshSecret = randomSecret(), randomSecret()
-	}
-	e, err := newEngine(ctx, cfg, log)
+	// Only the store: no listener, queue or lock, so this works while the
+	// engine runs on the same database (SQLite takes writers from several
+	// processes one at a time).
+	store, _, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	u, err := gateway.CreateUser(ctx, e.store, time.Now(), addr, password, *name, actors.RoleAdmin)
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Warn("close store", zap.Error(err))
+		}
+	}()
+	u, err := gateway.CreateUser(ctx, store, time.Now(), addr, password, *name, actors.RoleAdmin)
 	if errors.Is(err, actors.ErrDuplicate) {
 		return fmt.Errorf("admin create: a user with email %s already exists", addr)
 	}

@@ -38,8 +38,10 @@ type kvStore interface {
 type engine struct {
 	cfg      configs.Config
 	log      *zap.Logger
+	lock     *dataDirLock
 	store    engineStore
 	kv       kvStore
+	ln       net.Listener
 	conv     *conversationEngine
 	out      *outbound
 	audit    *audit.Log
@@ -47,7 +49,11 @@ type engine struct {
 	backends string
 }
 
-func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *engine, err error) {
+// newEngine opens and builds every component. It fails with one line
+// naming the cause (the variable or the dependency), and then has closed
+// whatever it had opened: a failed start leaves no lock, listener or
+// connection behind.
+func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (*engine, error) {
 	if cfg.JWTSecret == "" || cfg.JWTRefreshSecret == "" {
 		// Validate made these fatal in production; in development they are
 		// generated so `make run` works with no setup.
@@ -59,40 +65,50 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 			cfg.JWTRefreshSecret = randomSecret()
 		}
 	}
-	e = &engine{cfg: cfg, log: log}
-	defer func() {
-		if err != nil {
-			e.close()
-		}
-	}()
+	if cfg.WhatsAppAppSecret == "" {
+		cfg.WhatsAppAppSecret = randomSecret()
+		log.Warn("WHATSAPP_APP_SECRET not set: using a random one; signed webhooks from Meta will be refused")
+	}
+	e := &engine{cfg: cfg, log: log}
+	if err := e.open(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
 
+// open builds the engine step by step; newEngine closes what it opened
+// when a step fails.
+func (e *engine) open(ctx context.Context) error {
+	cfg, log := e.cfg, e.log
 	var storeDesc, kvDesc string
-	if cfg.MongoURI != "" {
-		oc, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		s, err := mongostore.Open(oc, cfg.MongoURI, cfg.MongoDatabase, uint64(cfg.MongoPoolSize), log)
+	if cfg.MongoURI == "" {
+		// Only one engine may use a SQLite DATA_DIR: the lock comes first,
+		// so a second engine names it rather than a busy port.
+		lock, err := lockDataDir(cfg.DataDir)
 		if err != nil {
-			return nil, fmt.Errorf("open mongodb store: %w", err)
+			return err
 		}
-		e.store, storeDesc = s, "mongodb database "+cfg.MongoDatabase
-	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return nil, fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
-		}
-		path := filepath.Join(cfg.DataDir, "engine.db")
-		s, err := sqlitestore.Open(ctx, path, log)
-		if err != nil {
-			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
-		}
-		e.store, storeDesc = s, "sqlite "+path
+		e.lock = lock
+	}
+	store, storeDesc, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	e.store = store
+	addr := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
+	if e.ln, err = net.Listen("tcp", addr); err != nil {
+		return fmt.Errorf("listen for the API on PORT %d (%s): %w", cfg.Port, addr, listenCause(err))
 	}
 
 	checks := []gateway.Check{{Name: "store", Ping: e.store.Ping}}
 	var budget whatsapp.Budget
 	if cfg.RedisURL != "" {
-		client, err := rediskv.Dial(ctx, cfg.RedisURL, cfg.RedisPassword)
+		dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		client, err := rediskv.Dial(dctx, cfg.RedisURL, cfg.RedisPassword)
+		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("connect to redis: %w", err)
+			return fmt.Errorf("connect to REDIS_URL within CONNECT_TIMEOUT %s: %w", cfg.ConnectTimeout, err)
 		}
 		e.kv = &redisKV{KV: rediskv.New(client, cfg.RedisPrefix, 10*time.Second), close: client.Close}
 		checks = append(checks, gateway.Check{Name: "redis", Ping: func(ctx context.Context) error { return client.Ping(ctx).Err() }})
@@ -103,37 +119,79 @@ func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (e *eng
 		kvDesc = "in-process"
 	}
 
-	if cfg.WhatsAppAppSecret == "" {
-		cfg.WhatsAppAppSecret = randomSecret()
-		log.Warn("WHATSAPP_APP_SECRET not set: using a random one; signed webhooks from Meta will be refused")
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e.audit = audit.New(e.store, log, reg, audit.Options{Capacity: cfg.AuditBuffer, FlushTimeout: cfg.ShutdownTimeout})
-	e.out, err = openOutbound(ctx, cfg, budget, log)
-	if err != nil {
-		return nil, err
+	if e.out, err = openOutbound(ctx, cfg, budget, log); err != nil {
+		return err
 	}
-	e.conv, err = startConversations(ctx, cfg, e.store, log, reg, newCountingPublisher(e.out.queue, reg))
-	if err != nil {
-		return nil, err
+	if c := e.out.check(); c != nil {
+		checks = append(checks, *c)
+	}
+	if e.conv, err = startConversations(ctx, cfg, e.store, log, reg, newCountingPublisher(e.out.queue, reg)); err != nil {
+		return err
 	}
 	e.out.startSender(e.store, e.conv, reg)
 	ge := e.conv.gatewayEngine(e.store)
 	ge.DeadLetters = e.out.queue
-	e.gw, err = gateway.New(gateway.Deps{Log: log, Config: cfg, Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg, Engine: ge})
+	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg, Engine: ge})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.conv.commands.gw = e.gw
-	if err := e.out.recover(ctx, e.store); err != nil {
-		return nil, err
+	if err := e.settleIdempotency(ctx); err != nil {
+		return err
+	}
+	if err := e.out.recover(ctx, e.store, e.lock != nil); err != nil {
+		return err
 	}
 	if err := e.bootstrapAdmin(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	e.backends = fmt.Sprintf("store=%s shared=%s %s", storeDesc, kvDesc, e.out.desc)
-	return e, nil
+	return nil
+}
+
+// openStore opens MongoDB (within CONNECT_TIMEOUT) or the SQLite database
+// in DATA_DIR, and describes it for the start-up line.
+func openStore(ctx context.Context, cfg configs.Config, log *zap.Logger) (engineStore, string, error) {
+	if cfg.MongoURI != "" {
+		oc, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		defer cancel()
+		s, err := mongostore.Open(oc, cfg.MongoURI, cfg.MongoDatabase, uint64(cfg.MongoPoolSize), log)
+		if err != nil {
+			return nil, "", fmt.Errorf("connect to MONGODB_URI within CONNECT_TIMEOUT %s: %w", cfg.ConnectTimeout, err)
+		}
+		return s, "mongodb database " + cfg.MongoDatabase, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, "", fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
+	}
+	path := filepath.Join(cfg.DataDir, "engine.db")
+	s, err := sqlitestore.Open(ctx, path, log)
+	if err != nil {
+		return nil, "", fmt.Errorf("open the SQLite database in DATA_DIR %s: %w", path, err)
+	}
+	return s, "sqlite " + path, nil
+}
+
+// settleIdempotency ends, at start-up, the lease of every Idempotency-Key
+// claim left unanswered by a previous process. Only an engine holding the
+// DATA_DIR lock may: no other engine can be running a request on this
+// database. With MongoDB (shared by several engines) a dead claim is taken
+// over when its lease runs out.
+func (e *engine) settleIdempotency(ctx context.Context) error {
+	if e.lock == nil {
+		return nil
+	}
+	n, err := e.store.SettleIdempotencyClaims(ctx)
+	if err != nil {
+		return fmt.Errorf("settle unanswered Idempotency-Key claims: %w", err)
+	}
+	if n > 0 {
+		e.log.Info("unanswered Idempotency-Key claims of the previous process settled; their retries run", zap.Int("count", n))
+	}
+	return nil
 }
 
 // redisKV gives the Redis store the client's Close.
@@ -179,7 +237,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		defer close(auditDone)
 		_ = e.audit.Run(auditCtx)
 	}()
-	g.Go(func() error { return e.gw.Run(gctx, addrs) })
+	ln := e.ln
+	e.ln = nil // Serve owns and closes it now
+	g.Go(func() error { return e.gw.Serve(gctx, ln, addrs) })
 	g.Go(func() error { return e.sweepRefreshFamilies(gctx) })
 	g.Go(func() error { return e.conv.dispatcher.Run(gctx) })
 	g.Go(func() error { return e.conv.sweeper.Run(gctx) })
@@ -213,7 +273,8 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	return err
 }
 
-// sweepRefreshFamilies deletes expired refresh families every hour.
+// sweepRefreshFamilies deletes expired refresh families and expired
+// Idempotency-Key answers every hour.
 func (e *engine) sweepRefreshFamilies(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -224,6 +285,12 @@ func (e *engine) sweepRefreshFamilies(ctx context.Context) error {
 		} else if n > 0 {
 			e.log.Info("expired refresh families removed", zap.Int("count", n))
 		}
+		n, err = e.store.DeleteExpiredIdempotency(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("sweep expired Idempotency-Key answers", zap.Error(err))
+		} else if n > 0 {
+			e.log.Info("expired Idempotency-Key answers removed", zap.Int("count", n))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -232,6 +299,8 @@ func (e *engine) sweepRefreshFamilies(ctx context.Context) error {
 	}
 }
 
+// close closes, in reverse order, whatever is open; safe on a partly built
+// engine and twice.
 func (e *engine) close() {
 	if e.conv != nil {
 		e.conv.stop(e.cfg.ShutdownTimeout)
@@ -241,16 +310,24 @@ func (e *engine) close() {
 		e.out.close()
 		e.out = nil
 	}
+	if e.ln != nil {
+		_ = e.ln.Close()
+		e.ln = nil
+	}
 	if e.kv != nil {
 		if err := e.kv.Close(); err != nil {
 			e.log.Warn("close shared store", zap.Error(err))
 		}
+		e.kv = nil
 	}
 	if e.store != nil {
 		if err := e.store.Close(); err != nil {
 			e.log.Warn("close store", zap.Error(err))
 		}
+		e.store = nil
 	}
+	e.lock.release()
+	e.lock = nil
 }
 
 func randomSecret() string {

@@ -11,7 +11,8 @@ import (
 )
 
 // loadConfig fills configs.Defaults() from the environment, one variable per
-// field as named by its env tag, and validates the result. Every malformed or
+// field as named by its env tag, adapts the defaults that follow a variable
+// that was set (configs.AdaptDefaults), and validates the result. Every malformed or
 // invalid variable is named in the returned error.
 func loadConfig(getenv func(string) string) (configs.Config, error) {
 	cfg := configs.Defaults()
@@ -29,12 +30,22 @@ func loadConfig(getenv func(string) string) (configs.Config, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return cfg, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+		return cfg, invalidConfig(problems)
 	}
+	cfg.AdaptDefaults(func(name string) bool { return strings.TrimSpace(getenv(name)) != "" })
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return cfg, invalidConfig(strings.Split(err.Error(), "\n"))
 	}
 	return cfg, nil
+}
+
+// invalidConfig is the error of a configuration that cannot start: one line
+// when one variable is wrong, one indented line per variable otherwise.
+func invalidConfig(problems []string) error {
+	if len(problems) == 1 {
+		return fmt.Errorf("invalid configuration: %s", problems[0])
+	}
+	return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 }
 
 func setField(f reflect.Value, raw string) error {

@@ -4,6 +4,13 @@
 //
 //	engine                         serve (default)
 //	engine admin create --email E --password-stdin [--name N]
+//
+// A bad configuration, and any failure of the start-up after it (a busy
+// port, DATA_DIR in use by another engine or not writable, MongoDB, Redis
+// or RabbitMQ not reachable within CONNECT_TIMEOUT), exits 1 with one line
+// "engine: <cause>" naming the variable or dependency, after closing what
+// was opened. With SQLite the engine holds an exclusive lock on DATA_DIR
+// for its whole life.
 package main
 
 import (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway/sandbox/cloudapi"
+	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/persistence/memqueue"
 	"github.com/wacc/engine/persistence/rabbitqueue"
 )
@@ -36,9 +38,11 @@ type outbound struct {
 	log       *zap.Logger
 	queue     outboundQueue
 	inProcess bool
-	client    *whatsapp.Client
-	shaper    *whatsapp.Shaper
-	sender    *sender.Sender
+	// rabbit is the queue when it is RabbitMQ, for /readyz.
+	rabbit *rabbitqueue.Queue
+	client *whatsapp.Client
+	shaper *whatsapp.Shaper
+	sender *sender.Sender
 
 	// sandboxLn is bound at start so the client knows where to send; the
 	// sandbox is served once the engine's own address (its webhook) is
@@ -52,11 +56,13 @@ type outbound struct {
 func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budget, log *zap.Logger) (*outbound, error) {
 	o := &outbound{cfg: cfg, log: log}
 	if cfg.RabbitMQURL != "" {
-		q, err := rabbitqueue.New(ctx, cfg.RabbitMQURL, rabbitqueue.Options{Name: cfg.RabbitMQQueue, Prefetch: cfg.SendWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
+		cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		q, err := rabbitqueue.New(cctx, cfg.RabbitMQURL, rabbitqueue.Options{Name: cfg.RabbitMQQueue, Prefetch: cfg.SendWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
+		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("connect to rabbitmq: %w", err)
+			return nil, fmt.Errorf("connect to RABBITMQ_URL within CONNECT_TIMEOUT %s: %w", cfg.ConnectTimeout, err)
 		}
-		o.queue, o.desc = q, "queue=rabbitmq"
+		o.queue, o.rabbit, o.desc = q, q, "queue=rabbitmq"
 	} else {
 		o.queue = memqueue.New(memqueue.Options{Prefetch: cfg.SendWorkers, MaxAttempts: cfg.SendMaxAttempts, Logger: log})
 		o.inProcess, o.desc = true, "queue=in-process"
@@ -66,7 +72,7 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(cfg.SandboxPort)))
 		if err != nil {
 			_ = o.queue.Close()
-			return nil, fmt.Errorf("listen for the WhatsApp sandbox on SANDBOX_PORT %d: %w", cfg.SandboxPort, err)
+			return nil, fmt.Errorf("listen for the WhatsApp sandbox on SANDBOX_PORT %d: %w", cfg.SandboxPort, listenCause(err))
 		}
 		o.sandboxLn = ln
 		apiURL, token = "http://"+ln.Addr().String(), "sandbox-token"
@@ -86,19 +92,42 @@ func (o *outbound) startSender(store engineStore, ce *conversationEngine, reg pr
 		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause})
 }
 
-// recover re-publishes outbound messages still queued in the store. The
-// in-process queue forgets its jobs when the process ends; the store does
-// not, so nothing accepted is lost across a restart.
-func (o *outbound) recover(ctx context.Context, store engineStore) error {
-	if !o.inProcess {
+// check is the readiness probe of the queue: RabbitMQ's live connection
+// and a round trip to the broker; nil for the in-process queue.
+func (o *outbound) check() *gateway.Check {
+	if o.rabbit == nil {
 		return nil
 	}
+	return &gateway.Check{Name: "rabbitmq", Ping: o.rabbit.Ping}
+}
+
+// staleQueued is how long a message may stay queued in the store before a
+// start-up on a shared database (MongoDB) publishes it again: one queued
+// that long was either never published (the process died between storing
+// and publishing it) or is waiting out a backoff or a pause, and a second
+// job for it is skipped by the sender once the first has sent it.
+const staleQueued = 2 * time.Minute
+
+// recover publishes again the outbound messages still queued in the store,
+// so nothing accepted is lost across a crash. The in-process queue forgets
+// its jobs when the process ends, so all of them. RabbitMQ keeps its jobs,
+// but a crash between storing a message and publishing it leaves one the
+// broker never had: with exclusive (the engine holds DATA_DIR, no other
+// engine is sending) every queued message is published again, otherwise
+// those queued longer than staleQueued. A message with two jobs is sent
+// once: the sender skips a job whose message is no longer queued.
+func (o *outbound) recover(ctx context.Context, store engineStore, exclusive bool) error {
 	ms, err := store.QueuedOutbound(ctx, 1_000_000)
 	if err != nil {
 		return fmt.Errorf("recover queued sends: %w", err)
 	}
+	cutoff := time.Now().Add(-staleQueued)
 	convs := map[string]actors.Conversation{}
+	n := 0
 	for _, m := range ms {
+		if !o.inProcess && !exclusive && m.CreatedAt.After(cutoff) {
+			continue
+		}
 		c, ok := convs[m.ConversationID]
 		if !ok {
 			if c, err = store.Conversation(ctx, m.ConversationID); err != nil {
@@ -115,11 +144,22 @@ func (o *outbound) recover(ctx context.Context, store engineStore) error {
 		if err := o.queue.Publish(ctx, job); err != nil {
 			return fmt.Errorf("recover queued send %s: %w", m.ID, err)
 		}
+		n++
 	}
-	if len(ms) > 0 {
-		o.log.Info("queued sends recovered from the store", zap.Int("count", len(ms)))
+	if n > 0 {
+		o.log.Info("queued sends published again from the store", zap.Int("count", n), zap.Bool("in_process", o.inProcess))
 	}
 	return nil
+}
+
+// listenCause is the reason a listen failed ("address already in use"),
+// without the repeated address.
+func listenCause(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
 }
 
 // serveSandbox runs the sandbox until ctx ends, posting its callbacks to

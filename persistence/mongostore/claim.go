@@ -15,7 +15,8 @@ import (
 // Write claims.
 //
 // The conditional writes of this store (RotateFamily, UpdateCustomer, the
-// revocations) are single-document updates whose filter carries the
+// revocations, the take-over, answer and release of an Idempotency-Key
+// claim) are single-document updates whose filter carries the
 // expected state: on MongoDB such an update is atomic and alone enough. On
 // FerretDB v1 it is not: an update reads the matching document and then
 // writes the whole document back by _id, so concurrent updates presenting

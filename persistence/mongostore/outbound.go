@@ -35,6 +35,19 @@ type idempotencyDoc struct {
 	Body        []byte    `bson:"body,omitempty"`
 	CreatedAt   time.Time `bson:"createdAt"`
 	ExpiresAt   time.Time `bson:"expiresAt"`
+	// Owner and LeaseUntil are absent on claims written before leases
+	// existed: such a claim's lease is out.
+	Owner      string    `bson:"owner,omitempty"`
+	LeaseUntil time.Time `bson:"leaseUntil,omitempty"`
+}
+
+func (d idempotencyDoc) record() actors.IdempotencyRecord {
+	r := actors.IdempotencyRecord{Key: d.Key, RequestHash: d.RequestHash, Status: int(d.Status), Body: d.Body,
+		CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), Owner: d.Owner}
+	if !d.LeaseUntil.IsZero() {
+		r.LeaseUntil = d.LeaseUntil.UTC()
+	}
+	return r
 }
 
 func (s *Store) idempotency() *mongo.Collection {
@@ -71,14 +84,69 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 	return out, nil
 }
 
-// ClaimIdempotency stores a new in-progress record; ErrDuplicate when the
-// key exists.
-func (s *Store) ClaimIdempotency(ctx context.Context, rec actors.IdempotencyRecord) error {
-	_, err := s.idempotency().InsertOne(ctx, idempotencyDoc{Key: rec.Key, RequestHash: rec.RequestHash, CreatedAt: rec.CreatedAt.UTC(), ExpiresAt: rec.ExpiresAt.UTC()})
-	if err != nil {
-		return classify("claim idempotency key", err)
+// idempotencyClaimKey is the write claim (see claim.go) of a change to
+// key's record while owner holds it: a take-over, the answer or the
+// release.
+func idempotencyClaimKey(key, owner string) string {
+	return "idempotency/" + owner + "/" + key
+}
+
+// ClaimIdempotency claims rec.Key for rec.Owner. A new key is one atomic
+// unique insert. An existing one is read, and taken over when its claimant
+// died (unanswered, same request, lease out: it keeps createdAt and
+// expiresAt) or it expired (replaced by rec), by one update guarded by the
+// owner it was read with under that owner's write claim, so of concurrent
+// repeats one takes it and the others get ErrDuplicate.
+func (s *Store) ClaimIdempotency(ctx context.Context, rec actors.IdempotencyRecord) (actors.IdempotencyRecord, error) {
+	const op = "claim idempotency key"
+	doc := idempotencyDoc{Key: rec.Key, RequestHash: rec.RequestHash, CreatedAt: rec.CreatedAt.UTC(), ExpiresAt: rec.ExpiresAt.UTC(),
+		Owner: rec.Owner, LeaseUntil: rec.LeaseUntil.UTC()}
+	_, err := s.idempotency().InsertOne(ctx, doc)
+	if err == nil {
+		return doc.record(), nil
 	}
-	return nil
+	if err = classify(op, err); !errors.Is(err, actors.ErrDuplicate) {
+		return actors.IdempotencyRecord{}, err
+	}
+	var cur idempotencyDoc
+	if err := s.idempotency().FindOne(ctx, bson.D{{Key: "_id", Value: rec.Key}}).Decode(&cur); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			// Deleted (released) between the two calls: the caller's
+			// repeat will find it free.
+			return actors.IdempotencyRecord{}, fmt.Errorf("%s: %w", op, actors.ErrDuplicate)
+		}
+		return actors.IdempotencyRecord{}, classify(op, err)
+	}
+	now := rec.CreatedAt.UTC()
+	switch {
+	case cur.ExpiresAt.Before(now):
+	case cur.Status == 0 && cur.RequestHash == rec.RequestHash && cur.LeaseUntil.Before(now):
+		doc.CreatedAt, doc.ExpiresAt = cur.CreatedAt.UTC(), cur.ExpiresAt.UTC()
+	default:
+		return actors.IdempotencyRecord{}, fmt.Errorf("%s: %w", op, actors.ErrDuplicate)
+	}
+	release, err := s.claim(ctx, idempotencyClaimKey(rec.Key, cur.Owner))
+	if errors.Is(err, errClaimed) {
+		return actors.IdempotencyRecord{}, fmt.Errorf("%s: taken by another repeat: %w", op, actors.ErrDuplicate)
+	}
+	if err != nil {
+		return actors.IdempotencyRecord{}, classify(op, err)
+	}
+	defer release()
+	guard := bson.D{{Key: "_id", Value: rec.Key}, {Key: "status", Value: cur.Status}, {Key: "expiresAt", Value: cur.ExpiresAt}}
+	if cur.Owner == "" {
+		guard = append(guard, bson.E{Key: "owner", Value: bson.D{{Key: "$exists", Value: false}}})
+	} else {
+		guard = append(guard, bson.E{Key: "owner", Value: cur.Owner})
+	}
+	res, err := s.idempotency().ReplaceOne(ctx, guard, doc)
+	if err != nil {
+		return actors.IdempotencyRecord{}, classify(op, err)
+	}
+	if res.MatchedCount == 0 {
+		return actors.IdempotencyRecord{}, fmt.Errorf("%s: taken by another repeat: %w", op, actors.ErrDuplicate)
+	}
+	return doc.record(), nil
 }
 
 // IdempotencyRecord returns the record of key or ErrNotFound.
@@ -87,30 +155,55 @@ func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.Idemp
 	if err := s.idempotency().FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&d); err != nil {
 		return actors.IdempotencyRecord{}, classify("idempotency key", err)
 	}
-	return actors.IdempotencyRecord{Key: d.Key, RequestHash: d.RequestHash, Status: int(d.Status), Body: d.Body,
-		CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC()}, nil
+	return d.record(), nil
 }
 
-// CompleteIdempotency stores the answer of a claimed key.
-func (s *Store) CompleteIdempotency(ctx context.Context, key string, status int, body []byte) error {
-	res, err := s.idempotency().UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+// CompleteIdempotency stores the answer of owner's unanswered claim of key.
+func (s *Store) CompleteIdempotency(ctx context.Context, key, owner string, status int, body []byte) error {
+	release, err := s.claim(ctx, idempotencyClaimKey(key, owner))
+	if errors.Is(err, errClaimed) {
+		return fmt.Errorf("complete idempotency key: being taken over: %w", actors.ErrNotFound)
+	}
+	if err != nil {
+		return classify("complete idempotency key", err)
+	}
+	defer release()
+	res, err := s.idempotency().UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: owner}, {Key: "status", Value: int32(0)}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: int32(status)}, {Key: "body", Value: body}}}})
 	if err != nil {
 		return classify("complete idempotency key", err)
 	}
 	if res.MatchedCount == 0 {
-		return fmt.Errorf("complete idempotency key: %w", actors.ErrNotFound)
+		return fmt.Errorf("complete idempotency key: no unanswered claim of this owner: %w", actors.ErrNotFound)
 	}
 	return nil
 }
 
-// ReleaseIdempotency deletes an in-progress claim.
-func (s *Store) ReleaseIdempotency(ctx context.Context, key string) error {
-	_, err := s.idempotency().DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "status", Value: int32(0)}})
+// ReleaseIdempotency deletes owner's unanswered claim of key.
+func (s *Store) ReleaseIdempotency(ctx context.Context, key, owner string) error {
+	release, err := s.claim(ctx, idempotencyClaimKey(key, owner))
+	if errors.Is(err, errClaimed) {
+		return nil // being taken over: no longer owner's to release
+	}
+	if err != nil {
+		return classify("release idempotency key", err)
+	}
+	defer release()
+	_, err = s.idempotency().DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: owner}, {Key: "status", Value: int32(0)}})
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return classify("release idempotency key", err)
 	}
 	return nil
+}
+
+// SettleIdempotencyClaims ends the lease of every unanswered claim.
+func (s *Store) SettleIdempotencyClaims(ctx context.Context) (int, error) {
+	res, err := s.idempotency().UpdateMany(ctx, bson.D{{Key: "status", Value: int32(0)}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "leaseUntil", Value: ""}}}})
+	if err != nil {
+		return 0, classify("settle idempotency claims", err)
+	}
+	return int(res.ModifiedCount), nil
 }
 
 // DeleteExpiredIdempotency removes records that expired before before.

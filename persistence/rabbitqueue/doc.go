@@ -68,6 +68,10 @@
 //     the dead queue (listed with reason "dead-lettered by broker:
 //     rejected (undecodable job: ...)"), never handed to the consumer; Redrive
 //     leaves it there.
+//   - Ping is the readiness probe: it fails at once while the connection is
+//     being re-established, and otherwise makes one round trip on the live
+//     connection (a passive declare of the main queue on a channel of its
+//     own), bounded by its ctx. It never waits for a reconnect.
 //   - Every method is safe for concurrent use. Close stops the reconnect
 //     goroutine and closes the connection (unsettled deliveries return to
 //     the queue); it is safe to call twice.

@@ -3,6 +3,7 @@ package rabbitqueue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -378,4 +379,30 @@ func TestCloseEndsRunningConsume(t *testing.T) {
 	info, err := admin(t).QueueDeclarePassive(q.topo.main, true, false, false, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, 1, info.Messages, "the unsettled job went back to the queue")
+}
+
+// TestPingFollowsTheConnection: Ping answers for the live connection: up
+// while connected, an error while the broker cannot be reached or does not
+// answer, up again after the reconnect, ErrClosed after Close.
+func TestPingFollowsTheConnection(t *testing.T) {
+	p, proxyURL := startProxy(t)
+	q, _ := openQueue(t, proxyURL, Options{})
+	ctx := context.Background()
+	require.NoError(t, q.Ping(ctx))
+
+	p.cut()
+	require.Eventually(t, func() bool { return errors.Is(q.Ping(ctx), actors.ErrUnavailable) }, 5*time.Second, 10*time.Millisecond,
+		"down while the broker is unreachable")
+	p.restore()
+	require.Eventually(t, func() bool { return q.Ping(ctx) == nil }, 15*time.Second, 20*time.Millisecond, "up after the reconnect")
+
+	p.freeze()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, q.Ping(short), actors.ErrUnavailable, "a broker that does not answer is down")
+	p.thaw()
+	require.Eventually(t, func() bool { return q.Ping(ctx) == nil }, 15*time.Second, 20*time.Millisecond)
+
+	require.NoError(t, q.Close())
+	require.ErrorIs(t, q.Ping(ctx), ErrClosed)
 }

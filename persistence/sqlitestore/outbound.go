@@ -2,6 +2,8 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,14 +14,28 @@ var _ actors.OutboundStore = (*Store)(nil)
 
 // SQL of the outbound store.
 const (
-	qMessageByID      = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
-	qQueuedOutbound   = `SELECT ` + messageCols + ` FROM messages WHERE status = 'queued' AND direction = 'outbound' ORDER BY created_at, id LIMIT ?`
-	qClaimIdempotency = `INSERT INTO idempotency_keys (key, request_hash, status, body, created_at, expires_at) VALUES (?, ?, 0, NULL, ?, ?)`
-	qIdempotency      = `SELECT key, request_hash, status, body, created_at, expires_at FROM idempotency_keys WHERE key = ?`
-	qCompleteIdem     = `UPDATE idempotency_keys SET status = ?, body = ? WHERE key = ?`
-	qReleaseIdem      = `DELETE FROM idempotency_keys WHERE key = ? AND status = 0`
-	qExpireIdem       = `DELETE FROM idempotency_keys WHERE expires_at < ?`
-	qRequeueFailed    = `UPDATE messages SET status = 'queued', error = NULL, updated_at = ? WHERE id = ? AND status = 'failed' AND direction = 'outbound'`
+	qMessageByID    = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
+	qQueuedOutbound = `SELECT ` + messageCols + ` FROM messages WHERE status = 'queued' AND direction = 'outbound' ORDER BY created_at, id LIMIT ?`
+	// qClaimIdempotency inserts a new claim or takes over, in the same
+	// statement, one whose claimant died (unanswered, same request, lease
+	// out: it keeps its created_at) or one that expired (replaced whole).
+	// It returns the claimed row, or no row when the key is held.
+	qClaimIdempotency = `INSERT INTO idempotency_keys (key, request_hash, status, body, created_at, expires_at, owner, lease_until)
+		VALUES (?1, ?2, 0, NULL, ?3, ?4, ?5, ?6)
+		ON CONFLICT (key) DO UPDATE SET
+			request_hash = excluded.request_hash, status = 0, body = NULL,
+			created_at = CASE WHEN idempotency_keys.expires_at < ?3 THEN ?3 ELSE idempotency_keys.created_at END,
+			expires_at = CASE WHEN idempotency_keys.expires_at < ?3 THEN ?4 ELSE idempotency_keys.expires_at END,
+			owner = excluded.owner, lease_until = excluded.lease_until
+		WHERE idempotency_keys.expires_at < ?3
+			OR (idempotency_keys.status = 0 AND idempotency_keys.request_hash = ?2 AND idempotency_keys.lease_until < ?3)
+		RETURNING created_at, expires_at`
+	qIdempotency   = `SELECT key, request_hash, status, body, created_at, expires_at, owner, lease_until FROM idempotency_keys WHERE key = ?`
+	qCompleteIdem  = `UPDATE idempotency_keys SET status = ?, body = ? WHERE key = ? AND owner = ? AND status = 0`
+	qReleaseIdem   = `DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND status = 0`
+	qSettleIdem    = `UPDATE idempotency_keys SET lease_until = 0 WHERE status = 0 AND lease_until > 0`
+	qExpireIdem    = `DELETE FROM idempotency_keys WHERE expires_at < ?`
+	qRequeueFailed = `UPDATE messages SET status = 'queued', error = NULL, updated_at = ? WHERE id = ? AND status = 'failed' AND direction = 'outbound'`
 )
 
 // Message returns the message with that id, or ErrNotFound.
@@ -53,44 +69,67 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 	return out, nil
 }
 
-// ClaimIdempotency stores a new in-progress record; ErrDuplicate when the
-// key exists.
-func (s *Store) ClaimIdempotency(ctx context.Context, rec actors.IdempotencyRecord) error {
-	if _, err := s.exec(ctx, nil, qClaimIdempotency, rec.Key, rec.RequestHash, millis(rec.CreatedAt), millis(rec.ExpiresAt)); err != nil {
-		return fmt.Errorf("claim idempotency key: %w", err)
+// ClaimIdempotency claims rec.Key for rec.Owner: a new key, or one whose
+// claimant died (lease out) or that expired, in one statement; ErrDuplicate
+// when the key is held or answered.
+func (s *Store) ClaimIdempotency(ctx context.Context, rec actors.IdempotencyRecord) (actors.IdempotencyRecord, error) {
+	var created, expires int64
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, qClaimIdempotency, rec.Key, rec.RequestHash, millis(rec.CreatedAt), millis(rec.ExpiresAt),
+			rec.Owner, millis(rec.LeaseUntil)).Scan(&created, &expires)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return actors.IdempotencyRecord{}, fmt.Errorf("claim idempotency key: %w", actors.ErrDuplicate)
 	}
-	return nil
+	if err != nil {
+		return actors.IdempotencyRecord{}, fmt.Errorf("claim idempotency key: %w", mapErr(err))
+	}
+	rec.Status, rec.Body = 0, nil
+	rec.CreatedAt, rec.ExpiresAt = fromMillis(created), fromMillis(expires)
+	return rec, nil
 }
 
 // IdempotencyRecord returns the record of key or ErrNotFound.
 func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.IdempotencyRecord, error) {
 	var r actors.IdempotencyRecord
-	var created, expires int64
-	if err := s.r.QueryRowContext(ctx, qIdempotency, key).Scan(&r.Key, &r.RequestHash, &r.Status, &r.Body, &created, &expires); err != nil {
+	var created, expires, lease int64
+	if err := s.r.QueryRowContext(ctx, qIdempotency, key).Scan(&r.Key, &r.RequestHash, &r.Status, &r.Body, &created, &expires, &r.Owner, &lease); err != nil {
 		return actors.IdempotencyRecord{}, fmt.Errorf("idempotency key: %w", mapErr(err))
 	}
 	r.CreatedAt, r.ExpiresAt = fromMillis(created), fromMillis(expires)
+	if lease > 0 {
+		r.LeaseUntil = fromMillis(lease)
+	}
 	return r, nil
 }
 
-// CompleteIdempotency stores the answer of a claimed key.
-func (s *Store) CompleteIdempotency(ctx context.Context, key string, status int, body []byte) error {
-	n, err := s.exec(ctx, nil, qCompleteIdem, status, blob(body), key)
+// CompleteIdempotency stores the answer of owner's unanswered claim of key.
+func (s *Store) CompleteIdempotency(ctx context.Context, key, owner string, status int, body []byte) error {
+	n, err := s.exec(ctx, nil, qCompleteIdem, status, blob(body), key, owner)
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("complete idempotency key: %w", actors.ErrNotFound)
+		return fmt.Errorf("complete idempotency key: no unanswered claim of this owner: %w", actors.ErrNotFound)
 	}
 	return nil
 }
 
-// ReleaseIdempotency deletes an in-progress claim.
-func (s *Store) ReleaseIdempotency(ctx context.Context, key string) error {
-	if _, err := s.exec(ctx, nil, qReleaseIdem, key); err != nil {
+// ReleaseIdempotency deletes owner's unanswered claim of key.
+func (s *Store) ReleaseIdempotency(ctx context.Context, key, owner string) error {
+	if _, err := s.exec(ctx, nil, qReleaseIdem, key, owner); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil
+}
+
+// SettleIdempotencyClaims ends the lease of every unanswered claim.
+func (s *Store) SettleIdempotencyClaims(ctx context.Context) (int, error) {
+	n, err := s.exec(ctx, nil, qSettleIdem)
+	if err != nil {
+		return 0, fmt.Errorf("settle idempotency claims: %w", err)
+	}
+	return int(n), nil
 }
 
 // DeleteExpiredIdempotency removes records that expired before before.
