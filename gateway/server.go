@@ -17,6 +17,8 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway/app"
+	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
 )
 
@@ -37,6 +39,13 @@ type Deps struct {
 	Now func() time.Time
 	// Engine is the conversation engine; nil leaves its routes out.
 	Engine *Engine
+	// App is the use cases the gateway shares with the agent sessions
+	// (cmd/engine builds one and hands it to both); required. Its issuer
+	// signs and verifies the tokens.
+	App *app.App
+	// RefusalWindow is how often the counts of repeated refused
+	// authentications are written to the audit log; one minute when 0.
+	RefusalWindow time.Duration
 }
 
 // Server is the HTTP edge.
@@ -50,6 +59,8 @@ type Server struct {
 	registry       *prometheus.Registry
 	metrics        *metrics
 	issuer         *auth.Issuer
+	app            *app.App
+	refusals       *audit.Refusals
 	now            func() time.Time
 	trustedProxies []netip.Prefix
 	users          *readCache[actors.User]
@@ -67,6 +78,9 @@ type Server struct {
 func New(d Deps) (*Server, error) {
 	if d.Config.JWTSecret == "" || d.Config.JWTRefreshSecret == "" {
 		return nil, errors.New("new gateway: JWT secrets are empty")
+	}
+	if d.App == nil {
+		return nil, errors.New("new gateway: no app")
 	}
 	trusted, err := d.Config.TrustedPrefixes()
 	if err != nil {
@@ -88,11 +102,13 @@ func New(d Deps) (*Server, error) {
 		checks:         d.Checks,
 		registry:       d.Registry,
 		metrics:        newMetrics(d.Registry),
-		issuer:         auth.NewIssuer([]byte(d.Config.JWTSecret), []byte(d.Config.JWTRefreshSecret), d.Config.JWTExpiresIn, d.Now),
 		now:            d.Now,
 		trustedProxies: trusted,
 		engine:         d.Engine,
 	}
+	s.app = d.App
+	s.issuer = d.App.Issuer()
+	s.refusals = audit.NewRefusals(d.Audit, d.Registry, audit.RefusalOptions{Window: d.RefusalWindow})
 	s.webhookMetrics = newWebhookMetrics(d.Registry)
 	if d.Engine != nil {
 		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, queue: make(chan commitReq, 8192), maxRun: 256,
@@ -181,6 +197,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- net.Ad
 		ErrorLog:          zap.NewStdLog(s.log.With(zap.String("source", "net/http"))),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Refused authentications are counted until the server has drained;
+	// the last counts are written then.
+	refusalsCtx, stopRefusals := context.WithCancel(context.Background())
+	refusalsDone := make(chan struct{})
+	go func() { defer close(refusalsDone); _ = s.refusals.Run(refusalsCtx) }()
+	defer func() { stopRefusals(); <-refusalsDone }()
 	if s.committer != nil {
 		stop := make(chan struct{})
 		done := make(chan struct{})
