@@ -45,6 +45,8 @@ func TestValidate(t *testing.T) {
 		{name: "admin email without password", mutate: func(c *Config) { c.AdminEmail = "a@b.c" }, wantVar: "ADMIN_PASSWORD"},
 		{name: "access ttl too long", mutate: func(c *Config) { c.JWTExpiresIn = 48 * time.Hour }, wantVar: "JWT_EXPIRES_IN"},
 		{name: "zero rate limit", mutate: func(c *Config) { c.RateLimitAuthPerMin = 0 }, wantVar: "RATE_LIMIT_AUTH_PER_MIN"},
+		{name: "socket auth grace too short", mutate: func(c *Config) { c.SocketAuthGrace = 0 }, wantVar: "SOCKET_AUTH_GRACE"},
+		{name: "socket auth grace too long", mutate: func(c *Config) { c.SocketAuthGrace = 2 * time.Hour }, wantVar: "SOCKET_AUTH_GRACE"},
 		{name: "lower-case region", mutate: func(c *Config) { c.DefaultPhoneRegion = "in" }, wantVar: "DEFAULT_PHONE_REGION"},
 	}
 	for _, tc := range cases {

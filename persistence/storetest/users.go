@@ -16,11 +16,11 @@ func user(id, email string, role actors.Role, created time.Time) actors.User {
 		ID:            id,
 		Email:         email,
 		EmailSkeleton: email,
-		Name:         "Name of " + id,
-		Role:         role,
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		CreatedAt:    created,
-		UpdatedAt:    created,
+		Name:          "Name of " + id,
+		Role:          role,
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
+		CreatedAt:     created,
+		UpdatedAt:     created,
 	}
 }
 
