@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 30000x
 # Fuzz targets run briefly by `make test` (package:target); seeds are committed
 # under each package's testdata/fuzz.
-FUZZ_TARGETS = ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse
+FUZZ_TARGETS = ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse ./gateway/app:FuzzNormalizeEmail
 
 .PHONY: run test test-unit fuzz vet build bench bench-quick clean
 
