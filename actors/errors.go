@@ -18,3 +18,17 @@ var (
 	// answers 503 DEPENDENCY_UNAVAILABLE.
 	ErrUnavailable = errors.New("dependency unavailable")
 )
+
+// Refusals of a credential (an access token), shared by the HTTP edge and
+// the agent sessions so that both tell a client the same reason.
+var (
+	// ErrTokenInvalid means a token is malformed, forged, of another issuer
+	// or names no user; the holder must log in.
+	ErrTokenInvalid = errors.New("token invalid")
+	// ErrTokenExpired means a genuine token is past its expiry; the holder
+	// should refresh it.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrTokenRevoked means a token, or the login it belongs to, was revoked
+	// (logout, refresh-token reuse); the holder must log in again.
+	ErrTokenRevoked = errors.New("token revoked")
+)

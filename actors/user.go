@@ -20,16 +20,22 @@ func (r Role) Valid() bool {
 	return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent
 }
 
-// User is an account that can log in. Email is stored lower-cased and is
-// unique. PasswordHash is an encoded argon2id hash and never leaves the server.
+// User is an account that can log in. Email is stored normalised (NFKC,
+// lower case; see gateway/app) and is unique. PasswordHash is an encoded
+// argon2id hash and never leaves the server.
 type User struct {
-	ID           string
-	Email        string
-	Name         string
-	Role         Role
-	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	ID    string
+	Email string
+	// EmailSkeleton is Email with every character that looks like another
+	// replaced by the one it looks like (Cyrillic "а" by Latin "a", ...);
+	// it is unique too, so two addresses that look the same cannot both
+	// exist. A store keeps Email as the skeleton when it is empty.
+	EmailSkeleton string
+	Name          string
+	Role          Role
+	PasswordHash  string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // UserStore keeps accounts.
@@ -38,8 +44,14 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u User) error
 	// UserByID returns the user or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
-	// UserByEmail looks up by lower-cased email; ErrNotFound when absent.
+	// UserByEmail looks up by normalised email; ErrNotFound when absent.
 	UserByEmail(ctx context.Context, email string) (User, error)
+	// UserByEmailSkeleton looks up by EmailSkeleton; ErrNotFound when absent.
+	UserByEmailSkeleton(ctx context.Context, skeleton string) (User, error)
+	// SetUserEmailSkeleton replaces a user's EmailSkeleton; ErrNotFound when
+	// the user is absent, ErrDuplicate when another user has that skeleton
+	// (nothing changes then).
+	SetUserEmailSkeleton(ctx context.Context, id, skeleton string) error
 	// SetUserRole changes the role and UpdatedAt; ErrNotFound when absent.
 	SetUserRole(ctx context.Context, id string, role Role, at time.Time) (User, error)
 	// ListUsers returns users ordered by CreatedAt then ID; role "" means all.

@@ -63,6 +63,7 @@ type Config struct {
 	RehydrateOnStart    bool          `env:"REHYDRATE_ON_START" doc:"after a restart, bring the conversations that were in memory (state new or active, updated within ACTOR_IDLE_TIMEOUT) back in the background, so their next message needs no store read"`
 	RehydrateMax        int           `env:"REHYDRATE_MAX" doc:"most conversations REHYDRATE_ON_START brings back, most recently updated first (0: no limit)"`
 	SocketBuffer        int           `env:"SOCKET_BUFFER" doc:"frames buffered per agent socket before a slow client is disconnected"`
+	SocketAuthGrace     time.Duration `env:"SOCKET_AUTH_GRACE" doc:"how long an agent socket whose access token expired waits for a fresh one (auth frame) before it closes with 4001"`
 
 	WhatsAppAccessToken   string        `env:"WHATSAPP_ACCESS_TOKEN" doc:"Cloud API bearer token; unset (outside production) starts the built-in sandbox and sends there"`
 	WhatsAppAPIURL        string        `env:"WHATSAPP_API_URL" doc:"Cloud API base URL (the sandbox's when it runs)"`
@@ -116,6 +117,7 @@ func Defaults() Config {
 		RehydrateOnStart:      true,
 		RehydrateMax:          200000,
 		SocketBuffer:          256,
+		SocketAuthGrace:       time.Minute,
 		WhatsAppAPIURL:        "https://graph.facebook.com",
 		WhatsAppAPIVersion:    "v21.0",
 		WhatsAppPhoneNumberID: "100000000000001",

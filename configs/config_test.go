@@ -46,6 +46,8 @@ func TestValidate(t *testing.T) {
 		{name: "admin email without password", mutate: func(c *Config) { c.AdminEmail = "a@b.c" }, wantVar: "ADMIN_PASSWORD"},
 		{name: "access ttl too long", mutate: func(c *Config) { c.JWTExpiresIn = 48 * time.Hour }, wantVar: "JWT_EXPIRES_IN"},
 		{name: "zero rate limit", mutate: func(c *Config) { c.RateLimitAuthPerMin = 0 }, wantVar: "RATE_LIMIT_AUTH_PER_MIN"},
+		{name: "socket auth grace too short", mutate: func(c *Config) { c.SocketAuthGrace = 0 }, wantVar: "SOCKET_AUTH_GRACE"},
+		{name: "socket auth grace too long", mutate: func(c *Config) { c.SocketAuthGrace = 2 * time.Hour }, wantVar: "SOCKET_AUTH_GRACE"},
 		{name: "lower-case region", mutate: func(c *Config) { c.DefaultPhoneRegion = "in" }, wantVar: "DEFAULT_PHONE_REGION"},
 		{name: "admin email not an address", mutate: func(c *Config) { c.AdminEmail, c.AdminPassword = "not-an-email", "password1" }, wantVar: "ADMIN_EMAIL"},
 		{name: "admin email two at signs", mutate: func(c *Config) { c.AdminEmail, c.AdminPassword = "a@b@c.d", "password1" }, wantVar: "ADMIN_EMAIL"},

@@ -39,6 +39,55 @@ func (s *Server) auditAs(r *http.Request, actorID, action, resource, outcome, de
 	})
 }
 
+// Places of refused authentications (the Resource of their records).
+const (
+	placeAPI     = "api"
+	placeSocket  = "ws"
+	placeWebhook = "webhook"
+)
+
+// Reasons of refused authentications.
+const (
+	reasonTokenInvalid     = "token_invalid"
+	reasonTokenExpired     = "token_expired"
+	reasonTokenRevoked     = "token_revoked"
+	reasonSignatureMissing = "signature_missing"
+	reasonSignatureInvalid = "signature_invalid"
+)
+
+// refusedToken audits a token that verifyToken refused (err is one of its
+// errToken* answers); any other error (a dependency down) is no refusal.
+func (s *Server) refusedToken(r *http.Request, place string, err error) {
+	var reason string
+	switch err {
+	case errTokenExpired:
+		reason = reasonTokenExpired
+	case errTokenRevoked:
+		reason = reasonTokenRevoked
+	case errTokenInvalid:
+		reason = reasonTokenInvalid
+	default:
+		return
+	}
+	s.refused(r, place, reason)
+}
+
+// refused hands a refused authentication to the aggregator, which writes
+// the audit records (auth.refused, denied).
+func (s *Server) refused(r *http.Request, place, reason string) {
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	s.refusals.Refused(actors.AuditRecord{
+		Resource:  place,
+		IP:        clientIPFrom(r.Context()),
+		UserAgent: ua,
+		RequestID: requestIDFrom(r.Context()),
+		At:        s.now().UTC(),
+	}, reason)
+}
+
 type auditView struct {
 	ID        string    `json:"id"`
 	ActorID   string    `json:"actorId"`

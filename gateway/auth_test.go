@@ -256,12 +256,12 @@ func TestAccessTokenForgeries(t *testing.T) {
 	}{
 		{name: "alg none", token: sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims("admin")), code: "UNAUTHORIZED"},
 		{name: "wrong key", token: sign(jwt.SigningMethodHS256, []byte(strings.Repeat("z", 32)), claims("admin")), code: "UNAUTHORIZED"},
-		{name: "algorithm switch to HS384", token: sign(jwt.SigningMethodHS384, []byte(h.cfg.JWTSecret), claims("admin")), code: "UNAUTHORIZED"},
+		{name: "algorithm switch to HS384", token: sign(jwt.SigningMethodHS384, []byte(testJWTSecret), claims("admin")), code: "UNAUTHORIZED"},
 		{name: "tampered signature", token: parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])), code: "UNAUTHORIZED"},
-		{name: "expired", token: sign(jwt.SigningMethodHS256, []byte(h.cfg.JWTSecret), jwt.MapClaims{"iss": "wacc-engine", "sub": s.ID, "role": "agent", "jti": "x2", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(-time.Minute).Unix()}), code: "TOKEN_EXPIRED"},
-		{name: "not yet valid", token: sign(jwt.SigningMethodHS256, []byte(h.cfg.JWTSecret), jwt.MapClaims{"iss": "wacc-engine", "sub": s.ID, "role": "agent", "jti": "x3", "iat": now.Unix(), "nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}), code: "UNAUTHORIZED"},
+		{name: "expired", token: sign(jwt.SigningMethodHS256, []byte(testJWTSecret), jwt.MapClaims{"iss": "wacc-engine", "sub": s.ID, "role": "agent", "jti": "x2", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(-time.Minute).Unix()}), code: "TOKEN_EXPIRED"},
+		{name: "not yet valid", token: sign(jwt.SigningMethodHS256, []byte(testJWTSecret), jwt.MapClaims{"iss": "wacc-engine", "sub": s.ID, "role": "agent", "jti": "x3", "iat": now.Unix(), "nbf": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}), code: "UNAUTHORIZED"},
 		{name: "malformed", token: "abc.def", code: "UNAUTHORIZED"},
-		{name: "unknown user", token: sign(jwt.SigningMethodHS256, []byte(h.cfg.JWTSecret), jwt.MapClaims{"iss": "wacc-engine", "sub": "ghost", "role": "admin", "jti": "x4", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}), code: "UNAUTHORIZED"},
+		{name: "unknown user", token: sign(jwt.SigningMethodHS256, []byte(testJWTSecret), jwt.MapClaims{"iss": "wacc-engine", "sub": "ghost", "role": "admin", "jti": "x4", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}), code: "UNAUTHORIZED"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,7 +270,7 @@ func TestAccessTokenForgeries(t *testing.T) {
 	}
 	// A validly signed token claiming admin for an agent gets the agent's
 	// stored role, not the claimed one.
-	forged := sign(jwt.SigningMethodHS256, []byte(h.cfg.JWTSecret), claims("admin"))
+	forged := sign(jwt.SigningMethodHS256, []byte(testJWTSecret), claims("admin"))
 	requireError(t, h.call("GET", "/api/audit", forged, nil), 403, "FORBIDDEN")
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/auth"
 )
 
@@ -69,20 +69,6 @@ func viewUser(u actors.User) userView {
 	return userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
 }
 
-// NormalizeEmail validates an email address and returns it lower-cased. It
-// accepts a bare address only ("Name <a@b>" is refused).
-func NormalizeEmail(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 254 {
-		return "", false
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
-		return "", false
-	}
-	return strings.ToLower(s), true
-}
-
 func checkPassword(ve *validationError, field, p string) {
 	n := utf8.RuneCountInString(p)
 	if n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
@@ -98,8 +84,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ve := &validationError{}
-	email, ok := NormalizeEmail(req.Email)
-	if !ok {
+	if _, err := app.NormalizeEmail(req.Email); err != nil {
 		ve.add("email", "INVALID_EMAIL", "must be a valid email address")
 	}
 	checkPassword(ve, "password", req.Password)
@@ -112,10 +97,10 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	u, err := CreateUser(r.Context(), s.store, s.now(), email, req.Password, name, actors.RoleAgent)
-	if errors.Is(err, actors.ErrDuplicate) {
-		s.audit(r, "auth.register", "user", actors.OutcomeFailure, "duplicate email")
-		writeError(w, r, errf(http.StatusConflict, CodeConflict, "email is already registered"))
+	u, err := s.app.CreateUser(r.Context(), app.NewUser{Email: req.Email, Password: req.Password, Name: name, Role: actors.RoleAgent})
+	if e := createUserError(err); e != nil {
+		s.audit(r, "auth.register", "user", actors.OutcomeFailure, e.Message)
+		writeError(w, r, e)
 		return
 	}
 	if err != nil {
@@ -131,34 +116,33 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	writeData(w, http.StatusCreated, sess)
 }
 
-// CreateUser stores a new user with an argon2id hash of password. email must
-// be normalised already. ErrDuplicate when the email is taken.
-func CreateUser(ctx context.Context, users actors.UserStore, now time.Time, email, password, name string, role actors.Role) (actors.User, error) {
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		return actors.User{}, fmt.Errorf("hash password: %w", err)
+// createUserError is the answer to CreateUser's refusals of an address, nil
+// for any other outcome.
+func createUserError(err error) *apiError {
+	switch {
+	case errors.Is(err, app.ErrEmailTaken):
+		return errf(http.StatusConflict, CodeConflict, "email is already registered")
+	case errors.Is(err, app.ErrEmailLookalike):
+		return errf(http.StatusConflict, CodeConflict, "email looks like an address that is already registered (look-alike characters)")
+	case errors.Is(err, app.ErrMixedScript):
+		ve := &validationError{}
+		ve.add("email", "MIXED_SCRIPT", "must not mix letters of different scripts within a part of the address")
+		return ve.err()
+	case errors.Is(err, app.ErrInvalidEmail):
+		ve := &validationError{}
+		ve.add("email", "INVALID_EMAIL", "must be a valid email address")
+		return ve.err()
 	}
-	now = now.UTC().Truncate(time.Millisecond)
-	u := actors.User{ID: actors.NewID(), Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if err := users.CreateUser(ctx, u); err != nil {
-		return actors.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
-	}
-	return u, nil
+	return nil
 }
 
 // startSession opens a refresh family for u and issues its first pair.
 func (s *Server) startSession(ctx context.Context, u actors.User) (sessionResponse, error) {
-	now := s.now().UTC().Truncate(time.Millisecond)
-	fid := auth.RandomID()
-	refresh := s.issuer.NewRefreshToken(fid)
-	f := actors.RefreshFamily{
-		ID: fid, UserID: u.ID, TokenHash: s.issuer.HashRefreshToken(refresh), Generation: 1,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.JWTRefreshExpiresIn),
+	tok, err := s.app.StartSession(ctx, u)
+	if err != nil {
+		return sessionResponse{}, err
 	}
-	if err := s.store.CreateFamily(ctx, f); err != nil {
-		return sessionResponse{}, fmt.Errorf("create refresh family for user %s: %w", u.ID, err)
-	}
-	return s.sessionFor(u, fid, refresh)
+	return s.sessionResponse(u, tok.AccessToken, tok.RefreshToken), nil
 }
 
 func (s *Server) sessionFor(u actors.User, fid, refresh string) (sessionResponse, error) {
@@ -166,10 +150,14 @@ func (s *Server) sessionFor(u actors.User, fid, refresh string) (sessionResponse
 	if err != nil {
 		return sessionResponse{}, err
 	}
+	return s.sessionResponse(u, access, refresh), nil
+}
+
+func (s *Server) sessionResponse(u actors.User, access, refresh string) sessionResponse {
 	return sessionResponse{
 		User: viewUser(u), AccessToken: access, RefreshToken: refresh, TokenType: "Bearer",
 		ExpiresIn: int(s.cfg.JWTExpiresIn / time.Second), RefreshExpiresIn: int(s.cfg.JWTRefreshExpiresIn / time.Second),
-	}, nil
+	}
 }
 
 var errBadCredentials = errf(http.StatusUnauthorized, CodeUnauthorized, "invalid email or password")
@@ -191,11 +179,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	email, ok := NormalizeEmail(req.Email)
 	var u actors.User
 	var err error
-	if ok && utf8.RuneCountInString(req.Password) <= auth.MaxPasswordLen {
-		u, err = s.store.UserByEmail(r.Context(), email)
+	if utf8.RuneCountInString(req.Password) <= auth.MaxPasswordLen {
+		u, err = s.app.UserByEmail(r.Context(), req.Email)
 	} else {
 		err = actors.ErrNotFound
 	}
@@ -310,13 +297,11 @@ func (s *Server) revokeFamily(ctx context.Context, fid string, now time.Time) er
 	if err := s.store.RevokeFamily(ctx, fid, now); err != nil && !errors.Is(err, actors.ErrNotFound) {
 		return fmt.Errorf("revoke refresh family %s: %w", fid, err)
 	}
-	if err := s.kv.Revoke(ctx, familyRevocationKey(fid), now.Add(s.cfg.JWTExpiresIn+time.Minute)); err != nil {
+	if err := s.kv.Revoke(ctx, app.FamilyRevocationKey(fid), now.Add(s.cfg.JWTExpiresIn+time.Minute)); err != nil {
 		return fmt.Errorf("revoke access tokens of family %s: %w", fid, errors.Join(actors.ErrUnavailable, err))
 	}
 	return nil
 }
-
-func familyRevocationKey(fid string) string { return "family:" + fid }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p, _ := principalFrom(r.Context())

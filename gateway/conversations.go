@@ -26,7 +26,10 @@ type ConversationReads interface {
 
 // Sockets serves agent WebSockets and closes a user's sockets.
 type Sockets interface {
-	Serve(w http.ResponseWriter, r *http.Request, user actors.User)
+	// Serve upgrades an authenticated request; the socket's session
+	// expires with the access token at expiresAt unless the client sends
+	// a fresh one.
+	Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time)
 	DisconnectUser(userID string, code int, reason string)
 	Online(userID string) bool
 }
@@ -72,20 +75,17 @@ type assignRequest struct {
 
 var validStates = map[string]bool{actors.StateNew: true, actors.StateActive: true, actors.StateExpired: true, actors.StateClosed: true}
 
-// visibleConversation loads a conversation the caller may see; agents see
-// only their own, and anything else is 404 (never 403: no leak).
+// visibleConversation loads a conversation the caller may see
+// (app.Visible: agents see only their own), and anything else is 404
+// (never 403: no leak).
 func (s *Server) visibleConversation(r *http.Request) (actors.Conversation, *apiError, error) {
 	p, _ := principalFrom(r.Context())
-	c, err := s.engine.Reads.Conversation(r.Context(), chi.URLParam(r, "id"))
-	notFound := errf(http.StatusNotFound, CodeNotFound, "conversation not found")
+	c, err := s.app.Visible(r.Context(), p.User, chi.URLParam(r, "id"))
 	if errors.Is(err, actors.ErrNotFound) {
-		return actors.Conversation{}, notFound, nil
+		return actors.Conversation{}, errf(http.StatusNotFound, CodeNotFound, "conversation not found"), nil
 	}
 	if err != nil {
 		return actors.Conversation{}, nil, err
-	}
-	if p.User.Role == actors.RoleAgent && c.AssigneeID != p.User.ID {
-		return actors.Conversation{}, notFound, nil
 	}
 	return c, nil, nil
 }
@@ -394,6 +394,7 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.verifyToken(r.Context(), tok)
 	if err != nil {
+		s.refusedToken(r, placeSocket, err)
 		s.fail(w, r, err)
 		return
 	}
@@ -405,31 +406,5 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	s.engine.Sockets.Serve(w, r, p.User)
-}
-
-// MarkRead clears a conversation's unread count for a user who may see it;
-// agent sessions call it for a client's read frame. Not visible is
-// actors.ErrNotFound.
-func (s *Server) MarkRead(ctx context.Context, userID, conversationID string) error {
-	u, err := s.users.get(ctx, userID)
-	if err != nil {
-		return err
-	}
-	c, err := s.engine.Reads.Conversation(ctx, conversationID)
-	if err != nil {
-		return err
-	}
-	if u.Role == actors.RoleAgent && c.AssigneeID != u.ID {
-		return actors.ErrNotFound
-	}
-	key := conversation.Key{PhoneNumberID: c.PhoneNumberID, WaID: c.WaID}
-	res, err := s.engine.Directory.Request(key, conversation.MarkRead{ConversationID: c.ID, ByUserID: userID}, commandTimeout).Result()
-	if err != nil {
-		return errors.Join(actors.ErrUnavailable, err)
-	}
-	if out, ok := res.(conversation.Result); ok && out.Err != nil {
-		return out.Err
-	}
-	return nil
+	s.engine.Sockets.Serve(w, r, p.User, p.Claims.ExpiresAt.Time)
 }

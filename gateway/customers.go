@@ -12,6 +12,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/app"
 )
 
 // Customer field limits.
@@ -96,7 +97,7 @@ func (s *Server) validateCustomer(req customerRequest) (actors.Customer, *apiErr
 		ve.add("phone", "INVALID_PHONE", "must be a valid phone number in international format, such as +919876543210")
 	}
 	if req.Email != "" {
-		if e, ok := NormalizeEmail(req.Email); ok {
+		if e, err := app.NormalizeEmail(req.Email); err == nil {
 			c.Email = e
 		} else {
 			ve.add("email", "INVALID_EMAIL", "must be a valid email address")

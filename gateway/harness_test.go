@@ -20,7 +20,9 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
+	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/gatewaytest"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/sqlitestore"
@@ -35,6 +37,7 @@ type harness struct {
 	store  *sqlitestore.Store
 	kv     gateway.KV
 	audit  *audit.Log
+	app    *app.App
 	srv    *gateway.Server
 	client *http.Client
 	// clock, when set by a test, shifts the server's time.
@@ -48,14 +51,21 @@ type harnessOpts struct {
 	// shareStore, when set, makes this gateway a second node over the
 	// other harness's database.
 	shareStore *harness
+	// refusalWindow is the audit.Refusals window (one minute when 0).
+	refusalWindow time.Duration
 }
+
+// The harness's token secrets; tests sign their own forged tokens with them.
+var (
+	testJWTSecret        = strings.Repeat("a", 32)
+	testJWTRefreshSecret = strings.Repeat("b", 32)
+)
 
 func newHarness(t *testing.T, opts harnessOpts) *harness {
 	t.Helper()
 	cfg := gateway.Options{
 		Host: "127.0.0.1", AllowedOrigins: []string{"http://localhost:4000", "http://127.0.0.1:4000"},
 		MaxBodyBytes: 1 << 20, WebhookMaxBytes: 3 << 20, RateLimitAPIPerMin: 100000, RateLimitAuthPerMin: 100000,
-		JWTSecret: strings.Repeat("a", 32), JWTRefreshSecret: strings.Repeat("b", 32),
 		JWTExpiresIn: 15 * time.Minute, JWTRefreshExpiresIn: 7 * 24 * time.Hour, CacheTTL: 5 * time.Minute,
 		WhatsAppVerifyToken: "verify-token", WhatsAppAppSecret: "app-secret", WhatsAppPhoneNumberID: "100000000000001",
 	}
@@ -90,10 +100,16 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	h.audit = audit.New(gs, log, reg, audit.Options{MaxBackoff: 100 * time.Millisecond})
 	auditDone := make(chan struct{})
 	go func() { defer close(auditDone); _ = h.audit.Run(ctx) }()
+	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
+	h.app = app.New(app.Deps{
+		Users: gs, Families: gs, Revocations: kv, RefreshTTL: cfg.JWTRefreshExpiresIn, Now: now, Log: log,
+		Issuer: auth.NewIssuer([]byte(testJWTSecret), []byte(testJWTRefreshSecret), cfg.JWTExpiresIn, now),
+	})
 	h.srv, err = gateway.New(gateway.Deps{
-		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg,
-		Checks: []gateway.Check{{Name: "store", Ping: store.Ping}},
-		Now:    func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) },
+		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app,
+		Checks:        []gateway.Check{{Name: "store", Ping: store.Ping}},
+		Now:           now,
+		RefusalWindow: opts.refusalWindow,
 	})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -178,7 +194,7 @@ func (h *harness) register() session {
 func (h *harness) userWithRole(role actors.Role) session {
 	h.t.Helper()
 	email := fmt.Sprintf("%s%d@example.com", role, userSeq.Add(1))
-	_, err := gateway.CreateUser(context.Background(), h.store, time.Now(), email, "s3cret-pass", string(role), role)
+	_, err := h.app.CreateUser(context.Background(), app.NewUser{Email: email, Password: "s3cret-pass", Name: string(role), Role: role})
 	require.NoError(h.t, err)
 	r := h.call("POST", "/api/auth/login", "", map[string]string{"email": email, "password": "s3cret-pass"})
 	require.Equal(h.t, http.StatusOK, r.Status, r.String())

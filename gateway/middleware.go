@@ -330,10 +330,18 @@ func (s *Server) rateLimit(scope string, perMinute int) func(http.Handler) http.
 
 // authenticate requires a valid, unrevoked bearer token whose user still
 // exists, and puts the caller in the context with the user's current role.
+// A presented token that is refused is audited (aggregated, see
+// audit.Refusals); a missing one is not an authentication attempt.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.principalFor(r)
+		tok := bearerToken(r)
+		if tok == "" {
+			writeError(w, r, errf(http.StatusUnauthorized, CodeUnauthorized, "a bearer access token is required"))
+			return
+		}
+		p, err := s.verifyToken(r.Context(), tok)
 		if err != nil {
+			s.refusedToken(r, placeAPI, err)
 			s.fail(w, r, err)
 			return
 		}
@@ -352,39 +360,32 @@ func bearerToken(r *http.Request) string {
 	return ""
 }
 
-func (s *Server) principalFor(r *http.Request) (principal, error) {
-	tok := bearerToken(r)
-	if tok == "" {
-		return principal{}, errf(http.StatusUnauthorized, CodeUnauthorized, "a bearer access token is required")
-	}
-	return s.verifyToken(r.Context(), tok)
-}
+// Refusals of a token, as answered.
+var (
+	errTokenExpired = errf(http.StatusUnauthorized, CodeTokenExpired, "access token has expired")
+	errTokenInvalid = errf(http.StatusUnauthorized, CodeUnauthorized, "access token is invalid")
+	errTokenRevoked = errf(http.StatusUnauthorized, CodeTokenRevoked, "access token has been revoked")
+)
 
-// verifyToken checks signature, claims, revocation and the user behind a
-// token. Used by HTTP and, later, WebSocket upgrades.
+// verifyToken checks signature, claims and revocation (app.VerifyAccess)
+// and loads the user behind a token (through the read cache). Used by HTTP
+// requests and WebSocket upgrades. A refused token is one of the
+// errToken* answers.
 func (s *Server) verifyToken(ctx context.Context, tok string) (principal, error) {
-	claims, err := s.issuer.VerifyAccess(tok)
-	if err != nil {
-		if errors.Is(err, auth.ErrTokenExpired) {
-			return principal{}, errf(http.StatusUnauthorized, CodeTokenExpired, "access token has expired")
-		}
-		return principal{}, errf(http.StatusUnauthorized, CodeUnauthorized, "access token is invalid")
-	}
-	// The token and its refresh family in one lookup.
-	ids := []string{claims.ID}
-	if claims.FamilyID != "" {
-		ids = append(ids, familyRevocationKey(claims.FamilyID))
-	}
-	revoked, err := s.kv.AnyRevoked(ctx, ids...)
-	if err != nil {
-		return principal{}, fmt.Errorf("check revocation of token %s: %w", claims.ID, errors.Join(actors.ErrUnavailable, err))
-	}
-	if revoked {
-		return principal{}, errf(http.StatusUnauthorized, CodeTokenRevoked, "access token has been revoked")
+	claims, err := s.app.VerifyAccess(ctx, tok)
+	switch {
+	case errors.Is(err, actors.ErrTokenExpired):
+		return principal{}, errTokenExpired
+	case errors.Is(err, actors.ErrTokenRevoked):
+		return principal{}, errTokenRevoked
+	case errors.Is(err, actors.ErrTokenInvalid):
+		return principal{}, errTokenInvalid
+	case err != nil:
+		return principal{}, err
 	}
 	u, err := s.users.get(ctx, claims.Subject)
 	if errors.Is(err, actors.ErrNotFound) {
-		return principal{}, errf(http.StatusUnauthorized, CodeUnauthorized, "access token is invalid")
+		return principal{}, errTokenInvalid
 	}
 	if err != nil {
 		return principal{}, fmt.Errorf("load user %s: %w", claims.Subject, err)

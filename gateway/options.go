@@ -31,11 +31,8 @@ type Options struct {
 	// (RATE_LIMIT_API_PER_MIN, RATE_LIMIT_AUTH_PER_MIN).
 	RateLimitAPIPerMin  int
 	RateLimitAuthPerMin int
-	// JWTSecret and JWTRefreshSecret sign access tokens and key refresh
-	// hashes; both required. JWTExpiresIn and JWTRefreshExpiresIn are
-	// their lifetimes.
-	JWTSecret           string
-	JWTRefreshSecret    string
+	// JWTExpiresIn and JWTRefreshExpiresIn are the lifetimes of access
+	// and refresh tokens (the tokens themselves come from app's issuer).
 	JWTExpiresIn        time.Duration
 	JWTRefreshExpiresIn time.Duration
 	// CacheTTL is the lifetime of a cached user or customer (CACHE_TTL).
@@ -84,9 +81,6 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.IdleTimeout, DefaultIdleTimeout)
 	def(&o.ShutdownTimeout, DefaultShutdownTimeout)
 	var errs []error
-	if o.JWTSecret == "" || o.JWTRefreshSecret == "" {
-		errs = append(errs, errors.New("JWT secrets are empty"))
-	}
 	if o.MaxBodyBytes <= 0 || o.WebhookMaxBytes <= 0 {
 		errs = append(errs, fmt.Errorf("body limits must be positive, got %d and %d", o.MaxBodyBytes, o.WebhookMaxBytes))
 	}

@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/app"
+	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
 )
 
@@ -37,6 +39,13 @@ type Deps struct {
 	Now func() time.Time
 	// Engine is the conversation engine; nil leaves its routes out.
 	Engine *Engine
+	// App is the use cases the gateway shares with the agent sessions
+	// (cmd/engine builds one and hands it to both); required. Its issuer
+	// signs and verifies the tokens.
+	App *app.App
+	// RefusalWindow is how often the counts of repeated refused
+	// authentications are written to the audit log; one minute when 0.
+	RefusalWindow time.Duration
 }
 
 // Server is the HTTP edge.
@@ -50,6 +59,8 @@ type Server struct {
 	registry       *prometheus.Registry
 	metrics        *metrics
 	issuer         *auth.Issuer
+	app            *app.App
+	refusals       *audit.Refusals
 	now            func() time.Time
 	trustedProxies []netip.Prefix
 	users          *readCache[actors.User]
@@ -68,6 +79,9 @@ type Server struct {
 // New builds the server and its routes. The options must carry both JWT
 // secrets, positive body limits, lifetimes and rate limits.
 func New(d Deps) (*Server, error) {
+	if d.App == nil {
+		return nil, errors.New("new gateway: no app")
+	}
 	opts, err := d.Options.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("new gateway: %w", err)
@@ -88,12 +102,14 @@ func New(d Deps) (*Server, error) {
 		checks:         d.Checks,
 		registry:       d.Registry,
 		metrics:        newMetrics(d.Registry),
-		issuer:         auth.NewIssuer([]byte(opts.JWTSecret), []byte(opts.JWTRefreshSecret), opts.JWTExpiresIn, d.Now),
 		now:            d.Now,
 		trustedProxies: opts.TrustedProxies,
 		engine:         d.Engine,
 		instance:       actors.NewID(),
 	}
+	s.app = d.App
+	s.issuer = d.App.Issuer()
+	s.refusals = audit.NewRefusals(d.Audit, d.Registry, audit.RefusalOptions{Window: d.RefusalWindow})
 	s.webhookMetrics = newWebhookMetrics(d.Registry)
 	if d.Engine != nil {
 		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, queue: make(chan commitReq, 8192), maxRun: 256,
@@ -188,6 +204,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- net.Ad
 		ErrorLog:          zap.NewStdLog(s.log.With(zap.String("source", "net/http"))),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Refused authentications are counted until the server has drained;
+	// the last counts are written then.
+	refusalsCtx, stopRefusals := context.WithCancel(context.Background())
+	refusalsDone := make(chan struct{})
+	go func() { defer close(refusalsDone); _ = s.refusals.Run(refusalsCtx) }()
+	defer func() { stopRefusals(); <-refusalsDone }()
 	if s.committer != nil {
 		stop := make(chan struct{})
 		done := make(chan struct{})

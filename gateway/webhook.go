@@ -55,8 +55,13 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errf(http.StatusBadRequest, CodeInvalidJSON, "webhook body could not be read"))
 		return
 	}
-	if !webhook.VerifySignature(body, r.Header.Get("X-Hub-Signature-256"), s.cfg.WhatsAppAppSecret) {
+	if sig := r.Header.Get("X-Hub-Signature-256"); !webhook.VerifySignature(body, sig, s.cfg.WhatsAppAppSecret) {
 		s.webhookMetrics.rejected.Inc()
+		reason := reasonSignatureInvalid
+		if sig == "" {
+			reason = reasonSignatureMissing
+		}
+		s.refused(r, placeWebhook, reason)
 		writeError(w, r, errf(http.StatusUnauthorized, CodeUnauthorized, "X-Hub-Signature-256 is missing or does not match the body"))
 		return
 	}

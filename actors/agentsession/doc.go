@@ -14,8 +14,35 @@
 // A session never receives the same event twice, even when its user is both
 // the assignee and a supervisor.
 //
+// Each session is a state machine (State) owning its timers, which run on a
+// Clock (the wall clock, or a fake one in tests):
+//   - New on Open; Active once hello is sent, while its access token is
+//     valid. Hello carries the token's expiry.
+//   - Expired when the token's exp passes: a session.expired frame says so
+//     (with the deadline), and events are withheld (counted, never pushed).
+//     An auth frame with a fresh token of the same user, checked through
+//     Commands.Authenticate (signature, expiry, revocation), makes it Active
+//     again: an ack, then a session.resync frame telling the client to
+//     reload through the API. An auth frame while Active just extends it.
+//   - Closed when the grace period passes without a fresh token (4001), when
+//     nothing was heard from the client for the idle timeout (no frame, no
+//     pong reported through Alive: 4002), on logout, revocation or a role
+//     change (DisconnectUser, 1008), when the socket falls behind (1013), on
+//     an oversized frame (1009), at server shutdown (the socket's 1001) or
+//     after a panic (1011).
+//
+// Client frames are ping, read, typing and auth. read and typing are
+// refused with TOKEN_EXPIRED while Expired. A typing frame is checked
+// against what the user may see (Commands.Visible: NOT_FOUND otherwise) and
+// relayed as {"type":"typing","data":{"conversationId","userId"}} to the
+// sessions of the other users who may see that conversation (its assignee,
+// supervisors and admins), never to the typer's own sessions, and only to
+// Active ones. Typing frames are limited per session (a burst, then one per
+// interval; RATE_LIMITED beyond).
+//
 // The socket itself lives in the gateway (gateway/agentsocket) and is seen
 // here only as a Sink; this package imports nothing of HTTP or WebSocket.
+// The use cases behind the frames (gateway/app) are seen only as Commands.
 //
 // Guarantees:
 //   - Ordering: a session pushes frames in its mailbox order. Events published
@@ -28,18 +55,21 @@
 //     waits either, and one slow socket cannot slow another.
 //   - Bounded buffers: the Sink's buffer is bounded by the socket. When Push
 //     reports it full the session closes the socket with 1013 (try again
-//     later) and stops; events are never silently dropped from a live socket.
+//     later) and stops; events are never silently dropped from a live socket
+//     (an expired session withholds them and says so with session.resync).
 //     Client frames are bounded too: Deliver blocks the socket's reader while
 //     MaxPendingFrames frames wait in the session (back-pressure onto the
 //     client's TCP connection), at most MaxReadsInFlight read commands run per
 //     session (more are answered RATE_LIMITED), and a frame over MaxFrameSize
 //     closes the socket with 1009.
 //   - Presence: Presence.AgentOnline is called when a user's first session
-//     opens and AgentOffline when its last one closes; the calls for all users
-//     are serialised, in the order the sessions opened and closed.
-//   - Ownership: every goroutine a session starts (a read command) is waited
-//     for by Session.Closed, which returns only after the session's actor has
-//     stopped.
+//     becomes Active (before its hello or ack is pushed) and AgentOffline
+//     when its last Active session expires or closes; the calls for all users
+//     are serialised, in the order the sessions changed. Online and
+//     OnlineUsers report the same.
+//   - Ownership: every goroutine a session starts (a command) is waited for
+//     by Session.Closed, which returns only after the session's actor has
+//     stopped; its timers are stopped when it stops.
 //
 // The Hub and Session are safe for concurrent use.
 package agentsession

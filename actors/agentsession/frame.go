@@ -18,19 +18,35 @@ const (
 	FramePong  = "pong"
 	FrameAck   = "ack"
 	FrameError = "error"
+	// FrameSessionExpired tells the client its access token expired: events
+	// are withheld until it sends an auth frame with a fresh token, which
+	// it must do before data.deadline or the socket closes with 4001.
+	FrameSessionExpired = "session.expired"
+	// FrameSessionResync follows the ack of an auth frame that brought an
+	// expired session back: events were withheld since data.since, so the
+	// client reloads what it shows through the API.
+	FrameSessionResync = "session.resync"
 )
 
-// Frame types a client may send.
+// Frame types a client may send. FrameTyping is also what the server
+// relays to the other agents who may see the conversation.
 const (
 	FramePing   = "ping"
 	FrameRead   = "read"
 	FrameTyping = "typing"
+	// FrameAuth carries a fresh access token of the same user
+	// ({"accessToken":"..."}): it extends an active session and brings an
+	// expired one back.
+	FrameAuth = "auth"
 )
 
 // Error codes of error frames; the same vocabulary as the HTTP contract.
 const (
 	CodeInvalidJSON           = "INVALID_JSON"
 	CodeValidation            = "VALIDATION_ERROR"
+	CodeUnauthorized          = "UNAUTHORIZED"
+	CodeTokenExpired          = "TOKEN_EXPIRED"
+	CodeTokenRevoked          = "TOKEN_REVOKED"
 	CodeNotFound              = "NOT_FOUND"
 	CodeForbidden             = "FORBIDDEN"
 	CodeConflict              = "CONFLICT"
@@ -40,11 +56,13 @@ const (
 	CodeInternal              = "INTERNAL_ERROR"
 )
 
-// WebSocket close codes a session asks its Sink for.
+// WebSocket close codes a session asks its Sink for. 4000-4999 are the
+// application's own (RFC 6455, 7.4.2).
 const (
 	// CloseGoingAway: the server is shutting down.
 	CloseGoingAway = 1001
-	// ClosePolicyViolation: logout or revoked credentials (DisconnectUser).
+	// ClosePolicyViolation: logout, revoked credentials or a role change
+	// (DisconnectUser).
 	ClosePolicyViolation = 1008
 	// CloseTooBig: a client frame was over MaxFrameSize.
 	CloseTooBig = 1009
@@ -52,6 +70,21 @@ const (
 	CloseInternalError = 1011
 	// CloseTryAgainLater: the client could not keep up with its events.
 	CloseTryAgainLater = 1013
+	// CloseSessionExpired: the access token expired and no fresh one came
+	// within the grace period; the client refreshes and reconnects.
+	CloseSessionExpired = 4001
+	// CloseIdleTimeout: nothing came from the client (no frame, no pong)
+	// for the idle timeout.
+	CloseIdleTimeout = 4002
+)
+
+// Close reasons sent with the close codes.
+const (
+	ReasonSessionExpired = "session expired"
+	ReasonIdleTimeout    = "idle timeout"
+	ReasonInternal       = "internal error"
+	ReasonTooSlow        = "client too slow"
+	ReasonTooBig         = "frame too large"
 )
 
 // Limits of one session.
@@ -63,10 +96,26 @@ const (
 	MaxPendingFrames = 64
 	// MaxReadsInFlight is how many read commands a session runs at once.
 	MaxReadsInFlight = 4
-	// CommandTimeout bounds one command (MarkRead).
+	// CommandTimeout bounds one command (MarkRead, a typing frame's
+	// visibility check, an auth frame's token check).
 	CommandTimeout = 5 * time.Second
 	// maxIDLength bounds ids sent by clients.
 	maxIDLength = 128
+	// maxTokenLength bounds the token of an auth frame.
+	maxTokenLength = 4096
+)
+
+// Defaults of Options.
+const (
+	// DefaultGrace is how long an expired session waits for a fresh token.
+	DefaultGrace = 60 * time.Second
+	// DefaultIdleTimeout is how long a session waits for anything from its
+	// client (a frame or a pong: the socket pings every 30 s).
+	DefaultIdleTimeout = 75 * time.Second
+	// DefaultTypingBurst and DefaultTypingInterval bound typing frames per
+	// session: a burst of DefaultTypingBurst, then one per interval.
+	DefaultTypingBurst    = 5
+	DefaultTypingInterval = time.Second
 )
 
 // ErrForbidden is what a Commands implementation wraps when the user may
@@ -83,6 +132,8 @@ type helloData struct {
 	UserID     string      `json:"userId"`
 	Role       actors.Role `json:"role"`
 	ServerTime time.Time   `json:"serverTime"`
+	// ExpiresAt is when the session's access token expires.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 type pongData struct {
@@ -92,6 +143,27 @@ type pongData struct {
 type ackData struct {
 	Type           string `json:"type"`
 	ConversationID string `json:"conversationId,omitempty"`
+	// ExpiresAt acknowledges an auth frame: the session's new expiry.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type expiredData struct {
+	ExpiredAt time.Time `json:"expiredAt"`
+	// Deadline is when the socket closes unless a fresh token comes.
+	Deadline time.Time `json:"deadline"`
+}
+
+type resyncData struct {
+	// Since is when events started being withheld.
+	Since time.Time `json:"since"`
+	// Withheld counts the events the session did not push.
+	Withheld int `json:"withheld"`
+}
+
+// typingData is the relayed typing frame's data.
+type typingData struct {
+	ConversationID string `json:"conversationId"`
+	UserID         string `json:"userId"`
 }
 
 type errorData struct {
@@ -111,6 +183,11 @@ type inFrame struct {
 // conversationRef is the data of read and typing frames.
 type conversationRef struct {
 	ConversationID string `json:"conversationId"`
+}
+
+// authRef is the data of an auth frame.
+type authRef struct {
+	AccessToken string `json:"accessToken"`
 }
 
 // frameError is a client frame the session rejects with an error frame.
@@ -154,6 +231,24 @@ func parseConversationRef(f inFrame) (string, *frameError) {
 	return ref.ConversationID, nil
 }
 
+// parseAuth decodes the data of an auth frame.
+func parseAuth(f inFrame) (string, *frameError) {
+	var ref authRef
+	if len(f.Data) == 0 || string(f.Data) == "null" {
+		return "", &frameError{code: CodeValidation, message: "data.accessToken is required", typ: f.Type}
+	}
+	if err := strictDecode(f.Data, &ref); err != nil {
+		return "", &frameError{code: CodeValidation, message: "data must be {\"accessToken\":string}", typ: f.Type}
+	}
+	switch {
+	case ref.AccessToken == "":
+		return "", &frameError{code: CodeValidation, message: "data.accessToken is required", typ: f.Type}
+	case len(ref.AccessToken) > maxTokenLength:
+		return "", &frameError{code: CodeValidation, message: "data.accessToken is too long", typ: f.Type}
+	}
+	return ref.AccessToken, nil
+}
+
 func strictDecode(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
@@ -164,6 +259,12 @@ func strictDecode(b []byte, v any) error {
 // leaks no internals.
 func commandError(err error) (code, message string) {
 	switch {
+	case errors.Is(err, actors.ErrTokenExpired):
+		return CodeTokenExpired, "access token has expired"
+	case errors.Is(err, actors.ErrTokenRevoked):
+		return CodeTokenRevoked, "access token has been revoked"
+	case errors.Is(err, actors.ErrTokenInvalid):
+		return CodeUnauthorized, "access token is invalid"
 	case errors.Is(err, actors.ErrNotFound):
 		return CodeNotFound, "conversation not found"
 	case errors.Is(err, ErrForbidden):

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
@@ -24,63 +25,121 @@ type Sink interface {
 	Close(code int, reason string)
 }
 
-// Presence is told when a user's first socket opens and last socket closes.
-// Calls are serialised; they should return quickly.
+// Presence is told when a user's first session becomes active and when its
+// last active one stops being active (expired or closed). Calls are
+// serialised; they should return quickly.
 type Presence interface {
 	AgentOnline(userID string)
 	AgentOffline(userID string)
 }
 
-// Commands are what client frames trigger.
+// Commands are what client frames trigger; gateway/app implements them.
 type Commands interface {
-	// MarkRead clears the unread count of a conversation for userID. Wrap
-	// ErrForbidden when the user may not; actors.ErrNotFound when the
-	// conversation does not exist.
-	MarkRead(ctx context.Context, userID, conversationID string) error
+	// MarkRead clears the unread count of a conversation the user may see.
+	// actors.ErrNotFound when the conversation does not exist or the user
+	// may not see it.
+	MarkRead(ctx context.Context, user actors.User, conversationID string) error
+	// Visible returns the conversation when the user may see it, else
+	// actors.ErrNotFound (typing frames).
+	Visible(ctx context.Context, user actors.User, conversationID string) (actors.Conversation, error)
+	// Authenticate verifies an access token sent in an auth frame, with its
+	// revocation, and returns its user and expiry. Errors wrap
+	// actors.ErrTokenExpired, actors.ErrTokenRevoked, actors.ErrTokenInvalid
+	// or actors.ErrUnavailable.
+	Authenticate(ctx context.Context, token string) (userID string, expiresAt time.Time, err error)
+}
+
+// Options configure a Hub. Zero values take the defaults.
+type Options struct {
+	Log *zap.Logger
+	// Presence may be nil.
+	Presence Presence
+	// Commands may be nil: read, typing and auth frames are then refused.
+	Commands Commands
+	// Clock drives every session's timers; the wall clock when nil.
+	Clock Clock
+	// Grace is how long an expired session waits for a fresh token before
+	// it closes with CloseSessionExpired.
+	Grace time.Duration
+	// IdleTimeout closes a session that heard nothing from its client (no
+	// frame, no pong reported through Alive) for that long
+	// (CloseIdleTimeout).
+	IdleTimeout time.Duration
+	// TypingBurst and TypingInterval bound a session's typing frames: a
+	// burst of TypingBurst, then one per TypingInterval (RATE_LIMITED
+	// beyond).
+	TypingBurst    int
+	TypingInterval time.Duration
 }
 
 // Hub registers the sessions of a process and fans events out to them.
 type Hub struct {
-	system   *actor.ActorSystem
-	log      *zap.Logger
-	presence Presence
-	commands Commands
+	system *actor.ActorSystem
+	log    *zap.Logger
+	opts   Options
 
-	// presenceMu serialises registry changes with their presence calls
-	// so AgentOnline and AgentOffline arrive in order; Publish never takes it.
+	// presenceMu serialises activity changes with their presence calls so
+	// AgentOnline and AgentOffline arrive in order; Publish never takes it.
 	presenceMu sync.Mutex
 
 	mu sync.RWMutex
-	// byUser holds every live session by user id.
+	// byUser holds every live session by user id, active or not.
 	byUser map[string][]*Session
 	// watchers are the sessions of supervisors and admins, who see every
 	// conversation's events.
 	watchers []*Session
+	// active counts each user's active sessions (presence).
+	active map[string]int
 	// sessions counts byUser's sessions, read without the lock.
 	sessions atomic.Int64
 }
 
 var _ actors.Publisher = (*Hub)(nil)
 
-// NewHub returns a hub spawning its sessions in system. presence may be nil.
-func NewHub(system *actor.ActorSystem, log *zap.Logger, presence Presence, commands Commands) *Hub {
-	if log == nil {
-		log = zap.NewNop()
+// NewHub returns a hub spawning its sessions in system.
+func NewHub(system *actor.ActorSystem, opts Options) *Hub {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
 	}
-	return &Hub{system: system, log: log.With(zap.String("actor", "agentsession")), presence: presence,
-		commands: commands, byUser: map[string][]*Session{}}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.TypingBurst <= 0 {
+		opts.TypingBurst = DefaultTypingBurst
+	}
+	if opts.TypingInterval <= 0 {
+		opts.TypingInterval = DefaultTypingInterval
+	}
+	return &Hub{system: system, log: opts.Log.With(zap.String("actor", "agentsession")), opts: opts,
+		byUser: map[string][]*Session{}, active: map[string]int{}}
 }
 
 // Session is the handle of one socket's agent-session actor, held by the
 // socket. Per-connection state lives in the actor.
 type Session struct {
 	hub     *Hub
-	userID  string
-	role    actors.Role
+	user    actors.User
 	watcher bool
 	sink    Sink
 	pid     *actor.PID
+	// expiresAt is the access token's expiry at the upgrade; zero never
+	// expires. The actor keeps the current one.
+	expiresAt time.Time
 
+	// state is the actor's State, for State().
+	state atomic.Int32
+	// active is whether the session counts for presence; guarded by the
+	// hub's presenceMu.
+	active bool
+	// lastHeard is when the client was last heard from (a frame or a pong),
+	// in the clock's UnixNano.
+	lastHeard atomic.Int64
 	// closing is set once the socket is on its way out; Publish skips it.
 	closing atomic.Bool
 	// started is set by the first Started; a second one is a restart after
@@ -96,22 +155,21 @@ type Session struct {
 	closeOnce sync.Once
 }
 
-// Open spawns the session actor of a new socket and registers it. The
-// session's first frame is hello, pushed once it is registered.
-func (h *Hub) Open(user actors.User, sink Sink) *Session {
-	s := &Session{hub: h, userID: user.ID, role: user.Role,
+// Open spawns the session actor of a new socket and registers it, in state
+// New. Its first frame is hello, pushed once it is registered and active.
+// expiresAt is when the access token of the upgrade expires (zero: never).
+func (h *Hub) Open(user actors.User, expiresAt time.Time, sink Sink) *Session {
+	s := &Session{hub: h, user: user, expiresAt: expiresAt,
 		watcher: user.Role == actors.RoleSupervisor || user.Role == actors.RoleAdmin,
 		sink:    sink, slots: make(chan struct{}, MaxPendingFrames), stopped: make(chan struct{})}
+	s.lastHeard.Store(h.opts.Clock.Now().UnixNano())
 	log := h.log.With(zap.String("agent_id", user.ID))
 	s.pid = h.system.Root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
-		return &sessionActor{s: s, log: log}
+		return &sessionActor{s: s, log: log, clock: h.opts.Clock, typingTokens: float64(h.opts.TypingBurst)}
 	}), "agentsession-")
 
-	h.presenceMu.Lock()
-	defer h.presenceMu.Unlock()
 	h.mu.Lock()
-	first := len(h.byUser[s.userID]) == 0
-	h.byUser[s.userID] = append(h.byUser[s.userID], s)
+	h.byUser[user.ID] = append(h.byUser[user.ID], s)
 	if s.watcher {
 		h.watchers = append(h.watchers, s)
 	}
@@ -121,30 +179,60 @@ func (h *Hub) Open(user actors.User, sink Sink) *Session {
 	h.system.Root.Send(s.pid, greet{})
 	h.mu.Unlock()
 	log.Debug("agent session opened", zap.String("role", string(user.Role)))
-	if first && h.presence != nil {
-		h.presence.AgentOnline(s.userID)
-	}
 	return s
 }
 
-func (h *Hub) unregister(s *Session) {
+// setActive makes s count for its user's presence or not, and tells
+// Presence when the user's first active session appears or its last one
+// goes. Idempotent; a closing session never becomes active.
+func (h *Hub) setActive(s *Session, on bool) {
 	h.presenceMu.Lock()
 	defer h.presenceMu.Unlock()
+	if s.active == on || (on && s.closing.Load()) {
+		return
+	}
+	s.active = on
 	h.mu.Lock()
-	ss := h.byUser[s.userID]
+	n := h.active[s.user.ID]
+	if on {
+		n++
+		h.active[s.user.ID] = n
+	} else {
+		n--
+		if n <= 0 {
+			delete(h.active, s.user.ID)
+		} else {
+			h.active[s.user.ID] = n
+		}
+	}
+	h.mu.Unlock()
+	if h.opts.Presence == nil {
+		return
+	}
+	switch {
+	case on && n == 1:
+		h.opts.Presence.AgentOnline(s.user.ID)
+	case !on && n <= 0:
+		h.opts.Presence.AgentOffline(s.user.ID)
+	}
+}
+
+func (h *Hub) unregister(s *Session) {
+	h.setActive(s, false)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ss := h.byUser[s.user.ID]
 	i := slices.Index(ss, s)
 	if i < 0 {
-		h.mu.Unlock()
 		return
 	}
 	// Copy on delete: DisconnectUser ranges over a snapshot of the slice
 	// outside the lock.
 	ss = slices.Delete(slices.Clone(ss), i, i+1)
-	last := len(ss) == 0
-	if last {
-		delete(h.byUser, s.userID)
+	if len(ss) == 0 {
+		delete(h.byUser, s.user.ID)
 	} else {
-		h.byUser[s.userID] = ss
+		h.byUser[s.user.ID] = ss
 	}
 	if s.watcher {
 		if j := slices.Index(h.watchers, s); j >= 0 {
@@ -152,10 +240,6 @@ func (h *Hub) unregister(s *Session) {
 		}
 	}
 	h.sessions.Add(-1)
-	h.mu.Unlock()
-	if last && h.presence != nil {
-		h.presence.AgentOffline(s.userID)
-	}
 }
 
 // eventFrame is one published event, shared by every session it goes to.
@@ -185,7 +269,8 @@ func (f *eventFrame) frame(log *zap.Logger) []byte {
 // Publish sends ev to every session that may see it. It only looks the
 // sessions up and enqueues: the frame is marshalled once, by the first
 // session that handles it, so even that work is off the caller's
-// goroutine. It never blocks on a session.
+// goroutine. It never blocks on a session. An expired session drops what
+// it gets (it counts them for its resync frame).
 func (h *Hub) Publish(ev actors.Event) {
 	if h.sessions.Load() == 0 {
 		return
@@ -194,23 +279,37 @@ func (h *Hub) Publish(ev actors.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if ev.UserID != "" {
-		h.send(h.byUser[ev.UserID], msg, false)
+		h.send(h.byUser[ev.UserID], msg, false, "")
 		return
 	}
 	if ev.AssigneeID != "" {
-		h.send(h.byUser[ev.AssigneeID], msg, true)
+		h.send(h.byUser[ev.AssigneeID], msg, true, "")
 	}
 	if ev.PreviousAssigneeID != "" && ev.PreviousAssigneeID != ev.AssigneeID {
-		h.send(h.byUser[ev.PreviousAssigneeID], msg, true)
+		h.send(h.byUser[ev.PreviousAssigneeID], msg, true, "")
 	}
-	h.send(h.watchers, msg, false)
+	h.send(h.watchers, msg, false, "")
+}
+
+// relayTyping tells the other users who may see c (its assignee, the
+// supervisors and admins) that from is typing in it. None of from's own
+// sessions get it.
+func (h *Hub) relayTyping(from *Session, c actors.Conversation) {
+	msg := &eventFrame{typ: FrameTyping, conversationID: c.ID,
+		data: typingData{ConversationID: c.ID, UserID: from.user.ID}}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if c.AssigneeID != "" && c.AssigneeID != from.user.ID {
+		h.send(h.byUser[c.AssigneeID], msg, true, "")
+	}
+	h.send(h.watchers, msg, false, from.user.ID)
 }
 
 // send enqueues msg to ss; skipWatchers leaves out the sessions that get
-// it as watchers anyway.
-func (h *Hub) send(ss []*Session, msg *eventFrame, skipWatchers bool) {
+// it as watchers anyway, and skipUser the sessions of that user.
+func (h *Hub) send(ss []*Session, msg *eventFrame, skipWatchers bool, skipUser string) {
 	for _, s := range ss {
-		if (skipWatchers && s.watcher) || s.closing.Load() {
+		if (skipWatchers && s.watcher) || s.closing.Load() || (skipUser != "" && s.user.ID == skipUser) {
 			continue
 		}
 		h.system.Root.Send(s.pid, msg)
@@ -218,8 +317,8 @@ func (h *Hub) send(ss []*Session, msg *eventFrame, skipWatchers bool) {
 }
 
 // DisconnectUser closes every socket of userID (logout, revoked tokens:
-// code ClosePolicyViolation). Their sessions stop getting events now and
-// end when the sockets report Closed.
+// code ClosePolicyViolation). Their sessions stop getting events now, stop
+// counting for presence, and end when the sockets report Closed.
 func (h *Hub) DisconnectUser(userID string, code int, reason string) {
 	h.mu.RLock()
 	ss := h.byUser[userID]
@@ -227,24 +326,26 @@ func (h *Hub) DisconnectUser(userID string, code int, reason string) {
 	for _, s := range ss {
 		s.closing.Store(true)
 		s.sink.Close(code, reason)
+		h.setActive(s, false)
+		h.system.Root.Send(s.pid, disconnected{})
 	}
 	if len(ss) > 0 {
 		h.log.Info("agent disconnected", zap.String("agent_id", userID), zap.Int("sockets", len(ss)), zap.Int("code", code))
 	}
 }
 
-// Online reports whether userID has at least one open session.
+// Online reports whether userID has at least one active session.
 func (h *Hub) Online(userID string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.byUser[userID]) > 0
+	return h.active[userID] > 0
 }
 
-// OnlineUsers lists the users with an open session, sorted.
+// OnlineUsers lists the users with an active session, sorted.
 func (h *Hub) OnlineUsers() []string {
 	h.mu.RLock()
-	out := make([]string, 0, len(h.byUser))
-	for id := range h.byUser {
+	out := make([]string, 0, len(h.active))
+	for id := range h.active {
 		out = append(out, id)
 	}
 	h.mu.RUnlock()
@@ -259,9 +360,12 @@ func (s *Session) Deliver(frame []byte) {
 	if s.closing.Load() {
 		return
 	}
+	s.Alive()
 	if len(frame) > MaxFrameSize {
 		s.closing.Store(true)
-		s.sink.Close(CloseTooBig, "frame too large")
+		s.sink.Close(CloseTooBig, ReasonTooBig)
+		s.hub.setActive(s, false)
+		s.hub.system.Root.Send(s.pid, disconnected{})
 		return
 	}
 	select {
@@ -270,6 +374,12 @@ func (s *Session) Deliver(frame []byte) {
 		return
 	}
 	s.hub.system.Root.Send(s.pid, clientFrame{b: frame})
+}
+
+// Alive tells the session its client was heard from (the socket calls it
+// for every pong): the idle timeout starts again.
+func (s *Session) Alive() {
+	s.lastHeard.Store(s.hub.opts.Clock.Now().UnixNano())
 }
 
 // Closed tells the session its socket went away: it is unregistered, its
@@ -288,6 +398,9 @@ func (s *Session) Closed() {
 }
 
 // UserID is the id of the session's user.
-func (s *Session) UserID() string { return s.userID }
+func (s *Session) UserID() string { return s.user.ID }
+
+// State is the session's state (see State).
+func (s *Session) State() State { return State(s.state.Load()) }
 
 func (s *Session) markStopped() { s.stoppedOnce.Do(func() { close(s.stopped) }) }

@@ -39,11 +39,11 @@ func BenchmarkPublish(b *testing.B) {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
 			system := actor.NewActorSystem()
 			defer system.Shutdown()
-			h := agentsession.NewHub(system, zap.NewNop(), nil, nil)
+			h := agentsession.NewHub(system, agentsession.Options{Log: zap.NewNop()})
 			var frames, bytes atomic.Int64
 			sessions := make([]*agentsession.Session, n)
 			for i := range sessions {
-				sessions[i] = h.Open(actors.User{ID: fmt.Sprintf("sup-%d", i), Role: actors.RoleSupervisor}, countingSink{&frames, &bytes})
+				sessions[i] = h.Open(actors.User{ID: fmt.Sprintf("sup-%d", i), Role: actors.RoleSupervisor}, time.Time{}, countingSink{&frames, &bytes})
 			}
 			defer func() {
 				for _, s := range sessions {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,158 +16,46 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/agentsession"
+	"github.com/wacc/engine/actors/agentsession/sessiontest"
 	"github.com/wacc/engine/actors/conversation"
 )
 
-const waitFor = 2 * time.Second
-const tick = 2 * time.Millisecond
+const (
+	waitFor = sessiontest.WaitFor
+	tick    = sessiontest.Tick
+)
 
 // frame is a decoded server frame.
-type frame struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
-}
-
-// fakeSink records what a session pushes. limit > 0 makes Push refuse once
-// limit frames were taken; panicOn makes Push panic once on a frame
-// containing that text.
-type fakeSink struct {
-	limit   int
-	panicOn string
-
-	mu       sync.Mutex
-	frames   [][]byte
-	closed   bool
-	code     int
-	reason   string
-	panicked bool
-}
-
-func (s *fakeSink) Push(b []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.panicOn != "" && !s.panicked && strings.Contains(string(b), s.panicOn) {
-		s.panicked = true
-		panic("sink exploded")
-	}
-	if s.limit > 0 && len(s.frames) >= s.limit {
-		return false
-	}
-	s.frames = append(s.frames, b)
-	return true
-}
-
-func (s *fakeSink) Close(code int, reason string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed, s.code, s.reason = true, code, reason
-	}
-}
-
-func (s *fakeSink) all(t *testing.T) []frame {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]frame, 0, len(s.frames))
-	for _, b := range s.frames {
-		var f frame
-		require.NoError(t, json.Unmarshal(b, &f), "frame %s", b)
-		out = append(out, f)
-	}
-	return out
-}
-
-func (s *fakeSink) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.frames)
-}
-
-func (s *fakeSink) closeCode() (bool, int, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed, s.code, s.reason
-}
-
-// waitFrame waits for the n-th frame (0-based) and returns it.
-func (s *fakeSink) waitFrame(t *testing.T, n int) frame {
-	t.Helper()
-	require.Eventually(t, func() bool { return s.count() > n }, waitFor, tick, "frame %d never arrived", n)
-	return s.all(t)[n]
-}
-
-// fakePresence records presence calls in order.
-type fakePresence struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (p *fakePresence) AgentOnline(id string)  { p.record("online " + id) }
-func (p *fakePresence) AgentOffline(id string) { p.record("offline " + id) }
-func (p *fakePresence) record(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls = append(p.calls, s)
-}
-func (p *fakePresence) list() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.calls...)
-}
-
-// fakeCommands answers MarkRead with errs[conversationID]; block makes it
-// wait for its context.
-type fakeCommands struct {
-	errs  map[string]error
-	block bool
-
-	mu      sync.Mutex
-	calls   []string
-	ctxErrs []error
-}
-
-func (c *fakeCommands) MarkRead(ctx context.Context, userID, conversationID string) error {
-	c.mu.Lock()
-	c.calls = append(c.calls, userID+"/"+conversationID)
-	c.mu.Unlock()
-	if c.block {
-		<-ctx.Done()
-		c.mu.Lock()
-		c.ctxErrs = append(c.ctxErrs, ctx.Err())
-		c.mu.Unlock()
-		return ctx.Err()
-	}
-	return c.errs[conversationID]
-}
-
-func (c *fakeCommands) list() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.calls...)
-}
+type frame = sessiontest.Frame
 
 func newHub(t *testing.T, p agentsession.Presence, c agentsession.Commands) *agentsession.Hub {
 	t.Helper()
+	return newHubWith(t, agentsession.Options{Presence: p, Commands: c})
+}
+
+// newHubWith is a hub with opts (Log filled in) in a fresh actor system.
+func newHubWith(t *testing.T, opts agentsession.Options) *agentsession.Hub {
+	t.Helper()
 	system := actor.NewActorSystem()
 	t.Cleanup(system.Shutdown)
-	return agentsession.NewHub(system, zaptest.NewLogger(t), p, c)
+	opts.Log = zaptest.NewLogger(t)
+	return agentsession.NewHub(system, opts)
 }
 
 func user(id string, role actors.Role) actors.User { return actors.User{ID: id, Role: role} }
 
-func open(t *testing.T, h *agentsession.Hub, u actors.User, sink *fakeSink) *agentsession.Session {
+func open(t *testing.T, h *agentsession.Hub, u actors.User, sink *sessiontest.Sink) *agentsession.Session {
 	t.Helper()
-	s := h.Open(u, sink)
+	s := h.Open(u, time.Time{}, sink)
 	t.Cleanup(s.Closed)
-	hello := sink.waitFrame(t, 0)
+	hello := sink.WaitFrame(t, 0)
 	require.Equal(t, agentsession.FrameHello, hello.Type)
 	return s
 }
 
 func TestHelloFrame(t *testing.T) {
 	h := newHub(t, nil, nil)
-	sink := &fakeSink{}
+	sink := &sessiontest.Sink{}
 	before := time.Now().UTC().Add(-time.Second)
 	open(t, h, user("sup-1", actors.RoleSupervisor), sink)
 	var hello struct {
@@ -176,7 +63,7 @@ func TestHelloFrame(t *testing.T) {
 		Role       string    `json:"role"`
 		ServerTime time.Time `json:"serverTime"`
 	}
-	require.NoError(t, json.Unmarshal(sink.all(t)[0].Data, &hello))
+	require.NoError(t, json.Unmarshal(sink.Frames(t)[0].Data, &hello))
 	assert.Equal(t, "sup-1", hello.UserID)
 	assert.Equal(t, "supervisor", hello.Role)
 	assert.True(t, hello.ServerTime.After(before), "serverTime %v", hello.ServerTime)
@@ -213,9 +100,9 @@ func TestPublishRouting(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHub(t, nil, nil)
-			sinks := map[string]*fakeSink{}
+			sinks := map[string]*sessiontest.Sink{}
 			for _, u := range users {
-				sinks[u.ID] = &fakeSink{}
+				sinks[u.ID] = &sessiontest.Sink{}
 				open(t, h, u, sinks[u.ID])
 			}
 			tc.ev.Data = map[string]string{"case": tc.name}
@@ -227,10 +114,10 @@ func TestPublishRouting(t *testing.T) {
 			for _, u := range users {
 				sink := sinks[u.ID]
 				require.Eventually(t, func() bool {
-					fs := sink.all(t)
+					fs := sink.Frames(t)
 					return len(fs) > 0 && string(fs[len(fs)-1].Data) == `"barrier"`
 				}, waitFor, tick, "barrier for %s", u.ID)
-				fs := sink.all(t)
+				fs := sink.Frames(t)
 				got := fs[1 : len(fs)-1] // between hello and barrier
 				if !contains(tc.want, u.ID) {
 					assert.Empty(t, got, "%s must not see the event", u.ID)
@@ -255,43 +142,43 @@ func contains(ss []string, s string) bool {
 
 func TestSlowSinkIsClosedAndOthersUnaffected(t *testing.T) {
 	h := newHub(t, nil, nil)
-	slow := &fakeSink{limit: 3} // hello + 2 events
-	fast := &fakeSink{}
+	slow := &sessiontest.Sink{Limit: 3} // hello + 2 events
+	fast := &sessiontest.Sink{}
 	open(t, h, user("sup-slow", actors.RoleSupervisor), slow)
 	open(t, h, user("sup-fast", actors.RoleSupervisor), fast)
 
 	for i := range 50 {
 		h.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", Data: i})
 	}
-	require.Eventually(t, func() bool { return fast.count() == 51 }, waitFor, tick)
-	closed, code, reason := slow.closeCode()
+	require.Eventually(t, func() bool { return fast.Count() == 51 }, waitFor, tick)
+	closed, code, reason := slow.CloseCode()
 	require.True(t, closed)
 	assert.Equal(t, agentsession.CloseTryAgainLater, code)
 	assert.Equal(t, "client too slow", reason)
-	assert.Equal(t, 3, slow.count())
-	for i, f := range fast.all(t)[1:] {
+	assert.Equal(t, 3, slow.Count())
+	for i, f := range fast.Frames(t)[1:] {
 		assert.Equal(t, fmt.Sprint(i), string(f.Data), "fast sink order")
 	}
-	closedFast, _, _ := fast.closeCode()
+	closedFast, _, _ := fast.CloseCode()
 	assert.False(t, closedFast)
 }
 
 func TestPresenceWithSeveralSessions(t *testing.T) {
-	p := &fakePresence{}
+	p := &sessiontest.Presence{}
 	h := newHub(t, p, nil)
-	s1 := open(t, h, user("a1", actors.RoleAgent), &fakeSink{})
-	s2 := open(t, h, user("a1", actors.RoleAgent), &fakeSink{})
-	s3 := open(t, h, user("a2", actors.RoleAgent), &fakeSink{})
-	assert.Equal(t, []string{"online a1", "online a2"}, p.list())
+	s1 := open(t, h, user("a1", actors.RoleAgent), &sessiontest.Sink{})
+	s2 := open(t, h, user("a1", actors.RoleAgent), &sessiontest.Sink{})
+	s3 := open(t, h, user("a2", actors.RoleAgent), &sessiontest.Sink{})
+	assert.Equal(t, []string{"online a1", "online a2"}, p.Calls())
 	assert.Equal(t, []string{"a1", "a2"}, h.OnlineUsers())
 
 	s1.Closed()
 	s1.Closed() // twice is fine
-	assert.Equal(t, []string{"online a1", "online a2"}, p.list(), "a1 still has a socket")
+	assert.Equal(t, []string{"online a1", "online a2"}, p.Calls(), "a1 still has a socket")
 	assert.True(t, h.Online("a1"))
 
 	s2.Closed()
-	assert.Equal(t, []string{"online a1", "online a2", "offline a1"}, p.list())
+	assert.Equal(t, []string{"online a1", "online a2", "offline a1"}, p.Calls())
 	assert.False(t, h.Online("a1"))
 	assert.Equal(t, []string{"a2"}, h.OnlineUsers())
 
@@ -301,45 +188,50 @@ func TestPresenceWithSeveralSessions(t *testing.T) {
 
 func TestDisconnectUser(t *testing.T) {
 	h := newHub(t, nil, nil)
-	a1a, a1b, a2 := &fakeSink{}, &fakeSink{}, &fakeSink{}
+	a1a, a1b, a2 := &sessiontest.Sink{}, &sessiontest.Sink{}, &sessiontest.Sink{}
 	open(t, h, user("a1", actors.RoleAgent), a1a)
 	open(t, h, user("a1", actors.RoleAgent), a1b)
 	open(t, h, user("a2", actors.RoleAgent), a2)
 
 	h.DisconnectUser("a1", agentsession.ClosePolicyViolation, "session revoked")
-	for _, s := range []*fakeSink{a1a, a1b} {
-		closed, code, reason := s.closeCode()
+	for _, s := range []*sessiontest.Sink{a1a, a1b} {
+		closed, code, reason := s.CloseCode()
 		require.True(t, closed)
 		assert.Equal(t, agentsession.ClosePolicyViolation, code)
 		assert.Equal(t, "session revoked", reason)
 	}
-	closed, _, _ := a2.closeCode()
+	closed, _, _ := a2.CloseCode()
 	assert.False(t, closed)
 
 	h.Publish(actors.Event{Type: actors.EventNotification, UserID: "a1", Data: "late"})
 	h.Publish(actors.Event{Type: actors.EventNotification, UserID: "a2", Data: "fine"})
-	a2.waitFrame(t, 1)
-	assert.Equal(t, 1, a1a.count(), "a disconnected socket gets no more events")
+	a2.WaitFrame(t, 1)
+	assert.Equal(t, 1, a1a.Count(), "a disconnected socket gets no more events")
 }
 
 // reply delivers a client frame and returns the next frame pushed.
-func reply(t *testing.T, s *agentsession.Session, sink *fakeSink, in string) frame {
+func reply(t *testing.T, s *agentsession.Session, sink *sessiontest.Sink, in string) frame {
 	t.Helper()
-	n := sink.count()
+	n := sink.Count()
 	s.Deliver([]byte(in))
-	return sink.waitFrame(t, n)
+	return sink.WaitFrame(t, n)
 }
 
 func TestClientFrames(t *testing.T) {
-	cmds := &fakeCommands{errs: map[string]error{
+	cmds := &sessiontest.Commands{}
+	for id, err := range map[string]error{
 		"c-missing":   fmt.Errorf("mark read c-missing: %w", actors.ErrNotFound),
 		"c-forbidden": fmt.Errorf("mark read c-forbidden: %w", agentsession.ErrForbidden),
 		"c-closed":    fmt.Errorf("mark read c-closed: %w", conversation.ErrClosed),
 		"c-down":      fmt.Errorf("mark read c-down: %w", actors.ErrUnavailable),
 		"c-bug":       errors.New("driver said: secret table xyz"),
-	}}
+	} {
+		cmds.SetReadErr(id, err)
+	}
+	cmds.AddConversation(actors.Conversation{ID: "c1", AssigneeID: "a1"})
+	cmds.AddConversation(actors.Conversation{ID: "c-other", AssigneeID: "a2"})
 	h := newHub(t, nil, cmds)
-	sink := &fakeSink{}
+	sink := &sessiontest.Sink{}
 	s := open(t, h, user("a1", actors.RoleAgent), sink)
 
 	cases := []struct {
@@ -354,6 +246,9 @@ func TestClientFrames(t *testing.T) {
 		{name: "ping", in: `{"type":"ping"}`, wantType: "pong"},
 		{name: "ping with data", in: `{"type":"ping","data":{}}`, wantType: "pong"},
 		{name: "typing", in: `{"type":"typing","data":{"conversationId":"c1"}}`, wantType: "ack", wantData: `{"type":"typing","conversationId":"c1"}`},
+		{name: "typing in another agent's conversation", in: `{"type":"typing","data":{"conversationId":"c-other"}}`, wantType: "error",
+			wantData: `{"code":"NOT_FOUND","message":"conversation not found","type":"typing","conversationId":"c-other"}`, wantCode: "NOT_FOUND"},
+		{name: "typing in an unknown conversation", in: `{"type":"typing","data":{"conversationId":"c-404"}}`, wantType: "error", wantCode: "NOT_FOUND"},
 		{name: "read", in: `{"type":"read","data":{"conversationId":"c-ok"}}`, wantType: "ack", wantData: `{"type":"read","conversationId":"c-ok"}`},
 		{name: "read not found", in: `{"type":"read","data":{"conversationId":"c-missing"}}`, wantType: "error", wantCode: "NOT_FOUND"},
 		{name: "read forbidden", in: `{"type":"read","data":{"conversationId":"c-forbidden"}}`, wantType: "error", wantCode: "FORBIDDEN"},
@@ -386,25 +281,26 @@ func TestClientFrames(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, []string{"a1/c-ok", "a1/c-missing", "a1/c-forbidden", "a1/c-closed", "a1/c-down", "a1/c-bug"}, cmds.list())
-	closed, _, _ := sink.closeCode()
+	assert.Equal(t, []string{"a1/c-ok", "a1/c-missing", "a1/c-forbidden", "a1/c-closed", "a1/c-down", "a1/c-bug"}, cmds.Reads())
+	closed, _, _ := sink.CloseCode()
 	assert.False(t, closed, "bad frames never close the socket")
 }
 
 func TestOversizedFrameClosesWith1009(t *testing.T) {
 	h := newHub(t, nil, nil)
-	sink := &fakeSink{}
+	sink := &sessiontest.Sink{}
 	s := open(t, h, user("a1", actors.RoleAgent), sink)
 	s.Deliver([]byte(`{"type":"ping","data":{"pad":"` + strings.Repeat("x", agentsession.MaxFrameSize) + `"}}`))
-	closed, code, _ := sink.closeCode()
+	closed, code, _ := sink.CloseCode()
 	require.True(t, closed)
 	assert.Equal(t, agentsession.CloseTooBig, code)
 }
 
 func TestReadsInFlightAreBoundedAndWaitedFor(t *testing.T) {
-	cmds := &fakeCommands{block: true}
+	cmds := &sessiontest.Commands{}
+	cmds.BlockReads()
 	h := newHub(t, nil, cmds)
-	sink := &fakeSink{}
+	sink := &sessiontest.Sink{}
 	s := open(t, h, user("a1", actors.RoleAgent), sink)
 	for i := range agentsession.MaxReadsInFlight {
 		s.Deliver(fmt.Appendf(nil, `{"type":"read","data":{"conversationId":"c%d"}}`, i))
@@ -412,25 +308,24 @@ func TestReadsInFlightAreBoundedAndWaitedFor(t *testing.T) {
 	got := reply(t, s, sink, `{"type":"read","data":{"conversationId":"one-too-many"}}`)
 	require.Equal(t, "error", got.Type)
 	assert.JSONEq(t, `{"code":"RATE_LIMITED","message":"too many reads in flight","type":"read","conversationId":"one-too-many"}`, string(got.Data))
-	require.Eventually(t, func() bool { return len(cmds.list()) == agentsession.MaxReadsInFlight }, waitFor, tick)
+	require.Eventually(t, func() bool { return len(cmds.Reads()) == agentsession.MaxReadsInFlight }, waitFor, tick)
 
 	// Closed cancels the blocked commands and waits for them.
 	s.Closed()
-	cmds.mu.Lock()
-	defer cmds.mu.Unlock()
-	require.Len(t, cmds.ctxErrs, agentsession.MaxReadsInFlight)
-	for _, err := range cmds.ctxErrs {
+	ctxErrs := cmds.ReadCtxErrs()
+	require.Len(t, ctxErrs, agentsession.MaxReadsInFlight)
+	for _, err := range ctxErrs {
 		assert.ErrorIs(t, err, context.Canceled)
 	}
 }
 
 func TestPanicClosesTheSocketWith1011(t *testing.T) {
 	h := newHub(t, nil, nil)
-	sink := &fakeSink{panicOn: "boom"}
+	sink := &sessiontest.Sink{PanicOn: "boom"}
 	open(t, h, user("sup", actors.RoleSupervisor), sink)
 	h.Publish(actors.Event{Type: actors.EventConversationUpdated, Data: "boom"})
-	require.Eventually(t, func() bool { closed, _, _ := sink.closeCode(); return closed }, waitFor, tick)
-	_, code, _ := sink.closeCode()
+	require.Eventually(t, func() bool { closed, _, _ := sink.CloseCode(); return closed }, waitFor, tick)
+	_, code, _ := sink.CloseCode()
 	assert.Equal(t, agentsession.CloseInternalError, code)
-	assert.Equal(t, 1, sink.count(), "only the hello; no second hello after the restart")
+	assert.Equal(t, 1, sink.Count(), "only the hello; no second hello after the restart")
 }

@@ -2,38 +2,52 @@ package agentsession
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 )
 
-// greet makes a registered session push its hello.
+// greet makes a registered session push its hello and become active.
 type greet struct{}
+
+// disconnected tells the session DisconnectUser (or an oversized frame)
+// closed its socket: it moves to Closed.
+type disconnected struct{}
 
 // clientFrame is a frame the client sent, handed over by Deliver.
 type clientFrame struct{ b []byte }
 
-// readDone is the outcome of a read command, piped back to the actor.
-type readDone struct {
-	conversationID string
-	err            error
-}
-
 // sessionActor is one socket's agent session. Its fields are touched only
 // from Receive, one message at a time.
 type sessionActor struct {
-	s   *Session
-	log *zap.Logger
+	s     *Session
+	log   *zap.Logger
+	clock Clock
 	// ctx is cancelled when the actor stops; commands derive from it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// reads counts read commands in flight.
-	reads int
-	// done is set once the actor asked its socket to close; later
-	// messages are ignored.
-	done bool
+
+	state State
+	// expiresAt is when the current access token expires (zero: never).
+	expiresAt time.Time
+	// expiredAt is when the session last became Expired; withheld counts
+	// the events it dropped since.
+	expiredAt time.Time
+	withheld  int
+	// timers are the pending expiry, grace and idle timers; gens the
+	// generation each was armed with (a stale firing is ignored).
+	timers [timerKinds]Timer
+	gens   [timerKinds]uint64
+	gen    uint64
+
+	// reads and typings count the commands in flight; authing is set while
+	// an auth frame's token is checked.
+	reads, typings int
+	authing        bool
+	// typingTokens is the typing bucket, last refilled at typingAt.
+	typingTokens float64
+	typingAt     time.Time
 }
 
 // Receive handles one message.
@@ -45,21 +59,26 @@ func (a *sessionActor) Receive(c actor.Context) {
 		if a.cancel != nil {
 			a.cancel()
 		}
+		a.stopTimers()
 	case *actor.Stopped:
 		a.s.markStopped()
 	case greet:
-		if !a.done {
-			a.reply(c, FrameHello, helloData{UserID: a.s.userID, Role: a.s.role, ServerTime: now()})
-		}
+		a.greet(c)
 	case *eventFrame:
-		if b := m.frame(a.s.hub.log); b != nil {
-			a.push(c, b)
-		}
+		a.event(c, m)
 	case clientFrame:
 		<-a.s.slots
 		a.handle(c, m.b)
+	case timerFired:
+		a.timerFired(c, m)
 	case readDone:
 		a.readDone(c, m)
+	case typingDone:
+		a.typingDone(c, m)
+	case authDone:
+		a.authDone(c, m)
+	case disconnected:
+		a.disconnected(c)
 	}
 }
 
@@ -69,27 +88,55 @@ func (a *sessionActor) start(c actor.Context) {
 		// Restarted after a panic: the client's view may be stale; make it
 		// reconnect and start from a fresh hello.
 		a.log.Warn("agent session restarted; closing its socket")
-		a.shut(c, CloseInternalError, "internal error")
+		a.shut(c, CloseInternalError, ReasonInternal)
+	}
+}
+
+// event pushes a published event to an active session; an expired one
+// withholds it (and counts it for its resync frame).
+func (a *sessionActor) event(c actor.Context, m *eventFrame) {
+	switch a.state {
+	case StateActive:
+		if b := m.frame(a.s.hub.log); b != nil {
+			a.push(c, b)
+		}
+	case StateExpired:
+		a.withheld++
 	}
 }
 
 // push hands a frame to the socket; a full buffer closes the socket.
 func (a *sessionActor) push(c actor.Context, b []byte) {
-	if a.done {
+	if a.state == StateClosed {
 		return
 	}
 	if a.s.sink.Push(b) {
 		return
 	}
 	a.log.Info("agent socket too slow; closing")
-	a.shut(c, CloseTryAgainLater, "client too slow")
+	a.shut(c, CloseTryAgainLater, ReasonTooSlow)
 }
 
-// shut asks the socket to close and stops the actor.
+// shut moves the session to Closed: it asks the socket to close with code,
+// stops counting for presence, stops its timers and the actor.
 func (a *sessionActor) shut(c actor.Context, code int, reason string) {
-	a.done = true
+	a.setState(StateClosed)
 	a.s.closing.Store(true)
 	a.s.sink.Close(code, reason)
+	a.s.hub.setActive(a.s, false)
+	a.stopTimers()
+	c.Stop(c.Self())
+}
+
+// disconnected is a close decided outside the actor (the socket is already
+// asked to close).
+func (a *sessionActor) disconnected(c actor.Context) {
+	if a.state == StateClosed {
+		return
+	}
+	a.setState(StateClosed)
+	a.s.hub.setActive(a.s, false)
+	a.stopTimers()
 	c.Stop(c.Self())
 }
 
@@ -109,7 +156,7 @@ func (a *sessionActor) replyError(c actor.Context, e *frameError, conversationID
 
 // handle answers one client frame.
 func (a *sessionActor) handle(c actor.Context, b []byte) {
-	if a.done {
+	if a.state == StateClosed {
 		return
 	}
 	f, ferr := parseFrame(b)
@@ -119,68 +166,54 @@ func (a *sessionActor) handle(c actor.Context, b []byte) {
 	}
 	switch f.Type {
 	case FramePing:
-		a.reply(c, FramePong, pongData{ServerTime: now()})
-	case FrameTyping:
+		a.reply(c, FramePong, pongData{ServerTime: a.now()})
+	case FrameAuth:
+		token, ferr := parseAuth(f)
+		if ferr != nil {
+			a.replyError(c, ferr, "")
+			return
+		}
+		a.auth(c, token)
+	case FrameTyping, FrameRead:
 		id, ferr := parseConversationRef(f)
 		if ferr != nil {
 			a.replyError(c, ferr, "")
 			return
 		}
-		a.reply(c, FrameAck, ackData{Type: FrameTyping, ConversationID: id})
-	case FrameRead:
-		id, ferr := parseConversationRef(f)
-		if ferr != nil {
-			a.replyError(c, ferr, "")
+		if a.state != StateActive {
+			a.replyError(c, errExpired(f.Type), id)
 			return
 		}
-		a.read(c, id)
+		if f.Type == FrameRead {
+			a.read(c, id)
+		} else {
+			a.typing(c, id)
+		}
 	default:
 		a.replyError(c, &frameError{code: CodeValidation, message: "unknown frame type", typ: f.Type}, "")
 	}
 }
 
-// read runs MarkRead off the mailbox and pipes the outcome back.
-func (a *sessionActor) read(c actor.Context, conversationID string) {
-	commands := a.s.hub.commands
-	if commands == nil {
-		a.replyError(c, &frameError{code: CodeInternal, message: "read is not available", typ: FrameRead}, conversationID)
-		return
-	}
-	if a.reads >= MaxReadsInFlight {
-		a.replyError(c, &frameError{code: CodeRateLimited, message: "too many reads in flight", typ: FrameRead}, conversationID)
-		return
-	}
-	a.reads++
-	ctx, userID, self, root := a.ctx, a.s.userID, c.Self(), c.ActorSystem().Root
+// errExpired answers a frame an expired session does not take.
+func errExpired(typ string) *frameError {
+	return &frameError{code: CodeTokenExpired, message: "session expired; send an auth frame with a fresh access token", typ: typ}
+}
+
+// runCommand runs work off the mailbox, bounded by CommandTimeout, and
+// sends its result back to the actor. Session.Closed waits for it.
+func (a *sessionActor) runCommand(c actor.Context, work func(ctx context.Context) any) {
+	ctx, self, root := a.ctx, c.Self(), c.ActorSystem().Root
 	a.s.work.Add(1)
 	go func() {
 		defer a.s.work.Done()
 		cctx, cancel := context.WithTimeout(ctx, CommandTimeout)
-		err := commands.MarkRead(cctx, userID, conversationID)
+		msg := work(cctx)
 		cancel()
 		if ctx.Err() != nil {
 			return // the session stopped; nobody to tell
 		}
-		root.Send(self, readDone{conversationID: conversationID, err: err})
+		root.Send(self, msg)
 	}()
 }
 
-func (a *sessionActor) readDone(c actor.Context, m readDone) {
-	a.reads--
-	if m.err == nil {
-		a.reply(c, FrameAck, ackData{Type: FrameRead, ConversationID: m.conversationID})
-		return
-	}
-	if errors.Is(m.err, context.Canceled) && a.ctx.Err() != nil {
-		return
-	}
-	code, message := commandError(m.err)
-	if code == CodeInternal || code == CodeDependencyUnavailable {
-		a.log.Warn("mark read", zap.String("conversation_id", m.conversationID), zap.Error(m.err))
-	} else {
-		a.log.Debug("mark read refused", zap.String("conversation_id", m.conversationID), zap.Error(m.err))
-	}
-	a.replyError(c, &frameError{code: code, message: message, typ: FrameRead}, m.conversationID)
-}
-
-func now() time.Time { return time.Now().UTC() }
+func (a *sessionActor) now() time.Time { return a.clock.Now().UTC() }

@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/app"
 )
 
 // adminCommand runs `engine admin create --email E --password-stdin`.
@@ -32,8 +31,8 @@ func adminCommand(ctx context.Context, cfg configs.Config, log *zap.Logger, args
 	if !*fromStdin {
 		return errors.New("admin create: --password-stdin is required (passwords are never taken as arguments)")
 	}
-	addr, ok := gateway.NormalizeEmail(*email)
-	if !ok {
+	addr, err := app.NormalizeEmail(*email)
+	if err != nil {
 		return fmt.Errorf("admin create: --email %q is not a valid email address", *email)
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
@@ -56,9 +55,11 @@ func adminCommand(ctx context.Context, cfg configs.Config, log *zap.Logger, args
 			log.Warn("close store", zap.Error(err))
 		}
 	}()
-	u, err := gateway.CreateUser(ctx, store, time.Now(), addr, password, *name, actors.RoleAdmin)
-	if errors.Is(err, actors.ErrDuplicate) {
-		return fmt.Errorf("admin create: a user with email %s already exists", addr)
+	// CreateUser needs only the user store.
+	accounts := app.New(app.Deps{Users: store, Log: log})
+	u, err := accounts.CreateUser(ctx, app.NewUser{Email: addr, Password: password, Name: *name, Role: actors.RoleAdmin})
+	if msg := adminEmailProblem(addr, err); msg != "" {
+		return fmt.Errorf("admin create: %s", msg)
 	}
 	if err != nil {
 		return fmt.Errorf("admin create: %w", err)

@@ -20,6 +20,8 @@ import (
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/agentsocket"
+	"github.com/wacc/engine/gateway/app"
+	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/supervisors"
 )
@@ -32,27 +34,29 @@ type engineStore interface {
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the
-// conversation host, the assigner, agent sessions, the inbox dispatcher and
-// the timer sweeper.
+// conversation host, the assigner, the use cases shared by the agent
+// sessions and the gateway, agent sessions, the inbox dispatcher and the
+// timer sweeper.
 type conversationEngine struct {
 	system     *actor.ActorSystem
 	host       *supervisors.Host
 	assigner   *assignment.Assigner
+	app        *app.App
 	hub        *agentsession.Hub
 	sockets    *agentsocket.Server
 	dispatcher *inbox.Dispatcher
 	sweeper    *conversation.Sweeper
-	commands   *readCommands
 	// rehydration is nil when REHYDRATE_ON_START is off.
 	rehydration *rehydration
 }
 
-// startConversations builds the actor side. The gateway is attached later
-// through commands (it serves the sessions' read frames).
-func startConversations(ctx context.Context, cfg configs.Config, store engineStore, log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
+// startConversations builds the actor side, bottom-up: the conversation
+// host, the assigner, the use cases (app, on the host), then the agent
+// sessions that call them. The gateway is handed the same app.
+func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
-	ce := &conversationEngine{system: system, commands: &readCommands{}}
+	ce := &conversationEngine{system: system}
 	deps := &conversation.Deps{
 		Store:  store,
 		Outbox: outbox,
@@ -67,7 +71,13 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 		system.Shutdown()
 		return nil, fmt.Errorf("start assigner: %w", err)
 	}
-	ce.hub = agentsession.NewHub(system, log, ce.assigner, ce.commands)
+	ce.app = app.New(app.Deps{
+		Users: store, Families: store, Revocations: revocations,
+		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
+		RefreshTTL:    cfg.JWTRefreshExpiresIn,
+		Conversations: store, Directory: ce.host, Log: log,
+	})
+	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Presence: ce.assigner, Commands: ce.app, Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
 	deps.Publisher = actors.Publishers{ce.hub, ce.assigner}
 	deps.Assigner = ce.assigner
@@ -100,8 +110,8 @@ func (ce *conversationEngine) stop(timeout time.Duration) {
 // socketsAdapter joins the socket server and the hub into gateway.Sockets.
 type socketsAdapter struct{ ce *conversationEngine }
 
-func (a socketsAdapter) Serve(w http.ResponseWriter, r *http.Request, user actors.User) {
-	a.ce.sockets.Serve(w, r, user)
+func (a socketsAdapter) Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time) {
+	a.ce.sockets.Serve(w, r, user, expiresAt)
 }
 
 func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
@@ -109,14 +119,3 @@ func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
 }
 
 func (a socketsAdapter) Online(userID string) bool { return a.ce.hub.Online(userID) }
-
-// readCommands serves agent sessions' read frames through the gateway once
-// it exists.
-type readCommands struct{ gw *gateway.Server }
-
-func (c *readCommands) MarkRead(ctx context.Context, userID, conversationID string) error {
-	if c.gw == nil {
-		return fmt.Errorf("mark read: %w", actors.ErrUnavailable)
-	}
-	return c.gw.MarkRead(ctx, userID, conversationID)
-}

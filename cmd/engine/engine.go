@@ -19,6 +19,7 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/persistence/memkv"
@@ -128,21 +129,24 @@ func (e *engine) open(ctx context.Context) error {
 	if c := e.out.check(); c != nil {
 		checks = append(checks, *c)
 	}
-	if e.conv, err = startConversations(ctx, cfg, e.store, log, reg, newCountingPublisher(e.out.queue, reg)); err != nil {
+	if e.conv, err = startConversations(ctx, cfg, e.store, e.kv, log, reg, newCountingPublisher(e.out.queue, reg)); err != nil {
 		return err
 	}
 	e.out.startSender(e.store, e.conv, reg)
 	ge := e.conv.gatewayEngine(e.store)
 	ge.DeadLetters = e.out.queue
-	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg, Engine: ge})
+	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
+		Engine: ge, App: e.conv.app})
 	if err != nil {
 		return err
 	}
-	e.conv.commands.gw = e.gw
 	if err := e.settleIdempotency(ctx); err != nil {
 		return err
 	}
 	if err := e.out.recover(ctx, e.store, e.lock != nil); err != nil {
+		return err
+	}
+	if _, err := e.conv.app.ReconcileSkeletons(ctx); err != nil {
 		return err
 	}
 	if err := e.bootstrapAdmin(ctx); err != nil {
@@ -207,19 +211,34 @@ func (e *engine) bootstrapAdmin(ctx context.Context) error {
 	if e.cfg.AdminEmail == "" {
 		return nil
 	}
-	email, ok := gateway.NormalizeEmail(e.cfg.AdminEmail)
-	if !ok {
-		return fmt.Errorf("ADMIN_EMAIL: %q is not a valid email address", e.cfg.AdminEmail)
-	}
-	_, err := gateway.CreateUser(ctx, e.store, time.Now(), email, e.cfg.AdminPassword, e.cfg.AdminName, actors.RoleAdmin)
+	u, err := e.conv.app.CreateUser(ctx, app.NewUser{Email: e.cfg.AdminEmail, Password: e.cfg.AdminPassword, Name: e.cfg.AdminName, Role: actors.RoleAdmin})
 	switch {
-	case errors.Is(err, actors.ErrDuplicate):
+	case errors.Is(err, app.ErrEmailTaken):
 		return nil
 	case err != nil:
+		if msg := adminEmailProblem(e.cfg.AdminEmail, err); msg != "" {
+			return fmt.Errorf("ADMIN_EMAIL: %s", msg)
+		}
 		return fmt.Errorf("create first admin: %w", err)
 	}
-	e.log.Info("first admin created", zap.String("email", email))
+	e.log.Info("first admin created", zap.String("email", u.Email))
 	return nil
+}
+
+// adminEmailProblem explains why CreateUser refused an admin's address; ""
+// when err is about something else.
+func adminEmailProblem(email string, err error) string {
+	switch {
+	case errors.Is(err, app.ErrInvalidEmail):
+		return fmt.Sprintf("%q is not a valid email address", email)
+	case errors.Is(err, app.ErrEmailLookalike):
+		return fmt.Sprintf("%q looks like the address of another user (look-alike characters); refusing to create it", email)
+	case errors.Is(err, app.ErrMixedScript):
+		return fmt.Sprintf("%q mixes letters of different scripts within a part of the address", email)
+	case errors.Is(err, app.ErrEmailTaken):
+		return fmt.Sprintf("a user with email %s already exists", email)
+	}
+	return ""
 }
 
 // Run serves until ctx ends, then shuts down in reverse order: HTTP drains,

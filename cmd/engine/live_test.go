@@ -17,7 +17,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/gatewaytest"
 	"github.com/wacc/engine/gateway/webhook"
 )
@@ -158,7 +158,7 @@ func (l *live) admin() string { return l.login("admin@example.com", "admin-passw
 func (l *live) user(role actors.Role) (string, string) {
 	l.t.Helper()
 	email := fmt.Sprintf("%s-%s@example.com", role, actors.NewID()[20:])
-	u, err := gateway.CreateUser(context.Background(), l.e.store, time.Now(), email, "user-password", string(role), role)
+	u, err := l.e.conv.app.CreateUser(context.Background(), app.NewUser{Email: email, Password: "user-password", Name: string(role), Role: role})
 	require.NoError(l.t, err)
 	return u.ID, l.login(email, "user-password")
 }

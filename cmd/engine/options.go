@@ -6,7 +6,7 @@ import (
 )
 
 // gatewayOptions maps the configuration onto the gateway's own options.
-// cfg is validated (TRUSTED_PROXIES parses) and carries both JWT secrets.
+// cfg is validated (TRUSTED_PROXIES parses).
 func gatewayOptions(cfg configs.Config) gateway.Options {
 	trusted, _ := cfg.TrustedPrefixes() // Validate refused a bad list
 	return gateway.Options{
@@ -19,8 +19,6 @@ func gatewayOptions(cfg configs.Config) gateway.Options {
 		WebhookMaxBytes:       cfg.WebhookMaxBytes,
 		RateLimitAPIPerMin:    cfg.RateLimitAPIPerMin,
 		RateLimitAuthPerMin:   cfg.RateLimitAuthPerMin,
-		JWTSecret:             cfg.JWTSecret,
-		JWTRefreshSecret:      cfg.JWTRefreshSecret,
 		JWTExpiresIn:          cfg.JWTExpiresIn,
 		JWTRefreshExpiresIn:   cfg.JWTRefreshExpiresIn,
 		CacheTTL:              cfg.CacheTTL,

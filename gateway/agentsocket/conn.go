@@ -134,8 +134,12 @@ func (c *conn) closeHandshake() {
 	}
 }
 
-// startPings pings every interval; an unanswered ping drops the connection.
-func (c *conn) startPings(interval time.Duration) {
+// startPings pings every interval and calls alive for every pong. An
+// unanswered ping is not fatal by itself: the session closes a socket it
+// has not heard from for its idle timeout, with a close code. A ping whose
+// write times out has already closed the connection (the library closes it
+// on a write timeout), and the reader then ends the socket.
+func (c *conn) startPings(interval time.Duration, alive func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ping func()
@@ -153,12 +157,10 @@ func (c *conn) startPings(interval time.Duration) {
 		pctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 		err := c.ws.Ping(pctx)
 		cancel()
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.log.Debug("agent socket ping", zap.String("agent_id", c.agentID), zap.Error(err))
-			}
-			_ = c.ws.CloseNow()
-			return
+		if err == nil {
+			alive()
+		} else if c.ctx.Err() == nil {
+			c.log.Debug("agent socket ping unanswered", zap.String("agent_id", c.agentID), zap.Error(err))
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()

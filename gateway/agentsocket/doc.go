@@ -20,10 +20,18 @@
 //     the socket with 1013, so a slow client never slows the publisher or
 //     other sockets. Client frames are limited to ReadLimit bytes (1009).
 //   - Ordering: frames are written in the order the session pushed them.
-//   - Close: a requested close (slow client, DisconnectUser, Shutdown) drops
-//     the frames still queued and performs the close handshake with the
-//     requested code; a failed ping or a write that does not finish within
-//     WriteTimeout drops the connection without a handshake.
+//   - Close: a requested close (slow client, DisconnectUser, an expired
+//     session's grace, the idle timeout, Shutdown) drops the frames still
+//     queued and performs the close handshake with the requested code; a
+//     write (frame or ping) that does not finish within WriteTimeout drops
+//     the connection without a handshake.
+//   - Liveness: every pong is reported to the session (Session.Alive). A
+//     ping left unanswered does not end the socket by itself: the session
+//     closes a client it has not heard from (no frame, no pong) for the
+//     hub's idle timeout with 4002.
+//   - Expiry: Serve hands the session the access token's expiry; the
+//     session, not the socket, decides when the socket closes for it
+//     (see agentsession).
 //   - Shutdown closes every live socket with 1001, refuses new ones with 503,
 //     waits for every socket to end and is safe to call twice.
 //

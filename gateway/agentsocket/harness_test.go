@@ -17,12 +17,13 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/agentsession"
+	"github.com/wacc/engine/actors/agentsession/sessiontest"
 	"github.com/wacc/engine/gateway/agentsocket"
 )
 
 const (
-	waitFor = 2 * time.Second
-	tick    = 2 * time.Millisecond
+	waitFor = sessiontest.WaitFor
+	tick    = sessiontest.Tick
 )
 
 // users are the fixed accounts a test server serves, by ?user=.
@@ -34,67 +35,36 @@ var users = map[string]actors.User{
 	"adm": {ID: "adm", Name: "Admin", Role: actors.RoleAdmin},
 }
 
-// fakePresence records presence calls in order.
-type fakePresence struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (p *fakePresence) AgentOnline(id string)  { p.record("online " + id) }
-func (p *fakePresence) AgentOffline(id string) { p.record("offline " + id) }
-func (p *fakePresence) record(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls = append(p.calls, s)
-}
-func (p *fakePresence) list() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.calls...)
-}
-
-// fakeCommands records MarkRead calls and answers errs[conversationID].
-type fakeCommands struct {
-	errs map[string]error
-
-	mu    sync.Mutex
-	calls []string
-}
-
-func (c *fakeCommands) MarkRead(_ context.Context, userID, conversationID string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls = append(c.calls, userID+"/"+conversationID)
-	return c.errs[conversationID]
-}
-
-func (c *fakeCommands) list() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.calls...)
-}
-
 // harness is one actor system and hub, shared by the socket servers of a
 // test.
 type harness struct {
 	hub      *agentsession.Hub
-	presence *fakePresence
-	commands *fakeCommands
+	presence *sessiontest.Presence
+	commands *sessiontest.Commands
 	// srv is the server of the last serve call.
 	srv *agentsocket.Server
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, agentsession.Options{})
+}
+
+// newHarnessWith is newHarness with hub options (Log, Presence and
+// Commands filled in).
+func newHarnessWith(t *testing.T, opts agentsession.Options) *harness {
+	t.Helper()
 	system := actor.NewActorSystem()
 	t.Cleanup(system.Shutdown)
-	h := &harness{presence: &fakePresence{}, commands: &fakeCommands{}}
-	h.hub = agentsession.NewHub(system, zaptest.NewLogger(t), h.presence, h.commands)
+	h := &harness{presence: &sessiontest.Presence{}, commands: &sessiontest.Commands{}}
+	opts.Log, opts.Presence, opts.Commands = zaptest.NewLogger(t), h.presence, h.commands
+	h.hub = agentsession.NewHub(system, opts)
 	return h
 }
 
 // serve starts a socket server with opts (Hub and Log filled in) on a real
-// listener; its handler calls Serve with the fixed user named by ?user=.
+// listener; its handler calls Serve with the fixed user named by ?user=,
+// whose token expires at ?exp= (RFC 3339; never when absent).
 func (h *harness) serve(t *testing.T, opts agentsocket.Options) (*agentsocket.Server, string) {
 	t.Helper()
 	opts.Hub = h.hub
@@ -106,7 +76,15 @@ func (h *harness) serve(t *testing.T, opts agentsocket.Options) (*agentsocket.Se
 			http.Error(w, "unknown user", http.StatusUnauthorized)
 			return
 		}
-		srv.Serve(w, r, u)
+		var exp time.Time
+		if v := r.URL.Query().Get("exp"); v != "" {
+			var err error
+			if exp, err = time.Parse(time.RFC3339, v); err != nil {
+				http.Error(w, "bad exp", http.StatusBadRequest)
+				return
+			}
+		}
+		srv.Serve(w, r, u, exp)
 	}))
 	h.srv = srv
 	t.Cleanup(func() {
@@ -119,10 +97,7 @@ func (h *harness) serve(t *testing.T, opts agentsocket.Options) (*agentsocket.Se
 }
 
 // frame is a decoded server frame.
-type frame struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
-}
+type frame = sessiontest.Frame
 
 // client is a real WebSocket client. Once reading it reads continuously in
 // a goroutine (so it answers pings) and queues the raw frames for next.
@@ -145,7 +120,17 @@ func dial(t *testing.T, url, userID string) *client {
 	return c
 }
 
-// dialSilent connects as userID without reading anything.
+// dialExpiring connects as userID with a token expiring at exp and starts
+// reading.
+func dialExpiring(t *testing.T, url, userID string, exp time.Time) *client {
+	t.Helper()
+	c := dialSilent(t, url, userID+"&exp="+exp.UTC().Format(time.RFC3339))
+	c.startReading(t)
+	return c
+}
+
+// dialSilent connects as userID (and any further query) without reading
+// anything.
 func dialSilent(t *testing.T, url, userID string) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -29,8 +29,9 @@ type Options struct {
 	// BufferSize is how many outgoing frames a socket queues before its
 	// client counts as too slow.
 	BufferSize int
-	// PingInterval is the time between pings; a ping not answered within
-	// WriteTimeout drops the connection.
+	// PingInterval is the time between pings. Every pong is reported to
+	// the session (Session.Alive); a client that answers none is closed by
+	// its session after the hub's idle timeout (4002).
 	PingInterval time.Duration
 	// WriteTimeout bounds one frame's write.
 	WriteTimeout time.Duration
@@ -79,7 +80,11 @@ func New(opts Options) *Server {
 // request's state around it, and an agent's socket lives all day. Started
 // afresh, the reader's stack stays small: this halved the memory an idle
 // socket costs (bench: sockets).
-func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User) {
+//
+// expiresAt is when the access token of the upgrade expires: the session
+// then expires unless the client sends a fresh one (see agentsession);
+// zero never expires.
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time) {
 	if !s.enter() {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -93,11 +98,11 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User)
 		s.serving.Done()
 		return
 	}
-	go s.run(ws, user)
+	go s.run(ws, user, expiresAt)
 }
 
 // run runs an accepted socket until it closes.
-func (s *Server) run(ws *websocket.Conn, user actors.User) {
+func (s *Server) run(ws *websocket.Conn, user actors.User, expiresAt time.Time) {
 	defer s.serving.Done()
 	ws.SetReadLimit(s.opts.ReadLimit)
 	// No logger per socket (zap's With keeps an encoded copy of its fields
@@ -111,8 +116,8 @@ func (s *Server) run(ws *websocket.Conn, user actors.User) {
 	started := time.Now()
 	s.log.Debug("agent socket opened", zap.String("agent_id", user.ID))
 
-	session := s.opts.Hub.Open(user, c)
-	c.startPings(s.opts.PingInterval)
+	session := s.opts.Hub.Open(user, expiresAt, c)
+	c.startPings(s.opts.PingInterval, session.Alive)
 	err := readLoop(ctx, ws, session)
 	session.Closed()
 	cancel()

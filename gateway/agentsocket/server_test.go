@@ -128,20 +128,20 @@ func TestPresenceWithSeveralSockets(t *testing.T) {
 	for _, c := range []*client{first, second, other} {
 		require.Equal(t, "hello", c.next(t).Type)
 	}
-	require.Eventually(t, func() bool { return len(h.presence.list()) == 2 }, waitFor, tick)
-	assert.ElementsMatch(t, []string{"online a1", "online a2"}, h.presence.list())
+	require.Eventually(t, func() bool { return len(h.presence.Calls()) == 2 }, waitFor, tick)
+	assert.ElementsMatch(t, []string{"online a1", "online a2"}, h.presence.Calls())
 	assert.Equal(t, []string{"a1", "a2"}, h.hub.OnlineUsers())
 
 	require.NoError(t, first.ws.Close(websocket.StatusNormalClosure, "bye"))
 	require.Eventually(t, func() bool { return h.srv.Sockets() == 2 }, waitFor, tick, "the socket ends after the client closed")
 	assert.True(t, h.hub.Online("a1"), "a1 still has a socket")
-	assert.NotContains(t, h.presence.list(), "offline a1")
+	assert.NotContains(t, h.presence.Calls(), "offline a1")
 
 	require.NoError(t, second.ws.Close(websocket.StatusNormalClosure, "bye"))
 	require.Eventually(t, func() bool { return h.srv.Sockets() == 1 }, waitFor, tick)
 	assert.False(t, h.hub.Online("a1"))
-	assert.Equal(t, "offline a1", h.presence.list()[2])
-	assert.Len(t, h.presence.list(), 3)
+	assert.Equal(t, "offline a1", h.presence.Calls()[2])
+	assert.Len(t, h.presence.Calls(), 3)
 	assert.Equal(t, []string{"a2"}, h.hub.OnlineUsers())
 }
 
@@ -163,7 +163,8 @@ func TestPingPong(t *testing.T) {
 
 func TestReadCallsCommandsAndAcks(t *testing.T) {
 	h := newHarness(t)
-	h.commands.errs = map[string]error{"c-gone": fmt.Errorf("mark read c-gone: %w", actors.ErrNotFound)}
+	h.commands.SetReadErr("c-gone", fmt.Errorf("mark read c-gone: %w", actors.ErrNotFound))
+	h.commands.AddConversation(actors.Conversation{ID: "c-42", AssigneeID: "a2"})
 	_, url := h.serve(t, agentsocket.Options{})
 	c := dial(t, url, "a2")
 	require.Equal(t, "hello", c.next(t).Type)
@@ -172,7 +173,7 @@ func TestReadCallsCommandsAndAcks(t *testing.T) {
 	f := c.next(t)
 	require.Equal(t, "ack", f.Type)
 	assert.JSONEq(t, `{"type":"read","conversationId":"c-42"}`, string(f.Data))
-	assert.Equal(t, []string{"a2/c-42"}, h.commands.list())
+	assert.Equal(t, []string{"a2/c-42"}, h.commands.Reads())
 
 	c.send(t, `{"type":"read","data":{"conversationId":"c-gone"}}`)
 	f = c.next(t)
@@ -183,7 +184,7 @@ func TestReadCallsCommandsAndAcks(t *testing.T) {
 	f = c.next(t)
 	require.Equal(t, "ack", f.Type)
 	assert.JSONEq(t, `{"type":"typing","conversationId":"c-42"}`, string(f.Data))
-	assert.Equal(t, []string{"a2/c-42", "a2/c-gone"}, h.commands.list(), "typing runs no command")
+	assert.Equal(t, []string{"a2/c-42", "a2/c-gone"}, h.commands.Reads(), "typing marks nothing read")
 }
 
 func TestMalformedFramesKeepTheSocketOpen(t *testing.T) {
@@ -314,23 +315,26 @@ func TestSlowClientIsClosedWithoutSlowingOthers(t *testing.T) {
 	t.Logf("published %d events in %v; fast client done after %v", events, published, r.last.Sub(start))
 }
 
-func TestUnansweredPingDropsTheConnection(t *testing.T) {
-	h := newHarness(t)
+func TestClientThatAnswersNoPingIsClosedWhenIdle(t *testing.T) {
+	h := newHarnessWith(t, agentsession.Options{IdleTimeout: 300 * time.Millisecond})
 	_, url := h.serve(t, agentsocket.Options{PingInterval: 20 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
 	silent := dialSilent(t, url, "a1") // reads nothing, so never answers pings
 	live := dial(t, url, "a2")         // reads continuously, so answers pings
 	require.Equal(t, "hello", live.next(t).Type)
 	require.Eventually(t, func() bool { return h.hub.Online("a1") }, waitFor, tick)
 
-	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick, "the silent client is dropped")
+	require.Eventually(t, func() bool { return !h.hub.Online("a1") }, waitFor, tick, "the silent client goes offline")
+	assert.Contains(t, h.presence.Calls(), "offline a1")
+	silent.startReading(t)
+	code, reason := closeStatus(t, silent.closed(t, waitFor))
+	assert.Equal(t, websocket.StatusCode(agentsession.CloseIdleTimeout), code)
+	assert.Equal(t, "idle timeout", reason)
 	require.Eventually(t, func() bool { return h.srv.Sockets() == 1 }, waitFor, tick)
-	assert.Contains(t, h.presence.list(), "offline a1")
 
-	// The live client survived many ping intervals.
+	// The live client answered its pings through the same idle timeout.
 	live.send(t, `{"type":"ping"}`)
-	assert.Equal(t, "pong", live.next(t).Type)
+	assert.Equal(t, "pong", live.nextOfType(t, "pong").Type)
 	assert.True(t, h.hub.Online("a2"))
-	_ = silent
 }
 
 func TestShutdownClosesWith1001(t *testing.T) {
@@ -347,7 +351,7 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	// A socket closes its session before it ends, so once Shutdown has
 	// waited for every socket nobody is online any more.
 	assert.Empty(t, h.hub.OnlineUsers(), "Shutdown returns after every socket ended")
-	assert.ElementsMatch(t, []string{"online a1", "online sup", "offline a1", "offline sup"}, h.presence.list())
+	assert.ElementsMatch(t, []string{"online a1", "online sup", "offline a1", "offline sup"}, h.presence.Calls())
 	for _, c := range clients {
 		code, reason := closeStatus(t, c.closed(t, waitFor))
 		assert.Equal(t, websocket.StatusGoingAway, code)

@@ -1,14 +1,3 @@
-// Package audit is the asynchronous path from request handlers to the
-// audit store. Record never blocks and never fails the caller; records are
-// written in batches by one goroutine.
-//
-// Guarantees: no record is dropped silently. While the store is slow or down,
-// records wait in a bounded in-memory buffer and the batch is retried with
-// backoff (engine_audit_retries_total). Only when the buffer is full is a record
-// dropped, and then it is counted (engine_audit_dropped_total) and logged at
-// error level. Run flushes what it holds before it returns, bounded by the
-// flush timeout. Appends are idempotent by record id, so a retried batch that
-// partly landed is stored once.
 package audit
 
 import (

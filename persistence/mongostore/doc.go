@@ -85,8 +85,10 @@
 // base64url of "<createdAt ms>:<id>", the last message of the page.
 // Conversations are created with Version 1 whatever c.Version says.
 //
-// Open creates, one command per index and each only if missing: users.email
-// (unique), users createdAt/_id and role/createdAt/_id, customers.phone
+// Open first gives every user stored without an email skeleton its email as
+// skeleton (the unique index needs a value in every document), then
+// creates, one command per index and each only if missing: users.email
+// (unique), users.emailSkeleton (unique), users createdAt/_id and role/createdAt/_id, customers.phone
 // (unique), customers createdAt/_id (descending), customers.tags
 // (multikey), refresh_families.userId and .expiresAt, and audit at/_id,
 // actorId/at/_id, action/at/_id (all descending on at/_id), conversations

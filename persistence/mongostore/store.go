@@ -130,6 +130,10 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		_ = s.Close()
 		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
 	}
+	if err := s.backfillSkeletons(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
+	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
@@ -151,6 +155,8 @@ type index struct {
 var indexes = []index{
 	// UserByEmail; uniqueness of emails.
 	{coll: usersColl, name: "email_unique", keys: bson.D{{Key: "email", Value: 1}}, unique: true},
+	// UserByEmailSkeleton; uniqueness of skeletons (look-alike addresses).
+	{coll: usersColl, name: "emailSkeleton_unique", keys: bson.D{{Key: "emailSkeleton", Value: 1}}, unique: true},
 	// ListUsers, all roles or one.
 	{coll: usersColl, name: "createdAt_id", keys: bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}},
 	{coll: usersColl, name: "role_createdAt_id", keys: bson.D{{Key: "role", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}},

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
@@ -37,6 +39,7 @@ func TestIndexesExist(t *testing.T) {
 	}{
 		usersColl: {
 			{name: "email_unique", keys: bson.D{{Key: "email", Value: int32(1)}}, unique: true},
+			{name: "emailSkeleton_unique", keys: bson.D{{Key: "emailSkeleton", Value: int32(1)}}, unique: true},
 		},
 		customersColl: {
 			{name: "phone_unique", keys: bson.D{{Key: "phone", Value: int32(1)}}, unique: true},
@@ -119,7 +122,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 
 			s, err := Open(ctx, uri, database, 4, log)
 			require.NoError(t, err)
-			u := actors.User{ID: "u1", Email: "ana@example.com", Name: "Ana", Role: actors.RoleAgent, PasswordHash: "h", CreatedAt: at, UpdatedAt: at}
+			u := actors.User{ID: "u1", Email: "ana@example.com", EmailSkeleton: "ana@example.com", Name: "Ana", Role: actors.RoleAgent, PasswordHash: "h", CreatedAt: at, UpdatedAt: at}
 			c := actors.Customer{ID: "c1", Name: "Bia", Phone: "+5511999990001", WaID: "5511999990001", Tags: []string{"vip"},
 				Attributes: map[string]string{"plan": "gold"}, Version: 1, CreatedAt: at, UpdatedAt: at}
 			f := actors.RefreshFamily{ID: "f1", UserID: "u1", TokenHash: "h1", Generation: 1, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour)}
@@ -152,6 +155,38 @@ func TestDataSurvivesReopen(t *testing.T) {
 			u2 := u
 			u2.ID = "u2"
 			require.ErrorIs(t, s.CreateUser(ctx, u2), actors.ErrDuplicate)
+		})
+	}
+}
+
+// TestOpenBackfillsEmailSkeletons opens a database whose users were stored
+// before email skeletons existed: Open gives each its email as skeleton, so
+// the unique index can be built and look-ups by skeleton find them.
+func TestOpenBackfillsEmailSkeletons(t *testing.T) {
+	for _, handler := range handlers {
+		t.Run(handler, func(t *testing.T) {
+			ctx := t.Context()
+			uri, database := freshDatabase(t, handler)
+			client, err := mongo.Connect(options.Client().ApplyURI(uri))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+			old := client.Database(database).Collection(usersColl)
+			for _, email := range []string{"ana@example.com", "bia@example.com"} {
+				_, err := old.InsertOne(ctx, bson.D{{Key: "_id", Value: "id-" + email}, {Key: "email", Value: email},
+					{Key: "name", Value: "n"}, {Key: "role", Value: "agent"}, {Key: "passwordHash", Value: "h"}})
+				require.NoError(t, err)
+			}
+
+			s, err := Open(ctx, uri, database, 4, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			for _, email := range []string{"ana@example.com", "bia@example.com"} {
+				u, err := s.UserByEmailSkeleton(ctx, email)
+				require.NoError(t, err, email)
+				assert.Equal(t, "id-"+email, u.ID)
+			}
+			err = s.CreateUser(ctx, actors.User{ID: "u3", Email: "other@example.com", EmailSkeleton: "ana@example.com", Role: actors.RoleAgent})
+			assert.ErrorIs(t, err, actors.ErrDuplicate, "the skeleton index is unique")
 		})
 	}
 }

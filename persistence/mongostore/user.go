@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
 )
@@ -15,45 +17,54 @@ import (
 // callers (actors.User carries the password hash for login), so reads
 // project exactly these fields.
 type userDoc struct {
-	ID           string    `bson:"_id"`
-	Email        string    `bson:"email"`
-	Name         string    `bson:"name"`
-	Role         string    `bson:"role"`
-	PasswordHash string    `bson:"passwordHash"`
-	CreatedAt    time.Time `bson:"createdAt"`
-	UpdatedAt    time.Time `bson:"updatedAt"`
+	ID            string    `bson:"_id"`
+	Email         string    `bson:"email"`
+	EmailSkeleton string    `bson:"emailSkeleton"`
+	Name          string    `bson:"name"`
+	Role          string    `bson:"role"`
+	PasswordHash  string    `bson:"passwordHash"`
+	CreatedAt     time.Time `bson:"createdAt"`
+	UpdatedAt     time.Time `bson:"updatedAt"`
 }
 
 var userProjection = bson.D{
-	{Key: "_id", Value: 1}, {Key: "email", Value: 1}, {Key: "name", Value: 1}, {Key: "role", Value: 1},
+	{Key: "_id", Value: 1}, {Key: "email", Value: 1}, {Key: "emailSkeleton", Value: 1}, {Key: "name", Value: 1}, {Key: "role", Value: 1},
 	{Key: "passwordHash", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
 }
 
+// toUserDoc is u as stored; an empty EmailSkeleton is stored as the email.
 func toUserDoc(u actors.User) userDoc {
+	skeleton := u.EmailSkeleton
+	if skeleton == "" {
+		skeleton = u.Email
+	}
 	return userDoc{
-		ID:           u.ID,
-		Email:        u.Email,
-		Name:         u.Name,
-		Role:         string(u.Role),
-		PasswordHash: u.PasswordHash,
-		CreatedAt:    u.CreatedAt,
-		UpdatedAt:    u.UpdatedAt,
+		ID:            u.ID,
+		Email:         u.Email,
+		EmailSkeleton: skeleton,
+		Name:          u.Name,
+		Role:          string(u.Role),
+		PasswordHash:  u.PasswordHash,
+		CreatedAt:     u.CreatedAt,
+		UpdatedAt:     u.UpdatedAt,
 	}
 }
 
 func (d userDoc) user() actors.User {
 	return actors.User{
-		ID:           d.ID,
-		Email:        d.Email,
-		Name:         d.Name,
-		Role:         actors.Role(d.Role),
-		PasswordHash: d.PasswordHash,
-		CreatedAt:    utc(d.CreatedAt),
-		UpdatedAt:    utc(d.UpdatedAt),
+		ID:            d.ID,
+		Email:         d.Email,
+		EmailSkeleton: d.EmailSkeleton,
+		Name:          d.Name,
+		Role:          actors.Role(d.Role),
+		PasswordHash:  d.PasswordHash,
+		CreatedAt:     utc(d.CreatedAt),
+		UpdatedAt:     utc(d.UpdatedAt),
 	}
 }
 
-// CreateUser inserts u; actors.ErrDuplicate when the id or email is taken.
+// CreateUser inserts u; actors.ErrDuplicate when the id, email or email
+// skeleton is taken. An empty EmailSkeleton is stored as the email.
 func (s *Store) CreateUser(ctx context.Context, u actors.User) error {
 	if _, err := s.users.InsertOne(ctx, toUserDoc(u)); err != nil {
 		return classify("create user "+u.ID, err)
@@ -70,6 +81,62 @@ func (s *Store) UserByID(ctx context.Context, id string) (actors.User, error) {
 // The email is not repeated in errors.
 func (s *Store) UserByEmail(ctx context.Context, email string) (actors.User, error) {
 	return s.findUser(ctx, "user by email", bson.D{{Key: "email", Value: email}})
+}
+
+// UserByEmailSkeleton looks up by email skeleton; actors.ErrNotFound when
+// absent.
+func (s *Store) UserByEmailSkeleton(ctx context.Context, skeleton string) (actors.User, error) {
+	return s.findUser(ctx, "user by email skeleton", bson.D{{Key: "emailSkeleton", Value: skeleton}})
+}
+
+// SetUserEmailSkeleton replaces a user's email skeleton; actors.ErrNotFound
+// when the user is absent, actors.ErrDuplicate when another user has it.
+func (s *Store) SetUserEmailSkeleton(ctx context.Context, id, skeleton string) error {
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "emailSkeleton", Value: skeleton}}}})
+	op := "set email skeleton of user " + id
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		// FerretDB v1 reports a unique-index violation on update as an
+		// internal error rather than E11000: ask whether the skeleton is
+		// someone else's.
+		n, cerr := s.users.CountDocuments(ctx, bson.D{{Key: "emailSkeleton", Value: skeleton}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: id}}}},
+			options.Count().SetLimit(1))
+		if cerr == nil && n > 0 {
+			return fmt.Errorf("%s: skeleton taken: %w", op, actors.ErrDuplicate)
+		}
+	}
+	if err != nil {
+		return classify(op, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("%s: %w", op, actors.ErrNotFound)
+	}
+	return nil
+}
+
+// backfillSkeletons gives every user stored before email skeletons existed
+// its email as skeleton, so that the unique index on emailSkeleton can be
+// built (every document needs a distinct value: FerretDB has no sparse or
+// partial indexes). The engine recomputes the skeletons that differ from the
+// email at start-up (app.ReconcileSkeletons).
+func (s *Store) backfillSkeletons(ctx context.Context) error {
+	docs, err := findAll[userDoc](ctx, s.users, bson.D{{Key: "emailSkeleton", Value: bson.D{{Key: "$exists", Value: false}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "email", Value: 1}}))
+	if err != nil {
+		return classify("find users without email skeleton", err)
+	}
+	for _, d := range docs {
+		_, err := s.users.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: d.ID}, {Key: "emailSkeleton", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "emailSkeleton", Value: d.Email}}}})
+		if err != nil {
+			return classify("backfill email skeleton of user "+d.ID, err)
+		}
+	}
+	if len(docs) > 0 {
+		s.log.Info("email skeletons backfilled", zap.Int("users", len(docs)))
+	}
+	return nil
 }
 
 func (s *Store) findUser(ctx context.Context, op string, filter bson.D) (actors.User, error) {

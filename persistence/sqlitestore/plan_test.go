@@ -26,6 +26,10 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}{
 		{name: "user by email", query: qUserByEmail, args: []any{"a@example.com"},
 			wantInPlan: []string{"SEARCH users USING INDEX sqlite_autoindex_users_2 (email=?)"}},
+		{name: "user by email skeleton", query: qUserBySkeleton, args: []any{"a@example.com"},
+			wantInPlan: []string{"SEARCH users USING INDEX users_email_skeleton (email_skeleton=?)"}},
+		{name: "set email skeleton", query: qSetUserSkeleton, args: []any{"a@example.com", "u1"},
+			wantInPlan: []string{"sqlite_autoindex_users_1 (id=?)"}},
 		{name: "user by id", query: qUserByID, args: []any{"u1"},
 			wantInPlan: []string{"SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)"}},
 		{name: "users of a role", query: qListUsersFor, args: []any{"agent"},

@@ -51,7 +51,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 
 	s, err := Open(ctx, path, zaptest.NewLogger(t))
 	require.NoError(t, err)
-	u := actors.User{ID: "u1", Email: "ana@example.com", Name: "Ana", Role: actors.RoleAdmin, PasswordHash: "h", CreatedAt: at, UpdatedAt: at}
+	u := actors.User{ID: "u1", Email: "ana@example.com", EmailSkeleton: "ana@example.com", Name: "Ana", Role: actors.RoleAdmin, PasswordHash: "h", CreatedAt: at, UpdatedAt: at}
 	f := actors.RefreshFamily{ID: "f1", UserID: "u1", TokenHash: "t1", Generation: 1, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	c := actors.Customer{ID: "c1", Name: "Bia Souza", Phone: "+5511999990001", WaID: "5511999990001", Email: "bia@example.com",
 		Tags: []string{"vip"}, Attributes: map[string]string{"plan": "gold"}, Version: 1, CreatedAt: at, UpdatedAt: at}

@@ -10,25 +10,28 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-const userCols = `id, email, name, role, password_hash, created_at, updated_at`
+const userCols = `id, email, email_skeleton, name, role, password_hash, created_at, updated_at`
 
 // SQL the user methods run; package constants so the plan test checks the
 // exact text.
 const (
-	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUserByID   = `SELECT ` + userCols + ` FROM users WHERE id = ?`
 	// qUserByEmail is served by the UNIQUE index on users(email).
-	qUserByEmail  = `SELECT ` + userCols + ` FROM users WHERE email = ?`
-	qSetUserRole  = `UPDATE users SET role = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
-	qListUsers    = `SELECT ` + userCols + ` FROM users ORDER BY created_at, id`
-	qListUsersFor = `SELECT ` + userCols + ` FROM users WHERE role = ? ORDER BY created_at, id`
+	qUserByEmail = `SELECT ` + userCols + ` FROM users WHERE email = ?`
+	// qUserBySkeleton is served by the UNIQUE index users_email_skeleton.
+	qUserBySkeleton  = `SELECT ` + userCols + ` FROM users WHERE email_skeleton = ?`
+	qSetUserSkeleton = `UPDATE users SET email_skeleton = ? WHERE id = ?`
+	qSetUserRole     = `UPDATE users SET role = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
+	qListUsers       = `SELECT ` + userCols + ` FROM users ORDER BY created_at, id`
+	qListUsersFor    = `SELECT ` + userCols + ` FROM users WHERE role = ? ORDER BY created_at, id`
 )
 
 func scanUser(row interface{ Scan(...any) error }) (actors.User, error) {
 	var u actors.User
 	var role string
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &role, &u.PasswordHash, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.EmailSkeleton, &u.Name, &role, &u.PasswordHash, &created, &updated); err != nil {
 		return actors.User{}, mapErr(err)
 	}
 	u.Role = actors.Role(role)
@@ -36,10 +39,15 @@ func scanUser(row interface{ Scan(...any) error }) (actors.User, error) {
 	return u, nil
 }
 
-// CreateUser inserts u; ErrDuplicate when the id or email is taken.
+// CreateUser inserts u; ErrDuplicate when the id, email or email skeleton
+// is taken. An empty EmailSkeleton is stored as the email.
 func (s *Store) CreateUser(ctx context.Context, u actors.User) error {
+	skeleton := u.EmailSkeleton
+	if skeleton == "" {
+		skeleton = u.Email
+	}
 	_, err := s.exec(ctx, nil, qInsertUser,
-		u.ID, u.Email, u.Name, string(u.Role), u.PasswordHash, millis(u.CreatedAt), millis(u.UpdatedAt))
+		u.ID, u.Email, skeleton, u.Name, string(u.Role), u.PasswordHash, millis(u.CreatedAt), millis(u.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ID, err)
 	}
@@ -64,6 +72,28 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (actors.User, err
 		return actors.User{}, fmt.Errorf("user by email: %w", err)
 	}
 	return u, nil
+}
+
+// UserByEmailSkeleton looks up by email skeleton; ErrNotFound when absent.
+func (s *Store) UserByEmailSkeleton(ctx context.Context, skeleton string) (actors.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, qUserBySkeleton, skeleton))
+	if err != nil {
+		return actors.User{}, fmt.Errorf("user by email skeleton: %w", err)
+	}
+	return u, nil
+}
+
+// SetUserEmailSkeleton replaces a user's email skeleton; ErrNotFound when
+// the user is absent, ErrDuplicate when another user has that skeleton.
+func (s *Store) SetUserEmailSkeleton(ctx context.Context, id, skeleton string) error {
+	n, err := s.exec(ctx, nil, qSetUserSkeleton, skeleton, id)
+	if err != nil {
+		return fmt.Errorf("set email skeleton of user %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set email skeleton of user %s: %w", id, actors.ErrNotFound)
+	}
+	return nil
 }
 
 // SetUserRole changes the role and UpdatedAt and returns the stored user;

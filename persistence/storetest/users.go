@@ -13,13 +13,14 @@ import (
 
 func user(id, email string, role actors.Role, created time.Time) actors.User {
 	return actors.User{
-		ID:           id,
-		Email:        email,
-		Name:         "Name of " + id,
-		Role:         role,
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		CreatedAt:    created,
-		UpdatedAt:    created,
+		ID:            id,
+		Email:         email,
+		EmailSkeleton: email,
+		Name:          "Name of " + id,
+		Role:          role,
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
+		CreatedAt:     created,
+		UpdatedAt:     created,
 	}
 }
 
@@ -63,6 +64,53 @@ func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
 			assert.ErrorIs(t, err, actors.ErrNotFound)
 			_, err = s.UserByEmail(ctx, "nobody@example.com")
 			assert.ErrorIs(t, err, actors.ErrNotFound)
+		}},
+		{name: "email skeleton is unique and looked up", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			// A look-alike: Cyrillic "а" (U+0430) for the Latin "a", same skeleton.
+			orig := user("u1", "ana@example.com", actors.RoleAgent, base)
+			require.NoError(t, s.CreateUser(ctx, orig))
+			lookalike := user("u2", "\u0430na@example.com", actors.RoleAgent, base)
+			lookalike.EmailSkeleton = "ana@example.com"
+			require.ErrorIs(t, s.CreateUser(ctx, lookalike), actors.ErrDuplicate)
+			_, err := s.UserByID(ctx, "u2")
+			assert.ErrorIs(t, err, actors.ErrNotFound, "a refused look-alike is not stored")
+
+			got, err := s.UserByEmailSkeleton(ctx, "ana@example.com")
+			require.NoError(t, err)
+			assert.Equal(t, orig, got)
+			_, err = s.UserByEmailSkeleton(ctx, "nobody@example.com")
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+		}},
+		{name: "empty email skeleton is stored as the email", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			u := user("u1", "ana@example.com", actors.RoleAgent, base)
+			u.EmailSkeleton = ""
+			require.NoError(t, s.CreateUser(ctx, u))
+			got, err := s.UserByEmailSkeleton(ctx, "ana@example.com")
+			require.NoError(t, err)
+			assert.Equal(t, "u1", got.ID)
+			assert.Equal(t, "ana@example.com", got.EmailSkeleton)
+			other := user("u2", "bia@example.com", actors.RoleAgent, base)
+			other.EmailSkeleton = ""
+			require.NoError(t, s.CreateUser(ctx, other), "two users without a skeleton do not collide")
+		}},
+		{name: "set email skeleton", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			require.NoError(t, s.CreateUser(ctx, user("u1", "ana@example.com", actors.RoleAgent, base)))
+			require.NoError(t, s.CreateUser(ctx, user("u2", "bia@example.com", actors.RoleAgent, base)))
+
+			require.NoError(t, s.SetUserEmailSkeleton(ctx, "u1", "ana-skeleton"))
+			got, err := s.UserByEmailSkeleton(ctx, "ana-skeleton")
+			require.NoError(t, err)
+			assert.Equal(t, "u1", got.ID)
+			_, err = s.UserByEmailSkeleton(ctx, "ana@example.com")
+			assert.ErrorIs(t, err, actors.ErrNotFound, "the old skeleton is gone")
+			require.NoError(t, s.SetUserEmailSkeleton(ctx, "u1", "ana-skeleton"), "setting the same skeleton again is fine")
+
+			require.ErrorIs(t, s.SetUserEmailSkeleton(ctx, "u2", "ana-skeleton"), actors.ErrDuplicate)
+			got, err = s.UserByID(ctx, "u2")
+			require.NoError(t, err)
+			assert.Equal(t, "bia@example.com", got.EmailSkeleton, "a refused skeleton changes nothing")
+
+			assert.ErrorIs(t, s.SetUserEmailSkeleton(ctx, "u404", "x"), actors.ErrNotFound)
 		}},
 		{name: "set role changes role and updated time only", check: func(t *testing.T, ctx context.Context, s actors.Store) {
 			u := user("u1", "ana@example.com", actors.RoleAgent, base)

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/auth"
+)
+
+// Tokens are the credentials of a login session.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	// Claims are the access token's.
+	Claims auth.Claims
+}
+
+// StartSession is what login and register do once the credentials are
+// checked: open a refresh family for u and issue its first access and
+// refresh tokens.
+func (a *App) StartSession(ctx context.Context, u actors.User) (Tokens, error) {
+	now := a.d.Now().UTC().Truncate(time.Millisecond)
+	fid := auth.RandomID()
+	refresh := a.d.Issuer.NewRefreshToken(fid)
+	f := actors.RefreshFamily{
+		ID: fid, UserID: u.ID, TokenHash: a.d.Issuer.HashRefreshToken(refresh), Generation: 1,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(a.d.RefreshTTL),
+	}
+	if err := a.d.Families.CreateFamily(ctx, f); err != nil {
+		return Tokens{}, fmt.Errorf("create refresh family for user %s: %w", u.ID, err)
+	}
+	access, claims, err := a.d.Issuer.IssueAccess(u.ID, string(u.Role), fid)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("issue access token for user %s: %w", u.ID, err)
+	}
+	return Tokens{AccessToken: access, RefreshToken: refresh, Claims: claims}, nil
+}
+
+// FamilyRevocationKey is the revocation-list key that revokes every access
+// token issued from refresh family fid.
+func FamilyRevocationKey(fid string) string { return "family:" + fid }
+
+// VerifyAccess checks an access token's signature and claims, then whether
+// it or its refresh family was revoked (one lookup). Errors wrap
+// actors.ErrTokenExpired, actors.ErrTokenInvalid, actors.ErrTokenRevoked, or
+// actors.ErrUnavailable when the revocation list cannot be read. It does
+// not load the user.
+func (a *App) VerifyAccess(ctx context.Context, token string) (auth.Claims, error) {
+	claims, err := a.d.Issuer.VerifyAccess(token)
+	if errors.Is(err, auth.ErrTokenExpired) {
+		return auth.Claims{}, fmt.Errorf("verify access token: %w", actors.ErrTokenExpired)
+	}
+	if err != nil {
+		return auth.Claims{}, fmt.Errorf("verify access token: %w", actors.ErrTokenInvalid)
+	}
+	ids := []string{claims.ID}
+	if claims.FamilyID != "" {
+		ids = append(ids, FamilyRevocationKey(claims.FamilyID))
+	}
+	revoked, err := a.d.Revocations.AnyRevoked(ctx, ids...)
+	if err != nil {
+		return auth.Claims{}, fmt.Errorf("check revocation of token %s: %w", claims.ID, errors.Join(actors.ErrUnavailable, err))
+	}
+	if revoked {
+		return auth.Claims{}, fmt.Errorf("token %s: %w", claims.ID, actors.ErrTokenRevoked)
+	}
+	return claims, nil
+}
+
+// Authenticate is VerifyAccess as an agent session needs it to accept a
+// fresh token over its socket: the token's user and expiry.
+func (a *App) Authenticate(ctx context.Context, token string) (userID string, expiresAt time.Time, err error) {
+	claims, err := a.VerifyAccess(ctx, token)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if claims.ExpiresAt == nil {
+		return "", time.Time{}, fmt.Errorf("token %s has no expiry: %w", claims.ID, actors.ErrTokenInvalid)
+	}
+	return claims.Subject, claims.ExpiresAt.Time, nil
+}
