@@ -35,9 +35,9 @@ type recordingDirectory struct {
 	got  []string
 }
 
-func (d *recordingDirectory) Send(conversation.Key, any) {}
+func (d *recordingDirectory) Send(conversation.Key, conversation.Command) {}
 
-func (d *recordingDirectory) Request(key conversation.Key, msg any, _ time.Duration) conversation.Reply {
+func (d *recordingDirectory) Request(key conversation.Key, msg conversation.Command, _ time.Duration) conversation.Reply {
 	if d.down.Load() {
 		return reply{err: errors.New("actor unavailable")}
 	}
@@ -129,9 +129,9 @@ type blockingDirectory struct {
 	got     []string
 }
 
-func (d *blockingDirectory) Send(conversation.Key, any) {}
+func (d *blockingDirectory) Send(conversation.Key, conversation.Command) {}
 
-func (d *blockingDirectory) Request(key conversation.Key, msg any, _ time.Duration) conversation.Reply {
+func (d *blockingDirectory) Request(key conversation.Key, msg conversation.Command, _ time.Duration) conversation.Reply {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if in, ok := msg.(conversation.Inbound); ok {

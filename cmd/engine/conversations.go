@@ -53,24 +53,23 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{system: system, commands: &readCommands{}}
+	// Built bottom-up, each part complete when constructed: the event bus
+	// first, the conversations publishing to it, the assigner (reaching
+	// conversations through the host) and the hub subscribing to it.
+	events := actors.NewBus()
 	deps := &conversation.Deps{
-		Store:  store,
-		Outbox: outbox,
+		Store:     store,
+		Publisher: events,
+		Outbox:    outbox,
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,
 	}
 	ce.host = supervisors.NewHost(system, deps, cfg.ConversationShards, log)
-	var err error
-	ce.assigner, err = assignment.Start(ctx, system, assignment.Options{Store: store, Directory: ce.host, MaxOpen: cfg.AgentMaxOpen, Log: log})
-	if err != nil {
-		system.Shutdown()
-		return nil, fmt.Errorf("start assigner: %w", err)
-	}
+	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.hub = agentsession.NewHub(system, log, ce.assigner, ce.commands)
+	events.Subscribe(ce.hub, actors.SocketEvents...)
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
-	deps.Publisher = actors.Publishers{ce.hub, ce.assigner}
-	deps.Assigner = ce.assigner
 	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
 	if cfg.RehydrateOnStart {

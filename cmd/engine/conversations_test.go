@@ -608,9 +608,8 @@ func TestPendingStatusAppliedWhenWamidIsKnown(t *testing.T) {
 	_, err := l.e.store.UpdateMessageStatus(ctx, out.ID, actors.StatusSent, "wamid.early", nil, now)
 	require.NoError(t, err)
 	key := conversation.Key{PhoneNumberID: "pn1", WaID: wa}
-	res, err := l.e.conv.host.Request(key, conversation.SendOutcome{MessageID: out.ID, WaMessageID: "wamid.early", Status: actors.StatusSent}, 5*time.Second).Result()
+	_, err = conversation.Ask(l.e.conv.host, key, conversation.SendOutcome{MessageID: out.ID, WaMessageID: "wamid.early", Status: actors.StatusSent}, 5*time.Second)
 	require.NoError(t, err)
-	require.NoError(t, res.(conversation.Result).Err)
 
 	m, err := l.e.store.Message(ctx, out.ID)
 	require.NoError(t, err)

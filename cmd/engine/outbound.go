@@ -14,9 +14,9 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
-	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/persistence/memqueue"
 	"github.com/wacc/engine/persistence/rabbitqueue"
 )
