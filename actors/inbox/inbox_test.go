@@ -55,6 +55,7 @@ func body(wa, wamid string) []byte {
 }
 
 func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
+	t.Parallel()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
@@ -91,6 +92,7 @@ func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 }
 
 func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
+	t.Parallel()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
@@ -143,6 +145,7 @@ func (d *blockingDirectory) Request(key conversation.Key, msg conversation.Comma
 // The next batch goes out while the previous one's answers are awaited,
 // and the entries in flight are not handed out again.
 func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
+	t.Parallel()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
