@@ -191,6 +191,11 @@ func newWorld(t *testing.T, maxOpen int, seed func(s *fakeStore)) *world {
 	w.a = assignment.Start(system, assignment.Options{Store: w.store, Directory: w.dir, Events: w.bus, MaxOpen: maxOpen,
 		RetryDelay: 5 * time.Millisecond, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))})
 	t.Cleanup(w.a.Stop)
+	if !w.store.failing {
+		// Let the assigner read the store before the test changes it, so
+		// what a test stores later reaches it only by its events.
+		w.loads()
+	}
 	return w
 }
 
