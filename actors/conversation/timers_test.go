@@ -162,7 +162,9 @@ func TestStaleActivationRetires(t *testing.T) {
 		wantErr error
 	}{
 		{name: "a command answers ErrStale", wantErr: conversation.ErrStale,
-			cmd: func(_ *harness, id string) conversation.Command { return conversation.Close{ConversationID: id, ByUserID: "sup-1"} }},
+			cmd: func(_ *harness, id string) conversation.Command {
+				return conversation.Close{ConversationID: id, ByUserID: "sup-1"}
+			}},
 		{name: "an inbound message is applied on the newer state",
 			cmd: func(h *harness, _ string) conversation.Command { return h.inbound("wamid.2", "two") }},
 	}
