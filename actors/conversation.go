@@ -62,8 +62,10 @@ type ConversationFilter struct {
 	// then be empty).
 	Unassigned bool
 	CustomerID string
-	Page       int
-	Limit      int
+	// PhoneNumberID selects the conversations of one business number.
+	PhoneNumberID string
+	Page          int
+	Limit         int
 }
 
 // ConversationStore keeps conversations.

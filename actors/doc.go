@@ -7,6 +7,12 @@
 // persistence and must be safe for concurrent use. Conditions callers branch on
 // are the sentinel errors in errors.go, matched with errors.Is.
 //
+// Bus is the engine's event fan-out: conversation actors publish the Events of
+// what they persisted to it, and agent sockets (SocketEvents) and the assigner
+// (EventAgentRequested and the conversation events) subscribe to the types
+// they want. It exists before any of them, so each is complete when built;
+// Publish takes no lock and allocates nothing.
+//
 // The conversation, agent-session and routing actors live in sub-packages and
 // import nothing from HTTP, Mongo, Redis or AMQP.
 package actors

@@ -11,6 +11,15 @@ const (
 	EventNotification         = "notification"
 )
 
+// SocketEvents are the event types agents' sockets receive as frames.
+var SocketEvents = []string{EventMessageCreated, EventMessageStatus, EventConversationUpdated, EventConversationAssigned,
+	EventNotification}
+
+// EventAgentRequested is published by an open conversation that has no
+// assignee, to ask the assigner for one. It carries the conversation's key
+// (PhoneNumberID, WaID) and no Data, and is never a socket frame.
+const EventAgentRequested = "agent.requested"
+
 // Event is something a conversation actor persisted and now tells the
 // world. Events are values: never mutated after Publish.
 type Event struct {
@@ -21,6 +30,10 @@ type Event struct {
 	ConversationID string
 	State          string
 	AssigneeID     string
+	// PhoneNumberID and WaID are the conversation's key (business number
+	// and customer), by which it is reached (conversation.Key).
+	PhoneNumberID string
+	WaID          string
 	// PreviousAssigneeID is the assignee before a reassignment, who is
 	// told it lost the conversation.
 	PreviousAssigneeID string
@@ -124,14 +137,4 @@ func timePtr(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-// Publishers publishes every event to each of its publishers in turn.
-type Publishers []Publisher
-
-// Publish hands ev to every publisher.
-func (ps Publishers) Publish(ev Event) {
-	for _, p := range ps {
-		p.Publish(ev)
-	}
 }

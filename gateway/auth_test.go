@@ -17,6 +17,7 @@ import (
 )
 
 func TestRegisterLoginMe(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	r := h.call("POST", "/api/auth/register", "", map[string]string{"email": "  Alice@Example.COM ", "password": "correct-horse", "name": "Alice"})
 	require.Equal(t, http.StatusCreated, r.Status, r.String())
@@ -53,6 +54,7 @@ func TestRegisterLoginMe(t *testing.T) {
 }
 
 func TestRegisterValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	h.call("POST", "/api/auth/register", "", map[string]string{"email": "taken@example.com", "password": "password1", "name": "T"})
 	cases := []struct {
@@ -92,6 +94,7 @@ func TestRegisterValidation(t *testing.T) {
 }
 
 func TestLoginFailuresAreIndistinguishable(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	h.register()
 	h.call("POST", "/api/auth/register", "", map[string]string{"email": "known@example.com", "password": "password1", "name": "K"})
@@ -139,6 +142,7 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	s := h.register()
 
@@ -180,6 +184,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestConcurrentRefreshWithOneTokenRevokes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	s := h.register()
 	var wg sync.WaitGroup
@@ -204,6 +209,7 @@ func TestConcurrentRefreshWithOneTokenRevokes(t *testing.T) {
 }
 
 func TestRefreshExpiry(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) {
 		c.JWTExpiresIn = time.Minute
 		c.JWTRefreshExpiresIn = time.Hour
@@ -215,6 +221,7 @@ func TestRefreshExpiry(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	s := h.register()
 	other := h.call("POST", "/api/auth/login", "", map[string]string{"email": s.Email, "password": "s3cret-pass"})
@@ -237,6 +244,7 @@ func TestLogout(t *testing.T) {
 }
 
 func TestAccessTokenForgeries(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	s := h.register()
 	now := time.Now()
@@ -275,6 +283,7 @@ func TestAccessTokenForgeries(t *testing.T) {
 }
 
 func TestRoleChange(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	admin := h.userWithRole(actors.RoleAdmin)
 	sup := h.userWithRole(actors.RoleSupervisor)

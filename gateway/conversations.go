@@ -201,21 +201,18 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 	writeData(w, http.StatusOK, messagesPage{Items: items, NextCursor: next, Limit: limit})
 }
 
-// command sends msg to the conversation's actor and maps its answer.
-func (s *Server) command(r *http.Request, c actors.Conversation, msg any) (actors.Conversation, error) {
+// command sends cmd to the conversation's actor and maps its answer.
+func (s *Server) command(c actors.Conversation, cmd conversation.Command) (actors.Conversation, error) {
 	key := conversation.Key{PhoneNumberID: c.PhoneNumberID, WaID: c.WaID}
-	res, err := s.engine.Directory.Request(key, msg, commandTimeout).Result()
-	if err != nil {
-		return actors.Conversation{}, errors.Join(actors.ErrUnavailable, err)
-	}
-	out, _ := res.(conversation.Result)
+	out, err := conversation.Ask(s.engine.Directory, key, cmd, commandTimeout)
 	switch {
-	case errors.Is(out.Err, conversation.ErrClosed):
+	case errors.Is(err, conversation.ErrClosed):
 		return actors.Conversation{}, errf(http.StatusConflict, "CONVERSATION_CLOSED", "conversation is closed")
-	case errors.Is(out.Err, conversation.ErrStale):
-		return actors.Conversation{}, errors.Join(actors.ErrUnavailable, out.Err)
-	case out.Err != nil:
-		return actors.Conversation{}, out.Err
+	case errors.Is(err, conversation.ErrStale):
+		return actors.Conversation{}, errors.Join(actors.ErrUnavailable, err)
+	case err != nil:
+		// ErrNoAnswer is actors.ErrUnavailable (503).
+		return actors.Conversation{}, err
 	}
 	return out.Conversation, nil
 }
@@ -230,7 +227,7 @@ func (s *Server) handleCloseConversation(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	p, _ := principalFrom(r.Context())
-	out, err := s.command(r, c, conversation.Close{ConversationID: c.ID, ByUserID: p.User.ID})
+	out, err := s.command(c, conversation.Close{ConversationID: c.ID, ByUserID: p.User.ID})
 	if err != nil {
 		s.audit(r, "conversations.close", "conversation:"+c.ID, actors.OutcomeFailure, "")
 		s.fail(w, r, err)
@@ -273,7 +270,7 @@ func (s *Server) handleAssignConversation(w http.ResponseWriter, r *http.Request
 	}
 	// {} (or agentId "") unassigns; the conversation then asks the assigner
 	// for the least-loaded online agent.
-	out, err := s.command(r, c, msg)
+	out, err := s.command(c, msg)
 	if err != nil {
 		s.audit(r, "conversations.assign", "conversation:"+c.ID, actors.OutcomeFailure, detail)
 		s.fail(w, r, err)

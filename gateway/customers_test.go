@@ -23,6 +23,7 @@ func customerBody(name, phone string) map[string]any {
 }
 
 func TestCustomerCRUD(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	agent := h.register()
 	sup := h.userWithRole(actors.RoleSupervisor)
@@ -81,6 +82,7 @@ func TestCustomerCRUD(t *testing.T) {
 }
 
 func TestCustomerValidation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	agent := h.register()
 	tooManyTags := make([]string, 21)
@@ -136,6 +138,7 @@ func TestCustomerValidation(t *testing.T) {
 }
 
 func TestCustomerList(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	agent := h.register()
 	for i := 0; i < 25; i++ {
@@ -180,6 +183,7 @@ func TestCustomerList(t *testing.T) {
 // many goroutines while it is updated; once an update has been answered, no
 // read issued afterwards returns an older name.
 func TestCustomerCacheNeverServesStale(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	agent := h.register()
 	r := h.call("POST", "/api/customers", agent.Access, customerBody("v0", "+14155550199"))
@@ -233,6 +237,7 @@ func (p panicStore) Customer(ctx context.Context, id string) (actors.Customer, e
 }
 
 func TestPanicBecomesInternalError(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{store: func(s *sqlitestore.Store) gateway.Store { return panicStore{s} }})
 	agent := h.register()
 	r := h.call("GET", "/api/customers/boom", agent.Access, nil, "X-Request-Id", "req-panic-1")

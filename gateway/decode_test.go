@@ -10,6 +10,7 @@ import (
 )
 
 func TestDecodeJSONBytes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		body     string

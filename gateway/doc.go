@@ -36,6 +36,15 @@
 // which conversations a user may see, marking one read) live in gateway/app;
 // cmd/engine builds one App and hands it to both.
 //
+// Sends and conversation commands go to the conversation actors through
+// conversation.Ask, which answers the actor's decision (window, closed,
+// queue) before anything reaches WhatsApp. An agent writes only to the open
+// conversation assigned to them; an agent's template to a customer with no
+// open conversation on that business number opens one assigned to the agent.
+// A free-form send with no open conversation is refused per business number:
+// CONVERSATION_CLOSED when the customer's last conversation on that number
+// was closed, OUTSIDE_SERVICE_WINDOW otherwise.
+//
 // The gateway reaches storage and shared state only through the small
 // interfaces declared in deps.go; cmd/engine hands in the concrete types.
 package gateway

@@ -19,6 +19,7 @@ import (
 )
 
 func TestRouterErrorsUseEnvelope(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	requireError(t, h.call("GET", "/api/nope", "", nil), 404, "NOT_FOUND")
 	requireError(t, h.call("GET", "/nope", "", nil), 404, "NOT_FOUND")
@@ -27,6 +28,7 @@ func TestRouterErrorsUseEnvelope(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		production bool
@@ -51,6 +53,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.AllowedOrigins = []string{"https://console.example.com"} }})
 	pre := h.call("OPTIONS", "/api/customers", "", nil, "Origin", "https://console.example.com", "Access-Control-Request-Method", "POST")
 	require.Equal(t, 204, pre.Status, pre.String())
@@ -69,6 +72,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.MaxBodyBytes = 4096 }})
 	agent := h.register()
 	big := fmt.Sprintf(`{"name":"%s","phone":"+14155550100"}`, strings.Repeat("x", 5000))
@@ -101,6 +105,7 @@ func (c *chunked) Read(p []byte) (int, error) {
 }
 
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) {
 		c.RateLimitAuthPerMin = 3
 		c.RateLimitAPIPerMin = 600
@@ -133,6 +138,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestForwardedForIgnoredFromUntrustedPeer(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.RateLimitAuthPerMin = 2 }})
 	login := map[string]string{"email": "x@example.com", "password": "password1"}
 	for i := 0; i < 2; i++ {
@@ -144,6 +150,7 @@ func TestForwardedForIgnoredFromUntrustedPeer(t *testing.T) {
 }
 
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	r := h.call("GET", "/api/openapi.json", "", nil)
 	require.Equal(t, 200, r.Status)
@@ -177,6 +184,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 }
 
 func TestHealthReadyMetrics(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	require.Equal(t, 200, h.call("GET", "/healthz", "", nil).Status)
 	ready := h.call("GET", "/readyz", "", nil)
@@ -206,6 +214,7 @@ type rbacCase struct {
 }
 
 func TestRBACMatrix(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	sessions := map[actors.Role]session{
 		actors.RoleAdmin:      h.userWithRole(actors.RoleAdmin),
@@ -248,6 +257,7 @@ func contains(rs []actors.Role, r actors.Role) bool {
 }
 
 func TestAuditEndpoint(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	admin := h.userWithRole(actors.RoleAdmin)
 	agent := h.register()
@@ -274,6 +284,7 @@ func TestAuditEndpoint(t *testing.T) {
 
 // failingAudit wraps the store so audit appends fail until released.
 func TestAuditSurvivesStoreOutage(t *testing.T) {
+	t.Parallel()
 	gate := &flakyAppend{}
 	gate.failing.Store(true)
 	h := newHarness(t, harnessOpts{store: gate.wrap})

@@ -26,6 +26,7 @@ func sharedRedis(t *testing.T) gateway.KV {
 // shared, and a cached customer read on one node cannot be stale after an
 // update on the other.
 func TestTwoNodesShareRedis(t *testing.T) {
+	t.Parallel()
 	kv := sharedRedis(t)
 	cfg := func(c *gateway.Options) { c.RateLimitAuthPerMin = 4 }
 	a := newHarness(t, harnessOpts{kv: kv, config: cfg})

@@ -64,6 +64,7 @@ func (h *existsLog) take() [][]string {
 // request checks its access token and its refresh family with one EXISTS,
 // and either revocation refuses the token.
 func TestOneRevocationLookupPerRequest(t *testing.T) {
+	t.Parallel()
 	client, prefix := servicetest.Redis(t)
 	hook := &existsLog{}
 	client.AddHook(hook)

@@ -353,10 +353,18 @@ func (s *Server) sendFailed(w http.ResponseWriter, r *http.Request, ae *apiError
 }
 
 // dispatchSend checks the caller may write to this conversation and asks
-// its actor to queue the message.
+// its actor to queue the message. An agent writes only to the open
+// conversation assigned to them; their template to a customer with no open
+// conversation on that business number opens one assigned to them. A
+// free-form send with no open conversation is refused: CONVERSATION_CLOSED
+// when the last conversation of this business number and customer was
+// closed, OUTSIDE_SERVICE_WINDOW otherwise.
 func (s *Server) dispatchSend(w http.ResponseWriter, r *http.Request, phoneID string, cust actors.Customer, cmd conversation.Send) {
 	p, _ := principalFrom(r.Context())
 	cmd.ByUserID = p.User.ID
+	if p.User.Role == actors.RoleAgent {
+		cmd.AgentID = p.User.ID
+	}
 	ctx := r.Context()
 	open, err := s.engine.Reads.OpenConversation(ctx, phoneID, cust.WaID)
 	switch {
@@ -367,7 +375,8 @@ func (s *Server) dispatchSend(w http.ResponseWriter, r *http.Request, phoneID st
 		}
 	case errors.Is(err, actors.ErrNotFound):
 		if !cmd.Template {
-			closed, _, lerr := s.engine.Reads.ListConversations(ctx, actors.ConversationFilter{CustomerID: cust.ID, States: []string{actors.StateClosed}, Page: 1, Limit: 1})
+			closed, _, lerr := s.engine.Reads.ListConversations(ctx, actors.ConversationFilter{CustomerID: cust.ID, PhoneNumberID: phoneID,
+				States: []string{actors.StateClosed}, Page: 1, Limit: 1})
 			if lerr == nil && len(closed) > 0 {
 				writeError(w, r, errf(http.StatusConflict, "CONVERSATION_CLOSED", "the conversation is closed; a template can start a new one"))
 				return
@@ -380,26 +389,28 @@ func (s *Server) dispatchSend(w http.ResponseWriter, r *http.Request, phoneID st
 		return
 	}
 	key := conversation.Key{PhoneNumberID: phoneID, WaID: cust.WaID}
-	res, err := s.engine.Directory.Request(key, cmd, commandTimeout).Result()
-	if err != nil {
-		s.fail(w, r, errors.Join(actors.ErrUnavailable, err))
-		return
-	}
-	out, _ := res.(conversation.Result)
+	out, err := conversation.Ask(s.engine.Directory, key, cmd, commandTimeout)
 	switch {
-	case errors.Is(out.Err, conversation.ErrOutsideWindow):
+	case err == nil:
+	case errors.Is(err, conversation.ErrOutsideWindow):
 		s.audit(r, "messages.send", "customer:"+cust.ID, actors.OutcomeDenied, "outside service window")
 		writeError(w, r, errf(http.StatusUnprocessableEntity, "OUTSIDE_SERVICE_WINDOW",
 			"more than the service window since the customer last wrote: only templates can be sent"))
 		return
-	case errors.Is(out.Err, conversation.ErrClosed):
+	case errors.Is(err, conversation.ErrClosed):
 		writeError(w, r, errf(http.StatusConflict, "CONVERSATION_CLOSED", "conversation is closed"))
 		return
-	case errors.Is(out.Err, conversation.ErrQueueUnavailable), errors.Is(out.Err, conversation.ErrStale):
-		s.fail(w, r, errors.Join(actors.ErrUnavailable, out.Err))
+	case errors.Is(err, actors.ErrNotFound):
+		// The conversation changed hands after the check above.
+		writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "conversation not found"))
 		return
-	case out.Err != nil:
-		s.fail(w, r, out.Err)
+	case errors.Is(err, conversation.ErrStale):
+		s.fail(w, r, errors.Join(actors.ErrUnavailable, err))
+		return
+	default:
+		// ErrQueueUnavailable and ErrNoAnswer are actors.ErrUnavailable
+		// (503); anything else is a 500.
+		s.fail(w, r, err)
 		return
 	}
 	s.audit(r, "messages.send", "message:"+out.Message.ID, actors.OutcomeSuccess, cmd.Type)

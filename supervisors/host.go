@@ -41,7 +41,7 @@ func NewHost(system *actor.ActorSystem, deps *conversation.Deps, shards int, log
 	}
 	strategy := actor.NewOneForOneStrategy(maxRestarts, restartWindow, decider)
 	for i := 0; i < shards; i++ {
-		props := actor.PropsFromProducer(func() actor.Actor { return newShard(deps, log) }, actor.WithSupervisor(strategy))
+		props := actor.PropsFromProducer(func() actor.Actor { return newShard(system, deps, log) }, actor.WithSupervisor(strategy))
 		h.shards = append(h.shards, system.Root.Spawn(props))
 	}
 	return h
@@ -55,14 +55,15 @@ func (h *Host) shard(key conversation.Key) *actor.PID {
 	return h.shards[int(f.Sum32()%uint32(len(h.shards)))]
 }
 
-// Send delivers msg to the conversation of key without waiting.
-func (h *Host) Send(key conversation.Key, msg any) {
-	h.system.Root.Send(h.shard(key), envelope{key: key, msg: msg})
+// Send delivers cmd to the conversation of key without waiting.
+func (h *Host) Send(key conversation.Key, cmd conversation.Command) {
+	h.system.Root.Send(h.shard(key), envelope{key: key, msg: cmd})
 }
 
-// Request delivers msg and returns the conversation's answer.
-func (h *Host) Request(key conversation.Key, msg any, timeout time.Duration) conversation.Reply {
-	return h.system.Root.RequestFuture(h.shard(key), envelope{key: key, msg: msg}, timeout)
+// Request delivers cmd and returns the conversation's pending answer (see
+// conversation.Ask).
+func (h *Host) Request(key conversation.Key, cmd conversation.Command, timeout time.Duration) conversation.Reply {
+	return h.system.Root.RequestFuture(h.shard(key), envelope{key: key, msg: cmd}, timeout)
 }
 
 // Stop stops every shard and its conversations, waiting at most until ctx
@@ -97,15 +98,15 @@ func (h *Host) Live() int {
 	return n
 }
 
-// envelope carries a message for one key to its shard.
+// envelope carries a command for one key to its shard.
 type envelope struct {
 	key conversation.Key
-	msg any
+	msg conversation.Command
 }
 
-// pending is a message waiting for a stopping actor's successor.
+// pending is a command waiting for a stopping actor's successor.
 type pending struct {
-	msg    any
+	msg    conversation.Command
 	sender *actor.PID
 }
 
@@ -123,8 +124,9 @@ type shard struct {
 	stopping map[conversation.Key][]pending
 }
 
-func newShard(deps *conversation.Deps, log *zap.Logger) *shard {
-	return &shard{props: conversation.Props(deps), hydrated: conversation.HydratedProps(deps), log: log, children: map[conversation.Key]*actor.PID{},
+func newShard(system *actor.ActorSystem, deps *conversation.Deps, log *zap.Logger) *shard {
+	return &shard{props: conversation.Props(system, deps), hydrated: conversation.HydratedProps(system, deps), log: log,
+		children: map[conversation.Key]*actor.PID{},
 		stopping: map[conversation.Key][]pending{}}
 }
 
@@ -135,7 +137,7 @@ func (s *shard) Receive(c actor.Context) {
 		if !m.key.Valid() {
 			s.log.Warn("message for a conversation key that cannot name an actor refused", zap.String("phone_number_id", m.key.PhoneNumberID))
 			if c.Sender() != nil {
-				c.Respond(conversation.Result{Err: fmt.Errorf("deliver to %s: %w", m.key.Name(), conversation.ErrInvalidKey)})
+				c.Respond(conversation.Failed(fmt.Errorf("deliver to %s: %w", m.key.Name(), conversation.ErrInvalidKey)))
 			}
 			return
 		}

@@ -46,16 +46,15 @@ func inbound(key conversation.Key, wamid, text string) conversation.Inbound {
 		Type: "text", Text: text, Content: []byte(`{"body":"` + text + `"}`), Timestamp: time.Now()}}
 }
 
-func ask(t *testing.T, h *Host, key conversation.Key, msg any) conversation.Result {
+func ask(t *testing.T, h *Host, key conversation.Key, cmd conversation.Command) conversation.Result {
 	t.Helper()
-	r, err := h.Request(key, msg, 5*time.Second).Result()
+	res, err := conversation.Ask(h, key, cmd, 5*time.Second)
 	require.NoError(t, err)
-	res := r.(conversation.Result)
-	require.NoError(t, res.Err)
 	return res
 }
 
 func TestPanicRestartsOnlyThatConversation(t *testing.T) {
+	t.Parallel()
 	store := &panicStore{Store: newStore(t)}
 	system := actor.NewActorSystem()
 	t.Cleanup(system.Shutdown)
@@ -69,8 +68,9 @@ func TestPanicRestartsOnlyThatConversation(t *testing.T) {
 	require.Equal(t, 2, h.Live())
 
 	// The panic loses that one request (the caller times out and retries)...
-	_, err := h.Request(a, inbound(a, "wamid.a2", "panic"), 500*time.Millisecond).Result()
-	require.Error(t, err)
+	_, err := conversation.Ask(h, a, inbound(a, "wamid.a2", "panic"), 500*time.Millisecond)
+	require.ErrorIs(t, err, conversation.ErrNoAnswer)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
 	require.EqualValues(t, 1, store.panics.Load())
 
 	// ...while the other conversation carries on, in the same actor.
@@ -87,6 +87,7 @@ func TestPanicRestartsOnlyThatConversation(t *testing.T) {
 }
 
 func TestIdleConversationsPassivateAndReactivate(t *testing.T) {
+	t.Parallel()
 	store := newStore(t)
 	system := actor.NewActorSystem()
 	t.Cleanup(system.Shutdown)
@@ -102,9 +103,8 @@ func TestIdleConversationsPassivateAndReactivate(t *testing.T) {
 		replies = append(replies, h.Request(k, inbound(k, "wamid.p"+string(rune('a'+i)), "burst"), 5*time.Second))
 	}
 	for _, r := range replies {
-		res, err := r.Result()
+		_, err := conversation.Await(k, r)
 		require.NoError(t, err)
-		require.NoError(t, res.(conversation.Result).Err)
 	}
 	c, err := store.Conversation(context.Background(), first.ID)
 	require.NoError(t, err)
@@ -115,6 +115,7 @@ func TestIdleConversationsPassivateAndReactivate(t *testing.T) {
 // over one store: the stale activation's write is rejected, it stops, and no
 // message is lost or double counted.
 func TestTwoActivationsOfOneConversation(t *testing.T) {
+	t.Parallel()
 	store := newStore(t)
 	newHost := func() *Host {
 		system := actor.NewActorSystem()
@@ -147,6 +148,7 @@ func TestTwoActivationsOfOneConversation(t *testing.T) {
 // actor, restarted or not, knows its key), and that a key that would not is
 // refused.
 func TestConversationKeysSurviveTheirActorsName(t *testing.T) {
+	t.Parallel()
 	store := newStore(t)
 	system := actor.NewActorSystem()
 	t.Cleanup(system.Shutdown)
@@ -168,14 +170,13 @@ func TestConversationKeysSurviveTheirActorsName(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, tt.wantErr == nil, back == tt.key, "key read back from its name: %+v", back)
 
-			r, err := h.Request(tt.key, inbound(tt.key, "wamid."+tt.name, "hello"), 5*time.Second).Result()
-			require.NoError(t, err)
-			res := r.(conversation.Result)
+			res, err := conversation.Ask(h, tt.key, inbound(tt.key, "wamid."+tt.name, "hello"), 5*time.Second)
 			if tt.wantErr != nil {
-				require.ErrorIs(t, res.Err, tt.wantErr)
+				require.ErrorIs(t, err, tt.wantErr)
+				require.NotErrorIs(t, err, conversation.ErrNoAnswer, "the host answered")
 				return
 			}
-			require.NoError(t, res.Err)
+			require.NoError(t, err)
 			assert.Equal(t, tt.key.WaID, res.Conversation.WaID)
 			assert.Equal(t, tt.key.PhoneNumberID, res.Conversation.PhoneNumberID)
 		})

@@ -60,8 +60,8 @@ const hydrateTimeout = time.Minute
 func (h *Host) Rehydrate(ctx context.Context, store OpenConversations, limit int) (Rehydration, error) {
 	start := time.Now()
 	now := time.Now
-	if h.deps.Now != nil {
-		now = h.deps.Now
+	if h.deps.Clock != nil {
+		now = h.deps.Clock.Now
 	}
 	var r Rehydration
 	if idle := h.deps.Config.IdleTimeout; idle > 0 {

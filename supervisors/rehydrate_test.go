@@ -14,6 +14,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/actors/conversation/conversationtest"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
 
@@ -29,12 +30,12 @@ func (s *countingStore) OpenConversation(ctx context.Context, phoneNumberID, waI
 }
 
 // newHostOver starts a host, in a fresh actor system, over store: what a
-// restarted engine does.
-func newHostOver(t *testing.T, store conversation.Store, cfg conversation.Config) *Host {
+// restarted engine does. clock nil is the system clock.
+func newHostOver(t *testing.T, store conversation.Store, cfg conversation.Config, clock conversation.Clock) *Host {
 	t.Helper()
 	system := actor.NewActorSystem()
 	t.Cleanup(system.Shutdown)
-	deps := &conversation.Deps{Store: store, Config: cfg, Log: zap.NewNop()}
+	deps := &conversation.Deps{Store: store, Config: cfg, Log: zap.NewNop(), Clock: clock}
 	return NewHost(system, deps, 4, deps.Log)
 }
 
@@ -53,6 +54,7 @@ func seedConversation(t *testing.T, store *sqlitestore.Store, waID, state string
 }
 
 func TestRehydratedConversationsNeedNoLoad(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{Store: newStore(t)}
 	cfg := conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -67,7 +69,7 @@ func TestRehydratedConversationsNeedNoLoad(t *testing.T) {
 	seedConversation(t, store.Store, "918888888882", actors.StateExpired, now, now.Add(-time.Minute))
 	seedConversation(t, store.Store, "918888888883", actors.StateActive, now.Add(-2*time.Hour), expires)
 
-	h := newHostOver(t, store, cfg)
+	h := newHostOver(t, store, cfg, nil)
 	r, err := h.Rehydrate(t.Context(), store, 0)
 	require.NoError(t, err)
 	assert.Equal(t, len(open), r.Spawned)
@@ -88,30 +90,39 @@ func TestRehydratedConversationsNeedNoLoad(t *testing.T) {
 }
 
 func TestRehydratedConversationFiresItsTimerWithoutAMessage(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{Store: newStore(t)}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	clock := conversationtest.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	now := clock.Now()
 	// The window ends in 300ms; no sweeper runs, so only the rehydrated
 	// actor's own timer can expire it.
 	c := seedConversation(t, store.Store, "917777777777", actors.StateActive, now, now.Add(300*time.Millisecond))
-	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}, clock)
 	r, err := h.Rehydrate(t.Context(), store, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, r.Spawned)
+	require.Eventually(t, func() bool { return clock.Armed() == 1 }, 5*time.Second, 5*time.Millisecond, "the hydrated actor armed its timer")
 
+	clock.Advance(299 * time.Millisecond)
+	got, err := store.Conversation(t.Context(), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, actors.StateActive, got.State, "not expired before its time")
+	clock.Advance(2 * time.Millisecond)
 	require.Eventually(t, func() bool {
 		got, err := store.Conversation(context.Background(), c.ID)
 		return err == nil && got.State == actors.StateExpired
-	}, 10*time.Second, 20*time.Millisecond, "the armed timer expires the conversation")
+	}, 10*time.Second, 5*time.Millisecond, "the armed timer expires the conversation")
 	assert.Zero(t, store.loads.Load())
 }
 
 func TestRehydrateLeavesLiveConversationsAlone(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{Store: newStore(t)}
 	cfg := conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	a := seedConversation(t, store.Store, "916666666661", actors.StateActive, now.Add(-time.Minute), now.Add(time.Hour))
 	b := seedConversation(t, store.Store, "916666666662", actors.StateActive, now, now.Add(time.Hour))
-	h := newHostOver(t, store, cfg)
+	h := newHostOver(t, store, cfg, nil)
 
 	// A message reaches a before rehydration does: its actor reads the
 	// store, and rehydration must not replace it.
@@ -135,13 +146,14 @@ func TestRehydrateLeavesLiveConversationsAlone(t *testing.T) {
 }
 
 func TestRehydrateStopsAtItsLimitNewestFirst(t *testing.T) {
+	t.Parallel()
 	store := &countingStore{Store: newStore(t)}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var seeded []actors.Conversation
 	for i := range 5 {
 		seeded = append(seeded, seedConversation(t, store.Store, fmt.Sprintf("91500000000%d", i), actors.StateNew, now.Add(-time.Duration(i)*time.Second), now.Add(time.Hour)))
 	}
-	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}, nil)
 	r, err := h.Rehydrate(t.Context(), store, 3)
 	require.NoError(t, err)
 	assert.Equal(t, 3, r.Spawned)
@@ -160,16 +172,17 @@ func TestRehydrateStopsAtItsLimitNewestFirst(t *testing.T) {
 }
 
 func TestRehydratedConversationSurvivesARestart(t *testing.T) {
+	t.Parallel()
 	store := &panicStore{Store: newStore(t)}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	c := seedConversation(t, store.Store, "914444444444", actors.StateActive, now, now.Add(time.Hour))
-	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}, nil)
 	_, err := h.Rehydrate(t.Context(), store.Store, 0)
 	require.NoError(t, err)
 	key := conversation.Key{PhoneNumberID: "pn", WaID: c.WaID}
 
-	_, err = h.Request(key, inbound(key, "wamid.s1", "panic"), 500*time.Millisecond).Result()
-	require.Error(t, err, "the panic loses that request")
+	_, err = conversation.Ask(h, key, inbound(key, "wamid.s1", "panic"), 500*time.Millisecond)
+	require.ErrorIs(t, err, conversation.ErrNoAnswer, "the panic loses that request")
 	require.EqualValues(t, 1, store.panics.Load())
 
 	// The restarted actor kept its key (from its name) and reads its
@@ -195,25 +208,41 @@ func (f *failingSaveStore) SaveConversation(context.Context, actors.Conversation
 // A due timer whose write fails is retried after a pause, not at once: an
 // outage must not turn every due conversation into a busy loop.
 func TestFailingTimerWriteIsRetriedAfterAPause(t *testing.T) {
+	t.Parallel()
 	store := &failingSaveStore{Store: newStore(t)}
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	clock := conversationtest.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	now := clock.Now()
 	seedConversation(t, store.Store, "917777777777", actors.StateActive, now.Add(-time.Minute), now.Add(-time.Second))
-	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}, clock)
 	_, err := h.Rehydrate(t.Context(), store.Store, 0)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return store.saves.Load() >= 1 }, 5*time.Second, 10*time.Millisecond, "the due expiry is tried")
-	time.Sleep(time.Second)
-	assert.LessOrEqual(t, store.saves.Load(), int32(2), "tried again only after a pause")
+	require.Eventually(t, func() bool { return clock.Armed() == 1 }, 5*time.Second, 5*time.Millisecond, "the hydrated actor armed its timer")
+
+	clock.Advance(time.Millisecond)
+	// The due expiry is tried, fails, and the actor arms its one timer for
+	// the retry.
+	require.Eventually(t, func() bool { return store.saves.Load() == 1 && clock.Armed() == 1 }, 5*time.Second, 5*time.Millisecond)
+	at, ok := clock.Next()
+	require.True(t, ok)
+	pause := at.Sub(clock.Now())
+	assert.GreaterOrEqual(t, pause, time.Second, "retried after a pause, not at once")
+
+	// Nothing fires before the pause is over: time is the clock's.
+	clock.Advance(pause - time.Millisecond)
+	assert.EqualValues(t, 1, store.saves.Load(), "not tried again during the pause")
+	clock.Advance(time.Millisecond)
+	require.Eventually(t, func() bool { return store.saves.Load() == 2 }, 5*time.Second, 5*time.Millisecond, "tried again once the pause is over")
 	assert.Equal(t, 1, h.Live())
 }
 
 func TestRehydrateLimitEqualToTheOpenOnesIsNotTruncated(t *testing.T) {
+	t.Parallel()
 	store := newStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for i := range 2 {
 		seedConversation(t, store, fmt.Sprintf("91600000000%d", i), actors.StateActive, now, now.Add(time.Hour))
 	}
-	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour})
+	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}, nil)
 	r, err := h.Rehydrate(t.Context(), store, 2)
 	require.NoError(t, err)
 	assert.Equal(t, 2, r.Spawned)

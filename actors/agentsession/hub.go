@@ -52,6 +52,11 @@ type Commands interface {
 // Options configure a Hub. Zero values take the defaults.
 type Options struct {
 	Log *zap.Logger
+	// Events, when set, is the bus the hub subscribes itself to at
+	// construction, for the event types sockets carry
+	// (actors.SocketEvents). Without it the hub gets only what is
+	// published to it directly.
+	Events *actors.Bus
 	// Presence may be nil.
 	Presence Presence
 	// Commands may be nil: read, typing and auth frames are then refused.
@@ -116,8 +121,12 @@ func NewHub(system *actor.ActorSystem, opts Options) *Hub {
 	if opts.TypingInterval <= 0 {
 		opts.TypingInterval = DefaultTypingInterval
 	}
-	return &Hub{system: system, log: opts.Log.With(zap.String("actor", "agentsession")), opts: opts,
+	h := &Hub{system: system, log: opts.Log.With(zap.String("actor", "agentsession")), opts: opts,
 		byUser: map[string][]*Session{}, active: map[string]int{}}
+	if opts.Events != nil {
+		opts.Events.Subscribe(h, actors.SocketEvents...)
+	}
+	return h
 }
 
 // Session is the handle of one socket's agent-session actor, held by the

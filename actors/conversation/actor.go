@@ -14,18 +14,18 @@ import (
 
 // Store is what a conversation actor reads and writes.
 type Store interface {
-	actors.ConversationStore
-	actors.MessageStore
-	actors.NotificationStore
+	CreateConversation(ctx context.Context, c actors.Conversation) error
+	OpenConversation(ctx context.Context, phoneNumberID, waID string) (actors.Conversation, error)
+	SaveConversation(ctx context.Context, c actors.Conversation) error
+	AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error
 	Message(ctx context.Context, id string) (actors.Message, error)
+	MessageByWaID(ctx context.Context, waMessageID string) (actors.Message, error)
+	UpdateMessageStatus(ctx context.Context, id, status, waMessageID string, werr *actors.WhatsAppError, at time.Time) (bool, error)
+	AddPendingStatus(ctx context.Context, s actors.StatusUpdate) error
+	TakePendingStatuses(ctx context.Context, waMessageID string) ([]actors.StatusUpdate, error)
+	AddNotifications(ctx context.Context, ns []actors.Notification) error
 	CustomerByPhone(ctx context.Context, phone string) (actors.Customer, error)
 	CreateCustomer(ctx context.Context, c actors.Customer) error
-}
-
-// Assigner finds an agent for an unassigned conversation; it answers later
-// by sending Assign{Auto: true} through the Directory.
-type Assigner interface {
-	RequestAgent(key Key, conversationID string)
 }
 
 // Config are the timings of a conversation.
@@ -41,27 +41,49 @@ type Config struct {
 	IOTimeout time.Duration
 }
 
-// Deps are shared by every conversation actor of a process.
+// Deps are shared by every conversation actor of a process. They are
+// complete before the first actor is spawned and never change after.
 type Deps struct {
-	Store     Store
+	Store Store
+	// Publisher receives every event a conversation publishes (the
+	// engine's actors.Bus), including EventAgentRequested when an open
+	// conversation has no assignee; nil publishes nothing.
 	Publisher actors.Publisher
 	// Outbox takes queued sends; nil refuses sends.
-	Outbox   actors.OutboundPublisher
-	Assigner Assigner
-	Config   Config
-	Log      *zap.Logger
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
+	Outbox actors.OutboundPublisher
+	Config Config
+	Log    *zap.Logger
+	// Clock is the time; SystemClock when nil.
+	Clock Clock
 }
 
-// Props returns the props of conversation actors, one for every actor of a
-// parent: the parent spawns each with SpawnNamed(props, key.Name()) and the
-// actor reads its key back from its name when it starts. protoactor produces
-// a restarted actor anew from the same props, and its name (its PID) stays,
-// so a restarted actor keeps its key. A per-key Props would cost every idle
-// conversation its own Props and producer closure.
-func Props(d *Deps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d} })
+// env is what the actors of one Props share: the Deps, the actor system
+// their timers send to, and the clock. Kept once per Props rather than per
+// actor, so an idle actor stays small.
+type env struct {
+	*Deps
+	system *actor.ActorSystem
+	clock  Clock
+}
+
+func newEnv(system *actor.ActorSystem, d *Deps) *env {
+	clock := d.Clock
+	if clock == nil {
+		clock = SystemClock
+	}
+	return &env{Deps: d, system: system, clock: clock}
+}
+
+// Props returns the props of the conversation actors of system, one for
+// every actor of a parent: the parent spawns each with
+// SpawnNamed(props, key.Name()) and the actor reads its key back from its
+// name when it starts. protoactor produces a restarted actor anew from the
+// same props, and its name (its PID) stays, so a restarted actor keeps its
+// key and reloads its conversation from the store. A per-key Props would
+// cost every idle conversation its own Props and producer closure.
+func Props(system *actor.ActorSystem, d *Deps) *actor.Props {
+	e := newEnv(system, d)
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{env: e} })
 }
 
 // HydratedProps returns the props of conversation actors whose state is
@@ -70,36 +92,26 @@ func Props(d *Deps) *actor.Props {
 // Such an actor does not read the store when it starts; if it is restarted
 // (a panic), it reads its conversation on its next message, and until then
 // the Sweeper fires its timers from the store as for a passivated one.
-func HydratedProps(d *Deps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{deps: d, awaitHydrate: true} })
-}
-
-// Hydrate hands an actor spawned from HydratedProps the open conversation of
-// its key, as read from the store by its parent's caller (rehydration after
-// a restart). It must be the actor's first message and is not answered. The
-// actor holds it and arms its timers as if it had read it itself; should it
-// be stale, the first write conflicts and the actor retires, as any stale
-// activation does.
-type Hydrate struct {
-	Conversation actors.Conversation
+func HydratedProps(system *actor.ActorSystem, d *Deps) *actor.Props {
+	e := newEnv(system, d)
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{env: e, awaitHydrate: true} })
 }
 
 // Actor is one conversation's actor. Its fields are touched only from
-// Receive, one message at a time (fire, run by the timer, reads only system
+// Receive, one message at a time (fire, run by the timer, reads only env
 // and self, set before the timer exists). The flags sit together at the end
 // so the struct fits the 64-byte size class: every idle conversation holds
 // one.
 type Actor struct {
-	deps   *Deps
-	system *actor.ActorSystem
-	self   *actor.PID
+	env  *env
+	self *actor.PID
 	// conv is the open conversation, nil when there is none. It is updated
 	// in place and never handed out: answers and events carry copies.
 	conv *actors.Conversation
 	// timer is the actor's one timer: it wakes the actor for the
 	// conversation's NextTimerAt and for the idle timeout (see armTimer).
-	timer *time.Timer
-	// timerAt is when timer fires (monotonic, see mono), 0 when not armed.
+	timer Timer
+	// timerAt is when timer fires (see mono), while armed.
 	timerAt int64
 	// activeAt is when the actor last received a message (see mono); the
 	// idle timeout counts from it.
@@ -115,6 +127,8 @@ type Actor struct {
 	// awaitHydrate is set for actors of HydratedProps: they do not read the
 	// store when they start, Hydrate brings their state.
 	awaitHydrate bool
+	// armed is set while timer is armed (for timerAt).
+	armed bool
 }
 
 // Receive handles one message.
@@ -123,7 +137,7 @@ func (a *Actor) Receive(c actor.Context) {
 	if _, ok := msg.(wake); !ok {
 		// Any message but the actor's own timer keeps it in memory, as
 		// protoactor's receive timeout would.
-		a.activeAt = mono()
+		a.activeAt = a.mono()
 	}
 	switch msg.(type) {
 	case *actor.Started:
@@ -154,7 +168,9 @@ func (a *Actor) Receive(c actor.Context) {
 func (a *Actor) receiveInbound(c actor.Context, msg any) {
 	m := msg.(Inbound)
 	var r Result
-	a.inbound(&r, &m.Msg)
+	if err := a.inbound(&r, &m.Msg); err != nil {
+		r.Failure = failureOf(err)
+	}
 	respond(c, &r)
 }
 
@@ -199,11 +215,11 @@ func (a *Actor) start(c actor.Context) {
 	_, ok := KeyOf(c.Self(), c.Parent())
 	if !ok {
 		// A bug in the parent: it did not spawn this actor by its key's name.
-		a.deps.Log.Error("conversation actor not named by its key; stopping it", zap.String("actor", c.Self().GetId()))
+		a.env.Log.Error("conversation actor not named by its key; stopping it", zap.String("actor", c.Self().GetId()))
 		c.Stop(c.Self())
 		return
 	}
-	a.system, a.self = c.ActorSystem(), c.Self()
+	a.self = c.Self()
 	a.nameAt = int32(len(c.Parent().Id) + 1)
 	a.loaded, a.conv = false, nil
 	if a.awaitHydrate {
@@ -239,7 +255,7 @@ func (a *Actor) stop() {
 		a.timer.Stop()
 		a.timer = nil
 	}
-	a.timerAt = 0
+	a.armed = false
 }
 
 // key is the actor's conversation key, read back from its name (start has
@@ -252,19 +268,16 @@ func (a *Actor) key() Key {
 // log returns the logger with this actor's name. It is built when needed
 // (logging is rare) rather than kept per actor: an idle conversation should
 // cost as little memory as possible.
-func (a *Actor) log() *zap.Logger { return a.deps.Log.With(zap.String("actor", a.key().Name())) }
+func (a *Actor) log() *zap.Logger { return a.env.Log.With(zap.String("actor", a.key().Name())) }
 
-func (a *Actor) now() time.Time {
-	if a.deps.Now != nil {
-		return a.deps.Now().UTC().Truncate(time.Millisecond)
-	}
-	return time.Now().UTC().Truncate(time.Millisecond)
-}
+// now is the time stored and published: the clock's, in UTC, to the
+// millisecond.
+func (a *Actor) now() time.Time { return a.env.clock.Now().UTC().Truncate(time.Millisecond) }
 
 // io returns the I/O context of one message: every store call the message
 // makes shares its timeout.
 func (a *Actor) io() (context.Context, context.CancelFunc) {
-	d := a.deps.Config.IOTimeout
+	d := a.env.Config.IOTimeout
 	if d <= 0 {
 		d = 5 * time.Second
 	}
@@ -306,7 +319,7 @@ func (a *Actor) hold(c *actors.Conversation) {
 // load reads the open conversation of the key.
 func (a *Actor) load(ctx context.Context) error {
 	key := a.key()
-	c, err := a.deps.Store.OpenConversation(ctx, key.PhoneNumberID, key.WaID)
+	c, err := a.env.Store.OpenConversation(ctx, key.PhoneNumberID, key.WaID)
 	switch {
 	case errors.Is(err, actors.ErrNotFound):
 		a.conv = nil
@@ -362,9 +375,9 @@ func (a *Actor) saveWith(ctx context.Context, next *actors.Conversation, msg *ac
 	next.Version++
 	var err error
 	if msg != nil {
-		err = a.deps.Store.AppendMessageAndSave(ctx, *msg, *next)
+		err = a.env.Store.AppendMessageAndSave(ctx, *msg, *next)
 	} else {
-		err = a.deps.Store.SaveConversation(ctx, *next)
+		err = a.env.Store.SaveConversation(ctx, *next)
 	}
 	if err != nil {
 		return a.saveFailed(next, msg, err)
@@ -393,25 +406,27 @@ func (a *Actor) saveFailed(next *actors.Conversation, msg *actors.Message, err e
 	return fmt.Errorf("save conversation %s: %w", next.ID, err)
 }
 
-// publish publishes an event about c. Callers check that there is a
-// Publisher before they build data.
+// publish publishes an event about c, with the actor's key. Callers check
+// that there is a Publisher before they build data.
 func (a *Actor) publish(typ string, c *actors.Conversation, prevAssignee string, data any) {
-	if a.deps.Publisher == nil {
+	if a.env.Publisher == nil {
 		return
 	}
-	a.deps.Publisher.Publish(actors.Event{Type: typ, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
-		PreviousAssigneeID: prevAssignee, Data: data, At: a.now()})
+	key := a.key()
+	a.env.Publisher.Publish(actors.Event{Type: typ, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
+		PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, PreviousAssigneeID: prevAssignee, Data: data, At: a.now()})
 }
 
 // notify stores a notification for a user and pushes it. A failure to
 // store is logged: the change it reports is already persisted.
 func (a *Actor) notify(ctx context.Context, userID, kind, title, body string, c *actors.Conversation) {
 	n := actors.Notification{ID: actors.NewID(), UserID: userID, Kind: kind, Title: title, Body: body, ConversationID: c.ID, CreatedAt: a.now()}
-	if err := a.deps.Store.AddNotifications(ctx, []actors.Notification{n}); err != nil {
+	if err := a.env.Store.AddNotifications(ctx, []actors.Notification{n}); err != nil {
 		a.log().Error("store notification", zap.String("agent_id", userID), zap.String("kind", kind), zap.Error(err))
 	}
-	if a.deps.Publisher != nil {
-		a.deps.Publisher.Publish(actors.Event{Type: actors.EventNotification, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
-			UserID: userID, Data: n.View(), At: n.CreatedAt})
+	if a.env.Publisher != nil {
+		key := a.key()
+		a.env.Publisher.Publish(actors.Event{Type: actors.EventNotification, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
+			PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, UserID: userID, Data: n.View(), At: n.CreatedAt})
 	}
 }

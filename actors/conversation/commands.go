@@ -26,15 +26,15 @@ func (a *Actor) close(m Close) Result {
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	now := a.now()
 	next := *a.conv
 	next.State, next.ClosedAt, next.UpdatedAt, next.NextTimerAt = actors.StateClosed, now, now, time.Time{}
 	if err := a.save(ctx, &next); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
-	if a.deps.Publisher != nil {
+	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationUpdated, &next, "", next.View())
 	}
 	a.armTimer()
@@ -46,7 +46,7 @@ func (a *Actor) assign(m Assign) Result {
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive)) {
 		return Result{Conversation: *a.conv, Duplicate: true}
@@ -58,14 +58,17 @@ func (a *Actor) assign(m Assign) Result {
 	next := *a.conv
 	next.AssigneeID, next.UpdatedAt = m.AgentID, a.now()
 	if err := a.save(ctx, &next); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	c := a.conv
-	if a.deps.Publisher != nil {
+	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationAssigned, c, prevAssignee, c.View())
 	}
 	if c.AssigneeID != "" {
 		a.notify(ctx, c.AssigneeID, actors.NotifyAssigned, "Conversation assigned", "A conversation with +"+c.WaID+" was assigned to you.", c)
+	} else {
+		// Unassigned by hand: back to auto-assignment.
+		a.requestAgent(c)
 	}
 	return Result{Conversation: *c}
 }
@@ -74,7 +77,7 @@ func (a *Actor) markRead(m MarkRead) Result {
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	if a.conv.Unread == 0 {
 		return Result{Conversation: *a.conv, Duplicate: true}
@@ -82,10 +85,10 @@ func (a *Actor) markRead(m MarkRead) Result {
 	next := *a.conv
 	next.Unread, next.UpdatedAt = 0, a.now()
 	if err := a.save(ctx, &next); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	c := a.conv
-	if a.deps.Publisher != nil {
+	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationUpdated, c, "", c.View())
 	}
 	return Result{Conversation: *c}

@@ -1,20 +1,59 @@
 package conversation
 
-import "time"
+import (
+	"fmt"
+	"time"
 
-// Reply is a pending answer from an actor.
+	"github.com/wacc/engine/actors"
+)
+
+// Reply is a pending answer from an actor (protoactor's *actor.Future is
+// one). Read it with Await.
 type Reply interface {
 	Result() (any, error)
 }
 
-// Directory delivers messages to conversation actors by key, activating
-// them on demand. Messages sent to one key are delivered in order. It is the
-// only way callers reach conversations, so a cluster placement can replace
-// the local one without changing them.
+// Directory delivers commands to conversation actors by key, activating
+// them on demand. Commands sent to one key are delivered in order. It is
+// the only way callers reach conversations, so a cluster placement can
+// replace the local one without changing them.
 type Directory interface {
-	// Send delivers msg without waiting.
-	Send(key Key, msg any)
-	// Request delivers msg and returns the actor's answer, or an error
-	// after timeout.
-	Request(key Key, msg any, timeout time.Duration) Reply
+	// Send delivers cmd without waiting.
+	Send(key Key, cmd Command)
+	// Request delivers cmd and returns the actor's pending answer, which
+	// fails after timeout. Read it with Await, or use Ask.
+	Request(key Key, cmd Command, timeout time.Duration) Reply
+}
+
+// ErrNoAnswer: the Directory brought no answer back (the actor did not
+// answer within the timeout, or the command could not be delivered). The
+// command may or may not have been applied. It is an actors.ErrUnavailable;
+// an actor's own answer never is an ErrNoAnswer.
+var ErrNoAnswer = fmt.Errorf("conversation did not answer: %w", actors.ErrUnavailable)
+
+// Ask delivers cmd to the conversation of key and waits at most timeout for
+// its Result. The error is nil when the command succeeded; otherwise it is
+// the actor's *Failure (errors.Is matches ErrClosed, ErrOutsideWindow,
+// ErrQueueUnavailable, ErrStale, ErrInvalidKey, actors.ErrNotFound,
+// actors.ErrConflict, actors.ErrDuplicate or actors.ErrUnavailable by its
+// Code), returned with the rest of the Result, or ErrNoAnswer.
+func Ask(dir Directory, key Key, cmd Command, timeout time.Duration) (Result, error) {
+	return Await(key, dir.Request(key, cmd, timeout))
+}
+
+// Await reads a Reply of the conversation of key as Ask does: for callers
+// that put several requests in flight before reading their answers.
+func Await(key Key, r Reply) (Result, error) {
+	v, err := r.Result()
+	if err != nil {
+		return Result{}, fmt.Errorf("ask %s: %w: %w", key.Name(), ErrNoAnswer, err)
+	}
+	res, ok := v.(Result)
+	if !ok {
+		return Result{}, fmt.Errorf("ask %s: answer is %T, not a conversation.Result", key.Name(), v)
+	}
+	if res.Failure != nil {
+		return res, res.Failure
+	}
+	return res, nil
 }

@@ -5,18 +5,45 @@
 // A conversation moves new → active (the customer replies to something the
 // business sent) → expired (WHATSAPP_SERVICE_WINDOW after the customer's last
 // message) → active again on a new message, or → closed by an agent (final:
-// the next inbound message opens a new conversation).
+// the next inbound message opens a new conversation). A template to a
+// customer with no open conversation opens one; when an agent sent it
+// (Send.AgentID), the agent is its assignee, otherwise the assigner picks one.
+//
+// Callers reach conversations only through a Directory, by Key, with the
+// commands of this package (Inbound, StatusChanged, Tick, Close, Assign,
+// MarkRead, Send, SendOutcome: the sealed Command set), and read the answer
+// with Ask (or Await): a Result, and an error that is nil, the actor's
+// *Failure (matching ErrClosed, ErrOutsideWindow, ErrQueueUnavailable,
+// ErrStale, ErrInvalidKey, actors.ErrNotFound, actors.ErrConflict,
+// actors.ErrDuplicate or actors.ErrUnavailable through errors.Is), or
+// ErrNoAnswer when the Directory brought no answer back (a timeout or a
+// failed delivery, also an actors.ErrUnavailable).
 //
 // Guarantees:
+//   - Wire shape: commands and Results are plain data (no interface values,
+//     errors, functions or pointers to shared state; a failure travels as a
+//     code and a message), so a cluster placement can give them a wire
+//     format without reshaping the actor. Hydrate and Idle pass only between
+//     an actor and its local parent and never leave the node.
 //   - Ordering: messages for one conversation are applied one at a time in
-//     mailbox order; callers reach the actor only through a Directory.
+//     mailbox order; the Directory delivers the commands for one key in the
+//     order they were sent.
 //   - Idempotence: a wamid is applied once however often it is delivered;
-//     statuses only move forward; a status for an unknown wamid is kept and
-//     applied when the message appears.
+//     a Send's MessageID is queued once; statuses only move forward; a status
+//     for an unknown wamid is kept and applied when the message appears.
 //   - Durability: every change is persisted before it is acknowledged or
 //     published, conditional on the version the actor loaded, so a stale
 //     second activation can never overwrite newer state (it stops instead).
-//   - Timers: the actor arms a timer for the window warning and expiry while
-//     in memory; NextTimerAt is persisted so the Sweeper fires it when the
-//     actor is passivated or the engine restarted.
+//     After a panic protoactor builds a fresh actor from the same Props,
+//     which reads its conversation from the store when it starts.
+//   - Events: every persisted change is published to Deps.Publisher (the
+//     engine's actors.Bus) with the conversation's key; an open conversation
+//     without an assignee publishes actors.EventAgentRequested, which is how
+//     the assigner hears of it (the actor holds no reference to it).
+//   - Timers: the actor arms one timer (Deps.Clock) for the window warning,
+//     the expiry and its idle timeout while in memory; NextTimerAt is
+//     persisted so the Sweeper fires it when the actor is passivated or the
+//     engine restarted. A timer write that fails is retried after a pause.
+//     Every decision on time reads the Clock, so tests drive it with
+//     conversationtest.Clock instead of waiting.
 package conversation

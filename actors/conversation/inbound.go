@@ -11,13 +11,13 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-// inbound applies a customer message and answers in r.
-func (a *Actor) inbound(r *Result, in *actors.InboundMessage) {
+// inbound applies a customer message and answers in r, or returns why it
+// could not.
+func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.ensureLoaded(ctx); err != nil {
-		r.Err = err
-		return
+		return err
 	}
 	now := a.now()
 	at := in.Timestamp.UTC().Truncate(time.Millisecond)
@@ -27,18 +27,16 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) {
 	if a.conv == nil && in.WaMessageID != "" {
 		// Before opening a conversation, make sure this is not a redelivery
 		// of a message of a conversation since closed.
-		if _, err := a.deps.Store.MessageByWaID(ctx, in.WaMessageID); err == nil {
+		if _, err := a.env.Store.MessageByWaID(ctx, in.WaMessageID); err == nil {
 			r.Conversation, r.Duplicate = a.current(), true
-			return
+			return nil
 		} else if !errors.Is(err, actors.ErrNotFound) {
-			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
-			return
+			return fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
 		}
 	}
 	if a.conv == nil {
 		if err := a.open(ctx, in, now); err != nil {
-			r.Err = err
-			return
+			return err
 		}
 	}
 	msg := actors.Message{
@@ -55,33 +53,31 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) {
 	// One write stores the message and the conversation's next state; the
 	// unique wamid is the dedupe, so the common case costs that one write
 	// and no read.
-	a.applyInbound(ctx, r, &msg, in, at, now, true)
-	if errors.Is(r.Err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
+	err := a.applyInbound(ctx, r, &msg, in, at, now, true)
+	if errors.Is(err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
 		*r = Result{}
-		a.inboundStored(ctx, r, in, at, now)
+		return a.inboundStored(ctx, r, in, at, now)
 	}
+	return err
 }
 
 // inboundStored finishes an inbound message whose wamid is stored already
 // (out of line: see receiveInbound).
 //
 //go:noinline
-func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.InboundMessage, at, now time.Time) {
-	{
-		existing, lerr := a.deps.Store.MessageByWaID(ctx, in.WaMessageID)
-		if lerr != nil {
-			r.Err = fmt.Errorf("look up wamid %s: %w", in.WaMessageID, lerr)
-			return
-		}
-		if existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
-			// Stored by an earlier attempt that did not get to update the
-			// conversation (a store without transactions, or an older
-			// version): finish applying it.
-			a.applyInbound(ctx, r, &existing, in, at, now, false)
-			return
-		}
-		r.Conversation, r.Duplicate = a.current(), true
+func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.InboundMessage, at, now time.Time) error {
+	existing, err := a.env.Store.MessageByWaID(ctx, in.WaMessageID)
+	if err != nil {
+		return fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
 	}
+	if existing.ConversationID == a.conv.ID && existing.Seq > a.conv.Seq {
+		// Stored by an earlier attempt that did not get to update the
+		// conversation (a store without transactions, or an older
+		// version): finish applying it.
+		return a.applyInbound(ctx, r, &existing, in, at, now, false)
+	}
+	r.Conversation, r.Duplicate = a.current(), true
+	return nil
 }
 
 // open creates the conversation (and the customer when unknown) for the
@@ -96,7 +92,7 @@ func (a *Actor) open(ctx context.Context, in *actors.InboundMessage, now time.Ti
 		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
 		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := a.deps.Store.CreateConversation(ctx, c); err != nil {
+	if err := a.env.Store.CreateConversation(ctx, c); err != nil {
 		if errors.Is(err, actors.ErrDuplicate) {
 			// Another activation opened it first.
 			if lerr := a.load(ctx); lerr != nil {
@@ -116,7 +112,7 @@ func (a *Actor) open(ctx context.Context, in *actors.InboundMessage, now time.Ti
 func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now time.Time) (actors.Customer, error) {
 	waID := a.key().WaID
 	phone := "+" + waID
-	c, err := a.deps.Store.CustomerByPhone(ctx, phone)
+	c, err := a.env.Store.CustomerByPhone(ctx, phone)
 	if err == nil {
 		return c, nil
 	}
@@ -132,9 +128,9 @@ func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now 
 	}
 	c = actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: waID, Tags: []string{}, Attributes: map[string]string{},
 		Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := a.deps.Store.CreateCustomer(ctx, c); err != nil {
+	if err := a.env.Store.CreateCustomer(ctx, c); err != nil {
 		if errors.Is(err, actors.ErrDuplicate) {
-			return a.deps.Store.CustomerByPhone(ctx, phone)
+			return a.env.Store.CustomerByPhone(ctx, phone)
 		}
 		return actors.Customer{}, fmt.Errorf("create customer: %w", err)
 	}
@@ -143,10 +139,10 @@ func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now 
 
 // applyInbound applies msg to the conversation, inserting it in the same
 // write when insert is set (else it is stored already), and answers in r.
-func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) {
-	a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
-	if !errors.Is(r.Err, ErrStale) {
-		return
+func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
+	err := a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
+	if !errors.Is(err, ErrStale) {
+		return err
 	}
 	// The write was rejected: another activation moved the conversation
 	// on. Apply the message once on top of the newer state, so nothing is
@@ -154,36 +150,35 @@ func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message
 	*r = Result{}
 	a.retire = true
 	if err := a.load(ctx); err != nil {
-		r.Err = err
-		return
+		return err
 	}
 	if a.conv == nil || a.conv.ID != msg.ConversationID {
 		if insert {
 			// Closed (and maybe reopened) meanwhile, and the message not
 			// stored: fail, so that it is delivered again, to whatever
 			// conversation is open then.
-			r.Err = fmt.Errorf("apply message %s: conversation %s changed meanwhile: %w", in.WaMessageID, msg.ConversationID, ErrStale)
-			return
+			return fmt.Errorf("apply message %s: conversation %s changed meanwhile: %w", in.WaMessageID, msg.ConversationID, ErrStale)
 		}
 		r.Conversation, r.Duplicate = a.current(), true
-		return
+		return nil
 	}
 	msg.Seq = a.conv.Seq + 1
-	a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
-	if insert && errors.Is(r.Err, actors.ErrDuplicate) {
+	err = a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
+	if insert && errors.Is(err, actors.ErrDuplicate) {
 		// A store without transactions kept the message of the rejected
 		// write.
 		*r = Result{}
-		a.applyInboundOnce(ctx, r, msg, in, at, now, false)
+		return a.applyInboundOnce(ctx, r, msg, in, at, now, false)
 	}
+	return err
 }
 
-func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) {
+func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
 	next := *a.conv
 	next.Seq = msg.Seq
 	if at.After(next.LastInboundAt) {
 		next.LastInboundAt = at
-		next.ExpiresAt = at.Add(a.deps.Config.Window)
+		next.ExpiresAt = at.Add(a.env.Config.Window)
 		next.WarnedAt = time.Time{}
 	}
 	open := now.Before(next.ExpiresAt)
@@ -205,18 +200,12 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 		stored = msg
 	}
 	if err := a.saveWith(ctx, &next, stored); err != nil {
-		r.Err = err
-		return
+		return err
 	}
-	if a.deps.Publisher != nil || a.conv.AssigneeID != "" {
-		a.announceInbound(ctx, msg, in)
-	} else {
-		// Open and unassigned: ask again (the assigner keeps one place in
-		// its queue per conversation).
-		a.requestAgent(a.conv)
-	}
+	a.announceInbound(ctx, msg, in)
 	a.armTimer()
 	r.Conversation = *a.conv
+	return nil
 }
 
 // announceInbound publishes an applied inbound message and notifies the
@@ -225,7 +214,7 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 //go:noinline
 func (a *Actor) announceInbound(ctx context.Context, msg *actors.Message, in *actors.InboundMessage) {
 	c := a.conv
-	if a.deps.Publisher != nil {
+	if a.env.Publisher != nil {
 		a.publish(actors.EventMessageCreated, c, "", msg.View())
 		a.publish(actors.EventConversationUpdated, c, "", c.View())
 	}
@@ -238,9 +227,11 @@ func (a *Actor) announceInbound(ctx context.Context, msg *actors.Message, in *ac
 	}
 }
 
+// requestAgent asks the assigner for an agent (EventAgentRequested) when c
+// is open and unassigned.
 func (a *Actor) requestAgent(c *actors.Conversation) {
-	if a.deps.Assigner != nil && c.AssigneeID == "" && (c.State == actors.StateNew || c.State == actors.StateActive) {
-		a.deps.Assigner.RequestAgent(a.key(), c.ID)
+	if a.env.Publisher != nil && c.AssigneeID == "" && (c.State == actors.StateNew || c.State == actors.StateActive) {
+		a.publish(actors.EventAgentRequested, c, "", nil)
 	}
 }
 

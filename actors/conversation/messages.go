@@ -2,12 +2,20 @@ package conversation
 
 import (
 	"encoding/json"
-	"errors"
 
 	"github.com/wacc/engine/actors"
 )
 
-// Commands a conversation actor accepts. Each is answered with Result.
+// Command is a message a conversation actor answers with a Result. The set
+// is closed (the marker method is unexported): Inbound, StatusChanged, Tick,
+// Close, Assign, MarkRead, Send and SendOutcome. Every command is plain
+// data: named fields of strings, numbers, times, bytes (json.RawMessage) and
+// the value types of package actors, with no interface values, errors,
+// functions or pointers to shared state, so it can be given a wire format
+// and cross to another node as it is.
+type Command interface {
+	command()
+}
 
 // Inbound applies a customer message.
 type Inbound struct {
@@ -59,7 +67,14 @@ type Send struct {
 	// CustomerID is the conversation's customer when a template opens one.
 	CustomerID string
 	ByUserID   string
-	Priority   uint8
+	// AgentID is set when the sender is an agent, who may write only to the
+	// conversations assigned to them: the send is refused with
+	// actors.ErrNotFound when the open conversation is assigned to someone
+	// else or no one, and a template that opens a conversation makes the
+	// agent its assignee (so they can open it). Empty for supervisors and
+	// admins, whose templates open conversations for auto-assignment.
+	AgentID  string
+	Priority uint8
 }
 
 // SendOutcome reports what WhatsApp answered to a send. The sender has
@@ -70,13 +85,27 @@ type SendOutcome struct {
 	MessageID   string
 	WaMessageID string
 	Status      string
-	Error       *actors.WhatsAppError
+	// Error is Meta's error when the send failed (nil otherwise); a value
+	// the sender built for this outcome alone.
+	Error *actors.WhatsAppError
 	// WindowClosed is set for 131047 (more than 24 hours since the
 	// customer last wrote).
 	WindowClosed bool
 }
 
-// Result answers every command.
+func (Inbound) command()       {}
+func (StatusChanged) command() {}
+func (Tick) command()          {}
+func (Close) command()         {}
+func (Assign) command()        {}
+func (MarkRead) command()      {}
+func (Send) command()          {}
+func (SendOutcome) command()   {}
+
+// Result answers every command. Like the commands it is plain data: a
+// failure travels as a Failure (a code and a message), not as an error
+// value, so a Result crosses a wire as it is. Callers get it through Ask
+// (or Await), which turns the Failure back into an error.
 type Result struct {
 	// Conversation is the state after the command (zero when none).
 	Conversation actors.Conversation
@@ -84,30 +113,24 @@ type Result struct {
 	Message actors.Message
 	// Duplicate reports an inbound message or status already applied.
 	Duplicate bool
-	Err       error
+	// Failure is why the command failed; nil when it succeeded.
+	Failure *Failure
 }
 
-// Errors a command can answer with.
-var (
-	// ErrClosed: the conversation is closed and takes no changes. Close,
-	// Assign and MarkRead answer it whenever their ConversationID is not the
-	// key's open conversation: callers route a command by a conversation
-	// they found in the store, so an id that is not the open one names a
-	// conversation closed since. An unknown id never reaches the actor; the
-	// store's lookup answers actors.ErrNotFound.
-	ErrClosed = errors.New("conversation closed")
-	// ErrOutsideWindow: a free-form send after the service window.
-	ErrOutsideWindow = errors.New("outside the customer-service window")
-	// ErrQueueUnavailable: the outbound queue did not take the message;
-	// it is recorded as failed and not sent.
-	ErrQueueUnavailable = errors.New("outbound queue unavailable")
-	// ErrStale: another activation changed the conversation; this one
-	// stopped. The caller may retry; the next message re-activates it.
-	ErrStale = errors.New("conversation changed by another activation")
-)
+// Hydrate hands an actor spawned from HydratedProps the open conversation of
+// its key, as read from the store by its parent's caller (rehydration after
+// a restart). It must be the actor's first message and is not answered. The
+// actor holds it and arms its timers as if it had read it itself; should it
+// be stale, the first write conflicts and the actor retires, as any stale
+// activation does. It is not a Command: only the local parent sends it, so
+// it never leaves the node.
+type Hydrate struct {
+	Conversation actors.Conversation
+}
 
 // Idle is what a conversation actor tells its parent when it has been idle
-// for the idle timeout; the parent stops it.
+// for the idle timeout; the parent stops it. Like Hydrate it stays between
+// an actor and its local parent.
 type Idle struct {
 	Key Key
 	// ID is the idle actor's process id, so a late Idle from a previous

@@ -25,17 +25,17 @@ func (a *Actor) status(u actors.StatusUpdate) Result {
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.ensureLoaded(ctx); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
-	m, err := a.deps.Store.MessageByWaID(ctx, u.WaMessageID)
+	m, err := a.env.Store.MessageByWaID(ctx, u.WaMessageID)
 	if errors.Is(err, actors.ErrNotFound) {
-		if err := a.deps.Store.AddPendingStatus(ctx, u); err != nil {
-			return Result{Err: fmt.Errorf("keep pending status %s/%s: %w", u.WaMessageID, u.Status, err)}
+		if err := a.env.Store.AddPendingStatus(ctx, u); err != nil {
+			return Failed(fmt.Errorf("keep pending status %s/%s: %w", u.WaMessageID, u.Status, err))
 		}
 		return Result{Conversation: a.current()}
 	}
 	if err != nil {
-		return Result{Err: fmt.Errorf("look up wamid %s: %w", u.WaMessageID, err)}
+		return Failed(fmt.Errorf("look up wamid %s: %w", u.WaMessageID, err))
 	}
 	return a.applyStatus(ctx, m, u)
 }
@@ -50,9 +50,9 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, u actors.Stat
 	if at.IsZero() {
 		at = a.now()
 	}
-	changed, err := a.deps.Store.UpdateMessageStatus(ctx, m.ID, u.Status, "", werr, at)
+	changed, err := a.env.Store.UpdateMessageStatus(ctx, m.ID, u.Status, "", werr, at)
 	if err != nil {
-		return Result{Err: fmt.Errorf("update status of message %s: %w", m.ID, err)}
+		return Failed(fmt.Errorf("update status of message %s: %w", m.ID, err))
 	}
 	if !changed {
 		return Result{Conversation: a.current(), Duplicate: true}
@@ -61,7 +61,7 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, u actors.Stat
 	if c.ID != m.ConversationID {
 		c = actors.Conversation{ID: m.ConversationID}
 	}
-	if a.deps.Publisher != nil {
+	if a.env.Publisher != nil {
 		a.publish(actors.EventMessageStatus, &c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: u.WaMessageID,
 			Status: u.Status, Error: werr, At: at.UTC()})
 	}

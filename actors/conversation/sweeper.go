@@ -72,7 +72,7 @@ func (s *Sweeper) sweep(ctx context.Context, at time.Time) error {
 		}
 		failed := 0
 		for i, r := range replies {
-			if _, err := r.Result(); err != nil {
+			if _, err := Await(Key{PhoneNumberID: due[i].PhoneNumberID, WaID: due[i].WaID}, r); err != nil {
 				failed++
 				s.Log.Warn("tick conversation", zap.String("conversation_id", due[i].ID), zap.Error(err))
 			}

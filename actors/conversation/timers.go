@@ -16,7 +16,7 @@ func (a *Actor) nextTimer(c *actors.Conversation) time.Time {
 	if (c.State != actors.StateNew && c.State != actors.StateActive) || c.ExpiresAt.IsZero() {
 		return time.Time{}
 	}
-	if w := a.deps.Config.Warning; w > 0 && c.WarnedAt.IsZero() && w < a.deps.Config.Window {
+	if w := a.env.Config.Warning; w > 0 && c.WarnedAt.IsZero() && w < a.env.Config.Window {
 		return c.ExpiresAt.Add(-w)
 	}
 	return c.ExpiresAt
@@ -25,7 +25,7 @@ func (a *Actor) nextTimer(c *actors.Conversation) time.Time {
 // tick fires whatever timers are due.
 func (a *Actor) tick() Result {
 	if err := a.loadIfNeeded(); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	if a.conv == nil {
 		return Result{}
@@ -37,7 +37,7 @@ func (a *Actor) tick() Result {
 		if !now.Before(next.ExpiresAt) {
 			next.State = actors.StateExpired
 			expired = true
-		} else if w := a.deps.Config.Warning; w > 0 && next.WarnedAt.IsZero() && !now.Before(next.ExpiresAt.Add(-w)) {
+		} else if w := a.env.Config.Warning; w > 0 && next.WarnedAt.IsZero() && !now.Before(next.ExpiresAt.Add(-w)) {
 			next.WarnedAt = now
 			warned = true
 		}
@@ -51,12 +51,12 @@ func (a *Actor) tick() Result {
 	ctx, cancel := a.io()
 	defer cancel()
 	if err := a.save(ctx, &next); err != nil {
-		return Result{Err: err}
+		return Failed(err)
 	}
 	c := a.conv
 	if expired {
 		a.log().Info("conversation expired", zap.String("conversation_id", c.ID))
-		if a.deps.Publisher != nil {
+		if a.env.Publisher != nil {
 			a.publish(actors.EventConversationUpdated, c, "", c.View())
 		}
 	}
@@ -76,10 +76,10 @@ type wake struct{}
 // monoBase is the origin of mono.
 var monoBase = time.Now()
 
-// mono is the monotonic clock in nanoseconds since monoBase: what the idle
+// mono is the actor's clock in nanoseconds since monoBase: what the idle
 // timeout and the armed timer are measured on (8 bytes where a time.Time
-// takes 24).
-func mono() int64 { return int64(time.Since(monoBase)) }
+// takes 24). With the system clock it is monotonic.
+func (a *Actor) mono() int64 { return int64(a.env.clock.Now().Sub(monoBase)) }
 
 // timerRetry is how long a wake whose timer write failed (the store is
 // down, say) waits before trying again. The conversation's timer stays due
@@ -91,21 +91,21 @@ const timerRetry = 5 * time.Second
 // tells the parent the actor is idle once it has had no message for the idle
 // timeout (the parent stops it), and re-arms the timer.
 func (a *Actor) wake(c actor.Context) {
-	a.timerAt = 0
+	a.armed = false
 	failed := false
-	if a.conv != nil && !a.conv.NextTimerAt.IsZero() && !a.clock().Before(a.conv.NextTimerAt) {
+	if a.conv != nil && !a.conv.NextTimerAt.IsZero() && !a.env.clock.Now().Before(a.conv.NextTimerAt) {
 		// The window timer's Tick counted as activity, and still does.
-		a.activeAt = mono()
-		if r := a.tick(); r.Err != nil {
+		a.activeAt = a.mono()
+		if r := a.tick(); r.Failure != nil {
 			failed = true
-			a.log().Warn("conversation timer not applied; will retry", zap.Duration("retry_in", timerRetry), zap.Error(r.Err))
+			a.log().Warn("conversation timer not applied; will retry", zap.Duration("retry_in", timerRetry), zap.Error(r.Failure))
 		}
 	}
-	if idle := a.deps.Config.IdleTimeout; idle > 0 && mono()-a.activeAt >= int64(idle) {
+	if idle := a.env.Config.IdleTimeout; idle > 0 && a.mono()-a.activeAt >= int64(idle) {
 		c.Send(c.Parent(), Idle{Key: a.key(), ID: a.self.Id})
 		// Should the parent keep the actor (it never does), ask again
 		// after another idle timeout, as protoactor's receive timeout did.
-		a.activeAt = mono()
+		a.activeAt = a.mono()
 	}
 	if failed {
 		a.armIn(timerRetry)
@@ -116,23 +116,15 @@ func (a *Actor) wake(c actor.Context) {
 
 // armIn arms the actor's timer for d from now, whatever it was armed for.
 func (a *Actor) armIn(d time.Duration) {
-	if a.system == nil {
+	if a.self == nil {
 		return
 	}
 	if a.timer == nil {
-		a.timer = time.AfterFunc(d, a.fire)
+		a.timer = a.env.clock.AfterFunc(d, a.fire)
 	} else {
 		a.timer.Reset(d)
 	}
-	a.timerAt = mono() + int64(d)
-}
-
-// clock is the time timers are due by: Deps.Now, else time.Now.
-func (a *Actor) clock() time.Time {
-	if a.deps.Now != nil {
-		return a.deps.Now()
-	}
-	return time.Now()
+	a.timerAt, a.armed = a.mono()+int64(d), true
 }
 
 // armTimer makes the actor's timer wake it no later than the conversation's
@@ -140,38 +132,40 @@ func (a *Actor) clock() time.Time {
 // than needed is kept: its wake re-arms it. So the common message, which
 // moves both deadlines later, does not touch the timer at all.
 func (a *Actor) armTimer() {
-	if a.system == nil {
+	if a.self == nil {
 		return
 	}
-	now := mono()
+	nowAt := a.env.clock.Now()
+	now := int64(nowAt.Sub(monoBase))
 	var at int64
+	due := false
 	if a.conv != nil && !a.conv.NextTimerAt.IsZero() {
-		d := max(a.conv.NextTimerAt.Sub(a.clock()), 0)
-		at = now + int64(d+time.Millisecond)
+		d := max(a.conv.NextTimerAt.Sub(nowAt), 0)
+		at, due = now+int64(d+time.Millisecond), true
 	}
-	if idle := a.deps.Config.IdleTimeout; idle > 0 {
-		if end := a.activeAt + int64(idle); at == 0 || end < at {
-			at = end
+	if idle := a.env.Config.IdleTimeout; idle > 0 {
+		if end := a.activeAt + int64(idle); !due || end < at {
+			at, due = end, true
 		}
 	}
 	switch {
-	case at == 0:
+	case !due:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
-		a.timerAt = 0
+		a.armed = false
 		return
-	case a.timerAt != 0 && a.timerAt <= at:
+	case a.armed && a.timerAt <= at:
 		return
 	}
 	d := time.Duration(max(at-now, 0))
 	if a.timer == nil {
-		a.timer = time.AfterFunc(d, a.fire)
+		a.timer = a.env.clock.AfterFunc(d, a.fire)
 	} else {
 		a.timer.Reset(d)
 	}
-	a.timerAt = at
+	a.timerAt, a.armed = at, true
 }
 
 // fire runs on the timer's goroutine: it only sends the actor a wake.
-func (a *Actor) fire() { a.system.Root.Send(a.self, wake{}) }
+func (a *Actor) fire() { a.env.system.Root.Send(a.self, wake{}) }

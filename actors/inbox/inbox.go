@@ -128,6 +128,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 type job struct {
 	entry   int
+	key     conversation.Key
 	reply   conversation.Reply
 	waMsgID string
 }
@@ -186,7 +187,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 				continue
 			}
 			key := conversation.Key{PhoneNumberID: m.PhoneNumberID, WaID: m.WaID}
-			r.jobs = append(r.jobs, job{entry: i, reply: d.directory.Request(key, conversation.Inbound{Msg: m}, d.timeout), waMsgID: m.WaMessageID})
+			r.jobs = append(r.jobs, job{entry: i, key: key, reply: d.directory.Request(key, conversation.Inbound{Msg: m}, d.timeout), waMsgID: m.WaMessageID})
 		}
 		for _, s := range b.Statuses {
 			if s.PhoneNumberID == "" || s.RecipientID == "" {
@@ -194,7 +195,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 				continue
 			}
 			key := conversation.Key{PhoneNumberID: s.PhoneNumberID, WaID: s.RecipientID}
-			r.jobs = append(r.jobs, job{entry: i, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
+			r.jobs = append(r.jobs, job{entry: i, key: key, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
 		}
 		for _, we := range b.Errors {
 			d.metaErrs.WithLabelValues(strconv.Itoa(we.Code)).Inc()
@@ -209,13 +210,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	entries, bad := r.entries, r.bad
 	for _, j := range r.jobs {
-		res, err := j.reply.Result()
-		if err == nil {
-			if cr, ok := res.(conversation.Result); ok && cr.Err != nil {
-				err = cr.Err
-			}
-		}
-		if err != nil {
+		if _, err := conversation.Await(j.key, j.reply); err != nil {
 			bad[j.entry] = true
 			d.log.Warn("apply webhook item", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
 		}

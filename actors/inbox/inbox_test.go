@@ -35,9 +35,9 @@ type recordingDirectory struct {
 	got  []string
 }
 
-func (d *recordingDirectory) Send(conversation.Key, any) {}
+func (d *recordingDirectory) Send(conversation.Key, conversation.Command) {}
 
-func (d *recordingDirectory) Request(key conversation.Key, msg any, _ time.Duration) conversation.Reply {
+func (d *recordingDirectory) Request(key conversation.Key, msg conversation.Command, _ time.Duration) conversation.Reply {
 	if d.down.Load() {
 		return reply{err: errors.New("actor unavailable")}
 	}
@@ -55,6 +55,7 @@ func body(wa, wamid string) []byte {
 }
 
 func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
+	t.Parallel()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
@@ -91,6 +92,7 @@ func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 }
 
 func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
+	t.Parallel()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
@@ -129,9 +131,9 @@ type blockingDirectory struct {
 	got     []string
 }
 
-func (d *blockingDirectory) Send(conversation.Key, any) {}
+func (d *blockingDirectory) Send(conversation.Key, conversation.Command) {}
 
-func (d *blockingDirectory) Request(key conversation.Key, msg any, _ time.Duration) conversation.Reply {
+func (d *blockingDirectory) Request(key conversation.Key, msg conversation.Command, _ time.Duration) conversation.Reply {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if in, ok := msg.(conversation.Inbound); ok {
@@ -143,6 +145,7 @@ func (d *blockingDirectory) Request(key conversation.Key, msg any, _ time.Durati
 // The next batch goes out while the previous one's answers are awaited,
 // and the entries in flight are not handed out again.
 func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
+	t.Parallel()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })

@@ -132,19 +132,12 @@ func (f *fleet) deliver(key conversation.Key, msg conversation.Inbound) error {
 	return nil
 }
 
-// request sends msg to the conversation of key and waits for its answer;
+// request sends cmd to the conversation of key and waits for its answer;
 // a timeout and an error answer are errors.
-func (f *fleet) request(key conversation.Key, msg any) (conversation.Result, error) {
-	r, err := f.host.Request(key, msg, requestTimeout).Result()
+func (f *fleet) request(key conversation.Key, cmd conversation.Command) (conversation.Result, error) {
+	res, err := conversation.Ask(f.host, key, cmd, requestTimeout)
 	if err != nil {
 		return conversation.Result{}, fmt.Errorf("request %s: %w", key.Name(), err)
-	}
-	res, ok := r.(conversation.Result)
-	switch {
-	case !ok:
-		return conversation.Result{}, fmt.Errorf("request %s: answer is %T, want conversation.Result", key.Name(), r)
-	case res.Err != nil:
-		return conversation.Result{}, fmt.Errorf("request %s: %w", key.Name(), res.Err)
 	}
 	return res, nil
 }

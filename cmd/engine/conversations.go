@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -57,30 +56,30 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{system: system}
+	// Built bottom-up, each part complete when constructed: the event bus
+	// first, the conversations publishing to it, the assigner (reaching
+	// conversations through the host) and the hub subscribing to it at
+	// their construction, the use cases on the host, the hub calling them.
+	events := actors.NewBus()
 	deps := &conversation.Deps{
-		Store:  store,
-		Outbox: outbox,
+		Store:     store,
+		Publisher: events,
+		Outbox:    outbox,
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,
 	}
 	ce.host = supervisors.NewHost(system, deps, cfg.ConversationShards, log)
-	var err error
-	ce.assigner, err = assignment.Start(ctx, system, assignment.Options{Store: store, Directory: ce.host, MaxOpen: cfg.AgentMaxOpen, Log: log})
-	if err != nil {
-		system.Shutdown()
-		return nil, fmt.Errorf("start assigner: %w", err)
-	}
+	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: revocations,
 		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
 		Conversations: store, Directory: ce.host, Log: log,
 	})
-	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Presence: ce.assigner, Commands: ce.app, Grace: cfg.SocketAuthGrace})
+	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app,
+		Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
-	deps.Publisher = actors.Publishers{ce.hub, ce.assigner}
-	deps.Assigner = ce.assigner
 	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
 	if cfg.RehydrateOnStart {

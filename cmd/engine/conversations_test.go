@@ -25,6 +25,7 @@ import (
 const fixtureDir = "../../gateway/webhook/testdata/fixtures"
 
 func TestWebhookVerificationHandshake(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	get := func(q string) (int, string) {
 		res, err := l.client.Get(l.url + "/api/whatsapp/webhook?" + q)
@@ -46,6 +47,7 @@ func TestWebhookVerificationHandshake(t *testing.T) {
 // each message is stored once with its type. Fixtures reuse wamids, so each
 // body's wamids are made unique first.
 func TestEveryFixtureStored(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.json"))
 	require.NoError(t, err)
@@ -88,6 +90,7 @@ func TestEveryFixtureStored(t *testing.T) {
 }
 
 func TestBadSignatureStoresNothing(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	body := textBody("pn1", "919800000001", "wamid.sig1", "hello", time.Now())
 	require.Equal(t, 401, l.webhook(body, "-"), "missing")
@@ -104,6 +107,7 @@ func TestBadSignatureStoresNothing(t *testing.T) {
 }
 
 func TestRedeliveredBodyStoredOnce(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	body := textBody("pn1", "919800000002", "wamid.dup1", "hello", time.Now())
 	require.Equal(t, 200, l.webhook(body, ""))
@@ -122,6 +126,7 @@ func TestRedeliveredBodyStoredOnce(t *testing.T) {
 }
 
 func TestStatusesOnlyMoveForward(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	now := time.Now()
 	require.Equal(t, 200, l.webhook(textBody("pn1", "919800000003", "wamid.in1", "hi", now), ""))
@@ -157,6 +162,7 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 // TestSyntheticBatch (synthetic: no public sample batches several messages)
 // posts one body with 2 entries × 2 changes × 3 messages and 1 status.
 func TestSyntheticBatch(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	now := time.Now().Unix()
 	var entries []string
@@ -350,6 +356,7 @@ func (w *wsClient) has(typ, text string) bool {
 }
 
 func TestSocketsSeeOnlyTheirConversations(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	a1, t1 := l.user(actors.RoleAgent)
 	a2, t2 := l.user(actors.RoleAgent)
@@ -432,6 +439,7 @@ func TestSocketsSeeOnlyTheirConversations(t *testing.T) {
 }
 
 func TestAutoAssignmentBalanceAndCap(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	cfg.AgentMaxOpen = 2
 	l := startLive(t, cfg)
@@ -474,6 +482,7 @@ func TestAutoAssignmentBalanceAndCap(t *testing.T) {
 }
 
 func TestWebhookEdgeCases(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	cfg.WebhookMaxBytes = 4096
 	l := startLive(t, cfg)
@@ -516,6 +525,7 @@ func TestWebhookEdgeCases(t *testing.T) {
 }
 
 func TestOpenAPIListsEngineRoutes(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	res, err := l.client.Get(l.url + "/api/openapi.json")
 	require.NoError(t, err)
@@ -537,6 +547,7 @@ func TestOpenAPIListsEngineRoutes(t *testing.T) {
 }
 
 func TestNotificationsEndpoint(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	admin := l.admin()
 	agentID, agentTok := l.user(actors.RoleAgent)
@@ -587,6 +598,7 @@ func TestNotificationsEndpoint(t *testing.T) {
 // sender recorded the message's wamid is kept, then applied when the send's
 // outcome names that wamid.
 func TestPendingStatusAppliedWhenWamidIsKnown(t *testing.T) {
+	t.Parallel()
 	l := startLive(t, testConfig(t))
 	ctx := context.Background()
 	wa := "919800000050"
@@ -608,9 +620,8 @@ func TestPendingStatusAppliedWhenWamidIsKnown(t *testing.T) {
 	_, err := l.e.store.UpdateMessageStatus(ctx, out.ID, actors.StatusSent, "wamid.early", nil, now)
 	require.NoError(t, err)
 	key := conversation.Key{PhoneNumberID: "pn1", WaID: wa}
-	res, err := l.e.conv.host.Request(key, conversation.SendOutcome{MessageID: out.ID, WaMessageID: "wamid.early", Status: actors.StatusSent}, 5*time.Second).Result()
+	_, err = conversation.Ask(l.e.conv.host, key, conversation.SendOutcome{MessageID: out.ID, WaMessageID: "wamid.early", Status: actors.StatusSent}, 5*time.Second)
 	require.NoError(t, err)
-	require.NoError(t, res.(conversation.Result).Err)
 
 	m, err := l.e.store.Message(ctx, out.ID)
 	require.NoError(t, err)

@@ -329,10 +329,13 @@ func TestHeldSendUsesNoAttempt(t *testing.T) {
 	first := l.sendID(admin, wa, "last-first")
 	require.Eventually(t, func() bool { return l.messageStatus(first) == actors.StatusFailed },
 		10*time.Second, 20*time.Millisecond, "190 on the only attempt: dead-lettered")
+	heldBefore := l.metric(`engine_sends_total{outcome="held"}`)
 	second := l.sendID(admin, wa, "last-second")
-	// Held (more than once: the pause is renewed by nothing, but the job
-	// comes back at its end) without using its only attempt.
-	time.Sleep(500 * time.Millisecond)
+	// Held without using its only attempt: wait for the hold itself (the
+	// sender took the job, found the number paused and put it back), not
+	// for some time to pass.
+	require.Eventually(t, func() bool { return l.metric(`engine_sends_total{outcome="held"}`) >= heldBefore+1 },
+		10*time.Second, 20*time.Millisecond, "the send is held back")
 	assert.Equal(t, actors.StatusQueued, l.messageStatus(second), "held on its only attempt: still queued")
 	assert.Equal(t, 1, api.callsTo(wa), "the held send has not reached the Cloud API")
 	api.breakToken(false)

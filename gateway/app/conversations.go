@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/wacc/engine/actors"
@@ -40,12 +39,6 @@ func (a *App) MarkRead(ctx context.Context, user actors.User, conversationID str
 		return fmt.Errorf("mark read %s: no conversation engine: %w", conversationID, actors.ErrUnavailable)
 	}
 	key := conversation.Key{PhoneNumberID: c.PhoneNumberID, WaID: c.WaID}
-	res, err := a.d.Directory.Request(key, conversation.MarkRead{ConversationID: c.ID, ByUserID: user.ID}, a.d.CommandTimeout).Result()
-	if err != nil {
-		return errors.Join(actors.ErrUnavailable, err)
-	}
-	if out, ok := res.(conversation.Result); ok && out.Err != nil {
-		return out.Err
-	}
-	return nil
+	_, err = conversation.Ask(a.d.Directory, key, conversation.MarkRead{ConversationID: c.ID, ByUserID: user.ID}, a.d.CommandTimeout)
+	return err
 }

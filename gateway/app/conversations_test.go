@@ -60,6 +60,6 @@ func TestVisibleAndMarkRead(t *testing.T) {
 		})
 	}
 
-	f.dir.res = conversation.Result{Err: conversation.ErrClosed}
+	f.dir.res = conversation.Failed(conversation.ErrClosed)
 	assert.ErrorIs(t, f.app.MarkRead(ctx, agent, "c-a1"), conversation.ErrClosed, "the actor's answer is returned")
 }

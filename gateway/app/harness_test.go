@@ -61,23 +61,23 @@ func (f *fixture) advance(d time.Duration) {
 // fakeDirectory answers every Request with res and records the messages.
 type fakeDirectory struct {
 	mu   sync.Mutex
-	msgs []any
+	msgs []conversation.Command
 	res  conversation.Result
 }
 
-func (d *fakeDirectory) Send(conversation.Key, any) {}
+func (d *fakeDirectory) Send(conversation.Key, conversation.Command) {}
 
-func (d *fakeDirectory) Request(_ conversation.Key, msg any, _ time.Duration) conversation.Reply {
+func (d *fakeDirectory) Request(_ conversation.Key, msg conversation.Command, _ time.Duration) conversation.Reply {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.msgs = append(d.msgs, msg)
 	return reply{v: d.res}
 }
 
-func (d *fakeDirectory) sent() []any {
+func (d *fakeDirectory) sent() []conversation.Command {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]any(nil), d.msgs...)
+	return append([]conversation.Command(nil), d.msgs...)
 }
 
 type reply struct{ v any }

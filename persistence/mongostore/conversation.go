@@ -262,6 +262,9 @@ func conversationFilter(f actors.ConversationFilter) bson.D {
 	if f.CustomerID != "" {
 		filter = append(filter, bson.E{Key: "customerId", Value: f.CustomerID})
 	}
+	if f.PhoneNumberID != "" {
+		filter = append(filter, bson.E{Key: "phoneNumberId", Value: f.PhoneNumberID})
+	}
 	return filter
 }
 

@@ -19,7 +19,8 @@ const conversationCols = `id, customer_id, phone_number_id, wa_id, state, assign
 // SQL the conversation methods run. ListConversations picks one variant per
 // filter shape, each driven by the index that shape needs (see plan_test.go):
 // a customer's conversations by conversations_customer with the other
-// filters checked per row, an assignee's (or the unassigned, assignee_id ”)
+// filters checked per row (a business number alone, which no endpoint asks
+// for, by an ordered walk of conversations_updated), an assignee's (or the unassigned, assignee_id ”)
 // by conversations_assignee, states alone by conversations_state, no filter
 // by conversations_updated. One state is an equality, so the index hands
 // rows over in list order and the page stops early; several states travel as
@@ -71,13 +72,26 @@ const (
 
 	// A customer has few conversations: walk them all through the index and
 	// check the optional filters per row. Arguments: customer, hasStates,
-	// states JSON, hasAssignee, assignee.
+	// states JSON, hasAssignee, assignee, business number (” for any),
+	// business number again.
 	customerFilter = ` WHERE customer_id = ?
 		AND (? = 0 OR ` + inStates + `)
-		AND (? = 0 OR assignee_id = ?)`
+		AND (? = 0 OR assignee_id = ?)
+		AND (? = '' OR phone_number_id = ?)`
 	qListConversationsByCustomer = `SELECT ` + conversationCols + ` FROM conversations INDEXED BY conversations_customer` +
 		customerFilter + conversationOrder
 	qCountConversationsByCustomer = `SELECT count(*) FROM conversations INDEXED BY conversations_customer` + customerFilter
+
+	// A business number without a customer: no endpoint asks for it, so no
+	// index serves it (one would cost every conversation save); the list
+	// walks conversations_updated in order and checks each row. Arguments:
+	// business number, hasStates, states JSON, hasAssignee, assignee.
+	numberFilter = ` WHERE phone_number_id = ?
+		AND (? = 0 OR ` + inStates + `)
+		AND (? = 0 OR assignee_id = ?)`
+	qListConversationsByNumber = `SELECT ` + conversationCols + ` FROM conversations INDEXED BY conversations_updated` +
+		numberFilter + conversationOrder
+	qCountConversationsByNumber = `SELECT count(*) FROM conversations` + numberFilter
 
 	// The terms "next_timer_at IS NOT NULL AND state != 'closed'" repeat the
 	// partial index's condition so the planner may use it.
@@ -233,7 +247,10 @@ func conversationQueries(f actors.ConversationFilter) (list, count string, args 
 	switch {
 	case f.CustomerID != "":
 		return qListConversationsByCustomer, qCountConversationsByCustomer,
-			[]any{f.CustomerID, boolInt(states != ""), states, boolInt(byAssignee), assignee}, nil
+			[]any{f.CustomerID, boolInt(states != ""), states, boolInt(byAssignee), assignee, f.PhoneNumberID, f.PhoneNumberID}, nil
+	case f.PhoneNumberID != "":
+		return qListConversationsByNumber, qCountConversationsByNumber,
+			[]any{f.PhoneNumberID, boolInt(states != ""), states, boolInt(byAssignee), assignee}, nil
 	case byAssignee && oneState:
 		return qListConversationsByAssigneeState, qCountConversationsByAssigneeState, []any{assignee, f.States[0]}, nil
 	case byAssignee && states != "":

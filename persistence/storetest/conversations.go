@@ -275,12 +275,18 @@ func runConversations(t *testing.T, open func(t *testing.T) actors.Conversations
 
 // convListSeed is the read-only data set of the list tables. Ordered by
 // UpdatedAt descending then ID descending it is
-// c0007, c0005, c0006, c0004, c0003, c0002, c0008, c0001.
+// c0007, c0005, c0006, c0004, c0003, c0002, c0008, c0001; c0003 and c0008
+// are on business number pn2, the others on pn1.
 func convListSeed() []actors.Conversation {
 	m := time.Minute
 	mk := func(i int, state, assignee, customer string, updated time.Duration) actors.Conversation {
 		c := conv(fmt.Sprintf("c%04d", i), fmt.Sprintf("4915%04d", i))
 		c.State, c.AssigneeID, c.CustomerID = state, assignee, customer
+		if i == 3 || i == 8 {
+			// cu2 writes to two business numbers: c0006 on pn1, c0003
+			// and the closed c0008 on pn2.
+			c.PhoneNumberID = "pn2"
+		}
 		c.UpdatedAt = base.Add(updated)
 		if state == actors.StateClosed {
 			c.ClosedAt = c.UpdatedAt
@@ -363,6 +369,24 @@ func runConversationList(t *testing.T, open func(t *testing.T) actors.Conversati
 				wantIDs: []string{"c0008"}, wantTotal: 1},
 			{name: "customer and assignee", filter: actors.ConversationFilter{CustomerID: "cu2", AssigneeID: "a2", Page: 1, Limit: 50},
 				wantIDs: []string{"c0006", "c0003"}, wantTotal: 2},
+			{name: "customer and business number", filter: actors.ConversationFilter{CustomerID: "cu2", PhoneNumberID: "pn1", Page: 1, Limit: 50},
+				wantIDs: []string{"c0006"}, wantTotal: 1},
+			{name: "customer, business number and state", filter: actors.ConversationFilter{CustomerID: "cu2", PhoneNumberID: "pn2",
+				States: []string{actors.StateClosed}, Page: 1, Limit: 50},
+				wantIDs: []string{"c0008"}, wantTotal: 1},
+			{name: "customer closed on another business number", filter: actors.ConversationFilter{CustomerID: "cu2", PhoneNumberID: "pn1",
+				States: []string{actors.StateClosed}, Page: 1, Limit: 50},
+				wantIDs: []string{}, wantTotal: 0},
+			{name: "business number", filter: actors.ConversationFilter{PhoneNumberID: "pn2", Page: 1, Limit: 50},
+				wantIDs: []string{"c0003", "c0008"}, wantTotal: 2},
+			{name: "business number and state", filter: actors.ConversationFilter{PhoneNumberID: "pn2", States: []string{actors.StateActive}, Page: 1, Limit: 50},
+				wantIDs: []string{"c0003"}, wantTotal: 1},
+			{name: "business number and assignee", filter: actors.ConversationFilter{PhoneNumberID: "pn1", AssigneeID: "a2", Page: 1, Limit: 50},
+				wantIDs: []string{"c0006"}, wantTotal: 1},
+			{name: "business number with pages", filter: actors.ConversationFilter{PhoneNumberID: "pn1", Page: 2, Limit: 2},
+				wantIDs: []string{"c0006", "c0004"}, wantTotal: 6},
+			{name: "unknown business number", filter: actors.ConversationFilter{PhoneNumberID: "pn404", Page: 1, Limit: 50},
+				wantIDs: []string{}, wantTotal: 0},
 			{name: "first page", filter: actors.ConversationFilter{Page: 1, Limit: 3},
 				wantIDs: []string{"c0007", "c0005", "c0006"}, wantTotal: 8},
 			{name: "second page", filter: actors.ConversationFilter{Page: 2, Limit: 3},
