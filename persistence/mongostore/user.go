@@ -73,8 +73,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (actors.User, err
 }
 
 func (s *Store) findUser(ctx context.Context, op string, filter bson.D) (actors.User, error) {
-	var d userDoc
-	err := s.users.FindOne(ctx, filter, options.FindOne().SetProjection(userProjection)).Decode(&d)
+	d, err := findOne[userDoc](ctx, s.users, filter, options.Find().SetProjection(userProjection))
 	if err != nil {
 		return actors.User{}, classify(op, err)
 	}
