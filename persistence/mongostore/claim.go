@@ -76,9 +76,8 @@ func (s *Store) claim(ctx context.Context, key string) (release func(), err erro
 		if !mongo.IsDuplicateKeyError(err) {
 			return nil, err
 		}
-		var held claimDoc
-		err = s.claims.FindOne(ctx, bson.D{{Key: "_id", Value: key}},
-			options.FindOne().SetProjection(bson.D{{Key: "at", Value: 1}})).Decode(&held)
+		held, err := findOne[claimDoc](ctx, s.claims, bson.D{{Key: "_id", Value: key}},
+			options.Find().SetProjection(bson.D{{Key: "at", Value: 1}}))
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			continue // released in the meantime

@@ -164,8 +164,7 @@ func (s *Store) OpenConversation(ctx context.Context, phoneNumberID, waID string
 }
 
 func (s *Store) findConversation(ctx context.Context, op string, filter bson.D) (actors.Conversation, error) {
-	var d conversationDoc
-	err := s.conversations.FindOne(ctx, filter, options.FindOne().SetProjection(conversationProjection)).Decode(&d)
+	d, err := findOne[conversationDoc](ctx, s.conversations, filter, options.Find().SetProjection(conversationProjection))
 	if err != nil {
 		return actors.Conversation{}, classify(op, err)
 	}
@@ -195,9 +194,8 @@ func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) err
 	}
 	defer release()
 
-	var cur conversationState
-	err = s.conversations.FindOne(ctx, bson.D{{Key: "_id", Value: c.ID}},
-		options.FindOne().SetProjection(conversationStateProjection)).Decode(&cur)
+	cur, err := findOne[conversationState](ctx, s.conversations, bson.D{{Key: "_id", Value: c.ID}},
+		options.Find().SetProjection(conversationStateProjection))
 	if err != nil {
 		return classify(op, err)
 	}
@@ -302,13 +300,12 @@ func (s *Store) NextTimer(ctx context.Context) (time.Time, bool, error) {
 		{Key: "nextTimerAt", Value: bson.D{{Key: "$exists", Value: true}}},
 		{Key: "state", Value: notClosed},
 	}
-	opts := options.FindOne().
+	opts := options.Find().
 		SetProjection(bson.D{{Key: "nextTimerAt", Value: 1}}).
 		SetSort(bson.D{{Key: "nextTimerAt", Value: 1}})
-	var d struct {
+	d, err := findOne[struct {
 		NextTimerAt *time.Time `bson:"nextTimerAt"`
-	}
-	err := s.conversations.FindOne(ctx, filter, opts).Decode(&d)
+	}](ctx, s.conversations, filter, opts)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return time.Time{}, false, nil

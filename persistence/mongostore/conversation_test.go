@@ -107,8 +107,14 @@ func TestConcurrentUniqueKeysOneWins(t *testing.T) {
 					require.NoError(t, s.messages.Drop(ctx))
 					errs := make([]error, n)
 					storetest.Race(n, func(i int) { errs[i] = tt.call(ctx, s, i) })
-					storetest.OneWinner(t, errs, actors.ErrDuplicate)
-					assert.Equal(t, int64(1), tt.stored(t, ctx, s))
+					winner, _ := storetest.AtMostOneWinner(t, errs, actors.ErrDuplicate)
+					stored := tt.stored(t, ctx, s)
+					if winner >= 0 {
+						assert.Equal(t, int64(1), stored)
+					} else {
+						// The call holding the key failed; its record may have landed.
+						assert.LessOrEqual(t, stored, int64(1))
+					}
 				})
 			}
 		})
@@ -131,20 +137,29 @@ func TestConcurrentStatusUpdatesNeverMoveBack(t *testing.T) {
 				storetest.Race(len(changed), func(i int) {
 					changed[i], errs[i] = s.UpdateMessageStatus(ctx, id, forward[i%len(forward)], "", nil, at0.Add(time.Duration(i)*time.Second))
 				})
+				failed := storetest.NilOrUnavailable(t, errs)
 				applied := map[string]int{}
+				reached := 0 // the furthest rank a successful call asked for
 				for i, err := range errs {
-					require.NoError(t, err, "round %d update %d", r, i)
+					if err != nil {
+						continue
+					}
+					st := forward[i%len(forward)]
+					reached = max(reached, actors.StatusRank(st))
 					if changed[i] {
-						applied[forward[i%len(forward)]]++
+						applied[st]++
 					}
 				}
-				var d messageDoc
-				require.NoError(t, s.messages.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d))
-				assert.Equal(t, actors.StatusRead, d.Status, "round %d: the furthest status must stick", r)
-				assert.Equal(t, int32(actors.StatusRank(actors.StatusRead)), d.StatusRank, "round %d", r)
-				assert.Equal(t, 1, applied[actors.StatusRead], "round %d: read applies exactly once", r)
+				d, err := findOne[messageDoc](ctx, s.messages, bson.D{{Key: "_id", Value: id}}, nil)
+				require.NoError(t, err)
+				assert.Equal(t, int32(actors.StatusRank(d.Status)), d.StatusRank, "round %d", r)
+				assert.GreaterOrEqual(t, actors.StatusRank(d.Status), reached, "round %d: a status moved back", r)
 				for st, n := range applied {
 					assert.LessOrEqual(t, n, 1, "round %d: %s applied %d times", r, st, n)
+				}
+				if len(failed) == 0 {
+					assert.Equal(t, actors.StatusRead, d.Status, "round %d: the furthest status must stick", r)
+					assert.Equal(t, 1, applied[actors.StatusRead], "round %d: read applies exactly once", r)
 				}
 			}
 		})
@@ -163,13 +178,13 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 				const n = 8
 				errs := make([]error, n)
 				storetest.Race(n, func(i int) { errs[i] = s.RecordInboxAttempt(ctx, "i1") })
-				for i, err := range errs {
-					require.NoError(t, err, "attempt %d", i)
-				}
+				failed := storetest.NilOrUnavailable(t, errs)
 				got, err := s.PendingInbox(ctx, 10)
 				require.NoError(t, err)
 				require.Len(t, got, 1)
-				assert.Equal(t, n, got[0].Attempts, "no increment may be lost")
+				// A failed attempt may or may not have been counted.
+				assert.GreaterOrEqual(t, got[0].Attempts, n-len(failed), "no increment may be lost")
+				assert.LessOrEqual(t, got[0].Attempts, n)
 			})
 
 			t.Run("notifications marked read are counted once", func(t *testing.T) {
@@ -182,12 +197,16 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 				counts := make([]int, markers)
 				errs := make([]error, markers)
 				storetest.Race(markers, func(i int) { counts[i], errs[i] = s.MarkNotificationsRead(ctx, "u1", nil, at0.Add(time.Minute)) })
+				failed := storetest.NilOrUnavailable(t, errs)
 				sum := 0
 				for i := range markers {
-					require.NoError(t, errs[i])
 					sum += counts[i]
 				}
-				assert.Equal(t, notes, sum, "each notification changes once")
+				if len(failed) == 0 {
+					assert.Equal(t, notes, sum, "each notification changes once")
+				} else {
+					assert.LessOrEqual(t, sum, notes, "no notification is counted twice")
+				}
 			})
 
 			t.Run("pending statuses are taken once", func(t *testing.T) {
@@ -198,14 +217,19 @@ func TestConcurrentCountersAreExact(t *testing.T) {
 				taken := make([][]actors.StatusUpdate, takers)
 				errs := make([]error, takers)
 				storetest.Race(takers, func(i int) { taken[i], errs[i] = s.TakePendingStatuses(ctx, "wamid.p") })
+				failed := storetest.NilOrUnavailable(t, errs)
 				seen := map[string]int{}
 				for i := range takers {
-					require.NoError(t, errs[i])
 					for _, u := range taken[i] {
 						seen[u.Status]++
 					}
 				}
-				assert.Equal(t, map[string]int{actors.StatusSent: 1, actors.StatusDelivered: 1, actors.StatusRead: 1}, seen)
+				if len(failed) == 0 {
+					assert.Equal(t, map[string]int{actors.StatusSent: 1, actors.StatusDelivered: 1, actors.StatusRead: 1}, seen)
+				}
+				for st, n := range seen {
+					assert.Equal(t, 1, n, "%s taken %d times", st, n)
+				}
 			})
 		})
 	}
@@ -321,14 +345,14 @@ func TestStaleGuardsHeal(t *testing.T) {
 					err = tt.call(ctx, s)
 					if tt.wantErr != nil {
 						require.ErrorIs(t, err, tt.wantErr)
-						var g guardDoc
-						require.NoError(t, tt.coll(s).FindOne(ctx, bson.D{{Key: "_id", Value: tt.key}}).Decode(&g))
+						g, err := findOne[guardDoc](ctx, tt.coll(s), bson.D{{Key: "_id", Value: tt.key}}, nil)
+						require.NoError(t, err)
 						assert.Equal(t, tt.owner, g.Owner, "the guard is kept")
 						return
 					}
 					require.NoError(t, err)
-					var g guardDoc
-					require.NoError(t, tt.coll(s).FindOne(ctx, bson.D{{Key: "_id", Value: tt.key}}).Decode(&g))
+					g, err := findOne[guardDoc](ctx, tt.coll(s), bson.D{{Key: "_id", Value: tt.key}}, nil)
+					require.NoError(t, err)
 					assert.NotEqual(t, tt.owner, g.Owner, "the stale guard was replaced")
 				})
 			}
@@ -344,8 +368,7 @@ func TestGuardsFollowConversationLifecycle(t *testing.T) {
 			ctx := t.Context()
 			owner := func(key string) string {
 				t.Helper()
-				var g guardDoc
-				err := s.openConvs.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&g)
+				g, err := findOne[guardDoc](ctx, s.openConvs, bson.D{{Key: "_id", Value: key}}, nil)
 				if errors.Is(err, mongo.ErrNoDocuments) {
 					return ""
 				}
@@ -408,7 +431,7 @@ func TestConversationDocumentShape(t *testing.T) {
 
 	raw := func(c *mongo.Collection, id string) bson.Raw {
 		t.Helper()
-		r, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		r, err := findOne[bson.Raw](ctx, c, bson.D{{Key: "_id", Value: id}}, nil)
 		require.NoError(t, err)
 		return r
 	}

@@ -123,8 +123,7 @@ func (s *Store) CustomerByPhone(ctx context.Context, phone string) (actors.Custo
 }
 
 func (s *Store) findCustomer(ctx context.Context, op string, filter bson.D) (actors.Customer, error) {
-	var d customerDoc
-	err := s.customers.FindOne(ctx, filter, options.FindOne().SetProjection(customerProjection)).Decode(&d)
+	d, err := findOne[customerDoc](ctx, s.customers, filter, options.Find().SetProjection(customerProjection))
 	if err != nil {
 		return actors.Customer{}, classify(op, err)
 	}

@@ -60,8 +60,11 @@
 //     update of a customer's phone) are actors.ErrDuplicate, missing
 //     documents actors.ErrNotFound, lost conditional writes
 //     actors.ErrConflict, and network errors, timeouts, failed server
-//     selection and a closed client actors.ErrUnavailable. Errors never
-//     contain phone numbers or emails.
+//     selection, a closed client and a server InternalError (FerretDB's
+//     answer when its backend fails a command; see below)
+//     actors.ErrUnavailable. A write that failed with ErrUnavailable may or
+//     may not have been applied. Errors never contain phone numbers or
+//     emails.
 //
 // # Documents
 //
@@ -99,13 +102,44 @@
 // userId/createdAt/_id (descending on createdAt/_id). The guard and claim
 // collections are reached by _id only.
 //
+// # FerretDB on PostgreSQL
+//
+// FerretDB v1.24.2 with the PostgreSQL backend can answer a command of one
+// client with InternalError ("timeout: read tcp ...->...:5432: i/o
+// timeout") because of an earlier command of any client, typically under
+// CPU load. A find, findAndModify or aggregate that carries maxTimeMS makes
+// FerretDB wrap its context in a cancellable one, and when the command is
+// done it cancels that context before it closes the PostgreSQL rows. pgx
+// (v5.7.5) then sets an immediate deadline on the backend connection and
+// clears it when the rows are closed; if pgx's background reader (started
+// when a write to PostgreSQL takes over 15 ms) was waiting in a read at
+// that moment, that read fails with "i/o timeout", and the error stays
+// buffered in the connection, which goes back to FerretDB's pool looking
+// healthy. The next command to use it (an update's BEGIN, a query, a
+// delete) reads the stale error and fails, whatever its own deadline.
+// Nothing in the URL or the embedded server's configuration prevents it
+// (a pgx pool without connection reuse does, but makes the store's tests
+// 25 times slower).
+//
+// The driver sends maxTimeMS whenever an operation has a deadline, and the
+// client-wide opTimeout gives every operation one. So the store reads single
+// documents with a find limited to 1 (findOne), for which the driver never
+// sends maxTimeMS, instead of FindOne; that removes nearly all such commands.
+// Those left are UpdateCustomer's and SetUserRole's findAndModify and the
+// counts (an aggregate). Their rare casualties are reported as
+// actors.ErrUnavailable: an update or insert failed so changed nothing (the
+// stale error is met at BEGIN), but a delete may have been applied. A write
+// claim or guard whose release fails so stays until it is broken after
+// claimTTL or guardGrace, as after a crash.
+//
 // # MongoDB features used, and the ones avoided
 //
 // The store uses only what FerretDB v1.24 implements: find with filter,
-// projection, sort, skip and limit; insertOne and unordered insertMany;
-// updateOne with $set and $inc, updateMany with $set, replaceOne;
-// findAndModify (findOneAndUpdate, without a projection, which FerretDB
-// does not implement); deleteOne and deleteMany; ordered insertMany;
+// projection, sort, skip and limit (single documents too: see above);
+// insertOne and unordered insertMany; updateOne with $set and $inc,
+// updateMany with $set, replaceOne; findAndModify (findOneAndUpdate,
+// without a projection, which FerretDB does not implement); deleteOne and
+// deleteMany; ordered insertMany;
 // countDocuments and an aggregation of $match and $group by a field with
 // $sum; createIndexes with single-field, compound, multikey and unique
 // indexes; listIndexes; $regex with the i option; $or, $in, $ne, $exists,

@@ -95,9 +95,8 @@ func (s *Store) CreateFamily(ctx context.Context, f actors.RefreshFamily) error 
 
 // Family returns the family or actors.ErrNotFound.
 func (s *Store) Family(ctx context.Context, id string) (actors.RefreshFamily, error) {
-	var d familyDoc
-	err := s.families.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
-		options.FindOne().SetProjection(familyProjection)).Decode(&d)
+	d, err := findOne[familyDoc](ctx, s.families, bson.D{{Key: "_id", Value: id}},
+		options.Find().SetProjection(familyProjection))
 	if err != nil {
 		return actors.RefreshFamily{}, classify("refresh family "+id, err)
 	}
@@ -106,10 +105,8 @@ func (s *Store) Family(ctx context.Context, id string) (actors.RefreshFamily, er
 
 // familyState reads the fields a conditional write checks.
 func (s *Store) familyState(ctx context.Context, id string) (familyState, error) {
-	var st familyState
-	err := s.families.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
-		options.FindOne().SetProjection(familyStateProjection)).Decode(&st)
-	return st, err
+	return findOne[familyState](ctx, s.families, bson.D{{Key: "_id", Value: id}},
+		options.Find().SetProjection(familyStateProjection))
 }
 
 // RotateFamily replaces oldHash by newHash, bumps Generation and sets

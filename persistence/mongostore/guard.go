@@ -84,8 +84,7 @@ func (s *Store) take(ctx context.Context, g guard, key, owner string, ownStale b
 		if !mongo.IsDuplicateKeyError(err) {
 			return time.Time{}, err
 		}
-		var held guardDoc
-		err = g.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&held)
+		held, err := findOne[guardDoc](ctx, g.coll, bson.D{{Key: "_id", Value: key}}, nil)
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			continue // dropped in the meantime
@@ -133,9 +132,8 @@ func (s *Store) drop(ctx context.Context, g guard, key, owner string, at time.Ti
 // not closed".
 func (s *Store) openGuard() guard {
 	return guard{coll: s.openConvs, carries: func(ctx context.Context, owner, key string) (bool, error) {
-		var st conversationState
-		err := s.conversations.FindOne(ctx, bson.D{{Key: "_id", Value: owner}},
-			options.FindOne().SetProjection(conversationStateProjection)).Decode(&st)
+		st, err := findOne[conversationState](ctx, s.conversations, bson.D{{Key: "_id", Value: owner}},
+			options.Find().SetProjection(conversationStateProjection))
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			return false, nil

@@ -84,11 +84,9 @@ func (s *Store) MarkInboxDone(ctx context.Context, ids []string) error {
 func (s *Store) RecordInboxAttempt(ctx context.Context, id string) error {
 	op := "record attempt of inbox entry " + id
 	err := retryClaimed(ctx, func() error {
-		var d struct {
+		d, err := findOne[struct {
 			Attempts int64 `bson:"attempts"`
-		}
-		err := s.inbox.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
-			options.FindOne().SetProjection(bson.D{{Key: "attempts", Value: 1}})).Decode(&d)
+		}](ctx, s.inbox, bson.D{{Key: "_id", Value: id}}, options.Find().SetProjection(bson.D{{Key: "attempts", Value: 1}}))
 		if err != nil {
 			return err
 		}

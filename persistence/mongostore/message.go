@@ -172,9 +172,8 @@ func (s *Store) MessageByWaID(ctx context.Context, waMessageID string) (actors.M
 	if waMessageID == "" {
 		return actors.Message{}, fmt.Errorf("%s: empty wamid: %w", op, actors.ErrNotFound)
 	}
-	var d messageDoc
-	err := s.messages.FindOne(ctx, bson.D{{Key: "waMessageId", Value: waMessageID}},
-		options.FindOne().SetProjection(messageProjection)).Decode(&d)
+	d, err := findOne[messageDoc](ctx, s.messages, bson.D{{Key: "waMessageId", Value: waMessageID}},
+		options.Find().SetProjection(messageProjection))
 	if err != nil {
 		return actors.Message{}, classify(op, err)
 	}
@@ -183,10 +182,8 @@ func (s *Store) MessageByWaID(ctx context.Context, waMessageID string) (actors.M
 
 // messageState reads the fields a status update checks.
 func (s *Store) messageState(ctx context.Context, id string) (messageState, error) {
-	var st messageState
-	err := s.messages.FindOne(ctx, bson.D{{Key: "_id", Value: id}},
-		options.FindOne().SetProjection(bson.D{{Key: "statusRank", Value: 1}, {Key: "waMessageId", Value: 1}})).Decode(&st)
-	return st, err
+	return findOne[messageState](ctx, s.messages, bson.D{{Key: "_id", Value: id}},
+		options.Find().SetProjection(bson.D{{Key: "statusRank", Value: 1}, {Key: "waMessageId", Value: 1}}))
 }
 
 // UpdateMessageStatus moves message id to status, werr (nil clears the

@@ -56,8 +56,7 @@ func (s *Store) idempotency() *mongo.Collection {
 
 // Message returns the message with that id, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) {
-	var d messageDoc
-	err := s.messages.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(messageProjection)).Decode(&d)
+	d, err := findOne[messageDoc](ctx, s.messages, bson.D{{Key: "_id", Value: id}}, options.Find().SetProjection(messageProjection))
 	if err != nil {
 		return actors.Message{}, classify("message "+id, err)
 	}
@@ -151,8 +150,8 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec actors.IdempotencyReco
 
 // IdempotencyRecord returns the record of key or ErrNotFound.
 func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.IdempotencyRecord, error) {
-	var d idempotencyDoc
-	if err := s.idempotency().FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&d); err != nil {
+	d, err := findOne[idempotencyDoc](ctx, s.idempotency(), bson.D{{Key: "_id", Value: key}}, nil)
+	if err != nil {
 		return actors.IdempotencyRecord{}, classify("idempotency key", err)
 	}
 	return d.record(), nil

@@ -95,14 +95,7 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 	if log == nil {
 		log = zap.NewNop()
 	}
-	opts := options.Client().
-		ApplyURI(uri).
-		SetAppName("wacc-engine").
-		SetMaxPoolSize(poolSize).
-		SetConnectTimeout(connectTimeout).
-		SetServerSelectionTimeout(selectTimeout).
-		SetTimeout(opTimeout)
-	client, err := mongo.Connect(opts)
+	client, err := mongo.Connect(clientOptions(uri, poolSize))
 	if err != nil {
 		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
 	}
@@ -140,6 +133,17 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 	}
 	s.log.Info("mongodb store opened", zap.Uint64("pool_size", poolSize))
 	return s, nil
+}
+
+// clientOptions are the driver options of a store on uri.
+func clientOptions(uri string, poolSize uint64) *options.ClientOptions {
+	return options.Client().
+		ApplyURI(uri).
+		SetAppName("wacc-engine").
+		SetMaxPoolSize(poolSize).
+		SetConnectTimeout(connectTimeout).
+		SetServerSelectionTimeout(selectTimeout).
+		SetTimeout(opTimeout)
 }
 
 // index is one secondary index the store relies on.
@@ -254,14 +258,23 @@ func classify(op string, err error) error {
 	}
 }
 
-// unavailable reports whether err means the server could not be reached or
-// did not answer in time.
+// internalErrorCode is the server error InternalError. FerretDB v1 answers
+// with it whenever its backend (PostgreSQL or SQLite) fails a command: a
+// broken or timed-out backend connection, a busy database (see doc.go,
+// "FerretDB on PostgreSQL").
+const internalErrorCode = 1
+
+// unavailable reports whether err means the server could not be reached,
+// did not answer in time, or could not carry out the command (an
+// InternalError). The outcome of a write that failed so is unknown.
 func unavailable(err error) bool {
 	var sel topology.ServerSelectionError
+	var srv mongo.ServerError
 	return mongo.IsNetworkError(err) ||
 		mongo.IsTimeout(err) ||
 		errors.Is(err, mongo.ErrClientDisconnected) ||
-		errors.As(err, &sel)
+		errors.As(err, &sel) ||
+		(errors.As(err, &srv) && srv.HasErrorCode(internalErrorCode))
 }
 
 // pageWindow turns a 1-based page and a limit into a limit and a skip. Page
@@ -299,6 +312,34 @@ func findAll[T any](ctx context.Context, c *mongo.Collection, filter bson.D, opt
 		return nil, err
 	}
 	return docs, nil
+}
+
+// findOne decodes the first document of c matching filter (in the sort
+// order of opts, with its projection), like FindOne; mongo.ErrNoDocuments
+// when none matches. It is a find with limit 1 rather than FindOne because
+// the driver sends maxTimeMS with FindOne (whenever ctx has a deadline, and
+// the client-wide opTimeout gives every operation one) but never with Find,
+// and FerretDB v1 answers a find carrying maxTimeMS in a way that can break
+// the next command of another client (see doc.go, "FerretDB on
+// PostgreSQL"). The operation stays bounded by ctx on the client side.
+func findOne[T any](ctx context.Context, c *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder) (T, error) {
+	var doc T
+	if opts == nil {
+		opts = options.Find()
+	}
+	cur, err := c.Find(ctx, filter, opts.SetLimit(1))
+	if err != nil {
+		return doc, err
+	}
+	defer func() { _ = cur.Close(ctx) }()
+	if !cur.Next(ctx) {
+		if err := cur.Err(); err != nil {
+			return doc, err
+		}
+		return doc, mongo.ErrNoDocuments
+	}
+	err = cur.Decode(&doc)
+	return doc, err
 }
 
 // findPage reads one page of c (sorted, projected, paged) and the total

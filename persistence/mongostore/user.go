@@ -140,8 +140,7 @@ func (s *Store) backfillSkeletons(ctx context.Context) error {
 }
 
 func (s *Store) findUser(ctx context.Context, op string, filter bson.D) (actors.User, error) {
-	var d userDoc
-	err := s.users.FindOne(ctx, filter, options.FindOne().SetProjection(userProjection)).Decode(&d)
+	d, err := findOne[userDoc](ctx, s.users, filter, options.Find().SetProjection(userProjection))
 	if err != nil {
 		return actors.User{}, classify(op, err)
 	}

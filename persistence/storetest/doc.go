@@ -30,6 +30,11 @@
 //     exact, case-sensitive match on one tag.
 //   - RotateFamily is atomic: of 20 concurrent rotations presenting the same
 //     old hash exactly one wins and the rest get ErrConflict.
+//   - Races accept actors.ErrUnavailable from a call the backend failed (a
+//     write that may or may not have landed) in place of the expected
+//     outcome, and log it; then no call may have won, and the stored state
+//     is the one before the race or a failed call's. Without such failures
+//     they check exactly one winner; every call failing fails (race.go).
 //   - Close is safe to call twice.
 //
 // RunConversations is the suite of actors.ConversationsStore, run the same
