@@ -189,7 +189,7 @@ func findOnePeer(ctx context.Context, env *Env, n int, srv peerServer) (Run, err
 		_ = client.Disconnect(dctx)
 	}()
 	b := make([]byte, 6)
-	_, _ = rand.Read(b)
+	rand.Read(b)
 	db := client.Database("bench_activation_" + hex.EncodeToString(b))
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

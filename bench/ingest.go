@@ -50,7 +50,7 @@ func runIngest(ctx context.Context, env *Env, res *Result) error {
 	if err != nil {
 		return err
 	}
-	defer g.Stop()
+	defer func() { _ = g.Stop() }()
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	body0 := textWebhook(0, runID, 0, ingestText)
 	res.Notes = append(res.Notes, fmt.Sprintf("%d-byte text webhooks over %d conversations, %d keep-alive clients; 200 only after the inbox write", len(body0), convs, env.Opts.Conns))

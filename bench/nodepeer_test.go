@@ -185,7 +185,7 @@ func TestSocketIOPeerFansOut(t *testing.T) {
 	dir := installedNodePeers(t, ctx, env)
 	np, err := env.startNodePeer(ctx, dir, socketIOPeerScript, socketIOSecret, "PING_INTERVAL_MS=100", "PING_TIMEOUT_MS=500")
 	require.NoError(t, err)
-	defer np.Stop()
+	defer func() { _ = np.Stop() }()
 	peer := sockets.SocketIOPeer{BaseURL: np.URL, Secret: socketIOSecret, PID: enginePID(np)}
 
 	res, err := sockets.FanoutSocketIO(ctx, peer, sockets.FanoutOptions{Agents: 4, Users: 2, Rate: 50,

@@ -71,7 +71,7 @@ func (e *Env) runSocketIO(ctx context.Context, res *Result, measure func(sockets
 		res.Notes = append(res.Notes, skipped)
 		return Run{}, false
 	}
-	defer np.Stop()
+	defer func() { _ = np.Stop() }()
 	sr, err := measure(peer)
 	if err != nil {
 		res.Notes = append(res.Notes, "Socket.IO peer: "+err.Error())
@@ -109,7 +109,7 @@ func runFanout(ctx context.Context, env *Env, res *Result) error {
 	if err != nil {
 		return err
 	}
-	defer g.Stop()
+	defer func() { _ = g.Stop() }()
 	opts.EnginePID = enginePID(g)
 	r, err := sockets.Fanout(ctx, socketTarget(g), opts, progressTo(env.Progress))
 	if err != nil {
@@ -176,7 +176,7 @@ func runSockets(ctx context.Context, env *Env, res *Result) error {
 	if err != nil {
 		return err
 	}
-	defer g.Stop()
+	defer func() { _ = g.Stop() }()
 	opts.EnginePID = enginePID(g)
 	if g.Child() {
 		opts.EngineGCURL = "http://127.0.0.1:" + strconv.Itoa(pprofPort) + "/debug/pprof/heap?gc=1"

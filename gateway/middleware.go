@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -64,11 +63,7 @@ func routePattern(r *http.Request) string {
 
 var requestSeq atomic.Uint64
 
-var requestPrefix = func() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}()
+var requestPrefix = strings.ToLower(rand.Text()[:8])
 
 // withRequestID takes a sane X-Request-Id from the client or makes one, puts
 // it in the context and echoes it in the response.

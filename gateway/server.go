@@ -234,7 +234,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready chan<- net.Ad
 		_ = srv.Close()
 		return fmt.Errorf("drain http: %w", err)
 	}
-	<-errc
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Warn("http server ended with an error", zap.Error(err))
+	}
 	s.log.Info("http server stopped")
 	return nil
 }

@@ -66,7 +66,7 @@
 //     becomes Active (before its hello or ack is pushed) and AgentOffline
 //     when its last Active session expires or closes; the calls for all users
 //     are serialised, in the order the sessions changed. Online and
-//     OnlineUsers report the same.
+//     the tests' OnlineUsers report the same.
 //   - Ownership: every goroutine a session starts (a command) is waited for
 //     by Session.Closed, which returns only after the session's actor has
 //     stopped; its timers are stopped when it stops.

@@ -350,18 +350,6 @@ func (h *Hub) Online(userID string) bool {
 	return h.active[userID] > 0
 }
 
-// OnlineUsers lists the users with an active session, sorted.
-func (h *Hub) OnlineUsers() []string {
-	h.mu.RLock()
-	out := make([]string, 0, len(h.active))
-	for id := range h.active {
-		out = append(out, id)
-	}
-	h.mu.RUnlock()
-	slices.Sort(out)
-	return out
-}
-
 // Deliver hands a client frame to the session; the session takes
 // ownership of frame. It blocks while MaxPendingFrames frames are waiting,
 // so a flooding client is slowed down at its own socket.

@@ -25,7 +25,7 @@ type Directory interface {
 	Request(key Key, cmd Command, timeout time.Duration) Reply
 }
 
-// ErrNoAnswer: the Directory brought no answer back (the actor did not
+// ErrNoAnswer means the Directory brought no answer back (the actor did not
 // answer within the timeout, or the command could not be delivered). The
 // command may or may not have been applied. It is an actors.ErrUnavailable;
 // an actor's own answer never is an ErrNoAnswer.

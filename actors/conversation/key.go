@@ -16,7 +16,7 @@ type Key struct {
 // Name is the actor's stable name, "conversation/<phoneNumberId>/<waId>".
 func (k Key) Name() string { return "conversation/" + k.PhoneNumberID + "/" + k.WaID }
 
-// ErrInvalidKey: a key whose PhoneNumberID contains '/' cannot name an
+// ErrInvalidKey means a key whose PhoneNumberID contains '/' cannot name an
 // actor (see Key.Valid); messages for it are refused.
 var ErrInvalidKey = errors.New("conversation key cannot name an actor")
 

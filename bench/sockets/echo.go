@@ -95,7 +95,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer c.CloseNow()
+	defer func() { _ = c.CloseNow() }()
 	ctx := context.Background()
 	for {
 		typ, b, err := c.Read(ctx)
@@ -113,7 +113,10 @@ type echoChild struct {
 	cmd   *exec.Cmd
 	stdin io.Closer
 	addr  string
-	wait  chan error
+	// exited is closed once the child has exited; waitErr is then what
+	// its Wait returned.
+	exited  chan struct{}
+	waitErr error
 }
 
 // startEchoChild runs this executable as the echo server.
@@ -136,7 +139,7 @@ func startEchoChild(ctx context.Context) (*echoChild, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start echo child: %w", err)
 	}
-	c := &echoChild{cmd: cmd, stdin: stdin, wait: make(chan error, 1)}
+	c := &echoChild{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		s := bufio.NewScanner(stdout)
@@ -147,20 +150,21 @@ func startEchoChild(ctx context.Context) (*echoChild, error) {
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
-		c.wait <- cmd.Wait()
+		c.waitErr = cmd.Wait()
+		close(c.exited)
 	}()
 	t := time.NewTimer(10 * time.Second)
 	defer t.Stop()
 	select {
 	case c.addr = <-addr:
 		return c, nil
-	case err := <-c.wait:
-		return nil, fmt.Errorf("echo child exited before serving: %v", err)
+	case <-c.exited:
+		return nil, fmt.Errorf("echo child exited before serving: %v", c.waitErr)
 	case <-t.C:
 	case <-ctx.Done():
 	}
 	_ = cmd.Process.Kill()
-	<-c.wait
+	<-c.exited
 	return nil, errors.New("echo child did not report its address")
 }
 
@@ -170,10 +174,10 @@ func (c *echoChild) pid() int { return c.cmd.Process.Pid }
 func (c *echoChild) stop() {
 	_ = c.stdin.Close()
 	select {
-	case <-c.wait:
+	case <-c.exited:
 	case <-time.After(10 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-c.wait
+		<-c.exited
 	}
 }
 

@@ -194,14 +194,14 @@ func textBody(phoneNumberID, waID, wamid, text string, at time.Time) []byte {
 // wamids apart from an earlier run's on the same engine.
 func runID() string {
 	var b [4]byte
-	_, _ = rand.Read(b[:])
+	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
 // runDigits is 4 random digits for the customers' wa_ids of one run.
 func runDigits() string {
 	var b [2]byte
-	_, _ = rand.Read(b[:])
+	rand.Read(b[:])
 	return fmt.Sprintf("%04d", (int(b[0])<<8|int(b[1]))%10000)
 }
 

@@ -58,7 +58,7 @@ func (f *fakeSocketIO) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer c.CloseNow()
+	defer func() { _ = c.CloseNow() }()
 	ctx := r.Context()
 	interval := f.pingEvery.Milliseconds()
 	if interval == 0 {

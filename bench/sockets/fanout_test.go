@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"sync/atomic"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"sync/atomic"
 )
 
 // newTestFanoutRun is a run of 2 users, user 0 holding 2 sockets and user

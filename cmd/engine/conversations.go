@@ -37,6 +37,7 @@ type engineStore interface {
 // sessions and the gateway, agent sessions, the inbox dispatcher and the
 // timer sweeper.
 type conversationEngine struct {
+	log        *zap.Logger
 	system     *actor.ActorSystem
 	host       *supervisors.Host
 	assigner   *assignment.Assigner
@@ -55,7 +56,7 @@ type conversationEngine struct {
 func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
-	ce := &conversationEngine{system: system}
+	ce := &conversationEngine{log: log, system: system}
 	// Built bottom-up, each part complete when constructed: the event bus
 	// first, the conversations publishing to it, the assigner (reaching
 	// conversations through the host) and the hub subscribing to it at
@@ -100,7 +101,9 @@ func (ce *conversationEngine) gatewayEngine(store engineStore) *gateway.Engine {
 func (ce *conversationEngine) stop(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	ce.sockets.Shutdown(ctx)
+	if err := ce.sockets.Shutdown(ctx); err != nil {
+		ce.log.Warn("agent sockets did not all close in time; their sessions end on their own", zap.Error(err))
+	}
 	ce.host.Stop(ctx)
 	ce.assigner.Stop()
 	ce.system.Shutdown()

@@ -29,7 +29,7 @@ func queueModes(t *testing.T, run func(t *testing.T, cfg configs.Config)) {
 		cfg := testConfig(t)
 		cfg.RabbitMQURL = servicetest.RabbitURL(t)
 		b := make([]byte, 6)
-		_, _ = rand.Read(b)
+		rand.Read(b)
 		cfg.RabbitMQQueue = "test.outbound." + hex.EncodeToString(b)
 		t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
 		run(t, cfg)
@@ -350,14 +350,12 @@ func TestRateNeverExceedsMPS(t *testing.T) {
 	cfg.SandboxStatusDelay = 50 * time.Millisecond
 	l := startLive(t, cfg)
 	admin := l.admin()
-	var ids []string
 	for i := 0; i < 10; i++ {
 		wa := fmt.Sprintf("9198117%05d", i*10+3000)
 		l.customerWrites(wa)
 		for j := 0; j < 6; j++ {
 			st, body := l.send(admin, "+"+wa, fmt.Sprintf("m%d", j))
 			require.Equal(t, 202, st, body)
-			ids = append(ids, body["data"].(map[string]any)["message"].(map[string]any)["id"].(string))
 		}
 	}
 	sb := l.sandbox()
@@ -418,7 +416,7 @@ func TestRabbitRestartMidSends(t *testing.T) {
 		t.Skip("rabbitmqctl not installed")
 	}
 	b := make([]byte, 6)
-	_, _ = rand.Read(b)
+	rand.Read(b)
 	cfg.RabbitMQQueue = "test.restart." + hex.EncodeToString(b)
 	cfg.WhatsAppMPS = 400
 	cfg.PairInterval = 0

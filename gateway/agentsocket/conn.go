@@ -142,8 +142,7 @@ func (c *conn) closeHandshake() {
 func (c *conn) startPings(interval time.Duration, alive func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var ping func()
-	ping = func() {
+	ping := func() {
 		// Counted with the writers, so that the socket ends only after a
 		// ping in flight finished.
 		c.mu.Lock()

@@ -40,10 +40,7 @@ func (a *App) CreateUser(ctx context.Context, nu NewUser) (actors.User, error) {
 	if MixedScript(email) {
 		return actors.User{}, ErrMixedScript
 	}
-	hash, err := auth.HashPassword(nu.Password)
-	if err != nil {
-		return actors.User{}, fmt.Errorf("hash password: %w", err)
-	}
+	hash := auth.HashPassword(nu.Password)
 	now := a.d.Now().UTC().Truncate(time.Millisecond)
 	u := actors.User{ID: actors.NewID(), Email: email, EmailSkeleton: skeleton, Name: nu.Name, Role: nu.Role,
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now}

@@ -31,14 +31,12 @@ var ErrMalformedHash = errors.New("malformed password hash")
 
 // HashPassword returns an encoded argon2id hash of password in the PHC
 // string format ($argon2id$v=19$m=...,t=...,p=...$salt$key).
-func HashPassword(password string) (string, error) {
+func HashPassword(password string) string {
 	salt := make([]byte, argonSaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("read salt: %w", err)
-	}
+	rand.Read(salt) // never fails (Go 1.24+)
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
 // VerifyPassword reports whether password matches encoded, in constant time
@@ -71,13 +69,7 @@ func VerifyPassword(encoded, password string) (bool, error) {
 
 // dummyHash is verified against when a login names an unknown email, so an
 // unknown email and a wrong password take the same time.
-var dummyHash = func() string {
-	h, err := HashPassword("timing-equaliser-not-a-password")
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()
+var dummyHash = HashPassword("timing-equaliser-not-a-password")
 
 // BurnPasswordCheck spends the time of one password verification.
 func BurnPasswordCheck(password string) {

@@ -26,7 +26,7 @@ import (
 func testName(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 6)
-	_, _ = rand.Read(b)
+	rand.Read(b)
 	return "test.outbound." + hex.EncodeToString(b)
 }
 

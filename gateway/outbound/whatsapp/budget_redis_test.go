@@ -69,7 +69,7 @@ func TestShaperSharedBudgetOnRedis(t *testing.T) {
 	assert.GreaterOrEqual(t, took[1]-took[0], 300*time.Millisecond, "the two nodes share one budget: one send per 500 ms")
 
 	// Another number has its own key.
-	err, d := timedWait(ctx, node2, numberB, "r")
+	d, err := timedWait(ctx, node2, numberB, "r")
 	require.NoError(t, err)
 	assert.Less(t, d, 250*time.Millisecond)
 }

@@ -74,7 +74,7 @@ func TestShaperSharedBudgetRefusalWaits(t *testing.T) {
 	budget.set(3, 100*time.Millisecond, nil)
 	s := NewShaper(ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, Limiter: budget})
 
-	err, took := timedWait(t.Context(), s, numberA, "r")
+	took, err := timedWait(t.Context(), s, numberA, "r")
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, took, 300*time.Millisecond, "three refusals, 100 ms each")
 	assert.Len(t, budget.recorded(), 4, "asked again after each retryAfter")
@@ -93,7 +93,7 @@ func TestShaperSharedBudgetError(t *testing.T) {
 	assert.Equal(t, Retry, Classify(err).Action)
 
 	budget.set(0, 0, nil)
-	err, took := timedWait(t.Context(), s, numberA, "r")
+	took, err := timedWait(t.Context(), s, numberA, "r")
 	require.NoError(t, err)
 	assert.Less(t, took, time.Second, "the failed Wait did not use the pair's 10 s interval")
 }

@@ -61,9 +61,9 @@ type ClientOptions struct {
 	IdleConns int
 }
 
-// NewTransport returns a transport like http.DefaultTransport that keeps up
+// newTransport returns a transport like http.DefaultTransport that keeps up
 // to idle connections per host open for reuse.
-func NewTransport(idle int) *http.Transport {
+func newTransport(idle int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = idle
 	t.MaxIdleConnsPerHost = idle
@@ -94,7 +94,7 @@ func NewClient(opts ClientOptions) *Client {
 		if idle <= 0 {
 			idle = 256
 		}
-		httpc = &http.Client{Timeout: DefaultTimeout, Transport: NewTransport(idle)}
+		httpc = &http.Client{Timeout: DefaultTimeout, Transport: newTransport(idle)}
 	}
 	return &Client{base: base + "/" + version, auth: "Bearer " + opts.AccessToken, httpc: httpc}
 }

@@ -19,10 +19,10 @@ const (
 )
 
 // timedWait runs Wait and returns its error and how long it took.
-func timedWait(ctx context.Context, s *Shaper, phoneNumberID, to string) (error, time.Duration) {
+func timedWait(ctx context.Context, s *Shaper, phoneNumberID, to string) (time.Duration, error) {
 	start := time.Now()
 	err := s.Wait(ctx, phoneNumberID, to)
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // waitResult is the outcome of a Wait run in the background.
@@ -38,7 +38,7 @@ func goWait(t *testing.T, ctx context.Context, s *Shaper, phoneNumberID, to stri
 	out := make(chan waitResult, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		err, elapsed := timedWait(ctx, s, phoneNumberID, to)
+		elapsed, err := timedWait(ctx, s, phoneNumberID, to)
 		out <- waitResult{err: err, elapsed: elapsed}
 	})
 	t.Cleanup(wg.Wait)
@@ -142,15 +142,15 @@ func TestShaperHighRateBurstsStayWithinMPS(t *testing.T) {
 func TestShaperNumbersAreIndependent(t *testing.T) {
 	s := NewShaper(ShaperOptions{MPS: 2}) // one send per 500 ms per number
 
-	err, took := timedWait(t.Context(), s, numberA, "1")
+	took, err := timedWait(t.Context(), s, numberA, "1")
 	require.NoError(t, err)
 	assert.Less(t, took, 200*time.Millisecond, "first send of A is immediate")
 
-	err, took = timedWait(t.Context(), s, numberB, "2")
+	took, err = timedWait(t.Context(), s, numberB, "2")
 	require.NoError(t, err)
 	assert.Less(t, took, 250*time.Millisecond, "B does not wait for A's budget")
 
-	err, took = timedWait(t.Context(), s, numberA, "3")
+	took, err = timedWait(t.Context(), s, numberA, "3")
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, took, 350*time.Millisecond, "A's second send waits for A's budget")
 }
@@ -195,7 +195,7 @@ func TestShaperPairWaitDoesNotHoldOtherRecipients(t *testing.T) {
 	blocked := goWait(t, ctx, s, numberA, "busy") // waits out 10 s
 	require.Eventually(t, func() bool { return blockedOnTurn(s, numberA, "busy", 1) }, 5*time.Second, time.Millisecond)
 
-	err, took := timedWait(t.Context(), s, numberA, "other")
+	took, err := timedWait(t.Context(), s, numberA, "other")
 	require.NoError(t, err)
 	assert.Less(t, took, 500*time.Millisecond, "another recipient of the same number goes ahead")
 
@@ -213,7 +213,7 @@ func TestShaperPairBurst(t *testing.T) {
 	}
 	assert.Less(t, time.Since(start), interval/2, "the burst goes back to back")
 
-	err, took := timedWait(t.Context(), s, numberA, "r")
+	took, err := timedWait(t.Context(), s, numberA, "r")
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, took, interval-50*time.Millisecond, "the fourth send waits for the interval")
 }
@@ -222,7 +222,7 @@ func TestShaperPauseNumber(t *testing.T) {
 	s := NewShaper(ShaperOptions{MPS: 1000, PairInterval: time.Millisecond})
 	s.PauseNumber(numberA, time.Now().Add(time.Hour))
 
-	err, took := timedWait(t.Context(), s, numberA, "r1")
+	took, err := timedWait(t.Context(), s, numberA, "r1")
 	require.ErrorIs(t, err, ErrPaused)
 	assert.Less(t, took, 100*time.Millisecond, "a paused number answers at once")
 	pe, ok := errors.AsType[*PausedError](err)
@@ -311,7 +311,7 @@ func TestShaperContextCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		require.ErrorIs(t, s.Wait(ctx, numberA, "r"), context.Canceled)
-		err, took := timedWait(t.Context(), s, numberA, "r")
+		took, err := timedWait(t.Context(), s, numberA, "r")
 		require.NoError(t, err)
 		assert.Less(t, took, time.Second, "the canceled Wait granted nothing")
 	})
@@ -340,7 +340,7 @@ func TestShaperContextCancel(t *testing.T) {
 		require.NoError(t, s.Wait(t.Context(), numberA, "r1"))
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
-		err, took := timedWait(ctx, s, numberA, "r2")
+		took, err := timedWait(ctx, s, numberA, "r2")
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Less(t, took, 900*time.Millisecond)
 	})
