@@ -247,7 +247,8 @@ func (s *memStore) ListConversations(ctx context.Context, f actors.ConversationF
 		case len(f.States) > 0 && !slices.Contains(f.States, c.State),
 			f.AssigneeID != "" && c.AssigneeID != f.AssigneeID,
 			f.Unassigned && c.AssigneeID != "",
-			f.CustomerID != "" && c.CustomerID != f.CustomerID:
+			f.CustomerID != "" && c.CustomerID != f.CustomerID,
+			f.PhoneNumberID != "" && c.PhoneNumberID != f.PhoneNumberID:
 			continue
 		}
 		all = append(all, c)
