@@ -90,10 +90,10 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 }
 
 // gatewayEngine is what the gateway needs of the actor side.
-func (ce *conversationEngine) gatewayEngine(store engineStore) *gateway.Engine {
+func (ce *conversationEngine) gatewayEngine(store engineStore, deadLetters actors.DeadLetters) *gateway.Engine {
 	return &gateway.Engine{
 		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
-		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store,
+		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store, DeadLetters: deadLetters,
 	}
 }
 

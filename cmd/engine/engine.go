@@ -20,6 +20,7 @@ import (
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
+	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/mongostore"
@@ -44,6 +45,7 @@ type engine struct {
 	ln       net.Listener
 	conv     *conversationEngine
 	out      *outbound
+	sender   *sender.Sender
 	audit    *audit.Log
 	gw       *gateway.Server
 	backends string
@@ -131,11 +133,9 @@ func (e *engine) open(ctx context.Context) error {
 	if e.conv, err = startConversations(ctx, cfg, e.store, e.kv, log, reg, newCountingPublisher(e.out.queue, reg)); err != nil {
 		return err
 	}
-	e.out.startSender(e.store, e.conv, reg)
-	ge := e.conv.gatewayEngine(e.store)
-	ge.DeadLetters = e.out.queue
+	e.sender = e.out.newSender(e.store, e.conv.host, reg)
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
-		Engine: ge, App: e.conv.app})
+		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app})
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	if r := e.conv.rehydration; r != nil {
 		g.Go(func() error { return r.Run(gctx) })
 	}
-	g.Go(func() error { return e.out.sender.Run(gctx) })
+	g.Go(func() error { return e.sender.Run(gctx) })
 	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
 	g.Go(func() error {
 		select {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/outbound/sender"
@@ -31,7 +32,8 @@ type outboundQueue interface {
 	Close() error
 }
 
-// outbound is the send side: the queue, the sender, and the built-in
+// outbound is the send side: the queue, the Cloud API client and shaper
+// the sender uses (built by newSender), and the built-in
 // sandbox when no Cloud API token is configured.
 type outbound struct {
 	cfg       configs.Config
@@ -42,7 +44,6 @@ type outbound struct {
 	rabbit *rabbitqueue.Queue
 	client *whatsapp.Client
 	shaper *whatsapp.Shaper
-	sender *sender.Sender
 
 	// sandboxLn is bound at start so the client knows where to send; the
 	// sandbox is served once the engine's own address (its webhook) is
@@ -86,9 +87,11 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 	return o, nil
 }
 
-// startSender builds the sender once the conversation directory exists.
-func (o *outbound) startSender(store engineStore, ce *conversationEngine, reg prometheus.Registerer) {
-	o.sender = sender.New(sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: ce.host, Log: o.log, Registry: reg,
+// newSender builds the sender of the queue's jobs: it needs the
+// conversations' Directory, which is built after the queue (the
+// conversations publish to it).
+func (o *outbound) newSender(store engineStore, dir conversation.Directory, reg prometheus.Registerer) *sender.Sender {
+	return sender.New(sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: dir, Log: o.log, Registry: reg,
 		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause})
 }
 
