@@ -28,8 +28,9 @@ type ConversationReads interface {
 type Sockets interface {
 	// Serve upgrades an authenticated request; the socket's session
 	// expires with the access token at expiresAt unless the client sends
-	// a fresh one.
-	Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time)
+	// a fresh one. clientIP is the client's address (trusted proxies
+	// applied), for the audit of tokens the socket refuses later.
+	Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time, clientIP string)
 	DisconnectUser(userID string, code int, reason string)
 	Online(userID string) bool
 }
@@ -403,5 +404,5 @@ func (s *Server) handleSocket(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	s.engine.Sockets.Serve(w, r, p.User, p.Claims.ExpiresAt.Time)
+	s.engine.Sockets.Serve(w, r, p.User, p.Claims.ExpiresAt.Time, clientIPFrom(r.Context()))
 }

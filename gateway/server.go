@@ -43,8 +43,11 @@ type Deps struct {
 	// (cmd/engine builds one and hands it to both); required. Its issuer
 	// signs and verifies the tokens.
 	App *app.App
-	// RefusalWindow is how often the counts of repeated refused
-	// authentications are written to the audit log; one minute when 0.
+	// Refusals aggregates refused authentications into the audit log; the
+	// server runs it while it serves. cmd/engine builds it to share it with
+	// the agent sessions (tokens refused on an open socket); when nil the
+	// server builds its own, writing every RefusalWindow (one minute when 0).
+	Refusals      *audit.Refusals
 	RefusalWindow time.Duration
 }
 
@@ -109,7 +112,10 @@ func New(d Deps) (*Server, error) {
 	}
 	s.app = d.App
 	s.issuer = d.App.Issuer()
-	s.refusals = audit.NewRefusals(d.Audit, d.Registry, audit.RefusalOptions{Window: d.RefusalWindow})
+	s.refusals = d.Refusals
+	if s.refusals == nil {
+		s.refusals = audit.NewRefusals(d.Audit, d.Registry, audit.RefusalOptions{Window: d.RefusalWindow})
+	}
 	s.webhookMetrics = newWebhookMetrics(d.Registry)
 	if d.Engine != nil {
 		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, queue: make(chan commitReq, 8192), maxRun: 256,

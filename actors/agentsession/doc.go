@@ -24,6 +24,9 @@
 //     Commands.Authenticate (signature, expiry, revocation), makes it Active
 //     again: an ack, then a session.resync frame telling the client to
 //     reload through the API. An auth frame while Active just extends it.
+//     A token an auth frame presents that is refused (invalid, expired,
+//     revoked, another user's) is told to Options.Refusals with the
+//     session's Source, to be audited.
 //   - Closed when the grace period passes without a fresh token (4001), when
 //     nothing was heard from the client for the idle timeout (no frame, no
 //     pong reported through Alive: 4002), on logout, revocation or a role

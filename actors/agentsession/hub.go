@@ -61,6 +61,9 @@ type Options struct {
 	Presence Presence
 	// Commands may be nil: read, typing and auth frames are then refused.
 	Commands Commands
+	// Refusals, when set, is told of every token an auth frame presented
+	// that was refused, to be audited as refused tokens on the API are.
+	Refusals Refusals
 	// Clock drives every session's timers; the wall clock when nil.
 	Clock Clock
 	// Grace is how long an expired session waits for a fresh token before
@@ -76,6 +79,29 @@ type Options struct {
 	TypingBurst    int
 	TypingInterval time.Duration
 }
+
+// Source is where a session's socket came from: the client's address (as
+// the HTTP edge resolved it, trusted proxies applied) and its User-Agent.
+type Source struct {
+	IP        string
+	UserAgent string
+}
+
+// Refusals is told of a token refused in an auth frame: userID is the
+// session's user, reason one of the Refusal* reasons. It must not block.
+type Refusals interface {
+	Refused(userID string, source Source, reason string)
+}
+
+// Reasons a token in an auth frame is refused, as Refusals hears them (the
+// HTTP edge's reasons for the same refusals on the API).
+const (
+	RefusalTokenInvalid = "token_invalid"
+	RefusalTokenExpired = "token_expired"
+	RefusalTokenRevoked = "token_revoked"
+	// RefusalOtherUser: a valid token of another user.
+	RefusalOtherUser = "token_other_user"
+)
 
 // Hub registers the sessions of a process and fans events out to them.
 type Hub struct {
@@ -134,6 +160,7 @@ func NewHub(system *actor.ActorSystem, opts Options) *Hub {
 type Session struct {
 	hub     *Hub
 	user    actors.User
+	source  Source
 	watcher bool
 	sink    Sink
 	pid     *actor.PID
@@ -166,9 +193,10 @@ type Session struct {
 
 // Open spawns the session actor of a new socket and registers it, in state
 // New. Its first frame is hello, pushed once it is registered and active.
-// expiresAt is when the access token of the upgrade expires (zero: never).
-func (h *Hub) Open(user actors.User, expiresAt time.Time, sink Sink) *Session {
-	s := &Session{hub: h, user: user, expiresAt: expiresAt,
+// expiresAt is when the access token of the upgrade expires (zero: never);
+// source is where the socket came from.
+func (h *Hub) Open(user actors.User, expiresAt time.Time, source Source, sink Sink) *Session {
+	s := &Session{hub: h, user: user, source: source, expiresAt: expiresAt,
 		watcher: user.Role == actors.RoleSupervisor || user.Role == actors.RoleAdmin,
 		sink:    sink, slots: make(chan struct{}, MaxPendingFrames), stopped: make(chan struct{})}
 	s.lastHeard.Store(h.opts.Clock.Now().UnixNano())

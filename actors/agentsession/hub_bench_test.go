@@ -43,7 +43,7 @@ func BenchmarkPublish(b *testing.B) {
 			var frames, bytes atomic.Int64
 			sessions := make([]*agentsession.Session, n)
 			for i := range sessions {
-				sessions[i] = h.Open(actors.User{ID: fmt.Sprintf("sup-%d", i), Role: actors.RoleSupervisor}, time.Time{}, countingSink{&frames, &bytes})
+				sessions[i] = h.Open(actors.User{ID: fmt.Sprintf("sup-%d", i), Role: actors.RoleSupervisor}, time.Time{}, agentsession.Source{}, countingSink{&frames, &bytes})
 			}
 			defer func() {
 				for _, s := range sessions {

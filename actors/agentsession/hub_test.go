@@ -46,7 +46,7 @@ func user(id string, role actors.Role) actors.User { return actors.User{ID: id, 
 
 func open(t *testing.T, h *agentsession.Hub, u actors.User, sink *sessiontest.Sink) *agentsession.Session {
 	t.Helper()
-	s := h.Open(u, time.Time{}, sink)
+	s := h.Open(u, time.Time{}, agentsession.Source{}, sink)
 	t.Cleanup(s.Closed)
 	hello := sink.WaitFrame(t, 0)
 	require.Equal(t, agentsession.FrameHello, hello.Type)

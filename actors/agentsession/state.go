@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/wacc/engine/actors"
 	"go.uber.org/zap"
 )
 
@@ -215,15 +216,20 @@ func (a *sessionActor) authDone(c actor.Context, m authDone) {
 		} else {
 			a.log.Debug("auth frame refused", zap.Error(m.err))
 		}
+		if reason := refusalOf(m.err); reason != "" {
+			a.refused(reason)
+		}
 		a.replyError(c, &frameError{code: code, message: message, typ: FrameAuth}, "")
 		return
 	}
 	if m.userID != a.s.user.ID {
 		a.log.Info("auth frame with another user's token refused")
+		a.refused(RefusalOtherUser)
 		a.replyError(c, &frameError{code: CodeForbidden, message: "access token belongs to another user", typ: FrameAuth}, "")
 		return
 	}
 	if !m.expiresAt.IsZero() && !a.now().Before(m.expiresAt) {
+		a.refused(RefusalTokenExpired)
 		a.replyError(c, &frameError{code: CodeTokenExpired, message: "access token has expired", typ: FrameAuth}, "")
 		return
 	}
@@ -246,4 +252,27 @@ func timePtr(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// refused tells Refusals, if any, of a token this session's auth frame
+// presented and the session refused.
+func (a *sessionActor) refused(reason string) {
+	if r := a.s.hub.opts.Refusals; r != nil {
+		r.Refused(a.s.user.ID, a.s.source, reason)
+	}
+}
+
+// refusalOf is the Refusals reason of a token Authenticate refused; "" for
+// other errors (the store down, say), which are not refusals.
+func refusalOf(err error) string {
+	switch {
+	case errors.Is(err, actors.ErrTokenExpired):
+		return RefusalTokenExpired
+	case errors.Is(err, actors.ErrTokenRevoked):
+		return RefusalTokenRevoked
+	case errors.Is(err, actors.ErrTokenInvalid):
+		return RefusalTokenInvalid
+	default:
+		return ""
+	}
 }

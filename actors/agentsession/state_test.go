@@ -23,14 +23,16 @@ type clocked struct {
 	clock    *sessiontest.Clock
 	commands *sessiontest.Commands
 	presence *sessiontest.Presence
+	refusals *sessiontest.Refusals
 }
 
 const grace = time.Minute
 
 func newClocked(t *testing.T, idle time.Duration) *clocked {
 	t.Helper()
-	c := &clocked{clock: sessiontest.NewClock(start), commands: &sessiontest.Commands{}, presence: &sessiontest.Presence{}}
-	c.hub = newHubWith(t, agentsession.Options{Presence: c.presence, Commands: c.commands, Clock: c.clock,
+	c := &clocked{clock: sessiontest.NewClock(start), commands: &sessiontest.Commands{}, presence: &sessiontest.Presence{},
+		refusals: &sessiontest.Refusals{}}
+	c.hub = newHubWith(t, agentsession.Options{Presence: c.presence, Commands: c.commands, Refusals: c.refusals, Clock: c.clock,
 		Grace: grace, IdleTimeout: idle})
 	return c
 }
@@ -39,7 +41,7 @@ func newClocked(t *testing.T, idle time.Duration) *clocked {
 func (c *clocked) open(t *testing.T, u actors.User, exp time.Time) (*agentsession.Session, *sessiontest.Sink) {
 	t.Helper()
 	sink := &sessiontest.Sink{}
-	s := c.hub.Open(u, exp, sink)
+	s := c.hub.Open(u, exp, agentsession.Source{IP: "192.0.2.1", UserAgent: "test"}, sink)
 	t.Cleanup(s.Closed)
 	require.Equal(t, agentsession.FrameHello, sink.WaitFrame(t, 0).Type)
 	return s, sink
@@ -205,25 +207,35 @@ func TestAuthFrameRefusals(t *testing.T) {
 		in   string
 		// wantCode is the error frame's code.
 		wantCode string
+		// wantRefusal is the reason Refusals hears; "" when the frame is
+		// no refused token (malformed, or the check could not be made).
+		wantRefusal string
 	}{
-		{name: "unknown token", in: `{"type":"auth","data":{"accessToken":"forged"}}`, wantCode: "UNAUTHORIZED"},
-		{name: "expired token", in: `{"type":"auth","data":{"accessToken":"expired"}}`, wantCode: "TOKEN_EXPIRED"},
-		{name: "revoked token", in: `{"type":"auth","data":{"accessToken":"revoked"}}`, wantCode: "TOKEN_REVOKED"},
+		{name: "unknown token", in: `{"type":"auth","data":{"accessToken":"forged"}}`, wantCode: "UNAUTHORIZED", wantRefusal: agentsession.RefusalTokenInvalid},
+		{name: "expired token", in: `{"type":"auth","data":{"accessToken":"expired"}}`, wantCode: "TOKEN_EXPIRED", wantRefusal: agentsession.RefusalTokenExpired},
+		{name: "revoked token", in: `{"type":"auth","data":{"accessToken":"revoked"}}`, wantCode: "TOKEN_REVOKED", wantRefusal: agentsession.RefusalTokenRevoked},
 		{name: "revocation list down", in: `{"type":"auth","data":{"accessToken":"down"}}`, wantCode: "DEPENDENCY_UNAVAILABLE"},
-		{name: "another user's token", in: `{"type":"auth","data":{"accessToken":"other"}}`, wantCode: "FORBIDDEN"},
-		{name: "token past its expiry", in: `{"type":"auth","data":{"accessToken":"stale"}}`, wantCode: "TOKEN_EXPIRED"},
+		{name: "another user's token", in: `{"type":"auth","data":{"accessToken":"other"}}`, wantCode: "FORBIDDEN", wantRefusal: agentsession.RefusalOtherUser},
+		{name: "token past its expiry", in: `{"type":"auth","data":{"accessToken":"stale"}}`, wantCode: "TOKEN_EXPIRED", wantRefusal: agentsession.RefusalTokenExpired},
 		{name: "no data", in: `{"type":"auth"}`, wantCode: "VALIDATION_ERROR"},
 		{name: "empty token", in: `{"type":"auth","data":{"accessToken":""}}`, wantCode: "VALIDATION_ERROR"},
 		{name: "unknown field", in: `{"type":"auth","data":{"accessToken":"x","userId":"a2"}}`, wantCode: "VALIDATION_ERROR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			before := c.refusals.Calls()
 			got := reply(t, s, sink, tc.in)
 			require.Equal(t, "error", got.Type, "%s", got.Data)
 			d := data(t, got)
 			assert.Equal(t, tc.wantCode, d["code"])
 			assert.Equal(t, "auth", d["type"])
 			assert.Equal(t, agentsession.StateActive, s.State(), "a refused token changes nothing")
+			heard := c.refusals.Calls()[len(before):]
+			if tc.wantRefusal == "" {
+				assert.Empty(t, heard, "not a refused token")
+				return
+			}
+			assert.Equal(t, []string{"a1 192.0.2.1 " + tc.wantRefusal}, heard, "the refusal is audited with the socket's source")
 		})
 	}
 	// The session still expires with its first token.

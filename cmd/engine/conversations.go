@@ -20,6 +20,7 @@ import (
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/agentsocket"
 	"github.com/wacc/engine/gateway/app"
+	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/supervisors"
@@ -53,7 +54,8 @@ type conversationEngine struct {
 // startConversations builds the actor side, bottom-up: the conversation
 // host, the assigner, the use cases (app, on the host), then the agent
 // sessions that call them. The gateway is handed the same app.
-func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
+func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, refusals agentsession.Refusals,
+	log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{log: log, system: system}
@@ -78,7 +80,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
 		Conversations: store, Directory: ce.host, Log: log,
 	})
-	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app,
+	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
 	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
@@ -112,8 +114,8 @@ func (ce *conversationEngine) stop(timeout time.Duration) {
 // socketsAdapter joins the socket server and the hub into gateway.Sockets.
 type socketsAdapter struct{ ce *conversationEngine }
 
-func (a socketsAdapter) Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time) {
-	a.ce.sockets.Serve(w, r, user, expiresAt)
+func (a socketsAdapter) Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time, clientIP string) {
+	a.ce.sockets.Serve(w, r, user, expiresAt, clientIP)
 }
 
 func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
@@ -121,3 +123,12 @@ func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
 }
 
 func (a socketsAdapter) Online(userID string) bool { return a.ce.hub.Online(userID) }
+
+// socketRefusals audits the tokens agent sessions refuse on open sockets
+// through the aggregator the gateway audits its refused tokens with (place
+// "ws", as a refused upgrade).
+type socketRefusals struct{ r *audit.Refusals }
+
+func (s socketRefusals) Refused(userID string, src agentsession.Source, reason string) {
+	s.r.Refused(actors.AuditRecord{ActorID: userID, Resource: "ws", IP: src.IP, UserAgent: src.UserAgent, At: time.Now().UTC()}, reason)
+}

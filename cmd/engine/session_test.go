@@ -227,8 +227,16 @@ func TestRefusedAuthenticationIsAudited(t *testing.T) {
 	require.Equal(t, 401, l.webhook(body, "-"))
 	require.Equal(t, 401, l.webhook(body, webhook.Sign(body, "wrong-secret")))
 	require.Equal(t, 401, l.webhook(body, webhook.Sign(body, "wrong-secret")))
+	// A token refused on an open socket (an auth frame with another
+	// user's token) is audited as the socket's user, from its address.
+	agent, agentTok := l.user(actors.RoleAgent)
+	_, otherTok := l.user(actors.RoleAgent)
+	s := l.dialSocket(agentTok)
+	s.next(t, "hello")
+	s.send(t, map[string]any{"type": "auth", "data": map[string]string{"accessToken": otherTok}})
+	assert.Equal(t, "FORBIDDEN", s.next(t, "error")["code"])
 
-	want := map[string]bool{"ws token_invalid": true, "webhook signature_missing": true, "webhook signature_invalid": true}
+	want := map[string]bool{"ws token_invalid": true, "webhook signature_missing": true, "webhook signature_invalid": true, "ws token_other_user": true}
 	require.Eventually(t, func() bool {
 		recs, _, err := l.e.store.ListAudit(ctx, actors.AuditFilter{Action: "auth.refused", Page: 1, Limit: 50})
 		require.NoError(t, err)
@@ -240,6 +248,9 @@ func TestRefusedAuthenticationIsAudited(t *testing.T) {
 				f := strings.Fields(key)
 				if r.Resource == f[0] && strings.HasPrefix(r.Detail, "reason="+f[1]+" ") {
 					got[key] = true
+					if f[1] == "token_other_user" {
+						assert.Equal(t, agent, r.ActorID, "the socket's user")
+					}
 				}
 			}
 		}

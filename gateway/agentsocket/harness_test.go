@@ -84,7 +84,7 @@ func (h *harness) serve(t *testing.T, opts agentsocket.Options) (*agentsocket.Se
 				return
 			}
 		}
-		srv.Serve(w, r, u, exp)
+		srv.Serve(w, r, u, exp, "192.0.2.1")
 	}))
 	h.srv = srv
 	t.Cleanup(func() {

@@ -83,8 +83,9 @@ func New(opts Options) *Server {
 //
 // expiresAt is when the access token of the upgrade expires: the session
 // then expires unless the client sends a fresh one (see agentsession);
-// zero never expires.
-func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time) {
+// zero never expires. clientIP is the client's address as the caller
+// resolved it; with the request's User-Agent it is the session's Source.
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User, expiresAt time.Time, clientIP string) {
 	if !s.enter() {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -98,11 +99,15 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User,
 		s.serving.Done()
 		return
 	}
-	go s.run(ws, user, expiresAt)
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	go s.run(ws, user, expiresAt, agentsession.Source{IP: clientIP, UserAgent: ua})
 }
 
 // run runs an accepted socket until it closes.
-func (s *Server) run(ws *websocket.Conn, user actors.User, expiresAt time.Time) {
+func (s *Server) run(ws *websocket.Conn, user actors.User, expiresAt time.Time, source agentsession.Source) {
 	defer s.serving.Done()
 	ws.SetReadLimit(s.opts.ReadLimit)
 	// No logger per socket (zap's With keeps an encoded copy of its fields
@@ -116,7 +121,7 @@ func (s *Server) run(ws *websocket.Conn, user actors.User, expiresAt time.Time) 
 	started := time.Now()
 	s.log.Debug("agent socket opened", zap.String("agent_id", user.ID))
 
-	session := s.opts.Hub.Open(user, expiresAt, c)
+	session := s.opts.Hub.Open(user, expiresAt, source, c)
 	c.startPings(s.opts.PingInterval, session.Alive)
 	err := readLoop(ctx, ws, session)
 	session.Closed()
