@@ -1,0 +1,76 @@
+package density
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/wacc/engine/actors"
+)
+
+// AppendInbox stores a batch of entries.
+func (s *memStore) AppendInbox(ctx context.Context, entries []actors.InboxEntry) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("append %d inbox entries: %w", len(entries), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		if _, ok := s.inbox[e.ID]; ok {
+			return fmt.Errorf("append inbox entry %s: %w", e.ID, actors.ErrDuplicate)
+		}
+	}
+	for _, e := range entries {
+		e.Body, e.ReceivedAt = slices.Clone(e.Body), dbTime(e.ReceivedAt)
+		s.inbox[e.ID] = e
+	}
+	return nil
+}
+
+// PendingInbox returns up to limit entries not yet done, by id.
+func (s *memStore) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pending inbox entries: %w", err)
+	}
+	s.mu.Lock()
+	out := slices.Collect(maps.Values(s.inbox))
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b actors.InboxEntry) int { return strings.Compare(a.ID, b.ID) })
+	out = out[:min(len(out), max(limit, 0))]
+	for i := range out {
+		out[i].Body = slices.Clone(out[i].Body)
+	}
+	return out, nil
+}
+
+// MarkInboxDone removes the entries; unknown ids are ignored.
+func (s *memStore) MarkInboxDone(ctx context.Context, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mark %d inbox entries done: %w", len(ids), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.inbox, id)
+	}
+	return nil
+}
+
+// RecordInboxAttempt increments an entry's attempts; ErrNotFound when it
+// is not pending.
+func (s *memStore) RecordInboxAttempt(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("record attempt of inbox entry %s: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.inbox[id]
+	if !ok {
+		return fmt.Errorf("record attempt of inbox entry %s: %w", id, actors.ErrNotFound)
+	}
+	e.Attempts++
+	s.inbox[id] = e
+	return nil
+}
