@@ -101,7 +101,12 @@ func TestRehydratedConversationFiresItsTimerWithoutAMessage(t *testing.T) {
 	r, err := h.Rehydrate(t.Context(), store, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, r.Spawned)
-	require.Eventually(t, func() bool { return clock.Armed() == 1 }, 5*time.Second, 5*time.Millisecond, "the hydrated actor armed its timer")
+	// The actor arms its one timer for the idle timeout when it starts,
+	// then earlier, for the window, once Hydrate is applied: wait for that.
+	require.Eventually(t, func() bool {
+		at, ok := clock.Next()
+		return ok && clock.Armed() == 1 && at.Before(now.Add(time.Second))
+	}, 5*time.Second, 5*time.Millisecond, "the hydrated actor armed its timer for the window")
 
 	clock.Advance(299 * time.Millisecond)
 	got, err := store.Conversation(t.Context(), c.ID)
@@ -216,7 +221,12 @@ func TestFailingTimerWriteIsRetriedAfterAPause(t *testing.T) {
 	h := newHostOver(t, store, conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour}, clock)
 	_, err := h.Rehydrate(t.Context(), store.Store, 0)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return clock.Armed() == 1 }, 5*time.Second, 5*time.Millisecond, "the hydrated actor armed its timer")
+	// The actor arms its one timer for the idle timeout when it starts,
+	// then earlier, for the window, once Hydrate is applied: wait for that.
+	require.Eventually(t, func() bool {
+		at, ok := clock.Next()
+		return ok && clock.Armed() == 1 && at.Before(now.Add(time.Second))
+	}, 5*time.Second, 5*time.Millisecond, "the hydrated actor armed its timer for the window")
 
 	clock.Advance(time.Millisecond)
 	// The due expiry is tried, fails, and the actor arms its one timer for
