@@ -8,13 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -170,89 +169,16 @@ func TestEachRouteHasItsOwnBodyLimit(t *testing.T) {
 	assert.Equal(t, "PAYLOAD_TOO_LARGE", code)
 }
 
-// tcpProxy forwards loopback connections to target and can cut them all
-// (and refuse new ones) until restore: a broker that goes away.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	down   bool
-	wg     sync.WaitGroup
-}
-
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() { _ = ln.Close(); p.cut(); p.wg.Wait() })
-	return p
-}
-
-func (p *tcpProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-		p.mu.Lock()
-		if err != nil || p.down {
-			p.mu.Unlock()
-			_ = c.Close()
-			if up != nil {
-				_ = up.Close()
-			}
-			continue
-		}
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			_, _ = io.Copy(dst, src)
-			_ = dst.Close()
-			_ = src.Close()
-		}
-		go pipe(c, up)
-		go pipe(up, c)
-	}
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
 // TestReadyzChecksRabbitMQ: with RABBITMQ_URL set /readyz reports the
 // queue's live connection: up while the broker answers, 503 naming
 // rabbitmq while it cannot be reached, up again after the reconnect.
 func TestReadyzChecksRabbitMQ(t *testing.T) {
 	cfg := testConfig(t)
-	broker := servicetest.RabbitURL(t)
-	u := strings.SplitN(strings.TrimPrefix(broker, "amqp://"), "@", 2)
-	require.Len(t, u, 2)
-	host := strings.SplitN(u[1], "/", 2)
-	p := startTCPProxy(t, host[0])
-	cfg.RabbitMQURL = "amqp://" + u[0] + "@" + p.ln.Addr().String() + "/"
-	if len(host) == 2 {
-		cfg.RabbitMQURL += host[1]
-	}
+	broker, err := url.Parse(servicetest.RabbitURL(t))
+	require.NoError(t, err)
+	p := servicetest.StartProxy(t, broker.Host)
+	broker.Host = p.Addr()
+	cfg.RabbitMQURL = broker.String()
 	cfg.RabbitMQQueue = "test.readyz." + actors.NewID()[16:]
 	t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
 	l := startLive(t, cfg)
@@ -267,7 +193,7 @@ func TestReadyzChecksRabbitMQ(t *testing.T) {
 	assert.Equal(t, "up", deps["rabbitmq"])
 	assert.Equal(t, "up", deps["store"])
 
-	p.cut()
+	p.Cut()
 	require.Eventually(t, func() bool {
 		st, body = ready()
 		return st == 503
@@ -278,7 +204,7 @@ func TestReadyzChecksRabbitMQ(t *testing.T) {
 	require.Len(t, fields, 1, "only the broker is down")
 	assert.Equal(t, "rabbitmq", fields[0].(map[string]any)["field"])
 
-	p.restore()
+	p.Restore()
 	require.Eventually(t, func() bool { st, _ = ready(); return st == 200 }, 20*time.Second, 100*time.Millisecond, "up after the reconnect")
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/url"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -129,138 +127,14 @@ func closeBrokerSide(t *testing.T, q *Queue) {
 	require.NoError(t, err, "rabbitmqctl close_connection: %s", out)
 }
 
-// proxy forwards TCP connections to the broker and can cut or freeze them,
-// to simulate an outage without touching the broker other tests share.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	down   bool          // refuse (accept and close) new connections
-	thawed chan struct{} // closed unless frozen
-
-	wg sync.WaitGroup
-}
-
-// startProxy listens on a random loopback port and forwards to the test
-// broker; it returns the proxy and an AMQP URL through it.
-func startProxy(t *testing.T) (*proxy, string) {
+// startProxy forwards a random loopback port to the test broker, to
+// simulate an outage without touching the broker other tests share; it
+// returns the proxy and an AMQP URL through it.
+func startProxy(t *testing.T) (*servicetest.Proxy, string) {
 	t.Helper()
 	u, err := url.Parse(servicetest.RabbitURL(t))
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln, target: u.Host, conns: make(map[net.Conn]struct{}), thawed: make(chan struct{})}
-	close(p.thawed)
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	u.Host = ln.Addr().String()
+	p := servicetest.StartProxy(t, u.Host)
+	u.Host = p.Addr()
 	return p, u.String()
-}
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			_ = c.Close()
-			continue
-		}
-		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		if !p.track(c, up) {
-			continue
-		}
-		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-	}
-}
-
-// track records conns for cut, or closes them when cut came first.
-func (p *proxy) track(conns ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range conns {
-		if p.down {
-			_ = c.Close()
-			continue
-		}
-		p.conns[c] = struct{}{}
-	}
-	return !p.down
-}
-
-// pipe copies from src to dst, holding data while the proxy is frozen.
-func (p *proxy) pipe(src, dst net.Conn) {
-	defer p.wg.Done()
-	defer func() { _ = src.Close(); _ = dst.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			thawed := p.thawed
-			p.mu.Unlock()
-			<-thawed
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil { // EOF, or closed by cut
-			return
-		}
-	}
-}
-
-// cut closes every forwarded connection and refuses new ones until restore.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
-// freeze stops forwarding bytes (connections stay open) until thaw.
-func (p *proxy) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.thawed = make(chan struct{})
-}
-
-func (p *proxy) thaw() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.thawed:
-	default:
-		close(p.thawed)
-	}
-}
-
-func (p *proxy) close() {
-	_ = p.ln.Close()
-	p.thaw()
-	p.cut()
-	p.wg.Wait()
 }

@@ -90,7 +90,7 @@ func TestNewFailsFastOnConflictingQueue(t *testing.T) {
 
 func TestNewGivesUpWhenBrokerUnreachable(t *testing.T) {
 	p, proxyURL := startProxy(t)
-	p.cut()
+	p.Cut()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := New(ctx, proxyURL, testOptions(t, Options{}), zap.NewNop())
@@ -235,7 +235,7 @@ func TestPublishDuringOutage(t *testing.T) {
 	require.NoError(t, q.Publish(ctx, testJob("before")))
 	require.NoError(t, next(t, deliveries).Ack())
 
-	p.cut()
+	p.Cut()
 	start := time.Now()
 	err := q.Publish(ctx, testJob("during"))
 	elapsed := time.Since(start)
@@ -247,7 +247,7 @@ func TestPublishDuringOutage(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, q.Publish(short, testJob("short")), context.DeadlineExceeded, "the caller's ctx bounds the wait too")
 
-	p.restore()
+	p.Restore()
 	require.NoError(t, q.Publish(ctx, testJob("after")), "publish waits for the reconnect")
 	for {
 		d := next(t, deliveries)
@@ -267,13 +267,13 @@ func TestUnconfirmedPublishTimesOut(t *testing.T) {
 	q, _ := openQueue(t, proxyURL, Options{PublishTimeout: timeout})
 	ctx := context.Background()
 
-	p.freeze()
+	p.Freeze()
 	start := time.Now()
 	err := q.Publish(ctx, testJob("frozen"))
 	require.ErrorIs(t, err, actors.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.GreaterOrEqual(t, time.Since(start), timeout)
-	p.thaw()
+	p.Thaw()
 
 	require.NoError(t, q.Publish(ctx, testJob("thawed")))
 }
@@ -390,17 +390,17 @@ func TestPingFollowsTheConnection(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, q.Ping(ctx))
 
-	p.cut()
+	p.Cut()
 	require.Eventually(t, func() bool { return errors.Is(q.Ping(ctx), actors.ErrUnavailable) }, 5*time.Second, 10*time.Millisecond,
 		"down while the broker is unreachable")
-	p.restore()
+	p.Restore()
 	require.Eventually(t, func() bool { return q.Ping(ctx) == nil }, 15*time.Second, 20*time.Millisecond, "up after the reconnect")
 
-	p.freeze()
+	p.Freeze()
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, q.Ping(short), actors.ErrUnavailable, "a broker that does not answer is down")
-	p.thaw()
+	p.Thaw()
 	require.Eventually(t, func() bool { return q.Ping(ctx) == nil }, 15*time.Second, 20*time.Millisecond)
 
 	require.NoError(t, q.Close())

@@ -1,7 +1,8 @@
 // Package servicetest finds the real servers integration tests talk to
 // (Redis, RabbitMQ, PostgreSQL on loopback). When a server does not answer the
 // test is skipped with a loud message, or failed when ENGINE_REQUIRE_SERVICES=1
-// (CI sets it), so a missing service can never pass silently in CI.
+// (CI sets it), so a missing service can never pass silently in CI. Proxy
+// stands between a test and such a server to cut or freeze its connections.
 package servicetest
 
 import (
