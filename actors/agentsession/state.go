@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/wacc/engine/actors"
 	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
 )
 
 // State is where an agent session is in its life.
