@@ -88,6 +88,7 @@ type MessageView struct {
 	Status         string         `json:"status"`
 	WaMessageID    *string        `json:"waMessageId"`
 	Error          *WhatsAppError `json:"error,omitempty"`
+	Pricing        *Pricing       `json:"pricing,omitempty"`
 	CreatedAt      time.Time      `json:"createdAt"`
 	UpdatedAt      time.Time      `json:"updatedAt"`
 }
@@ -95,7 +96,7 @@ type MessageView struct {
 // View renders m as the contract's message object.
 func (m Message) View() MessageView {
 	v := MessageView{ID: m.ID, ConversationID: m.ConversationID, Direction: m.Direction, Type: m.Type, Text: m.Text,
-		Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+		Status: m.Status, Error: m.Error, Pricing: m.Pricing, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
 	if len(m.Content) > 0 {
 		v.Content = rawJSON(m.Content)
 	}
@@ -129,6 +130,9 @@ const (
 	NotifyCustomerReplied = "customer.replied"
 	NotifyWindowExpiring  = "window.expiring"
 	NotifyMessageFailed   = "message.failed"
+	// NotifyNumberBlocked goes to every admin and supervisor when WhatsApp
+	// stops a business number (payment, lock, policy block, token).
+	NotifyNumberBlocked = "number.blocked"
 )
 
 func timePtr(t time.Time) *time.Time {

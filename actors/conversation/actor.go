@@ -55,6 +55,15 @@ type Deps struct {
 	Log    *zap.Logger
 	// Clock is the time; SystemClock when nil.
 	Clock Clock
+	// Pauser holds back sends when a failed status reports a code that
+	// pauses a recipient or the business number; nil pauses nothing.
+	Pauser Pauser
+	// Templates is told when a failed message's code makes its template
+	// unusable; nil tells nobody.
+	Templates TemplateRegistry
+	// Pricing records the pricing object of status webhooks per outbound
+	// message; nil records none.
+	Pricing PricingRecorder
 }
 
 // env is what the actors of one Props share: the Deps, the actor system
