@@ -57,6 +57,7 @@ type wantStatus struct {
 	id, status, recipientID, bizOpaque string
 	unix                               int64
 	errors                             []actors.WhatsAppError
+	pricing                            *actors.Pricing
 }
 
 // fixtureCase is what one real webhook body must parse to. Each fixture
@@ -76,7 +77,7 @@ func fixtureCases() []fixtureCase {
 	forwarded := &actors.MessageContext{Forwarded: true}
 	with := func(m *wantMessage, edit func(*wantMessage)) *wantMessage { edit(m); return m }
 	sentStatus := func(status string, unix int64) *wantStatus {
-		return &wantStatus{id: "wamid.xyzxyz", status: status, recipientID: fixtureCustomer, unix: unix}
+		return &wantStatus{id: "wamid.xyzxyz", status: status, recipientID: fixtureCustomer, unix: unix, pricing: cbpService}
 	}
 
 	return []fixtureCase{
@@ -155,6 +156,7 @@ func fixtureCases() []fixtureCase {
 		{file: "status-sent-biz-opaque-callback-data.json", status: with2(sentStatus(actors.StatusSent, 1698266945),
 			func(s *wantStatus) { s.bizOpaque = "some data" })},
 		{file: "status-failed.json", status: with2(sentStatus(actors.StatusFailed, 1689380458), func(s *wantStatus) {
+			s.pricing = nil
 			s.errors = []actors.WhatsAppError{{
 				Code:    130472,
 				Title:   "User's number is part of an experiment",
@@ -165,6 +167,10 @@ func fixtureCases() []fixtureCase {
 		})},
 	}
 }
+
+// cbpService is the pricing object of the real status fixtures: an old
+// conversation-based (CBP) body, which still parses.
+var cbpService = &actors.Pricing{Billable: true, Model: actors.PricingConversation, Category: "service"}
 
 func with2(s *wantStatus, edit func(*wantStatus)) *wantStatus { edit(s); return s }
 
@@ -324,6 +330,7 @@ func TestParseFixtures(t *testing.T) {
 					Timestamp:             unixUTC(w.unix),
 					Errors:                w.errors,
 					BizOpaqueCallbackData: w.bizOpaque,
+					Pricing:               w.pricing,
 				}
 				assert.Equal(t, want, got)
 			} else {
@@ -915,4 +922,26 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestPricingPerMessage parses per-message pricing (PMP) status bodies, in
+// force since 2025-07-01: billable, pricing_model, category and type, with
+// a conversation object only for a free entry point. Synthetic: shaped
+// after Meta's status webhook reference, as no public sample carries PMP.
+func TestPricingPerMessage(t *testing.T) {
+	batch, err := Parse(readFile(t, filepath.Join("testdata", "synthetic", "status-pmp.json")))
+	require.NoError(t, err)
+	require.Len(t, batch.Statuses, 3)
+	want := []actors.Pricing{
+		{Billable: true, Model: actors.PricingPerMessage, Category: "marketing", Type: "regular"},
+		{Billable: false, Model: actors.PricingPerMessage, Category: "service", Type: "free_customer_service"},
+		{Billable: false, Model: actors.PricingPerMessage, Category: "referral_conversion", Type: "free_entry_point"},
+	}
+	for i, w := range want {
+		require.NotNil(t, batch.Statuses[i].Pricing, "status %d", i)
+		assert.Equal(t, w, *batch.Statuses[i].Pricing, "status %d", i)
+	}
+	noPricing, err := Parse([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"w","status":"sent","pricing":null}]}}]}]}`))
+	require.NoError(t, err)
+	assert.Nil(t, noPricing.Statuses[0].Pricing, "null pricing is none")
 }
