@@ -31,6 +31,8 @@ type engineStore interface {
 	actors.Store
 	actors.ConversationsStore
 	actors.OutboundStore
+	actors.PricingStore
+	actors.WebhookErrorStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the
@@ -83,7 +85,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
-	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
+	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, store, log, reg)
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
 	if cfg.RehydrateOnStart {
 		ce.rehydration = newRehydration(ce.host, store, cfg.RehydrateMax, log, reg)
