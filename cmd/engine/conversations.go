@@ -98,6 +98,7 @@ func (ce *conversationEngine) gatewayEngine(store engineStore, deadLetters actor
 	return &gateway.Engine{
 		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
 		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store, DeadLetters: deadLetters,
+		Reports: store,
 	}
 }
 
