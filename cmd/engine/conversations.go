@@ -22,6 +22,7 @@ import (
 	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
+	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/supervisors"
 )
@@ -51,13 +52,15 @@ type conversationEngine struct {
 	sweeper    *conversation.Sweeper
 	// rehydration is nil when REHYDRATE_ON_START is off.
 	rehydration *rehydration
+	// pauses are Meta's pauses and operator alerts, shared with the sender.
+	pauses *sender.Pauses
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
 // host, the assigner, the use cases (app, on the host), then the agent
 // sessions that call them. The gateway is handed the same app.
 func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, refusals agentsession.Refusals,
-	log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
+	log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher, shaper sender.Shaper) (*conversationEngine, error) {
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{log: log, system: system}
@@ -66,10 +69,19 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	// conversations through the host) and the hub subscribing to it at
 	// their construction, the use cases on the host, the hub calling them.
 	events := actors.NewBus()
+	// One Pauses for the sender (errors answered to a send) and the
+	// conversations (errors reported later in a failed status): the same
+	// pauses on the same shaper, the same operator alerts.
+	ce.pauses = sender.NewPauses(sender.PausesOptions{Shaper: shaper, NumberPause: cfg.NumberPause, RecipientPause: cfg.RecipientPause,
+		Users: store, Notifications: store, Publisher: events, Log: log, Registry: reg})
 	deps := &conversation.Deps{
 		Store:     store,
 		Publisher: events,
 		Outbox:    outbox,
+		Pauser:    ce.pauses,
+		Pricing:   store,
+		// Templates: the template registry is wired here once it exists;
+		// until then a template error is recorded on its message only.
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,

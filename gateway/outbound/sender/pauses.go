@@ -85,10 +85,15 @@ func (p *Pauses) PauseNumber(ctx context.Context, phoneNumberID string, pause ti
 		zap.String("phone_number_id", phoneNumberID), zap.Int("code", werr.Code), zap.String("reason", werr.Title), zap.Duration("pause", pause))
 }
 
-// PauseRecipient pauses a recipient on the business number for pause (or
-// the configured RecipientPause) after Meta reported werr in a failed
-// status.
+// PauseRecipient pauses a recipient on the business number for pause
+// after Meta reported werr in a failed status; the configured
+// RecipientPause replaces the pause of the codes that pause a recipient
+// for hours (131048, 131049), not the seconds of the pair rate (131056).
 func (p *Pauses) PauseRecipient(ctx context.Context, phoneNumberID, waID string, pause time.Duration, werr actors.WhatsAppError) {
+	rule, _ := actors.WhatsAppErrorRule(werr.Code)
+	if rule.Action == actors.ErrorPauseRecipient {
+		pause = pick(p.opts.RecipientPause, pause)
+	}
 	pause = p.pauseRecipient(phoneNumberID, waID, pause)
 	p.log.Warn("recipient paused after a failed status", zap.String("phone_number_id", phoneNumberID), zap.Int("code", werr.Code),
 		zap.Duration("pause", pause))
@@ -104,10 +109,9 @@ func (p *Pauses) pauseNumber(ctx context.Context, phoneNumberID string, pause ti
 	return pause
 }
 
-// pauseRecipient pauses the recipient and counts it; it returns the pause
-// applied.
+// pauseRecipient pauses the recipient for pause and counts it; it returns
+// the pause applied.
 func (p *Pauses) pauseRecipient(phoneNumberID, waID string, pause time.Duration) time.Duration {
-	pause = pick(p.opts.RecipientPause, pause)
 	p.opts.Shaper.PauseRecipient(phoneNumberID, waID, time.Now().Add(pause))
 	p.paused.WithLabelValues("recipient").Inc()
 	return pause

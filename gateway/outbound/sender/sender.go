@@ -205,7 +205,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 			zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Duration("pause", pause), zap.Error(err))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
 	case whatsapp.PauseRecipient:
-		pause := s.pauses.pauseRecipient(job.PhoneNumberID, job.To, dec.Delay)
+		pause := s.pauses.pauseRecipient(job.PhoneNumberID, job.To, pick(s.opts.RecipientPause, dec.Delay))
 		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Error(err))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
 	default: // Fail
