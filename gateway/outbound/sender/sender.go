@@ -6,10 +6,16 @@
 // second send, so a send reaches Meta twice only if the process died while
 // its HTTP request was in flight. Sends are shaped per business number
 // (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
-// classified by Meta's code: retried with exponential backoff and jitter,
-// failed for good, or pausing the number (0/190, 368/131031/131042: an error
-// log and engine_sender_paused_total{scope="number"}) or the recipient on
-// that number (131048/131049: scope="recipient"). A job whose number or
+// classified by Meta's code through the engine's one table
+// (actors.WhatsAppErrorRule, the same the conversations apply to failed
+// status webhooks): retried with exponential backoff and jitter, failed for
+// good (the message's error carries the code, the failure kind and a reason
+// an agent can act on), or pausing the number (0/190, 368/131031/131042: an
+// error log, engine_sender_paused_total{scope="number"} and an operator
+// alert to every admin and supervisor) or the recipient on that number
+// (131048/131049: scope="recipient"). Pauses applies the pauses and alerts;
+// one Pauses is shared with the conversations, so a failure Meta reports
+// late pauses the same shaper. A job whose number or
 // recipient is paused is put back untried until the pause ends
 // (engine_sends_total{outcome="held"}) without using an attempt, so a long
 // outage delays messages but fails none. A job that exhausts its attempts
