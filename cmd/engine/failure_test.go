@@ -229,7 +229,9 @@ func runFailureCases(t *testing.T, late bool) {
 				if tc.code == 131026 {
 					assert.Contains(t, e["reason"], "not on WhatsApp or cannot receive messages; check the number or use another channel")
 				}
-				require.Eventually(t, func() bool { return l.hasNotification(agent, actors.NotifyMessageFailed, fmt.Sprintf("code %d", tc.code)) },
+				require.Eventually(t, func() bool {
+					return l.hasNotification(agent, actors.NotifyMessageFailed, fmt.Sprintf("code %d", tc.code))
+				},
 					5*time.Second, 20*time.Millisecond, "the agent is told why")
 			}
 			if tc.expires {
@@ -331,4 +333,3 @@ func (l *live) hasNotification(token, kind, text string) bool {
 	}
 	return false
 }
-

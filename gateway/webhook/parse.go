@@ -122,10 +122,10 @@ type wireMessage struct {
 }
 
 type wireStatus struct {
-	ID                    string      `json:"id"`
-	Status                string      `json:"status"`
-	Timestamp             unixSeconds `json:"timestamp"`
-	RecipientID           string      `json:"recipient_id"`
+	ID                    string       `json:"id"`
+	Status                string       `json:"status"`
+	Timestamp             unixSeconds  `json:"timestamp"`
+	RecipientID           string       `json:"recipient_id"`
 	BizOpaqueCallbackData string       `json:"biz_opaque_callback_data"`
 	Errors                []wireError  `json:"errors"`
 	Pricing               *wirePricing `json:"pricing"`
