@@ -180,13 +180,14 @@ func buildSend(req sendRequest) (content any, text string, object any, ae *apiEr
 		if len(req.Interactive) > 16<<10 {
 			ve.add("interactive", "TOO_LARGE", "must be at most 16 KiB")
 		}
+		checkInteractive(ve, req.Interactive)
 		content, text, object = req.Interactive, "[interactive]", req.Interactive
 	case "reaction":
 		if req.Reaction == nil || req.Reaction.MessageID == "" {
 			ve.add("reaction.messageId", "REQUIRED", "is required")
 			break
 		}
-		if utf8.RuneCountInString(req.Reaction.Emoji) > 10 {
+		if !validReaction(req.Reaction.Emoji) {
 			ve.add("reaction.emoji", "INVALID_VALUE", "must be one emoji, or empty to remove the reaction")
 		}
 		content, text = req.Reaction, req.Reaction.Emoji
