@@ -30,7 +30,9 @@ func TestSendsCheckedAgainstMetaLimits(t *testing.T) {
 	buttons := func(bs ...map[string]any) map[string]any {
 		return map[string]any{"type": "button", "body": map[string]string{"text": "Pick one"}, "action": map[string]any{"buttons": bs}}
 	}
-	row := func(id, title, desc string) map[string]string { return map[string]string{"id": id, "title": title, "description": desc} }
+	row := func(id, title, desc string) map[string]string {
+		return map[string]string{"id": id, "title": title, "description": desc}
+	}
 	list := func(button string, sections ...map[string]any) map[string]any {
 		return map[string]any{"type": "list", "body": map[string]string{"text": "Choose"}, "action": map[string]any{"button": button, "sections": sections}}
 	}
@@ -45,7 +47,9 @@ func TestSendsCheckedAgainstMetaLimits(t *testing.T) {
 		return rs
 	}
 	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
-	interactive := func(obj map[string]any) map[string]any { return map[string]any{"type": "interactive", "interactive": obj} }
+	interactive := func(obj map[string]any) map[string]any {
+		return map[string]any{"type": "interactive", "interactive": obj}
+	}
 	reaction := func(emoji string) map[string]any {
 		return map[string]any{"type": "reaction", "reaction": map[string]string{"messageId": "wamid.in.x", "emoji": emoji}}
 	}
