@@ -77,6 +77,15 @@ func (c Conversation) View() ConversationView {
 	return v
 }
 
+// AssignedView is the data of a conversation.assigned event: the
+// conversation object and its latest message (for a new conversation, the
+// first the customer wrote), so the assignee's list shows what was written
+// without another request.
+type AssignedView struct {
+	ConversationView
+	LastMessage *MessageView `json:"lastMessage,omitempty"`
+}
+
 // MessageView is the contract's message object.
 type MessageView struct {
 	ID             string         `json:"id"`

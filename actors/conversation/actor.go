@@ -64,6 +64,14 @@ type Deps struct {
 	// Pricing records the pricing object of status webhooks per outbound
 	// message; nil records none.
 	Pricing PricingRecorder
+	// Messages reads a conversation's latest message for the
+	// conversation.assigned event; nil sends the conversation alone.
+	Messages MessageLister
+}
+
+// MessageLister reads a conversation's messages, newest first.
+type MessageLister interface {
+	ListMessages(ctx context.Context, conversationID, before string, limit int) ([]actors.Message, string, error)
 }
 
 // env is what the actors of one Props share: the Deps, the actor system

@@ -77,7 +77,7 @@ func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 		return nil
 	}
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationAssigned, a.conv, "", a.conv.View())
+		a.publish(actors.EventConversationAssigned, a.conv, "", a.assignedView(ctx, a.conv))
 	}
 	return nil
 }

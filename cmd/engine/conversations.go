@@ -80,6 +80,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 		Outbox:    outbox,
 		Pauser:    ce.pauses,
 		Pricing:   store,
+		Messages:  store,
 		// Templates: the template registry is wired here once it exists;
 		// until then a template error is recorded on its message only.
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
