@@ -127,6 +127,9 @@ type Message struct {
 	// Seq is the conversation Seq this message was applied at.
 	Seq   int64
 	Error *WhatsAppError
+	// Pricing is what Meta charges for an outbound message, from its
+	// status webhooks; nil until one carried it.
+	Pricing *Pricing
 	// Raw is the inbound message object as received (unknown fields kept).
 	Raw       json.RawMessage
 	CreatedAt time.Time

@@ -13,6 +13,11 @@
 // they want. It exists before any of them, so each is complete when built;
 // Publish takes no lock and allocates nothing.
 //
+// WhatsAppErrorRule is the one table of Meta's error codes (what the engine
+// does about each and what it tells agents), shared by the sender for errors
+// answered to a send and by the conversations for errors reported in failed
+// status webhooks.
+//
 // The conversation, agent-session and routing actors live in sub-packages and
 // import nothing from HTTP, Mongo, Redis or AMQP.
 package actors

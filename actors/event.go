@@ -77,6 +77,15 @@ func (c Conversation) View() ConversationView {
 	return v
 }
 
+// AssignedView is the data of a conversation.assigned event: the
+// conversation object and its latest message (for a new conversation, the
+// first the customer wrote), so the assignee's list shows what was written
+// without another request.
+type AssignedView struct {
+	ConversationView
+	LastMessage *MessageView `json:"lastMessage,omitempty"`
+}
+
 // MessageView is the contract's message object.
 type MessageView struct {
 	ID             string         `json:"id"`
@@ -88,6 +97,7 @@ type MessageView struct {
 	Status         string         `json:"status"`
 	WaMessageID    *string        `json:"waMessageId"`
 	Error          *WhatsAppError `json:"error,omitempty"`
+	Pricing        *Pricing       `json:"pricing,omitempty"`
 	CreatedAt      time.Time      `json:"createdAt"`
 	UpdatedAt      time.Time      `json:"updatedAt"`
 }
@@ -95,7 +105,7 @@ type MessageView struct {
 // View renders m as the contract's message object.
 func (m Message) View() MessageView {
 	v := MessageView{ID: m.ID, ConversationID: m.ConversationID, Direction: m.Direction, Type: m.Type, Text: m.Text,
-		Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+		Status: m.Status, Error: m.Error, Pricing: m.Pricing, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
 	if len(m.Content) > 0 {
 		v.Content = rawJSON(m.Content)
 	}
@@ -129,6 +139,9 @@ const (
 	NotifyCustomerReplied = "customer.replied"
 	NotifyWindowExpiring  = "window.expiring"
 	NotifyMessageFailed   = "message.failed"
+	// NotifyNumberBlocked goes to every admin and supervisor when WhatsApp
+	// stops a business number (payment, lock, policy block, token).
+	NotifyNumberBlocked = "number.blocked"
 )
 
 func timePtr(t time.Time) *time.Time {

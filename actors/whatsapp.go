@@ -59,6 +59,11 @@ type WhatsAppError struct {
 	Message string `json:"message,omitempty"`
 	Details string `json:"details,omitempty"`
 	Href    string `json:"href,omitempty"`
+	// Kind is the engine's failure kind for the code (FailureUndeliverable,
+	// FailureTemplate, ...; see ErrorRule), set on outbound messages.
+	Kind string `json:"kind,omitempty"`
+	// Reason says, in words an agent can act on, why the message failed.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Outbound message statuses, in the order they may advance.
@@ -101,7 +106,9 @@ type StatusUpdate struct {
 	Errors    []WhatsAppError
 	// BizOpaqueCallbackData is the tracker the business attached at send.
 	BizOpaqueCallbackData string
-	Raw                   json.RawMessage
+	// Pricing is the status's pricing object, when it carries one.
+	Pricing *Pricing
+	Raw     json.RawMessage
 }
 
 // WebhookError is a value-level errors[] entry, tied to the business number

@@ -56,6 +56,8 @@ type Engine struct {
 	// messages back to queued first.
 	DeadLetters actors.DeadLetters
 	Requeue     Requeuer
+	// Reports are the pricing counts and webhook errors for operators.
+	Reports WhatsAppReports
 }
 
 const commandTimeout = 10 * time.Second

@@ -180,13 +180,14 @@ func buildSend(req sendRequest) (content any, text string, object any, ae *apiEr
 		if len(req.Interactive) > 16<<10 {
 			ve.add("interactive", "TOO_LARGE", "must be at most 16 KiB")
 		}
+		checkInteractive(ve, req.Interactive)
 		content, text, object = req.Interactive, "[interactive]", req.Interactive
 	case "reaction":
 		if req.Reaction == nil || req.Reaction.MessageID == "" {
 			ve.add("reaction.messageId", "REQUIRED", "is required")
 			break
 		}
-		if utf8.RuneCountInString(req.Reaction.Emoji) > 10 {
+		if !validReaction(req.Reaction.Emoji) {
 			ve.add("reaction.emoji", "INVALID_VALUE", "must be one emoji, or empty to remove the reaction")
 		}
 		content, text = req.Reaction, req.Reaction.Emoji
@@ -249,6 +250,9 @@ func (s *Server) recipient(ctx context.Context, to string, create bool) (actors.
 	return c, nil, err
 }
 
+// phoneNumberID checks a send's phoneNumberId; "" is the default number,
+// which the handler replaces with the customer's open conversation's
+// number (replyNumber) once the customer is known.
 func (s *Server) phoneNumberID(v string, ve *validationError) string {
 	if v == "" {
 		return s.cfg.WhatsAppPhoneNumberID
@@ -278,6 +282,11 @@ func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 	cust, ae, err := s.recipient(r.Context(), req.To, false)
 	if s.sendFailed(w, r, ae, err) {
 		return
+	}
+	if req.PhoneNumberID == "" {
+		if phoneID, err = s.replyNumber(r.Context(), cust); s.sendFailed(w, r, nil, err) {
+			return
+		}
 	}
 	ctxID := ""
 	if req.Context != nil {
@@ -329,6 +338,11 @@ func (s *Server) handleSendTemplate(w http.ResponseWriter, r *http.Request) {
 	cust, ae, err := s.recipient(r.Context(), req.To, true)
 	if s.sendFailed(w, r, ae, err) {
 		return
+	}
+	if req.PhoneNumberID == "" {
+		if phoneID, err = s.replyNumber(r.Context(), cust); s.sendFailed(w, r, nil, err) {
+			return
+		}
 	}
 	object := map[string]any{"name": req.Template.Name, "language": map[string]string{"code": lang}}
 	if len(req.Template.Components) > 0 {

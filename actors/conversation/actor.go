@@ -55,6 +55,23 @@ type Deps struct {
 	Log    *zap.Logger
 	// Clock is the time; SystemClock when nil.
 	Clock Clock
+	// Pauser holds back sends when a failed status reports a code that
+	// pauses a recipient or the business number; nil pauses nothing.
+	Pauser Pauser
+	// Templates is told when a failed message's code makes its template
+	// unusable; nil tells nobody.
+	Templates TemplateRegistry
+	// Pricing records the pricing object of status webhooks per outbound
+	// message; nil records none.
+	Pricing PricingRecorder
+	// Messages reads a conversation's latest message for the
+	// conversation.assigned event; nil sends the conversation alone.
+	Messages MessageLister
+}
+
+// MessageLister reads a conversation's messages, newest first.
+type MessageLister interface {
+	ListMessages(ctx context.Context, conversationID, before string, limit int) ([]actors.Message, string, error)
 }
 
 // env is what the actors of one Props share: the Deps, the actor system

@@ -62,7 +62,7 @@ func (a *Actor) assign(m Assign) Result {
 	}
 	c := a.conv
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationAssigned, c, prevAssignee, c.View())
+		a.publish(actors.EventConversationAssigned, c, prevAssignee, a.assignedView(ctx, c))
 	}
 	if c.AssigneeID != "" {
 		a.notify(ctx, c.AssigneeID, actors.NotifyAssigned, "Conversation assigned", "A conversation with +"+c.WaID+" was assigned to you.", c)
@@ -92,4 +92,24 @@ func (a *Actor) markRead(m MarkRead) Result {
 		a.publish(actors.EventConversationUpdated, c, "", c.View())
 	}
 	return Result{Conversation: *c}
+}
+
+// assignedView is the conversation.assigned event's data: the conversation
+// and its latest message, when it can be read (the event goes out without
+// it otherwise: the assignee can still list the messages).
+func (a *Actor) assignedView(ctx context.Context, c *actors.Conversation) actors.AssignedView {
+	v := actors.AssignedView{ConversationView: c.View()}
+	if a.env.Messages == nil {
+		return v
+	}
+	ms, _, err := a.env.Messages.ListMessages(ctx, c.ID, "", 1)
+	if err != nil {
+		a.log().Warn("read the latest message for the assignment", zap.String("conversation_id", c.ID), zap.Error(err))
+		return v
+	}
+	if len(ms) == 1 {
+		mv := ms[0].View()
+		v.LastMessage = &mv
+	}
+	return v
 }

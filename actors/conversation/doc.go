@@ -40,6 +40,15 @@
 //     engine's actors.Bus) with the conversation's key; an open conversation
 //     without an assignee publishes actors.EventAgentRequested, which is how
 //     the assigner hears of it (the actor holds no reference to it).
+//   - Failures: a failed outbound message, whether WhatsApp refused the send
+//     (SendOutcome) or reported the failure later in a failed status, gets
+//     the same consequences from the one table of Meta's codes
+//     (actors.WhatsAppErrorRule): its error's kind and agent-facing reason,
+//     a notification to the assignee, an expired conversation for 131047, the
+//     template registry told for 132xxx (Deps.Templates), and, for a late
+//     failure, the recipient or number paused through Deps.Pauser (the
+//     sender already paused for an answered one). A status's pricing is
+//     recorded per outbound message (Deps.Pricing).
 //   - Timers: the actor arms one timer (Deps.Clock) for the window warning,
 //     the expiry and its idle timeout while in memory; NextTimerAt is
 //     persisted so the Sweeper fires it when the actor is passivated or the

@@ -77,7 +77,7 @@ func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 		return nil
 	}
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationAssigned, a.conv, "", a.conv.View())
+		a.publish(actors.EventConversationAssigned, a.conv, "", a.assignedView(ctx, a.conv))
 	}
 	return nil
 }
@@ -131,23 +131,18 @@ func (a *Actor) sendOutcome(o SendOutcome) Result {
 			a.applyStatus(ctx, m, u)
 		}
 	}
-	if o.Status == actors.StatusFailed && c.AssigneeID != "" {
-		body := "A message could not be delivered."
-		if o.Error != nil {
-			body = fmt.Sprintf("A message could not be delivered: %s (%d).", o.Error.Title, o.Error.Code)
+	if o.Status == actors.StatusFailed {
+		werr := o.Error
+		if o.WindowClosed && (werr == nil || werr.Kind != actors.FailureWindowClosed) {
+			e := actors.WhatsAppError{Code: 131047}.Explained()
+			if werr != nil {
+				e.Code, e.Title, e.Message = werr.Code, werr.Title, werr.Message
+			}
+			werr = &e
 		}
-		a.notify(ctx, c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, &c)
-	}
-	if o.WindowClosed && a.conv != nil && a.conv.ID == m.ConversationID && (a.conv.State == actors.StateNew || a.conv.State == actors.StateActive) {
-		next := *a.conv
-		next.State, next.NextTimerAt, next.UpdatedAt = actors.StateExpired, time.Time{}, a.now()
-		if err := a.save(ctx, &next); err != nil {
+		if err := a.failedMessage(ctx, m, werr, false, &c); err != nil {
 			return Failed(err)
 		}
-		if a.env.Publisher != nil {
-			a.publish(actors.EventConversationUpdated, a.conv, "", a.conv.View())
-		}
-		a.armTimer()
 	}
 	return Result{Conversation: a.current(), Message: m}
 }

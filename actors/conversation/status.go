@@ -44,11 +44,21 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, u actors.Stat
 	var werr *actors.WhatsAppError
 	if len(u.Errors) > 0 {
 		e := u.Errors[0]
+		if u.Status == actors.StatusFailed && m.Direction == actors.DirectionOutbound {
+			// The same table as for an error answered to the send: the
+			// failure's kind and the reason an agent can act on.
+			e = e.Explained()
+		}
 		werr = &e
 	}
 	at := u.Timestamp
 	if at.IsZero() {
 		at = a.now()
+	}
+	if u.Pricing != nil && a.env.Pricing != nil && m.Direction == actors.DirectionOutbound && (m.Pricing == nil || *m.Pricing != *u.Pricing) {
+		if err := a.env.Pricing.SetMessagePricing(ctx, m.ID, u.PhoneNumberID, *u.Pricing); err != nil {
+			return Failed(fmt.Errorf("record pricing of message %s: %w", m.ID, err))
+		}
 	}
 	changed, err := a.env.Store.UpdateMessageStatus(ctx, m.ID, u.Status, "", werr, at)
 	if err != nil {
@@ -65,12 +75,10 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, u actors.Stat
 		a.publish(actors.EventMessageStatus, &c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: u.WaMessageID,
 			Status: u.Status, Error: werr, At: at.UTC()})
 	}
-	if u.Status == actors.StatusFailed && c.AssigneeID != "" {
-		body := "A message could not be delivered."
-		if werr != nil {
-			body = fmt.Sprintf("A message could not be delivered: %s (%d).", werr.Title, werr.Code)
+	if u.Status == actors.StatusFailed {
+		if err := a.failedMessage(ctx, m, werr, true, &c); err != nil {
+			return Failed(err)
 		}
-		a.notify(ctx, c.AssigneeID, actors.NotifyMessageFailed, "Message failed", body, &c)
 	}
 	return Result{Conversation: a.current()}
 }

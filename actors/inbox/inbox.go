@@ -2,8 +2,9 @@
 // actors.
 //
 // Guarantees: an entry leaves the inbox only after every message and status
-// in it was applied (persisted) by its conversation actor; until then it is
-// retried, so a crash after the webhook's 200 loses nothing. Entries are
+// in it was applied (persisted) by its conversation actor, and its
+// value-level errors[] were stored for operators (WebhookErrors, with an
+// error log and engine_webhook_errors_total); until then it is retried, so a crash after the webhook's 200 loses nothing. Entries are
 // dispatched oldest first and, within a batch, in body order; each
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. Applying twice is harmless: conversations drop
@@ -31,9 +32,15 @@ const MaxAttempts = 20
 // Parser decodes a webhook body.
 type Parser func(body []byte) (actors.WebhookBatch, error)
 
+// WebhookErrors keeps the value-level errors[] of webhooks for operators.
+type WebhookErrors interface {
+	AddWebhookErrors(ctx context.Context, rs []actors.WebhookErrorRecord) error
+}
+
 // Dispatcher drains the inbox.
 type Dispatcher struct {
 	store     actors.InboxStore
+	errs      WebhookErrors
 	parse     Parser
 	directory conversation.Directory
 	log       *zap.Logger
@@ -48,9 +55,10 @@ type Dispatcher struct {
 	lag      prometheus.Histogram
 }
 
-// New returns a Dispatcher; reg may be nil.
-func New(store actors.InboxStore, parse Parser, directory conversation.Directory, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
-	d := &Dispatcher{store: store, parse: parse, directory: directory, log: log.With(zap.String("component", "inbox")),
+// New returns a Dispatcher; errs (where value-level webhook errors are
+// kept) and reg may be nil.
+func New(store actors.InboxStore, parse Parser, directory conversation.Directory, errs WebhookErrors, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
+	d := &Dispatcher{store: store, errs: errs, parse: parse, directory: directory, log: log.With(zap.String("component", "inbox")),
 		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second,
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
@@ -197,12 +205,34 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 			key := conversation.Key{PhoneNumberID: s.PhoneNumberID, WaID: s.RecipientID}
 			r.jobs = append(r.jobs, job{entry: i, key: key, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
 		}
-		for _, we := range b.Errors {
-			d.metaErrs.WithLabelValues(strconv.Itoa(we.Code)).Inc()
-			d.log.Warn("webhook reports an error", zap.String("phone_number_id", we.PhoneNumberID), zap.Int("code", we.Code), zap.String("title", we.Title))
+		if len(b.Errors) > 0 && !d.keepErrors(ctx, e, b.Errors) {
+			r.bad[i] = true
 		}
 	}
 	return r, nil
+}
+
+// keepErrors stores the value-level errors of entry e for operators, with
+// an error log and the engine_webhook_errors_total metric, and reports
+// whether they were stored. Their ids derive from the entry, so a retried
+// entry stores each once; the log and metric count each attempt.
+func (d *Dispatcher) keepErrors(ctx context.Context, e actors.InboxEntry, errs []actors.WebhookError) bool {
+	recs := make([]actors.WebhookErrorRecord, 0, len(errs))
+	for k, we := range errs {
+		d.metaErrs.WithLabelValues(strconv.Itoa(we.Code)).Inc()
+		d.log.Error("WhatsApp reports an error for the business account", zap.String("phone_number_id", we.PhoneNumberID),
+			zap.Int("code", we.Code), zap.String("title", we.Title), zap.String("details", we.Details), zap.String("entry", e.ID))
+		recs = append(recs, actors.WebhookErrorRecord{ID: e.ID + "/" + strconv.Itoa(k), PhoneNumberID: we.PhoneNumberID, Error: we.WhatsAppError,
+			ReceivedAt: e.ReceivedAt})
+	}
+	if d.errs == nil {
+		return true
+	}
+	if err := d.errs.AddWebhookErrors(ctx, recs); err != nil {
+		d.log.Warn("store webhook errors; the entry will be retried", zap.String("entry", e.ID), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // finish awaits the answers of r, removes the entries fully applied and

@@ -68,7 +68,7 @@ func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 	}))
 	dir := &recordingDirectory{}
 	dir.down.Store(true)
-	d := New(store, webhook.Parse, dir, zap.NewNop(), prometheus.NewRegistry())
+	d := New(store, webhook.Parse, dir, nil, zap.NewNop(), prometheus.NewRegistry())
 
 	// While the actors fail, nothing leaves the inbox and attempts count.
 	for i := 0; i < 3; i++ {
@@ -101,7 +101,7 @@ func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: body("933", "w9"), ReceivedAt: time.Now().UTC()}}))
 	dir := &recordingDirectory{}
 	dir.down.Store(true)
-	d := New(store, webhook.Parse, dir, zap.NewNop(), prometheus.NewRegistry())
+	d := New(store, webhook.Parse, dir, nil, zap.NewNop(), prometheus.NewRegistry())
 	for i := 0; i < MaxAttempts+3; i++ {
 		_, _ = d.drainOnce(ctx)
 	}
@@ -155,7 +155,7 @@ func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 		{ID: actors.NewID(), Body: body("922", "w2"), ReceivedAt: time.Now().UTC()},
 	}))
 	dir := &blockingDirectory{release: make(chan struct{})}
-	d := New(store, webhook.Parse, dir, zap.NewNop(), prometheus.NewRegistry())
+	d := New(store, webhook.Parse, dir, nil, zap.NewNop(), prometheus.NewRegistry())
 	d.batch = 1
 
 	first, err := d.dispatch(ctx, nil)
@@ -185,4 +185,69 @@ func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(r.entries), d.finish(ctx, r)
+}
+
+// failingErrors refuses value-level errors while down is set, then stores
+// them in the real store.
+type failingErrors struct {
+	down  atomic.Bool
+	store *sqlitestore.Store
+}
+
+func (f *failingErrors) AddWebhookErrors(ctx context.Context, rs []actors.WebhookErrorRecord) error {
+	if f.down.Load() {
+		return errors.New("store down")
+	}
+	return f.store.AddWebhookErrors(ctx, rs)
+}
+
+// TestValueErrorsAreKept: a body's value-level errors[] (no statuses) are
+// stored for operators before the entry leaves the inbox; while they cannot
+// be stored the entry stays and is retried; a retried entry stores each
+// error once.
+func TestValueErrorsAreKept(t *testing.T) {
+	t.Parallel()
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := context.Background()
+	errBody := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",` +
+		`"metadata":{"display_phone_number":"1","phone_number_id":"pn7"},"errors":[{"code":131042,"title":"Business eligibility payment issue",` +
+		`"message":"Business eligibility payment issue","error_data":{"details":"Message failed to send because there were one or more errors related to your payment method."}},` +
+		`{"code":368,"title":"Temporarily blocked for policies violations"}]}}]}]}`)
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	id := actors.NewID()
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: errBody, ReceivedAt: at}}))
+	errs := &failingErrors{store: store}
+	errs.down.Store(true)
+	d := New(store, webhook.Parse, &recordingDirectory{}, errs, zap.NewNop(), prometheus.NewRegistry())
+
+	_, err = d.drainOnce(ctx)
+	require.Error(t, err, "not stored: the entry is retried")
+	pending, err := store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+
+	errs.down.Store(false)
+	_, err = d.drainOnce(ctx)
+	require.NoError(t, err)
+	pending, err = store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+	kept, err := store.ListWebhookErrors(ctx, "pn7", 10)
+	require.NoError(t, err)
+	require.Len(t, kept, 2)
+	codes := []int{kept[0].Error.Code, kept[1].Error.Code}
+	require.ElementsMatch(t, []int{131042, 368}, codes)
+	for _, k := range kept {
+		require.Equal(t, at, k.ReceivedAt)
+		if k.Error.Code == 131042 {
+			require.Contains(t, k.Error.Details, "payment method")
+		}
+	}
+	// The same body again (a redelivery after a crash): stored once.
+	require.NoError(t, d.errs.AddWebhookErrors(ctx, []actors.WebhookErrorRecord{{ID: id + "/0", PhoneNumberID: "pn7", Error: actors.WhatsAppError{Code: 131042}, ReceivedAt: at}}))
+	kept, err = store.ListWebhookErrors(ctx, "", 10)
+	require.NoError(t, err)
+	require.Len(t, kept, 2)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
+	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/supervisors"
 )
@@ -31,6 +32,8 @@ type engineStore interface {
 	actors.Store
 	actors.ConversationsStore
 	actors.OutboundStore
+	actors.PricingStore
+	actors.WebhookErrorStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the
@@ -49,13 +52,15 @@ type conversationEngine struct {
 	sweeper    *conversation.Sweeper
 	// rehydration is nil when REHYDRATE_ON_START is off.
 	rehydration *rehydration
+	// pauses are Meta's pauses and operator alerts, shared with the sender.
+	pauses *sender.Pauses
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
 // host, the assigner, the use cases (app, on the host), then the agent
 // sessions that call them. The gateway is handed the same app.
 func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, refusals agentsession.Refusals,
-	log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher) (*conversationEngine, error) {
+	log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher, shaper sender.Shaper) (*conversationEngine, error) {
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{log: log, system: system}
@@ -64,10 +69,20 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	// conversations through the host) and the hub subscribing to it at
 	// their construction, the use cases on the host, the hub calling them.
 	events := actors.NewBus()
+	// One Pauses for the sender (errors answered to a send) and the
+	// conversations (errors reported later in a failed status): the same
+	// pauses on the same shaper, the same operator alerts.
+	ce.pauses = sender.NewPauses(sender.PausesOptions{Shaper: shaper, NumberPause: cfg.NumberPause, RecipientPause: cfg.RecipientPause,
+		Users: store, Notifications: store, Publisher: events, Log: log, Registry: reg})
 	deps := &conversation.Deps{
 		Store:     store,
 		Publisher: events,
 		Outbox:    outbox,
+		Pauser:    ce.pauses,
+		Pricing:   store,
+		Messages:  store,
+		// Templates: the template registry is wired here once it exists;
+		// until then a template error is recorded on its message only.
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,
@@ -83,7 +98,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
-	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, log, reg)
+	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, store, log, reg)
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
 	if cfg.RehydrateOnStart {
 		ce.rehydration = newRehydration(ce.host, store, cfg.RehydrateMax, log, reg)
@@ -96,6 +111,7 @@ func (ce *conversationEngine) gatewayEngine(store engineStore, deadLetters actor
 	return &gateway.Engine{
 		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
 		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store, DeadLetters: deadLetters,
+		Reports: store,
 	}
 }
 

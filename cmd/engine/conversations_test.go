@@ -541,7 +541,8 @@ func TestOpenAPIListsEngineRoutes(t *testing.T) {
 		require.True(t, ok, "%s %s is documented", rt[0], rt[1])
 	}
 	for _, p := range []string{"/api/whatsapp/webhook", "/api/whatsapp/conversations", "/api/whatsapp/conversations/{id}/messages",
-		"/api/whatsapp/conversations/{id}/assign", "/api/whatsapp/conversations/{id}/close", "/api/agents", "/api/notifications", "/ws"} {
+		"/api/whatsapp/conversations/{id}/assign", "/api/whatsapp/conversations/{id}/close", "/api/agents", "/api/notifications", "/ws",
+		"/api/whatsapp/pricing", "/api/whatsapp/webhook-errors"} {
 		require.Contains(t, doc.Paths, p)
 	}
 }

@@ -133,10 +133,10 @@ func (e *engine) open(ctx context.Context) error {
 	// Refused authentications are aggregated once for the HTTP edge and
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})
-	if e.conv, err = startConversations(ctx, cfg, e.store, e.kv, socketRefusals{refusals}, log, reg, newCountingPublisher(e.out.queue, reg)); err != nil {
+	if e.conv, err = startConversations(ctx, cfg, e.store, e.kv, socketRefusals{refusals}, log, reg, newCountingPublisher(e.out.queue, reg), e.out.shaper); err != nil {
 		return err
 	}
-	e.sender = e.out.newSender(e.store, e.conv.host, reg)
+	e.sender = e.out.newSender(e.store, e.conv.host, e.conv.pauses, reg)
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
 		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals})
 	if err != nil {

@@ -90,9 +90,9 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 // newSender builds the sender of the queue's jobs: it needs the
 // conversations' Directory, which is built after the queue (the
 // conversations publish to it).
-func (o *outbound) newSender(store engineStore, dir conversation.Directory, reg prometheus.Registerer) *sender.Sender {
+func (o *outbound) newSender(store engineStore, dir conversation.Directory, pauses *sender.Pauses, reg prometheus.Registerer) *sender.Sender {
 	return sender.New(sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: dir, Log: o.log, Registry: reg,
-		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause})
+		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause, Pauses: pauses})
 }
 
 // check is the readiness probe of the queue: RabbitMQ's live connection

@@ -46,6 +46,10 @@
 //     win over the contact's user_id/parent_user_id. When Meta sends only a
 //     business-scoped user id (BSUID), WaID is empty and UserID is set:
 //     callers must key such customers by UserID.
+//   - Status fields: Pricing is the status's pricing object (billable,
+//     pricing_model, category and, under per-message pricing "PMP", type);
+//     old conversation-based ("CBP") bodies parse the same way without a
+//     type. It is nil when the status carries none.
 //   - Results never alias body: the caller may reuse the buffer after Parse
 //     returns. Parse is safe for concurrent use and never panics (fuzzed).
 package webhook

@@ -122,12 +122,24 @@ type wireMessage struct {
 }
 
 type wireStatus struct {
-	ID                    string      `json:"id"`
-	Status                string      `json:"status"`
-	Timestamp             unixSeconds `json:"timestamp"`
-	RecipientID           string      `json:"recipient_id"`
-	BizOpaqueCallbackData string      `json:"biz_opaque_callback_data"`
-	Errors                []wireError `json:"errors"`
+	ID                    string       `json:"id"`
+	Status                string       `json:"status"`
+	Timestamp             unixSeconds  `json:"timestamp"`
+	RecipientID           string       `json:"recipient_id"`
+	BizOpaqueCallbackData string       `json:"biz_opaque_callback_data"`
+	Errors                []wireError  `json:"errors"`
+	Pricing               *wirePricing `json:"pricing"`
+}
+
+// wirePricing is a status's pricing object. Per-message pricing (PMP, for
+// every business since 2025-07-01) sends billable, pricing_model "PMP",
+// category and type; the older conversation-based bodies (CBP) have no
+// type, and their conversation object is not needed to count messages.
+type wirePricing struct {
+	Billable     bool   `json:"billable"`
+	PricingModel string `json:"pricing_model"`
+	Category     string `json:"category"`
+	Type         string `json:"type"`
 }
 
 // maxUnixSeconds is the last second of year 9999: later values are treated
@@ -295,7 +307,12 @@ func parseMessage(raw json.RawMessage, v *wireValue) actors.InboundMessage {
 func parseStatus(raw json.RawMessage, phoneNumberID string) actors.StatusUpdate {
 	var ws wireStatus
 	_ = json.Unmarshal(raw, &ws) // raw is a valid object; mismatched fields stay zero
+	var pricing *actors.Pricing
+	if p := ws.Pricing; p != nil && (p.PricingModel != "" || p.Category != "" || p.Type != "" || p.Billable) {
+		pricing = &actors.Pricing{Billable: p.Billable, Model: clip(p.PricingModel, 32), Category: clip(p.Category, 64), Type: clip(p.Type, 64)}
+	}
 	return actors.StatusUpdate{
+		Pricing:               pricing,
 		PhoneNumberID:         phoneNumberID,
 		WaMessageID:           ws.ID,
 		RecipientID:           ws.RecipientID,

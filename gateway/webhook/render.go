@@ -45,21 +45,69 @@ type wireSharedContact struct {
 }
 
 // render is the short human rendering of a message for agents and
-// notifications:
+// notifications; every type renders to something readable, never "":
 //
 //	text         text.body
-//	image, video caption
-//	document     caption, else filename
-//	interactive  button_reply.title, list_reply.title, nfm_reply.body
+//	image, video caption, else "[image]" / "[video]"
+//	document     caption, else filename, else "[document]"
+//	audio        "[voice message]" (audio.voice true), else "[audio]"
+//	sticker      "[sticker]"
+//	interactive  button_reply.title, list_reply.title, nfm_reply.body, else "[interactive reply]"
 //	button       button.text (template quick reply)
-//	reaction     reaction.emoji ("" means the reaction was removed)
-//	location     "name, address" (either alone when only one is sent), else "lat,long"
-//	contacts     the first non-empty formatted_name
-//	system       system.body
+//	reaction     reaction.emoji; "" (the reaction was removed) is "[reaction removed]"
+//	location     "name, address" (either alone when only one is sent), else "lat,long", else "[location]"
+//	contacts     the first non-empty formatted_name, else "[contact]"
+//	system       system.body, else "[system message]"
 //	order        "order (N items)", N the number of product lines ("1 item")
-//	edit         the rendering of the edited message (edit.message)
-//	anything else (audio, sticker, revoke, unsupported, newer types) ""
+//	edit         the rendering of the edited message (edit.message), else "[message edited]"
+//	revoke       "[message deleted]"
+//	unsupported  "[unsupported message]"
+//	anything else "[<type> message]"
 func render(typ string, content json.RawMessage, depth int) string {
+	if t := renderContent(typ, content, depth); t != "" {
+		return t
+	}
+	return placeholder(typ, content)
+}
+
+// placeholder is the rendering of a message whose content gives no text.
+func placeholder(typ string, content json.RawMessage) string {
+	switch typ {
+	case "":
+		return "[message]"
+	case "image", "video", "document", "sticker", "location":
+		return "[" + typ + "]"
+	case "audio":
+		var a struct {
+			Voice bool `json:"voice"`
+		}
+		_ = json.Unmarshal(content, &a)
+		if a.Voice {
+			return "[voice message]"
+		}
+		return "[audio]"
+	case "contacts":
+		return "[contact]"
+	case "interactive":
+		return "[interactive reply]"
+	case "edit":
+		return "[message edited]"
+	case "reaction":
+		return "[reaction removed]"
+	case "system":
+		return "[system message]"
+	case "revoke":
+		return "[message deleted]"
+	case "unsupported":
+		return "[unsupported message]"
+	case "order":
+		return "order (0 items)"
+	}
+	return "[" + clip(typ, 32) + " message]"
+}
+
+// renderContent is the text a message's content gives, "" when none.
+func renderContent(typ string, content json.RawMessage, depth int) string {
 	if content == nil {
 		return ""
 	}
@@ -129,7 +177,7 @@ func render(typ string, content json.RawMessage, depth int) string {
 		}
 		var inner wireMessage
 		_ = json.Unmarshal(c.Message, &inner)
-		return render(inner.Type, contentOf(&inner, c.Message), depth+1)
+		return renderContent(inner.Type, contentOf(&inner, c.Message), depth+1)
 	}
 	return ""
 }

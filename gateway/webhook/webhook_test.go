@@ -57,6 +57,7 @@ type wantStatus struct {
 	id, status, recipientID, bizOpaque string
 	unix                               int64
 	errors                             []actors.WhatsAppError
+	pricing                            *actors.Pricing
 }
 
 // fixtureCase is what one real webhook body must parse to. Each fixture
@@ -76,23 +77,23 @@ func fixtureCases() []fixtureCase {
 	forwarded := &actors.MessageContext{Forwarded: true}
 	with := func(m *wantMessage, edit func(*wantMessage)) *wantMessage { edit(m); return m }
 	sentStatus := func(status string, unix int64) *wantStatus {
-		return &wantStatus{id: "wamid.xyzxyz", status: status, recipientID: fixtureCustomer, unix: unix}
+		return &wantStatus{id: "wamid.xyzxyz", status: status, recipientID: fixtureCustomer, unix: unix, pricing: cbpService}
 	}
 
 	return []fixtureCase{
 		{file: "text-message.json", message: std("text", "wamid.xyzxyz", 1697043223, "Body Text")},
-		{file: "image-message.json", message: std("image", "wamid.xyzxyz", 1697043379, "")},
+		{file: "image-message.json", message: std("image", "wamid.xyzxyz", 1697043379, "[image]")},
 		{file: "video-message-forwarded.json", message: with(std("video", "wamid.xyzxyz", 1697044362, "caption"),
 			func(m *wantMessage) { m.context = forwarded })},
 		{file: "document-message.json", message: with(std("document", "wamid.xyzxyz", 1697043666, "caption"),
 			func(m *wantMessage) { m.context = forwarded })},
-		{file: "audio-message.json", message: with(std("audio", "wamid.xyzxyz", 1697043509, ""),
+		{file: "audio-message.json", message: with(std("audio", "wamid.xyzxyz", 1697043509, "[audio]"),
 			func(m *wantMessage) { m.context = forwarded })},
-		{file: "voice-message.json", message: std("audio", "wamid.xyzxyz", 1697043473, "")},
-		{file: "sticker-static.json", message: std("sticker", "wamid.xyzxyz", 1697043760, "")},
-		{file: "sticker-animated.json", message: std("sticker", "wamid.xyzxyz", 1697043785, "")},
+		{file: "voice-message.json", message: std("audio", "wamid.xyzxyz", 1697043473, "[voice message]")},
+		{file: "sticker-static.json", message: std("sticker", "wamid.xyzxyz", 1697043760, "[sticker]")},
+		{file: "sticker-animated.json", message: std("sticker", "wamid.xyzxyz", 1697043785, "[sticker]")},
 		{file: "reaction.json", message: std("reaction", "wamid.xyzxyz", 1697044456, "\U0001F62E")},
-		{file: "reaction-removed-empty-emoji.json", message: std("reaction", "wamid.xyzxyz", 1697044456, "")},
+		{file: "reaction-removed-empty-emoji.json", message: std("reaction", "wamid.xyzxyz", 1697044456, "[reaction removed]")},
 		{file: "location-current.json", message: with(std("location", "wamid.xyzxyz", 1697044557, "12.25089,43.90539"),
 			func(m *wantMessage) { m.context = forwarded })},
 		{file: "location-named.json", message: with(std("location", "wamid.xyzxyz", 1697044557,
@@ -100,7 +101,7 @@ func fixtureCases() []fixtureCase {
 			func(m *wantMessage) { m.context = forwarded })},
 		{file: "contacts.json", message: std("contacts", "wamid.xyzxyz", 1697044621, "Chandler Bing")},
 		{file: "order.json", message: std("order", "wamid.xyzxyz", 1697044668, "order (3 items)")},
-		{file: "unsupported.json", message: with(std("unsupported", "wamid.xyzxyz", 1697044706, ""),
+		{file: "unsupported.json", message: with(std("unsupported", "wamid.xyzxyz", 1697044706, "[unsupported message]"),
 			func(m *wantMessage) {
 				m.noContent = true
 				m.errors = []actors.WhatsAppError{{Code: 131051, Title: "Message type unknown",
@@ -112,7 +113,7 @@ func fixtureCases() []fixtureCase {
 			func(m *wantMessage) { m.context = &actors.MessageContext{FrequentlyForwarded: true} })},
 		{
 			file: "interactive-with-value-errors.json",
-			message: with(std("interactive", "wamid.wegrchytvwcggt=", 1700505494, ""), func(m *wantMessage) {
+			message: with(std("interactive", "wamid.wegrchytvwcggt=", 1700505494, "[interactive reply]"), func(m *wantMessage) {
 				m.noContent = true
 				m.context = &actors.MessageContext{From: "972123456789", ID: "wamid.gvwegfretge=="}
 			}),
@@ -133,7 +134,7 @@ func fixtureCases() []fixtureCase {
 			func(m *wantMessage) { m.from = who{waID: fixtureCustomer} })},
 		{file: "system-identity-change.json", message: with(std("system", "wamid.xyzxyz", 1697044706, "User identity changed"),
 			func(m *wantMessage) { m.from = who{waID: fixtureCustomer, profileName: "User A"} })},
-		{file: "message-revoked.json", message: with(std("revoke", "<WHATSAPP_MESSAGE_ID>", 1697043223, ""),
+		{file: "message-revoked.json", message: with(std("revoke", "<WHATSAPP_MESSAGE_ID>", 1697043223, "[message deleted]"),
 			func(m *wantMessage) {
 				// from is a placeholder, not digits: WaID comes from the only contact.
 				m.phoneNumberID = "<BUSINESS_PHONE_NUMBER_ID>"
@@ -155,6 +156,7 @@ func fixtureCases() []fixtureCase {
 		{file: "status-sent-biz-opaque-callback-data.json", status: with2(sentStatus(actors.StatusSent, 1698266945),
 			func(s *wantStatus) { s.bizOpaque = "some data" })},
 		{file: "status-failed.json", status: with2(sentStatus(actors.StatusFailed, 1689380458), func(s *wantStatus) {
+			s.pricing = nil
 			s.errors = []actors.WhatsAppError{{
 				Code:    130472,
 				Title:   "User's number is part of an experiment",
@@ -165,6 +167,10 @@ func fixtureCases() []fixtureCase {
 		})},
 	}
 }
+
+// cbpService is the pricing object of the real status fixtures: an old
+// conversation-based (CBP) body, which still parses.
+var cbpService = &actors.Pricing{Billable: true, Model: actors.PricingConversation, Category: "service"}
 
 func with2(s *wantStatus, edit func(*wantStatus)) *wantStatus { edit(s); return s }
 
@@ -324,6 +330,7 @@ func TestParseFixtures(t *testing.T) {
 					Timestamp:             unixUTC(w.unix),
 					Errors:                w.errors,
 					BizOpaqueCallbackData: w.bizOpaque,
+					Pricing:               w.pricing,
 				}
 				assert.Equal(t, want, got)
 			} else {
@@ -461,7 +468,7 @@ func TestParseUnknownMessageType(t *testing.T) {
 	assert.Equal(t, "100", m.PhoneNumberID)
 	assert.Equal(t, unixUTC(1700000100), m.Timestamp)
 	assert.JSONEq(t, `{"shape":["new",1,{"deep":true}],"body":"not rendered"}`, string(m.Content))
-	assert.Empty(t, m.Text, "unknown types have no rendering")
+	assert.Equal(t, "[future_type message]", m.Text, "an unknown type reads as such; its content is kept whole")
 	assert.Contains(t, string(m.Raw), `"brand_new_field":42`)
 }
 
@@ -576,9 +583,9 @@ func TestParseText(t *testing.T) {
 		{name: "edit renders the new text", typ: "edit",
 			content: `{"original_message_id":"wamid.o","message":{"type":"text","text":{"body":"fixed typo"}}}`, want: "fixed typo"},
 		{name: "edit inside an edit is not rendered", typ: "edit",
-			content: `{"message":{"type":"edit","edit":{"message":{"type":"text","text":{"body":"deep"}}}}}`, want: ""},
-		{name: "revoke has no text", typ: "revoke", content: `{"original_message_id":"wamid.o"}`, want: ""},
-		{name: "text of the wrong JSON type is empty", typ: "text", content: `{"body":12}`, want: ""},
+			content: `{"message":{"type":"edit","edit":{"message":{"type":"text","text":{"body":"deep"}}}}}`, want: "[message edited]"},
+		{name: "revoke reads as deleted", typ: "revoke", content: `{"original_message_id":"wamid.o"}`, want: "[message deleted]"},
+		{name: "text of the wrong JSON type is a placeholder", typ: "text", content: `{"body":12}`, want: "[text message]"},
 		{name: "text body is cut to MaxTextBytes on a rune boundary", typ: "text",
 			content: `{"body":"` + long + `"}`, want: long[:MaxTextBytes]},
 		{name: "odd limit cut backs off a split rune", typ: "text",
@@ -915,4 +922,26 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestPricingPerMessage parses per-message pricing (PMP) status bodies, in
+// force since 2025-07-01: billable, pricing_model, category and type, with
+// a conversation object only for a free entry point. Synthetic: shaped
+// after Meta's status webhook reference, as no public sample carries PMP.
+func TestPricingPerMessage(t *testing.T) {
+	batch, err := Parse(readFile(t, filepath.Join("testdata", "synthetic", "status-pmp.json")))
+	require.NoError(t, err)
+	require.Len(t, batch.Statuses, 3)
+	want := []actors.Pricing{
+		{Billable: true, Model: actors.PricingPerMessage, Category: "marketing", Type: "regular"},
+		{Billable: false, Model: actors.PricingPerMessage, Category: "service", Type: "free_customer_service"},
+		{Billable: false, Model: actors.PricingPerMessage, Category: "referral_conversion", Type: "free_entry_point"},
+	}
+	for i, w := range want {
+		require.NotNil(t, batch.Statuses[i].Pricing, "status %d", i)
+		assert.Equal(t, w, *batch.Statuses[i].Pricing, "status %d", i)
+	}
+	noPricing, err := Parse([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"w","status":"sent","pricing":null}]}}]}]}`))
+	require.NoError(t, err)
+	assert.Nil(t, noPricing.Statuses[0].Pricing, "null pricing is none")
 }

@@ -36,6 +36,8 @@ type messageDoc struct {
 	Raw            []byte          `bson:"raw,omitempty"`
 	CreatedAt      time.Time       `bson:"createdAt"`
 	UpdatedAt      *time.Time      `bson:"updatedAt,omitempty"`
+	// Pricing is absent until a status carried it (see pricing.go).
+	Pricing *pricingDoc `bson:"pricing,omitempty"`
 }
 
 // whatsAppErrDoc is an actors.WhatsAppError.
@@ -45,6 +47,8 @@ type whatsAppErrDoc struct {
 	Message string `bson:"message"`
 	Details string `bson:"details"`
 	Href    string `bson:"href"`
+	Kind    string `bson:"kind,omitempty"`
+	Reason  string `bson:"reason,omitempty"`
 }
 
 var messageProjection = bson.D{
@@ -52,7 +56,7 @@ var messageProjection = bson.D{
 	{Key: "type", Value: 1}, {Key: "text", Value: 1}, {Key: "content", Value: 1},
 	{Key: "status", Value: 1}, {Key: "statusRank", Value: 1}, {Key: "waMessageId", Value: 1},
 	{Key: "seq", Value: 1}, {Key: "error", Value: 1}, {Key: "raw", Value: 1},
-	{Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
+	{Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1}, {Key: "pricing", Value: 1},
 }
 
 // messageState is the part of a message a status update checks.
@@ -72,11 +76,11 @@ func toErrDoc(e *actors.WhatsAppError) *whatsAppErrDoc {
 	if e == nil {
 		return nil
 	}
-	return &whatsAppErrDoc{Code: int32(e.Code), Title: e.Title, Message: e.Message, Details: e.Details, Href: e.Href}
+	return &whatsAppErrDoc{Code: int32(e.Code), Title: e.Title, Message: e.Message, Details: e.Details, Href: e.Href, Kind: e.Kind, Reason: e.Reason}
 }
 
 func (d *whatsAppErrDoc) whatsAppError() actors.WhatsAppError {
-	return actors.WhatsAppError{Code: int(d.Code), Title: d.Title, Message: d.Message, Details: d.Details, Href: d.Href}
+	return actors.WhatsAppError{Code: int(d.Code), Title: d.Title, Message: d.Message, Details: d.Details, Href: d.Href, Kind: d.Kind, Reason: d.Reason}
 }
 
 // rawJSON returns b as JSON, nil when empty.
@@ -124,6 +128,9 @@ func (d messageDoc) message() actors.Message {
 	if d.Error != nil {
 		e := d.Error.whatsAppError()
 		m.Error = &e
+	}
+	if d.Pricing != nil {
+		m.Pricing = &actors.Pricing{Billable: d.Pricing.Billable, Model: d.Pricing.Model, Category: d.Pricing.Category, Type: d.Pricing.Type}
 	}
 	return m
 }

@@ -33,6 +33,7 @@ const (
 	notificationsColl = "notifications"
 	openConvsColl     = "open_conversations"
 	wamidsColl        = "message_wamids"
+	webhookErrorsColl = "webhook_errors"
 )
 
 // Client-wide limits. Every operation is bounded by opTimeout even when the
@@ -71,6 +72,8 @@ type Store struct {
 	// openConvs and wamids are the uniqueness guards (see guard.go).
 	openConvs *mongo.Collection
 	wamids    *mongo.Collection
+	// webhookErrors keeps value-level webhook errors (webhookerror.go).
+	webhookErrors *mongo.Collection
 
 	log *zap.Logger
 
@@ -115,6 +118,7 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		notifications: db.Collection(notificationsColl),
 		openConvs:     db.Collection(openConvsColl),
 		wamids:        db.Collection(wamidsColl),
+		webhookErrors: db.Collection(webhookErrorsColl),
 
 		log: log.With(zap.String("store", "mongodb"), zap.String("database", database)),
 		now: time.Now,
@@ -195,6 +199,11 @@ var indexes = []index{
 	{coll: messagesColl, name: "waMessageId", keys: bson.D{{Key: "waMessageId", Value: 1}}},
 	// TakePendingStatuses.
 	{coll: pendingColl, name: "waMessageId", keys: bson.D{{Key: "waMessageId", Value: 1}}},
+	// CountPricing: the priced messages of a time range.
+	{coll: messagesColl, name: "pricing_createdAt", keys: bson.D{{Key: "pricing.phoneNumberId", Value: 1}, {Key: "createdAt", Value: 1}}},
+	// ListWebhookErrors: newest first, of every number or of one.
+	{coll: webhookErrorsColl, name: "receivedAt_id", keys: bson.D{{Key: "receivedAt", Value: -1}, {Key: "_id", Value: -1}}},
+	{coll: webhookErrorsColl, name: "phoneNumberId_receivedAt_id", keys: bson.D{{Key: "phoneNumberId", Value: 1}, {Key: "receivedAt", Value: -1}, {Key: "_id", Value: -1}}},
 	// ListNotifications, newest first.
 	{coll: notificationsColl, name: "userId_createdAt_id", keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: -1}, {Key: "_id", Value: -1}}},
 }

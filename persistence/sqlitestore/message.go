@@ -23,12 +23,15 @@ var ErrBadCursor = fmt.Errorf("message cursor: %w", actors.ErrBadCursor)
 const messageCols = `id, conversation_id, direction, type, text, content, status, wa_message_id,
 	seq, error, raw, created_at, updated_at`
 
+// messageReadCols are messageCols and the pricing a status set later.
+const messageReadCols = messageCols + `, pricing_billable, pricing_model, pricing_category, pricing_type`
+
 // SQL the message and pending-status methods run.
 const (
 	qInsertMessage = `INSERT INTO messages (` + messageCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// The partial unique index messages_wamid serves this because the
 	// query repeats its condition.
-	qMessageByWaID = `SELECT ` + messageCols + ` FROM messages WHERE wa_message_id = ? AND wa_message_id != ''`
+	qMessageByWaID = `SELECT ` + messageReadCols + ` FROM messages WHERE wa_message_id = ? AND wa_message_id != ''`
 
 	// qUpdateMessageStatus moves forward only: the stored status's rank
 	// (statusRankSQL, the same order as actors.StatusRank) must be below
@@ -46,10 +49,10 @@ const (
 
 	// Keyset pages over messages_conversation, newest first: the cursor is
 	// the (created_at, id) of the last message handed out.
-	qListMessages = `SELECT ` + messageCols + ` FROM messages
+	qListMessages = `SELECT ` + messageReadCols + ` FROM messages
 		WHERE conversation_id = ?
 		ORDER BY created_at DESC, id DESC LIMIT ?`
-	qListMessagesBefore = `SELECT ` + messageCols + ` FROM messages
+	qListMessagesBefore = `SELECT ` + messageReadCols + ` FROM messages
 		WHERE conversation_id = ? AND (created_at, id) < (?, ?)
 		ORDER BY created_at DESC, id DESC LIMIT ?`
 
@@ -69,11 +72,15 @@ const (
 func scanMessage(row interface{ Scan(...any) error }) (actors.Message, error) {
 	var m actors.Message
 	var content, raw []byte
-	var werr sql.NullString
+	var werr, model, category, typ sql.NullString
+	var billable sql.NullBool
 	var created, updated int64
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Type, &m.Text, &content, &m.Status,
-		&m.WaMessageID, &m.Seq, &werr, &raw, &created, &updated); err != nil {
+		&m.WaMessageID, &m.Seq, &werr, &raw, &created, &updated, &billable, &model, &category, &typ); err != nil {
 		return actors.Message{}, mapErr(err)
+	}
+	if billable.Valid {
+		m.Pricing = &actors.Pricing{Billable: billable.Bool, Model: model.String, Category: category.String, Type: typ.String}
 	}
 	if len(content) > 0 {
 		m.Content = content

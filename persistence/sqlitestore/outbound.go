@@ -14,8 +14,8 @@ var _ actors.OutboundStore = (*Store)(nil)
 
 // SQL of the outbound store.
 const (
-	qMessageByID    = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
-	qQueuedOutbound = `SELECT ` + messageCols + ` FROM messages WHERE status = 'queued' AND direction = 'outbound' ORDER BY created_at, id LIMIT ?`
+	qMessageByID    = `SELECT ` + messageReadCols + ` FROM messages WHERE id = ?`
+	qQueuedOutbound = `SELECT ` + messageReadCols + ` FROM messages WHERE status = 'queued' AND direction = 'outbound' ORDER BY created_at, id LIMIT ?`
 	// qClaimIdempotency inserts a new claim or takes over, in the same
 	// statement, one whose claimant died (unanswered, same request, lease
 	// out: it keeps its created_at) or one that expired (replaced whole).

@@ -6,10 +6,16 @@
 // second send, so a send reaches Meta twice only if the process died while
 // its HTTP request was in flight. Sends are shaped per business number
 // (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
-// classified by Meta's code: retried with exponential backoff and jitter,
-// failed for good, or pausing the number (0/190, 368/131031/131042: an error
-// log and engine_sender_paused_total{scope="number"}) or the recipient on
-// that number (131048/131049: scope="recipient"). A job whose number or
+// classified by Meta's code through the engine's one table
+// (actors.WhatsAppErrorRule, the same the conversations apply to failed
+// status webhooks): retried with exponential backoff and jitter, failed for
+// good (the message's error carries the code, the failure kind and a reason
+// an agent can act on), or pausing the number (0/190, 368/131031/131042: an
+// error log, engine_sender_paused_total{scope="number"} and an operator
+// alert to every admin and supervisor) or the recipient on that number
+// (131048/131049: scope="recipient"). Pauses applies the pauses and alerts;
+// one Pauses is shared with the conversations, so a failure Meta reports
+// late pauses the same shaper. A job whose number or
 // recipient is paused is put back untried until the pause ends
 // (engine_sends_total{outcome="held"}) without using an attempt, so a long
 // outage delays messages but fails none. A job that exhausts its attempts
@@ -64,6 +70,11 @@ type Options struct {
 	// RecipientPause, when set, replaces the pause 131048/131049 put on a
 	// recipient (otherwise hours).
 	RecipientPause time.Duration
+	// Pauses applies pauses and operator alerts; the same Pauses is handed
+	// to the conversations for failures reported later in a failed status.
+	// When nil, New builds one from Shaper, NumberPause and RecipientPause
+	// (alerts then only logged and counted) and registers its metrics.
+	Pauses *Pauses
 }
 
 // Sender is the outbound queue's consumer.
@@ -75,20 +86,24 @@ type Sender struct {
 	wg       sync.WaitGroup
 
 	outcomes *prometheus.CounterVec
-	paused   *prometheus.CounterVec
 	latency  prometheus.Histogram
+	pauses   *Pauses
 }
 
 // New returns a Sender; Run starts it.
 func New(opts Options) *Sender {
 	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused)."}, []string{"outcome"}),
-		paused:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sender_paused_total", Help: "Pauses by scope (number, recipient) after Meta's errors."}, []string{"scope"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
 	}
 	if opts.Registry != nil {
-		opts.Registry.MustRegister(s.outcomes, s.paused, s.latency)
+		opts.Registry.MustRegister(s.outcomes, s.latency)
+	}
+	s.pauses = opts.Pauses
+	if s.pauses == nil {
+		s.pauses = NewPauses(PausesOptions{Shaper: opts.Shaper, NumberPause: opts.NumberPause, RecipientPause: opts.RecipientPause,
+			Log: opts.Log, Registry: opts.Registry})
 	}
 	return s
 }
@@ -181,7 +196,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		return
 	}
 	dec := whatsapp.Classify(err)
-	werr := &actors.WhatsAppError{Code: max(dec.Code, 0), Title: dec.Reason}
+	werr := failure(dec)
 	switch dec.Action {
 	case whatsapp.Retry:
 		if dec.RecipientOnly {
@@ -191,17 +206,13 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		}
 		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, dec.Delay), dec.Reason, log)
 	case whatsapp.PauseNumber:
-		pause := pick(s.opts.NumberPause, dec.Delay)
-		s.paused.WithLabelValues("number").Inc()
+		pause := s.pauses.pauseNumber(ctx, job.PhoneNumberID, dec.Delay, *werr)
 		log.Error("WhatsApp refused the business number's token or account; sends paused",
 			zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Duration("pause", pause), zap.Error(err))
-		s.opts.Shaper.PauseNumber(job.PhoneNumberID, time.Now().Add(pause))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
 	case whatsapp.PauseRecipient:
-		s.paused.WithLabelValues("recipient").Inc()
+		pause := s.pauses.pauseRecipient(job.PhoneNumberID, job.To, pick(s.opts.RecipientPause, dec.Delay))
 		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Error(err))
-		pause := pick(s.opts.RecipientPause, dec.Delay)
-		s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(pause))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
 	default: // Fail
 		log.Info("send failed for good", zap.Int("code", dec.Code), zap.String("reason", dec.Reason))
@@ -226,7 +237,21 @@ func (s *Sender) retry(ctx context.Context, d actors.Delivery, job actors.Outbou
 	}
 	s.outcomes.WithLabelValues("dead_lettered").Inc()
 	log.Warn("send dead-lettered after its last attempt", zap.String("reason", reason))
-	s.record(ctx, job, actors.StatusFailed, "", &actors.WhatsAppError{Title: "dead-lettered after the last attempt", Message: reason}, false, log)
+	s.record(ctx, job, actors.StatusFailed, "", &actors.WhatsAppError{Title: "dead-lettered after the last attempt", Message: reason,
+		Kind: actors.FailureTransient, Reason: "WhatsApp could not take the message and the engine stopped retrying; send it again later."}, false, log)
+}
+
+// failure is the error recorded on a message whose send failed with dec:
+// Meta's code with the table's kind and agent-facing reason, or, for a
+// failure that carries no code (an answer that is not Meta's, a response
+// without a message id), code 0 with kind FailureRejected.
+func failure(dec whatsapp.Decision) *actors.WhatsAppError {
+	if dec.Code == whatsapp.NoCode {
+		return &actors.WhatsAppError{Title: dec.Reason, Kind: actors.FailureRejected,
+			Reason: "WhatsApp did not accept the message; it was not sent."}
+	}
+	e := actors.WhatsAppError{Code: dec.Code, Title: dec.Reason}.Explained()
+	return &e
 }
 
 // hold puts back, untried, a job whose number or recipient is paused, to

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/wacc/engine/actors"
 )
 
 // Action is what the sender does with a message whose send failed.
@@ -64,61 +66,30 @@ type Decision struct {
 	RecipientOnly bool
 }
 
-// Minimum delays Classify hands out.
-const (
-	throughputDelay  = time.Second      // 130429: the per-second budget refills
-	pairRateDelay    = 6 * time.Second  // 131056: about 1 message per 6 s per pair
-	appLimitDelay    = 30 * time.Second // 4, 80007: rolling-hour call limits
-	tokenPauseDelay  = 5 * time.Minute  // 0, 190: until the token is fixed
-	accountPause     = 30 * time.Minute // 368, 131031, 131042: needs a person
-	recipientPause   = 4 * time.Hour    // 131048, 131049
-	httpTooManyDelay = time.Second      // HTTP 429 without a known code
-)
+// httpTooManyDelay is the least wait after an HTTP 429 that carries no
+// Meta error code (a proxy's, not Meta's).
+const httpTooManyDelay = time.Second
 
-// rules maps Meta's error codes to decisions (Code is filled in by
-// Classify). Codes not listed are unknown: Fail, unless the HTTP status is
-// 5xx or 429.
-var rules = map[int]Decision{
-	// Retry with backoff.
-	130429: {Action: Retry, Delay: throughputDelay, Reason: "130429 throughput limit"},
-	131056: {Action: Retry, Delay: pairRateDelay, Reason: "131056 pair rate limit", RecipientOnly: true},
-	4:      {Action: Retry, Delay: appLimitDelay, Reason: "4 app call limit"},
-	80007:  {Action: Retry, Delay: appLimitDelay, Reason: "80007 account rate limit"},
-	1:      {Action: Retry, Reason: "1 api unknown error"},
-	2:      {Action: Retry, Reason: "2 api service unavailable"},
-	131000: {Action: Retry, Reason: "131000 something went wrong"},
-	131016: {Action: Retry, Reason: "131016 service unavailable"},
-
-	// Fail for good.
-	131047: {Action: Fail, Reason: "131047 re-engagement window closed", WindowClosed: true},
-	131026: {Action: Fail, Reason: "131026 message undeliverable"},
-	100:    {Action: Fail, Reason: "100 invalid parameter"},
-	132000: {Action: Fail, Reason: "132000 template parameter count mismatch"},
-	132001: {Action: Fail, Reason: "132001 template does not exist"},
-	131051: {Action: Fail, Reason: "131051 unsupported message type"},
-	130472: {Action: Fail, Reason: "130472 recipient in experiment"},
-
-	// Pause the business number.
-	0:      {Action: PauseNumber, Delay: tokenPauseDelay, Reason: "0 auth exception"},
-	190:    {Action: PauseNumber, Delay: tokenPauseDelay, Reason: "190 access token expired"},
-	368:    {Action: PauseNumber, Delay: accountPause, Reason: "368 blocked for policy violations"},
-	131031: {Action: PauseNumber, Delay: accountPause, Reason: "131031 account locked"},
-	131042: {Action: PauseNumber, Delay: accountPause, Reason: "131042 business payment issue"},
-
-	// Pause the recipient.
-	131048: {Action: PauseRecipient, Delay: recipientPause, Reason: "131048 spam rate limit", RecipientOnly: true},
-	131049: {Action: PauseRecipient, Delay: recipientPause, Reason: "131049 ecosystem engagement limit", RecipientOnly: true},
+// actionOf maps the table's actions to the sender's.
+var actionOf = map[actors.ErrorAction]Action{
+	actors.ErrorRetry:          Retry,
+	actors.ErrorFail:           Fail,
+	actors.ErrorPauseNumber:    PauseNumber,
+	actors.ErrorPauseRecipient: PauseRecipient,
 }
 
 // Classify decides what to do after a failed send. It looks through
 // wrapping (errors.As/Is), so errors from Client.Send and Shaper.Wait can
 // be passed as they are:
 //
-//   - *APIError with a code in the table: that code's decision, whatever
-//     the HTTP status.
-//   - *APIError with an unknown code or none: Retry on HTTP 5xx and 429,
-//     otherwise Fail with Reason "unknown code N" (or "http N" without a
-//     code).
+//   - *APIError with a Meta error code: the decision of the engine's one
+//     table of codes (actors.WhatsAppErrorRule), the same table the
+//     conversations apply to a failed status's errors[]. The HTTP status
+//     plays no part: a code not in the table fails as "unknown code N"
+//     whatever the status.
+//   - *APIError without a code (an answer that is not Meta's error
+//     object: a proxy's 502, a gateway's 429): Retry on HTTP 5xx and 429,
+//     otherwise Fail with Reason "http N".
 //   - ErrTransport, timeouts, context.DeadlineExceeded and
 //     context.Canceled: Retry.
 //   - ErrNoMessageID: Fail (Meta accepted the request; a retry could send
@@ -156,11 +127,15 @@ func Classify(err error) Decision {
 }
 
 func classifyAPIError(e *APIError) Decision {
-	if d, ok := rules[e.Code]; ok {
-		d.Code = e.Code
-		return d
+	if e.Code != NoCode {
+		rule, ok := actors.WhatsAppErrorRule(e.Code)
+		if !ok {
+			rule = actors.UnknownErrorRule(e.Code)
+		}
+		return Decision{Action: actionOf[rule.Action], Delay: rule.Delay, Code: e.Code, Reason: rule.Reason,
+			WindowClosed: rule.WindowClosed, RecipientOnly: rule.RecipientOnly}
 	}
-	d := Decision{Code: e.Code}
+	d := Decision{Code: NoCode, Reason: "http " + strconv.Itoa(e.HTTPStatus)}
 	switch {
 	case e.HTTPStatus >= 500:
 		d.Action = Retry
@@ -168,14 +143,6 @@ func classifyAPIError(e *APIError) Decision {
 		d.Action, d.Delay = Retry, httpTooManyDelay
 	default:
 		d.Action = Fail
-	}
-	if e.Code == NoCode {
-		d.Reason = "http " + strconv.Itoa(e.HTTPStatus)
-	} else {
-		d.Reason = "unknown code " + strconv.Itoa(e.Code)
-		if d.Action == Retry {
-			d.Reason = "http " + strconv.Itoa(e.HTTPStatus) + " " + d.Reason
-		}
 	}
 	return d
 }

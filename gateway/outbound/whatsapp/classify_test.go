@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
 )
 
 func TestClassifyMetaCodes(t *testing.T) {
@@ -37,6 +39,13 @@ func TestClassifyMetaCodes(t *testing.T) {
 		{code: 100, action: Fail},
 		{code: 132000, action: Fail},
 		{code: 132001, action: Fail},
+		{code: 132005, action: Fail},
+		{code: 132007, action: Fail},
+		{code: 132012, action: Fail},
+		{code: 132015, action: Fail},
+		{code: 132016, action: Fail},
+		{code: 131052, action: Fail},
+		{code: 131053, action: Fail},
 		{code: 131051, action: Fail},
 		{code: 130472, action: Fail},
 		// pause the business number
@@ -49,9 +58,10 @@ func TestClassifyMetaCodes(t *testing.T) {
 		{code: 131048, action: PauseRecipient, delay: 4 * time.Hour, recipientOnly: true},
 		{code: 131049, action: PauseRecipient, delay: 4 * time.Hour, recipientOnly: true},
 	}
-	require.Len(t, cases, len(rules), "every code in the rules is tested")
+	require.Len(t, cases, len(actors.WhatsAppErrorCodes()), "every code in the table is tested")
 	for _, tc := range cases {
-		for _, status := range []int{http.StatusBadRequest, http.StatusInternalServerError, http.StatusTooManyRequests} {
+		for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusInternalServerError,
+			http.StatusServiceUnavailable, http.StatusTooManyRequests} {
 			t.Run(fmt.Sprintf("%d/http%d", tc.code, status), func(t *testing.T) {
 				err := fmt.Errorf("send message from 1065: %w", &APIError{HTTPStatus: status, Code: tc.code, Message: "whatever"})
 				d := Classify(err)
@@ -79,10 +89,12 @@ func TestClassifyOther(t *testing.T) {
 			want: Decision{Action: Fail, Code: 999001, Reason: "unknown code 999001"}},
 		{name: "unknown code on 403", err: &APIError{HTTPStatus: 403, Code: 10},
 			want: Decision{Action: Fail, Code: 10, Reason: "unknown code 10"}},
+		// The code decides, never the status: an unknown code fails
+		// under a 5xx or a 429 as under a 400.
 		{name: "unknown code on 503", err: &APIError{HTTPStatus: 503, Code: 999001},
-			want: Decision{Action: Retry, Code: 999001, Reason: "http 503 unknown code 999001"}},
+			want: Decision{Action: Fail, Code: 999001, Reason: "unknown code 999001"}},
 		{name: "unknown code on 429", err: &APIError{HTTPStatus: 429, Code: 999001},
-			want: Decision{Action: Retry, Delay: time.Second, Code: 999001, Reason: "http 429 unknown code 999001"}},
+			want: Decision{Action: Fail, Code: 999001, Reason: "unknown code 999001"}},
 		{name: "no code on 502", err: &APIError{HTTPStatus: 502, Code: NoCode},
 			want: Decision{Action: Retry, Code: NoCode, Reason: "http 502"}},
 		{name: "no code on 500", err: &APIError{HTTPStatus: 500, Code: NoCode},

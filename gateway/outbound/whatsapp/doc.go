@@ -36,10 +36,14 @@
 // # Classification guarantees
 //
 // Classify is a pure function of the error, safe for concurrent use and
-// free of allocations except the reason text of an unknown code. The decision for a Meta code is the same whatever the
-// HTTP status; the status decides only for codes outside the table (5xx and
-// 429 retry, anything else fails as "unknown code N"). See Classify for the
-// table and Decision for what each field asks of the caller.
+// free of allocations except the reason text of an unknown code. It keys on
+// Meta's error code through the engine's one table of codes
+// (actors.WhatsAppErrorRule), which the conversations also apply to the
+// errors[] of a failed status webhook, and never on the HTTP status: a code
+// outside the table fails as "unknown code N" under any status. The status
+// decides only for answers that carry no Meta code at all (a proxy's 5xx or
+// 429 retry, anything else fails as "http N"). See Classify, and Decision
+// for what each field asks of the caller.
 //
 // # Shaper guarantees
 //
