@@ -83,11 +83,6 @@ func listen(cfg config) (net.Listener, error) {
 	return ln, nil
 }
 
-// defaultHost keeps the sandbox on loopback unless told otherwise: it
-// accepts any bearer token, so it must not be reachable from elsewhere by
-// accident.
-const defaultHost = "127.0.0.1"
-
 // config is what the environment sets.
 type config struct {
 	host        string
@@ -106,7 +101,7 @@ type config struct {
 
 // defaultConfig is the configuration with no variable set.
 func defaultConfig() config {
-	return config{host: defaultHost, port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
+	return config{host: cloudapi.DefaultListenHost, port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
 		wabaID: cloudapi.DefaultBusinessAccountID, pricing: cloudapi.PricingPMP, window: cloudapi.DefaultServiceWindow,
 		reviewDelay: cloudapi.DefaultTemplateReviewDelay}
 }

@@ -173,10 +173,10 @@ func TestStatusCallbacks(t *testing.T) {
 	})
 }
 
-// TestStatusCallbacksPerMessagePricing: per-message pricing is the
+// testPerMessagePricing: per-message pricing is the
 // default; replies in the window and utility templates in the window are
 // free, other templates regular; a read status carries no pricing.
-func TestStatusCallbacksPerMessagePricing(t *testing.T) {
+func testPerMessagePricing(t *testing.T) {
 	h := newHarness(t, Options{}, false)
 	h.customerWrites(t, "919876500011")
 	cases := []struct {

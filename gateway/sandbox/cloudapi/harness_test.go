@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,11 @@ const (
 type receiver struct {
 	t      *testing.T
 	secret string
+	// hold, when set before the first post, is called at the start of
+	// every post (to keep the sandbox's workers busy); held counts the
+	// posts inside it.
+	hold func()
+	held atomic.Int32
 
 	mu        sync.Mutex
 	failNext  int // answer 500 to this many more valid posts
@@ -44,6 +50,14 @@ type receiver struct {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.mu.Lock()
+	hold := rc.hold
+	rc.mu.Unlock()
+	if hold != nil {
+		rc.held.Add(1)
+		hold()
+		rc.held.Add(-1)
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
@@ -124,6 +138,22 @@ func (rc *receiver) others() []json.RawMessage {
 		out = append(out, b.Other...)
 	}
 	return out
+}
+
+func (rc *receiver) setHold(f func()) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.hold = f
+}
+
+// waiting is the number of posts held right now.
+func (rc *receiver) waiting() int { return int(rc.held.Load()) }
+
+// header returns the headers of the i-th accepted body.
+func (rc *receiver) header(i int) http.Header {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.headers[i]
 }
 
 // allBodies returns a copy of the accepted bodies.

@@ -31,6 +31,9 @@ const (
 	DefaultMaxBatch            = 10
 	PricingCBP                 = "CBP"
 	PricingPMP                 = "PMP"
+	// DefaultListenHost is where a sandbox listens unless told otherwise:
+	// loopback, since it accepts any bearer token.
+	DefaultListenHost = "127.0.0.1"
 )
 
 // ErrRunning is returned by Run when the sandbox is already running.

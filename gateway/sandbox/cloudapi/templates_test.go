@@ -63,7 +63,7 @@ type templateChange struct {
 	Value map[string]any `json:"value"`
 }
 
-func TestTemplateList(t *testing.T) {
+func testTemplateList(t *testing.T) {
 	h := newHarness(t, Options{}, true)
 	seeds := SeedTemplates()
 
@@ -170,7 +170,7 @@ func TestTemplateList(t *testing.T) {
 	})
 }
 
-func TestTemplateCreateReviewAndDelete(t *testing.T) {
+func testTemplateCreateReviewAndDelete(t *testing.T) {
 	const delay = 50 * time.Millisecond
 	h := newHarness(t, Options{TemplateReviewDelay: delay, AssumeWindowOpen: true}, false)
 	create := func(t *testing.T, body string) apiResult {
@@ -287,7 +287,7 @@ func mustFloat(t *testing.T, id string) float64 {
 	return f
 }
 
-func TestTemplateStatusAndQualityControl(t *testing.T) {
+func testTemplateStatusAndQualityControl(t *testing.T) {
 	h := newHarness(t, Options{AssumeWindowOpen: true}, false)
 	update := func(t *testing.T, body string) apiResult {
 		t.Helper()
@@ -363,9 +363,9 @@ func TestTemplateStatusAndQualityControl(t *testing.T) {
 	})
 }
 
-// TestTemplateSendErrors: a template send is checked against the
+// testTemplateSendErrors: a template send is checked against the
 // registry, synchronously, with Meta's codes, titles and HTTP statuses.
-func TestTemplateSendErrors(t *testing.T) {
+func testTemplateSendErrors(t *testing.T) {
 	h := newHarness(t, Options{}, true)
 	cases := []struct {
 		name        string
