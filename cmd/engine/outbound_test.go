@@ -251,11 +251,15 @@ func TestInjectedFailures(t *testing.T) {
 		require.NotNil(t, m1.Error)
 		assert.Equal(t, 131026, m1.Error.Code)
 		// 0005: accepted, then failed by a 131047 status webhook, as Meta
-		// reports it (what the conversation does with a late 131047 is
-		// tested with the engine's handling of late failures).
+		// reports it; the late failure expires the conversation as an
+		// answered one would.
 		m5, _ := l.e.store.Message(context.Background(), ids["919811140005"])
 		require.NotNil(t, m5.Error)
 		assert.Equal(t, 131047, m5.Error.Code)
+		require.Eventually(t, func() bool {
+			c, err := l.e.store.OpenConversation(context.Background(), cfg.WhatsAppPhoneNumberID, "919811140005")
+			return err == nil && c.State == actors.StateExpired
+		}, 5*time.Second, 20*time.Millisecond, "a late 131047 expires the conversation")
 		// 0007: 5xx twice with at most 2 attempts: dead-lettered.
 		m7, _ := l.e.store.Message(context.Background(), ids["919811140007"])
 		assert.Equal(t, actors.StatusFailed, m7.Status)
