@@ -37,7 +37,9 @@ func TestKilledEngineLosesNoSend(t *testing.T) {
 	}
 	port := freePort(t)
 	engineURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	sb := cloudapi.New(cloudapi.Options{Log: zap.NewNop(), WebhookURL: engineURL + "/api/whatsapp/webhook", AppSecret: testAppSecret,
+	// The customers write to the engine directly (signed webhooks), not
+	// through the sandbox, so the sandbox takes their windows as open.
+	sb := cloudapi.New(cloudapi.Options{Log: zap.NewNop(), WebhookURL: engineURL + "/api/whatsapp/webhook", AppSecret: testAppSecret, AssumeWindowOpen: true,
 		StatusDelay: 20 * time.Millisecond, CallbackAttempts: 20, RetryBackoff: 100 * time.Millisecond})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)

@@ -110,7 +110,9 @@ func TestKilledEngineIdempotentRetries(t *testing.T) {
 	}
 	port := freePort(t)
 	engineURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	sb := cloudapi.New(cloudapi.Options{Log: zap.NewNop(), WebhookURL: engineURL + "/api/whatsapp/webhook", AppSecret: testAppSecret,
+	// The customers write to the engine directly (signed webhooks), not
+	// through the sandbox, so the sandbox takes their windows as open.
+	sb := cloudapi.New(cloudapi.Options{Log: zap.NewNop(), WebhookURL: engineURL + "/api/whatsapp/webhook", AppSecret: testAppSecret, AssumeWindowOpen: true,
 		StatusDelay: 20 * time.Millisecond, CallbackAttempts: 30, RetryBackoff: 100 * time.Millisecond})
 	const total, before = 150, 20
 	gate := &sendGate{next: sb.Handler(), pass: before, open: make(chan struct{})}
