@@ -18,8 +18,8 @@ const templateCols = `waba_id, name, language, id, status, category, quality, pa
 // (waba_id, name, language): an account holds at most a few thousand
 // templates, and the list's order is the key's.
 const (
-	qDeleteTemplatesOf = `DELETE FROM templates WHERE waba_id = ?`
-	qInsertTemplate    = `INSERT INTO templates (` + templateCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qDeleteTemplatesOf  = `DELETE FROM templates WHERE waba_id = ?`
+	qInsertTemplate     = `INSERT INTO templates (` + templateCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertTemplateSync = `INSERT INTO template_syncs (waba_id, synced_at, count) VALUES (?, ?, ?)
 		ON CONFLICT (waba_id) DO UPDATE SET synced_at = excluded.synced_at, count = excluded.count`
 	qTemplate     = `SELECT ` + templateCols + ` FROM templates WHERE waba_id = ? AND name = ? AND language = ?`

@@ -221,7 +221,9 @@ func checkTemplateUpdate(t *testing.T, ctx context.Context, s actors.TemplateSto
 			want: func(x *actors.Template) { x.Status, x.Reason, x.FailedCode = actors.TemplatePaused, "FIRST_PAUSE", 0 }},
 		{name: "a status with the failure that caused it", update: actors.TemplateUpdate{Status: actors.TemplateDisabled, Reason: "132016 disabled", FailedCode: 132016,
 			At: base.Add(4 * time.Minute)},
-			want: func(x *actors.Template) { x.Status, x.Reason, x.FailedCode = actors.TemplateDisabled, "132016 disabled", 132016 }},
+			want: func(x *actors.Template) {
+				x.Status, x.Reason, x.FailedCode = actors.TemplateDisabled, "132016 disabled", 132016
+			}},
 		{name: "approved again", update: actors.TemplateUpdate{Status: actors.TemplateApproved, Quality: actors.QualityGreen, At: base.Add(5 * time.Minute)},
 			want: func(x *actors.Template) {
 				x.Status, x.Reason, x.FailedCode, x.Quality = actors.TemplateApproved, "", 0, actors.QualityGreen
