@@ -1,4 +1,4 @@
--- 0006_templates: the message templates of each WhatsApp Business Account
+-- 0007_templates: the message templates of each WhatsApp Business Account
 -- (WABA), synced from Meta, and the record of each account's last sync.
 
 -- One row per (account, name, language). components is the definition's
