@@ -8,6 +8,11 @@
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. Applying twice is harmless: conversations drop
 // duplicate wamids and statuses only move forward.
+//
+// Template webhooks (status, quality, components, category) are handed to
+// the template registry (HandleTemplates) before the entry's messages and
+// statuses; an entry whose template webhook could not be applied is
+// retried like one whose message could not.
 package inbox
 
 import (
@@ -46,6 +51,9 @@ type Dispatcher struct {
 	stuck    prometheus.Counter
 	metaErrs *prometheus.CounterVec
 	lag      prometheus.Histogram
+
+	// templates applies template webhooks; nil leaves them unapplied.
+	templates TemplateEvents
 }
 
 // New returns a Dispatcher; reg may be nil.
@@ -180,6 +188,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 			// Signed by Meta but not a WhatsApp body: nothing to apply.
 			d.log.Error("inbox entry is not a WhatsApp webhook; setting it aside", zap.String("entry", e.ID), zap.Error(err))
 			continue
+		}
+		if len(b.Templates) > 0 && !d.applyTemplates(ctx, e, b.Templates) {
+			r.bad[i] = true
 		}
 		for _, m := range b.Messages {
 			if m.PhoneNumberID == "" || m.WaID == "" {
