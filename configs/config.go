@@ -82,6 +82,9 @@ type Config struct {
 	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset); unset and equal to PORT, any free port"`
 
+	WhatsAppBusinessAccountID string        `env:"WHATSAPP_BUSINESS_ACCOUNT_ID" doc:"WhatsApp Business Account (WABA) id whose message templates the engine keeps and checks template sends against; unset, the sandbox's when it runs, otherwise templates are not checked"`
+	TemplateSyncInterval      time.Duration `env:"WHATSAPP_TEMPLATE_SYNC_INTERVAL" doc:"how often the template registry is synced from WhatsApp besides start-up, template webhooks and an admin's POST /api/whatsapp/templates/sync (0: never)"`
+
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" doc:"bound on reaching MongoDB, Redis and RabbitMQ at start-up; the engine exits naming the one it could not reach"`
 }
 
@@ -130,6 +133,7 @@ func Defaults() Config {
 		SandboxStatusDelay:    300 * time.Millisecond,
 		SandboxPort:           4010,
 		ConnectTimeout:        20 * time.Second,
+		TemplateSyncInterval:  time.Hour,
 	}
 }
 

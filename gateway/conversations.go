@@ -56,6 +56,9 @@ type Engine struct {
 	// messages back to queued first.
 	DeadLetters actors.DeadLetters
 	Requeue     Requeuer
+	// Templates is the template registry; nil (no business account
+	// configured) leaves template sends unchecked.
+	Templates Templates
 }
 
 const commandTimeout = 10 * time.Second

@@ -31,6 +31,7 @@ type engineStore interface {
 	actors.Store
 	actors.ConversationsStore
 	actors.OutboundStore
+	actors.TemplateStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the

@@ -22,6 +22,7 @@ import (
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
+	"github.com/wacc/engine/gateway/template"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/mongostore"
 	"github.com/wacc/engine/persistence/rediskv"
@@ -49,6 +50,10 @@ type engine struct {
 	audit    *audit.Log
 	gw       *gateway.Server
 	backends string
+
+	// templates is the template registry; nil when no business account
+	// is known.
+	templates *template.Registry
 }
 
 // newEngine opens and builds every component. It fails with one line
@@ -133,12 +138,18 @@ func (e *engine) open(ctx context.Context) error {
 	// Refused authentications are aggregated once for the HTTP edge and
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})
+	e.templates = newTemplates(cfg, e.store, e.out.client, log, reg)
 	if e.conv, err = startConversations(ctx, cfg, e.store, e.kv, socketRefusals{refusals}, log, reg, newCountingPublisher(e.out.queue, reg)); err != nil {
 		return err
 	}
 	e.sender = e.out.newSender(e.store, e.conv.host, reg)
+	gwEngine := e.conv.gatewayEngine(e.store, e.out.queue)
+	if e.templates != nil {
+		e.conv.dispatcher.HandleTemplates(e.templates)
+		gwEngine.Templates = e.templates
+	}
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
-		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals})
+		Engine: gwEngine, App: e.conv.app, Refusals: refusals})
 	if err != nil {
 		return err
 	}
@@ -268,6 +279,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return e.sender.Run(gctx) })
+	if t := e.templates; t != nil {
+		g.Go(func() error { return t.Run(gctx) })
+	}
 	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
 	g.Go(func() error {
 		select {
