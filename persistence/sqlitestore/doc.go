@@ -37,7 +37,6 @@
 //     unique/primary-key violations are actors.ErrDuplicate, missing rows
 //     actors.ErrNotFound, a lock not granted within the busy timeout
 //     actors.ErrUnavailable. Errors never contain phone numbers or emails.
-//
 //   - ReplaceTemplates deletes a business account's templates, inserts the
 //     new set and records the sync in one transaction, so readers see the
 //     old set or the new one; UpdateTemplate is one UPDATE by the primary
