@@ -6,9 +6,8 @@
 // implements actors.Store, actors.ConversationsStore and
 // actors.TemplateStore and passes the shared contract suites in
 // persistence/storetest (Run, RunConversations and RunTemplates) against
-// FerretDB v1.24
-// on its SQLite and PostgreSQL backends, so it runs on MongoDB and on
-// FerretDB alike.
+// FerretDB v1.24 on its SQLite and PostgreSQL backends, so it runs on
+// MongoDB and on FerretDB alike.
 //
 // # Guarantees
 //
