@@ -89,9 +89,10 @@ func (r *Registry) ApplyTemplateEvent(ctx context.Context, ev actors.TemplateEve
 // does not exist in that language), any other code flags it with that code.
 // Later sends of it are then refused before they are queued, until a sync
 // or a status webhook says it is usable again. A template the registry does
-// not hold is left alone; an error means the store failed.
+// not hold is left alone; an error means the store failed. A nil Registry
+// (no business account configured) records nothing.
 func (r *Registry) TemplateFailed(ctx context.Context, phoneNumberID, name, language string, werr actors.WhatsAppError) error {
-	if werr.Code == 0 || name == "" {
+	if r == nil || werr.Code == 0 || name == "" {
 		return nil
 	}
 	lang := normalizeLanguage(language)

@@ -309,6 +309,8 @@ func TestTemplateFailed(t *testing.T) {
 		assert.True(t, f.get(t, "plain", "en").Usable(), "no code marks nothing")
 		f.store.fail = true
 		require.ErrorIs(t, f.r.TemplateFailed(ctx, "1", "plain", "en", actors.WhatsAppError{Code: ErrCodePaused}), actors.ErrUnavailable)
+		var none *Registry
+		require.NoError(t, none.TemplateFailed(ctx, "1", "plain", "en", actors.WhatsAppError{Code: ErrCodePaused}), "no registry records nothing")
 	})
 }
 
