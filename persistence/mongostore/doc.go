@@ -51,9 +51,10 @@
 //     then the key reads as taken (actors.ErrDuplicate).
 //   - The template registry has no multi-document transaction either: a
 //     sync writes a new generation of an account's templates, points
-//     template_syncs at it, then deletes the older generations; readers
-//     read the pointer before and after and start over when it moved, so
-//     they see one whole generation (see template.go). Writes to an
+//     template_syncs at it, then deletes all but it and the one it
+//     replaced; readers read the pointer before and after and start over
+//     when two syncs ran meanwhile, so they see one whole generation (see
+//     template.go). Writes to an
 //     account's templates (sync, update, delete) are serialized by the
 //     write claim "templates/<account>".
 //   - TakePendingStatuses deletes each status on its own and returns only

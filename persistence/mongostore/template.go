@@ -18,14 +18,18 @@ var _ actors.TemplateStore = (*Store)(nil)
 
 // The template registry is two collections. templates holds one document
 // per (account, name, language) and generation; template_syncs holds one
-// document per account naming its current generation. A sync writes a new
-// generation beside the current one, points template_syncs at it, then
-// deletes the others; readers read the pointer, then the documents of that
-// generation, then the pointer again, and start over when it moved, so a
-// reader sees one whole generation, never a mix (there are no multi-document
-// transactions). Writes to an account's registry (a sync, an update, a
-// delete) are serialized by the write claim "templates/<account>", since
-// FerretDB runs an update as a read followed by a write.
+// document per account naming its current generation, the one before it,
+// and how many syncs there were (seq). A sync writes a new generation beside
+// the current one, points template_syncs at it (seq+1), then deletes every
+// generation but these two. A reader reads the pointer, then the documents
+// of its generation, then the pointer again: a generation is deleted only
+// by the second sync after the one that replaced it, so when seq moved by
+// at most one the reader saw one whole generation; otherwise it starts
+// over. So a reader sees one whole generation, never a mix, although there
+// are no multi-document transactions. Writes to an account's registry (a
+// sync, an update, a delete) are serialized by the write claim
+// "templates/<account>", since FerretDB runs an update as a read followed
+// by a write.
 const (
 	templatesColl     = "templates"
 	templateSyncsColl = "template_syncs"
@@ -64,10 +68,12 @@ type templateDoc struct {
 }
 
 // templateSyncDoc is a document of template_syncs: the account's current
-// generation and its sync record.
+// and previous generation, the number of syncs, and the sync record.
 type templateSyncDoc struct {
 	WabaID   string    `bson:"_id"`
 	Gen      string    `bson:"gen"`
+	PrevGen  string    `bson:"prevGen"`
+	Seq      int64     `bson:"seq"`
 	SyncedAt time.Time `bson:"syncedAt"`
 	Count    int64     `bson:"count"`
 }
@@ -101,8 +107,9 @@ func (s *Store) generation(ctx context.Context, wabaID string) (templateSyncDoc,
 	return d, err
 }
 
-// consistent runs read against wabaID's current generation until the
-// generation is the same after it as before, at most readAttempts times.
+// consistent runs read against wabaID's current generation until at most
+// one sync happened during it (the generation read is then whole: only the
+// second sync after it deletes it), at most readAttempts times.
 func (s *Store) consistent(ctx context.Context, wabaID string, read func(gen string) error) error {
 	for range readAttempts {
 		before, err := s.generation(ctx, wabaID)
@@ -116,7 +123,7 @@ func (s *Store) consistent(ctx context.Context, wabaID string, read func(gen str
 		if err != nil {
 			return err
 		}
-		if after.Gen == before.Gen {
+		if after.Seq <= before.Seq+1 {
 			return nil
 		}
 	}
@@ -151,14 +158,22 @@ func (s *Store) ReplaceTemplates(ctx context.Context, wabaID string, ts []actors
 				return err
 			}
 		}
+		cur, err := s.generation(ctx, wabaID)
+		if err != nil {
+			return err
+		}
 		_, err = s.templateSyncs().UpdateOne(ctx, bson.D{{Key: "_id", Value: wabaID}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "gen", Value: gen}, {Key: "syncedAt", Value: at.UTC()}, {Key: "count", Value: int64(len(docs))}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "gen", Value: gen}, {Key: "prevGen", Value: cur.Gen}, {Key: "seq", Value: cur.Seq + 1},
+				{Key: "syncedAt", Value: at.UTC()}, {Key: "count", Value: int64(len(docs))}}}},
 			options.UpdateOne().SetUpsert(true))
 		if err != nil {
 			return err
 		}
-		// Older generations (also those of a sync that failed half-way).
-		_, err = s.templates().DeleteMany(ctx, bson.D{{Key: "wabaId", Value: wabaID}, {Key: "gen", Value: bson.D{{Key: "$ne", Value: gen}}}})
+		// Every generation but the new one and the one it replaced (which
+		// readers that started before this sync may still be reading),
+		// also those of a sync that failed half-way.
+		_, err = s.templates().DeleteMany(ctx, bson.D{{Key: "wabaId", Value: wabaID},
+			{Key: "gen", Value: bson.D{{Key: "$nin", Value: bson.A{gen, cur.Gen}}}}})
 		return err
 	})
 	if err != nil {

@@ -275,7 +275,7 @@ func checkTemplateReplaceAtomic(t *testing.T, ctx context.Context, s actors.Temp
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var problems []string
-	for r := 0; r < 2; r++ {
+	for r := 0; r < 3; r++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -304,7 +304,7 @@ func checkTemplateReplaceAtomic(t *testing.T, ctx context.Context, s actors.Temp
 			}
 		}()
 	}
-	for i := 1; i <= 6; i++ {
+	for i := 1; i <= 10; i++ {
 		next := b
 		if i%2 == 0 {
 			next = a
