@@ -81,6 +81,10 @@ type Config struct {
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
 	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset); unset and equal to PORT, any free port"`
+	SandboxWABAID         string        `env:"SANDBOX_WABA_ID" doc:"WhatsApp Business Account id of the built-in sandbox: entry[].id of its webhooks and the {waba_id} of its message template endpoints"`
+	SandboxPricing        string        `env:"SANDBOX_PRICING" doc:"pricing model of the sandbox's status webhooks: PMP (per-message, Meta's model since July 2025) or CBP (conversation-based)"`
+	SandboxWindow         time.Duration `env:"SANDBOX_WINDOW" doc:"the sandbox's customer service window: a free-form message to a customer who last wrote (through the sandbox) longer ago is accepted, then fails with a 131047 status"`
+	SandboxAssumeWindow   bool          `env:"SANDBOX_ASSUME_WINDOW_OPEN" doc:"the sandbox treats customers it never saw write as inside the window (for inbound webhooks posted to the engine directly, not through the sandbox)"`
 
 	WhatsAppBusinessAccountID string        `env:"WHATSAPP_BUSINESS_ACCOUNT_ID" doc:"WhatsApp Business Account (WABA) id whose message templates the engine keeps and checks template sends against; unset, the sandbox's when it runs, otherwise templates are not checked"`
 	TemplateSyncInterval      time.Duration `env:"WHATSAPP_TEMPLATE_SYNC_INTERVAL" doc:"how often the template registry is synced from WhatsApp besides start-up, template webhooks and an admin's POST /api/whatsapp/templates/sync (0: never)"`
@@ -132,6 +136,9 @@ func Defaults() Config {
 		RabbitMQQueue:         "whatsapp.outbound",
 		SandboxStatusDelay:    300 * time.Millisecond,
 		SandboxPort:           4010,
+		SandboxWABAID:         "100000000000002",
+		SandboxPricing:        "PMP",
+		SandboxWindow:         24 * time.Hour,
 		ConnectTimeout:        20 * time.Second,
 		TemplateSyncInterval:  time.Hour,
 	}

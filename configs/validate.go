@@ -227,6 +227,13 @@ func validateWhatsApp(c Config, r *report) {
 	if c.SandboxRuns() && c.SandboxPort != 0 && c.SandboxPort == c.Port {
 		r.bad("SANDBOX_PORT", "must differ from PORT (both %d): the sandbox and the API cannot share a port", c.Port)
 	}
+	if c.SandboxWABAID == "" || strings.ContainsAny(c.SandboxWABAID, "/?# ") {
+		r.bad("SANDBOX_WABA_ID", "must be a WhatsApp Business Account id, got %q", c.SandboxWABAID)
+	}
+	if c.SandboxPricing != "PMP" && c.SandboxPricing != "CBP" {
+		r.bad("SANDBOX_PRICING", "must be PMP or CBP, got %q", c.SandboxPricing)
+	}
+	r.durationIn("SANDBOX_WINDOW", c.SandboxWindow, time.Millisecond, 30*24*time.Hour, "1ms and 30d")
 }
 
 func validateSending(c Config, r *report) {

@@ -173,7 +173,8 @@ func (o *outbound) serveSandbox(ctx context.Context, engineAddr net.Addr, appSec
 	}
 	_, port, _ := net.SplitHostPort(engineAddr.String())
 	sb := cloudapi.New(cloudapi.Options{Log: o.log, WebhookURL: "http://127.0.0.1:" + port + "/api/whatsapp/webhook", AppSecret: appSecret,
-		StatusDelay: o.cfg.SandboxStatusDelay})
+		StatusDelay: o.cfg.SandboxStatusDelay, BusinessAccountID: o.cfg.SandboxWABAID, PricingModel: o.cfg.SandboxPricing,
+		ServiceWindow: o.cfg.SandboxWindow, AssumeWindowOpen: o.cfg.SandboxAssumeWindow})
 	o.sandbox.Store(sb)
 	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)

@@ -245,19 +245,17 @@ func TestInjectedFailures(t *testing.T) {
 				}, 5*time.Second, 20*time.Millisecond, "%s fails with %d", c.wa, c.wantCode)
 			}
 		}
-		// 0001: 131026 is final, never retried.
+		// 0001: 131026 (by webhook) is final.
 		m1, _ := l.e.store.Message(context.Background(), ids["919811140001"])
 		assert.Equal(t, actors.StatusFailed, m1.Status)
 		require.NotNil(t, m1.Error)
 		assert.Equal(t, 131026, m1.Error.Code)
-		// 0005: 131047 fails and marks the conversation expired.
+		// 0005: accepted, then failed by a 131047 status webhook, as Meta
+		// reports it (what the conversation does with a late 131047 is
+		// tested with the engine's handling of late failures).
 		m5, _ := l.e.store.Message(context.Background(), ids["919811140005"])
 		require.NotNil(t, m5.Error)
 		assert.Equal(t, 131047, m5.Error.Code)
-		require.Eventually(t, func() bool {
-			c, err := l.e.store.OpenConversation(context.Background(), cfg.WhatsAppPhoneNumberID, "919811140005")
-			return err == nil && c.State == actors.StateExpired
-		}, 5*time.Second, 20*time.Millisecond)
 		// 0007: 5xx twice with at most 2 attempts: dead-lettered.
 		m7, _ := l.e.store.Message(context.Background(), ids["919811140007"])
 		assert.Equal(t, actors.StatusFailed, m7.Status)
@@ -271,7 +269,9 @@ func TestInjectedFailures(t *testing.T) {
 			}
 		}
 		assert.True(t, found, "dead letter listed: %v", items)
-		assert.Empty(t, sentTo(sb, "919811140001"))
+		// Meta accepts a send to an undeliverable number and reports 131026
+		// by webhook: one send, never retried.
+		assert.Len(t, sentTo(sb, "919811140001"), 1)
 		assert.Empty(t, sentTo(sb, "919811140007"))
 
 		// Re-drive: the sandbox's 0007 now accepts, so the message goes out.

@@ -2,12 +2,21 @@
 // WhatsApp Cloud API (package gateway/sandbox/cloudapi) for running the engine
 // without a Meta account. Point the engine's Graph API base URL at it.
 //
-//	SANDBOX_PORT          port to listen on (default 4010)
-//	SANDBOX_WEBHOOK_URL   the engine's POST /api/whatsapp/webhook; empty: no callbacks
-//	WHATSAPP_APP_SECRET   signs the callbacks (X-Hub-Signature-256); the engine's secret
-//	SANDBOX_STATUS_DELAY  base delay between status callbacks: a Go duration ("300ms")
-//	                      or whole milliseconds ("300"); default 300ms, "0" for none
-//	LOG_LEVEL             debug, info (default), warn, error
+//	SANDBOX_HOST                   address to listen on (default 127.0.0.1, loopback only;
+//	                               0.0.0.0 or "" for every interface)
+//	SANDBOX_PORT                   port to listen on (default 4010)
+//	SANDBOX_WEBHOOK_URL            the engine's POST /api/whatsapp/webhook; empty: no callbacks
+//	WHATSAPP_APP_SECRET            signs the callbacks (X-Hub-Signature-256 and X-Hub-Signature);
+//	                               the engine's secret
+//	SANDBOX_STATUS_DELAY           base delay between status callbacks: a Go duration ("300ms")
+//	                               or whole milliseconds ("300"); default 300ms, "0" for none
+//	SANDBOX_WABA_ID                the WhatsApp Business Account id (default 100000000000002)
+//	SANDBOX_PRICING                PMP (default, per-message pricing) or CBP
+//	SANDBOX_WINDOW                 customer service window (default 24h)
+//	SANDBOX_ASSUME_WINDOW_OPEN     true: customers the sandbox never saw write are inside the
+//	                               window (when inbound webhooks reach the engine another way)
+//	SANDBOX_TEMPLATE_REVIEW_DELAY  how long a created template stays PENDING (default 1s)
+//	LOG_LEVEL                      debug, info (default), warn, error
 //
 // SIGINT or SIGTERM stops it gracefully.
 package main
@@ -43,7 +52,7 @@ func main() {
 }
 
 func mainErr() error {
-	cfg, err := loadConfig(os.Getenv)
+	cfg, err := loadConfig(os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -56,26 +65,56 @@ func mainErr() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.port)))
+	ln, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("listen on port %d: %w", cfg.port, err)
+		return err
 	}
 	return run(ctx, cfg, log, ln)
 }
 
+// listen opens the sandbox's listener on SANDBOX_HOST (loopback unless
+// told otherwise) and SANDBOX_PORT.
+func listen(cfg config) (net.Listener, error) {
+	addr := net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
 // config is what the environment sets.
 type config struct {
+	host        string
 	port        int
 	webhookURL  string
 	appSecret   string
 	statusDelay time.Duration
 	logLevel    zapcore.Level
+	// sandbox holds the Options the environment sets beyond the above.
+	wabaID           string
+	pricing          string
+	window           time.Duration
+	assumeWindowOpen bool
+	reviewDelay      time.Duration
 }
 
-// loadConfig reads the environment; every malformed variable is named.
-func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel}
+// defaultConfig is the configuration with no variable set.
+func defaultConfig() config {
+	return config{host: cloudapi.DefaultListenHost, port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
+		wabaID: cloudapi.DefaultBusinessAccountID, pricing: cloudapi.PricingPMP, window: cloudapi.DefaultServiceWindow,
+		reviewDelay: cloudapi.DefaultTemplateReviewDelay}
+}
+
+// loadConfig reads the environment through lookupEnv (os.LookupEnv);
+// every malformed variable is named.
+func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
+	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
+	cfg := defaultConfig()
 	var problems []string
+	if raw, set := lookupEnv("SANDBOX_HOST"); set {
+		cfg.host = strings.TrimSpace(raw) // set but empty: every interface
+	}
 	if raw := strings.TrimSpace(getenv("SANDBOX_PORT")); raw != "" {
 		p, err := strconv.Atoi(raw)
 		if err != nil || p < 0 || p > 65535 {
@@ -94,6 +133,39 @@ func loadConfig(getenv func(string) string) (config, error) {
 			problems = append(problems, "SANDBOX_STATUS_DELAY: "+err.Error())
 		}
 		cfg.statusDelay = d
+	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_WABA_ID")); raw != "" {
+		if strings.ContainsAny(raw, "/?# ") {
+			problems = append(problems, fmt.Sprintf("SANDBOX_WABA_ID: %q is not an account id", raw))
+		}
+		cfg.wabaID = raw
+	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_PRICING")); raw != "" {
+		cfg.pricing = strings.ToUpper(raw)
+		if cfg.pricing != cloudapi.PricingPMP && cfg.pricing != cloudapi.PricingCBP {
+			problems = append(problems, fmt.Sprintf("SANDBOX_PRICING: %q is not PMP or CBP", raw))
+		}
+	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_WINDOW")); raw != "" {
+		d, err := parseDelay(raw)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("SANDBOX_WINDOW: %q is not a positive duration such as 24h", raw))
+		}
+		cfg.window = d
+	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_ASSUME_WINDOW_OPEN")); raw != "" {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SANDBOX_ASSUME_WINDOW_OPEN: %q is not true or false", raw))
+		}
+		cfg.assumeWindowOpen = b
+	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_TEMPLATE_REVIEW_DELAY")); raw != "" {
+		d, err := parseDelay(raw)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("SANDBOX_TEMPLATE_REVIEW_DELAY: %q is not a positive duration such as 1s", raw))
+		}
+		cfg.reviewDelay = d
 	}
 	if raw := strings.TrimSpace(getenv("LOG_LEVEL")); raw != "" {
 		lvl, err := zapcore.ParseLevel(raw)
@@ -137,10 +209,15 @@ func newLogger(level zapcore.Level) (*zap.Logger, error) {
 // shuts the HTTP server down.
 func run(ctx context.Context, cfg config, log *zap.Logger, ln net.Listener) error {
 	sb := cloudapi.New(cloudapi.Options{
-		Log:         log,
-		WebhookURL:  cfg.webhookURL,
-		AppSecret:   cfg.appSecret,
-		StatusDelay: cfg.statusDelay,
+		Log:                 log,
+		WebhookURL:          cfg.webhookURL,
+		AppSecret:           cfg.appSecret,
+		StatusDelay:         cfg.statusDelay,
+		BusinessAccountID:   cfg.wabaID,
+		PricingModel:        cfg.pricing,
+		ServiceWindow:       cfg.window,
+		AssumeWindowOpen:    cfg.assumeWindowOpen,
+		TemplateReviewDelay: cfg.reviewDelay,
 	})
 	if cfg.webhookURL != "" && cfg.appSecret == "" {
 		log.Warn("WHATSAPP_APP_SECRET is empty: the engine will refuse the callbacks' signature")
@@ -165,7 +242,9 @@ func run(ctx context.Context, cfg config, log *zap.Logger, ln net.Listener) erro
 		return nil
 	})
 	log.Info("sandbox listening", zap.String("addr", ln.Addr().String()),
-		zap.String("webhook_url", cfg.webhookURL), zap.Duration("status_delay", cfg.statusDelay))
+		zap.String("webhook_url", cfg.webhookURL), zap.Duration("status_delay", cfg.statusDelay),
+		zap.String("waba_id", cfg.wabaID), zap.String("pricing", cfg.pricing), zap.Duration("window", cfg.window),
+		zap.Bool("assume_window_open", cfg.assumeWindowOpen))
 	err := g.Wait()
 	log.Info("sandbox stopped", zap.Int("pending_callbacks", sb.PendingCallbacks()))
 	return err

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,21 +21,36 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
+	with := func(change func(*config)) config {
+		c := defaultConfig()
+		change(&c)
+		return c
+	}
 	cases := []struct {
 		name    string
 		env     map[string]string
 		want    config
 		wantErr string // a variable the error must name
 	}{
-		{name: "defaults", env: map[string]string{},
-			want: config{port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel}},
-		{name: "everything set", env: map[string]string{"SANDBOX_PORT": "5000", "SANDBOX_WEBHOOK_URL": "http://127.0.0.1:8080/api/whatsapp/webhook",
-			"WHATSAPP_APP_SECRET": "s3cret", "SANDBOX_STATUS_DELAY": "1s", "LOG_LEVEL": "debug"},
-			want: config{port: 5000, webhookURL: "http://127.0.0.1:8080/api/whatsapp/webhook", appSecret: "s3cret", statusDelay: time.Second, logLevel: zapcore.DebugLevel}},
+		{name: "defaults: loopback, PMP, 24h window", env: map[string]string{},
+			want: config{host: "127.0.0.1", port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
+				wabaID: "100000000000002", pricing: "PMP", window: 24 * time.Hour, reviewDelay: time.Second}},
+		{name: "everything set", env: map[string]string{"SANDBOX_HOST": "0.0.0.0", "SANDBOX_PORT": "5000", "SANDBOX_WEBHOOK_URL": "http://127.0.0.1:8080/api/whatsapp/webhook",
+			"WHATSAPP_APP_SECRET": "s3cret", "SANDBOX_STATUS_DELAY": "1s", "LOG_LEVEL": "debug", "SANDBOX_WABA_ID": "555", "SANDBOX_PRICING": "cbp",
+			"SANDBOX_WINDOW": "2m", "SANDBOX_ASSUME_WINDOW_OPEN": "true", "SANDBOX_TEMPLATE_REVIEW_DELAY": "5s"},
+			want: config{host: "0.0.0.0", port: 5000, webhookURL: "http://127.0.0.1:8080/api/whatsapp/webhook", appSecret: "s3cret", statusDelay: time.Second,
+				logLevel: zapcore.DebugLevel, wabaID: "555", pricing: "CBP", window: 2 * time.Minute, assumeWindowOpen: true, reviewDelay: 5 * time.Second}},
+		{name: "host set empty: every interface", env: map[string]string{"SANDBOX_HOST": ""},
+			want: with(func(c *config) { c.host = "" })},
 		{name: "delay in milliseconds", env: map[string]string{"SANDBOX_STATUS_DELAY": "250"},
-			want: config{port: 4010, statusDelay: 250 * time.Millisecond, logLevel: zapcore.InfoLevel}},
+			want: with(func(c *config) { c.statusDelay = 250 * time.Millisecond })},
 		{name: "no delay", env: map[string]string{"SANDBOX_STATUS_DELAY": "0"},
-			want: config{port: 4010, statusDelay: 0, logLevel: zapcore.InfoLevel}},
+			want: with(func(c *config) { c.statusDelay = 0 })},
+		{name: "bad pricing", env: map[string]string{"SANDBOX_PRICING": "free"}, wantErr: "SANDBOX_PRICING"},
+		{name: "zero window", env: map[string]string{"SANDBOX_WINDOW": "0"}, wantErr: "SANDBOX_WINDOW"},
+		{name: "bad window open flag", env: map[string]string{"SANDBOX_ASSUME_WINDOW_OPEN": "maybe"}, wantErr: "SANDBOX_ASSUME_WINDOW_OPEN"},
+		{name: "bad review delay", env: map[string]string{"SANDBOX_TEMPLATE_REVIEW_DELAY": "later"}, wantErr: "SANDBOX_TEMPLATE_REVIEW_DELAY"},
+		{name: "bad WABA id", env: map[string]string{"SANDBOX_WABA_ID": "a/b"}, wantErr: "SANDBOX_WABA_ID"},
 		{name: "bad port", env: map[string]string{"SANDBOX_PORT": "http"}, wantErr: "SANDBOX_PORT"},
 		{name: "port out of range", env: map[string]string{"SANDBOX_PORT": "70000"}, wantErr: "SANDBOX_PORT"},
 		{name: "bad delay", env: map[string]string{"SANDBOX_STATUS_DELAY": "soon"}, wantErr: "SANDBOX_STATUS_DELAY"},
@@ -45,7 +60,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			cfg, err := loadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
 			if tc.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantErr)
@@ -57,38 +72,90 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+func TestListensOnLoopbackByDefault(t *testing.T) {
+	cfg, err := loadConfig(func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	cfg.port = 0
+	ln, err := listen(cfg)
+	require.NoError(t, err)
+	defer ln.Close()
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	require.True(t, ok)
+	assert.True(t, addr.IP.IsLoopback(), "listening on %s", addr)
+}
+
 func TestRunServesAndStops(t *testing.T) {
 	const secret = "cmd-secret"
-	var signed atomic.Int32
+	var mu sync.Mutex
+	var messages, statuses int
+	var types []string
 	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if webhook.VerifySignature(body, r.Header.Get(webhook.SignatureHeader), secret) {
-			if _, err := webhook.Parse(body); err == nil {
-				signed.Add(1)
+			if b, err := webhook.Parse(body); err == nil {
+				mu.Lock()
+				messages += len(b.Messages)
+				statuses += len(b.Statuses)
+				for _, m := range b.Messages {
+					types = append(types, m.Type)
+				}
+				mu.Unlock()
 			}
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(engine.Close)
+	counts := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return messages, statuses
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	cfg := config{webhookURL: engine.URL, appSecret: secret, statusDelay: 0, logLevel: zapcore.InfoLevel}
+	cfg := defaultConfig()
+	cfg.webhookURL, cfg.appSecret, cfg.statusDelay = engine.URL, secret, 0
 	go func() { done <- run(ctx, cfg, zaptest.NewLogger(t), ln) }()
+	base := "http://" + ln.Addr().String()
+	post := func(path, token, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
 
-	req, err := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/v21.0/123/messages",
-		strings.NewReader(`{"messaging_product":"whatsapp","to":"919876543210","type":"text","text":{"body":"hi"}}`))
+	// The customer shares a location, which opens the service window ...
+	resp := post("/sandbox/whatsapp/inbound", "", `{"from":"919876543210","phoneNumberId":"123","type":"location","location":{"latitude":12.97,"longitude":77.59}}`)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Eventually(t, func() bool { m, _ := counts(); return m == 1 }, 5*time.Second, 5*time.Millisecond, "the inbound location is posted")
+	// ... so the reply is delivered.
+	resp = post("/v21.0/123/messages", "t", `{"messaging_product":"whatsapp","to":"919876543210","type":"text","text":{"body":"hi"}}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool { _, s := counts(); return s == 3 }, 5*time.Second, 5*time.Millisecond,
+		"sent, delivered and read posted, signed with WHATSAPP_APP_SECRET")
+	mu.Lock()
+	assert.Equal(t, []string{"location"}, types)
+	mu.Unlock()
+
+	// The template endpoints answer for SANDBOX_WABA_ID.
+	req, err := http.NewRequest(http.MethodGet, base+"/v21.0/"+cfg.wabaID+"/message_templates?fields=name", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer t")
-	resp, err := http.DefaultClient.Do(req)
+	tr, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Eventually(t, func() bool { return signed.Load() == 3 }, 5*time.Second, 5*time.Millisecond,
-		"sent, delivered and read posted, signed with WHATSAPP_APP_SECRET")
+	raw, _ := io.ReadAll(tr.Body)
+	tr.Body.Close()
+	require.Equal(t, http.StatusOK, tr.StatusCode, "templates: %s", raw)
+	assert.Contains(t, string(raw), `"name":"hello_world"`)
 
 	cancel()
 	select {

@@ -35,6 +35,7 @@ func TestClientAgainstSandbox(t *testing.T) {
 	type step struct {
 		action        Action
 		code          int
+		httpStatus    int // the answer's HTTP status, when checked: Meta's, which Classify does not key on
 		windowClosed  bool
 		recipientOnly bool
 	}
@@ -46,12 +47,16 @@ func TestClientAgainstSandbox(t *testing.T) {
 		steps []step
 	}{
 		{name: "accepted", to: "15550000042", steps: []step{{}}},
-		{name: "undeliverable", to: "15550000001", steps: []step{{action: Fail, code: 131026}, {action: Fail, code: 131026}}},
-		{name: "throughput twice then accepted", to: "15550000002", steps: []step{{action: Retry, code: 130429}, {action: Retry, code: 130429}, {}}},
+		// 131026 and 131047 are accepted and fail later by status webhook,
+		// as Meta reports them.
+		{name: "undeliverable is accepted", to: "15550000001", steps: []step{{}, {}}},
+		{name: "throughput twice (HTTP 400) then accepted", to: "15550000002",
+			steps: []step{{action: Retry, code: 130429, httpStatus: 400}, {action: Retry, code: 130429, httpStatus: 400}, {}}},
 		{name: "no answer then accepted", to: "15550000003", steps: []step{{action: Retry, code: NoCode}, {}}},
-		{name: "re-engagement", to: "15550000005", steps: []step{{action: Fail, code: 131047, windowClosed: true}}},
-		{name: "pair rate once", to: "15550000006", steps: []step{{action: Retry, code: 131056, recipientOnly: true}, {}}},
-		{name: "api unknown then service then accepted", to: "15550000007", steps: []step{{action: Retry, code: 1}, {action: Retry, code: 2}, {}}},
+		{name: "re-engagement is accepted", to: "15550000005", steps: []step{{}}},
+		{name: "pair rate once", to: "15550000006", steps: []step{{action: Retry, code: 131056, httpStatus: 400, recipientOnly: true}, {}}},
+		{name: "api unknown (HTTP 400) then service (HTTP 503) then accepted", to: "15550000007",
+			steps: []step{{action: Retry, code: 1, httpStatus: 400}, {action: Retry, code: 2, httpStatus: 503}, {}}},
 		{name: "expired token", to: "15550000042", token: "expired", steps: []step{{action: PauseNumber, code: 190}}},
 		{name: "invalid parameter", to: "15550000042", body: json.RawMessage(`{"messaging_product":"whatsapp","to":"15550000042","type":"text","text":{}}`),
 			steps: []step{{action: Fail, code: 100}}},
@@ -82,6 +87,11 @@ func TestClientAgainstSandbox(t *testing.T) {
 				if want.code == NoCode {
 					assert.True(t, errors.Is(err, ErrTransport), "step %d: no answer is a transport error", i)
 				}
+				if want.httpStatus != 0 {
+					ae, ok := errors.AsType[*APIError](err)
+					require.True(t, ok, "step %d: %v", i, err)
+					assert.Equal(t, want.httpStatus, ae.HTTPStatus, "step %d", i)
+				}
 			}
 		})
 	}
@@ -90,6 +100,6 @@ func TestClientAgainstSandbox(t *testing.T) {
 	for _, m := range sb.Sent() {
 		tos = append(tos, m.To)
 	}
-	assert.ElementsMatch(t, []string{"15550000042", "15550000002", "15550000003", "15550000006", "15550000007"}, tos,
+	assert.ElementsMatch(t, []string{"15550000042", "15550000001", "15550000001", "15550000002", "15550000003", "15550000005", "15550000006", "15550000007"}, tos,
 		"exactly the accepted sends reached the sandbox's sent log")
 }

@@ -10,18 +10,24 @@ import (
 )
 
 // Meta's Cloud API error codes the sandbox answers with. The titles are the
-// ones Meta puts into error.message as "(#CODE) Title".
+// ones Meta puts into error.message as "(#CODE) Title"; the HTTP status of
+// each answer is the one Meta's error-code table lists (see doc.go).
 const (
-	CodeAPIUnknown        = 1      // API Unknown: invalid request or possible server error
-	CodeAPIService        = 2      // API Service: temporary downtime or overload
-	CodeInvalidParameter  = 100    // Invalid parameter
-	CodeAccessToken       = 190    // Access token has expired / invalid
-	CodeRateLimit         = 130429 // Rate limit hit (Cloud API throughput)
-	CodeUndeliverable     = 131026 // Message undeliverable
-	CodeReEngagement      = 131047 // Re-engagement message (outside the 24h window)
-	CodeUnsupportedType   = 131051 // Unsupported message type
-	CodePairRateLimit     = 131056 // (Business Account, Consumer Account) pair rate limit hit
-	SubcodeSessionExpired = 463    // error_subcode of an expired access token
+	CodeAPIUnknown         = 1      // API Unknown: invalid request or possible server error (HTTP 400)
+	CodeAPIService         = 2      // API Service: temporary downtime or overload (HTTP 503)
+	CodeInvalidParameter   = 100    // Invalid parameter (HTTP 400)
+	CodeAccessToken        = 190    // Access token has expired / invalid (HTTP 401)
+	CodeRateLimit          = 130429 // Rate limit hit, Cloud API throughput (HTTP 400)
+	CodeUndeliverable      = 131026 // Message undeliverable (status webhook)
+	CodeReEngagement       = 131047 // Re-engagement message, outside the 24h window (status webhook)
+	CodeUnsupportedType    = 131051 // Unsupported message type (status webhook)
+	CodePairRateLimit      = 131056 // (Business Account, Consumer Account) pair rate limit hit (HTTP 400)
+	CodeTemplateParamCount = 132000 // Template Param Count Mismatch (HTTP 400)
+	CodeTemplateNotFound   = 132001 // Template does not exist (HTTP 404)
+	CodeTemplateFormat     = 132012 // Template Parameter Format Mismatch (HTTP 400)
+	CodeTemplatePaused     = 132015 // Template is Paused (HTTP 400)
+	CodeTemplateDisabled   = 132016 // Template is Disabled (HTTP 400)
+	SubcodeSessionExpired  = 463    // error_subcode of an expired access token
 )
 
 // ErrorHref is the documentation link Meta puts into webhook errors[].
@@ -79,9 +85,24 @@ func writeAPIError(w http.ResponseWriter, e *apiError) {
 	if e.code == CodeAccessToken {
 		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+e.title+`"`)
 	}
-	writeJSON(w, e.status, e.body())
+	writeGraph(w, e.status, e.body())
 }
 
+// writeGraph writes a Graph API answer, escaped as Graph escapes its JSON
+// (ASCII only, "/" as "\/").
+func writeGraph(w http.ResponseWriter, status int, v any) {
+	b, err := marshalMeta(v)
+	if err != nil {
+		// Every value written here is a plain struct or map; a failure is a bug.
+		http.Error(w, "encode response", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeJSON writes a test-control answer in plain UTF-8 JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -49,7 +49,8 @@ func waitStatuses(t *testing.T, h *harness, wamid string, n int) []actors.Status
 func TestStatusCallbacks(t *testing.T) {
 	clock := &fakeClock{}
 	clock.Set(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
-	h := newHarness(t, Options{Now: clock.Now, DisplayPhoneNumbers: map[string]string{testPhoneID: "15550001111"}}, false)
+	h := newHarness(t, Options{Now: clock.Now, DisplayPhoneNumbers: map[string]string{testPhoneID: "15550001111"},
+		PricingModel: PricingCBP, AssumeWindowOpen: true}, false)
 
 	t.Run("sent, delivered, read in order, signed and parseable", func(t *testing.T) {
 		wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"+919876500101","text":{"body":"hi"},"biz_opaque_callback_data":"tracker-7"}`))
@@ -63,6 +64,11 @@ func TestStatusCallbacks(t *testing.T) {
 			assert.Equal(t, "tracker-7", u.BizOpaqueCallbackData)
 			assert.Empty(t, u.Errors)
 			raw := decodeRaw(t, u)
+			if u.Status == "read" {
+				assert.Nil(t, raw.Pricing, "a read status carries no pricing: %s", u.Raw)
+				assert.Nil(t, raw.Conversation, "nor a conversation: %s", u.Raw)
+				continue
+			}
 			require.NotNil(t, raw.Conversation, "conversation in %s", u.Raw)
 			require.NotNil(t, raw.Pricing, "pricing in %s", u.Raw)
 			assert.Len(t, raw.Conversation.ID, 32)
@@ -119,18 +125,38 @@ func TestStatusCallbacks(t *testing.T) {
 		assert.Equal(t, "1740823200", ch.Value.Statuses[0]["timestamp"], "unix seconds as a string")
 	})
 
-	t.Run("template opens a utility conversation", func(t *testing.T) {
-		wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"919876500103","type":"template","template":{"name":"hello","language":{"code":"en"}}}`))
-		got := waitStatuses(t, h, wamid, 3)
-		raw := decodeRaw(t, got[0])
-		assert.Equal(t, "utility", raw.Conversation.Origin.Type)
-		assert.Equal(t, "utility", raw.Pricing.Category)
+	t.Run("a template opens a conversation of its category", func(t *testing.T) {
+		for name, want := range map[string]string{"hello_world": "utility", "welcome": "marketing"} {
+			wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"919876500103","type":"template","template":{"name":"`+name+`","language":{"code":"en_US"}}}`))
+			got := waitStatuses(t, h, wamid, 3)
+			raw := decodeRaw(t, got[0])
+			assert.Equal(t, want, raw.Conversation.Origin.Type, name)
+			assert.Equal(t, want, raw.Pricing.Category, name)
+		}
 	})
 
 	t.Run("0004 posts delivered before sent", func(t *testing.T) {
 		wamid := wamidOf(t, h.sendText(t, "919876500004"))
 		got := waitStatuses(t, h, wamid, 3)
 		assert.Equal(t, []string{"delivered", "sent", "read"}, statusNames(got))
+	})
+
+	t.Run("0001 is accepted, then fails with 131026 and nothing else", func(t *testing.T) {
+		wamid := wamidOf(t, h.sendText(t, "919876500001"))
+		got := waitStatuses(t, h, wamid, 1)
+		require.Equal(t, []string{"failed"}, statusNames(got))
+		require.Len(t, got[0].Errors, 1)
+		assert.Equal(t, CodeUndeliverable, got[0].Errors[0].Code)
+		assert.Equal(t, "Message undeliverable", got[0].Errors[0].Title)
+	})
+
+	t.Run("0005 is accepted, then fails with 131047; a template is delivered", func(t *testing.T) {
+		wamid := wamidOf(t, h.sendText(t, "919876500005"))
+		got := waitStatuses(t, h, wamid, 1)
+		require.Equal(t, []string{"failed"}, statusNames(got))
+		assert.Equal(t, CodeReEngagement, got[0].Errors[0].Code)
+		tpl := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"919876500005","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`))
+		assert.Equal(t, []string{"sent", "delivered", "read"}, statusNames(waitStatuses(t, h, tpl, 3)))
 	})
 
 	t.Run("0008 posts failed with 131051 instead of delivered", func(t *testing.T) {
@@ -147,26 +173,50 @@ func TestStatusCallbacks(t *testing.T) {
 	})
 }
 
-func TestStatusCallbacksPerMessagePricing(t *testing.T) {
-	h := newHarness(t, Options{PricingModel: PricingPMP}, false)
-	service := wamidOf(t, h.sendText(t, "919876500011"))
-	template := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"919876500012","type":"template","template":{"name":"hello","language":{"code":"en"}}}`))
-
-	s := decodeRaw(t, waitStatuses(t, h, service, 3)[1])
-	assert.Equal(t, "PMP", s.Pricing.PricingModel)
-	assert.Equal(t, "free_customer_service", s.Pricing.Type)
-	assert.False(t, s.Pricing.Billable)
-	assert.Equal(t, "service", s.Pricing.Category)
-
-	tp := decodeRaw(t, waitStatuses(t, h, template, 3)[1])
-	assert.Equal(t, "regular", tp.Pricing.Type)
-	assert.True(t, tp.Pricing.Billable)
-	assert.Equal(t, "utility", tp.Pricing.Category)
+// testPerMessagePricing: per-message pricing is the
+// default; replies in the window and utility templates in the window are
+// free, other templates regular; a read status carries no pricing.
+func testPerMessagePricing(t *testing.T) {
+	h := newHarness(t, Options{}, false)
+	h.customerWrites(t, "919876500011")
+	cases := []struct {
+		name         string
+		to           string
+		body         string // the message fields
+		wantType     string
+		wantBillable bool
+		wantCategory string
+	}{
+		{name: "reply in the window", to: "919876500011", body: `"text":{"body":"hi"}`,
+			wantType: "free_customer_service", wantCategory: "service"},
+		{name: "utility template in the window", to: "919876500011", body: `"type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}`,
+			wantType: "free_customer_service", wantCategory: "utility"},
+		{name: "utility template outside it", to: "919876500012", body: `"type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}`,
+			wantType: "regular", wantBillable: true, wantCategory: "utility"},
+		{name: "marketing template in the window", to: "919876500011", body: `"type":"template","template":{"name":"welcome","language":{"code":"en_US"}}`,
+			wantType: "regular", wantBillable: true, wantCategory: "marketing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wamid := wamidOf(t, h.send(t, `{"messaging_product":"whatsapp","to":"`+tc.to+`",`+tc.body+`}`))
+			got := waitStatuses(t, h, wamid, 3)
+			require.Equal(t, []string{"sent", "delivered", "read"}, statusNames(got))
+			for _, u := range got[:2] {
+				p := decodeRaw(t, u).Pricing
+				require.NotNil(t, p, "pricing on %s", u.Status)
+				assert.Equal(t, "PMP", p.PricingModel)
+				assert.Equal(t, tc.wantType, p.Type)
+				assert.Equal(t, tc.wantBillable, p.Billable)
+				assert.Equal(t, tc.wantCategory, p.Category)
+			}
+			assert.Nil(t, decodeRaw(t, got[2]).Pricing, "read carries no pricing")
+		})
+	}
 }
 
 func TestStatusDelay(t *testing.T) {
 	const delay = 60 * time.Millisecond
-	h := newHarness(t, Options{StatusDelay: delay}, false)
+	h := newHarness(t, Options{StatusDelay: delay, AssumeWindowOpen: true}, false)
 	start := time.Now()
 	wamid := wamidOf(t, h.sendText(t, "919876500021"))
 	require.Eventually(t, func() bool { return len(h.rcv.statuses(wamid)) == 1 }, waitFor, time.Millisecond)
@@ -179,7 +229,7 @@ func TestStatusDelay(t *testing.T) {
 
 func TestCallbackRetries(t *testing.T) {
 	t.Run("retried until the engine answers 200", func(t *testing.T) {
-		h := newHarness(t, Options{}, false)
+		h := newHarness(t, Options{AssumeWindowOpen: true}, false)
 		h.rcv.setFail(2, false)
 		wamid := wamidOf(t, h.sendText(t, "919876500031"))
 		got := waitStatuses(t, h, wamid, 3)
@@ -189,7 +239,7 @@ func TestCallbackRetries(t *testing.T) {
 	})
 
 	t.Run("bounded attempts, then the next status", func(t *testing.T) {
-		h := newHarness(t, Options{CallbackAttempts: 3}, false)
+		h := newHarness(t, Options{CallbackAttempts: 3, AssumeWindowOpen: true}, false)
 		h.rcv.setFail(0, true)
 		wamidOf(t, h.sendText(t, "919876500032"))
 		require.Eventually(t, func() bool { return h.sb.PendingCallbacks() == 0 }, waitFor, tick)

@@ -3,12 +3,13 @@ package cloudapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -38,25 +39,21 @@ func writeValidation(w http.ResponseWriter, field, msg string) {
 	writeJSON(w, http.StatusBadRequest, e)
 }
 
-// InboundRequest is the body of POST /sandbox/whatsapp/inbound: a customer
-// (From, a wa_id) sends Text to the business number PhoneNumberID.
-type InboundRequest struct {
-	From          string `json:"from"`
-	Text          string `json:"text"`
-	PhoneNumberID string `json:"phoneNumberId"`
-	// Name is the customer's profile name; default "Sandbox Customer".
-	Name string `json:"name,omitempty"`
-}
-
 // defaultProfileName is contacts[].profile.name when the request has none.
 const defaultProfileName = "Sandbox Customer"
 
-// maxControlBody bounds the control endpoints' request bodies.
-const maxControlBody = 64 << 10
+// maxControlBody bounds the control endpoints' request bodies (simulated
+// media files travel in them, base64-encoded).
+const maxControlBody = 4 << 20
+
+// maxInboundBatch bounds the messages of one simulated webhook body.
+const maxInboundBatch = 100
 
 // handleInbound is POST /sandbox/whatsapp/inbound: it builds the webhook
-// Meta would send for a customer's text message and posts it, signed, to
-// the engine (through the callback workers, with retries).
+// Meta would send for a customer's message (or, with "messages", several
+// in one body) and posts it, signed, to the engine through the callback
+// workers, with retries. Each message opens the customer service window
+// of its customer and business number.
 func (w *whatsApp) handleInbound(rw http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxControlBody))
 	if err != nil {
@@ -67,49 +64,84 @@ func (w *whatsApp) handleInbound(rw http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		writeValidation(rw, "", "request body must be a JSON object with from, text, phoneNumberId and optional name: "+strings.TrimPrefix(err.Error(), "json: "))
+		writeValidation(rw, "", "request body must be a JSON object with from, phoneNumberId, text or type and its object, and optional name, context, referral: "+strings.TrimPrefix(err.Error(), "json: "))
 		return
 	}
 	if dec.More() {
 		writeValidation(rw, "", "request body must be a single JSON object")
 		return
 	}
-	from, ok := phoneDigits(in.From)
-	if !ok {
-		writeValidation(rw, "from", "from must be a wa_id of 7 to 15 digits")
-		return
+	batch := []InboundRequest{in}
+	if in.Messages != nil {
+		rest := in
+		rest.Messages = nil
+		if !reflect.ValueOf(rest).IsZero() {
+			writeValidation(rw, "messages", "a request with messages carries nothing else: every message is an item of messages")
+			return
+		}
+		if len(in.Messages) == 0 || len(in.Messages) > maxInboundBatch {
+			writeValidation(rw, "messages", fmt.Sprintf("messages must have 1 to %d messages", maxInboundBatch))
+			return
+		}
+		batch = in.Messages
 	}
-	if strings.TrimSpace(in.Text) == "" || utf8.RuneCountInString(in.Text) > maxTextBody {
-		writeValidation(rw, "text", "text must be 1 to 4096 characters")
-		return
-	}
-	if in.PhoneNumberID == "" || strings.ContainsAny(in.PhoneNumberID, " /\t\n") || len(in.PhoneNumberID) > 64 {
-		writeValidation(rw, "phoneNumberId", "phoneNumberId is required")
-		return
-	}
-	if len(in.Name) > 256 {
-		writeValidation(rw, "name", "name must be at most 256 bytes")
-		return
+	inputs := make([]*inboundInput, len(batch))
+	for i := range batch {
+		prefix := ""
+		if in.Messages != nil {
+			prefix = fmt.Sprintf("messages[%d].", i)
+			if batch[i].Messages != nil {
+				writeValidation(rw, prefix+"messages", "a message of a batch cannot hold messages")
+				return
+			}
+		}
+		v, field, msg := validateInbound(&batch[i])
+		if v == nil {
+			writeValidation(rw, prefix+field, msg)
+			return
+		}
+		inputs[i] = v
 	}
 	if !w.disp.enabled() {
 		writeJSON(rw, http.StatusServiceUnavailable, controlError{Status: "error", Code: "DEPENDENCY_UNAVAILABLE",
 			Message: "the sandbox has no webhook URL to post the inbound message to"})
 		return
 	}
-	name := in.Name
-	if name == "" {
-		name = defaultProfileName
+
+	now := w.opts.Now()
+	ups := make([]update, len(inputs))
+	wamids := make([]string, len(inputs))
+	var mediaIDs []string
+	store := func(m *storedMedia) string {
+		m.id = newMediaID()
+		w.media.put(m)
+		mediaIDs = append(mediaIDs, m.id)
+		return m.id
 	}
-	wamid := newWamid(from)
-	payload := inboundBody(w.opts.BusinessAccountID, in.PhoneNumberID, displayNumber(w.opts.DisplayPhoneNumbers, in.PhoneNumberID),
-		from, name, wamid, in.Text, w.opts.Now())
-	st := step{name: "inbound", build: func(_ time.Time) []byte { return payload }}
-	if err := w.disp.enqueue([]step{st}, 0, zap.String("wa_message_id", wamid), zap.String("phone_number_id", in.PhoneNumberID)); err != nil {
+	for i, v := range inputs {
+		wamids[i] = newWamid(v.from)
+		ups[i] = v.build(w.opts.BusinessAccountID, displayNumber(w.opts.DisplayPhoneNumbers, v.req.PhoneNumberID), wamids[i], now, store)
+	}
+	st := step{name: "inbound", build: func(_ time.Time) []update { return ups }}
+	if err := w.disp.enqueue([]step{st}, 0, zap.String("wa_message_id", wamids[0]), zap.String("phone_number_id", inputs[0].req.PhoneNumberID),
+		zap.Int("messages", len(ups))); err != nil {
 		writeJSON(rw, http.StatusServiceUnavailable, controlError{Status: "error", Code: "DEPENDENCY_UNAVAILABLE",
 			Message: "the sandbox's callback queue is full; retry later"})
 		return
 	}
-	writeJSON(rw, http.StatusAccepted, map[string]any{"status": "success", "data": map[string]string{"waMessageId": wamid}})
+	for _, v := range inputs {
+		if v.opensWindow() {
+			w.windows.wrote(v.req.PhoneNumberID, v.from, now)
+		}
+	}
+	data := map[string]any{"waMessageId": wamids[0]}
+	if in.Messages != nil {
+		data = map[string]any{"waMessageIds": wamids}
+	}
+	if len(mediaIDs) > 0 {
+		data["mediaIds"] = mediaIDs
+	}
+	writeJSON(rw, http.StatusAccepted, map[string]any{"status": "success", "data": data})
 }
 
 // handleSentList is GET /sandbox/whatsapp/sent[?to=<number>][&after=<seq>].

@@ -213,7 +213,7 @@ func TestRate(t *testing.T) {
 	// A refused send does not count.
 	clock.Set(base.Add(1020 * ms))
 	require.Equal(t, http.StatusBadRequest, h.do(t, http.MethodPost, "/v21.0/111/messages", testToken,
-		[]byte(`{"messaging_product":"whatsapp","to":"919876540001","text":{"body":"x"}}`), "application/json").status)
+		[]byte(`{"messaging_product":"whatsapp","to":"919876540002","text":{"body":"x"}}`), "application/json").status)
 
 	cases := []struct {
 		name    string

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // Meta still signs with SHA-1 in X-Hub-Signature beside X-Hub-Signature-256
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,14 +27,19 @@ var errQueueFull = errors.New("callback queue is full")
 // maxRetryBackoff caps the doubling retry delay.
 const maxRetryBackoff = time.Minute
 
-// chain is a sequence of webhook posts that must reach the engine in order,
-// such as one message's sent, delivered and read statuses. Only its current
-// step sits in the schedule; the next one is scheduled after the current
-// one was answered 200 or given up on, so a chain never overtakes itself.
+// sha1Header is the older signature header Meta still sends beside
+// X-Hub-Signature-256: "sha1=" and the hex HMAC-SHA1 of the same bytes.
+const sha1Header = "X-Hub-Signature"
+
+// chain is a sequence of webhook updates that must reach the engine in
+// order, such as one message's sent, delivered and read statuses. Only its
+// current step sits in the schedule; the next one is scheduled after the
+// current one was answered 200 or given up on, so a chain never overtakes
+// itself.
 type chain struct {
 	steps   []step
-	attempt int    // posts of steps[0] so far
-	body    []byte // steps[0]'s body: built at its first post, reused by retries as Meta does
+	attempt int      // posts of steps[0] so far
+	ups     []update // steps[0]'s updates: built at its first post, reused by retries as Meta does
 	log     []zap.Field
 
 	due   time.Time
@@ -39,17 +47,18 @@ type chain struct {
 	index int    // in the heap
 }
 
-// step is one callback: its body is built when it is first posted, so the
-// timestamp inside is the time of the post.
+// step is one callback: its updates are built when it is first posted, so
+// the timestamps inside are the time of the post.
 type step struct {
 	name  string // for logs: "sent", "delivered", "inbound", ...
-	build func(now time.Time) []byte
+	build func(now time.Time) []update
 }
 
 // dispatcher posts callbacks to the engine's webhook: a scheduler ordered by
-// due time feeds a fixed pool of workers. Pending chains are bounded
-// (MaxPendingCallbacks); everything else is a fixed number of goroutines
-// owned by run.
+// due time feeds a fixed pool of workers. Chains due at the same moment
+// are posted together in one body, up to maxBatch of them, as Meta
+// batches updates. Pending chains are bounded (MaxPendingCallbacks);
+// everything else is a fixed number of goroutines owned by run.
 type dispatcher struct {
 	url         string
 	secret      string
@@ -62,6 +71,7 @@ type dispatcher struct {
 	retryBase   time.Duration
 	timeout     time.Duration
 	stepDelay   time.Duration
+	maxBatch    int
 
 	mu      sync.Mutex
 	queue   chainHeap
@@ -74,7 +84,7 @@ func newDispatcher(o Options, log *zap.Logger) *dispatcher {
 	return &dispatcher{
 		url: o.WebhookURL, secret: o.AppSecret, client: o.HTTPClient, log: log, now: o.Now,
 		workers: o.Workers, maxPending: o.MaxPendingCallbacks, maxAttempts: o.CallbackAttempts,
-		retryBase: o.RetryBackoff, timeout: o.CallbackTimeout, stepDelay: o.StatusDelay,
+		retryBase: o.RetryBackoff, timeout: o.CallbackTimeout, stepDelay: o.StatusDelay, maxBatch: o.MaxBatch,
 		wake: make(chan struct{}, 1),
 	}
 }
@@ -143,12 +153,12 @@ func jittered(base time.Duration) time.Duration {
 // run feeds due chains to the workers until ctx ends, then waits for the
 // workers. Chains still scheduled stay queued for a later run.
 func (d *dispatcher) run(ctx context.Context) {
-	work := make(chan *chain)
+	work := make(chan []*chain)
 	var wg sync.WaitGroup
 	for range d.workers {
 		wg.Go(func() {
-			for c := range work {
-				d.post(ctx, c)
+			for group := range work {
+				d.post(ctx, group)
 			}
 		})
 	}
@@ -157,29 +167,20 @@ func (d *dispatcher) run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (d *dispatcher) feed(ctx context.Context, work chan<- *chain) {
+func (d *dispatcher) feed(ctx context.Context, work chan<- []*chain) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		d.mu.Lock()
-		var next *chain
-		wait := time.Duration(-1)
-		if len(d.queue) > 0 {
-			if w := time.Until(d.queue[0].due); w <= 0 {
-				next = heap.Pop(&d.queue).(*chain)
-			} else {
-				wait = w
-			}
-		}
-		d.mu.Unlock()
-
-		if next != nil {
+		group, wait := d.due()
+		if len(group) > 0 {
 			select {
-			case work <- next:
+			case work <- group:
 				continue
 			case <-ctx.Done():
-				d.schedule(next, 0) // keep it for a later run
+				for _, c := range group {
+					d.schedule(c, 0) // keep it for a later run
+				}
 				return
 			}
 		}
@@ -198,23 +199,62 @@ func (d *dispatcher) feed(ctx context.Context, work chan<- *chain) {
 	}
 }
 
-// post makes one attempt at the chain's current step and schedules what
-// comes next: a retry with backoff, the next step after the status delay,
-// or nothing when the chain is done.
-func (d *dispatcher) post(ctx context.Context, c *chain) {
-	st := c.steps[0]
-	if c.body == nil {
-		c.body = st.build(d.now())
+// due pops the chains that are due now, at most maxBatch; with none due it
+// returns how long until the next one (-1: none scheduled).
+func (d *dispatcher) due() ([]*chain, time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var group []*chain
+	now := time.Now()
+	for len(d.queue) > 0 && len(group) < d.maxBatch {
+		if w := d.queue[0].due.Sub(now); w > 0 {
+			if len(group) == 0 {
+				return nil, w
+			}
+			break
+		}
+		group = append(group, heap.Pop(&d.queue).(*chain))
 	}
-	c.attempt++
-	err := d.send(ctx, c.body)
+	if len(group) == 0 {
+		return nil, -1
+	}
+	return group, 0
+}
+
+// post makes one attempt at the current step of every chain in group, in
+// one webhook body, and schedules what comes next for each: a retry with
+// backoff, the next step after the status delay, or nothing when the
+// chain is done. Chains of a refused batch are retried each on its own
+// schedule, each with the updates it had.
+func (d *dispatcher) post(ctx context.Context, group []*chain) {
+	var ups []update
+	for _, c := range group {
+		if c.ups == nil {
+			c.ups = c.steps[0].build(d.now())
+		}
+		c.attempt++
+		ups = append(ups, c.ups...)
+	}
+	var err error
+	if len(ups) > 0 { // a step may find nothing left to report (a deleted template's review)
+		err = d.send(ctx, composeWebhook(ups))
+	}
 	if err != nil && ctx.Err() != nil {
-		// Shutting down: the attempt does not count; keep the chain.
-		c.attempt--
-		d.schedule(c, 0)
+		// Shutting down: the attempt does not count; keep the chains.
+		for _, c := range group {
+			c.attempt--
+			d.schedule(c, 0)
+		}
 		return
 	}
-	fields := append([]zap.Field{zap.String("callback", st.name), zap.Int("attempt", c.attempt)}, c.log...)
+	for _, c := range group {
+		d.advance(c, err, len(group))
+	}
+}
+
+// advance moves c on after an attempt that ended with err.
+func (d *dispatcher) advance(c *chain, err error, batch int) {
+	fields := append([]zap.Field{zap.String("callback", c.steps[0].name), zap.Int("attempt", c.attempt), zap.Int("batch", batch)}, c.log...)
 	if err != nil {
 		if c.attempt < d.maxAttempts {
 			delay := d.backoff(c.attempt)
@@ -226,7 +266,7 @@ func (d *dispatcher) post(ctx context.Context, c *chain) {
 	} else {
 		d.log.Debug("callback delivered", fields...)
 	}
-	c.steps, c.body, c.attempt = c.steps[1:], nil, 0
+	c.steps, c.ups, c.attempt = c.steps[1:], nil, 0
 	if len(c.steps) > 0 {
 		d.schedule(c, jittered(d.stepDelay))
 		return
@@ -244,7 +284,9 @@ func (d *dispatcher) backoff(attempt int) time.Duration {
 	return jittered(min(b, maxRetryBackoff))
 }
 
-// send posts body signed like Meta does; only a 200 answer is a delivery.
+// send posts body signed like Meta does (X-Hub-Signature-256 and the older
+// SHA-1 X-Hub-Signature over the same bytes); only a 200 answer is a
+// delivery.
 func (d *dispatcher) send(ctx context.Context, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
@@ -255,6 +297,7 @@ func (d *dispatcher) send(ctx context.Context, body []byte) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "facebookexternalua")
 	req.Header.Set(webhook.SignatureHeader, webhook.Sign(body, d.secret))
+	req.Header.Set(sha1Header, signSHA1(body, d.secret))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post webhook: %w", err)
@@ -265,6 +308,14 @@ func (d *dispatcher) send(ctx context.Context, body []byte) error {
 		return fmt.Errorf("post webhook: engine answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// signSHA1 is the X-Hub-Signature value: "sha1=" and the lowercase hex
+// HMAC-SHA1 of body keyed with the app secret.
+func signSHA1(body []byte, secret string) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	return "sha1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // chainHeap orders chains by due time, then by scheduling order.

@@ -20,15 +20,18 @@ const (
 
 // outcome is what the send endpoint does with a valid message.
 type outcome struct {
-	reject *apiError // answer this error, accept nothing
-	hold   bool      // hold the request, then drop the connection
-	order  []string  // accepted: the statuses to post, in this order
+	reject *apiError    // answer this error, accept nothing
+	hold   bool         // hold the request, then drop the connection
+	order  []statusStep // accepted: the statuses to post, in this order
 }
 
 var (
-	normalOrder     = []string{"sent", "delivered", "read"}
-	outOfOrder      = []string{"delivered", "sent", "read"}
-	failedAfterSent = []string{"sent", "failed"}
+	normalOrder = []statusStep{{status: "sent"}, {status: "delivered"}, {status: "read"}}
+	outOfOrder  = []statusStep{{status: "delivered"}, {status: "sent"}, {status: "read"}}
+	// Meta accepts these sends and reports the failure only by webhook.
+	failedUnsupported   = []statusStep{{status: "sent"}, {status: "failed", err: &errUnsupportedType}}
+	failedUndeliverable = []statusStep{{status: "failed", err: &errUndeliverable}}
+	failedReEngagement  = []statusStep{{status: "failed", err: &errReEngagement}}
 )
 
 // faultBook counts, per recipient and suffix, the sends that have hit an
@@ -54,15 +57,16 @@ func (f *faultBook) reset() {
 	f.counts = map[string]int{}
 }
 
-// decide applies the failure-injection table to a valid message.
+// decide applies the failure-injection table to a valid message. Faults
+// Meta reports synchronously are answered; those it reports by webhook
+// are accepted and fail in their status callbacks.
 func (f *faultBook) decide(m *validMessage) outcome {
 	switch m.waID[len(m.waID)-4:] {
 	case SuffixUndeliverable:
-		return outcome{reject: &apiError{status: http.StatusBadRequest, code: CodeUndeliverable, title: "Message undeliverable",
-			details: "Unable to deliver message. The recipient may not be a WhatsApp user, may not have accepted the latest terms, or uses an outdated WhatsApp version."}}
+		return outcome{order: failedUndeliverable}
 	case SuffixRateLimited:
 		if f.hit(m.waID) <= 2 {
-			return outcome{reject: &apiError{status: http.StatusTooManyRequests, code: CodeRateLimit, title: "Rate limit hit",
+			return outcome{reject: &apiError{status: http.StatusBadRequest, code: CodeRateLimit, title: "Rate limit hit",
 				details: "Cloud API message throughput has been reached. Try again later or reduce the frequency of messages."}}
 		}
 	case SuffixTimeout:
@@ -72,28 +76,27 @@ func (f *faultBook) decide(m *validMessage) outcome {
 	case SuffixOutOfOrder:
 		return outcome{order: outOfOrder}
 	case SuffixReEngagement:
-		// A template is how a business re-engages, so only free-form
-		// messages are refused.
+		// The window is closed for this customer whatever they sent; a
+		// template is how a business re-engages, so it is delivered.
 		if m.typ != "template" {
-			return outcome{reject: &apiError{status: http.StatusBadRequest, code: CodeReEngagement, title: "Re-engagement message",
-				details: "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}
+			return outcome{order: failedReEngagement}
 		}
 	case SuffixPairRateLimited:
 		if f.hit(m.waID) <= 1 {
 			return outcome{reject: &apiError{status: http.StatusBadRequest, code: CodePairRateLimit, title: "(Business Account, Consumer Account) pair rate limit hit",
-				details: "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."}}
+				details: "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time."}}
 		}
 	case SuffixServerError:
 		switch f.hit(m.waID) {
 		case 1:
-			return outcome{reject: &apiError{status: http.StatusInternalServerError, code: CodeAPIUnknown, title: "API Unknown",
+			return outcome{reject: &apiError{status: http.StatusBadRequest, code: CodeAPIUnknown, title: "API Unknown",
 				details: "Invalid request or possible server error."}}
 		case 2:
-			return outcome{reject: &apiError{status: http.StatusInternalServerError, code: CodeAPIService, title: "API Service",
+			return outcome{reject: &apiError{status: http.StatusServiceUnavailable, code: CodeAPIService, title: "API Service",
 				details: "Service temporarily unavailable due to downtime or overload."}}
 		}
 	case SuffixFailedStatus:
-		return outcome{order: failedAfterSent}
+		return outcome{order: failedUnsupported}
 	}
 	return outcome{order: normalOrder}
 }

@@ -26,21 +26,19 @@ func TestFailureInjection(t *testing.T) {
 		body string // message fields; default a text
 		want []answer
 	}{
-		{name: "0001 undeliverable always", to: "919800000001",
-			want: []answer{{400, CodeUndeliverable}, {400, CodeUndeliverable}, {400, CodeUndeliverable}}},
-		{name: "0002 rate limited twice", to: "919800000002",
-			want: []answer{{429, CodeRateLimit}, {429, CodeRateLimit}, ok, ok}},
+		{name: "0001 accepted (fails by webhook)", to: "919800000001", want: []answer{ok, ok, ok}},
+		{name: "0002 rate limited twice, HTTP 400", to: "919800000002",
+			want: []answer{{400, CodeRateLimit}, {400, CodeRateLimit}, ok, ok}},
 		{name: "0002 counts per recipient", to: "919811110002",
-			want: []answer{{429, CodeRateLimit}, {429, CodeRateLimit}, ok}},
+			want: []answer{{400, CodeRateLimit}, {400, CodeRateLimit}, ok}},
 		{name: "0004 accepted", to: "919800000004", want: []answer{ok, ok}},
-		{name: "0005 re-engagement always", to: "919800000005",
-			want: []answer{{400, CodeReEngagement}, {400, CodeReEngagement}}},
+		{name: "0005 accepted (fails by webhook)", to: "919800000005", want: []answer{ok, ok}},
 		{name: "0005 template accepted", to: "919800000005",
-			body: `"type":"template","template":{"name":"hello","language":{"code":"en"}}`, want: []answer{ok}},
+			body: `"type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}`, want: []answer{ok}},
 		{name: "0006 pair rate limit once", to: "919800000006",
 			want: []answer{{400, CodePairRateLimit}, ok, ok}},
-		{name: "0007 server error twice", to: "919800000007",
-			want: []answer{{500, CodeAPIUnknown}, {500, CodeAPIService}, ok, ok}},
+		{name: "0007 code 1 (HTTP 400) then code 2 (HTTP 503)", to: "919800000007",
+			want: []answer{{400, CodeAPIUnknown}, {503, CodeAPIService}, ok, ok}},
 		{name: "0008 accepted", to: "919800000008", want: []answer{ok}},
 		{name: "ordinary number", to: "919800001234", want: []answer{ok, ok}},
 	}
@@ -76,7 +74,7 @@ func TestFailureInjection(t *testing.T) {
 
 	t.Run("a refusal is not recorded", func(t *testing.T) {
 		h.sb.Reset()
-		require.Equal(t, http.StatusBadRequest, h.sendText(t, "919833330001").status)
+		require.Equal(t, http.StatusBadRequest, h.sendText(t, "919833330002").status)
 		assert.Empty(t, h.sb.Sent())
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,11 @@ const (
 type receiver struct {
 	t      *testing.T
 	secret string
+	// hold, when set before the first post, is called at the start of
+	// every post (to keep the sandbox's workers busy); held counts the
+	// posts inside it.
+	hold func()
+	held atomic.Int32
 
 	mu        sync.Mutex
 	failNext  int // answer 500 to this many more valid posts
@@ -39,10 +45,19 @@ type receiver struct {
 	badSig    int
 	malformed int
 	bodies    [][]byte
+	headers   []http.Header
 	batches   []actors.WebhookBatch
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.mu.Lock()
+	hold := rc.hold
+	rc.mu.Unlock()
+	if hold != nil {
+		rc.held.Add(1)
+		hold()
+		rc.held.Add(-1)
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
@@ -69,6 +84,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.bodies = append(rc.bodies, body)
+	rc.headers = append(rc.headers, r.Header.Clone())
 	rc.batches = append(rc.batches, batch)
 	w.WriteHeader(http.StatusOK)
 }
@@ -110,6 +126,41 @@ func (rc *receiver) messages() []actors.InboundMessage {
 		out = append(out, b.Messages...)
 	}
 	return out
+}
+
+// others returns the raw changes of every field but "messages" (template
+// events), in arrival order.
+func (rc *receiver) others() []json.RawMessage {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []json.RawMessage
+	for _, b := range rc.batches {
+		out = append(out, b.Other...)
+	}
+	return out
+}
+
+func (rc *receiver) setHold(f func()) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.hold = f
+}
+
+// waiting is the number of posts held right now.
+func (rc *receiver) waiting() int { return int(rc.held.Load()) }
+
+// header returns the headers of the i-th accepted body.
+func (rc *receiver) header(i int) http.Header {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.headers[i]
+}
+
+// allBodies returns a copy of the accepted bodies.
+func (rc *receiver) allBodies() [][]byte {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([][]byte(nil), rc.bodies...)
 }
 
 func (rc *receiver) counts() (posts, badSig, malformed int) {
@@ -206,6 +257,24 @@ func (h *harness) do(t *testing.T, method, path, token string, body []byte, cont
 func (h *harness) send(t *testing.T, body string) apiResult {
 	t.Helper()
 	return h.do(t, http.MethodPost, "/v21.0/"+testPhoneID+"/messages", testToken, []byte(body), "application/json")
+}
+
+// inbound simulates a customer's message (a JSON body for POST
+// /sandbox/whatsapp/inbound) and returns the answer.
+func (h *harness) inbound(t *testing.T, body string) apiResult {
+	t.Helper()
+	return h.do(t, http.MethodPost, "/sandbox/whatsapp/inbound", "", []byte(body), "application/json")
+}
+
+// customerWrites simulates a text from waID to the test business number,
+// which opens their customer service window, and waits until the engine
+// (the receiver) has it.
+func (h *harness) customerWrites(t *testing.T, waID string) {
+	t.Helper()
+	before := len(h.rcv.messages())
+	res := h.inbound(t, `{"from":"`+waID+`","text":"hello","phoneNumberId":"`+testPhoneID+`"}`)
+	require.Equal(t, http.StatusAccepted, res.status, "inbound: %s", res.raw)
+	require.Eventually(t, func() bool { return len(h.rcv.messages()) > before }, waitFor, tick)
 }
 
 // sendText sends a valid text message to to and returns the answer.

@@ -50,3 +50,6 @@ func newConversationID() string {
 	rand.Read(b[4:])
 	return hex.EncodeToString(b[:])
 }
+
+// newTemplateID returns a numeric template id like Meta's (16 digits).
+func newTemplateID() string { return newMediaID() }

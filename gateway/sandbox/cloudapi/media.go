@@ -92,7 +92,9 @@ func (s *mediaStore) delete(id string) bool {
 }
 
 // handleUpload is POST /{version}/{phone_number_id}/media with a
-// multipart/form-data body: file, type and messaging_product.
+// multipart/form-data body: file, type and messaging_product. As anywhere
+// in Graph, messaging_product and type may also come in the query string
+// (a form field wins).
 func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 	if e := checkToken(r); e != nil {
 		writeAPIError(rw, e)
@@ -135,6 +137,12 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if product == "" {
+		product = r.URL.Query().Get("messaging_product")
+	}
+	if typ == "" {
+		typ = r.URL.Query().Get("type")
+	}
 	if product != "whatsapp" {
 		writeAPIError(rw, invalidParam("Param messaging_product must be 'whatsapp'."))
 		return
@@ -164,7 +172,7 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 	m := &storedMedia{id: newMediaID(), mimeType: mediaType, sha256: hex.EncodeToString(sum[:]), data: data, phoneNumberID: chi.URLParam(r, "id")}
 	w.media.put(m)
 	w.log.Debug("media uploaded", zap.String("phone_number_id", m.phoneNumberID), zap.String("media_id", m.id), zap.Int("size", len(data)))
-	writeJSON(rw, http.StatusOK, map[string]string{"id": m.id})
+	writeGraph(rw, http.StatusOK, map[string]string{"id": m.id})
 }
 
 func uploadReadError(err error, maxFile int64) *apiError {
@@ -221,7 +229,7 @@ func (w *whatsApp) handleMediaInfo(rw http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
-	writeJSON(rw, http.StatusOK, mediaInfo{
+	writeGraph(rw, http.StatusOK, mediaInfo{
 		MessagingProduct: "whatsapp",
 		URL:              w.publicURL(r) + "/media/" + m.id,
 		MimeType:         m.mimeType,
@@ -238,7 +246,7 @@ func (w *whatsApp) handleMediaDelete(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.media.delete(m.id)
-	writeJSON(rw, http.StatusOK, map[string]bool{"success": true})
+	writeGraph(rw, http.StatusOK, map[string]bool{"success": true})
 }
 
 // handleMediaDownload is GET /media/{id}: the bytes behind a media URL,

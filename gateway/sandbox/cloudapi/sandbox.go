@@ -14,20 +14,26 @@ import (
 // Defaults for the zero values of Options (StatusDelay excepted: zero means
 // no delay; callers that want Meta-like pacing set DefaultStatusDelay).
 const (
-	DefaultStatusDelay       = 300 * time.Millisecond
-	DefaultTimeoutHold       = 30 * time.Second
-	DefaultWorkers           = 32
-	DefaultMaxPending        = 50_000
-	DefaultCallbackAttempts  = 10
-	DefaultRetryBackoff      = time.Second
-	DefaultCallbackTimeout   = 10 * time.Second
-	DefaultMaxMediaBytes     = 16 << 20
-	DefaultMediaStoreBytes   = 256 << 20
-	DefaultMaxSent           = 10_000
-	DefaultMaxRateSamples    = 1 << 20
-	DefaultBusinessAccountID = "102290129340398"
-	PricingCBP               = "CBP"
-	PricingPMP               = "PMP"
+	DefaultStatusDelay         = 300 * time.Millisecond
+	DefaultTimeoutHold         = 30 * time.Second
+	DefaultWorkers             = 32
+	DefaultMaxPending          = 50_000
+	DefaultCallbackAttempts    = 10
+	DefaultRetryBackoff        = time.Second
+	DefaultCallbackTimeout     = 10 * time.Second
+	DefaultMaxMediaBytes       = 16 << 20
+	DefaultMediaStoreBytes     = 256 << 20
+	DefaultMaxSent             = 10_000
+	DefaultMaxRateSamples      = 1 << 20
+	DefaultBusinessAccountID   = "100000000000002"
+	DefaultServiceWindow       = 24 * time.Hour
+	DefaultTemplateReviewDelay = time.Second
+	DefaultMaxBatch            = 10
+	PricingCBP                 = "CBP"
+	PricingPMP                 = "PMP"
+	// DefaultListenHost is where a sandbox listens unless told otherwise:
+	// loopback, since it accepts any bearer token.
+	DefaultListenHost = "127.0.0.1"
 )
 
 // ErrRunning is returned by Run when the sandbox is already running.
@@ -69,12 +75,37 @@ type Options struct {
 	RetryBackoff     time.Duration
 	CallbackTimeout  time.Duration
 
-	// PricingModel is the status webhooks' pricing.pricing_model: PricingCBP
-	// (default, as in Meta's conversation-based payloads) or PricingPMP
-	// (per-message pricing, adds pricing.type).
+	// MaxBatch bounds the updates (statuses, inbound messages, template
+	// events) posted together in one webhook body when several are due at
+	// once, as Meta batches them; 1 posts each on its own.
+	MaxBatch int
+
+	// PricingModel is the status webhooks' pricing.pricing_model:
+	// PricingPMP (default: per-message pricing, Meta's model since July
+	// 2025, with pricing.type) or PricingCBP (conversation-based).
 	PricingModel string
-	// BusinessAccountID is entry[].id of every webhook (the WABA id).
+	// BusinessAccountID is the WABA id: entry[].id of every webhook and the
+	// {waba_id} of the message template endpoints.
 	BusinessAccountID string
+
+	// ServiceWindow is the customer service window: a free-form message to
+	// a customer whose last message to that business number is older (or
+	// who never wrote) is accepted and then fails with a 131047 status.
+	ServiceWindow time.Duration
+	// AssumeWindowOpen treats a customer the sandbox never saw write (no
+	// POST /sandbox/whatsapp/inbound) as inside the window, for tests and
+	// load runs that post inbound webhooks to the engine directly. A
+	// customer who did write through the sandbox is still measured from
+	// that message.
+	AssumeWindowOpen bool
+
+	// Templates are the WABA's message templates at start; nil:
+	// SeedTemplates().
+	Templates []Template
+	// TemplateReviewDelay is how long a created template stays PENDING
+	// before its APPROVED or REJECTED status webhook (names starting with
+	// "reject_" are rejected).
+	TemplateReviewDelay time.Duration
 	// DisplayPhoneNumbers maps a phone_number_id to the metadata's
 	// display_phone_number; unknown ids get a made-up 1555 number.
 	DisplayPhoneNumbers map[string]string
@@ -107,8 +138,14 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.CallbackAttempts, DefaultCallbackAttempts)
 	setDefault(&o.RetryBackoff, DefaultRetryBackoff)
 	setDefault(&o.CallbackTimeout, DefaultCallbackTimeout)
-	setDefault(&o.PricingModel, PricingCBP)
+	setDefault(&o.PricingModel, PricingPMP)
 	setDefault(&o.BusinessAccountID, DefaultBusinessAccountID)
+	setDefault(&o.ServiceWindow, DefaultServiceWindow)
+	setDefault(&o.TemplateReviewDelay, DefaultTemplateReviewDelay)
+	setDefault(&o.MaxBatch, DefaultMaxBatch)
+	if o.Templates == nil {
+		o.Templates = SeedTemplates()
+	}
 	setDefault(&o.MaxMediaBytes, DefaultMaxMediaBytes)
 	setDefault(&o.MediaStoreBytes, DefaultMediaStoreBytes)
 	setDefault(&o.MaxSent, DefaultMaxSent)
@@ -216,8 +253,8 @@ func (s *Sandbox) Run(ctx context.Context) error {
 func (s *Sandbox) Sent() []SentMessage { return s.wa.rec.list("", 0) }
 
 // Reset forgets the sent log, the Rate samples, the per-recipient failure
-// counters and the open conversations. Uploaded media and callbacks already
-// scheduled are kept.
+// counters and the open pricing conversations. Uploaded media, customer
+// service windows, templates and callbacks already scheduled are kept.
 func (s *Sandbox) Reset() { s.wa.reset() }
 
 // Rate returns the largest number of messages accepted for phoneNumberID
@@ -230,3 +267,19 @@ func (s *Sandbox) Rate(phoneNumberID string, window time.Duration) int {
 
 // PendingCallbacks returns how many messages still have callbacks to post.
 func (s *Sandbox) PendingCallbacks() int { return s.disp.pendingCount() }
+
+// Templates returns the WhatsApp Business Account's message templates,
+// oldest first.
+func (s *Sandbox) Templates() []Template { return s.wa.templates.all() }
+
+// UpdateTemplate changes the status or quality score of the template id as
+// Meta would (pausing, disabling, approving it...) and posts the
+// message_template_status_update and message_template_quality_update
+// webhooks of the change. It fails with ErrTemplateNotFound,
+// ErrTemplateStatus or ErrTemplateQuality.
+func (s *Sandbox) UpdateTemplate(id string, u TemplateUpdate) (Template, error) {
+	return s.wa.updateTemplate(id, u)
+}
+
+// BusinessAccountID is the WABA id the sandbox answers for.
+func (s *Sandbox) BusinessAccountID() string { return s.wa.opts.BusinessAccountID }

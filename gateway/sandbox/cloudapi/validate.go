@@ -74,11 +74,30 @@ func (r *sendRequest) objects() map[string]json.RawMessage {
 		"reaction": r.Reaction,
 	}
 	for k, v := range m {
-		if string(v) == "null" {
-			m[k] = nil
-		}
+		m[k] = unwrapJSONString(v)
 	}
 	return m
+}
+
+// unwrapJSONString returns the JSON a parameter carries: Graph accepts an
+// object or array parameter also as a string holding its JSON encoding
+// ("contacts":"[{...}]", as form-encoded clients send it). null is absent.
+func unwrapJSONString(v json.RawMessage) json.RawMessage {
+	if string(v) == "null" {
+		return nil
+	}
+	if len(v) == 0 || v[0] != '"' {
+		return v
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return v
+	}
+	inner := bytes.TrimSpace([]byte(s))
+	if len(inner) > 0 && (inner[0] == '{' || inner[0] == '[') && json.Valid(inner) {
+		return inner
+	}
+	return v
 }
 
 // validMessage is what the send handler needs from a validated message.
@@ -87,6 +106,7 @@ type validMessage struct {
 	waID      string // digits only
 	typ       string
 	bizOpaque string
+	template  *sendTemplate // type template: checked against the registry by the handler
 }
 
 // markRead is a validated mark-as-read call.
@@ -95,17 +115,17 @@ type markRead struct {
 }
 
 // parseSend decodes and validates a send body the way the Cloud API does.
-// Exactly one of the results is non-nil.
+// Exactly one of the results is non-nil. Unknown top-level parameters are
+// ignored, as Graph ignores them; inside a typed object (text, template,
+// ...) an unknown key is refused, as Meta refuses it.
 func parseSend(body []byte) (*validMessage, *markRead, *apiError) {
 	var req sendRequest
-	if e := decodeStrict(body, &req, ""); e != nil {
+	if e := decodeLenient(body, &req); e != nil {
 		return nil, nil, e
 	}
 	// A null object is the same as an absent one.
 	for _, raw := range []*json.RawMessage{&req.Context, &req.TypingIndicator} {
-		if string(*raw) == "null" {
-			*raw = nil
-		}
+		*raw = unwrapJSONString(*raw)
 	}
 	if req.MessagingProduct == nil || *req.MessagingProduct == "" {
 		return nil, nil, invalidParam("The parameter messaging_product is required.")
@@ -159,7 +179,7 @@ func validateMessage(req *sendRequest) (*validMessage, *apiError) {
 	}
 	waID, ok := phoneDigits(*req.To)
 	if !ok {
-		return nil, invalidParam("Param to must be a phone number of 7 to 15 digits, optionally with a leading '+'.")
+		return nil, invalidParam("Param to must be a phone number of 7 to 15 digits, optionally with a leading '+' and with spaces, hyphens or parentheses.")
 	}
 	if req.RecipientType != nil && *req.RecipientType != "individual" {
 		return nil, invalidParam("Param recipient_type must be 'individual'.")
@@ -199,10 +219,19 @@ func validateMessage(req *sendRequest) (*validMessage, *apiError) {
 			return nil, invalidParam("Param biz_opaque_callback_data must be at most %d characters long.", maxBizOpaque)
 		}
 	}
+	msg := &validMessage{to: *req.To, waID: waID, typ: typ, bizOpaque: bizOpaque}
+	if typ == "template" {
+		t, e := parseTemplate(raw)
+		if e != nil {
+			return nil, e
+		}
+		msg.template = t
+		return msg, nil
+	}
 	if e := validateObject(typ, raw); e != nil {
 		return nil, e
 	}
-	return &validMessage{to: *req.To, waID: waID, typ: typ, bizOpaque: bizOpaque}, nil
+	return msg, nil
 }
 
 func validateObject(typ string, raw json.RawMessage) *apiError {
@@ -213,7 +242,9 @@ func validateObject(typ string, raw json.RawMessage) *apiError {
 		return validateMedia(typ, raw, true, false)
 	case "document":
 		return validateMedia(typ, raw, true, true)
-	case "audio", "sticker":
+	case "audio":
+		return validateAudio(raw)
+	case "sticker":
 		return validateMedia(typ, raw, false, false)
 	case "location":
 		return validateLocation(raw)
@@ -221,8 +252,6 @@ func validateObject(typ string, raw json.RawMessage) *apiError {
 		return validateContacts(raw)
 	case "interactive":
 		return validateInteractive(raw)
-	case "template":
-		return validateTemplate(raw)
 	case "reaction":
 		return validateReaction(raw)
 	}
@@ -251,6 +280,20 @@ type mediaObject struct {
 	Link     *string `json:"link"`
 	Caption  *string `json:"caption"`
 	Filename *string `json:"filename"`
+}
+
+// validateAudio accepts an audio object, which may ask to be shown as a
+// voice message ("voice": true, an OGG/OPUS file).
+func validateAudio(raw json.RawMessage) *apiError {
+	var a struct {
+		mediaObject
+		Voice *bool `json:"voice"`
+	}
+	if e := decodeStrict(raw, &a, "audio"); e != nil {
+		return e
+	}
+	b, _ := json.Marshal(a.mediaObject)
+	return validateMedia("audio", b, false, false)
 }
 
 func validateMedia(typ string, raw json.RawMessage, caption, filename bool) *apiError {
@@ -394,11 +437,23 @@ func validateReaction(raw json.RawMessage) *apiError {
 	return nil
 }
 
+// decodeLenient decodes the request body into v like decodeStrict, except
+// that unknown top-level keys are ignored.
+func decodeLenient(raw []byte, v any) *apiError {
+	return decodeJSON(raw, v, "", false)
+}
+
 // decodeStrict decodes one JSON value into v, refusing unknown fields,
 // wrong types and trailing data; param names the object in the error.
 func decodeStrict(raw []byte, v any, param string) *apiError {
+	return decodeJSON(raw, v, param, true)
+}
+
+func decodeJSON(raw []byte, v any, param string, strict bool) *apiError {
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
@@ -458,19 +513,29 @@ func jsonKind(goKind string) string {
 	return "number"
 }
 
-// phoneDigits accepts an optional '+' and 7 to 15 digits and returns the
-// digits.
+// phoneDigits accepts a phone number as Meta's send endpoint does: an
+// optional leading '+', then 7 to 15 digits, which spaces, hyphens and
+// parentheses may separate ("+1 (631) 555-1234"). It returns the digits.
 func phoneDigits(s string) (string, bool) {
-	d := strings.TrimPrefix(s, "+")
-	if len(d) < 7 || len(d) > 15 {
-		return "", false
-	}
-	for i := 0; i < len(d); i++ {
-		if d[i] < '0' || d[i] > '9' {
+	s = strings.TrimSpace(s)
+	rest := strings.TrimPrefix(s, "+")
+	var d strings.Builder
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c >= '0' && c <= '9':
+			d.WriteByte(c)
+		case c == ' ' || c == '-' || c == '(' || c == ')':
+			if d.Len() == 0 && c != '(' {
+				return "", false // separators come between digits
+			}
+		default:
 			return "", false
 		}
 	}
-	return d, true
+	if d.Len() < 7 || d.Len() > 15 {
+		return "", false
+	}
+	return d.String(), true
 }
 
 // clip keeps echoed client values short in error details.

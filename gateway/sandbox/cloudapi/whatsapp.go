@@ -29,14 +29,16 @@ const maxConversations = 100_000
 // whatsApp emulates the WhatsApp Cloud API: the send and media endpoints,
 // failure injection, status callbacks and the test controls.
 type whatsApp struct {
-	opts     Options
-	log      *zap.Logger
-	disp     *dispatcher
-	stopping func() <-chan struct{}
-	rec      *recorder
-	faults   *faultBook
-	media    *mediaStore
-	holding  atomic.Int32 // requests held by the 0003 fault right now
+	opts      Options
+	log       *zap.Logger
+	disp      *dispatcher
+	stopping  func() <-chan struct{}
+	rec       *recorder
+	faults    *faultBook
+	media     *mediaStore
+	windows   *windowBook
+	templates *registry
+	holding   atomic.Int32 // requests held by the 0003 fault right now
 
 	mu    sync.Mutex
 	convs map[string]conversation // phone_number_id|wa_id|category
@@ -45,10 +47,12 @@ type whatsApp struct {
 func newWhatsApp(o Options, log *zap.Logger, disp *dispatcher, stopping func() <-chan struct{}) *whatsApp {
 	return &whatsApp{
 		opts: o, log: log.With(zap.String("provider", "whatsapp")), disp: disp, stopping: stopping,
-		rec:    newRecorder(o.MaxSent, o.MaxRateSamples),
-		faults: newFaultBook(),
-		media:  newMediaStore(o.MaxMediaBytes, o.MediaStoreBytes),
-		convs:  map[string]conversation{},
+		rec:       newRecorder(o.MaxSent, o.MaxRateSamples),
+		faults:    newFaultBook(),
+		media:     newMediaStore(o.MaxMediaBytes, o.MediaStoreBytes),
+		windows:   newWindowBook(o.ServiceWindow, o.AssumeWindowOpen),
+		templates: newRegistry(o.Templates),
+		convs:     map[string]conversation{},
 	}
 }
 
@@ -58,6 +62,9 @@ func newWhatsApp(o Options, log *zap.Logger, disp *dispatcher, stopping func() <
 func (w *whatsApp) mount(r chi.Router) {
 	r.Post(graphVersion+"/{id}/messages", w.handleSend)
 	r.Post(graphVersion+"/{id}/media", w.handleUpload)
+	r.Get(graphVersion+"/{id}/message_templates", w.handleTemplateList)
+	r.Post(graphVersion+"/{id}/message_templates", w.handleTemplateCreate)
+	r.Delete(graphVersion+"/{id}/message_templates", w.handleTemplateDelete)
 	r.Get(graphVersion+"/{id}", w.handleMediaInfo)
 	r.Delete(graphVersion+"/{id}", w.handleMediaDelete)
 	r.Get("/media/{id}", w.handleMediaDownload)
@@ -66,9 +73,13 @@ func (w *whatsApp) mount(r chi.Router) {
 		r.Post("/inbound", w.handleInbound)
 		r.Get("/sent", w.handleSentList)
 		r.Delete("/sent", w.handleSentReset)
+		r.Post("/templates/update", w.handleTemplateUpdate)
 	})
 }
 
+// reset forgets the sent log, the fault counters and the pricing
+// conversations. The customer service windows, templates and media stay:
+// they are the customers' and the account's, not the test's bookkeeping.
 func (w *whatsApp) reset() {
 	w.rec.reset()
 	w.faults.reset()
@@ -131,8 +142,15 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if read != nil {
-		writeJSON(rw, http.StatusOK, map[string]bool{"success": true})
+		writeGraph(rw, http.StatusOK, map[string]bool{"success": true})
 		return
+	}
+	var tpl Template
+	if msg.template != nil {
+		if tpl, e = checkTemplateSend(w.templates, msg.template); e != nil {
+			writeAPIError(rw, e)
+			return
+		}
 	}
 
 	out := w.faults.decide(msg)
@@ -149,28 +167,33 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 		// that never reaches the client.
 		panic(http.ErrAbortHandler)
 	}
+	now := w.opts.Now()
+	inWindow := w.windows.open(phoneNumberID, msg.waID, now)
+	if msg.typ != "template" && !inWindow && !undeliverable(out.order) {
+		// Meta accepts a free-form message outside the customer service
+		// window and fails it by webhook.
+		out.order = failedReEngagement
+	}
 	if w.disp.enabled() && !w.disp.hasRoom() {
 		log.Warn("send refused: callback queue is full")
-		writeAPIError(rw, &apiError{status: http.StatusServiceUnavailable, code: CodeAPIService, title: "API Service",
-			details: "The sandbox's callback queue is full; the engine's webhook is not keeping up. Retry later."})
+		writeAPIError(rw, errQueueFullAPI())
 		return
 	}
 
-	now := w.opts.Now()
 	wamid := newWamid(msg.waID)
 	spec := statusSpec{
 		wamid: wamid, waID: msg.waID, phoneNumberID: phoneNumberID,
 		display: displayNumber(w.opts.DisplayPhoneNumbers, phoneNumberID), wabaID: w.opts.BusinessAccountID,
-		bizOpaque: msg.bizOpaque, conv: w.conversation(phoneNumberID, msg, now), pricingModel: w.opts.PricingModel,
+		bizOpaque: msg.bizOpaque, conv: w.conversation(phoneNumberID, msg.waID, categoryOf(msg, tpl), now), pricingModel: w.opts.PricingModel,
+		inWindow: inWindow,
 	}
 	steps := make([]step, len(out.order))
-	for i, status := range out.order {
-		steps[i] = step{name: status, build: func(at time.Time) []byte { return spec.body(status, at) }}
+	for i, st := range out.order {
+		steps[i] = step{name: st.status, build: func(at time.Time) []update { return []update{spec.update(st, at)} }}
 	}
 	if err := w.disp.enqueue(steps, jittered(w.opts.StatusDelay), zap.String("wa_message_id", wamid), zap.String("phone_number_id", phoneNumberID)); err != nil {
 		// Lost the race for the last slot: refuse like above.
-		writeAPIError(rw, &apiError{status: http.StatusServiceUnavailable, code: CodeAPIService, title: "API Service",
-			details: "The sandbox's callback queue is full; the engine's webhook is not keeping up. Retry later."})
+		writeAPIError(rw, errQueueFullAPI())
 		return
 	}
 	w.rec.add(SentMessage{To: msg.waID, Type: msg.typ, Body: body, WaMessageID: wamid, At: now.UTC(), PhoneNumberID: phoneNumberID})
@@ -184,7 +207,28 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 	if msg.typ == "template" {
 		resp.Messages[0].MessageStatus = "accepted"
 	}
-	writeJSON(rw, http.StatusOK, resp)
+	writeGraph(rw, http.StatusOK, resp)
+}
+
+// undeliverable reports whether the statuses end in 131026: the number is
+// not on WhatsApp, which Meta reports whatever the window.
+func undeliverable(order []statusStep) bool {
+	last := order[len(order)-1]
+	return last.err != nil && last.err.Code == CodeUndeliverable
+}
+
+func errQueueFullAPI() *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, code: CodeAPIService, title: "API Service",
+		details: "The sandbox's callback queue is full; the engine's webhook is not keeping up. Retry later."}
+}
+
+// categoryOf is the pricing category of a message: service for free-form
+// messages, the template's category for templates.
+func categoryOf(m *validMessage, tpl Template) string {
+	if m.typ != "template" {
+		return "service"
+	}
+	return pricingCategory(tpl.Category)
 }
 
 // hold waits for TimeoutHold, the client giving up, or Run stopping.
@@ -202,13 +246,8 @@ func (w *whatsApp) hold(r *http.Request) {
 
 // conversation returns the open pricing conversation for the business
 // number, customer and category, opening one for 24 hours when needed.
-// Templates open utility conversations, everything else service ones.
-func (w *whatsApp) conversation(phoneNumberID string, m *validMessage, now time.Time) conversation {
-	category := "service"
-	if m.typ == "template" {
-		category = "utility"
-	}
-	key := phoneNumberID + "|" + m.waID + "|" + category
+func (w *whatsApp) conversation(phoneNumberID, waID, category string, now time.Time) conversation {
+	key := phoneNumberID + "|" + waID + "|" + category
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, ok := w.convs[key]
