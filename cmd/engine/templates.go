@@ -9,7 +9,6 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
-	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/gateway/template"
 )
 
@@ -23,14 +22,15 @@ type templateFailures interface {
 var _ templateFailures = (*template.Registry)(nil)
 
 // templateAccount is the WhatsApp Business Account whose templates the
-// engine keeps: WHATSAPP_BUSINESS_ACCOUNT_ID, else the sandbox's when the
-// sandbox runs, else none.
+// engine keeps: WHATSAPP_BUSINESS_ACCOUNT_ID, else the sandbox's
+// (SANDBOX_WABA_ID) when the sandbox runs, else none. Validate refuses a
+// WHATSAPP_BUSINESS_ACCOUNT_ID other than the running sandbox's.
 func templateAccount(cfg configs.Config) string {
 	if cfg.WhatsAppBusinessAccountID != "" {
 		return cfg.WhatsAppBusinessAccountID
 	}
 	if cfg.SandboxRuns() {
-		return cloudapi.DefaultBusinessAccountID
+		return cfg.SandboxWABAID
 	}
 	return ""
 }
