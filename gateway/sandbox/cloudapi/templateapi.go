@@ -27,6 +27,11 @@ const (
 var (
 	allTemplateFields     = []string{"name", "parameter_format", "components", "language", "status", "category", "id", "quality_score", "rejected_reason"}
 	defaultTemplateFields = []string{"name", "parameter_format", "components", "language", "status", "category", "id"}
+	// unsetTemplateFields are Meta's fields the sandbox's templates never
+	// have a value for: asking for them is valid, and they are left out
+	// of the answer as Meta leaves out a field without a value.
+	unsetTemplateFields = []string{"sub_category", "previous_category", "correct_category", "message_send_ttl_seconds",
+		"library_template_name", "cta_url_link_tracking_opted_out"}
 )
 
 // templateView is a template as the list returns it: only the fields asked
@@ -139,6 +144,9 @@ func (w *whatsApp) handleTemplateList(rw http.ResponseWriter, r *http.Request) {
 		fields = nil
 		for _, f := range strings.Split(s, ",") {
 			f = strings.TrimSpace(f)
+			if slices.Contains(unsetTemplateFields, f) {
+				continue
+			}
 			if !slices.Contains(allTemplateFields, f) {
 				writeAPIError(rw, invalidParam("Tried accessing nonexisting field (%s) on node type (WhatsAppBusinessAccountMessageTemplate).", clip(f)))
 				return

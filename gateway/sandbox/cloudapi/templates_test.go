@@ -138,6 +138,12 @@ func testTemplateList(t *testing.T) {
 		}
 	})
 
+	t.Run("fields Meta has but the sandbox never sets are left out", func(t *testing.T) {
+		page, res := h.listTemplates(t, "name=spring_sale&fields=name,sub_category,message_send_ttl_seconds")
+		require.Equal(t, http.StatusOK, res.status, "answer: %s", res.raw)
+		assert.Equal(t, []map[string]any{{"name": "spring_sale"}}, page.Data)
+	})
+
 	t.Run("quality score and rejected reason on request", func(t *testing.T) {
 		page, _ := h.listTemplates(t, "name=spring_sale&fields=name,status,quality_score,rejected_reason")
 		require.Len(t, page.Data, 1)
