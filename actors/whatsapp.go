@@ -126,4 +126,6 @@ type WebhookBatch struct {
 	// Other holds changes whose field is not "messages" (account updates,
 	// template status, ...), kept raw: never dropped.
 	Other []json.RawMessage
+	// Templates are the template webhooks among Other, decoded.
+	Templates []TemplateEvent
 }

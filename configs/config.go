@@ -86,6 +86,9 @@ type Config struct {
 	SandboxWindow         time.Duration `env:"SANDBOX_WINDOW" doc:"the sandbox's customer service window: a free-form message to a customer who last wrote (through the sandbox) longer ago is accepted, then fails with a 131047 status"`
 	SandboxAssumeWindow   bool          `env:"SANDBOX_ASSUME_WINDOW_OPEN" doc:"the sandbox treats customers it never saw write as inside the window (for inbound webhooks posted to the engine directly, not through the sandbox)"`
 
+	WhatsAppBusinessAccountID string        `env:"WHATSAPP_BUSINESS_ACCOUNT_ID" doc:"WhatsApp Business Account (WABA) id whose message templates the engine keeps and checks template sends against; unset, SANDBOX_WABA_ID when the sandbox runs (set, it must equal it), otherwise templates are not checked"`
+	TemplateSyncInterval      time.Duration `env:"WHATSAPP_TEMPLATE_SYNC_INTERVAL" doc:"how often the template registry is synced from WhatsApp besides start-up, template webhooks and an admin's POST /api/whatsapp/templates/sync (0: never)"`
+
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" doc:"bound on reaching MongoDB, Redis and RabbitMQ at start-up; the engine exits naming the one it could not reach"`
 }
 
@@ -137,6 +140,7 @@ func Defaults() Config {
 		SandboxPricing:        "PMP",
 		SandboxWindow:         24 * time.Hour,
 		ConnectTimeout:        20 * time.Second,
+		TemplateSyncInterval:  time.Hour,
 	}
 }
 

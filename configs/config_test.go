@@ -57,6 +57,13 @@ func TestValidate(t *testing.T) {
 		{name: "sandbox port irrelevant with a token", mutate: func(c *Config) { c.Port, c.SandboxPort, c.WhatsAppAccessToken = 4010, 4010, "t" }},
 		{name: "connect timeout too short", mutate: func(c *Config) { c.ConnectTimeout = time.Millisecond }, wantVar: "CONNECT_TIMEOUT"},
 		{name: "webhook limit too small", mutate: func(c *Config) { c.WebhookMaxBytes = 10 }, wantVar: "WEBHOOK_MAX_BYTES"},
+		{name: "business account id not digits", mutate: func(c *Config) { c.WhatsAppBusinessAccountID = "waba/1" }, wantVar: "WHATSAPP_BUSINESS_ACCOUNT_ID"},
+		{name: "business account id with a token", mutate: func(c *Config) { c.WhatsAppBusinessAccountID, c.WhatsAppAccessToken = "102290129340398", "t" }},
+		{name: "business account id other than the sandbox's", mutate: func(c *Config) { c.WhatsAppBusinessAccountID = "102290129340398" },
+			wantVar: "WHATSAPP_BUSINESS_ACCOUNT_ID"},
+		{name: "business account id of the sandbox", mutate: func(c *Config) { c.WhatsAppBusinessAccountID = c.SandboxWABAID }},
+		{name: "template sync too often", mutate: func(c *Config) { c.TemplateSyncInterval = time.Second }, wantVar: "WHATSAPP_TEMPLATE_SYNC_INTERVAL"},
+		{name: "template sync never", mutate: func(c *Config) { c.TemplateSyncInterval = 0 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -216,6 +216,14 @@ func validateWhatsApp(c Config, r *report) {
 	if c.WhatsAppPhoneNumberID == "" || strings.ContainsAny(c.WhatsAppPhoneNumberID, "/?#") {
 		r.bad("WHATSAPP_PHONE_NUMBER_ID", "must be a phone number id, got %q", c.WhatsAppPhoneNumberID)
 	}
+	if id := c.WhatsAppBusinessAccountID; id != "" && (len(id) > 32 || strings.Trim(id, "0123456789") != "") {
+		r.bad("WHATSAPP_BUSINESS_ACCOUNT_ID", "must be a WhatsApp Business Account id (digits), got %q", id)
+	} else if id != "" && c.SandboxRuns() && id != c.SandboxWABAID {
+		r.bad("WHATSAPP_BUSINESS_ACCOUNT_ID", "must be the sandbox's SANDBOX_WABA_ID (%s) while the sandbox runs, got %s: its templates are listed there", c.SandboxWABAID, id)
+	}
+	if d := c.TemplateSyncInterval; d != 0 {
+		r.durationIn("WHATSAPP_TEMPLATE_SYNC_INTERVAL", d, time.Minute, 7*24*time.Hour, "1m and 7d (or 0)")
+	}
 	r.durationIn("SANDBOX_STATUS_DELAY", c.SandboxStatusDelay, 0, time.Minute, "0 and 1m")
 	r.intIn("SANDBOX_PORT", int64(c.SandboxPort), 0, 65535)
 	if c.SandboxRuns() && c.SandboxPort != 0 && c.SandboxPort == c.Port {

@@ -58,6 +58,9 @@ type Engine struct {
 	Requeue     Requeuer
 	// Reports are the pricing counts and webhook errors for operators.
 	Reports WhatsAppReports
+	// Templates is the template registry; nil (no business account
+	// configured) leaves template sends unchecked.
+	Templates Templates
 }
 
 const commandTimeout = 10 * time.Second

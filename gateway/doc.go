@@ -45,6 +45,14 @@
 // CONVERSATION_CLOSED when the customer's last conversation on that number
 // was closed, OUTSIDE_SERVICE_WINDOW otherwise.
 //
+// A template send is first checked against the template registry
+// (Engine.Templates, gateway/template) before the recipient is resolved or
+// anything is stored: 422 TEMPLATE_NOT_FOUND when the business account has
+// no such template in that language, TEMPLATE_NOT_APPROVED when it is not
+// approved or a send of it failed since, TEMPLATE_PARAMETERS (one field
+// error per problem) when the components do not fit its definition. A
+// registry that was never synced, or none at all, leaves sends unchecked.
+//
 // The gateway reaches storage and shared state only through the small
 // interfaces declared in deps.go; cmd/engine hands in the concrete types.
 package gateway

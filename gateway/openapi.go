@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -107,15 +108,26 @@ func operationID(method, pattern string) string {
 	return b.String()
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
 
 // schemaOf returns a JSON Schema for t following encoding/json's rules.
-func schemaOf(t reflect.Type) map[string]any {
+func schemaOf(t reflect.Type) map[string]any { return schemaIn(t, map[reflect.Type]bool{}) }
+
+// schemaIn is schemaOf inside the structs of open: a struct that contains
+// itself (a template's carousel cards hold components) is an object the
+// second time.
+func schemaIn(t reflect.Type, open map[reflect.Type]bool) map[string]any {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == timeType {
 		return map[string]any{"type": "string", "format": "date-time"}
+	}
+	if t == rawJSONType {
+		return map[string]any{} // any JSON value
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -127,10 +139,15 @@ func schemaOf(t reflect.Type) map[string]any {
 	case reflect.Float32, reflect.Float64:
 		return map[string]any{"type": "number"}
 	case reflect.Slice, reflect.Array:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
+		return map[string]any{"type": "array", "items": schemaIn(t.Elem(), open)}
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
+		return map[string]any{"type": "object", "additionalProperties": schemaIn(t.Elem(), open)}
 	case reflect.Struct:
+		if open[t] {
+			return map[string]any{"type": "object", "description": t.Name() + " (as above)"}
+		}
+		open[t] = true
+		defer delete(open, t)
 		props := map[string]any{}
 		var required []string
 		for i := 0; i < t.NumField(); i++ {
@@ -145,7 +162,7 @@ func schemaOf(t reflect.Type) map[string]any {
 			if name == "" {
 				name = f.Name
 			}
-			props[name] = schemaOf(f.Type)
+			props[name] = schemaIn(f.Type, open)
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, name)
 			}

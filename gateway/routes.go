@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/template"
 )
 
 // route is one endpoint: its place, who may call it, and what the OpenAPI
@@ -62,7 +63,12 @@ func (s *Server) engineRoutes() []route {
 		{method: "POST", pattern: "/api/whatsapp/messages", handler: s.handleSendMessage, limited: true, perm: actors.PermMessagesSend, tag: "whatsapp",
 			summary: "Send a free-form message inside the service window (202 once queued); Idempotency-Key supported", request: sendRequest{}, response: messageEnvelope{}, status: 202},
 		{method: "POST", pattern: "/api/whatsapp/messages/template", handler: s.handleSendTemplate, limited: true, perm: actors.PermMessagesSend, tag: "whatsapp",
-			summary: "Send a template at any time; starts a conversation when none is open", request: templateRequest{}, response: messageEnvelope{}, status: 202},
+			summary: "Send a template at any time; starts a conversation when none is open. 422 TEMPLATE_NOT_FOUND, TEMPLATE_NOT_APPROVED or TEMPLATE_PARAMETERS when it does not fit the registry", request: templateRequest{}, response: messageEnvelope{}, status: 202},
+		{method: "GET", pattern: "/api/whatsapp/templates", handler: s.handleListTemplates, limited: true, perm: actors.PermMessagesSend, tag: "whatsapp",
+			summary: "The business account's message templates as last synced from WhatsApp, by name then language", response: templatesPage{}, status: 200,
+			query: []string{"status", "name", "language", "category", "page", "limit"}},
+		{method: "POST", pattern: "/api/whatsapp/templates/sync", handler: s.handleSyncTemplates, limited: true, perm: actors.PermUsersManage, tag: "whatsapp",
+			summary: "Sync the template registry from WhatsApp now (admin); 200 with the counts, 503 when WhatsApp did not answer", response: template.SyncResult{}, status: 200},
 		{method: "GET", pattern: "/api/whatsapp/dead-letters", handler: s.handleListDeadLetters, limited: true, perm: actors.PermConversationsAssign, tag: "whatsapp",
 			summary: "Sends that exhausted their attempts", response: deadLettersPage{}, status: 200, query: []string{"limit"}},
 		{method: "POST", pattern: "/api/whatsapp/dead-letters/redrive", handler: s.handleRedrive, limited: true, perm: actors.PermConversationsAssign, tag: "whatsapp",

@@ -335,6 +335,9 @@ func (s *Server) handleSendTemplate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
+	if s.refuseTemplate(w, r, phoneID, req.Template.Name, lang, req.Template.Components) {
+		return
+	}
 	cust, ae, err := s.recipient(r.Context(), req.To, true)
 	if s.sendFailed(w, r, ae, err) {
 		return

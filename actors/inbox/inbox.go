@@ -9,6 +9,11 @@
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. Applying twice is harmless: conversations drop
 // duplicate wamids and statuses only move forward.
+//
+// Template webhooks (status, quality, components, category) are handed to
+// the template registry (HandleTemplates) before the entry's messages and
+// statuses; an entry whose template webhook could not be applied is
+// retried like one whose message could not.
 package inbox
 
 import (
@@ -53,12 +58,35 @@ type Dispatcher struct {
 	stuck    prometheus.Counter
 	metaErrs *prometheus.CounterVec
 	lag      prometheus.Histogram
+
+	// templates applies template webhooks; nil leaves them unapplied.
+	templates TemplateEvents
 }
 
-// New returns a Dispatcher; errs (where value-level webhook errors are
-// kept) and reg may be nil.
-func New(store actors.InboxStore, parse Parser, directory conversation.Directory, errs WebhookErrors, log *zap.Logger, reg prometheus.Registerer) *Dispatcher {
-	d := &Dispatcher{store: store, errs: errs, parse: parse, directory: directory, log: log.With(zap.String("component", "inbox")),
+// Options are what a Dispatcher is built on.
+type Options struct {
+	Store     actors.InboxStore
+	Parse     Parser
+	Directory conversation.Directory
+	// WebhookErrors keeps value-level webhook errors; nil drops them.
+	WebhookErrors WebhookErrors
+	// Templates gets the template webhooks of each entry, in body order,
+	// before the entry's messages and statuses; an entry leaves the inbox
+	// only once it applied them all. Nil leaves them in the batch's Other.
+	Templates TemplateEvents
+	Log       *zap.Logger
+	// Registry receives the metrics; nil registers none.
+	Registry prometheus.Registerer
+}
+
+// New returns a Dispatcher.
+func New(o Options) *Dispatcher {
+	log, reg := o.Log, o.Registry
+	if log == nil {
+		log = zap.NewNop()
+	}
+	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
+		log: log.With(zap.String("component", "inbox")),
 		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second,
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
@@ -188,6 +216,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 			// Signed by Meta but not a WhatsApp body: nothing to apply.
 			d.log.Error("inbox entry is not a WhatsApp webhook; setting it aside", zap.String("entry", e.ID), zap.Error(err))
 			continue
+		}
+		if len(b.Templates) > 0 && !d.applyTemplates(ctx, e, b.Templates) {
+			r.bad[i] = true
 		}
 		for _, m := range b.Messages {
 			if m.PhoneNumberID == "" || m.WaID == "" {

@@ -68,7 +68,7 @@ func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 	}))
 	dir := &recordingDirectory{}
 	dir.down.Store(true)
-	d := New(store, webhook.Parse, dir, nil, zap.NewNop(), prometheus.NewRegistry())
+	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 	// While the actors fail, nothing leaves the inbox and attempts count.
 	for i := 0; i < 3; i++ {
@@ -101,7 +101,7 @@ func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: body("933", "w9"), ReceivedAt: time.Now().UTC()}}))
 	dir := &recordingDirectory{}
 	dir.down.Store(true)
-	d := New(store, webhook.Parse, dir, nil, zap.NewNop(), prometheus.NewRegistry())
+	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	for i := 0; i < MaxAttempts+3; i++ {
 		_, _ = d.drainOnce(ctx)
 	}
@@ -155,7 +155,7 @@ func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 		{ID: actors.NewID(), Body: body("922", "w2"), ReceivedAt: time.Now().UTC()},
 	}))
 	dir := &blockingDirectory{release: make(chan struct{})}
-	d := New(store, webhook.Parse, dir, nil, zap.NewNop(), prometheus.NewRegistry())
+	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	d.batch = 1
 
 	first, err := d.dispatch(ctx, nil)
@@ -220,7 +220,7 @@ func TestValueErrorsAreKept(t *testing.T) {
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: errBody, ReceivedAt: at}}))
 	errs := &failingErrors{store: store}
 	errs.down.Store(true)
-	d := New(store, webhook.Parse, &recordingDirectory{}, errs, zap.NewNop(), prometheus.NewRegistry())
+	d := New(Options{Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, WebhookErrors: errs, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 	_, err = d.drainOnce(ctx)
 	require.Error(t, err, "not stored: the entry is retried")

@@ -23,6 +23,7 @@ import (
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/outbound/sender"
+	"github.com/wacc/engine/gateway/template"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/supervisors"
 )
@@ -34,6 +35,7 @@ type engineStore interface {
 	actors.OutboundStore
 	actors.PricingStore
 	actors.WebhookErrorStore
+	actors.TemplateStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the
@@ -54,16 +56,41 @@ type conversationEngine struct {
 	rehydration *rehydration
 	// pauses are Meta's pauses and operator alerts, shared with the sender.
 	pauses *sender.Pauses
+	// templates is the template registry as the gateway sees it; nil (an
+	// untyped nil) without a business account.
+	templates gateway.Templates
+}
+
+// actorInputs are what the actor side is built on.
+type actorInputs struct {
+	store       engineStore
+	revocations app.Revocations
+	// refusals audits tokens the agent sessions refuse.
+	refusals agentsession.Refusals
+	outbox   actors.OutboundPublisher
+	// shaper is the sender's, which late failures pause too.
+	shaper sender.Shaper
+	// templates is the template registry; nil without a business account.
+	templates *template.Registry
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
 // host, the assigner, the use cases (app, on the host), then the agent
 // sessions that call them. The gateway is handed the same app.
-func startConversations(ctx context.Context, cfg configs.Config, store engineStore, revocations app.Revocations, refusals agentsession.Refusals,
-	log *zap.Logger, reg prometheus.Registerer, outbox actors.OutboundPublisher, shaper sender.Shaper) (*conversationEngine, error) {
+func startConversations(ctx context.Context, cfg configs.Config, in actorInputs, log *zap.Logger, reg prometheus.Registerer) (*conversationEngine, error) {
+	store, revocations, refusals, outbox, shaper := in.store, in.revocations, in.refusals, in.outbox, in.shaper
 	slogger := slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	ce := &conversationEngine{log: log, system: system}
+	// The template registry under the interfaces of its three users; all
+	// nil (not a typed nil) without a business account.
+	var (
+		tmplFailures conversation.TemplateRegistry
+		tmplEvents   inbox.TemplateEvents
+	)
+	if in.templates != nil {
+		tmplFailures, tmplEvents, ce.templates = in.templates, in.templates, in.templates
+	}
 	// Built bottom-up, each part complete when constructed: the event bus
 	// first, the conversations publishing to it, the assigner (reaching
 	// conversations through the host) and the hub subscribing to it at
@@ -81,8 +108,7 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 		Pauser:    ce.pauses,
 		Pricing:   store,
 		Messages:  store,
-		// Templates: the template registry is wired here once it exists;
-		// until then a template error is recorded on its message only.
+		Templates: tmplFailures,
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,
@@ -98,7 +124,8 @@ func startConversations(ctx context.Context, cfg configs.Config, store engineSto
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
-	ce.dispatcher = inbox.New(store, webhook.Parse, ce.host, store, log, reg)
+	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.host, WebhookErrors: store, Templates: tmplEvents,
+		Log: log, Registry: reg})
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
 	if cfg.RehydrateOnStart {
 		ce.rehydration = newRehydration(ce.host, store, cfg.RehydrateMax, log, reg)
@@ -111,7 +138,7 @@ func (ce *conversationEngine) gatewayEngine(store engineStore, deadLetters actor
 	return &gateway.Engine{
 		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify,
 		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store, DeadLetters: deadLetters,
-		Reports: store,
+		Reports: store, Templates: ce.templates,
 	}
 }
 

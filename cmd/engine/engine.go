@@ -22,6 +22,7 @@ import (
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
+	"github.com/wacc/engine/gateway/template"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/mongostore"
 	"github.com/wacc/engine/persistence/rediskv"
@@ -49,6 +50,10 @@ type engine struct {
 	audit    *audit.Log
 	gw       *gateway.Server
 	backends string
+
+	// templates is the template registry; nil when no business account
+	// is known.
+	templates *template.Registry
 }
 
 // newEngine opens and builds every component. It fails with one line
@@ -133,7 +138,9 @@ func (e *engine) open(ctx context.Context) error {
 	// Refused authentications are aggregated once for the HTTP edge and
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})
-	if e.conv, err = startConversations(ctx, cfg, e.store, e.kv, socketRefusals{refusals}, log, reg, newCountingPublisher(e.out.queue, reg), e.out.shaper); err != nil {
+	e.templates = newTemplates(cfg, e.store, e.out.client, log, reg)
+	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
+		outbox: newCountingPublisher(e.out.queue, reg), shaper: e.out.shaper, templates: e.templates}, log, reg); err != nil {
 		return err
 	}
 	e.sender = e.out.newSender(e.store, e.conv.host, e.conv.pauses, reg)
@@ -268,6 +275,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return e.sender.Run(gctx) })
+	if t := e.templates; t != nil {
+		g.Go(func() error { return t.Run(gctx) })
+	}
 	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
 	g.Go(func() error {
 		select {

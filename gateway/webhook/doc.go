@@ -50,6 +50,15 @@
 //     pricing_model, category and, under per-message pricing "PMP", type);
 //     old conversation-based ("CBP") bodies parse the same way without a
 //     type. It is nil when the status carries none.
+//   - Template webhooks (message_template_status_update,
+//     message_template_quality_update, message_template_components_update,
+//     template_category_update) stay in Other and are also decoded into
+//     Templates, in body order, with the entry's id as BusinessAccountID,
+//     the entry's time, the event and quality upper-cased, the reason
+//     (other_info.title when the reason is NONE or absent), the category
+//     (new_category on a category change), and the language written with
+//     an underscore (Meta's en-US is en_US). A change
+//     whose value is not an object or names no template is only in Other.
 //   - Results never alias body: the caller may reuse the buffer after Parse
 //     returns. Parse is safe for concurrent use and never panics (fuzzed).
 package webhook

@@ -241,6 +241,7 @@ func Parse(body []byte) (actors.WebhookBatch, error) {
 	}
 	if hasOther {
 		batch.Other = otherChanges(body, wb.Entry)
+		batch.Templates = templateEvents(body)
 	}
 	return batch, nil
 }

@@ -861,7 +861,7 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	files = append(files, syntheticBatch)
+	files = append(files, syntheticBatch, syntheticTemplates)
 	for _, file := range files {
 		body, err := os.ReadFile(file)
 		if err != nil {

@@ -1,12 +1,13 @@
 // Package mongostore keeps the engine's durable records (users,
 // refresh-token families, customers, the audit log, and the conversation
 // engine's conversations, messages, pending statuses, webhook inbox and
-// notifications) in one MongoDB database through the official driver
-// (go.mongodb.org/mongo-driver/v2). It implements actors.Store and
-// actors.ConversationsStore and passes the shared contract suites in
-// persistence/storetest (Run and RunConversations) against FerretDB v1.24
-// on its SQLite and PostgreSQL backends, so it runs on MongoDB and on
-// FerretDB alike.
+// notifications, and the template registry) in one MongoDB database
+// through the official driver (go.mongodb.org/mongo-driver/v2). It
+// implements actors.Store, actors.ConversationsStore and
+// actors.TemplateStore and passes the shared contract suites in
+// persistence/storetest (Run, RunConversations and RunTemplates) against
+// FerretDB v1.24 on its SQLite and PostgreSQL backends, so it runs on
+// MongoDB and on FerretDB alike.
 //
 // # Guarantees
 //
@@ -48,6 +49,14 @@
 //     next writer needing the key replaces once it is older than
 //     guardGrace (one minute) and its owner does not carry the key; until
 //     then the key reads as taken (actors.ErrDuplicate).
+//   - The template registry has no multi-document transaction either: a
+//     sync writes a new generation of an account's templates, points
+//     template_syncs at it, then deletes all but it and the one it
+//     replaced; readers read the pointer before and after and start over
+//     when two syncs ran meanwhile, so they see one whole generation (see
+//     template.go). Writes to an
+//     account's templates (sync, update, delete) are serialized by the
+//     write claim "templates/<account>".
 //   - TakePendingStatuses deletes each status on its own and returns only
 //     those it deleted, so concurrent takers never return one twice.
 //   - Single-record writes are atomic; nothing spans documents. An audit
@@ -98,8 +107,9 @@
 // phoneNumberId/waId, nextTimerAt, assigneeId/state, updatedAt/_id
 // (descending) and customerId/updatedAt, messages conversationId/createdAt/
 // _id (descending on createdAt/_id) and waMessageId (not unique: see the
-// guards), pending_statuses waMessageId and notifications
-// userId/createdAt/_id (descending on createdAt/_id). The guard and claim
+// guards), pending_statuses waMessageId, notifications
+// userId/createdAt/_id (descending on createdAt/_id) and templates
+// wabaId/gen/name/language (unique). The guard, claim and template_syncs
 // collections are reached by _id only.
 //
 // # FerretDB on PostgreSQL
@@ -138,7 +148,8 @@
 // projection, sort, skip and limit (single documents too: see above);
 // insertOne and unordered insertMany; updateOne with $set and $inc,
 // updateMany with $set, replaceOne; findAndModify (findOneAndUpdate,
-// without a projection, which FerretDB does not implement); deleteOne and
+// without a projection, which FerretDB does not implement); updateOne with
+// upsert (template_syncs); deleteOne and
 // deleteMany; ordered insertMany;
 // countDocuments and an aggregation of $match and $group by a field with
 // $sum; createIndexes with single-field, compound, multikey and unique

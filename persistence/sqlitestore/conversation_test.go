@@ -14,3 +14,7 @@ func TestConversationsContract(t *testing.T) {
 func TestOutboundContract(t *testing.T) {
 	storetest.RunOutbound(t, func(t *testing.T) storetest.OutboundTestStore { return openTemp(t) })
 }
+
+func TestTemplatesContract(t *testing.T) {
+	storetest.RunTemplates(t, func(t *testing.T) actors.TemplateStore { return openTemp(t) })
+}

@@ -1,10 +1,11 @@
 // Package sqlitestore keeps the engine's durable records (users,
-// refresh-token families, customers, the audit log, and the conversation
-// engine's conversations, messages, pending statuses and notifications) in
-// one SQLite file, and the webhook inbox in a second file beside it, using
-// the pure-Go modernc.org/sqlite driver. It implements actors.Store and
-// actors.ConversationsStore and passes the shared contract suites in
-// persistence/storetest (Run and RunConversations).
+// refresh-token families, customers, the audit log, the conversation
+// engine's conversations, messages, pending statuses and notifications, and
+// the template registry) in one SQLite file, and the webhook inbox in a
+// second file beside it, using the pure-Go modernc.org/sqlite driver. It
+// implements actors.Store, actors.ConversationsStore and
+// actors.TemplateStore and passes the shared contract suites in
+// persistence/storetest (Run, RunConversations and RunTemplates).
 //
 // # Guarantees
 //
@@ -36,6 +37,10 @@
 //     unique/primary-key violations are actors.ErrDuplicate, missing rows
 //     actors.ErrNotFound, a lock not granted within the busy timeout
 //     actors.ErrUnavailable. Errors never contain phone numbers or emails.
+//   - ReplaceTemplates deletes a business account's templates, inserts the
+//     new set and records the sync in one transaction, so readers see the
+//     old set or the new one; UpdateTemplate is one UPDATE by the primary
+//     key (waba_id, name, language), which also orders the listings.
 //
 // # The inbox database
 //

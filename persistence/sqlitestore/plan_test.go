@@ -74,6 +74,18 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			wantInPlan: []string{"audit_actor_at (actor_id=? AND at>? AND at<?)"}},
 		{name: "count audit by actor", query: qCountAuditByActor, args: []any{"u1", from, to},
 			wantInPlan: []string{"audit_actor_at (actor_id=? AND at>? AND at<?)"}},
+		{name: "template by key", query: qTemplate, args: []any{"w", "welcome", "en_US"},
+			wantInPlan: []string{"SEARCH templates USING PRIMARY KEY (waba_id=? AND name=? AND language=?)"}},
+		{name: "templates of an account, in key order", query: qListTemplates, args: []any{"w", "", "", "", "", 20, 0},
+			wantInPlan: []string{"SEARCH templates USING PRIMARY KEY (waba_id=?)"}},
+		{name: "templates filtered", query: qListTemplates, args: []any{"w", "PAUSED", "welcome", "en", "UTILITY", 20, 0},
+			wantInPlan: []string{"SEARCH templates USING PRIMARY KEY (waba_id=?)"}},
+		{name: "count templates", query: qCountTemplates, args: []any{"w", "", "", "", ""},
+			wantInPlan: []string{"SEARCH templates USING PRIMARY KEY (waba_id=?)"}},
+		{name: "update a template", query: qUpdateTemplate, args: []any{"PAUSED", "", 0, "", 1, "w", "welcome", "en"},
+			wantInPlan: []string{"PRIMARY KEY (waba_id=? AND name=? AND language=?)"}},
+		{name: "replace an account's templates", query: qDeleteTemplatesOf, args: []any{"w"},
+			wantInPlan: []string{"PRIMARY KEY (waba_id=?)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

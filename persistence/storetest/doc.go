@@ -71,6 +71,9 @@
 //   - MarkNotificationsRead counts only notifications that were unread and
 //     keeps the first ReadAt.
 //
+// RunTemplates is the suite of actors.TemplateStore (see its comment for
+// what it pins down beyond package actors).
+//
 // The package is a normal (non-test) package so other packages' tests can
 // import it; it imports testing and testify and must never be imported by
 // production code.

@@ -1,5 +1,6 @@
 // Package whatsapp is the engine's client of the WhatsApp Cloud API and the
-// rules for sending through it: Client posts one message, Classify turns a
+// rules for sending through it: Client posts one message (and lists a
+// business account's templates), Classify turns a
 // failure into retry, fail or pause, Backoff spaces the retries, and Shaper
 // keeps every business number under Meta's throughput and pair-rate limits.
 // It holds no queue and no actor logic; the sender that drains the outbound
@@ -32,6 +33,15 @@
 //   - Nothing is logged. Error texts name the phone_number_id and carry
 //     Meta's error text, never the request body or a recipient's number.
 //     At most 1 MiB of any answer is read.
+//
+// # Template listing
+//
+// MessageTemplates lists a business account's templates (the template
+// registry's sync): GET {BaseURL}/{Version}/{wabaID}/message_templates,
+// TemplatePageSize at a time, following paging.cursors.after while the
+// answer has paging.next, with the same token and at most MaxTemplatePages
+// pages. It returns the whole list or an error (an *APIError, ErrTransport,
+// ErrTooManyPages), never part of it; at most 16 MiB of a page is read.
 //
 // # Classification guarantees
 //
