@@ -86,7 +86,7 @@ func New(o Options) *Dispatcher {
 		log = zap.NewNop()
 	}
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
-		log: log.With(zap.String("component", "inbox")),
+		log:  log.With(zap.String("component", "inbox")),
 		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second,
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),

@@ -159,7 +159,7 @@ func (w *whatsApp) handleTemplateList(rw http.ResponseWriter, r *http.Request) {
 		return (name == "" || strings.Contains(t.Name, name)) && (status == "" || t.Status == status) &&
 			(category == "" || t.Category == category) && (language == "" || t.Language == language)
 	})
-	from, to := 0, len(all)
+	var from, to int
 	switch {
 	case q.Get("after") != "":
 		after, ok := decodeCursor(q.Get("after"))

@@ -61,9 +61,3 @@ func (b *windowBook) open(phoneNumberID, waID string, now time.Time) bool {
 	}
 	return now.Sub(at) < b.length
 }
-
-func (b *windowBook) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.last = map[string]time.Time{}
-}
