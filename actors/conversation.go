@@ -130,6 +130,9 @@ type Message struct {
 	// Pricing is what Meta charges for an outbound message, from its
 	// status webhooks; nil until one carried it.
 	Pricing *Pricing
+	// Media is the medium the message carries (ours, as stored); nil for
+	// messages without one.
+	Media *MessageMedia
 	// Raw is the inbound message object as received (unknown fields kept).
 	Raw       json.RawMessage
 	CreatedAt time.Time

@@ -9,11 +9,14 @@ const (
 	EventConversationUpdated  = "conversation.updated"
 	EventConversationAssigned = "conversation.assigned"
 	EventNotification         = "notification"
+	// EventMessageUpdated carries a message whose medium changed (its
+	// bytes arrived, or fetching them failed for good).
+	EventMessageUpdated = "message.updated"
 )
 
 // SocketEvents are the event types agents' sockets receive as frames.
 var SocketEvents = []string{EventMessageCreated, EventMessageStatus, EventConversationUpdated, EventConversationAssigned,
-	EventNotification}
+	EventNotification, EventMessageUpdated}
 
 // EventAgentRequested is published by an open conversation that has no
 // assignee, to ask the assigner for one. It carries the conversation's key
@@ -98,6 +101,7 @@ type MessageView struct {
 	WaMessageID    *string        `json:"waMessageId"`
 	Error          *WhatsAppError `json:"error,omitempty"`
 	Pricing        *Pricing       `json:"pricing,omitempty"`
+	Media          *MessageMedia  `json:"media,omitempty"`
 	CreatedAt      time.Time      `json:"createdAt"`
 	UpdatedAt      time.Time      `json:"updatedAt"`
 }
@@ -105,7 +109,7 @@ type MessageView struct {
 // View renders m as the contract's message object.
 func (m Message) View() MessageView {
 	v := MessageView{ID: m.ID, ConversationID: m.ConversationID, Direction: m.Direction, Type: m.Type, Text: m.Text,
-		Status: m.Status, Error: m.Error, Pricing: m.Pricing, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+		Status: m.Status, Error: m.Error, Pricing: m.Pricing, Media: m.Media, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
 	if len(m.Content) > 0 {
 		v.Content = rawJSON(m.Content)
 	}

@@ -24,10 +24,21 @@ const (
 	PriorityReply uint8 = 5
 )
 
+// Outbound job kinds.
+const (
+	// JobSend sends the message MessageID (the zero Kind).
+	JobSend = ""
+	// JobMediaUpload uploads the medium MediaID to the Cloud API's media
+	// endpoint of PhoneNumberID, for the send of MessageID waiting on it.
+	JobMediaUpload = "media.upload"
+)
+
 // OutboundJob is one message waiting for the WhatsApp sender. MessageID is
 // the engine's message id: the sender never sends a message twice once its
 // outcome is recorded, however often the job is delivered.
 type OutboundJob struct {
+	// Kind is JobSend or JobMediaUpload.
+	Kind           string `json:"kind,omitempty"`
 	MessageID      string `json:"messageId"`
 	ConversationID string `json:"conversationId"`
 	PhoneNumberID  string `json:"phoneNumberId"`
@@ -35,8 +46,13 @@ type OutboundJob struct {
 	To string `json:"to"`
 	// Priority is 0-9; higher is delivered first.
 	Priority uint8 `json:"priority"`
-	// Body is the Cloud API request body, ready to POST.
+	// Body is the Cloud API request body, ready to POST (a send whose
+	// medium is ours names it by MediaID, replaced at send time by the
+	// medium's WaMediaID).
 	Body json.RawMessage `json:"body"`
+	// MediaID is our medium a send carries, or the one an upload job
+	// uploads; empty otherwise.
+	MediaID string `json:"mediaId,omitempty"`
 	// Attempt is 1 on the first delivery and grows with every retry.
 	Attempt int `json:"attempt"`
 	// LastError is the reason of the last retry or of the dead letter.
