@@ -16,6 +16,7 @@
 //	SANDBOX_ASSUME_WINDOW_OPEN     true: customers the sandbox never saw write are inside the
 //	                               window (when inbound webhooks reach the engine another way)
 //	SANDBOX_TEMPLATE_REVIEW_DELAY  how long a created template stays PENDING (default 1s)
+//	SANDBOX_MEDIA_URL_LIFE         how long a media download URL serves (default 5m, Meta's)
 //	LOG_LEVEL                      debug, info (default), warn, error
 //
 // SIGINT or SIGTERM stops it gracefully.
@@ -97,13 +98,14 @@ type config struct {
 	window           time.Duration
 	assumeWindowOpen bool
 	reviewDelay      time.Duration
+	mediaURLLife     time.Duration
 }
 
 // defaultConfig is the configuration with no variable set.
 func defaultConfig() config {
 	return config{host: cloudapi.DefaultListenHost, port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
 		wabaID: cloudapi.DefaultBusinessAccountID, pricing: cloudapi.PricingPMP, window: cloudapi.DefaultServiceWindow,
-		reviewDelay: cloudapi.DefaultTemplateReviewDelay}
+		reviewDelay: cloudapi.DefaultTemplateReviewDelay, mediaURLLife: cloudapi.DefaultMediaURLLife}
 }
 
 // loadConfig reads the environment through lookupEnv (os.LookupEnv);
@@ -167,6 +169,13 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 		}
 		cfg.reviewDelay = d
 	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_MEDIA_URL_LIFE")); raw != "" {
+		d, err := parseDelay(raw)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("SANDBOX_MEDIA_URL_LIFE: %q is not a positive duration such as 5m", raw))
+		}
+		cfg.mediaURLLife = d
+	}
 	if raw := strings.TrimSpace(getenv("LOG_LEVEL")); raw != "" {
 		lvl, err := zapcore.ParseLevel(raw)
 		if err != nil {
@@ -218,6 +227,7 @@ func run(ctx context.Context, cfg config, log *zap.Logger, ln net.Listener) erro
 		ServiceWindow:       cfg.window,
 		AssumeWindowOpen:    cfg.assumeWindowOpen,
 		TemplateReviewDelay: cfg.reviewDelay,
+		MediaURLLife:        cfg.mediaURLLife,
 	})
 	if cfg.webhookURL != "" && cfg.appSecret == "" {
 		log.Warn("WHATSAPP_APP_SECRET is empty: the engine will refuse the callbacks' signature")

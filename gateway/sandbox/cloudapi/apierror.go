@@ -21,6 +21,7 @@ const (
 	CodeUndeliverable      = 131026 // Message undeliverable (status webhook)
 	CodeReEngagement       = 131047 // Re-engagement message, outside the 24h window (status webhook)
 	CodeUnsupportedType    = 131051 // Unsupported message type (status webhook)
+	CodeMediaUpload        = 131053 // Media upload error: the media id or link could not be used (status webhook)
 	CodePairRateLimit      = 131056 // (Business Account, Consumer Account) pair rate limit hit (HTTP 400)
 	CodeTemplateParamCount = 132000 // Template Param Count Mismatch (HTTP 400)
 	CodeTemplateNotFound   = 132001 // Template does not exist (HTTP 404)

@@ -114,6 +114,8 @@ var (
 		"Unable to deliver message. Reasons can include: the recipient phone number is not a WhatsApp phone number; the recipient has not accepted the latest Terms of Service; the recipient uses an old WhatsApp version.")
 	errUnsupportedType = newWireError(CodeUnsupportedType, "Unsupported message type",
 		"Message type is not currently supported.")
+	errMediaUpload = newWireError(CodeMediaUpload, "Media upload error",
+		"Unable to use the media of the message: the media id is unknown, expired, uploaded on another business phone number, or of a type this message type does not take.")
 )
 
 // pricingCategory is the lower-case pricing category of a template

@@ -28,6 +28,7 @@ const (
 	docCarousel         = "developers.facebook.com/docs/whatsapp/business-management-api/message-templates/media-card-carousel-templates (components[].cards[] with card_index)"
 	docGraphParams      = "developers.facebook.com/docs/graph-api/guides/ (parameters as query string or body; object parameters as JSON-encoded strings; unknown keys of a typed object refused: \"Unexpected key\")"
 	docMediaUpload      = "developers.facebook.com/docs/whatsapp/cloud-api/reference/media#upload-media (file, type, messaging_product)"
+	docMediaDownload    = "developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media (Retrieve media URL, valid 5 minutes; Download media with the access token, 404 once expired; ids of uploads live 30 days, ids in webhooks 7; phone_number_id only for the number a medium was uploaded on)"
 	docMessagesWebhook  = "developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages (every inbound type, context, referral, system, unsupported)"
 	docPricing          = "developers.facebook.com/docs/whatsapp/pricing/updates-to-pricing (per-message pricing from July 2025: pricing_model PMP, type regular / free_customer_service)"
 )
@@ -65,6 +66,11 @@ var conformance = []struct {
 	{"unknown top-level keys are ignored; unknown keys inside a typed object are refused", docGraphParams, testUnknownKeys},
 	{"messaging_product and type of a media upload may come in the query string", docMediaUpload + "; " + docGraphParams, testUploadParametersInTheQueryString},
 	{"every inbound type is simulated in Meta's shape, with reply context and referral, media downloadable", docMessagesWebhook, testInboundEveryType},
+	{"a media URL serves its bytes only with the access token that retrieved it (401 otherwise) and only for five minutes (404 then, a new lookup gives a new URL)",
+		docMediaDownload, testMediaURLs},
+	{"an upload's media id is known for 30 days, a customer's (from a webhook) for 7; then GET /{media_id} is code 100 subcode 33", docMediaDownload, testMediaIDLife},
+	{"a send naming a media id Meta cannot use (unknown, expired, another number's, the wrong type) is accepted, then fails with a 131053 status",
+		docErrorCodes + "; " + docMediaDownload, testSendByMediaID},
 	{"pricing is per-message (PMP) by default: replies and in-window utility templates free, others regular; read carries no pricing",
 		docPricing + "; " + docStatusWebhook, testPerMessagePricing},
 	{"conversation-based pricing (CBP) is an option", docStatusWebhook, testConversationPricing},

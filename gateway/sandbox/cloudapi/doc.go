@@ -18,12 +18,15 @@
 //	                                                 last two may be in the query string)
 //	GET    /{version}/{media_id}                     media URL, mime_type, sha256 (hex), file_size
 //	DELETE /{version}/{media_id}                     {"success":true}
-//	GET    /media/{media_id}                         the bytes; bearer token
+//	GET    /media/{media_id}?ext=&hash=              the bytes: the URL GET /{media_id} handed out, with the
+//	                                                 same bearer token, before it expires (see Media)
 //	GET    /{version}/{waba_id}/message_templates    templates: fields, name/status/category/language
 //	                                                 filters, limit, after/before cursors, paging
 //	POST   /{version}/{waba_id}/message_templates    create: {id, status: PENDING, category}
 //	DELETE /{version}/{waba_id}/message_templates    ?name= (every language) [&hsm_id= (that one)]
 //	POST   /sandbox/whatsapp/inbound                 simulate customer messages (InboundRequest) -> signed webhook
+//	POST   /sandbox/whatsapp/media/{id}/faults       {"fault","count"}: fail the next count downloads (see Media)
+//	GET    /sandbox/whatsapp/media/{id}              a stored medium's MediaState (downloads, armed fault)
 //	POST   /sandbox/whatsapp/templates/update        {"id" | "name"+"language", "status"?, "quality"?, "reason"?}
 //	GET    /sandbox/whatsapp/sent[?to=][&after=]     {"items":[{"to","type","body","wamid","at","phoneNumberId","seq"}]}
 //	DELETE /sandbox/whatsapp/sent                    Reset
@@ -100,6 +103,45 @@
 // webhooks to the engine directly; those who wrote through the sandbox are
 // still measured. Reset keeps the windows.
 //
+// # Media
+//
+// Uploads (POST /{phone_number_id}/media) and the files of simulated
+// inbound media messages are kept in memory (Options.MaxMediaBytes each,
+// Options.MediaStoreBytes in all, the oldest evicted). As Meta's, a media id
+// lives 30 days from its upload (Options.UploadedMediaLife) or 7 days from
+// the webhook that carried a customer's (Options.InboundMediaLife); after
+// that, and after a DELETE, GET /{media_id} is code 100 subcode 33.
+// phone_number_id on GET or DELETE /{media_id} must name the number the
+// medium was uploaded on; a customer's medium was uploaded on none, so the
+// parameter is refused for it.
+//
+// GET /{media_id} hands out a download URL valid for Options.MediaURLLife
+// (Meta's five minutes) and bound to the access token that asked for it:
+// without a token, with another one or with an altered URL the download is
+// HTTP 401, code 190; once expired, or its medium gone, HTTP 404. A new
+// lookup gives a fresh URL.
+//
+// A send naming a media id (not a link) is accepted whatever the id, as
+// Meta does, and fails with a 131053 status (Media upload error) when the
+// id is unknown, expired, uploaded on another business number, or of a
+// type the message type does not take (image: jpeg or png; sticker: webp;
+// audio and video: their families; document: any supported type).
+//
+// Download faults are armed per medium for its next N downloads (1 to
+// 1000) by POST /sandbox/whatsapp/media/{id}/faults, Sandbox.FailDownloads,
+// or "fail":{"fault","count"} in a simulated medium (armed before its
+// webhook is posted):
+//
+//	fault         answer
+//	server_error  HTTP 503, code 2 (API Service)
+//	not_found     HTTP 404, as an expired URL
+//	timeout       held for Options.TimeoutHold (less if the client gives up or Run stops),
+//	              then the connection is dropped unanswered
+//	corrupt       HTTP 200 with the last byte altered (the digest no longer matches)
+//
+// A faulted download counts as a download (MediaState.Downloads); a URL or
+// token refused before reaching the medium does not.
+//
 // # Failure injection
 //
 // A valid message is treated by the last four digits of its recipient. The
@@ -147,7 +189,9 @@
 // POST /sandbox/whatsapp/inbound simulates what a customer sends: the
 // original {"from","text","phoneNumberId","name"?} still sends a text; "type"
 // and the object it names send an image, audio (voice), video, document or
-// sticker (the sandbox stores the file, served by the media endpoints), a
+// sticker (the sandbox stores the file, Data or a generated sample of its
+// mime_type, served by the media endpoints; a voice note is audio with
+// "voice":true and audio/ogg; codecs=opus, as Meta sends it), a
 // location, contacts, an interactive button_reply, list_reply or nfm_reply, a
 // template quick-reply button, a reaction (or its removal), an order, a
 // system message (number or identity change) or an unsupported message;

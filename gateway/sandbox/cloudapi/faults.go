@@ -32,6 +32,7 @@ var (
 	failedUnsupported   = []statusStep{{status: "sent"}, {status: "failed", err: &errUnsupportedType}}
 	failedUndeliverable = []statusStep{{status: "failed", err: &errUndeliverable}}
 	failedReEngagement  = []statusStep{{status: "failed", err: &errReEngagement}}
+	failedMediaUpload   = []statusStep{{status: "failed", err: &errMediaUpload}}
 )
 
 // faultBook counts, per recipient and suffix, the sends that have hit an

@@ -1,17 +1,15 @@
 package cloudapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -31,28 +29,43 @@ var mediaLimits = map[string]int64{
 	"application/vnd.openxmlformats-officedocument.presentationml.presentation": 100 << 20,
 }
 
-// storedMedia is one uploaded file.
+// storedMedia is one file the sandbox keeps: uploaded by the business
+// (phoneNumberID set) or sent by a customer in a simulated inbound message
+// (inbound; its media id is not any business number's).
 type storedMedia struct {
 	id            string
 	mimeType      string
 	sha256        string
 	data          []byte
 	phoneNumberID string
+	inbound       bool
+	at            time.Time // uploaded or received (Options.Now)
+
+	// Guarded by the store's mutex: the armed download fault and how many
+	// more downloads it fails, and the downloads asked for so far.
+	fault     DownloadFault
+	faultLeft int
+	downloads int
 }
 
 // mediaStore keeps uploads in memory: at most maxFile bytes each and limit
-// bytes in all, the oldest evicted first. It is safe for concurrent use.
+// bytes in all, the oldest evicted first. A medium lives uploadLife from
+// its upload, or inboundLife from its receipt for a customer's; after that
+// its id is unknown, as Meta's are. It is safe for concurrent use.
 type mediaStore struct {
-	mu      sync.Mutex
-	byID    map[string]*storedMedia
-	order   []string // upload order, for eviction; may hold deleted ids
-	total   int64
-	maxFile int64
-	limit   int64
+	mu          sync.Mutex
+	byID        map[string]*storedMedia
+	order       []string // upload order, for eviction; may hold deleted ids
+	total       int64
+	maxFile     int64
+	limit       int64
+	uploadLife  time.Duration
+	inboundLife time.Duration
 }
 
-func newMediaStore(maxFile, limit int64) *mediaStore {
-	return &mediaStore{byID: map[string]*storedMedia{}, maxFile: min(maxFile, limit), limit: limit}
+func newMediaStore(o Options) *mediaStore {
+	return &mediaStore{byID: map[string]*storedMedia{}, maxFile: min(o.MaxMediaBytes, o.MediaStoreBytes), limit: o.MediaStoreBytes,
+		uploadLife: o.UploadedMediaLife, inboundLife: o.InboundMediaLife}
 }
 
 func (s *mediaStore) put(m *storedMedia) {
@@ -74,10 +87,25 @@ func (s *mediaStore) put(m *storedMedia) {
 	s.total += int64(len(m.data))
 }
 
-func (s *mediaStore) get(id string) *storedMedia {
+// get returns the medium id unless it is unknown or its life ended by now
+// (it is then forgotten).
+func (s *mediaStore) get(id string, now time.Time) *storedMedia {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.byID[id]
+	m := s.byID[id]
+	if m == nil {
+		return nil
+	}
+	life := s.uploadLife
+	if m.inbound {
+		life = s.inboundLife
+	}
+	if !now.Before(m.at.Add(life)) {
+		s.total -= int64(len(m.data))
+		delete(s.byID, id)
+		return nil
+	}
+	return m
 }
 
 func (s *mediaStore) delete(id string) bool {
@@ -169,7 +197,8 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := sha256.Sum256(data)
-	m := &storedMedia{id: newMediaID(), mimeType: mediaType, sha256: hex.EncodeToString(sum[:]), data: data, phoneNumberID: chi.URLParam(r, "id")}
+	m := &storedMedia{id: newMediaID(), mimeType: mediaType, sha256: hex.EncodeToString(sum[:]), data: data, phoneNumberID: chi.URLParam(r, "id"),
+		at: w.opts.Now()}
 	w.media.put(m)
 	w.log.Debug("media uploaded", zap.String("phone_number_id", m.phoneNumberID), zap.String("media_id", m.id), zap.Int("size", len(data)))
 	writeGraph(rw, http.StatusOK, map[string]string{"id": m.id})
@@ -191,93 +220,4 @@ func formValue(part io.Reader) string {
 		s = s[1 : n-1]
 	}
 	return s
-}
-
-type mediaInfo struct {
-	MessagingProduct string `json:"messaging_product"`
-	URL              string `json:"url"`
-	MimeType         string `json:"mime_type"`
-	SHA256           string `json:"sha256"`
-	FileSize         int64  `json:"file_size"`
-	ID               string `json:"id"`
-}
-
-// lookupMedia finds the media of a GET or DELETE /{version}/{media_id},
-// answering Graph's errors itself when there is none.
-func (w *whatsApp) lookupMedia(rw http.ResponseWriter, r *http.Request) *storedMedia {
-	if e := checkToken(r); e != nil {
-		writeAPIError(rw, e)
-		return nil
-	}
-	id := chi.URLParam(r, "id")
-	m := w.media.get(id)
-	if m == nil {
-		writeAPIError(rw, &apiError{status: http.StatusBadRequest, code: CodeInvalidParameter, subcode: 33, title: "Invalid parameter",
-			details: fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", r.Method, clip(id))})
-		return nil
-	}
-	if want := r.URL.Query().Get("phone_number_id"); want != "" && want != m.phoneNumberID {
-		writeAPIError(rw, invalidParam("Media %s does not belong to phone number %s.", id, clip(want)))
-		return nil
-	}
-	return m
-}
-
-// handleMediaInfo is GET /{version}/{media_id}.
-func (w *whatsApp) handleMediaInfo(rw http.ResponseWriter, r *http.Request) {
-	m := w.lookupMedia(rw, r)
-	if m == nil {
-		return
-	}
-	writeGraph(rw, http.StatusOK, mediaInfo{
-		MessagingProduct: "whatsapp",
-		URL:              w.publicURL(r) + "/media/" + m.id,
-		MimeType:         m.mimeType,
-		SHA256:           m.sha256,
-		FileSize:         int64(len(m.data)),
-		ID:               m.id,
-	})
-}
-
-// handleMediaDelete is DELETE /{version}/{media_id}.
-func (w *whatsApp) handleMediaDelete(rw http.ResponseWriter, r *http.Request) {
-	m := w.lookupMedia(rw, r)
-	if m == nil {
-		return
-	}
-	w.media.delete(m.id)
-	writeGraph(rw, http.StatusOK, map[string]bool{"success": true})
-}
-
-// handleMediaDownload is GET /media/{id}: the bytes behind a media URL,
-// for a request with a bearer token.
-func (w *whatsApp) handleMediaDownload(rw http.ResponseWriter, r *http.Request) {
-	if e := checkToken(r); e != nil {
-		writeAPIError(rw, e)
-		return
-	}
-	m := w.media.get(chi.URLParam(r, "id"))
-	if m == nil {
-		writeAPIError(rw, &apiError{status: http.StatusNotFound, code: CodeInvalidParameter, title: "Invalid parameter",
-			details: "The media URL has expired or the media was deleted."})
-		return
-	}
-	rw.Header().Set("Content-Type", m.mimeType)
-	rw.Header().Set("Content-Length", strconv.Itoa(len(m.data)))
-	rw.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(rw, bytes.NewReader(m.data))
-}
-
-// publicURL is the sandbox's base URL as the client sees it.
-func (w *whatsApp) publicURL(r *http.Request) string {
-	if w.opts.PublicURL != "" {
-		return strings.TrimRight(w.opts.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	return scheme + "://" + r.Host
 }

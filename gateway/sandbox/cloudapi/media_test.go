@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -62,9 +63,11 @@ func TestMediaRoundTrip(t *testing.T) {
 
 	info := h.do(t, http.MethodGet, "/v21.0/"+id, testToken, nil, "")
 	require.Equal(t, http.StatusOK, info.status, "answer: %s", info.raw)
+	mediaURL, _ := info.json["url"].(string)
+	assert.Regexp(t, `^`+regexp.QuoteMeta(h.srv.URL+"/media/"+id)+`\?ext=[0-9]+&hash=[0-9a-f]{32}$`, mediaURL)
+	delete(info.json, "url")
 	assert.Equal(t, map[string]any{
 		"messaging_product": "whatsapp",
-		"url":               h.srv.URL + "/media/" + id,
 		"mime_type":         "image/png",
 		"sha256":            hex.EncodeToString(sum[:]),
 		"file_size":         float64(len(file)),
@@ -77,7 +80,7 @@ func TestMediaRoundTrip(t *testing.T) {
 	})
 
 	t.Run("download returns the bytes", func(t *testing.T) {
-		req, err := http.NewRequest(http.MethodGet, info.json["url"].(string), nil)
+		req, err := http.NewRequest(http.MethodGet, mediaURL, nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		resp, err := h.srv.Client().Do(req)
@@ -109,7 +112,8 @@ func TestMediaRoundTrip(t *testing.T) {
 		e := res.errorObject(t)
 		assert.Equal(t, float64(CodeInvalidParameter), e["code"])
 		assert.Equal(t, float64(33), e["error_subcode"])
-		assert.Equal(t, http.StatusNotFound, h.do(t, http.MethodGet, "/media/"+id, testToken, nil, "").status)
+		assert.Equal(t, http.StatusNotFound, h.do(t, http.MethodGet, strings.TrimPrefix(mediaURL, h.srv.URL), testToken, nil, "").status,
+			"the URL handed out before the delete no longer serves")
 		assert.Equal(t, http.StatusBadRequest, h.do(t, http.MethodDelete, "/v21.0/"+id, testToken, nil, "").status)
 	})
 }

@@ -23,6 +23,9 @@ const (
 	DefaultCallbackTimeout     = 10 * time.Second
 	DefaultMaxMediaBytes       = 16 << 20
 	DefaultMediaStoreBytes     = 256 << 20
+	DefaultMediaURLLife        = 5 * time.Minute
+	DefaultUploadedMediaLife   = 30 * 24 * time.Hour
+	DefaultInboundMediaLife    = 7 * 24 * time.Hour
 	DefaultMaxSent             = 10_000
 	DefaultMaxRateSamples      = 1 << 20
 	DefaultBusinessAccountID   = "100000000000002"
@@ -116,6 +119,13 @@ type Options struct {
 	// them (the oldest are evicted to make room).
 	MaxMediaBytes   int64
 	MediaStoreBytes int64
+	// MediaURLLife is how long a URL handed out by GET /{media_id} serves
+	// the bytes (Meta: five minutes); tests shorten it. UploadedMediaLife
+	// and InboundMediaLife are how long a media id stays known: 30 days
+	// for an upload, 7 for the id of a customer's medium in a webhook.
+	MediaURLLife      time.Duration
+	UploadedMediaLife time.Duration
+	InboundMediaLife  time.Duration
 	// MaxSent bounds the sent log (oldest dropped); MaxRateSamples bounds
 	// the accept times kept per business number for Rate.
 	MaxSent        int
@@ -148,6 +158,9 @@ func (o Options) withDefaults() Options {
 	}
 	setDefault(&o.MaxMediaBytes, DefaultMaxMediaBytes)
 	setDefault(&o.MediaStoreBytes, DefaultMediaStoreBytes)
+	setDefault(&o.MediaURLLife, DefaultMediaURLLife)
+	setDefault(&o.UploadedMediaLife, DefaultUploadedMediaLife)
+	setDefault(&o.InboundMediaLife, DefaultInboundMediaLife)
 	setDefault(&o.MaxSent, DefaultMaxSent)
 	setDefault(&o.MaxRateSamples, DefaultMaxRateSamples)
 	if o.HTTPClient == nil {

@@ -107,6 +107,7 @@ type validMessage struct {
 	typ       string
 	bizOpaque string
 	template  *sendTemplate // type template: checked against the registry by the handler
+	mediaID   string        // a media message's id (not its link): checked against the uploads by the handler
 }
 
 // markRead is a validated mark-as-read call.
@@ -230,6 +231,13 @@ func validateMessage(req *sendRequest) (*validMessage, *apiError) {
 	}
 	if e := validateObject(typ, raw); e != nil {
 		return nil, e
+	}
+	if isMediaType(typ) {
+		var m struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(raw, &m) // validated above
+		msg.mediaID = m.ID
 	}
 	return msg, nil
 }

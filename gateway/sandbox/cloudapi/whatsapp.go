@@ -36,6 +36,7 @@ type whatsApp struct {
 	rec       *recorder
 	faults    *faultBook
 	media     *mediaStore
+	signer    urlSigner
 	windows   *windowBook
 	templates *registry
 	holding   atomic.Int32 // requests held by the 0003 fault right now
@@ -49,7 +50,8 @@ func newWhatsApp(o Options, log *zap.Logger, disp *dispatcher, stopping func() <
 		opts: o, log: log.With(zap.String("provider", "whatsapp")), disp: disp, stopping: stopping,
 		rec:       newRecorder(o.MaxSent, o.MaxRateSamples),
 		faults:    newFaultBook(),
-		media:     newMediaStore(o.MaxMediaBytes, o.MediaStoreBytes),
+		media:     newMediaStore(o),
+		signer:    urlSigner{key: randomKey()},
 		windows:   newWindowBook(o.ServiceWindow, o.AssumeWindowOpen),
 		templates: newRegistry(o.Templates),
 		convs:     map[string]conversation{},
@@ -71,6 +73,8 @@ func (w *whatsApp) mount(r chi.Router) {
 
 	r.Route("/sandbox/whatsapp", func(r chi.Router) {
 		r.Post("/inbound", w.handleInbound)
+		r.Post("/media/{id}/faults", w.handleMediaFaults)
+		r.Get("/media/{id}", w.handleMediaState)
 		r.Get("/sent", w.handleSentList)
 		r.Delete("/sent", w.handleSentReset)
 		r.Post("/templates/update", w.handleTemplateUpdate)
@@ -168,6 +172,11 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	now := w.opts.Now()
+	if msg.mediaID != "" && !undeliverable(out.order) && !w.sendableMedia(phoneNumberID, msg.typ, msg.mediaID, now) {
+		// Meta accepts a send naming a media id it cannot use and fails
+		// it by webhook.
+		out.order = failedMediaUpload
+	}
 	inWindow := w.windows.open(phoneNumberID, msg.waID, now)
 	if msg.typ != "template" && !inWindow && !undeliverable(out.order) {
 		// Meta accepts a free-form message outside the customer service
