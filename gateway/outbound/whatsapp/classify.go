@@ -93,7 +93,7 @@ var actionOf = map[actors.ErrorAction]Action{
 //   - ErrTransport, timeouts, context.DeadlineExceeded and
 //     context.Canceled: Retry.
 //   - ErrNoMessageID: Fail (Meta accepted the request; a retry could send
-//     it twice).
+//     it twice). ErrNoMediaID: Retry (a second upload costs only a copy).
 //   - *PausedError: Retry with Delay the pause's remaining time.
 //   - ErrBudgetUnavailable: Retry.
 //   - nil: the zero Decision. Anything else: Fail, "unclassified error".
@@ -114,6 +114,8 @@ func Classify(err error) Decision {
 	switch {
 	case errors.Is(err, ErrNoMessageID):
 		return Decision{Action: Fail, Code: NoCode, Reason: "response without message id"}
+	case errors.Is(err, ErrNoMediaID):
+		return Decision{Action: Retry, Code: NoCode, Reason: "upload response without media id"}
 	case isTimeout(err):
 		return Decision{Action: Retry, Code: NoCode, Reason: "timeout"}
 	case errors.Is(err, context.Canceled):

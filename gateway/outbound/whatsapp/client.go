@@ -59,6 +59,9 @@ type ClientOptions struct {
 	// concurrency. Go's default keeps 2 per host, so concurrent senders
 	// would open (and TLS-handshake) a new connection for most requests.
 	IdleConns int
+	// MediaHosts are the hosts (with their subdomains) besides BaseURL's
+	// that Download sends the token to; nil means DefaultMediaHosts.
+	MediaHosts []string
 }
 
 // newTransport returns a transport like http.DefaultTransport that keeps up
@@ -73,9 +76,11 @@ func newTransport(idle int) *http.Transport {
 // Client sends messages through the WhatsApp Cloud API. It is safe for
 // concurrent use. Build it with NewClient.
 type Client struct {
-	base  string // BaseURL + "/" + Version, no trailing slash
-	auth  string // "Bearer " + token
-	httpc *http.Client
+	base       string   // BaseURL + "/" + Version, no trailing slash
+	baseURL    *url.URL // BaseURL, parsed (zero when it does not parse)
+	mediaHosts []string // lower case
+	auth       string   // "Bearer " + token
+	httpc      *http.Client
 }
 
 // NewClient returns a Client for opts.
@@ -96,7 +101,19 @@ func NewClient(opts ClientOptions) *Client {
 		}
 		httpc = &http.Client{Timeout: DefaultTimeout, Transport: newTransport(idle)}
 	}
-	return &Client{base: base + "/" + version, auth: "Bearer " + opts.AccessToken, httpc: httpc}
+	baseURL, err := url.Parse(base)
+	if err != nil {
+		baseURL = &url.URL{}
+	}
+	hosts := opts.MediaHosts
+	if hosts == nil {
+		hosts = DefaultMediaHosts
+	}
+	lower := make([]string, len(hosts))
+	for i, h := range hosts {
+		lower[i] = strings.ToLower(strings.TrimPrefix(h, "."))
+	}
+	return &Client{base: base + "/" + version, baseURL: baseURL, mediaHosts: lower, auth: "Bearer " + opts.AccessToken, httpc: httpc}
 }
 
 // Send POSTs body, a Cloud API message request as is, to

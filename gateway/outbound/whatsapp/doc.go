@@ -1,6 +1,6 @@
 // Package whatsapp is the engine's client of the WhatsApp Cloud API and the
 // rules for sending through it: Client posts one message (and lists a
-// business account's templates), Classify turns a
+// business account's templates, uploads and downloads media), Classify turns a
 // failure into retry, fail or pause, Backoff spaces the retries, and Shaper
 // keeps every business number under Meta's throughput and pair-rate limits.
 // It holds no queue and no actor logic; the sender that drains the outbound
@@ -42,6 +42,26 @@
 // answer has paging.next, with the same token and at most MaxTemplatePages
 // pages. It returns the whole list or an error (an *APIError, ErrTransport,
 // ErrTooManyPages), never part of it; at most 16 MiB of a page is read.
+//
+// # Media
+//
+// UploadMedia POSTs one file to {BaseURL}/{Version}/{phoneNumberID}/media as
+// Meta's endpoint takes it (multipart: messaging_product, type, file with
+// its filename and type), streaming exactly size bytes from the caller's
+// reader under an exact Content-Length, and returns Meta's media id (an
+// answer without one wraps ErrNoMediaID, which Classify retries).
+// MediaURL is GET {BaseURL}/{Version}/{mediaID} (no phone_number_id: Meta
+// refuses it for a customer's medium) and returns the short-lived download
+// URL with the type, hex SHA-256 and size. Download GETs that URL with the
+// token and returns a stream that is bounded (ErrMediaTooLarge past
+// Expect.MaxBytes, at once for a larger Content-Length) and, at its end,
+// checked (ErrMediaDigest for another length or digest), so a caller that
+// stores what it reads keeps nothing of bad bytes. The token goes only to
+// BaseURL's host and the media hosts (DefaultMediaHosts: Meta's), over
+// https unless BaseURL is http (the sandbox); another URL is
+// ErrMediaURLHost. Errors otherwise are those of Send: *APIError (404 from
+// Download: the URL expired, ask MediaURL again; code 100 subcode 33 from
+// MediaURL: the id is unknown or expired) and ErrTransport; none retries.
 //
 // # Classification guarantees
 //
