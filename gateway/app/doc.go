@@ -8,7 +8,9 @@
 //
 // It imports no HTTP: callers map its errors to their own vocabulary (status
 // codes and the contract's error codes in the gateway, error frames in the
-// sessions). Its errors wrap the actors sentinels (actors.ErrNotFound,
+// sessions). An agent sees the media it uploaded and those linked to a
+// conversation it may see (MediaVisible); supervisors and admins see all.
+// Its errors wrap the actors sentinels (actors.ErrNotFound,
 // actors.ErrDuplicate, actors.ErrTokenExpired, actors.ErrTokenRevoked,
 // actors.ErrTokenInvalid, actors.ErrUnavailable) and its own (ErrInvalidEmail,
 // ErrMixedScript, ErrEmailTaken, ErrEmailLookalike).
