@@ -1,8 +1,8 @@
 // Package app holds the use cases that the HTTP edge (gateway) and the agent
 // sessions (actors/agentsession, through the socket) share: normalising and
 // checking an email address, creating a user, starting a login session,
-// verifying an access token, deciding which conversations a user may see,
-// marking a conversation read. Each lives here once, so a rule (an agent sees
+// verifying an access token, deciding which conversations and which media a
+// user may see, marking a conversation read. Each lives here once, so a rule (an agent sees
 // only its assigned conversations; two addresses that look alike cannot both
 // register) cannot drift between the two edges.
 //
