@@ -43,6 +43,11 @@ type Conversations interface {
 	Conversation(ctx context.Context, id string) (actors.Conversation, error)
 }
 
+// Media reads one media record.
+type Media interface {
+	Media(ctx context.Context, id string) (actors.Media, error)
+}
+
 // Deps are what an App is built from.
 type Deps struct {
 	Users       actors.UserStore
@@ -56,6 +61,9 @@ type Deps struct {
 	// (no conversation engine) those answer actors.ErrUnavailable.
 	Conversations Conversations
 	Directory     conversation.Directory
+	// Media serves MediaVisible; without it (no media store) that answers
+	// actors.ErrUnavailable.
+	Media Media
 	// CommandTimeout bounds one command to a conversation actor; 10s when 0.
 	CommandTimeout time.Duration
 	// Now is the clock; time.Now when nil.

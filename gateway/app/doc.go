@@ -1,14 +1,16 @@
 // Package app holds the use cases that the HTTP edge (gateway) and the agent
 // sessions (actors/agentsession, through the socket) share: normalising and
 // checking an email address, creating a user, starting a login session,
-// verifying an access token, deciding which conversations a user may see,
-// marking a conversation read. Each lives here once, so a rule (an agent sees
+// verifying an access token, deciding which conversations and which media a
+// user may see, marking a conversation read. Each lives here once, so a rule (an agent sees
 // only its assigned conversations; two addresses that look alike cannot both
 // register) cannot drift between the two edges.
 //
 // It imports no HTTP: callers map its errors to their own vocabulary (status
 // codes and the contract's error codes in the gateway, error frames in the
-// sessions). Its errors wrap the actors sentinels (actors.ErrNotFound,
+// sessions). An agent sees the media it uploaded and those linked to a
+// conversation it may see (MediaVisible); supervisors and admins see all.
+// Its errors wrap the actors sentinels (actors.ErrNotFound,
 // actors.ErrDuplicate, actors.ErrTokenExpired, actors.ErrTokenRevoked,
 // actors.ErrTokenInvalid, actors.ErrUnavailable) and its own (ErrInvalidEmail,
 // ErrMixedScript, ErrEmailTaken, ErrEmailLookalike).

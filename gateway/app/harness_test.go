@@ -41,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	issuer := auth.NewIssuer([]byte(strings.Repeat("a", 32)), []byte(strings.Repeat("b", 32)), 15*time.Minute, f.clock)
 	f.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: kv, Issuer: issuer, RefreshTTL: time.Hour,
-		Conversations: store, Directory: f.dir, Now: f.clock, Log: log,
+		Conversations: store, Directory: f.dir, Media: store, Now: f.clock, Log: log,
 	})
 	return f
 }

@@ -21,14 +21,14 @@ import (
 var ErrBadCursor = fmt.Errorf("message cursor: %w", actors.ErrBadCursor)
 
 const messageCols = `id, conversation_id, direction, type, text, content, status, wa_message_id,
-	seq, error, raw, created_at, updated_at`
+	seq, error, raw, created_at, updated_at, media`
 
 // messageReadCols are messageCols and the pricing a status set later.
 const messageReadCols = messageCols + `, pricing_billable, pricing_model, pricing_category, pricing_type`
 
 // SQL the message and pending-status methods run.
 const (
-	qInsertMessage = `INSERT INTO messages (` + messageCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertMessage = `INSERT INTO messages (` + messageCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// The partial unique index messages_wamid serves this because the
 	// query repeats its condition.
 	qMessageByWaID = `SELECT ` + messageReadCols + ` FROM messages WHERE wa_message_id = ? AND wa_message_id != ''`
@@ -72,11 +72,11 @@ const (
 func scanMessage(row interface{ Scan(...any) error }) (actors.Message, error) {
 	var m actors.Message
 	var content, raw []byte
-	var werr, model, category, typ sql.NullString
+	var werr, media, model, category, typ sql.NullString
 	var billable sql.NullBool
 	var created, updated int64
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Type, &m.Text, &content, &m.Status,
-		&m.WaMessageID, &m.Seq, &werr, &raw, &created, &updated, &billable, &model, &category, &typ); err != nil {
+		&m.WaMessageID, &m.Seq, &werr, &raw, &created, &updated, &media, &billable, &model, &category, &typ); err != nil {
 		return actors.Message{}, mapErr(err)
 	}
 	if billable.Valid {
@@ -92,6 +92,12 @@ func scanMessage(row interface{ Scan(...any) error }) (actors.Message, error) {
 		m.Error = new(actors.WhatsAppError)
 		if err := json.Unmarshal([]byte(werr.String), m.Error); err != nil {
 			return actors.Message{}, fmt.Errorf("decode error of message %s: %w", m.ID, err)
+		}
+	}
+	if media.Valid {
+		m.Media = new(actors.MessageMedia)
+		if err := json.Unmarshal([]byte(media.String), m.Media); err != nil {
+			return actors.Message{}, fmt.Errorf("decode media of message %s: %w", m.ID, err)
 		}
 	}
 	m.CreatedAt, m.UpdatedAt = fromMillis(created), fromMillis(updated)
@@ -111,6 +117,33 @@ func encodeError(e *actors.WhatsAppError) (sql.NullString, error) {
 	return sql.NullString{String: string(b), Valid: true}, nil
 }
 
+// encodeMessageMedia renders a message's medium as the JSON the media
+// column keeps; nil is NULL.
+func encodeMessageMedia(mm *actors.MessageMedia) (sql.NullString, error) {
+	if mm == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(mm)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("encode media: %w", err)
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// messageArgs are the arguments of qInsertMessage for m.
+func messageArgs(m actors.Message) ([]any, error) {
+	werr, err := encodeError(m.Error)
+	if err != nil {
+		return nil, err
+	}
+	media, err := encodeMessageMedia(m.Media)
+	if err != nil {
+		return nil, err
+	}
+	return []any{m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
+		m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt), media}, nil
+}
+
 // blob keeps nil as NULL and anything else as its exact bytes.
 func blob(b []byte) any {
 	if len(b) == 0 {
@@ -122,13 +155,11 @@ func blob(b []byte) any {
 // AppendMessage inserts m; ErrDuplicate when its id or WaMessageID is
 // already stored.
 func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
-	werr, err := encodeError(m.Error)
+	args, err := messageArgs(m)
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
-	if _, err := s.exec(ctx, s.st.insertMessage, "",
-		m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
-		m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt)); err != nil {
+	if _, err := s.exec(ctx, s.st.insertMessage, "", args...); err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
 	return nil
@@ -137,14 +168,12 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 // AppendMessageAndSave inserts m and saves c in one job of the committer:
 // both or neither.
 func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
-	werr, err := encodeError(m.Error)
+	args, err := messageArgs(m)
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.StmtContext(ctx, s.st.insertMessage).ExecContext(ctx,
-			m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
-			m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.st.insertMessage).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append message %s: %w", m.ID, mapErr(err))
 		}
 		if err := s.saveConversationTx(ctx, tx, c); err != nil {

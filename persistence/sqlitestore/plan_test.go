@@ -86,6 +86,16 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			wantInPlan: []string{"PRIMARY KEY (waba_id=? AND name=? AND language=?)"}},
 		{name: "replace an account's templates", query: qDeleteTemplatesOf, args: []any{"w"},
 			wantInPlan: []string{"PRIMARY KEY (waba_id=?)"}},
+		{name: "media by id", query: qMediaByID, args: []any{"me1"},
+			wantInPlan: []string{"SEARCH media USING PRIMARY KEY (id=?)"}},
+		{name: "save media", query: qSaveMedia, args: append(make([]any, 15), "me1"),
+			wantInPlan: []string{"PRIMARY KEY (id=?)"}},
+		{name: "count media by sha256", query: qCountMediaBySHA256, args: []any{"ab"},
+			wantInPlan: []string{"SEARCH media USING COVERING INDEX media_sha256 (sha256=?)"}},
+		{name: "media by status, oldest first", query: qMediaByStatus, args: []any{"pending", 10},
+			wantInPlan: []string{"SEARCH media USING INDEX media_status_updated (status=?)"}},
+		{name: "set message media", query: qSetMessageMedia, args: []any{"{}", 1, "m1"},
+			wantInPlan: []string{"(id=?)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,11 +8,12 @@ import (
 )
 
 // stmts holds the statements the webhook ingest path runs for every webhook
-// or message, prepared once at Open: SQLite then parses each once per
-// connection instead of on every call. Writes are prepared on the writer
-// pool, reads on the reader pool, and the inbox statements on the inbox
-// database's pools; inside a transaction a statement is bound to it with
-// tx.StmtContext, which reuses the connection's prepared handle.
+// or message, and those every media upload and download runs, prepared once
+// at Open: SQLite then parses each once per connection instead of on every
+// call. Writes are prepared on the writer pool, reads on the reader pool,
+// and the inbox statements on the inbox database's pools; inside a
+// transaction a statement is bound to it with tx.StmtContext, which reuses
+// the connection's prepared handle.
 type stmts struct {
 	// Inbox writer.
 	insertInbox        *sql.Stmt
@@ -29,6 +30,8 @@ type stmts struct {
 	insertConversation  *sql.Stmt
 	saveConversation    *sql.Stmt
 	insertNotification  *sql.Stmt
+	insertMedia         *sql.Stmt
+	saveMedia           *sql.Stmt
 
 	// Reader.
 	messageByWaID    *sql.Stmt
@@ -36,6 +39,7 @@ type stmts struct {
 	openConversation *sql.Stmt
 	customerByPhone  *sql.Stmt
 	hasPendingStatus *sql.Stmt
+	mediaByID        *sql.Stmt
 }
 
 // stmtSpec names one statement to prepare: where it goes, on which pool, and
@@ -59,12 +63,15 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.insertConversation, w, qInsertConversation},
 		{&p.saveConversation, w, qSaveConversation},
 		{&p.insertNotification, w, qInsertNotification},
+		{&p.insertMedia, w, qInsertMedia},
+		{&p.saveMedia, w, qSaveMedia},
 
 		{&p.messageByWaID, r, qMessageByWaID},
 		{&p.messageByID, r, qMessageByID},
 		{&p.openConversation, r, qOpenConversation},
 		{&p.customerByPhone, r, qCustomerByPhone},
 		{&p.hasPendingStatus, r, qHasPendingStatus},
+		{&p.mediaByID, r, qMediaByID},
 	}
 }
 
