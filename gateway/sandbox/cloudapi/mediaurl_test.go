@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/gateway/media/samples"
 )
 
 // simulateMedia posts a simulated inbound medium (fields after from and
@@ -302,4 +304,43 @@ func testSendByMediaID(t *testing.T) {
 			assert.Equal(t, CodeMediaUpload, got[0].Errors[0].Code)
 		})
 	}
+}
+
+// TestInboundSamples: a simulated medium without data carries a real file
+// of its type (package samples); a type without a sample needs data.
+func TestInboundSamples(t *testing.T) {
+	h := newHarness(t, Options{}, false)
+	all := samples.Accepted()
+	cases := []struct {
+		name     string
+		fields   string
+		wantMime string
+		want     []byte
+	}{
+		{name: "image", fields: `,"type":"image","image":{}`, wantMime: "image/jpeg", want: all["jpeg"].Data},
+		{name: "png image", fields: `,"type":"image","image":{"mime_type":"image/png"}`, wantMime: "image/png", want: all["png"].Data},
+		{name: "voice note", fields: `,"type":"audio","audio":{"voice":true}`, wantMime: "audio/ogg", want: all["ogg-opus"].Data},
+		{name: "mp3 audio", fields: `,"type":"audio","audio":{"mime_type":"audio/mpeg"}`, wantMime: "audio/mpeg", want: all["mp3"].Data},
+		{name: "amr audio", fields: `,"type":"audio","audio":{"mime_type":"audio/amr"}`, wantMime: "audio/amr", want: all["amr"].Data},
+		{name: "video", fields: `,"type":"video","video":{}`, wantMime: "video/mp4", want: all["mp4"].Data},
+		{name: "3gp video", fields: `,"type":"video","video":{"mime_type":"video/3gpp"}`, wantMime: "video/3gpp", want: all["3gp"].Data},
+		{name: "document", fields: `,"type":"document","document":{"filename":"a.pdf"}`, wantMime: "application/pdf", want: all["pdf"].Data},
+		{name: "docx document", fields: `,"type":"document","document":{"mime_type":"` + samples.MimeDOCX + `"}`, wantMime: samples.MimeDOCX, want: all["docx"].Data},
+		{name: "sticker", fields: `,"type":"sticker","sticker":{}`, wantMime: "image/webp", want: all["webp"].Data},
+		{name: "animated sticker", fields: `,"type":"sticker","sticker":{"animated":true}`, wantMime: "image/webp", want: all["webp-animated"].Data},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := h.simulateMedia(t, tc.fields)
+			st, ok := h.sb.Media(id)
+			require.True(t, ok)
+			assert.Equal(t, tc.wantMime, st.MimeType)
+			assert.Equal(t, tc.want, st.Data)
+			assert.True(t, st.Inbound)
+			assert.Empty(t, st.PhoneNumberID)
+		})
+	}
+	res := h.inbound(t, `{"from":"919876500777","phoneNumberId":"1","type":"document","document":{"mime_type":"application/msword"}}`)
+	require.Equal(t, http.StatusBadRequest, res.status, "answer: %s", res.raw)
+	assert.Equal(t, "document.data", res.json["errors"].([]any)[0].(map[string]any)["field"])
 }
