@@ -67,6 +67,33 @@ type Deps struct {
 	// Messages reads a conversation's latest message for the
 	// conversation.assigned event; nil sends the conversation alone.
 	Messages MessageLister
+	// Media records the medium of each inbound media message before the
+	// message is stored, and has its bytes fetched once it is; nil leaves
+	// inbound media unrecorded (the message shows no media).
+	Media MediaIntake
+	// MediaSends readies our media for sends; nil refuses a send that
+	// names one.
+	MediaSends MediaSends
+}
+
+// MediaSends readies our media for sends (gateway/outbound/sender).
+// Prepare links medium mediaID to msg, an outbound message about to be
+// stored and queued from business number phoneNumberID, and returns the
+// summary the message shows and, when the medium has no WhatsApp id fresh
+// for that number, the upload job to publish before the send's (nil
+// otherwise). actors.ErrNotFound when there is no such medium.
+type MediaSends interface {
+	Prepare(ctx context.Context, mediaID, phoneNumberID string, msg actors.Message) (*actors.MessageMedia, *actors.OutboundJob, error)
+}
+
+// MediaIntake takes the media of inbound messages (gateway/outbound/
+// mediafetch). Pending records the medium of in, about to be stored as
+// messageID in conversationID, and returns the summary the message shows
+// (nil for a message without a medium); it is idempotent for a webhook
+// delivered again. Fetch asks for the medium's bytes; it never blocks.
+type MediaIntake interface {
+	Pending(ctx context.Context, messageID, conversationID string, in *actors.InboundMessage) (*actors.MessageMedia, error)
+	Fetch(mediaID string)
 }
 
 // MessageLister reads a conversation's messages, newest first.

@@ -49,6 +49,15 @@
 //     failure, the recipient or number paused through Deps.Pauser (the
 //     sender already paused for an answered one). A status's pricing is
 //     recorded per outbound message (Deps.Pricing).
+//   - Media: an inbound media message's medium is recorded through
+//     Deps.Media (Pending) before the message is stored, so a stored
+//     message never lacks its record, and fetched (Fetch) once it is; a
+//     medium that cannot be recorded fails the message, which WhatsApp
+//     delivers again. A Send naming our medium (Send.MediaID) is readied
+//     through Deps.MediaSends (linked, shown on the message), and its upload
+//     job, when the medium has no WhatsApp id fresh for the business number,
+//     is published before the send's on the same queue; the send job names
+//     the medium (OutboundJob.MediaID) and the sender waits for the upload.
 //   - Timers: the actor arms one timer (Deps.Clock) for the window warning,
 //     the expiry and its idle timeout while in memory; NextTimerAt is
 //     persisted so the Sweeper fires it when the actor is passivated or the

@@ -50,6 +50,15 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 		e := in.Errors[0]
 		msg.Error = &e
 	}
+	if a.env.Media != nil {
+		// The medium's record is written before the message, so a stored
+		// message never lacks it (see mediafetch).
+		mm, err := a.env.Media.Pending(ctx, msg.ID, msg.ConversationID, in)
+		if err != nil {
+			return fmt.Errorf("record the medium of %s: %w", in.WaMessageID, err)
+		}
+		msg.Media = mm
+	}
 	// One write stores the message and the conversation's next state; the
 	// unique wamid is the dedupe, so the common case costs that one write
 	// and no read.
@@ -57,6 +66,9 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 	if errors.Is(err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
 		*r = Result{}
 		return a.inboundStored(ctx, r, in, at, now)
+	}
+	if err == nil && msg.Media != nil {
+		a.env.Media.Fetch(msg.Media.ID)
 	}
 	return err
 }

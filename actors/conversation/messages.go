@@ -75,6 +75,10 @@ type Send struct {
 	// admins, whose templates open conversations for auto-assignment.
 	AgentID  string
 	Priority uint8
+	// MediaID is our medium (an upload) the message carries; Body names it
+	// by this id, which the sender replaces with WhatsApp's. Empty for a
+	// message without one, or with a link.
+	MediaID string
 }
 
 // SendOutcome reports what WhatsApp answered to a send. The sender has

@@ -40,6 +40,17 @@ func (a *Actor) send(m Send) Result {
 	}
 	msg := actors.Message{ID: m.MessageID, ConversationID: a.conv.ID, Direction: actors.DirectionOutbound, Type: m.Type, Text: m.Text,
 		Content: m.Content, Status: actors.StatusQueued, Seq: a.conv.Seq, Raw: m.Body, CreatedAt: now, UpdatedAt: now}
+	var upload *actors.OutboundJob
+	if m.MediaID != "" {
+		if a.env.MediaSends == nil {
+			return Failed(fmt.Errorf("send message %s with medium %s: no media store: %w", m.MessageID, m.MediaID, actors.ErrUnavailable))
+		}
+		mm, job, err := a.env.MediaSends.Prepare(ctx, m.MediaID, a.conv.PhoneNumberID, msg)
+		if err != nil {
+			return Failed(fmt.Errorf("send message %s with medium %s: %w", m.MessageID, m.MediaID, err))
+		}
+		msg.Media, upload = mm, job
+	}
 	next := *a.conv
 	next.LastOutboundAt, next.UpdatedAt = now, now
 	if err := a.saveWith(ctx, &next, &msg); err != nil {
@@ -49,8 +60,16 @@ func (a *Actor) send(m Send) Result {
 	if a.env.Outbox == nil {
 		return a.failQueued(ctx, msg, c, errors.New("no outbound queue"))
 	}
+	if upload != nil {
+		// The upload goes first on the same queue; the send waits for it
+		// (the sender holds a send whose medium is not uploaded yet).
+		upload.ConversationID, upload.To, upload.Priority, upload.EnqueuedAt = c.ID, c.WaID, m.Priority, now
+		if err := a.env.Outbox.Publish(ctx, *upload); err != nil {
+			return a.failQueued(ctx, msg, c, err)
+		}
+	}
 	job := actors.OutboundJob{MessageID: msg.ID, ConversationID: c.ID, PhoneNumberID: c.PhoneNumberID, To: c.WaID, Priority: m.Priority,
-		Body: m.Body, Attempt: 1, EnqueuedAt: now}
+		Body: m.Body, MediaID: m.MediaID, Attempt: 1, EnqueuedAt: now}
 	if err := a.env.Outbox.Publish(ctx, job); err != nil {
 		return a.failQueued(ctx, msg, c, err)
 	}
