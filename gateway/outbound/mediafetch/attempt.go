@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
 )
 
@@ -46,19 +49,27 @@ func (f *Fetcher) attempt(ctx context.Context, id string) {
 	}
 	log = log.With(zap.Int("attempt", m.Attempts), zap.String("conversation_id", m.ConversationID))
 
-	stored, err := f.fetch(actx, &m)
+	err = f.fetch(actx, &m)
 	switch {
 	case err == nil:
-		m.Status, m.Error, m.UpdatedAt = actors.MediaStored, "", f.now().UTC()
-		m.SHA256, m.Size, m.MimeType = stored.SHA256, stored.FileSize, stored.MimeType
 		f.fetched.WithLabelValues("stored").Inc()
 		log.Debug("inbound medium stored", zap.Int64("size", m.Size))
+		f.settle(actx, m, true, log)
+		return
+	case errors.Is(err, errRecordGone):
+		log.Info("inbound medium deleted while it was fetched")
+		return
 	case ctx.Err() != nil:
 		return // shutting down: the record stays pending, the next run resumes it
 	case errors.Is(err, errPermanent) || m.Attempts >= f.opts.MaxAttempts:
 		m.Status, m.Error, m.UpdatedAt = actors.MediaFailed, failureText(err, m.Attempts, f.opts.MaxAttempts), f.now().UTC()
 		f.fetched.WithLabelValues("failed").Inc()
-		log.Warn("inbound medium failed for good", zap.String("reason", m.Error))
+		log.Warn("inbound medium failed for good", zap.String("reason", m.Error), zap.Error(err))
+		if err := f.opts.Store.SaveMedia(actx, m); err != nil {
+			log.Warn("record the failed medium; the sweep tries again", zap.Error(err))
+			return
+		}
+		f.settle(actx, m, true, log)
 	default:
 		m.Error, m.UpdatedAt = reason(err), f.now().UTC()
 		if err := f.opts.Store.SaveMedia(actx, m); err != nil {
@@ -66,61 +77,78 @@ func (f *Fetcher) attempt(ctx context.Context, id string) {
 		}
 		delay := f.scheduleRetry(m.ID, m.Attempts)
 		f.fetched.WithLabelValues("retried").Inc()
-		log.Info("inbound medium fetch failed; retrying", zap.String("reason", m.Error), zap.Duration("delay", delay))
-		return
+		log.Info("inbound medium fetch failed; retrying", zap.String("reason", m.Error), zap.Duration("delay", delay), zap.Error(err))
 	}
-	if err := f.opts.Store.SaveMedia(actx, m); err != nil {
-		log.Warn("record the fetched medium; the sweep tries again", zap.Error(err))
-		return
-	}
-	f.settle(actx, m, true, log)
 }
 
-// fetch looks the medium up and streams its bytes into the blob store. The
-// error wraps errPermanent when a retry cannot mend it.
-func (f *Fetcher) fetch(ctx context.Context, m *actors.Media) (whatsapp.MediaInfo, error) {
+// errRecordGone marks a fetch whose record was deleted meanwhile.
+var errRecordGone = errors.New("medium record deleted meanwhile")
+
+// fetch looks the medium up, downloads it into a temporary file (checking
+// its length and digest on the way) and keeps it: bytes and record (status
+// stored) through mediabytes.Save, which m then is. The error wraps
+// errPermanent when a retry cannot mend it.
+func (f *Fetcher) fetch(ctx context.Context, m *actors.Media) error {
 	info, err := f.opts.Client.MediaURL(ctx, m.WaMediaID)
 	if err != nil {
 		if whatsapp.Classify(err).Action == whatsapp.Fail {
-			return info, fmt.Errorf("%w: %w", errPermanent, err)
+			return fmt.Errorf("%w: %w", errPermanent, err)
 		}
-		return info, err
+		return err
 	}
 	if base, _, err := mime.ParseMediaType(info.MimeType); err == nil {
 		info.MimeType = base
 	} else if info.MimeType = m.MimeType; info.MimeType == "" {
 		info.MimeType = "application/octet-stream"
 	}
-	if info.FileSize > f.opts.MaxBytes {
-		return info, fmt.Errorf("%w: %w: %d bytes, the limit is %d", errPermanent, whatsapp.ErrMediaTooLarge, info.FileSize, f.opts.MaxBytes)
+	switch {
+	case info.FileSize > f.opts.MaxBytes:
+		return fmt.Errorf("%w: %w: %d bytes, the limit is %d", errPermanent, whatsapp.ErrMediaTooLarge, info.FileSize, f.opts.MaxBytes)
+	case info.FileSize <= 0:
+		return fmt.Errorf("%w: WhatsApp gave no size for the medium", errPermanent)
 	}
 	want := whatsapp.Expect{MaxBytes: f.opts.MaxBytes, Size: info.FileSize, SHA256: info.SHA256}
 	if sha := f.webhookDigest(ctx, m); sha != "" {
 		want.SHA256 = sha // the webhook's word is the one the message carries
 	}
-	if len(want.SHA256) != 64 {
-		return info, fmt.Errorf("%w: WhatsApp gave no SHA-256 for the medium", errPermanent)
+	if !mediabytes.ValidSHA256(want.SHA256) {
+		return fmt.Errorf("%w: WhatsApp gave no SHA-256 for the medium", errPermanent)
 	}
 	body, err := f.opts.Client.Download(ctx, info.URL, want)
 	if err != nil {
 		if errors.Is(err, whatsapp.ErrMediaURLHost) || errors.Is(err, whatsapp.ErrMediaTooLarge) {
-			return info, fmt.Errorf("%w: %w", errPermanent, err)
+			return fmt.Errorf("%w: %w", errPermanent, err)
 		}
-		return info, err
+		return err
 	}
-	defer body.Close()
-	size := info.FileSize
-	if size <= 0 {
-		return info, fmt.Errorf("%w: WhatsApp gave no size for the medium", errPermanent)
+	tmp, err := os.CreateTemp(f.opts.TempDir, "media-fetch-*")
+	if err != nil {
+		_ = body.Close()
+		return fmt.Errorf("spool download: %w", err)
 	}
-	if err := f.opts.Blobs.Put(ctx, want.SHA256, size, body); err != nil {
+	defer func() {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+	}()
+	_, err = io.Copy(tmp, body)
+	_ = body.Close()
+	if err != nil {
 		if errors.Is(err, whatsapp.ErrMediaTooLarge) {
-			return info, fmt.Errorf("%w: %w", errPermanent, err)
+			return fmt.Errorf("%w: %w", errPermanent, err)
 		}
-		return info, fmt.Errorf("store bytes: %w", err)
+		return fmt.Errorf("download: %w", err)
 	}
-	info.SHA256 = want.SHA256
-	return info, nil
+	next := *m
+	next.Status, next.Error, next.UpdatedAt = actors.MediaStored, "", f.now().UTC()
+	next.SHA256, next.Size, next.MimeType = want.SHA256, info.FileSize, info.MimeType
+	if err := mediabytes.Save(ctx, f.opts.Store, f.opts.Blobs, next, tmp); err != nil {
+		if errors.Is(err, actors.ErrNotFound) {
+			return fmt.Errorf("%w: %w", errRecordGone, err)
+		}
+		return fmt.Errorf("keep bytes: %w", err)
+	}
+	*m = next
+	return nil
 }
 
 // webhookDigest is the hex SHA-256 the webhook gave for the medium, read
@@ -196,7 +224,7 @@ func reason(err error) string {
 		return "http " + strconv.Itoa(ae.HTTPStatus)
 	}
 	switch {
-	case errors.Is(err, whatsapp.ErrMediaDigest):
+	case errors.Is(err, whatsapp.ErrMediaDigest), errors.Is(err, mediabytes.ErrMismatch):
 		return "the downloaded bytes did not match WhatsApp's SHA-256"
 	case errors.Is(err, whatsapp.ErrMediaTooLarge):
 		return "larger than the engine's media limit"

@@ -12,17 +12,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
 )
 
 // Store is what the fetcher reads and writes: media records, the messages
 // that carry them and the conversations their events are routed by.
 type Store interface {
-	CreateMedia(ctx context.Context, m actors.Media) error
-	Media(ctx context.Context, id string) (actors.Media, error)
-	SaveMedia(ctx context.Context, m actors.Media) error
-	SetMessageMedia(ctx context.Context, messageID string, mm actors.MessageMedia, at time.Time) error
-	MediaByStatus(ctx context.Context, status string, limit int) ([]actors.Media, error)
+	actors.MediaStore
 	Message(ctx context.Context, id string) (actors.Message, error)
 	Conversation(ctx context.Context, id string) (actors.Conversation, error)
 }
@@ -51,7 +48,12 @@ const (
 // Options build a Fetcher. Zero values take the defaults above.
 type Options struct {
 	Store Store
-	Blobs actors.MediaBlobs
+	// Blobs keeps the bytes; the fetcher stores them with the record
+	// through mediabytes.Save, safe beside a deletion of the same bytes.
+	Blobs mediabytes.Blobs
+	// TempDir holds each download while it is checked and stored
+	// (os.TempDir when empty): bytes are never held whole in memory.
+	TempDir string
 	// Client fetches from the Cloud API with the engine's access token.
 	Client Client
 	// Publisher receives message.updated (the engine's actors.Bus).

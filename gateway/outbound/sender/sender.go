@@ -75,6 +75,21 @@ type Options struct {
 	// When nil, New builds one from Shaper, NumberPause and RecipientPause
 	// (alerts then only logged and counted) and registers its metrics.
 	Pauses *Pauses
+	// Media, Blobs and Uploader serve the jobs of our media: upload jobs
+	// (actors.JobMediaUpload) and sends naming a medium (OutboundJob.MediaID).
+	// Without them such a job is dead-lettered or its message failed.
+	Media    MediaStore
+	Blobs    actors.MediaBlobs
+	Uploader Uploader
+	// Outbox is the queue the sender drains, to ask again for an upload
+	// that was lost (a send whose medium did not move for UploadStall).
+	Outbox actors.OutboundPublisher
+	// MediaHold is how long a send waiting for its medium's upload is put
+	// back (DefaultMediaHold when zero); UploadStall how long a medium may
+	// wait for its upload to start before it is asked for again
+	// (DefaultUploadStall; plus the longest retry backoff while uploading).
+	MediaHold   time.Duration
+	UploadStall time.Duration
 }
 
 // Sender is the outbound queue's consumer.
@@ -86,8 +101,12 @@ type Sender struct {
 	wg       sync.WaitGroup
 
 	outcomes *prometheus.CounterVec
+	uploads  *prometheus.CounterVec
 	latency  prometheus.Histogram
 	pauses   *Pauses
+
+	mediaHold   time.Duration
+	uploadStall time.Duration
 }
 
 // New returns a Sender; Run starts it.
@@ -97,8 +116,11 @@ func New(opts Options) *Sender {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
 	}
+	s.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_media_uploads_total",
+		Help: "Upload jobs of our media to the Cloud API by outcome (uploaded, retried, failed, skipped: done already or nobody waits)."}, []string{"outcome"})
+	s.mediaHold, s.uploadStall = pick(opts.MediaHold, DefaultMediaHold), pick(opts.UploadStall, DefaultUploadStall)
 	if opts.Registry != nil {
-		opts.Registry.MustRegister(s.outcomes, s.latency)
+		opts.Registry.MustRegister(s.outcomes, s.latency, s.uploads)
 	}
 	s.pauses = opts.Pauses
 	if s.pauses == nil {
@@ -142,6 +164,10 @@ func (s *Sender) end(id string) {
 
 func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	job := d.Job()
+	if job.Kind == actors.JobMediaUpload {
+		s.processUpload(ctx, d)
+		return
+	}
 	log := s.log.WithLazy(zap.String("message_id", job.MessageID), zap.String("phone_number_id", job.PhoneNumberID), zap.Int("attempt", job.Attempt))
 	if !s.begin(job.MessageID) {
 		// The same message is being sent right now (a duplicate delivery):
@@ -173,6 +199,18 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		return
 	}
 
+	body := job.Body
+	if job.MediaID != "" {
+		if s.opts.Media == nil {
+			s.failMedia(ctx, d, job, "the engine has no media store", log)
+			return
+		}
+		var ready bool
+		if body, ready = s.mediaBody(ctx, d, job, log); !ready {
+			return
+		}
+	}
+
 	if err := s.opts.Shaper.Wait(ctx, job.PhoneNumberID, job.To); err != nil {
 		var paused *whatsapp.PausedError
 		switch {
@@ -187,7 +225,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	}
 
 	start := time.Now()
-	wamid, err := s.opts.Client.Send(ctx, job.PhoneNumberID, job.Body)
+	wamid, err := s.opts.Client.Send(ctx, job.PhoneNumberID, body)
 	s.latency.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.record(ctx, job, actors.StatusSent, wamid, nil, false, log)
