@@ -27,6 +27,7 @@
 //	POST   /sandbox/whatsapp/inbound                 simulate customer messages (InboundRequest) -> signed webhook
 //	POST   /sandbox/whatsapp/media/{id}/faults       {"fault","count"}: fail the next count downloads (see Media)
 //	GET    /sandbox/whatsapp/media/{id}              a stored medium's MediaState (downloads, armed fault)
+//	POST   /sandbox/whatsapp/uploads/faults          {"phoneNumberId","fault","count"}: fail the next uploads
 //	POST   /sandbox/whatsapp/templates/update        {"id" | "name"+"language", "status"?, "quality"?, "reason"?}
 //	GET    /sandbox/whatsapp/sent[?to=][&after=]     {"items":[{"to","type","body","wamid","at","phoneNumberId","seq"}]}
 //	DELETE /sandbox/whatsapp/sent                    Reset
@@ -141,6 +142,12 @@
 //
 // A faulted download counts as a download (MediaState.Downloads); a URL or
 // token refused before reaching the medium does not.
+//
+// Upload faults are armed per business number for its next N uploads by
+// POST /sandbox/whatsapp/uploads/faults {"phoneNumberId","fault","count"}
+// or Sandbox.FailUploads: server_error (HTTP 503, code 2), timeout (held,
+// then dropped; nothing stored) or rejected (HTTP 400, code 131053, Media
+// upload error).
 //
 // # Failure injection
 //

@@ -128,6 +128,19 @@ func (w *whatsApp) handleUpload(rw http.ResponseWriter, r *http.Request) {
 		writeAPIError(rw, e)
 		return
 	}
+	switch fault := w.uploadFaults.take(chi.URLParam(r, "id")); fault {
+	case UploadServerError:
+		writeAPIError(rw, &apiError{status: http.StatusServiceUnavailable, code: CodeAPIService, title: "API Service",
+			details: "Service temporarily unavailable due to downtime or overload."})
+		return
+	case UploadRejected:
+		writeAPIError(rw, &apiError{status: http.StatusBadRequest, code: CodeMediaUpload, title: "Media upload error",
+			details: "Unable to process the uploaded file."})
+		return
+	case UploadTimeout:
+		w.hold(r)
+		panic(http.ErrAbortHandler)
+	}
 	r.Body = http.MaxBytesReader(rw, r.Body, w.media.maxFile+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -236,4 +237,104 @@ func randomKey() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return k
+}
+
+// UploadFault is what an injected failure makes an upload answer.
+type UploadFault string
+
+// Upload faults, armed per business number for its next N uploads
+// (Sandbox.FailUploads or POST /sandbox/whatsapp/uploads/faults).
+const (
+	// UploadServerError answers HTTP 503, code 2 (API Service).
+	UploadServerError UploadFault = "server_error"
+	// UploadTimeout holds the request for Options.TimeoutHold (less if the
+	// client gives up or Run stops) and drops it unanswered; nothing is
+	// stored.
+	UploadTimeout UploadFault = "timeout"
+	// UploadRejected answers HTTP 400, code 131053 (Media upload error), as
+	// Meta refuses a file it cannot process.
+	UploadRejected UploadFault = "rejected"
+)
+
+var uploadFaults = []UploadFault{UploadServerError, UploadTimeout, UploadRejected}
+
+// maxUploadFaultNumbers bounds the business numbers with armed upload
+// faults.
+const maxUploadFaultNumbers = 1000
+
+// uploadFaultBook keeps the armed upload faults per business number. It
+// is safe for concurrent use.
+type uploadFaultBook struct {
+	mu    sync.Mutex
+	armed map[string]armedUploadFault
+}
+
+type armedUploadFault struct {
+	fault UploadFault
+	left  int
+}
+
+func newUploadFaultBook() *uploadFaultBook {
+	return &uploadFaultBook{armed: map[string]armedUploadFault{}}
+}
+
+func (b *uploadFaultBook) arm(phoneNumberID string, f UploadFault, count int) error {
+	if !slices.Contains(uploadFaults, f) || count < 1 || count > maxFaultCount || phoneNumberID == "" {
+		return fmt.Errorf("%w: fault must be one of server_error, timeout, rejected and count 1 to %d", ErrBadFault, maxFaultCount)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.armed[phoneNumberID]; !ok && len(b.armed) >= maxUploadFaultNumbers {
+		return fmt.Errorf("%w: faults are armed for %d numbers already", ErrBadFault, maxUploadFaultNumbers)
+	}
+	b.armed[phoneNumberID] = armedUploadFault{fault: f, left: count}
+	return nil
+}
+
+// take returns the fault the next upload of phoneNumberID answers, "" when
+// none is armed.
+func (b *uploadFaultBook) take(phoneNumberID string) UploadFault {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a, ok := b.armed[phoneNumberID]
+	if !ok {
+		return ""
+	}
+	if a.left--; a.left == 0 {
+		delete(b.armed, phoneNumberID)
+	} else {
+		b.armed[phoneNumberID] = a
+	}
+	return a.fault
+}
+
+// FailUploads makes the next count uploads on phoneNumberID fail with
+// fault; ErrBadFault otherwise.
+func (s *Sandbox) FailUploads(phoneNumberID string, count int, fault UploadFault) error {
+	return s.wa.uploadFaults.arm(phoneNumberID, fault, count)
+}
+
+// handleUploadFaults is POST /sandbox/whatsapp/uploads/faults
+// {"phoneNumberId","fault","count"}.
+func (w *whatsApp) handleUploadFaults(rw http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, 4<<10))
+	var req struct {
+		PhoneNumberID string      `json:"phoneNumberId"`
+		Fault         UploadFault `json:"fault"`
+		Count         int         `json:"count"`
+	}
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&req)
+	}
+	if err != nil {
+		writeValidation(rw, "", `request body must be {"phoneNumberId":"...","fault":"...","count":N}`)
+		return
+	}
+	if err := w.uploadFaults.arm(req.PhoneNumberID, req.Fault, req.Count); err != nil {
+		writeValidation(rw, "fault", strings.TrimPrefix(err.Error(), ErrBadFault.Error()+": "))
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"status": "success", "data": req})
 }

@@ -1,6 +1,7 @@
 package cloudapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -343,4 +344,40 @@ func TestInboundSamples(t *testing.T) {
 	res := h.inbound(t, `{"from":"919876500777","phoneNumberId":"1","type":"document","document":{"mime_type":"application/msword"}}`)
 	require.Equal(t, http.StatusBadRequest, res.status, "answer: %s", res.raw)
 	assert.Equal(t, "document.data", res.json["errors"].([]any)[0].(map[string]any)["field"])
+}
+
+// TestUploadFaults: armed upload faults fail exactly the next N uploads
+// of their business number, then uploads are accepted again.
+func TestUploadFaults(t *testing.T) {
+	h := newHarness(t, Options{}, true)
+	res := h.do(t, http.MethodPost, "/sandbox/whatsapp/uploads/faults", "", []byte(`{"phoneNumberId":"`+testPhoneID+`","fault":"server_error","count":1}`), "application/json")
+	require.Equal(t, http.StatusOK, res.status, "answer: %s", res.raw)
+	require.NoError(t, h.sb.FailUploads("999", 1, UploadRejected))
+
+	up := h.upload(t, "whatsapp", "text/plain", "", []byte("note"))
+	require.Equal(t, http.StatusServiceUnavailable, up.status, "answer: %s", up.raw)
+	assert.Equal(t, float64(CodeAPIService), up.errorObject(t)["code"])
+	up = h.upload(t, "whatsapp", "text/plain", "", []byte("note"))
+	require.Equal(t, http.StatusOK, up.status, "the next upload is accepted: %s", up.raw)
+
+	body, ct := multipartUpload(t, "whatsapp", "text/plain", "", []byte("note"))
+	other := h.do(t, http.MethodPost, "/v21.0/999/media", testToken, body, ct)
+	require.Equal(t, http.StatusBadRequest, other.status)
+	assert.Equal(t, float64(CodeMediaUpload), other.errorObject(t)["code"], "a fault is armed per business number")
+
+	require.NoError(t, h.sb.FailUploads(testPhoneID, 1, UploadTimeout))
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/v21.0/"+testPhoneID+"/media", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", ct)
+	_, err = (&http.Client{Timeout: 200 * time.Millisecond}).Do(req)
+	require.Error(t, err, "the held upload is never answered")
+	assert.Equal(t, http.StatusOK, h.upload(t, "whatsapp", "text/plain", "", []byte("note")).status)
+
+	for _, bad := range []string{`{"phoneNumberId":"1","fault":"melt","count":1}`, `{"phoneNumberId":"1","fault":"timeout","count":0}`,
+		`{"phoneNumberId":"","fault":"timeout","count":1}`, `{"phoneNumberId":"1","fault":"timeout","count":1,"x":1}`} {
+		res := h.do(t, http.MethodPost, "/sandbox/whatsapp/uploads/faults", "", []byte(bad), "application/json")
+		assert.Equal(t, http.StatusBadRequest, res.status, "%s: %s", bad, res.raw)
+	}
+	assert.ErrorIs(t, h.sb.FailUploads(testPhoneID, 1, "melt"), ErrBadFault)
 }

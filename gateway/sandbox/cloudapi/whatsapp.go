@@ -29,17 +29,19 @@ const maxConversations = 100_000
 // whatsApp emulates the WhatsApp Cloud API: the send and media endpoints,
 // failure injection, status callbacks and the test controls.
 type whatsApp struct {
-	opts      Options
-	log       *zap.Logger
-	disp      *dispatcher
-	stopping  func() <-chan struct{}
-	rec       *recorder
-	faults    *faultBook
-	media     *mediaStore
-	signer    urlSigner
-	windows   *windowBook
-	templates *registry
-	holding   atomic.Int32 // requests held by the 0003 fault right now
+	opts     Options
+	log      *zap.Logger
+	disp     *dispatcher
+	stopping func() <-chan struct{}
+	rec      *recorder
+	faults   *faultBook
+	media    *mediaStore
+	signer   urlSigner
+	// uploadFaults are the armed upload faults per business number.
+	uploadFaults *uploadFaultBook
+	windows      *windowBook
+	templates    *registry
+	holding      atomic.Int32 // requests held by the 0003 fault right now
 
 	mu    sync.Mutex
 	convs map[string]conversation // phone_number_id|wa_id|category
@@ -48,13 +50,14 @@ type whatsApp struct {
 func newWhatsApp(o Options, log *zap.Logger, disp *dispatcher, stopping func() <-chan struct{}) *whatsApp {
 	return &whatsApp{
 		opts: o, log: log.With(zap.String("provider", "whatsapp")), disp: disp, stopping: stopping,
-		rec:       newRecorder(o.MaxSent, o.MaxRateSamples),
-		faults:    newFaultBook(),
-		media:     newMediaStore(o),
-		signer:    urlSigner{key: randomKey()},
-		windows:   newWindowBook(o.ServiceWindow, o.AssumeWindowOpen),
-		templates: newRegistry(o.Templates),
-		convs:     map[string]conversation{},
+		rec:          newRecorder(o.MaxSent, o.MaxRateSamples),
+		faults:       newFaultBook(),
+		media:        newMediaStore(o),
+		signer:       urlSigner{key: randomKey()},
+		uploadFaults: newUploadFaultBook(),
+		windows:      newWindowBook(o.ServiceWindow, o.AssumeWindowOpen),
+		templates:    newRegistry(o.Templates),
+		convs:        map[string]conversation{},
 	}
 }
 
@@ -74,6 +77,7 @@ func (w *whatsApp) mount(r chi.Router) {
 	r.Route("/sandbox/whatsapp", func(r chi.Router) {
 		r.Post("/inbound", w.handleInbound)
 		r.Post("/media/{id}/faults", w.handleMediaFaults)
+		r.Post("/uploads/faults", w.handleUploadFaults)
 		r.Get("/media/{id}", w.handleMediaState)
 		r.Get("/sent", w.handleSentList)
 		r.Delete("/sent", w.handleSentReset)
