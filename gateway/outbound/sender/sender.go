@@ -20,6 +20,21 @@
 // (engine_sends_total{outcome="held"}) without using an attempt, so a long
 // outage delays messages but fails none. A job that exhausts its attempts
 // by failures is dead-lettered and its message marked failed.
+//
+// Our media travel on the same queue. An upload job (actors.JobMediaUpload)
+// streams the medium's bytes from the byte store to the business number's
+// media endpoint and records WhatsApp's id (stored → uploading → uploaded,
+// or failed with the reason), classified and retried as sends are, its
+// attempts counted on the job and the medium. A send naming our medium
+// (OutboundJob.MediaID) goes out only with WhatsApp's id of it, fresh for
+// its number (uploaded there less than actors.MediaWaLife ago), put into
+// the body in place of ours: until then it is held untried (no attempt
+// used), so it never races its upload; a medium that waited UploadStall
+// for its upload to start (longer while one retries) gets a new upload job,
+// so a lost job does not strand the send; a medium whose upload failed, or
+// that was deleted, fails the message (kind media, with the reason).
+// MediaPrep readies a medium for a send (the conversations' MediaSends):
+// it links it to the message and decides whether an upload is needed.
 package sender
 
 import (
