@@ -279,6 +279,15 @@ func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, ae)
 		return
 	}
+	var mediaID string
+	if m := req.mediaObjectOf(); m != nil && m.MediaID != "" {
+		// Our medium: the caller must see it, and it must fit the type.
+		ae, err := s.checkSendMedia(r.Context(), req.Type, m.MediaID)
+		if s.sendFailed(w, r, ae, err) {
+			return
+		}
+		mediaID = m.MediaID
+	}
 	cust, ae, err := s.recipient(r.Context(), req.To, false)
 	if s.sendFailed(w, r, ae, err) {
 		return
@@ -294,7 +303,7 @@ func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	rawContent, _ := json.Marshal(content)
 	cmd := conversation.Send{MessageID: newMessageID(r.Context()), Type: req.Type, Text: text, Content: rawContent,
-		Body: cloudBody(cust.WaID, req.Type, object, ctxID), Priority: actors.PriorityReply}
+		Body: cloudBody(cust.WaID, req.Type, object, ctxID), Priority: actors.PriorityReply, MediaID: mediaID}
 	s.dispatchSend(w, r, phoneID, cust, cmd)
 }
 

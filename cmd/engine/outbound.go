@@ -144,6 +144,11 @@ func (o *outbound) recover(ctx context.Context, store engineStore, exclusive boo
 		}
 		job := actors.OutboundJob{MessageID: m.ID, ConversationID: c.ID, PhoneNumberID: c.PhoneNumberID, To: c.WaID, Priority: prio,
 			Body: m.Raw, Attempt: 1, EnqueuedAt: m.CreatedAt}
+		if m.Media != nil {
+			// A send of our medium: the sender asks for its upload again
+			// if that job was lost with the queue.
+			job.MediaID = m.Media.ID
+		}
 		if err := o.queue.Publish(ctx, job); err != nil {
 			return fmt.Errorf("recover queued send %s: %w", m.ID, err)
 		}
