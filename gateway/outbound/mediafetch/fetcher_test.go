@@ -367,17 +367,3 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	w.run()
 	w.stored(msg, waID)
 }
-
-func TestDisplayName(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"invoice.pdf", "invoice.pdf"},
-		{"../../etc/passwd", "passwd"},
-		{`C:\Users\a\report.docx`, "report.docx"},
-		{"bad\x00name\u202e.pdf", "badname.pdf"},
-		{"..", ""},
-		{strings.Repeat("é", 200) + ".pdf", strings.Repeat("é", 120)},
-	}
-	for _, tc := range cases {
-		assert.Equal(t, tc.want, mediafetch.DisplayName(tc.in), tc.in)
-	}
-}

@@ -9,13 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/media"
 )
 
 // mediaTypes are the inbound message types that carry a medium.
@@ -79,7 +77,7 @@ func (f *Fetcher) Pending(ctx context.Context, messageID, conversationID string,
 	if err != nil {
 		base = ""
 	}
-	m := actors.Media{ID: InboundMediaID(in.WaMessageID), Filename: DisplayName(wm.Filename), MimeType: base, Status: actors.MediaPending,
+	m := actors.Media{ID: InboundMediaID(in.WaMessageID), Filename: displayName(wm.Filename, base), MimeType: base, Status: actors.MediaPending,
 		WaMediaID: wm.ID, ConversationID: conversationID, MessageID: messageID, CreatedAt: now, UpdatedAt: now}
 	err = f.opts.Store.CreateMedia(ctx, m)
 	if err == nil {
@@ -113,29 +111,13 @@ func (f *Fetcher) Pending(ctx context.Context, messageID, conversationID string,
 	return &s, nil
 }
 
-// maxDisplayName bounds a display name, in bytes.
-const maxDisplayName = 240
-
-// DisplayName is a filename fit for display only (it is never a path):
-// the last path element, without control and format characters, at most
-// 240 bytes of valid UTF-8.
-func DisplayName(name string) string {
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if name == "." || name == ".." {
+// displayName is the webhook's filename fit for display only (never a
+// path; gateway/media's rules), "" when there is none or the type is not
+// one WhatsApp accepts.
+func displayName(name, mimeType string) string {
+	t, ok := media.Lookup(mimeType)
+	if name == "" || !ok {
 		return ""
 	}
-	for len(name) > maxDisplayName {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
-	}
-	return name
+	return media.SanitizeFilename(name, t)
 }
