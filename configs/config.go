@@ -74,6 +74,9 @@ type Config struct {
 	PairBurst             int           `env:"WHATSAPP_PAIR_BURST" doc:"sends to one recipient that may go back to back before WHATSAPP_PAIR_INTERVAL applies"`
 	SendMaxAttempts       int           `env:"SEND_MAX_ATTEMPTS" doc:"attempts of one send before it is dead-lettered"`
 	SendWorkers           int           `env:"SEND_WORKERS" doc:"concurrent sends in flight to the Cloud API"`
+	MediaFetchWorkers     int           `env:"MEDIA_FETCH_WORKERS" doc:"inbound media (images, voice notes, documents...) fetched from WhatsApp at once"`
+	MediaFetchAttempts    int           `env:"MEDIA_FETCH_ATTEMPTS" doc:"attempts to fetch one inbound medium before it is shown failed on its message"`
+	MediaFetchBackoff     time.Duration `env:"MEDIA_FETCH_BACKOFF" doc:"wait after a failed fetch of an inbound medium, doubled per attempt up to 10m"`
 	NumberPause           time.Duration `env:"WHATSAPP_NUMBER_PAUSE" doc:"how long a business number stops sending after a token or account error (0/190, 368/131031/131042); 0: by code, 5m for the token, 30m for the account"`
 	RecipientPause        time.Duration `env:"WHATSAPP_RECIPIENT_PAUSE" doc:"how long one recipient is held back after 131048/131049; 0: 4h"`
 	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
@@ -133,6 +136,9 @@ func Defaults() Config {
 		PairInterval:          6 * time.Second,
 		PairBurst:             5,
 		SendWorkers:           32,
+		MediaFetchWorkers:     4,
+		MediaFetchAttempts:    10,
+		MediaFetchBackoff:     2 * time.Second,
 		RabbitMQQueue:         "whatsapp.outbound",
 		SandboxStatusDelay:    300 * time.Millisecond,
 		SandboxPort:           4010,

@@ -244,6 +244,9 @@ func validateSending(c Config, r *report) {
 	r.intIn("WHATSAPP_PAIR_BURST", int64(c.PairBurst), 1, 1000)
 	r.intIn("SEND_MAX_ATTEMPTS", int64(c.SendMaxAttempts), 1, 100)
 	r.intIn("SEND_WORKERS", int64(c.SendWorkers), 1, 1024)
+	r.intIn("MEDIA_FETCH_WORKERS", int64(c.MediaFetchWorkers), 1, 256)
+	r.intIn("MEDIA_FETCH_ATTEMPTS", int64(c.MediaFetchAttempts), 1, 100)
+	r.durationIn("MEDIA_FETCH_BACKOFF", c.MediaFetchBackoff, 10*time.Millisecond, 10*time.Minute, "10ms and 10m")
 	r.durationIn("WHATSAPP_NUMBER_PAUSE", c.NumberPause, 0, 24*time.Hour, "0 and 24h")
 	r.durationIn("WHATSAPP_RECIPIENT_PAUSE", c.RecipientPause, 0, 7*24*time.Hour, "0 and 7d")
 }

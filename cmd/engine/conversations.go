@@ -16,6 +16,7 @@ import (
 	"github.com/wacc/engine/actors/assignment"
 	"github.com/wacc/engine/actors/conversation"
 	"github.com/wacc/engine/actors/inbox"
+	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/agentsocket"
@@ -23,6 +24,7 @@ import (
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/outbound/sender"
+	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/gateway/template"
 	"github.com/wacc/engine/gateway/webhook"
 	"github.com/wacc/engine/supervisors"
@@ -60,6 +62,9 @@ type conversationEngine struct {
 	// templates is the template registry as the gateway sees it; nil (an
 	// untyped nil) without a business account.
 	templates gateway.Templates
+	// media fetches inbound media and readies ours for sends; nil without
+	// a byte store.
+	media *mediaFlow
 }
 
 // actorInputs are what the actor side is built on.
@@ -73,6 +78,10 @@ type actorInputs struct {
 	shaper sender.Shaper
 	// templates is the template registry; nil without a business account.
 	templates *template.Registry
+	// blobs keeps media bytes and client fetches and uploads them; without
+	// blobs inbound media are not fetched and sends of our media refused.
+	blobs  mediabytes.Blobs
+	client *whatsapp.Client
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
@@ -102,6 +111,9 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	// pauses on the same shaper, the same operator alerts.
 	ce.pauses = sender.NewPauses(sender.PausesOptions{Shaper: shaper, NumberPause: cfg.NumberPause, RecipientPause: cfg.RecipientPause,
 		Users: store, Notifications: store, Publisher: events, Log: log, Registry: reg})
+	if in.blobs != nil {
+		ce.media = newMediaFlow(cfg, store, in.blobs, in.client, events, log, reg)
+	}
 	deps := &conversation.Deps{
 		Store:     store,
 		Publisher: events,
@@ -114,13 +126,16 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 			IOTimeout: 5 * time.Second},
 		Log: log,
 	}
+	if ce.media != nil {
+		deps.Media, deps.MediaSends = ce.media.fetcher, ce.media.prep
+	}
 	ce.host = supervisors.NewHost(system, deps, cfg.ConversationShards, log)
 	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: revocations,
 		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
-		Conversations: store, Directory: ce.host, Log: log,
+		Conversations: store, Directory: ce.host, Media: store, Log: log,
 	})
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/app"
@@ -54,6 +55,8 @@ type engine struct {
 	// templates is the template registry; nil when no business account
 	// is known.
 	templates *template.Registry
+	// blobs keeps media bytes.
+	blobs mediabytes.Blobs
 }
 
 // newEngine opens and builds every component. It fails with one line
@@ -139,11 +142,14 @@ func (e *engine) open(ctx context.Context) error {
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})
 	e.templates = newTemplates(cfg, e.store, e.out.client, log, reg)
-	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
-		outbox: newCountingPublisher(e.out.queue, reg), shaper: e.out.shaper, templates: e.templates}, log, reg); err != nil {
+	if e.blobs, err = openMediaBlobs(cfg); err != nil {
 		return err
 	}
-	e.sender = e.out.newSender(e.store, e.conv.host, e.conv.pauses, reg)
+	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
+		outbox: newCountingPublisher(e.out.queue, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.blobs, client: e.out.client}, log, reg); err != nil {
+		return err
+	}
+	e.sender = e.out.newSender(e.store, e.blobs, e.conv.host, e.conv.pauses, reg)
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
 		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals})
 	if err != nil {
@@ -275,6 +281,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return e.sender.Run(gctx) })
+	if m := e.conv.media; m != nil {
+		g.Go(func() error { return m.fetcher.Run(gctx) })
+	}
 	if t := e.templates; t != nil {
 		g.Go(func() error { return t.Run(gctx) })
 	}

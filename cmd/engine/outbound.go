@@ -15,6 +15,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/outbound/sender"
@@ -90,9 +91,14 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 // newSender builds the sender of the queue's jobs: it needs the
 // conversations' Directory, which is built after the queue (the
 // conversations publish to it).
-func (o *outbound) newSender(store engineStore, dir conversation.Directory, pauses *sender.Pauses, reg prometheus.Registerer) *sender.Sender {
-	return sender.New(sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: dir, Log: o.log, Registry: reg,
-		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause, Pauses: pauses})
+func (o *outbound) newSender(store engineStore, blobs mediabytes.Blobs, dir conversation.Directory, pauses *sender.Pauses, reg prometheus.Registerer) *sender.Sender {
+	opts := sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: dir, Log: o.log, Registry: reg,
+		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause, Pauses: pauses}
+	if blobs != nil {
+		// Our media: upload jobs, and sends that wait for them.
+		opts.Media, opts.Blobs, opts.Uploader, opts.Outbox = store, blobs, o.client, o.queue
+	}
+	return sender.New(opts)
 }
 
 // check is the readiness probe of the queue: RabbitMQ's live connection

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway/media/samples"
 	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 	"github.com/wacc/engine/persistence/servicetest"
 )
@@ -558,12 +559,15 @@ func TestEveryMessageTypeReachesWhatsApp(t *testing.T) {
 	admin := l.admin()
 	wa := "919811220000"
 	l.customerWrites(wa)
+	// mediaId names our media: files uploaded to the engine (sent to
+	// WhatsApp's media endpoint first).
+	all := samples.Accepted()
 	bodies := []map[string]any{
 		{"type": "image", "image": map[string]string{"link": "https://cdn.example.com/a.png", "caption": "look"}},
-		{"type": "document", "document": map[string]string{"mediaId": "1234567890", "filename": "invoice.pdf", "caption": "your invoice"}},
-		{"type": "audio", "audio": map[string]string{"mediaId": "998877"}},
+		{"type": "document", "document": map[string]string{"mediaId": l.upload("", all["pdf"]), "filename": "invoice.pdf", "caption": "your invoice"}},
+		{"type": "audio", "audio": map[string]string{"mediaId": l.upload("", all["ogg-opus"])}},
 		{"type": "video", "video": map[string]string{"link": "https://cdn.example.com/v.mp4"}},
-		{"type": "sticker", "sticker": map[string]string{"mediaId": "445566"}},
+		{"type": "sticker", "sticker": map[string]string{"mediaId": l.upload("", all["webp"])}},
 		{"type": "interactive", "interactive": map[string]any{"type": "button", "body": map[string]string{"text": "Pick one"},
 			"action": map[string]any{"buttons": []any{map[string]any{"type": "reply", "reply": map[string]string{"id": "yes", "title": "Yes"}}}}}},
 		{"type": "reaction", "reaction": map[string]string{"messageId": "wamid.in.x", "emoji": "👍"}},

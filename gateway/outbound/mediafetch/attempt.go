@@ -121,7 +121,7 @@ func (f *Fetcher) fetch(ctx context.Context, m *actors.Media) error {
 		}
 		return err
 	}
-	tmp, err := os.CreateTemp(f.opts.TempDir, "media-fetch-*")
+	tmp, err := os.CreateTemp(f.opts.TempDir, spoolPattern)
 	if err != nil {
 		_ = body.Close()
 		return fmt.Errorf("spool download: %w", err)

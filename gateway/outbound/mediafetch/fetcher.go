@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -52,7 +54,8 @@ type Options struct {
 	// through mediabytes.Save, safe beside a deletion of the same bytes.
 	Blobs mediabytes.Blobs
 	// TempDir holds each download while it is checked and stored
-	// (os.TempDir when empty): bytes are never held whole in memory.
+	// (os.TempDir when empty): bytes are never held whole in memory. When
+	// set, Run removes the downloads a previous process left there.
 	TempDir string
 	// Client fetches from the Cloud API with the engine's access token.
 	Client Client
@@ -173,6 +176,7 @@ func (f *Fetcher) done(mediaID string) {
 // pending records are read back and those due are queued. It waits for
 // the attempts in flight (their context is ctx) and returns nil.
 func (f *Fetcher) Run(ctx context.Context) error {
+	f.removeLeftovers()
 	var wg sync.WaitGroup
 	for range f.opts.Workers {
 		wg.Go(func() {
@@ -262,6 +266,31 @@ func (f *Fetcher) scheduleRetry(mediaID string, n int) time.Duration {
 		f.Fetch(mediaID)
 	})
 	return delay
+}
+
+// spoolPattern names the temporary files of downloads.
+const spoolPattern = "fetch-*.part"
+
+// removeLeftovers creates TempDir and removes the downloads a previous
+// process left there (none when TempDir is the system's, which others
+// share).
+func (f *Fetcher) removeLeftovers() {
+	if f.opts.TempDir == "" {
+		return
+	}
+	if err := os.MkdirAll(f.opts.TempDir, 0o700); err != nil {
+		f.log.Error("create the download directory; fetches fail until it exists", zap.String("path", f.opts.TempDir), zap.Error(err))
+		return
+	}
+	left, err := filepath.Glob(filepath.Join(f.opts.TempDir, spoolPattern))
+	if err != nil {
+		return
+	}
+	for _, p := range left {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			f.log.Warn("remove a download left by a previous run", zap.String("path", p), zap.Error(err))
+		}
+	}
 }
 
 // errPermanent marks a failure no retry can mend.

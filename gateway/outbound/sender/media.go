@@ -162,9 +162,17 @@ func (s *Sender) requestUpload(ctx context.Context, job actors.OutboundJob, m ac
 	log.Info("medium upload asked for again; its last request did not move", zap.String("media_id", m.ID), zap.String("status", m.Status))
 }
 
-// holdForMedia puts a send back, untried, until its medium is uploaded.
+// minMediaHold is the first wait of a send for its medium: an upload
+// usually answers within it.
+const minMediaHold = 50 * time.Millisecond
+
+// holdForMedia puts a send back, untried, until its medium is uploaded:
+// for a quarter of the time it has waited so far, between minMediaHold and
+// MediaHold, so a send follows a quick upload closely and a long wait
+// costs few redeliveries.
 func (s *Sender) holdForMedia(d actors.Delivery, status string, log *zap.Logger) {
-	if err := d.Hold(s.mediaHold, "waiting for the media upload ("+status+")"); err != nil {
+	delay := min(max(time.Since(d.Job().EnqueuedAt)/4, minMediaHold), s.mediaHold)
+	if err := d.Hold(delay, "waiting for the media upload ("+status+")"); err != nil {
 		log.Warn("requeue the send waiting for its medium; it will be redelivered", zap.Error(err))
 		return
 	}

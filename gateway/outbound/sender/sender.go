@@ -99,8 +99,9 @@ type Options struct {
 	// Outbox is the queue the sender drains, to ask again for an upload
 	// that was lost (a send whose medium did not move for UploadStall).
 	Outbox actors.OutboundPublisher
-	// MediaHold is how long a send waiting for its medium's upload is put
-	// back (DefaultMediaHold when zero); UploadStall how long a medium may
+	// MediaHold is the longest a send waiting for its medium's upload is
+	// put back for (DefaultMediaHold when zero; the first waits are
+	// shorter); UploadStall how long a medium may
 	// wait for its upload to start before it is asked for again
 	// (DefaultUploadStall; plus the longest retry backoff while uploading).
 	MediaHold   time.Duration
