@@ -85,7 +85,7 @@ func newWorld(t *testing.T, change func(*mediafetch.Options)) *world {
 	go func() { sbDone <- sb.Run(sctx) }()
 	t.Cleanup(func() {
 		stop()
-		<-sbDone
+		assert.NoError(t, <-sbDone)
 		srv.Close()
 	})
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())

@@ -108,7 +108,7 @@ func newMediaWorld(t *testing.T, o mediaOptions) *mediaWorld {
 	go func() { sbDone <- sb.Run(sctx) }()
 	t.Cleanup(func() {
 		stopSandbox()
-		<-sbDone
+		assert.NoError(t, <-sbDone)
 		srv.Close()
 	})
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())

@@ -61,7 +61,7 @@ func mediaSandbox(t *testing.T, opts cloudapi.Options) (*cloudapi.Sandbox, *http
 	go func() { done <- sb.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		assert.NoError(t, <-done)
 		srv.Close()
 	})
 	client := NewClient(ClientOptions{BaseURL: srv.URL, Version: "v21.0", AccessToken: "test-token",
