@@ -45,6 +45,13 @@
 // CONVERSATION_CLOSED when the customer's last conversation on that number
 // was closed, OUTSIDE_SERVICE_WINDOW otherwise.
 //
+// A free-form send naming one of our media ({mediaId}) is checked before
+// anything is stored or queued: the medium must be one the caller may see
+// (app.MediaVisible; 404 otherwise, as for conversations), have bytes (422
+// MEDIA_NOT_READY) and be of a type the message type takes (422
+// MEDIA_TYPE_MISMATCH); the send then carries its id to the conversation
+// actor, which links the medium and queues its upload before the send.
+//
 // A template send is first checked against the template registry
 // (Engine.Templates, gateway/template) before the recipient is resolved or
 // anything is stored: 422 TEMPLATE_NOT_FOUND when the business account has

@@ -4,8 +4,12 @@
 //   - whatsapp: the WhatsApp Cloud API client, Meta's error classification,
 //     retry backoff and the per-number and per-recipient shaper;
 //   - sender: the outbound queue's consumer, which sends each job through
-//     the client and persists its outcome before acknowledging it.
+//     the client and persists its outcome before acknowledging it, and
+//     uploads our media to the Cloud API before the sends that carry them;
+//   - mediafetch: the fetcher that brings the media of inbound messages
+//     from the Cloud API into the engine's byte store.
 //
-// Each client is a plain library (no queue, no actor); each sender reaches
-// the conversations only through actors/conversation's Directory.
+// Each client is a plain library (no queue, no actor); the sender reaches
+// the conversations only through actors/conversation's Directory, the
+// fetcher only through the store and the event bus.
 package outbound
