@@ -36,6 +36,7 @@ type engineStore interface {
 	actors.PricingStore
 	actors.WebhookErrorStore
 	actors.TemplateStore
+	actors.MediaStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the

@@ -45,6 +45,8 @@ var (
 	}
 	// sqliteDir holds the SQLite handler's files; removed by TestMain.
 	sqliteDir string
+	// ferretNewMu serialises ferretdb.New.
+	ferretNewMu sync.Mutex
 )
 
 func TestMain(m *testing.M) {
@@ -113,7 +115,11 @@ func ferretURI(t *testing.T, handler string) (string, *mongo.Client) {
 			ferretMu.Unlock()
 			cfg.SQLiteURL = "file:" + dir + "/"
 		}
+		// ferretdb.New sets package-level state: two handlers starting at
+		// once (from parallel tests) race on it.
+		ferretNewMu.Lock()
 		f, err := ferretdb.New(cfg)
+		ferretNewMu.Unlock()
 		if err != nil {
 			fs.err = fmt.Errorf("new ferretdb %s: %w", handler, err)
 			return

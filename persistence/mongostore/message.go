@@ -38,6 +38,8 @@ type messageDoc struct {
 	UpdatedAt      *time.Time      `bson:"updatedAt,omitempty"`
 	// Pricing is absent until a status carried it (see pricing.go).
 	Pricing *pricingDoc `bson:"pricing,omitempty"`
+	// Media is absent for a message without one (see media.go).
+	Media *messageMediaDoc `bson:"media,omitempty"`
 }
 
 // whatsAppErrDoc is an actors.WhatsAppError.
@@ -57,6 +59,7 @@ var messageProjection = bson.D{
 	{Key: "status", Value: 1}, {Key: "statusRank", Value: 1}, {Key: "waMessageId", Value: 1},
 	{Key: "seq", Value: 1}, {Key: "error", Value: 1}, {Key: "raw", Value: 1},
 	{Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1}, {Key: "pricing", Value: 1},
+	{Key: "media", Value: 1},
 }
 
 // messageState is the part of a message a status update checks.
@@ -107,6 +110,7 @@ func toMessageDoc(m actors.Message) messageDoc {
 		Raw:            []byte(m.Raw),
 		CreatedAt:      m.CreatedAt,
 		UpdatedAt:      optTime(m.UpdatedAt),
+		Media:          toMessageMediaDoc(m.Media),
 	}
 }
 
@@ -124,6 +128,7 @@ func (d messageDoc) message() actors.Message {
 		Raw:            rawJSON(d.Raw),
 		CreatedAt:      utc(d.CreatedAt),
 		UpdatedAt:      fromOpt(d.UpdatedAt),
+		Media:          d.Media.messageMedia(),
 	}
 	if d.Error != nil {
 		e := d.Error.whatsAppError()

@@ -74,6 +74,8 @@ type Store struct {
 	wamids    *mongo.Collection
 	// webhookErrors keeps value-level webhook errors (webhookerror.go).
 	webhookErrors *mongo.Collection
+	// media keeps media records (media.go).
+	media *mongo.Collection
 
 	log *zap.Logger
 
@@ -119,6 +121,7 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		openConvs:     db.Collection(openConvsColl),
 		wamids:        db.Collection(wamidsColl),
 		webhookErrors: db.Collection(webhookErrorsColl),
+		media:         db.Collection(mediaColl),
 
 		log: log.With(zap.String("store", "mongodb"), zap.String("database", database)),
 		now: time.Now,

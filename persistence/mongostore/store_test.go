@@ -72,6 +72,10 @@ func TestIndexesExist(t *testing.T) {
 		notificationsColl: {
 			{name: "userId_createdAt_id", keys: bson.D{{Key: "userId", Value: int32(1)}, {Key: "createdAt", Value: int32(-1)}, {Key: "_id", Value: int32(-1)}}},
 		},
+		mediaColl: {
+			{name: "sha256", keys: bson.D{{Key: "sha256", Value: int32(1)}}},
+			{name: "status_updatedAt_id", keys: bson.D{{Key: "status", Value: int32(1)}, {Key: "updatedAt", Value: int32(1)}, {Key: "_id", Value: int32(1)}}},
+		},
 		templatesColl: {
 			{name: "wabaId_gen_name_language", unique: true,
 				keys: bson.D{{Key: "wabaId", Value: int32(1)}, {Key: "gen", Value: int32(1)}, {Key: "name", Value: int32(1)}, {Key: "language", Value: int32(1)}}},
