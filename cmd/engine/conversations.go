@@ -120,7 +120,7 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 		Users: store, Families: store, Revocations: revocations,
 		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
-		Conversations: store, Directory: ce.host, Log: log,
+		Conversations: store, Directory: ce.host, Media: store, Log: log,
 	})
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})

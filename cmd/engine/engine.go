@@ -49,6 +49,7 @@ type engine struct {
 	sender   *sender.Sender
 	audit    *audit.Log
 	gw       *gateway.Server
+	media    *engineMedia
 	backends string
 
 	// templates is the template registry; nil when no business account
@@ -103,6 +104,9 @@ func (e *engine) open(ctx context.Context) error {
 		return err
 	}
 	e.store = store
+	if e.media, err = openMedia(cfg, store, e.lock != nil, log); err != nil {
+		return err
+	}
 	addr := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
 	if e.ln, err = net.Listen("tcp", addr); err != nil {
 		return fmt.Errorf("listen for the API on PORT %d (%s): %w", cfg.Port, addr, listenCause(err))
@@ -145,7 +149,7 @@ func (e *engine) open(ctx context.Context) error {
 	}
 	e.sender = e.out.newSender(e.store, e.conv.host, e.conv.pauses, reg)
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
-		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals})
+		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals, Media: e.media.gateway(e.store)})
 	if err != nil {
 		return err
 	}
@@ -161,7 +165,7 @@ func (e *engine) open(ctx context.Context) error {
 	if err := e.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
-	e.backends = fmt.Sprintf("store=%s shared=%s %s", storeDesc, kvDesc, e.out.desc)
+	e.backends = fmt.Sprintf("store=%s media=%s shared=%s %s", storeDesc, e.media.desc, kvDesc, e.out.desc)
 	return nil
 }
 
