@@ -26,6 +26,7 @@ var registry = []Scenario{
 	{ID: "actors", What: "conversation-actor message handling beside a bare protoactor actor and a Go channel ping-pong; spawn/stop churn", Run: runActors},
 	{ID: "density", What: "live heap per idle conversation actor beside bare protoactor actors", Run: runDensity},
 	{ID: "activation", What: "messages to conversations not in memory: cold activations/s and latency", Run: runActivation},
+	{ID: "media", What: "1 MB image uploads through validation and storage (uploads/s, MB/s), beside a bare io.Copy-to-file handler", Run: runMedia},
 }
 
 func lookup(id string) *Scenario {

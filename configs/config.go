@@ -44,6 +44,7 @@ type Config struct {
 	TrustedProxies      []string `env:"TRUSTED_PROXIES" doc:"comma-separated CIDRs or IPs whose X-Forwarded-For is believed"`
 	AllowedOrigins      []string `env:"ALLOWED_ORIGINS" doc:"comma-separated origins allowed by CORS and the WebSocket upgrade; * allows any (no credentials are used); unset, localhost and 127.0.0.1 on PORT"`
 	MaxBodyBytes        int64    `env:"MAX_BODY_BYTES" doc:"largest JSON request body accepted"`
+	MediaMaxBytes       int64    `env:"MEDIA_MAX_BYTES" doc:"largest file an upload accepts, whatever its type (1024 to 104857600); WhatsApp's own limits apply below it: images 5 MB, stickers 100 KB static and 500 KB animated, audio and video 16 MB, documents 100 MB"`
 	DefaultPhoneRegion  string   `env:"DEFAULT_PHONE_REGION" doc:"ISO region used to read phone numbers written without +country (empty: + is required)"`
 
 	CustomerCacheSize int           `env:"CACHE_MAX_ENTRIES" doc:"entries of the in-process read cache (customers, users)"`
@@ -114,6 +115,7 @@ func Defaults() Config {
 		RateLimitAuthPerMin:   20,
 		AllowedOrigins:        []string{"http://localhost:4000", "http://127.0.0.1:4000"},
 		MaxBodyBytes:          1 << 20,
+		MediaMaxBytes:         100 << 20,
 		CustomerCacheSize:     10000,
 		CacheTTL:              5 * time.Minute,
 		AuditBuffer:           100000,

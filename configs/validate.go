@@ -181,6 +181,8 @@ func validateLimits(c Config, r *report) {
 	}
 	r.intIn("MAX_BODY_BYTES", c.MaxBodyBytes, 1024, 64<<20)
 	r.intIn("WEBHOOK_MAX_BYTES", c.WebhookMaxBytes, 1024, 64<<20)
+	// WhatsApp takes no file over 100 MB (its document limit).
+	r.intIn("MEDIA_MAX_BYTES", c.MediaMaxBytes, 1024, 100<<20)
 	r.intIn("SOCKET_BUFFER", int64(c.SocketBuffer), 8, 65536)
 	r.durationIn("SOCKET_AUTH_GRACE", c.SocketAuthGrace, time.Second, time.Hour, "1s and 1h")
 }

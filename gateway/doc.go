@@ -1,7 +1,7 @@
 // Package gateway is the engine's HTTP edge: the chi router, the contract's
 // JSON envelope, authentication and permission middleware, rate limits, CORS
-// and security headers, the auth, user, customer and audit endpoints, health,
-// readiness, metrics and the OpenAPI document.
+// and security headers, the auth, user, customer, media and audit endpoints,
+// health, readiness, metrics and the OpenAPI document.
 //
 // The gateway is configured by its own Options (options.go), which
 // cmd/engine maps from the engine's configuration; it does not import
@@ -10,9 +10,15 @@
 // Guarantees: every non-2xx answer uses the contract's error envelope,
 // including unknown routes, wrong methods and recovered panics (500 with the
 // request id, never internals). Each route reads at most its own body limit
-// (the JSON API's MaxBodyBytes, the signed webhook's WebhookMaxBytes), never
-// another's; a larger body is 413 PAYLOAD_TOO_LARGE, and reading stops at
-// the limit. Request bodies are decoded strictly into typed structs.
+// (the JSON API's MaxBodyBytes, the signed webhook's WebhookMaxBytes, the
+// uploads' files of at most the intake's MaxBytes each), never another's; a
+// larger body is 413 PAYLOAD_TOO_LARGE, and reading stops at the limit.
+// Request bodies are decoded strictly into typed structs; uploads are
+// streamed through gateway/media's intake (multipart part by part into spool
+// files, never buffered, so the Idempotency-Key middleware stays out of
+// those two routes) and kept through actors/mediabytes, and a refused or
+// broken upload leaves nothing. Media are served as sandboxed attachments to
+// whoever app.MediaVisible lets see them (404 for anyone else).
 // /readyz pings every Check it was given (store, Redis, RabbitMQ) and
 // answers 503 naming each one that fails.
 //

@@ -24,6 +24,8 @@ import (
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/gatewaytest"
+	"github.com/wacc/engine/gateway/media"
+	"github.com/wacc/engine/persistence/fsblobs"
 	"github.com/wacc/engine/persistence/memkv"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
@@ -31,13 +33,17 @@ import (
 // harness is a real gateway on a loopback port over a real SQLite store, the
 // in-process shared store and the real audit log.
 type harness struct {
-	t      *testing.T
-	url    string
-	cfg    gateway.Options
-	store  *sqlitestore.Store
-	kv     gateway.KV
-	audit  *audit.Log
-	app    *app.App
+	t     *testing.T
+	url   string
+	cfg   gateway.Options
+	store *sqlitestore.Store
+	kv    gateway.KV
+	audit *audit.Log
+	app   *app.App
+	// blobs and spool are the media byte store and the intake's spool
+	// directory.
+	blobs  *fsblobs.Store
+	spool  string
 	srv    *gateway.Server
 	client *http.Client
 	// clock, when set by a test, shifts the server's time.
@@ -53,6 +59,8 @@ type harnessOpts struct {
 	shareStore *harness
 	// refusalWindow is the audit.Refusals window (one minute when 0).
 	refusalWindow time.Duration
+	// mediaMaxBytes is MEDIA_MAX_BYTES (100 MB when 0).
+	mediaMaxBytes int64
 }
 
 // The harness's token secrets; tests sign their own forged tokens with them.
@@ -103,10 +111,21 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
 	h.app = app.New(app.Deps{
 		Users: gs, Families: gs, Revocations: kv, RefreshTTL: cfg.JWTRefreshExpiresIn, Now: now, Log: log,
-		Issuer: auth.NewIssuer([]byte(testJWTSecret), []byte(testJWTRefreshSecret), cfg.JWTExpiresIn, now),
+		Issuer:        auth.NewIssuer([]byte(testJWTSecret), []byte(testJWTRefreshSecret), cfg.JWTExpiresIn, now),
+		Conversations: store, Media: store,
 	})
+	h.blobs, err = fsblobs.Open(filepath.Join(t.TempDir(), "media"))
+	require.NoError(t, err)
+	h.spool = filepath.Join(t.TempDir(), "spool")
+	maxBytes := opts.mediaMaxBytes
+	if maxBytes == 0 {
+		maxBytes = 100 << 20
+	}
+	intake, err := media.NewIntake(media.Options{Dir: h.spool, MaxBytes: maxBytes})
+	require.NoError(t, err)
 	h.srv, err = gateway.New(gateway.Deps{
 		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app,
+		Media:         &gateway.Media{Store: store, Blobs: h.blobs, Intake: intake},
 		Checks:        []gateway.Check{{Name: "store", Ping: store.Ping}},
 		Now:           now,
 		RefusalWindow: opts.refusalWindow,

@@ -279,12 +279,13 @@ func (s *Server) originAllowed(origin string) bool {
 // limitBody caps a route's request body at limit bytes: a declared
 // Content-Length above it is refused at once, and a longer body (chunked or
 // lying) fails its read with *http.MaxBytesError, which the handlers answer
-// with 413 PAYLOAD_TOO_LARGE. Reading stops at the limit.
-func limitBody(limit int64) func(http.Handler) http.Handler {
+// with 413 PAYLOAD_TOO_LARGE. Reading stops at the limit. note, when set,
+// ends the refusal's message (what the limit is made of).
+func limitBody(limit int64, note string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > limit {
-				writeError(w, r, errf(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit)))
+				writeError(w, r, errf(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes%s", limit, note)))
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -51,6 +51,9 @@ func (s *Server) buildOpenAPI() map[string]any {
 		if rt.perm != "" {
 			op["x-permission"] = string(rt.perm)
 		}
+		if rt.upload != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"multipart/form-data": map[string]any{"schema": uploadSchema(rt.upload)}}}
+		}
 		if rt.request != nil {
 			op["requestBody"] = map[string]any{
 				"required": true,
@@ -58,6 +61,9 @@ func (s *Server) buildOpenAPI() map[string]any {
 			}
 		}
 		success := map[string]any{"description": http.StatusText(rt.status)}
+		if rt.binary {
+			success["content"] = map[string]any{"*/*": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
+		}
 		if rt.response != nil {
 			success["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{
 				"type": "object",
@@ -97,6 +103,17 @@ func (s *Server) buildOpenAPI() map[string]any {
 			}},
 		},
 	}
+}
+
+// uploadSchema describes a multipart body of files in field: one file,
+// or (field "files") up to MaxBulkFiles.
+func uploadSchema(field string) map[string]any {
+	file := map[string]any{"type": "string", "format": "binary"}
+	prop := file
+	if field == "files" {
+		prop = map[string]any{"type": "array", "items": file, "maxItems": MaxBulkFiles}
+	}
+	return map[string]any{"type": "object", "required": []string{field}, "properties": map[string]any{field: prop}}
 }
 
 func operationID(method, pattern string) string {

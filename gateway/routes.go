@@ -24,6 +24,15 @@ type route struct {
 	// maxBody is the largest body the route reads; 0 means the JSON API's
 	// MaxBodyBytes.
 	maxBody int64
+	// bodyNote ends the message of a refused body (what maxBody is made of).
+	bodyNote string
+	// streamed routes read their body as a stream (multipart uploads):
+	// the Idempotency-Key middleware, which buffers bodies, stays out.
+	streamed bool
+	// upload names the multipart/form-data file field of an upload route
+	// (for the schema); binary marks a response of raw bytes.
+	upload string
+	binary bool
 
 	summary string
 	tag     string
@@ -40,6 +49,9 @@ func (s *Server) routeTable() []route {
 	rs := s.foundationRoutes()
 	if s.engine != nil {
 		rs = append(rs, s.engineRoutes()...)
+	}
+	if s.media != nil {
+		rs = append(rs, s.mediaRoutes()...)
 	}
 	return rs
 }

@@ -39,6 +39,9 @@ type Deps struct {
 	Now func() time.Time
 	// Engine is the conversation engine; nil leaves its routes out.
 	Engine *Engine
+	// Media is the media store and intake; nil leaves the /api/media
+	// routes out. The App's MediaVisible must read the same store.
+	Media *Media
 	// App is the use cases the gateway shares with the agent sessions
 	// (cmd/engine builds one and hands it to both); required. Its issuer
 	// signs and verifies the tokens.
@@ -71,6 +74,7 @@ type Server struct {
 	routes         []route
 	handler        http.Handler
 	engine         *Engine
+	media          *Media
 	committer      *committer
 	webhookMetrics *webhookMetrics
 	// instance names this server in the owners of its Idempotency-Key
@@ -108,6 +112,7 @@ func New(d Deps) (*Server, error) {
 		now:            d.Now,
 		trustedProxies: opts.TrustedProxies,
 		engine:         d.Engine,
+		media:          d.Media,
 		instance:       actors.NewID(),
 	}
 	s.app = d.App
@@ -165,7 +170,7 @@ func (s *Server) buildRouter() http.Handler {
 		if limit == 0 {
 			limit = s.cfg.MaxBodyBytes
 		}
-		mw := []func(http.Handler) http.Handler{limitBody(limit)}
+		mw := []func(http.Handler) http.Handler{limitBody(limit, rt.bodyNote)}
 		if rt.limited {
 			mw = append(mw, apiLimit)
 		}
@@ -178,7 +183,7 @@ func (s *Server) buildRouter() http.Handler {
 		if rt.perm != "" {
 			mw = append(mw, s.require(rt.perm))
 		}
-		if (rt.authenticated || rt.perm != "") && rt.method != http.MethodGet {
+		if (rt.authenticated || rt.perm != "") && rt.method != http.MethodGet && !rt.streamed {
 			mw = append(mw, s.idempotent)
 		}
 		r.With(mw...).Method(rt.method, rt.pattern, rt.handler)

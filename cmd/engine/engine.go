@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/app"
@@ -50,13 +49,12 @@ type engine struct {
 	sender   *sender.Sender
 	audit    *audit.Log
 	gw       *gateway.Server
+	media    *engineMedia
 	backends string
 
 	// templates is the template registry; nil when no business account
 	// is known.
 	templates *template.Registry
-	// blobs keeps media bytes.
-	blobs mediabytes.Blobs
 }
 
 // newEngine opens and builds every component. It fails with one line
@@ -106,6 +104,9 @@ func (e *engine) open(ctx context.Context) error {
 		return err
 	}
 	e.store = store
+	if e.media, err = openMedia(cfg, store, e.lock != nil, log); err != nil {
+		return err
+	}
 	addr := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
 	if e.ln, err = net.Listen("tcp", addr); err != nil {
 		return fmt.Errorf("listen for the API on PORT %d (%s): %w", cfg.Port, addr, listenCause(err))
@@ -142,16 +143,13 @@ func (e *engine) open(ctx context.Context) error {
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})
 	e.templates = newTemplates(cfg, e.store, e.out.client, log, reg)
-	if e.blobs, err = openMediaBlobs(cfg); err != nil {
-		return err
-	}
 	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
-		outbox: newCountingPublisher(e.out.queue, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.blobs, client: e.out.client}, log, reg); err != nil {
+		outbox: newCountingPublisher(e.out.queue, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client}, log, reg); err != nil {
 		return err
 	}
-	e.sender = e.out.newSender(e.store, e.blobs, e.conv.host, e.conv.pauses, reg)
+	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.host, e.conv.pauses, reg)
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
-		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals})
+		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals, Media: e.media.gateway(e.store)})
 	if err != nil {
 		return err
 	}
@@ -167,7 +165,7 @@ func (e *engine) open(ctx context.Context) error {
 	if err := e.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
-	e.backends = fmt.Sprintf("store=%s shared=%s %s", storeDesc, kvDesc, e.out.desc)
+	e.backends = fmt.Sprintf("store=%s media=%s shared=%s %s", storeDesc, e.media.desc, kvDesc, e.out.desc)
 	return nil
 }
 

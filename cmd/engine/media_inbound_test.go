@@ -44,7 +44,7 @@ func (w *wsClient) hasAll(typ string, texts ...string) bool {
 // storedBytes reads the engine's bytes of a medium.
 func (l *live) storedBytes(sha string) []byte {
 	l.t.Helper()
-	b, err := l.e.blobs.Open(context.Background(), sha)
+	b, err := l.e.media.blobs.Open(context.Background(), sha)
 	require.NoError(l.t, err)
 	defer b.Close()
 	data, err := io.ReadAll(b)

@@ -26,7 +26,7 @@ func (l *live) upload(userID string, s samples.Sample) string {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	m := actors.Media{ID: actors.NewID(), Filename: s.Filename, MimeType: s.MimeType, Size: int64(len(s.Data)), SHA256: hex.EncodeToString(sum[:]),
 		Status: actors.MediaStored, UploaderID: userID, CreatedAt: now, UpdatedAt: now}
-	require.NoError(l.t, mediabytes.Create(context.Background(), l.e.store, l.e.blobs, m, bytes.NewReader(s.Data)))
+	require.NoError(l.t, mediabytes.Create(context.Background(), l.e.store, l.e.media.blobs, m, bytes.NewReader(s.Data)))
 	return m.ID
 }
 

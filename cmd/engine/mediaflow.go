@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +12,6 @@ import (
 	"github.com/wacc/engine/gateway/outbound/mediafetch"
 	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
-	"github.com/wacc/engine/persistence/fsblobs"
 )
 
 // mediaFlow is media in motion: the fetcher that brings inbound media into
@@ -32,20 +30,7 @@ func newMediaFlow(cfg configs.Config, store engineStore, blobs mediabytes.Blobs,
 	return &mediaFlow{
 		fetcher: mediafetch.New(mediafetch.Options{Store: store, Blobs: blobs, Client: client, Publisher: events,
 			TempDir: filepath.Join(cfg.DataDir, "media-fetch"), Workers: cfg.MediaFetchWorkers, MaxAttempts: cfg.MediaFetchAttempts,
-			RetryBase: cfg.MediaFetchBackoff, Log: log, Registry: reg}),
+			RetryBase: cfg.MediaFetchBackoff, MaxBytes: cfg.MediaMaxBytes, Log: log, Registry: reg}),
 		prep: &sender.MediaPrep{Store: store},
 	}
-}
-
-// openMediaBlobs opens the byte store of media: DATA_DIR/media on the
-// filesystem.
-//
-// Interim: mediaup's cmd/engine/media.go replaces it (GridFS when
-// MONGODB_URI is set).
-func openMediaBlobs(cfg configs.Config) (mediabytes.Blobs, error) {
-	b, err := fsblobs.Open(filepath.Join(cfg.DataDir, "media"))
-	if err != nil {
-		return nil, fmt.Errorf("open the media byte store in DATA_DIR: %w", err)
-	}
-	return b, nil
 }

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,10 +13,17 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // spoolPattern names the temporary files of uploads being checked.
 const spoolPattern = "upload-*.part"
+
+// spoolBuffer is the write buffer of a spool file; spoolWriters keeps
+// them between uploads.
+const spoolBuffer = 256 * KB
+
+var spoolWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, spoolBuffer) }}
 
 // Options configure an Intake.
 type Options struct {
@@ -23,6 +31,11 @@ type Options struct {
 	// created when missing. Files left there by a crash are removed by
 	// NewIntake.
 	Dir string
+	// SweepAfter spares, in NewIntake's sweep, spool files changed within
+	// it: those may be uploads of another process on the same Dir (several
+	// engines over one MongoDB). 0 removes every spool file, for a process
+	// that owns Dir alone.
+	SweepAfter time.Duration
 	// MaxBytes is the most any one file may have, whatever its type
 	// (MEDIA_MAX_BYTES); the smaller of it and the type's limit applies.
 	MaxBytes int64
@@ -38,7 +51,8 @@ type Intake struct {
 }
 
 // NewIntake returns an Intake spooling in o.Dir, after removing the spool
-// files a previous process left behind.
+// files a previous process left behind (those not changed within
+// o.SweepAfter).
 func NewIntake(o Options) (*Intake, error) {
 	if o.MaxBytes <= 0 {
 		return nil, fmt.Errorf("media intake: MaxBytes must be positive, got %d", o.MaxBytes)
@@ -51,6 +65,11 @@ func NewIntake(o Options) (*Intake, error) {
 		return nil, fmt.Errorf("media intake: list spool directory %s: %w", o.Dir, err)
 	}
 	for _, p := range left {
+		if o.SweepAfter > 0 {
+			if fi, err := os.Stat(p); err != nil || time.Since(fi.ModTime()) < o.SweepAfter {
+				continue
+			}
+		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("media intake: remove leftover %s: %w", p, err)
 		}
@@ -185,21 +204,28 @@ func typeLimit(d detection) int64 {
 // spool writes head and the rest of r to sp, hashing; it reads at most
 // limit+1 bytes in all, so a size over limit means the file is too large.
 func spool(sp *os.File, h hash.Hash, head []byte, r io.Reader, limit int64) (int64, error) {
-	w := io.MultiWriter(sp, h)
+	// Parts arrive a few KB per read; the spool file is written in
+	// spoolBuffer pieces.
+	bw := spoolWriters.Get().(*bufio.Writer)
+	bw.Reset(sp)
+	defer func() { bw.Reset(nil); spoolWriters.Put(bw) }()
+	w := io.MultiWriter(bw, h)
 	if _, err := w.Write(head); err != nil {
 		return 0, fmt.Errorf("write spool file: %w", err)
 	}
 	size := int64(len(head))
-	if size < sniffLen || size > limit {
-		return size, nil // the file ended within the head, or is already over
+	if size == sniffLen && size <= limit { // else the file ended within the head, or is already over
+		n, err := io.Copy(w, readErrMarker{io.LimitReader(r, limit+1-size)})
+		size += n
+		var re readErr
+		switch {
+		case errors.As(err, &re):
+			return size, fmt.Errorf("%w: %w", ErrBodyRead, re.err)
+		case err != nil:
+			return size, fmt.Errorf("write spool file: %w", err)
+		}
 	}
-	n, err := io.Copy(w, readErrMarker{io.LimitReader(r, limit+1-size)})
-	size += n
-	var re readErr
-	switch {
-	case errors.As(err, &re):
-		return size, fmt.Errorf("%w: %w", ErrBodyRead, re.err)
-	case err != nil:
+	if err := bw.Flush(); err != nil {
 		return size, fmt.Errorf("write spool file: %w", err)
 	}
 	return size, nil

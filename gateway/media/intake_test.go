@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -188,6 +189,18 @@ func TestNewIntakeSweepsLeftovers(t *testing.T) {
 	assert.FileExists(t, keep)
 	_, err = media.NewIntake(media.Options{Dir: dir})
 	assert.Error(t, err, "MaxBytes is required")
+
+	// Beside other processes, only files untouched for SweepAfter go.
+	fresh := filepath.Join(dir, "upload-fresh.part")
+	stale := filepath.Join(dir, "upload-stale.part")
+	require.NoError(t, os.WriteFile(fresh, []byte("live"), 0o600))
+	require.NoError(t, os.WriteFile(stale, []byte("dead"), 0o600))
+	old := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	_, err = media.NewIntake(media.Options{Dir: dir, MaxBytes: media.MB, SweepAfter: time.Hour})
+	require.NoError(t, err)
+	assert.FileExists(t, fresh)
+	assert.NoFileExists(t, stale)
 }
 
 type countingReader struct {

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors/mediabytes"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/media"
+	"github.com/wacc/engine/persistence/fsblobs"
+	"github.com/wacc/engine/persistence/mongostore"
+)
+
+// mediaSpoolSweepAfter spares, at start-up with MongoDB, the spool files of
+// uploads other engines on the same DATA_DIR may be receiving: longer than
+// any upload may take (the gateway gives one 15 minutes).
+const mediaSpoolSweepAfter = time.Hour
+
+// engineMedia is where media bytes live and where uploads are spooled
+// while they are checked.
+type engineMedia struct {
+	blobs  mediabytes.Blobs
+	intake *media.Intake
+	desc   string
+}
+
+// openMedia opens the byte store: GridFS in the MongoDB database when
+// MONGODB_URI is set (every node reads the same media), files under
+// DATA_DIR/media otherwise (swept of a crash's leftovers by fsblobs.Open).
+// Uploads spool in DATA_DIR/media-spool; an engine that holds the DATA_DIR
+// lock (SQLite) removes every leftover spool file there, one on MongoDB
+// only those older than an hour.
+func openMedia(cfg configs.Config, store engineStore, ownsDataDir bool, log *zap.Logger) (*engineMedia, error) {
+	m := &engineMedia{}
+	if ms, ok := store.(*mongostore.Store); ok {
+		m.blobs = ms.Blobs(mongostore.DefaultChunkSize)
+		m.desc = "gridfs bucket media"
+	} else {
+		root := filepath.Join(cfg.DataDir, "media")
+		fs, err := fsblobs.Open(root)
+		if err != nil {
+			return nil, fmt.Errorf("open the media store in DATA_DIR %s: %w", root, err)
+		}
+		m.blobs = fs
+		m.desc = "files " + root
+	}
+	spool := filepath.Join(cfg.DataDir, "media-spool")
+	if cfg.DataDir == "" {
+		spool = filepath.Join(os.TempDir(), "engine-media-spool")
+	}
+	sweepAfter := time.Duration(0)
+	if !ownsDataDir {
+		sweepAfter = mediaSpoolSweepAfter
+	}
+	intake, err := media.NewIntake(media.Options{Dir: spool, MaxBytes: cfg.MediaMaxBytes, SweepAfter: sweepAfter})
+	if err != nil {
+		return nil, fmt.Errorf("MEDIA_MAX_BYTES / DATA_DIR: %w", err)
+	}
+	m.intake = intake
+	log.Debug("media store open", zap.String("bytes", m.desc), zap.String("spool", spool))
+	return m, nil
+}
+
+// gateway is what the gateway's media routes are built from.
+func (m *engineMedia) gateway(store engineStore) *gateway.Media {
+	return &gateway.Media{Store: store, Blobs: m.blobs, Intake: m.intake}
+}
