@@ -41,6 +41,20 @@ func (w *wsClient) hasAll(typ string, texts ...string) bool {
 	return false
 }
 
+// mediaContent downloads GET /api/media/{id}/content as token's user.
+func (l *live) mediaContent(token, id string) (int, []byte) {
+	l.t.Helper()
+	req, err := http.NewRequest("GET", l.url+"/api/media/"+id+"/content", nil)
+	require.NoError(l.t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := l.client.Do(req)
+	require.NoError(l.t, err)
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	require.NoError(l.t, err)
+	return res.StatusCode, data
+}
+
 // storedBytes reads the engine's bytes of a medium.
 func (l *live) storedBytes(sha string) []byte {
 	l.t.Helper()
@@ -151,6 +165,9 @@ func TestInboundMediaThroughTheSandbox(t *testing.T) {
 			}
 			require.Equal(t, actors.MediaStored, m.Status, "error: %s", m.Error)
 			assert.Equal(t, served.Data, l.storedBytes(m.SHA256), "the stored bytes are the ones WhatsApp served")
+			st, content := l.mediaContent(agentTok, m.ID)
+			require.Equal(t, http.StatusOK, st, "the assignee downloads it: %s", content)
+			assert.Equal(t, served.Data, content)
 			assert.Equal(t, served.SHA256, m.SHA256)
 			assert.Equal(t, tc.wantMime, m.MimeType)
 			assert.Equal(t, "stored", media["status"])

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -14,20 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors"
-	"github.com/wacc/engine/actors/mediabytes"
 	"github.com/wacc/engine/gateway/media/samples"
 )
 
-// upload keeps a file as userID's upload, as POST /api/media/upload does
-// once the file passed its checks, and returns the medium's id.
-func (l *live) upload(userID string, s samples.Sample) string {
+// upload posts a file to POST /api/media/upload as token's user and
+// returns the medium's id.
+func (l *live) upload(token string, s samples.Sample) string {
 	l.t.Helper()
-	sum := sha256.Sum256(s.Data)
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	m := actors.Media{ID: actors.NewID(), Filename: s.Filename, MimeType: s.MimeType, Size: int64(len(s.Data)), SHA256: hex.EncodeToString(sum[:]),
-		Status: actors.MediaStored, UploaderID: userID, CreatedAt: now, UpdatedAt: now}
-	require.NoError(l.t, mediabytes.Create(context.Background(), l.e.store, l.e.media.blobs, m, bytes.NewReader(s.Data)))
-	return m.ID
+	st, body := l.uploadFile(token, s.Filename, s.Data)
+	require.Equal(l.t, http.StatusCreated, st, body)
+	return body["data"].(map[string]any)["media"].(map[string]any)["id"].(string)
 }
 
 // sentBody returns the body the sandbox accepted for wamid.
@@ -79,7 +72,7 @@ func TestSendOurMediaThroughTheSandbox(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.typ+" "+tc.sample.Filename, func(t *testing.T) {
-			id := l.upload(agentID, tc.sample)
+			id := l.upload(agentTok, tc.sample)
 			object := map[string]string{"mediaId": id}
 			for k, v := range tc.extra {
 				object[k] = v
@@ -128,7 +121,7 @@ func TestSendMediaRefusals(t *testing.T) {
 	cfg.MediaFetchAttempts = 2
 	l := startLive(t, cfg)
 	agentID, agentTok := l.user(actors.RoleAgent)
-	otherID, _ := l.user(actors.RoleAgent)
+	_, otherTok := l.user(actors.RoleAgent)
 	admin := l.admin()
 	wa := "919811330001"
 	c := l.customerWrites(wa)
@@ -136,8 +129,8 @@ func TestSendMediaRefusals(t *testing.T) {
 	require.Equal(t, http.StatusOK, st, body)
 
 	all := samples.Accepted()
-	mine := l.upload(agentID, all["pdf"])
-	theirs := l.upload(otherID, all["png"])
+	mine := l.upload(agentTok, all["pdf"])
+	theirs := l.upload(otherTok, all["png"])
 	// A customer's image whose fetch failed: no bytes.
 	st, sim := l.sandboxControl("/sandbox/whatsapp/inbound", map[string]any{"from": wa, "phoneNumberId": l.cfg.WhatsAppPhoneNumberID, "type": "image",
 		"image": map[string]any{"fail": map[string]any{"fault": "not_found", "count": 100}}})

@@ -564,10 +564,10 @@ func TestEveryMessageTypeReachesWhatsApp(t *testing.T) {
 	all := samples.Accepted()
 	bodies := []map[string]any{
 		{"type": "image", "image": map[string]string{"link": "https://cdn.example.com/a.png", "caption": "look"}},
-		{"type": "document", "document": map[string]string{"mediaId": l.upload("", all["pdf"]), "filename": "invoice.pdf", "caption": "your invoice"}},
-		{"type": "audio", "audio": map[string]string{"mediaId": l.upload("", all["ogg-opus"])}},
+		{"type": "document", "document": map[string]string{"mediaId": l.upload(admin, all["pdf"]), "filename": "invoice.pdf", "caption": "your invoice"}},
+		{"type": "audio", "audio": map[string]string{"mediaId": l.upload(admin, all["ogg-opus"])}},
 		{"type": "video", "video": map[string]string{"link": "https://cdn.example.com/v.mp4"}},
-		{"type": "sticker", "sticker": map[string]string{"mediaId": l.upload("", all["webp"])}},
+		{"type": "sticker", "sticker": map[string]string{"mediaId": l.upload(admin, all["webp"])}},
 		{"type": "interactive", "interactive": map[string]any{"type": "button", "body": map[string]string{"text": "Pick one"},
 			"action": map[string]any{"buttons": []any{map[string]any{"type": "reply", "reply": map[string]string{"id": "yes", "title": "Yes"}}}}}},
 		{"type": "reaction", "reaction": map[string]string{"messageId": "wamid.in.x", "emoji": "👍"}},
