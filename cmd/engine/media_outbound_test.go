@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/media/samples"
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 )
 
 // upload posts a file to POST /api/media/upload as token's user and
@@ -42,7 +44,10 @@ func sentBody(t *testing.T, l *live, wamid string) map[string]any {
 // issues its media id and holds the bytes), and the send names that id.
 func TestSendOurMediaThroughTheSandbox(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
+	queueModes(t, testSendOurMedia)
+}
+
+func testSendOurMedia(t *testing.T, cfg configs.Config) {
 	cfg.SandboxStatusDelay = 10 * time.Millisecond
 	cfg.PairBurst = 100
 	l := startLive(t, cfg)
@@ -185,4 +190,41 @@ func waitMessageByWaID(l *live, wamid string) (actors.Message, error) {
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
 	return m, err
+}
+
+// TestMediaSendSurvivesRestart: a send whose upload is still failing when
+// the engine stops goes out after the restart: the in-process queue's
+// jobs are rebuilt from the store, the upload's with them.
+func TestMediaSendSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.SendMaxAttempts = 100
+	l := startLive(t, cfg)
+	agentID, agentTok := l.user(actors.RoleAgent)
+	wa := "919811330002"
+	c := l.customerWrites(wa)
+	st, body := l.api("POST", "/api/whatsapp/conversations/"+c.ID+"/assign", l.admin(), map[string]any{"agentId": agentID})
+	require.Equal(t, http.StatusOK, st, body)
+	require.NoError(t, l.sandbox().FailUploads(l.cfg.WhatsAppPhoneNumberID, 1000, cloudapi.UploadServerError))
+	id := l.upload(agentTok, samples.Accepted()["jpeg"])
+	st, res := l.api("POST", "/api/whatsapp/messages", agentTok, map[string]any{"to": "+" + wa, "type": "image", "image": map[string]string{"mediaId": id}})
+	require.Equal(t, http.StatusAccepted, st, res)
+	msgID := res["data"].(map[string]any)["message"].(map[string]any)["id"].(string)
+	require.Eventually(t, func() bool {
+		m, err := l.e.store.Media(context.Background(), id)
+		return err == nil && m.Status == actors.MediaUploading && m.Attempts >= 1 && m.Error != ""
+	}, 10*time.Second, 10*time.Millisecond, "the upload is failing")
+
+	// The next engine has a fresh sandbox, without the fault.
+	l.restart()
+	require.Eventually(t, func() bool {
+		s := l.messageStatus(msgID)
+		return s == actors.StatusSent || s == actors.StatusDelivered || s == actors.StatusRead
+	}, 20*time.Second, 20*time.Millisecond, "sent after the restart (status %s)", l.messageStatus(msgID))
+	med, err := l.e.store.Media(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, actors.MediaUploaded, med.Status)
+	msg, err := l.e.store.Message(context.Background(), msgID)
+	require.NoError(t, err)
+	assert.Equal(t, med.WaMediaID, sentBody(t, l, msg.WaMessageID)["image"].(map[string]any)["id"])
 }

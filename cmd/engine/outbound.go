@@ -151,9 +151,14 @@ func (o *outbound) recover(ctx context.Context, store engineStore, exclusive boo
 		job := actors.OutboundJob{MessageID: m.ID, ConversationID: c.ID, PhoneNumberID: c.PhoneNumberID, To: c.WaID, Priority: prio,
 			Body: m.Raw, Attempt: 1, EnqueuedAt: m.CreatedAt}
 		if m.Media != nil {
-			// A send of our medium: the sender asks for its upload again
-			// if that job was lost with the queue.
+			// A send of our medium: its upload job may have been lost with
+			// the queue (or died mid-upload); ask for one again unless the
+			// medium is uploaded for this number (the sender skips an upload
+			// that is done by then).
 			job.MediaID = m.Media.ID
+			if err := o.recoverUpload(ctx, store, job); err != nil {
+				return fmt.Errorf("recover queued send %s: %w", m.ID, err)
+			}
 		}
 		if err := o.queue.Publish(ctx, job); err != nil {
 			return fmt.Errorf("recover queued send %s: %w", m.ID, err)
@@ -164,6 +169,24 @@ func (o *outbound) recover(ctx context.Context, store engineStore, exclusive boo
 		o.log.Info("queued sends published again from the store", zap.Int("count", n), zap.Bool("in_process", o.inProcess))
 	}
 	return nil
+}
+
+// recoverUpload publishes an upload job for the medium of the recovered
+// send job, before it, unless the medium is uploaded fresh for its number
+// or gone (the send then fails on its own).
+func (o *outbound) recoverUpload(ctx context.Context, store engineStore, job actors.OutboundJob) error {
+	med, err := store.Media(ctx, job.MediaID)
+	switch {
+	case errors.Is(err, actors.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case sender.Fresh(med, job.PhoneNumberID, time.Now()):
+		return nil
+	}
+	up := job
+	up.Kind, up.Body = actors.JobMediaUpload, nil
+	return o.queue.Publish(ctx, up)
 }
 
 // listenCause is the reason a listen failed ("address already in use"),
