@@ -258,14 +258,14 @@ type unhideOnMiss struct {
 }
 
 func (u *unhideOnMiss) Open(ctx context.Context, sha string) (actors.MediaBlob, error) {
-	b, err := u.Blobs.Open(ctx, sha)
+	b, err := u.Blobs.Open(ctx, sha) // the wrapped store's, not this Open
 	if errors.Is(err, actors.ErrNotFound) {
 		u.mu.Lock()
 		u.misses++
 		first := u.misses == 1
 		u.mu.Unlock()
 		if first && u.hidden != "" {
-			if uerr := u.Blobs.Unhide(ctx, u.hidden); uerr != nil {
+			if uerr := u.Unhide(ctx, u.hidden); uerr != nil {
 				return nil, uerr
 			}
 		}
