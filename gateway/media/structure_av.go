@@ -3,6 +3,8 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/wacc/engine/gateway/media/ogg"
 )
 
 // checkWebP walks the RIFF chunks of a WebP (at most 500 KB, read whole):
@@ -256,7 +258,7 @@ func checkOgg(f file, size int64, d *detection) (*Refusal, error) {
 		if err := readAt(f, p[27+segs:], off+27+segs); err != nil {
 			return nil, err
 		}
-		if oggCRC(p) != binary.LittleEndian.Uint32(p[22:]) {
+		if ogg.CRC(p) != binary.LittleEndian.Uint32(p[22:]) {
 			return bad("a page's CRC is wrong"), nil
 		}
 		body := p[27+segs:]
@@ -273,31 +275,4 @@ func checkOgg(f file, size int64, d *detection) (*Refusal, error) {
 		off += total
 	}
 	return nil, nil
-}
-
-var oggTable = func() (t [256]uint32) {
-	for i := range t {
-		r := uint32(i) << 24
-		for range 8 {
-			if r&0x80000000 != 0 {
-				r = r<<1 ^ 0x04C11DB7
-			} else {
-				r <<= 1
-			}
-		}
-		t[i] = r
-	}
-	return t
-}()
-
-// oggCRC is an OGG page's checksum over the page with its CRC field zero.
-func oggCRC(page []byte) uint32 {
-	var crc uint32
-	for i, b := range page {
-		if i >= 22 && i < 26 {
-			b = 0
-		}
-		crc = crc<<8 ^ oggTable[byte(crc>>24)^b]
-	}
-	return crc
 }

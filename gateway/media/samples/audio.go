@@ -2,6 +2,8 @@ package samples
 
 import (
 	"encoding/binary"
+
+	"github.com/wacc/engine/gateway/media/ogg"
 )
 
 // Ogg page header flags.
@@ -83,33 +85,8 @@ func oggPage(flags byte, granule uint64, serial, seq uint32, packets [][]byte) [
 	return out
 }
 
-var oggTable = func() (t [256]uint32) {
-	for i := range t {
-		r := uint32(i) << 24
-		for range 8 {
-			if r&0x80000000 != 0 {
-				r = r<<1 ^ 0x04C11DB7
-			} else {
-				r <<= 1
-			}
-		}
-		t[i] = r
-	}
-	return t
-}()
-
-// OggCRC is the checksum of an OGG page (polynomial 0x04C11DB7, initial 0,
-// not reflected), computed over the page with its CRC field zeroed.
-func OggCRC(page []byte) uint32 {
-	var crc uint32
-	for i, b := range page {
-		if i >= 22 && i < 26 {
-			b = 0
-		}
-		crc = crc<<8 ^ oggTable[byte(crc>>24)^b]
-	}
-	return crc
-}
+// OggCRC is the checksum of an OGG page (see ogg.CRC).
+func OggCRC(page []byte) uint32 { return ogg.CRC(page) }
 
 // AMR returns one second of AMR-NB (the "#!AMR\n" storage format): fifty
 // 12.2 kbit/s frames.
