@@ -15,9 +15,10 @@
 // larger body is 413 PAYLOAD_TOO_LARGE, and reading stops at the limit.
 // Request bodies are decoded strictly into typed structs; uploads are
 // streamed through gateway/media's intake (multipart part by part into spool
-// files, never buffered, so the Idempotency-Key middleware stays out of
-// those two routes) and kept through actors/mediabytes, and a refused or
-// broken upload leaves nothing. Media are served as sandboxed attachments to
+// files, never buffered: those two routes apply Idempotency-Key themselves
+// once the body is read, identifying the request by its files' digests)
+// and kept through actors/mediabytes, and a refused or broken upload leaves
+// nothing. Media are served as sandboxed attachments to
 // whoever app.MediaVisible lets see them (404 for anyone else).
 // /readyz pings every Check it was given (store, Redis, RabbitMQ) and
 // answers 503 naming each one that fails.

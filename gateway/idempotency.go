@@ -107,67 +107,75 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		p, _ := principalFrom(r.Context())
 		sum := sha256.Sum256(body)
-		hash := hex.EncodeToString(sum[:])
-		key := p.User.ID + ":" + r.Method + ":" + routePattern(r) + ":" + header
-		owner := s.instance + ":" + requestIDFrom(r.Context()) + ":" + actors.NewID()
-		store := s.engine.Idempotency
-		ctx := r.Context()
-		now := s.now().UTC()
-		claimed, err := store.ClaimIdempotency(ctx, actors.IdempotencyRecord{Key: key, RequestHash: hash, Owner: owner,
-			CreatedAt: now, ExpiresAt: now.Add(idempotencyTTL), LeaseUntil: now.Add(s.cfg.idempotencyLease())})
-		if errors.Is(err, actors.ErrDuplicate) {
-			rec, gerr := store.IdempotencyRecord(ctx, key)
-			switch {
-			case errors.Is(gerr, actors.ErrNotFound):
-				// Released between the two reads: the first request ended
-				// with a 5xx; this one may be sent again at once.
-				e := errf(http.StatusConflict, CodeConflict, "a request with this Idempotency-Key just ended; retry")
-				e.RetryAfter = time.Second
-				writeError(w, r, e)
-			case gerr != nil:
-				s.fail(w, r, gerr)
-			case rec.RequestHash != hash:
-				writeError(w, r, errf(http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request body"))
-			case rec.Status == 0:
-				e := errf(http.StatusConflict, CodeConflict, "a request with this Idempotency-Key is still in progress")
-				e.RetryAfter = max(time.Second, rec.LeaseUntil.Sub(now))
-				writeError(w, r, e)
-			default:
-				w.Header().Set("Idempotent-Replayed", "true")
-				w.Header().Set("Content-Type", "application/json; charset=utf-8")
-				w.Header().Set("Content-Length", strconv.Itoa(len(rec.Body)))
-				w.WriteHeader(rec.Status)
-				_, _ = w.Write(rec.Body)
-			}
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		// The request may not outlive its lease: its work stops at the
-		// write timeout, before a repeat could take the claim over.
-		ctx, cancel := context.WithTimeout(context.WithValue(ctx, ctxIdempotency, idempotencyClaim{key: key, hash: hash, first: claimed.CreatedAt}), s.cfg.WriteTimeout)
-		defer cancel()
-		rw := &recorder{ResponseWriter: w}
-		defer func() {
-			// Runs on panic too (observe recovers above us): release the key.
-			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if rw.status == 0 || rw.status >= 500 {
-				if err := store.ReleaseIdempotency(bg, key, owner); err != nil {
-					s.log.Warn("release idempotency key", zap.Error(err))
-				}
-				return
-			}
-			if err := store.CompleteIdempotency(bg, key, owner, rw.status, rw.body.Bytes()); err != nil {
-				s.log.Error("store idempotent answer; a repeat may run again", zap.Error(err))
-			}
-		}()
-		next.ServeHTTP(rw, r.WithContext(ctx))
+		s.runIdempotent(w, r, header, hex.EncodeToString(sum[:]), s.cfg.WriteTimeout, next)
 	})
+}
+
+// runIdempotent runs next under the claim of the Idempotency-Key header
+// for a request whose body hashes to hash (what idempotent describes). A
+// request may run for at most runFor (its context ends there), and its
+// claim is leased 10 s longer. The streamed upload routes call it
+// themselves once their body is spooled and hashed.
+func (s *Server) runIdempotent(w http.ResponseWriter, r *http.Request, header, hash string, runFor time.Duration, next http.Handler) {
+	p, _ := principalFrom(r.Context())
+	key := p.User.ID + ":" + r.Method + ":" + routePattern(r) + ":" + header
+	owner := s.instance + ":" + requestIDFrom(r.Context()) + ":" + actors.NewID()
+	store := s.engine.Idempotency
+	ctx := r.Context()
+	now := s.now().UTC()
+	claimed, err := store.ClaimIdempotency(ctx, actors.IdempotencyRecord{Key: key, RequestHash: hash, Owner: owner,
+		CreatedAt: now, ExpiresAt: now.Add(idempotencyTTL), LeaseUntil: now.Add(runFor + idempotencyLeaseSlack)})
+	if errors.Is(err, actors.ErrDuplicate) {
+		rec, gerr := store.IdempotencyRecord(ctx, key)
+		switch {
+		case errors.Is(gerr, actors.ErrNotFound):
+			// Released between the two reads: the first request ended
+			// with a 5xx; this one may be sent again at once.
+			e := errf(http.StatusConflict, CodeConflict, "a request with this Idempotency-Key just ended; retry")
+			e.RetryAfter = time.Second
+			writeError(w, r, e)
+		case gerr != nil:
+			s.fail(w, r, gerr)
+		case rec.RequestHash != hash:
+			writeError(w, r, errf(http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request body"))
+		case rec.Status == 0:
+			e := errf(http.StatusConflict, CodeConflict, "a request with this Idempotency-Key is still in progress")
+			e.RetryAfter = max(time.Second, rec.LeaseUntil.Sub(now))
+			writeError(w, r, e)
+		default:
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Content-Length", strconv.Itoa(len(rec.Body)))
+			w.WriteHeader(rec.Status)
+			_, _ = w.Write(rec.Body)
+		}
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The request may not outlive its lease: its work stops at the
+	// write timeout, before a repeat could take the claim over.
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, ctxIdempotency, idempotencyClaim{key: key, hash: hash, first: claimed.CreatedAt}), runFor)
+	defer cancel()
+	rw := &recorder{ResponseWriter: w}
+	defer func() {
+		// Runs on panic too (observe recovers above us): release the key.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rw.status == 0 || rw.status >= 500 {
+			if err := store.ReleaseIdempotency(bg, key, owner); err != nil {
+				s.log.Warn("release idempotency key", zap.Error(err))
+			}
+			return
+		}
+		if err := store.CompleteIdempotency(bg, key, owner, rw.status, rw.body.Bytes()); err != nil {
+			s.log.Error("store idempotent answer; a repeat may run again", zap.Error(err))
+		}
+	}()
+	next.ServeHTTP(rw, r.WithContext(ctx))
 }
 
 func printableASCII(s string) bool {

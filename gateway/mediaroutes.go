@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -106,11 +108,46 @@ func (s *Server) mediaRoutes() []route {
 }
 
 func (s *Server) handleMediaUpload(w http.ResponseWriter, r *http.Request) {
-	files, ok := s.receiveFiles(w, r, "file", 1)
+	s.handleUpload(w, r, "file", 1, s.answerUpload)
+}
+
+func (s *Server) handleMediaBulkUpload(w http.ResponseWriter, r *http.Request) {
+	s.handleUpload(w, r, "files", MaxBulkFiles, s.answerBulkUpload)
+}
+
+// handleUpload reads an upload's files (receiveFiles) and answers with
+// answer. Under an Idempotency-Key the answer runs under the key's claim
+// once the whole body is read (the Idempotency-Key middleware, which
+// buffers bodies, stays out of these routes). The request is identified by
+// its files, each by display name, declared type and the digest of all its
+// bytes, not by the raw body, whose multipart boundary a client's retry may
+// change: a repeat gets the first answer and keeps nothing, and the same
+// key with other files is 422.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, field string, maxFiles int, answer func(http.ResponseWriter, *http.Request, []media.File)) {
+	key := r.Header.Get("Idempotency-Key")
+	idempotent := key != "" && s.engine != nil && s.engine.Idempotency != nil
+	if idempotent && (len(key) > 255 || !printableASCII(key)) {
+		writeError(w, r, fieldError("Idempotency-Key", "INVALID_VALUE", "must be 1 to 255 printable ASCII characters"))
+		return
+	}
+	files, ok := s.receiveFiles(w, r, field, maxFiles)
 	if !ok {
 		return
 	}
 	defer media.DiscardAll(files)
+	if !idempotent {
+		answer(w, r, files)
+		return
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%q %q %s\n", f.Name, f.ContentType, f.SHA256)
+	}
+	s.runIdempotent(w, r, key, hex.EncodeToString(h.Sum(nil)), mediaTimeout,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answer(w, r, files) }))
+}
+
+func (s *Server) answerUpload(w http.ResponseWriter, r *http.Request, files []media.File) {
 	f := files[0]
 	if f.Err != nil {
 		ae := refusalError(f.Err)
@@ -127,12 +164,7 @@ func (s *Server) handleMediaUpload(w http.ResponseWriter, r *http.Request) {
 	writeData(w, http.StatusCreated, mediaEnvelope{Media: viewOfMedia(m)})
 }
 
-func (s *Server) handleMediaBulkUpload(w http.ResponseWriter, r *http.Request) {
-	files, ok := s.receiveFiles(w, r, "files", MaxBulkFiles)
-	if !ok {
-		return
-	}
-	defer media.DiscardAll(files)
+func (s *Server) answerBulkUpload(w http.ResponseWriter, r *http.Request, files []media.File) {
 	items := make([]bulkItem, 0, len(files))
 	for _, f := range files {
 		if f.Err != nil {

@@ -93,10 +93,8 @@ func (o Options) withDefaults() (Options, error) {
 	return o, errors.Join(errs...)
 }
 
-// idempotencyLease is how long a claimed Idempotency-Key belongs to the
-// request that claimed it: a little longer than any request may run. A
-// repeat that finds an unanswered claim past its lease takes it over (the
-// first request died with its process).
-func (o Options) idempotencyLease() time.Duration {
-	return o.WriteTimeout + 10*time.Second
-}
+// idempotencyLeaseSlack is how much longer than its request may run a
+// claimed Idempotency-Key belongs to that request (WriteTimeout, or the
+// uploads' own limit). A repeat that finds an unanswered claim past its
+// lease takes it over (the first request died with its process).
+const idempotencyLeaseSlack = 10 * time.Second

@@ -27,7 +27,8 @@ type route struct {
 	// bodyNote ends the message of a refused body (what maxBody is made of).
 	bodyNote string
 	// streamed routes read their body as a stream (multipart uploads):
-	// the Idempotency-Key middleware, which buffers bodies, stays out.
+	// the Idempotency-Key middleware, which buffers bodies, stays out; the
+	// handler applies the key itself once the body is read (runIdempotent).
 	streamed bool
 	// upload names the multipart/form-data file field of an upload route
 	// (for the schema); binary marks a response of raw bytes.

@@ -104,7 +104,7 @@ func (e *engine) open(ctx context.Context) error {
 		return err
 	}
 	e.store = store
-	if e.media, err = openMedia(cfg, store, e.lock != nil, log); err != nil {
+	if e.media, err = openMedia(ctx, cfg, store, e.lock != nil, log); err != nil {
 		return err
 	}
 	addr := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))

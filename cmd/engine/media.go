@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,10 +17,11 @@ import (
 	"github.com/wacc/engine/persistence/mongostore"
 )
 
-// mediaSpoolSweepAfter spares, at start-up with MongoDB, the spool files of
-// uploads other engines on the same DATA_DIR may be receiving: longer than
-// any upload may take (the gateway gives one 15 minutes).
-const mediaSpoolSweepAfter = time.Hour
+// mediaSweepAfter spares, at start-up with MongoDB, what other engines may
+// be working on: spool files of uploads they receive on the same DATA_DIR
+// and GridFS writes in flight. It is longer than any upload may take (the
+// gateway gives one 15 minutes).
+const mediaSweepAfter = time.Hour
 
 // engineMedia is where media bytes live and where uploads are spooled
 // while they are checked.
@@ -30,15 +32,26 @@ type engineMedia struct {
 }
 
 // openMedia opens the byte store: GridFS in the MongoDB database when
-// MONGODB_URI is set (every node reads the same media), files under
+// MONGODB_URI is set (every node reads the same media; what a crash left
+// there over an hour ago is swept, within CONNECT_TIMEOUT), files under
 // DATA_DIR/media otherwise (swept of a crash's leftovers by fsblobs.Open).
 // Uploads spool in DATA_DIR/media-spool; an engine that holds the DATA_DIR
 // lock (SQLite) removes every leftover spool file there, one on MongoDB
 // only those older than an hour.
-func openMedia(cfg configs.Config, store engineStore, ownsDataDir bool, log *zap.Logger) (*engineMedia, error) {
+func openMedia(ctx context.Context, cfg configs.Config, store engineStore, ownsDataDir bool, log *zap.Logger) (*engineMedia, error) {
 	m := &engineMedia{}
 	if ms, ok := store.(*mongostore.Store); ok {
-		m.blobs = ms.Blobs(mongostore.DefaultChunkSize)
+		gridfs := ms.Blobs(mongostore.DefaultChunkSize)
+		sctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		rep, err := gridfs.Sweep(sctx, mediaSweepAfter)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("sweep the GridFS media bucket within CONNECT_TIMEOUT %s: %w", cfg.ConnectTimeout, err)
+		}
+		if rep.AbandonedUploads > 0 || rep.HiddenRestored > 0 {
+			log.Info("media bucket swept", zap.Int("abandoned_uploads", rep.AbandonedUploads), zap.Int("hidden_restored", rep.HiddenRestored))
+		}
+		m.blobs = gridfs
 		m.desc = "gridfs bucket media"
 	} else {
 		root := filepath.Join(cfg.DataDir, "media")
@@ -55,7 +68,7 @@ func openMedia(cfg configs.Config, store engineStore, ownsDataDir bool, log *zap
 	}
 	sweepAfter := time.Duration(0)
 	if !ownsDataDir {
-		sweepAfter = mediaSpoolSweepAfter
+		sweepAfter = mediaSweepAfter
 	}
 	intake, err := media.NewIntake(media.Options{Dir: spool, MaxBytes: cfg.MediaMaxBytes, SweepAfter: sweepAfter})
 	if err != nil {

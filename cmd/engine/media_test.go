@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,6 +24,13 @@ import (
 // headers, and returns the status and decoded answer.
 func (l *live) uploadFile(token, filename string, data []byte, headers ...string) (int, map[string]any) {
 	l.t.Helper()
+	st, _, out := l.uploadFileH(token, filename, data, headers...)
+	return st, out
+}
+
+// uploadFileH is uploadFile with the answer's headers.
+func (l *live) uploadFileH(token, filename string, data []byte, headers ...string) (int, http.Header, map[string]any) {
+	l.t.Helper()
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
 	fw, err := w.CreateFormFile("file", filename)
@@ -42,14 +50,14 @@ func (l *live) uploadFile(token, filename string, data []byte, headers ...string
 	defer func() { _ = res.Body.Close() }()
 	var out map[string]any
 	require.NoError(l.t, json.NewDecoder(res.Body).Decode(&out))
-	return res.StatusCode, out
+	return res.StatusCode, res.Header, out
 }
 
 // TestMediaThroughTheEngine: the engine serves the media routes over SQLite
 // and the files under DATA_DIR/media. An upload larger than MAX_BODY_BYTES
-// is fine (the route has its own limit: MEDIA_MAX_BYTES), is not buffered by
-// the Idempotency-Key middleware, lands content-addressed on disk and reads
-// back; a file over MEDIA_MAX_BYTES is refused naming it; spool files a
+// is fine (the route has its own limit: MEDIA_MAX_BYTES), is not buffered
+// but still honours Idempotency-Key, lands content-addressed on disk and
+// reads back; a file over MEDIA_MAX_BYTES is refused naming it; spool files a
 // crash left are swept at start.
 func TestMediaThroughTheEngine(t *testing.T) {
 	cfg := testConfig(t)
@@ -84,6 +92,22 @@ func TestMediaThroughTheEngine(t *testing.T) {
 	require.NoError(t, res.Body.Close())
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, img, got)
+
+	// The same upload under the same Idempotency-Key keeps nothing twice:
+	// the first answer again, one record; another body under it is 422.
+	st, hdr, again := l.uploadFileH(agent, "receipt.jpg", img, "Idempotency-Key", "upload-1")
+	require.Equal(t, http.StatusCreated, st, "%v", again)
+	assert.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
+	assert.Equal(t, m["id"], again["data"].(map[string]any)["media"].(map[string]any)["id"])
+	n, err := l.e.store.CountMediaBySHA256(context.Background(), digest)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "one record")
+	st, other := l.uploadFile(agent, "other.png", samples.PNG(), "Idempotency-Key", "upload-1")
+	assert.Equal(t, http.StatusUnprocessableEntity, st, "%v", other)
+	assert.Equal(t, "IDEMPOTENCY_KEY_REUSED", other["code"])
+	st, fresh := l.uploadFile(agent, "receipt.jpg", img, "Idempotency-Key", "upload-2")
+	require.Equal(t, http.StatusCreated, st, "%v", fresh)
+	assert.NotEqual(t, m["id"], fresh["data"].(map[string]any)["media"].(map[string]any)["id"], "another key is another upload")
 
 	st, body = l.uploadFile(agent, "empty.pdf", nil)
 	assert.Equal(t, http.StatusBadRequest, st, "%v", body)

@@ -134,17 +134,24 @@ func (in *Intake) Receive(ctx context.Context, r io.Reader, filename, declaredTy
 	}()
 	r = ctxReader{ctx: ctx, r: r}
 	h := sha256.New()
+	// A refusal carries the digest of what was read so far, so that
+	// ReadFiles can finish it over the rest of the part.
+	refuse := func(rf *Refusal) (*Upload, error) {
+		rf.read = h
+		return nil, rf
+	}
 
 	head, err := readHead(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBodyRead, err)
 	}
+	h.Write(head)
 	if len(head) == 0 {
-		return nil, &Refusal{Reason: ErrEmpty, Message: "the file is empty (0 bytes)"}
+		return refuse(&Refusal{Reason: ErrEmpty, Message: "the file is empty (0 bytes)"})
 	}
 	d, refusal := detect(head)
 	if refusal != nil {
-		return nil, refusal
+		return refuse(refusal)
 	}
 	limit := min(typeLimit(d), in.maxBytes)
 	size, err := spool(sp, h, head, r, limit)
@@ -152,20 +159,20 @@ func (in *Intake) Receive(ctx context.Context, r io.Reader, filename, declaredTy
 		return nil, err
 	}
 	if size > limit {
-		return nil, tooLarge(d.detected, limit, "detected %s larger than %s, the limit for %s", d.detected, FormatSize(limit), limitSubject(d, limit, in.maxBytes))
+		return refuse(tooLarge(d.detected, limit, "detected %s larger than %s, the limit for %s", d.detected, FormatSize(limit), limitSubject(d, limit, in.maxBytes)))
 	}
 	refusal, err = checkStructure(sp, size, &d)
 	if err != nil {
 		return nil, fmt.Errorf("check %s upload: %w", d.detected, err)
 	}
 	if refusal != nil {
-		return nil, refusal
+		return refuse(refusal)
 	}
 	if refusal := agree(d, filename, declaredType); refusal != nil {
-		return nil, refusal
+		return refuse(refusal)
 	}
 	if final := min(typeLimit(d), in.maxBytes); size > final { // the checks refined the type (MP4 audio or video)
-		return nil, tooLarge(d.t.MimeType, final, "detected %s larger than %s, the limit for %s", d.t.MimeType, FormatSize(final), limitSubject(d, final, in.maxBytes))
+		return refuse(tooLarge(d.t.MimeType, final, "detected %s larger than %s, the limit for %s", d.t.MimeType, FormatSize(final), limitSubject(d, final, in.maxBytes)))
 	}
 	u.Filename = SanitizeFilename(filename, d.t)
 	u.MimeType, u.Category, u.Animated = d.t.MimeType, d.t.Category, d.animated
@@ -201,18 +208,19 @@ func typeLimit(d detection) int64 {
 	return d.t.Limit
 }
 
-// spool writes head and the rest of r to sp, hashing; it reads at most
-// limit+1 bytes in all, so a size over limit means the file is too large.
+// spool writes head (already hashed) and the rest of r to sp, hashing the
+// rest into h; it reads at most limit+1 bytes in all, so a size over limit
+// means the file is too large.
 func spool(sp *os.File, h hash.Hash, head []byte, r io.Reader, limit int64) (int64, error) {
 	// Parts arrive a few KB per read; the spool file is written in
 	// spoolBuffer pieces.
 	bw := spoolWriters.Get().(*bufio.Writer)
 	bw.Reset(sp)
 	defer func() { bw.Reset(nil); spoolWriters.Put(bw) }()
-	w := io.MultiWriter(bw, h)
-	if _, err := w.Write(head); err != nil {
+	if _, err := bw.Write(head); err != nil {
 		return 0, fmt.Errorf("write spool file: %w", err)
 	}
+	w := io.MultiWriter(bw, h)
 	size := int64(len(head))
 	if size == sniffLen && size <= limit { // else the file ended within the head, or is already over
 		n, err := io.Copy(w, readErrMarker{io.LimitReader(r, limit+1-size)})

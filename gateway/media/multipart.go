@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -40,8 +41,14 @@ func (e *PartError) Unwrap() error { return e.Err }
 // File is one file part of a multipart body: received (Upload) or refused
 // (Err, a *Refusal).
 type File struct {
-	// Name is the client's filename, cleaned for display.
-	Name   string
+	// Name is the client's filename, cleaned for display; ContentType the
+	// part's declared type.
+	Name        string
+	ContentType string
+	// SHA256 is the lower-case hex digest of all the part's bytes, refused
+	// or not: with Name and ContentType it identifies the file whatever
+	// the boundary (an Idempotency-Key repeat is recognised by it).
+	SHA256 string
 	Upload *Upload
 	Err    error
 }
@@ -90,18 +97,30 @@ func (in *Intake) ReadFiles(ctx context.Context, r io.Reader, boundary, field st
 			_ = part.Close()
 			return nil, &PartError{Field: field, Err: fmt.Errorf("%w: at most %d", ErrTooManyFiles, maxFiles)}
 		}
-		name := partFilename(part)
-		u, err := in.Receive(ctx, part, name, part.Header.Get("Content-Type"))
-		_ = part.Close()
+		name, ctype := partFilename(part), part.Header.Get("Content-Type")
+		u, err := in.Receive(ctx, part, name, ctype)
 		var refusal *Refusal
 		switch {
 		case errors.As(err, &refusal):
-			files = append(files, File{Name: cleanName(name), Err: refusal})
+			// The rest of a refused file is read (to reach the next part)
+			// into its digest.
+			if refusal.read == nil {
+				return nil, fmt.Errorf("refusal of %q without its digest: %w", name, err) // a bug of Receive
+			}
+			if _, err := io.Copy(refusal.read, part); err != nil {
+				_ = part.Close()
+				return nil, fmt.Errorf("%w: %w", ErrBodyRead, err)
+			}
+			sum := hex.EncodeToString(refusal.read.Sum(nil))
+			refusal.read = nil
+			files = append(files, File{Name: cleanName(name), ContentType: ctype, SHA256: sum, Err: refusal})
 		case err != nil:
+			_ = part.Close()
 			return nil, err
 		default:
-			files = append(files, File{Name: u.Filename, Upload: u})
+			files = append(files, File{Name: u.Filename, ContentType: ctype, SHA256: u.SHA256, Upload: u})
 		}
+		_ = part.Close()
 	}
 	if len(files) == 0 {
 		return nil, &PartError{Field: field, Err: ErrNoFile}

@@ -2,6 +2,8 @@ package media_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -47,16 +49,22 @@ func reader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func TestReadFilesMixed(t *testing.T) {
 	in, dir := newIntake(t, 100*media.MB)
-	files, err := in.ReadFiles(t.Context(), reader(body(t,
-		part{"files", "a.png", "image/png", samples.PNG()},
-		part{"files", "evil.png", "image/png", samples.HTML()},
-		part{"files", "../../x/voice.ogg", "", samples.OggOpus()},
-		part{"files", "empty.pdf", "", nil},
-		part{"files", "big.jpg", "", samples.JPEGOfSize(5*media.MB + 10)},
-		part{"files", "doc.docx", "application/octet-stream", samples.DOCX()},
-	)), "testboundary", "files", 10)
+	parts := []part{
+		{"files", "a.png", "image/png", samples.PNG()},
+		{"files", "evil.png", "image/png", samples.HTML()},
+		{"files", "../../x/voice.ogg", "", samples.OggOpus()},
+		{"files", "empty.pdf", "", nil},
+		{"files", "big.jpg", "", samples.JPEGOfSize(5*media.MB + 10)},
+		{"files", "doc.docx", "application/octet-stream", samples.DOCX()},
+	}
+	files, err := in.ReadFiles(t.Context(), reader(body(t, parts...)), "testboundary", "files", 10)
 	require.NoError(t, err)
 	require.Len(t, files, 6)
+	for i, f := range files {
+		sum := sha256.Sum256(parts[i].data)
+		assert.Equal(t, hex.EncodeToString(sum[:]), f.SHA256, "file %d: the digest of the whole part, refused or not", i)
+		assert.Equal(t, parts[i].contentType, f.ContentType)
+	}
 	want := []struct {
 		name   string
 		reason error

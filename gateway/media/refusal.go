@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"hash"
 )
 
 // The reasons an upload is refused; a *Refusal wraps one of them.
@@ -32,6 +33,10 @@ type Refusal struct {
 	// Limit is the size limit that applied (ErrTooLarge), in bytes.
 	Limit   int64
 	Message string
+
+	// read digests the bytes of the file read before the refusal;
+	// ReadFiles finishes it over the rest of the part (File.SHA256).
+	read hash.Hash
 }
 
 func (r *Refusal) Error() string { return r.Message }

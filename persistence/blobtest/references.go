@@ -3,6 +3,7 @@ package blobtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -44,6 +45,7 @@ func RunReferences(t *testing.T, h RefHarness) {
 		{name: "bytes that do not match create nothing", check: checkCreateMismatch},
 		{name: "save stores the bytes of a pending record", check: checkSave},
 		{name: "release keeps referenced bytes and ignores absent ones", check: checkRelease},
+		{name: "open rides out bytes hidden for an instant", check: checkOpenRetries},
 		{name: "an upload and a deletion in every order that matters", check: checkInterleavings},
 		{name: "uploads racing the deletion of the last other record", check: checkUploadDeleteRace},
 	}
@@ -244,4 +246,59 @@ func checkUploadDeleteRace(t *testing.T, ctx context.Context, h RefHarness, ms a
 		requireAbsent(t, ctx, bs, sha)
 		refNoResidue(t, h, bs)
 	}
+}
+
+// unhideOnMiss puts hidden bytes back when an Open first misses them, as a
+// Release does after its second count.
+type unhideOnMiss struct {
+	mediabytes.Blobs
+	hidden string
+	mu     sync.Mutex
+	misses int
+}
+
+func (u *unhideOnMiss) Open(ctx context.Context, sha string) (actors.MediaBlob, error) {
+	b, err := u.Blobs.Open(ctx, sha) // the wrapped store's, not this Open
+	if errors.Is(err, actors.ErrNotFound) {
+		u.mu.Lock()
+		u.misses++
+		first := u.misses == 1
+		u.mu.Unlock()
+		if first && u.hidden != "" {
+			if uerr := u.Unhide(ctx, u.hidden); uerr != nil {
+				return nil, uerr
+			}
+		}
+	}
+	return b, err
+}
+
+func checkOpenRetries(t *testing.T, ctx context.Context, h RefHarness, ms actors.MediaStore, bs mediabytes.Blobs) {
+	data, sha := sample(41, 700)
+	require.NoError(t, mediabytes.Create(ctx, ms, bs, upload("me1", data), bytes.NewReader(data)))
+	hidden, err := bs.Hide(ctx, sha)
+	require.NoError(t, err)
+	u := &unhideOnMiss{Blobs: bs, hidden: hidden}
+	b, err := mediabytes.Open(ctx, u, sha)
+	require.NoError(t, err, "found on a later try")
+	got, err := io.ReadAll(b)
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	assert.Equal(t, data, got)
+	assert.Equal(t, 1, u.misses)
+
+	// Bytes that stay missing are not found, after the retries.
+	_, absent := sample(42, 10)
+	miss := &unhideOnMiss{Blobs: bs}
+	_, err = mediabytes.Open(ctx, miss, absent)
+	require.ErrorIs(t, err, actors.ErrNotFound)
+	assert.Greater(t, miss.misses, 3, "tried again before giving up")
+
+	// A caller that gives up stops the retries.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = mediabytes.Open(cctx, miss, absent)
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = mediabytes.Open(ctx, bs, "../x")
+	require.ErrorIs(t, err, mediabytes.ErrInvalidSHA256, "other errors come back at once")
 }

@@ -13,15 +13,16 @@ import (
 // stream cannot seek, and the content route serves HTTP ranges with
 // http.ServeContent, which seeks to the end for the size and then to the
 // range's start; so the reader addresses chunks itself: byte p is in chunk
-// p / chunkSize. It keeps a window of consecutive chunks (about
-// readAheadBytes) fetched with one query, moves it forward as reads go on,
+// p / chunkSize. It keeps a window of consecutive chunks (about readAhead
+// bytes, readAheadBytes in production) fetched with one query, moves it forward as reads go on,
 // and refetches when a seek leaves it. Each fetch is bounded by opTimeout;
 // a chunk that is missing or of the wrong length is an error, never a short
 // or padded read. Not safe for concurrent use (one reader per request).
 type blobReader struct {
-	chunks *mongo.Collection
-	file   fileDoc
-	pos    int64
+	chunks    *mongo.Collection
+	file      fileDoc
+	readAhead int64
+	pos       int64
 	// win holds the chunks [winFirst, winFirst+len(win)).
 	win      [][]byte
 	winFirst int64
@@ -57,7 +58,7 @@ func (r *blobReader) Read(p []byte) (int, error) {
 func (r *blobReader) fetch(n int64) error {
 	cs := int64(r.file.ChunkSize)
 	last := (r.file.Length - 1) / cs // the file's last chunk
-	count := min(max(1, readAheadBytes/cs), last-n+1)
+	count := min(max(1, r.readAhead/cs), last-n+1)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	docs, err := findChunks(ctx, r.chunks, r.file.ID, int32(n), int32(n+count))

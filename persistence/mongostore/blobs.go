@@ -38,7 +38,8 @@ const (
 )
 
 // Put writes chunks in batches of about putBatchBytes; a reader fetches up
-// to readAheadBytes of chunks at once. Both bound the memory of one call.
+// to readAheadBytes of chunks at once. Both bound the memory of one call
+// (tests shrink them through the Blobs fields).
 const (
 	putBatchBytes  = 4 << 20
 	readAheadBytes = 1 << 20
@@ -46,6 +47,11 @@ const (
 
 // hiddenPrefix starts the filename of hidden bytes: hidden/<sha>/<file id>.
 const hiddenPrefix = "hidden/"
+
+// mediaUploadsColl holds one marker per Put in progress (its file id), so
+// that Sweep finds the chunks of a Put that died before its files document.
+// It is not part of GridFS; drivers and tools ignore it.
+const mediaUploadsColl = "media_uploads"
 
 func init() {
 	indexes = append(indexes,
@@ -66,7 +72,11 @@ type Blobs struct {
 	s         *Store
 	files     *mongo.Collection
 	chunks    *mongo.Collection
+	uploads   *mongo.Collection
 	chunkSize int32
+	// batchBytes and readAhead are putBatchBytes and readAheadBytes.
+	batchBytes int
+	readAhead  int64
 }
 
 // Blobs returns the GridFS media byte store on s's database, writing chunks
@@ -79,7 +89,11 @@ func (s *Store) Blobs(chunkSize int32) *Blobs {
 	}
 	chunkSize = min(chunkSize, maxChunkSize)
 	db := s.media.Database()
-	return &Blobs{s: s, files: db.Collection(mediaFilesColl), chunks: db.Collection(mediaChunksColl), chunkSize: chunkSize}
+	return &Blobs{
+		s: s, files: db.Collection(mediaFilesColl), chunks: db.Collection(mediaChunksColl),
+		uploads: db.Collection(mediaUploadsColl), chunkSize: chunkSize,
+		batchBytes: putBatchBytes, readAhead: readAheadBytes,
+	}
 }
 
 // fileDoc is a document of media.files, GridFS's files collection.
@@ -89,6 +103,16 @@ type fileDoc struct {
 	ChunkSize  int32         `bson:"chunkSize"`
 	UploadDate time.Time     `bson:"uploadDate"`
 	Filename   string        `bson:"filename"`
+	// HiddenAt is when Hide renamed the file (not part of GridFS); absent
+	// while it is not hidden.
+	HiddenAt *time.Time `bson:"hiddenAt,omitempty"`
+}
+
+// uploadDoc is a document of media_uploads: a Put in progress.
+type uploadDoc struct {
+	FileID bson.ObjectID `bson:"_id"`
+	SHA256 string        `bson:"sha256"`
+	At     time.Time     `bson:"at"`
 }
 
 // chunkDoc is a document of media.chunks: bytes [n*chunkSize, ...) of the
@@ -139,8 +163,20 @@ func (b *Blobs) Put(ctx context.Context, sha string, size int64, r io.Reader) er
 		return classify(op, err)
 	}
 	id := bson.NewObjectID()
+	if _, err := b.uploads.InsertOne(ctx, uploadDoc{FileID: id, SHA256: sha, At: time.Now().UTC()}); err != nil {
+		return classify(op+": mark upload", err)
+	}
 	if err := b.writeChunks(ctx, id, sha, size, r); err != nil {
-		return errors.Join(fmt.Errorf("%s: %w", op, err), b.dropChunks(ctx, id))
+		return errors.Join(fmt.Errorf("%s: %w", op, err), b.dropChunks(ctx, id), b.unmark(ctx, id))
+	}
+	// Taking the marker back is what entitles the files document: a Sweep
+	// that took it first is deleting the chunks.
+	switch res, err := b.uploads.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); {
+	case err != nil:
+		return errors.Join(classify(op+": unmark upload", err), b.dropChunks(ctx, id))
+	case res.DeletedCount == 0:
+		// Sweep deleted the chunks it found; those written since are ours.
+		return errors.Join(fmt.Errorf("%s: swept as abandoned before it finished: %w", op, actors.ErrConflict), b.dropChunks(ctx, id))
 	}
 	doc := fileDoc{ID: id, Length: size, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha}
 	if _, err := b.files.InsertOne(ctx, doc); err != nil {
@@ -157,7 +193,7 @@ func (b *Blobs) writeChunks(ctx context.Context, id bson.ObjectID, sha string, s
 	h := sha256.New()
 	lr := io.LimitReader(r, size+1)
 	chunk := int(b.chunkSize)
-	perBatch := max(1, putBatchBytes/chunk)
+	perBatch := max(1, b.batchBytes/chunk)
 	buf := make([]byte, min(int64(perBatch*chunk), size+1))
 	var n int32
 	var total int64
@@ -213,6 +249,17 @@ func fill(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
+// unmark deletes the marker of a Put that failed; it runs even when ctx is
+// done.
+func (b *Blobs) unmark(ctx context.Context, id bson.ObjectID) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	if _, err := b.uploads.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+		return classify("unmark upload "+id.Hex(), err)
+	}
+	return nil
+}
+
 // dropChunks deletes the chunks of file id; it runs even when ctx is done,
 // so a cancelled Put leaves nothing.
 func (b *Blobs) dropChunks(ctx context.Context, id bson.ObjectID) error {
@@ -238,7 +285,7 @@ func (b *Blobs) Open(ctx context.Context, sha string) (actors.MediaBlob, error) 
 	if f.ChunkSize <= 0 || f.Length < 0 {
 		return nil, fmt.Errorf("%s %s: files document has chunk size %d and length %d", op, sha, f.ChunkSize, f.Length)
 	}
-	return &blobReader{chunks: b.chunks, file: f}, nil
+	return &blobReader{chunks: b.chunks, file: f, readAhead: b.readAhead}, nil
 }
 
 // Delete removes the bytes of sha (files document first, so readers stop
@@ -305,7 +352,7 @@ func (b *Blobs) Hide(ctx context.Context, sha string) (string, error) {
 		}
 		name := hiddenPrefix + sha + "/" + f.ID.Hex()
 		res, err := b.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: f.ID}, {Key: "filename", Value: sha}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "filename", Value: name}}}})
+			bson.D{{Key: "$set", Value: bson.D{{Key: "filename", Value: name}, {Key: "hiddenAt", Value: time.Now().UTC()}}}})
 		if err != nil {
 			return err
 		}
@@ -355,7 +402,7 @@ func (b *Blobs) Unhide(ctx context.Context, hidden string) error {
 			return b.remove(ctx, f) // stored again meanwhile: same bytes
 		}
 		_, err = b.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: f.ID}, {Key: "filename", Value: hidden}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "filename", Value: sha}}}})
+			bson.D{{Key: "$set", Value: bson.D{{Key: "filename", Value: sha}}}, {Key: "$unset", Value: bson.D{{Key: "hiddenAt", Value: ""}}}})
 		if err != nil {
 			// A Put (which takes no claim) stored sha since the check: the
 			// unique index refused the rename, with E11000 on MongoDB and

@@ -38,6 +38,11 @@ func blobResidue(t *testing.T, bs mediabytes.Blobs) []string {
 			out = append(out, "chunk "+c.FileID.Hex())
 		}
 	}
+	marks, err := findAll[uploadDoc](ctx, b.uploads, bson.D{}, options.Find())
+	require.NoError(t, err)
+	for _, m := range marks {
+		out = append(out, "upload "+m.FileID.Hex())
+	}
 	return out
 }
 

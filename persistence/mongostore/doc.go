@@ -1,13 +1,16 @@
 // Package mongostore keeps the engine's durable records (users,
 // refresh-token families, customers, the audit log, and the conversation
 // engine's conversations, messages, pending statuses, webhook inbox and
-// notifications, and the template registry) in one MongoDB database
-// through the official driver (go.mongodb.org/mongo-driver/v2). It
-// implements actors.Store, actors.ConversationsStore and
-// actors.TemplateStore and passes the shared contract suites in
-// persistence/storetest (Run, RunConversations and RunTemplates) against
-// FerretDB v1.24 on its SQLite and PostgreSQL backends, so it runs on
-// MongoDB and on FerretDB alike.
+// notifications, the template registry and media records) in one MongoDB
+// database through the official driver (go.mongodb.org/mongo-driver/v2),
+// and media bytes in GridFS in the same database (Blobs). It implements
+// actors.Store, actors.ConversationsStore, actors.TemplateStore and
+// actors.MediaStore and passes the shared contract suites in
+// persistence/storetest (Run, RunConversations, RunTemplates, RunMedia);
+// Blobs implements actors.MediaBlobs and mediabytes.Blobs and passes
+// persistence/blobtest (Run, RunReferences); all against FerretDB v1.24 on
+// its SQLite and PostgreSQL backends, so it runs on MongoDB and on FerretDB
+// alike.
 //
 // # Guarantees
 //
@@ -108,9 +111,56 @@
 // (descending) and customerId/updatedAt, messages conversationId/createdAt/
 // _id (descending on createdAt/_id) and waMessageId (not unique: see the
 // guards), pending_statuses waMessageId, notifications
-// userId/createdAt/_id (descending on createdAt/_id) and templates
-// wabaId/gen/name/language (unique). The guard, claim and template_syncs
-// collections are reached by _id only.
+// userId/createdAt/_id (descending on createdAt/_id), templates
+// wabaId/gen/name/language (unique), media sha256 and
+// status/updatedAt/_id, and the GridFS bucket's media.files
+// filename/uploadDate and filename (unique) and media.chunks files_id/n
+// (unique). The guard, claim, template_syncs and media_uploads
+// collections are reached by _id only (media_uploads by at in Sweep).
+//
+// A message's medium (actors.MessageMedia) is the subdocument media,
+// absent for a message without one. SetMessageMedia takes the message's
+// write claim for its current status rank, the one UpdateMessageStatus
+// takes, so neither writes the other's old fields back on FerretDB.
+// SaveMedia is a plain replaceOne: the last of concurrent saves wins whole.
+//
+// # Media bytes in GridFS
+//
+// Blobs (Store.Blobs) keeps media bytes in the GridFS bucket "media", one
+// file per SHA-256, the digest being the filename. It writes the GridFS
+// format itself rather than through the driver's GridFSBucket: the
+// driver's upload stream allocates a 16 MiB buffer per upload and checks
+// its indexes through an unsynchronised field of the bucket, and its
+// download stream cannot seek, while the content route serves HTTP ranges
+// (http.ServeContent seeks to the end for the size, then to the range).
+// The files are plain GridFS all the same: the driver's bucket reads what
+// Blobs writes and Blobs reads what the driver writes (tested).
+//
+//   - No reader sees part of a file. Put writes the chunks under a new file
+//     id first (hashing and counting), then, only when size and digest
+//     match, inserts the files document, which is what Open looks up, so a
+//     file is visible only when complete; otherwise it deletes its chunks.
+//     A unique index on filename keeps one file per digest: of concurrent
+//     Puts of the same bytes (on several nodes) one files document is
+//     inserted and the others delete their chunks and succeed.
+//   - Open reads the files document and returns a reader that fetches
+//     chunks by number (byte p is in chunk p / chunkSize), a window of
+//     about 1 MiB at a time, each fetch bounded by opTimeout; it seeks
+//     without reading. A missing or mis-sized chunk is an
+//     io.ErrUnexpectedEOF error, never wrong bytes.
+//   - Hide renames a file to hidden/<sha>/<file id> (recording hiddenAt),
+//     Unhide renames it back or, when the digest was stored again, removes
+//     it, Purge and Delete remove the files document and then the chunks.
+//     These four take the write claim "blob/<sha>": FerretDB runs an update
+//     as a read and a write, so two renames of one file must not overlap.
+//     FerretDB reports the unique index refusing a rename as an
+//     InternalError, MongoDB as E11000; Unhide checks for the other file
+//     instead of relying on either.
+//   - Each Put keeps a marker in media_uploads while it writes chunks.
+//     Sweep (run by the engine at start) deletes the chunks of markers
+//     older than its age (a Put that died) and puts back hidden files older
+//     than it (a Release that died); a Put whose marker a Sweep took fails
+//     with actors.ErrConflict and leaves nothing.
 //
 // # FerretDB on PostgreSQL
 //

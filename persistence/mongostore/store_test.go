@@ -76,6 +76,13 @@ func TestIndexesExist(t *testing.T) {
 			{name: "sha256", keys: bson.D{{Key: "sha256", Value: int32(1)}}},
 			{name: "status_updatedAt_id", keys: bson.D{{Key: "status", Value: int32(1)}, {Key: "updatedAt", Value: int32(1)}, {Key: "_id", Value: int32(1)}}},
 		},
+		mediaFilesColl: {
+			{name: "filename_uploadDate", keys: bson.D{{Key: "filename", Value: int32(1)}, {Key: "uploadDate", Value: int32(1)}}},
+			{name: "filename_unique", keys: bson.D{{Key: "filename", Value: int32(1)}}, unique: true},
+		},
+		mediaChunksColl: {
+			{name: "files_id_n", keys: bson.D{{Key: "files_id", Value: int32(1)}, {Key: "n", Value: int32(1)}}, unique: true},
+		},
 		templatesColl: {
 			{name: "wabaId_gen_name_language", unique: true,
 				keys: bson.D{{Key: "wabaId", Value: int32(1)}, {Key: "gen", Value: int32(1)}, {Key: "name", Value: int32(1)}, {Key: "language", Value: int32(1)}}},

@@ -1,11 +1,12 @@
 // Package sqlitestore keeps the engine's durable records (users,
 // refresh-token families, customers, the audit log, the conversation
-// engine's conversations, messages, pending statuses and notifications, and
-// the template registry) in one SQLite file, and the webhook inbox in a
+// engine's conversations, messages, pending statuses and notifications, the
+// template registry and media records) in one SQLite file, and the webhook inbox in a
 // second file beside it, using the pure-Go modernc.org/sqlite driver. It
-// implements actors.Store, actors.ConversationsStore and
-// actors.TemplateStore and passes the shared contract suites in
-// persistence/storetest (Run, RunConversations and RunTemplates).
+// implements actors.Store, actors.ConversationsStore, actors.TemplateStore
+// and actors.MediaStore and passes the shared contract suites in
+// persistence/storetest (Run, RunConversations, RunTemplates and RunMedia).
+// Media bytes are not kept here: see persistence/fsblobs.
 //
 // # Guarantees
 //
@@ -95,6 +96,14 @@
 // last message's created_at and id) and one the store did not hand out is
 // ErrBadCursor. ListConversations picks one SQL variant per filter shape so
 // each is served by its own index (see conversation.go).
+//
+// # Media
+//
+// A medium is a row of media (migration 0008), indexed by sha256 (the
+// reference count mediabytes.Release asks for) and by (status, updated_at,
+// id) (MediaByStatus, oldest first). A message's medium is the JSON of
+// actors.MessageMedia in messages.media, NULL without one, written by both
+// appends and replaced by SetMessageMedia; every message read returns it.
 //
 // Every query the store runs is a package constant, and plan_test.go and
 // conversation_plan_test.go check, with EXPLAIN QUERY PLAN on the file that

@@ -74,6 +74,9 @@
 // RunTemplates is the suite of actors.TemplateStore (see its comment for
 // what it pins down beyond package actors).
 //
+// RunMedia is the suite of actors.MediaStore and of the medium every
+// message read returns (see its comment).
+//
 // The package is a normal (non-test) package so other packages' tests can
 // import it; it imports testing and testify and must never be imported by
 // production code.
