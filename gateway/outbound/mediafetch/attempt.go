@@ -77,7 +77,7 @@ func (f *Fetcher) attempt(ctx context.Context, id string) {
 		}
 		delay := f.scheduleRetry(m.ID, m.Attempts)
 		f.fetched.WithLabelValues("retried").Inc()
-		log.Info("inbound medium fetch failed; retrying", zap.String("reason", m.Error), zap.Duration("delay", delay), zap.Error(err))
+		log.Debug("inbound medium fetch failed; retrying", zap.String("reason", m.Error), zap.Duration("delay", delay), zap.Error(err))
 	}
 }
 
