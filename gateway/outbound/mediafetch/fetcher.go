@@ -40,7 +40,7 @@ const (
 	DefaultMaxAttempts    = 10
 	DefaultRetryBase      = 2 * time.Second
 	DefaultRetryMax       = 10 * time.Minute
-	DefaultAttemptTimeout = 2 * time.Minute
+	DefaultAttemptTimeout = 10 * time.Minute
 	DefaultSweepEvery     = 30 * time.Second
 	DefaultMaxBytes       = 100 << 20
 	// sweepBatch bounds the pending records one sweep reads.
