@@ -70,11 +70,11 @@ func (l *live) storedBytes(sha string) []byte {
 func (l *live) mediumSettled(id string) actors.Media {
 	l.t.Helper()
 	var m actors.Media
+	var err error
 	require.Eventually(l.t, func() bool {
-		var err error
 		m, err = l.e.store.Media(context.Background(), id)
 		return err == nil && m.Status != actors.MediaPending
-	}, 20*time.Second, 20*time.Millisecond, "medium %s still pending (%+v)", id, m)
+	}, 20*time.Second, 20*time.Millisecond, "medium %s still pending: %+v, %v", id, &m, &err)
 	return m
 }
 

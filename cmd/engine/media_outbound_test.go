@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,4 +228,58 @@ func TestMediaSendSurvivesRestart(t *testing.T) {
 	msg, err := l.e.store.Message(context.Background(), msgID)
 	require.NoError(t, err)
 	assert.Equal(t, med.WaMediaID, sentBody(t, l, msg.WaMessageID)["image"].(map[string]any)["id"])
+}
+
+// TestMediaInMotionOnMongo: on MongoDB (FerretDB here) with GridFS, an
+// inbound voice note is fetched into the bucket and an upload goes out to
+// WhatsApp, as on SQLite.
+func TestMediaInMotionOnMongo(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.MongoURI = startFerretDB(t)
+	cfg.MongoDatabase = "motion_" + strings.ToLower(actors.NewID()[:12])
+	cfg.ConnectTimeout = 30 * time.Second
+	cfg.MediaFetchBackoff = 20 * time.Millisecond
+	l := startLive(t, cfg)
+	sb := l.sandbox()
+	agentID, agentTok := l.user(actors.RoleAgent)
+	wa := "919811330003"
+	phone := l.cfg.WhatsAppPhoneNumberID
+
+	st, sim := l.sandboxControl("/sandbox/whatsapp/inbound", map[string]any{"from": wa, "phoneNumberId": phone, "type": "audio",
+		"audio": map[string]any{"voice": true, "fail": map[string]any{"fault": "server_error", "count": 1}}})
+	require.Equal(t, http.StatusAccepted, st, sim)
+	data := sim["data"].(map[string]any)
+	in, err := waitMessageByWaID(l, data["waMessageId"].(string))
+	require.NoError(t, err)
+	m := l.mediumSettled(in.Media.ID)
+	require.Equal(t, actors.MediaStored, m.Status, "error: %s", m.Error)
+	served, _ := sb.Media(data["mediaIds"].([]any)[0].(string))
+	assert.Equal(t, served.Data, l.storedBytes(m.SHA256), "in GridFS, byte for byte")
+	assert.Equal(t, 2, m.Attempts)
+
+	c := l.conversationOf(phone, wa)
+	st, body := l.api("POST", "/api/whatsapp/conversations/"+c.ID+"/assign", l.admin(), map[string]any{"agentId": agentID})
+	require.Equal(t, http.StatusOK, st, body)
+	// The agent forwards the customer's voice note back, and sends a PDF.
+	for _, send := range []map[string]any{
+		{"type": "audio", "audio": map[string]string{"mediaId": m.ID}},
+		{"type": "document", "document": map[string]string{"mediaId": l.upload(agentTok, samples.Accepted()["pdf"]), "filename": "invoice.pdf"}},
+	} {
+		send["to"] = "+" + wa
+		st, res := l.api("POST", "/api/whatsapp/messages", agentTok, send)
+		require.Equal(t, http.StatusAccepted, st, res)
+		msgID := res["data"].(map[string]any)["message"].(map[string]any)["id"].(string)
+		require.Eventually(t, func() bool {
+			s := l.messageStatus(msgID)
+			return s == actors.StatusSent || s == actors.StatusDelivered || s == actors.StatusRead
+		}, 20*time.Second, 20*time.Millisecond, "sent (status %s)", l.messageStatus(msgID))
+		msg, err := l.e.store.Message(context.Background(), msgID)
+		require.NoError(t, err)
+		typ := send["type"].(string)
+		waMediaID := sentBody(t, l, msg.WaMessageID)[typ].(map[string]any)["id"].(string)
+		held, ok := sb.Media(waMediaID)
+		require.True(t, ok, "the sandbox issued %s", waMediaID)
+		assert.Equal(t, phone, held.PhoneNumberID)
+	}
 }

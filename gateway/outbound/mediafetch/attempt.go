@@ -77,7 +77,7 @@ func (f *Fetcher) attempt(ctx context.Context, id string) {
 		}
 		delay := f.scheduleRetry(m.ID, m.Attempts)
 		f.fetched.WithLabelValues("retried").Inc()
-		log.Info("inbound medium fetch failed; retrying", zap.String("reason", m.Error), zap.Duration("delay", delay), zap.Error(err))
+		log.Debug("inbound medium fetch failed; retrying", zap.String("reason", m.Error), zap.Duration("delay", delay), zap.Error(err))
 	}
 }
 
@@ -141,7 +141,12 @@ func (f *Fetcher) fetch(ctx context.Context, m *actors.Media) error {
 	next := *m
 	next.Status, next.Error, next.UpdatedAt = actors.MediaStored, "", f.now().UTC()
 	next.SHA256, next.Size, next.MimeType = want.SHA256, info.FileSize, info.MimeType
-	if err := mediabytes.Save(ctx, f.opts.Store, f.opts.Blobs, next, tmp); err != nil {
+	// The bytes are here: keep them even if Run is stopping. A Save cut
+	// off after its record write would undo it by deleting the record,
+	// which was this medium's pending record before.
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.opts.AttemptTimeout)
+	defer cancel()
+	if err := mediabytes.Save(kctx, f.opts.Store, f.opts.Blobs, next, tmp); err != nil {
 		if errors.Is(err, actors.ErrNotFound) {
 			return fmt.Errorf("%w: %w", errRecordGone, err)
 		}

@@ -46,7 +46,9 @@
 //     never blocks (a full queue drops the request, the sweep takes the
 //     record). Each attempt is bounded by AttemptTimeout.
 //   - Run returns once ctx ended and the attempts in flight returned;
-//     an interrupted attempt leaves its record pending for the next run.
+//     an interrupted attempt leaves its record pending for the next run,
+//     except that bytes already downloaded are kept (bounded by
+//     AttemptTimeout) rather than cut off half-recorded.
 //     Several engines sharing one store may fetch the same medium twice;
 //     the result is the same record and the same bytes.
 package mediafetch

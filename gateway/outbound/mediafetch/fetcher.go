@@ -40,7 +40,7 @@ const (
 	DefaultMaxAttempts    = 10
 	DefaultRetryBase      = 2 * time.Second
 	DefaultRetryMax       = 10 * time.Minute
-	DefaultAttemptTimeout = 2 * time.Minute
+	DefaultAttemptTimeout = 10 * time.Minute
 	DefaultSweepEvery     = 30 * time.Second
 	DefaultMaxBytes       = 100 << 20
 	// sweepBatch bounds the pending records one sweep reads.
@@ -230,9 +230,14 @@ func (f *Fetcher) sweep(ctx context.Context) {
 	}
 	now := f.now()
 	for _, m := range ms {
-		if m.Attempts == 0 || !now.Before(m.UpdatedAt.Add(f.retryDelay(m.Attempts))) {
+		due := m.UpdatedAt.Add(f.retryDelay(m.Attempts))
+		if m.Attempts == 0 || !now.Before(due) {
 			f.Fetch(m.ID)
+			continue
 		}
+		// Not due yet: its retry timer may be gone (a restart), so make
+		// sure one is set for when it is.
+		f.retryAt(m.ID, due.Sub(now), false)
 	}
 }
 
@@ -251,12 +256,22 @@ func (f *Fetcher) retryDelay(n int) time.Duration {
 func (f *Fetcher) scheduleRetry(mediaID string, n int) time.Duration {
 	ceiling := f.retryDelay(n)
 	delay := ceiling/2 + time.Duration(rand.Int64N(int64(ceiling/2)+1))
+	f.retryAt(mediaID, delay, true)
+	return delay
+}
+
+// retryAt queues mediaID after delay, unless Run stopped or, when replace
+// is false, a retry is set for it already.
+func (f *Fetcher) retryAt(mediaID string, delay time.Duration, replace bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
-		return delay
+		return
 	}
 	if old := f.timers[mediaID]; old != nil {
+		if !replace {
+			return
+		}
 		old.Stop()
 	}
 	f.timers[mediaID] = time.AfterFunc(delay, func() {
@@ -265,7 +280,6 @@ func (f *Fetcher) scheduleRetry(mediaID string, n int) time.Duration {
 		f.mu.Unlock()
 		f.Fetch(mediaID)
 	})
-	return delay
 }
 
 // spoolPattern names the temporary files of downloads.

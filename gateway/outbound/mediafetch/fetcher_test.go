@@ -361,9 +361,20 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, actors.MediaPending, m.Status, "nothing fetched before Run")
 
-	// A new fetcher, as after a restart: its first sweep finds the record.
+	// A second medium whose last failed attempt was just now: not due at
+	// the first sweep, it must not wait for the next one (an hour away).
+	waID2 := w.simulate("image", `{}`)
+	msg2 := w.receive(w.inbound("image", waID2, "wamid.restart.2", nil))
+	m2, err := w.store.Media(context.Background(), msg2.Media.ID)
+	require.NoError(t, err)
+	m2.Attempts, m2.Error, m2.UpdatedAt = 3, "http 503", time.Now().UTC()
+	require.NoError(t, w.store.SaveMedia(context.Background(), m2))
+
+	// A new fetcher, as after a restart: its first sweep finds the records.
 	w.opts.Registry = prometheus.NewRegistry()
 	w.fetcher = mediafetch.New(w.opts)
 	w.run()
 	w.stored(msg, waID)
+	got := w.stored(msg2, waID2)
+	assert.Equal(t, 4, got.Attempts, "attempts are counted across the restart")
 }

@@ -252,6 +252,10 @@ func (s *Sender) processUpload(ctx context.Context, d actors.Delivery) {
 		s.ack(d, log)
 		return
 	}
+	// A new request finds its medium stored (MediaPrep puts a failed one
+	// back); one that finds it failed is a dead letter re-driven, whose
+	// send was failed and acknowledged: it needs a send job again.
+	redriven := m.Status == actors.MediaFailed
 	m.Status, m.Attempts, m.UpdatedAt = actors.MediaUploading, m.Attempts+1, time.Now().UTC()
 	if err := s.opts.Media.SaveMedia(ctx, m); err != nil {
 		if ctx.Err() == nil {
@@ -282,6 +286,9 @@ func (s *Sender) processUpload(ctx context.Context, d actors.Delivery) {
 		}
 		s.uploads.WithLabelValues("uploaded").Inc()
 		log.Debug("medium uploaded", zap.String("wa_media_id", waID))
+		if redriven {
+			s.resend(ctx, job, log)
+		}
 		s.ack(d, log)
 		return
 	}
@@ -299,6 +306,21 @@ func (s *Sender) processUpload(ctx context.Context, d actors.Delivery) {
 		s.retryUpload(ctx, d, m, pause, dec.Reason, log)
 	default:
 		s.failUpload(ctx, d, m, "WhatsApp refused the upload: "+dec.Reason, log)
+	}
+}
+
+// resend publishes the send job of the upload's message again when the
+// message is queued (re-driven with its upload); a second job of a message
+// is harmless: the sender sends a message once.
+func (s *Sender) resend(ctx context.Context, job actors.OutboundJob, log *zap.Logger) {
+	msg, err := s.opts.Store.Message(ctx, job.MessageID)
+	if err != nil || msg.Status != actors.StatusQueued || s.opts.Outbox == nil {
+		return
+	}
+	send := actors.OutboundJob{MessageID: msg.ID, ConversationID: job.ConversationID, PhoneNumberID: job.PhoneNumberID, To: job.To,
+		Priority: job.Priority, Body: msg.Raw, MediaID: job.MediaID, Attempt: 1, EnqueuedAt: time.Now().UTC()}
+	if err := s.opts.Outbox.Publish(ctx, send); err != nil {
+		log.Warn("publish the send of a re-driven upload; it goes out at the next start-up", zap.Error(err))
 	}
 }
 

@@ -382,3 +382,28 @@ func TestDeletedMediumFailsTheSend(t *testing.T) {
 	assert.Equal(t, actors.FailureMedia, got.Error.Kind)
 	assert.Contains(t, got.Error.Message, "deleted")
 }
+
+// TestRedrivenUploadSends: an upload dead-lettered after its last attempt
+// fails its send; re-driving the dead letter (the message back to queued,
+// as the dead-letter route does) uploads the medium and sends the message.
+func TestRedrivenUploadSends(t *testing.T) {
+	w := newMediaWorld(t, mediaOptions{maxAttempts: 2})
+	require.NoError(t, w.sb.FailUploads(number, 2, cloudapi.UploadServerError))
+	m := w.medium(nil)
+	msg, upload, send := w.queued(m.ID)
+	w.publish(*upload, send)
+	got := w.final(msg.ID)
+	require.Equal(t, actors.StatusFailed, got.Status)
+	dls, err := w.queue.ListDeadLetters(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	assert.Equal(t, actors.JobMediaUpload, dls[0].Job.Kind, "only the upload is dead-lettered; the send was failed and acknowledged")
+
+	requeued, err := w.store.RequeueFailed(context.Background(), msg.ID, time.Now().UTC())
+	require.NoError(t, err)
+	require.True(t, requeued)
+	n, err := w.queue.Redrive(context.Background(), []string{msg.ID})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	w.sentWith(msg.ID, m.ID)
+}

@@ -32,7 +32,9 @@
 // used), so it never races its upload; a medium that waited UploadStall
 // for its upload to start (longer while one retries) gets a new upload job,
 // so a lost job does not strand the send; a medium whose upload failed, or
-// that was deleted, fails the message (kind media, with the reason).
+// that was deleted, fails the message (kind media, with the reason). A
+// dead-lettered upload, re-driven, sends its message again once it
+// succeeds.
 // MediaPrep readies a medium for a send (the conversations' MediaSends):
 // it links it to the message and decides whether an upload is needed.
 package sender

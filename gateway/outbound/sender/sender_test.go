@@ -498,8 +498,9 @@ func TestSendIsDeadLetteredAfterItsLastAttempt(t *testing.T) {
 	assert.Equal(t, "dead-letter", last.op)
 	assert.Equal(t, 2, last.attempt)
 	assert.Equal(t, 2, w.api.calls("4915100000005"))
+	// The dead letter is settled before the message's status is written.
+	require.Eventually(t, func() bool { return w.store.get(id).Status == actors.StatusFailed }, 5*time.Second, 2*time.Millisecond)
 	m := w.store.get(id)
-	assert.Equal(t, actors.StatusFailed, m.Status)
 	require.NotNil(t, m.Error)
 	assert.Contains(t, m.Error.Title, "dead-lettered")
 	require.Eventually(t, func() bool { return len(w.outcomes.of(id)) == 1 }, 5*time.Second, 2*time.Millisecond, "the conversation is told")

@@ -19,6 +19,9 @@ const (
 	DefaultBaseURL = "https://graph.facebook.com"
 	DefaultVersion = "v21.0"
 	DefaultTimeout = 15 * time.Second
+	// DefaultMediaTimeout bounds one upload or download of a file with
+	// the default HTTP client: a 100 MB document needs more than a message.
+	DefaultMediaTimeout = 10 * time.Minute
 )
 
 // maxResponseBytes bounds how much of an answer Send reads. Meta's answers
@@ -52,7 +55,8 @@ type ClientOptions struct {
 	// AccessToken is sent as "Authorization: Bearer <token>".
 	AccessToken string
 	// HTTPClient sends the requests; nil means a client with a 15 s
-	// timeout that keeps up to IdleConns connections open.
+	// timeout (10 minutes for media uploads and downloads) that keeps up
+	// to IdleConns connections open.
 	HTTPClient *http.Client
 	// IdleConns is how many idle connections to the Cloud API the default
 	// client keeps for reuse (default 256); set it to the senders'
@@ -81,6 +85,7 @@ type Client struct {
 	mediaHosts []string // lower case
 	auth       string   // "Bearer " + token
 	httpc      *http.Client
+	mediac     *http.Client // uploads and downloads of files
 }
 
 // NewClient returns a Client for opts.
@@ -93,13 +98,15 @@ func NewClient(opts ClientOptions) *Client {
 	if version == "" {
 		version = DefaultVersion
 	}
-	httpc := opts.HTTPClient
+	httpc, mediac := opts.HTTPClient, opts.HTTPClient
 	if httpc == nil {
 		idle := opts.IdleConns
 		if idle <= 0 {
 			idle = 256
 		}
-		httpc = &http.Client{Timeout: DefaultTimeout, Transport: newTransport(idle)}
+		t := newTransport(idle)
+		httpc = &http.Client{Timeout: DefaultTimeout, Transport: t}
+		mediac = &http.Client{Timeout: DefaultMediaTimeout, Transport: t}
 	}
 	baseURL, err := url.Parse(base)
 	if err != nil {
@@ -113,7 +120,7 @@ func NewClient(opts ClientOptions) *Client {
 	for i, h := range hosts {
 		lower[i] = strings.ToLower(strings.TrimPrefix(h, "."))
 	}
-	return &Client{base: base + "/" + version, baseURL: baseURL, mediaHosts: lower, auth: "Bearer " + opts.AccessToken, httpc: httpc}
+	return &Client{base: base + "/" + version, baseURL: baseURL, mediaHosts: lower, auth: "Bearer " + opts.AccessToken, httpc: httpc, mediac: mediac}
 }
 
 // Send POSTs body, a Cloud API message request as is, to

@@ -59,7 +59,9 @@
 // stores what it reads keeps nothing of bad bytes. The token goes only to
 // BaseURL's host and the media hosts (DefaultMediaHosts: Meta's), over
 // https unless BaseURL is http (the sandbox); another URL is
-// ErrMediaURLHost. Errors otherwise are those of Send: *APIError (404 from
+// ErrMediaURLHost. Uploads and downloads get 10 minutes
+// (DefaultMediaTimeout) with the default HTTP client, not a message's 15 s.
+// Errors otherwise are those of Send: *APIError (404 from
 // Download: the URL expired, ask MediaURL again; code 100 subcode 33 from
 // MediaURL: the id is unknown or expired) and ErrTransport; none retries.
 //

@@ -87,7 +87,7 @@ func (c *Client) UploadMedia(ctx context.Context, phoneNumberID, mimeType, filen
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Accept", "application/json")
 
-	raw, status, err := c.do(req)
+	raw, status, err := c.do(c.mediac, req)
 	if err != nil {
 		return "", fmt.Errorf("upload media from %s: %w", phoneNumberID, err)
 	}
@@ -132,7 +132,7 @@ func (c *Client) MediaURL(ctx context.Context, mediaID string) (MediaInfo, error
 	}
 	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
-	raw, status, err := c.do(req)
+	raw, status, err := c.do(c.httpc, req)
 	if err != nil {
 		return MediaInfo{}, fmt.Errorf("media url of %s: %w", mediaID, err)
 	}
@@ -149,8 +149,8 @@ func (c *Client) MediaURL(ctx context.Context, mediaID string) (MediaInfo, error
 
 // do sends req and reads at most maxResponseBytes of the answer; the error
 // wraps ErrTransport when no answer came.
-func (c *Client) do(req *http.Request) ([]byte, int, error) {
-	resp, err := c.httpc.Do(req)
+func (c *Client) do(httpc *http.Client, req *http.Request) ([]byte, int, error) {
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrTransport, unwrapURLError(err))
 	}
@@ -199,7 +199,7 @@ func (c *Client) Download(ctx context.Context, mediaURL string, want Expect) (io
 		return nil, fmt.Errorf("download media from %s: build request: %w", u.Host, err)
 	}
 	req.Header.Set("Authorization", c.auth)
-	resp, err := c.httpc.Do(req)
+	resp, err := c.mediac.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("download media from %s: %w: %w", u.Host, ErrTransport, unwrapURLError(err))
 	}
