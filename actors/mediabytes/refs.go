@@ -22,15 +22,36 @@ import (
 // wraps the store's. When the second store fails, the record is deleted
 // again and the bytes released, so no record is left without its bytes.
 func Create(ctx context.Context, store actors.MediaStore, blobs Blobs, m actors.Media, body io.ReadSeeker) error {
-	return keep(ctx, store, blobs, m, body, "create media", store.CreateMedia, actors.ErrDuplicate)
+	undo := func(ctx context.Context) error {
+		if err := store.DeleteMedia(ctx, m.ID); err != nil && !errors.Is(err, actors.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	return keep(ctx, store, blobs, m, body, "create media", store.CreateMedia, actors.ErrDuplicate, undo)
 }
 
 // Save is Create for a record that exists: the bytes of an inbound medium
 // were fetched and m (status stored, SHA256 and Size set) replaces its
-// pending record. A record that is gone (actors.ErrNotFound) releases the
-// bytes.
+// pending record. A record that is gone is actors.ErrNotFound, nothing
+// stored. When the second store fails, the record as it was before is put
+// back (a pending inbound medium stays pending, to be fetched again: never
+// lost), and the bytes released.
 func Save(ctx context.Context, store actors.MediaStore, blobs Blobs, m actors.Media, body io.ReadSeeker) error {
-	return keep(ctx, store, blobs, m, body, "save media", store.SaveMedia, actors.ErrNotFound)
+	prev, err := store.Media(ctx, m.ID)
+	if err != nil {
+		if errors.Is(err, actors.ErrNotFound) {
+			return fmt.Errorf("save media %s: %w", m.ID, err)
+		}
+		return fmt.Errorf("save media %s: read the record: %w", m.ID, err)
+	}
+	undo := func(ctx context.Context) error {
+		if err := store.SaveMedia(ctx, prev); err != nil && !errors.Is(err, actors.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	return keep(ctx, store, blobs, m, body, "save media", store.SaveMedia, actors.ErrNotFound, undo)
 }
 
 // keep puts the bytes, writes the record with write, and puts the bytes
@@ -38,7 +59,7 @@ func Save(ctx context.Context, store actors.MediaStore, blobs Blobs, m actors.Me
 // not stored; any other failure may have stored it (a timeout), so the
 // bytes are kept then.
 func keep(ctx context.Context, store actors.MediaStore, blobs Blobs, m actors.Media, body io.ReadSeeker,
-	op string, write func(context.Context, actors.Media) error, refused error,
+	op string, write func(context.Context, actors.Media) error, refused error, undo func(context.Context) error,
 ) error {
 	op = fmt.Sprintf("%s %s", op, m.ID)
 	if err := put(ctx, blobs, m, body); err != nil {
@@ -57,7 +78,7 @@ func keep(ctx context.Context, store actors.MediaStore, blobs Blobs, m actors.Me
 		err = fmt.Errorf("%s: store bytes again: %w", op, err)
 		uctx, cancel := undoContext(ctx)
 		defer cancel()
-		if derr := store.DeleteMedia(uctx, m.ID); derr != nil && !errors.Is(derr, actors.ErrNotFound) {
+		if derr := undo(uctx); derr != nil {
 			return errors.Join(err, fmt.Errorf("%s: undo record: %w", op, derr))
 		}
 		return errors.Join(err, Release(uctx, store, blobs, m.SHA256))

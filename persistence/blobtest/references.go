@@ -44,6 +44,7 @@ func RunReferences(t *testing.T, h RefHarness) {
 		{name: "a refused record releases its bytes", check: checkCreateRefused},
 		{name: "bytes that do not match create nothing", check: checkCreateMismatch},
 		{name: "save stores the bytes of a pending record", check: checkSave},
+		{name: "a failed second store undoes the write, never losing a pending record", check: checkSecondPutFails},
 		{name: "release keeps referenced bytes and ignores absent ones", check: checkRelease},
 		{name: "open rides out bytes hidden for an instant", check: checkOpenRetries},
 		{name: "an upload and a deletion in every order that matters", check: checkInterleavings},
@@ -157,6 +158,50 @@ func checkSave(t *testing.T, ctx context.Context, h RefHarness, ms actors.MediaS
 	gone.ID, gone.SHA256, gone.Size = "p404", otherSHA, 100
 	require.ErrorIs(t, mediabytes.Save(ctx, ms, bs, gone, bytes.NewReader(other)), actors.ErrNotFound)
 	requireAbsent(t, ctx, bs, otherSHA)
+	refNoResidue(t, h, bs)
+}
+
+// failingPut fails every Put after the first ok of them with errPut: the
+// byte store went away between a keep's two stores.
+type failingPut struct {
+	mediabytes.Blobs
+	mu sync.Mutex
+	ok int
+}
+
+var errPut = errors.New("injected: byte store unavailable")
+
+func (f *failingPut) Put(ctx context.Context, sha string, size int64, r io.Reader) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ok > 0 {
+		f.ok--
+		return f.Blobs.Put(ctx, sha, size, r)
+	}
+	return errPut
+}
+
+func checkSecondPutFails(t *testing.T, ctx context.Context, h RefHarness, ms actors.MediaStore, bs mediabytes.Blobs) {
+	// Save: the pending record stays pending (its fetch is tried again).
+	voice, sha := sample(39, 4200)
+	p := actors.Media{ID: "p1", MimeType: "audio/ogg", Status: actors.MediaPending, WaMediaID: "wa1", CreatedAt: refBase, UpdatedAt: refBase}
+	require.NoError(t, ms.CreateMedia(ctx, p))
+	stored := p
+	stored.Status, stored.SHA256, stored.Size, stored.UpdatedAt = actors.MediaStored, sha, int64(len(voice)), refBase.Add(time.Second)
+	err := mediabytes.Save(ctx, ms, &failingPut{Blobs: bs, ok: 1}, stored, bytes.NewReader(voice))
+	require.ErrorIs(t, err, errPut)
+	got, err := ms.Media(ctx, "p1")
+	require.NoError(t, err, "the pending record is kept")
+	assert.Equal(t, p, got, "as it was before the save")
+	requireAbsent(t, ctx, bs, sha)
+
+	// Create: no record is left without its bytes.
+	x, shaX := sample(40, 1500)
+	err = mediabytes.Create(ctx, ms, &failingPut{Blobs: bs, ok: 1}, upload("me1", x), bytes.NewReader(x))
+	require.ErrorIs(t, err, errPut)
+	_, err = ms.Media(ctx, "me1")
+	require.ErrorIs(t, err, actors.ErrNotFound, "the record is undone")
+	requireAbsent(t, ctx, bs, shaX)
 	refNoResidue(t, h, bs)
 }
 
