@@ -213,6 +213,7 @@ func TestReadyzChecksRabbitMQ(t *testing.T) {
 // the queue never had. The next start publishes it (on RabbitMQ as on the
 // in-process queue), and it is sent once.
 func TestQueuedMessageNeverPublishedIsSentAfterRestart(t *testing.T) {
+	t.Parallel()
 	queueModes(t, func(t *testing.T, cfg configs.Config) {
 		cfg.SandboxStatusDelay = 10 * time.Millisecond
 		l := startLive(t, cfg)

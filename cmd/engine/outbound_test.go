@@ -89,6 +89,7 @@ func (l *live) messageStatus(id string) string {
 }
 
 func TestTextReplyEndsReadOnAgentSocket(t *testing.T) {
+	t.Parallel()
 	queueModes(t, func(t *testing.T, cfg configs.Config) {
 		cfg.SandboxStatusDelay = 20 * time.Millisecond
 		l := startLive(t, cfg)
@@ -200,6 +201,7 @@ func TestWindowRefusalAndTemplateAfterExpiry(t *testing.T) {
 }
 
 func TestInjectedFailures(t *testing.T) {
+	t.Parallel()
 	queueModes(t, func(t *testing.T, cfg configs.Config) {
 		cfg.SendMaxAttempts = 2
 		cfg.SandboxStatusDelay = 10 * time.Millisecond

@@ -212,6 +212,7 @@ func (l *live) sendID(token, wa, text string) string {
 // reaches the Cloud API before the pause is over), none is lost, and all go
 // out once the token works again.
 func TestTokenErrorPausesTheNumber(t *testing.T) {
+	t.Parallel()
 	queueModes(t, func(t *testing.T, cfg configs.Config) {
 		api := newCloudAPI(t)
 		cfg = pauseConfig(t, cfg, api)

@@ -1,5 +1,3 @@
-// Package ogg holds what both the media validator and the sample
-// generator need of the OGG container: the page checksum.
 package ogg
 
 var table = func() (t [256]uint32) {
