@@ -1,0 +1,40 @@
+// Package sender drains the outbound queue into the WhatsApp Cloud API.
+//
+// Guarantees: a job is acknowledged only after its outcome is persisted
+// (the message's status: sent with its wamid, or failed with Meta's code). A
+// redelivered job whose message is no longer queued is acknowledged without a
+// second send, so a send reaches Meta twice only if the process died while
+// its HTTP request was in flight. Sends are shaped per business number
+// (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
+// classified by Meta's code through the engine's one table
+// (actors.WhatsAppErrorRule, the same the conversations apply to failed
+// status webhooks): retried with exponential backoff and jitter, failed for
+// good (the message's error carries the code, the failure kind and a reason
+// an agent can act on), or pausing the number (0/190, 368/131031/131042: an
+// error log, engine_sender_paused_total{scope="number"} and an operator
+// alert to every admin and supervisor) or the recipient on that number
+// (131048/131049: scope="recipient"). Pauses applies the pauses and alerts;
+// one Pauses is shared with the conversations, so a failure Meta reports
+// late pauses the same shaper. A job whose number or
+// recipient is paused is put back untried until the pause ends
+// (engine_sends_total{outcome="held"}) without using an attempt, so a long
+// outage delays messages but fails none. A job that exhausts its attempts
+// by failures is dead-lettered and its message marked failed.
+//
+// Our media travel on the same queue. An upload job (actors.JobMediaUpload)
+// streams the medium's bytes from the byte store to the business number's
+// media endpoint and records WhatsApp's id (stored → uploading → uploaded,
+// or failed with the reason), classified and retried as sends are, its
+// attempts counted on the job and the medium. A send naming our medium
+// (OutboundJob.MediaID) goes out only with WhatsApp's id of it, fresh for
+// its number (uploaded there less than actors.MediaWaLife ago), put into
+// the body in place of ours: until then it is held untried (no attempt
+// used), so it never races its upload; a medium that waited UploadStall
+// for its upload to start (longer while one retries) gets a new upload job,
+// so a lost job does not strand the send; a medium whose upload failed, or
+// that was deleted, fails the message (kind media, with the reason). A
+// dead-lettered upload, re-driven, sends its message again once it
+// succeeds.
+// MediaPrep readies a medium for a send (the conversations' MediaSends):
+// it links it to the message and decides whether an upload is needed.
+package sender
