@@ -1,6 +1,9 @@
-// Command sandbox runs the provider sandbox on its own: an emulator of the
-// WhatsApp Cloud API (package gateway/sandbox/cloudapi) for running the engine
-// without a Meta account. Point the engine's Graph API base URL at it.
+// Command sandbox runs the provider sandboxes on their own, on one
+// listener: an emulator of the WhatsApp Cloud API (package
+// gateway/sandbox/cloudapi) and one of Exotel's Voice v1 API (package
+// gateway/sandbox/exotel, under /v1/Accounts/ and /sandbox/exotel/), for
+// running the engine without a Meta or Exotel account. Point the engine's
+// Graph API base URL and EXOTEL_API_URL at it.
 //
 //	SANDBOX_HOST                   address to listen on (default 127.0.0.1, loopback only;
 //	                               0.0.0.0 or "" for every interface)
@@ -17,6 +20,12 @@
 //	                               window (when inbound webhooks reach the engine another way)
 //	SANDBOX_TEMPLATE_REVIEW_DELAY  how long a created template stays PENDING (default 1s)
 //	SANDBOX_MEDIA_URL_LIFE         how long a media download URL serves (default 5m, Meta's)
+//	SANDBOX_EXOTEL_SID             Exotel account sid the sandbox answers for (default sandbox1)
+//	SANDBOX_EXOTEL_API_KEY         basic-auth user of the Exotel API (default sandbox-key)
+//	SANDBOX_EXOTEL_API_TOKEN       basic-auth password of the Exotel API (default sandbox-token)
+//	SANDBOX_EXOTEL_CALLER_IDS      the account's ExoPhones, comma-separated (default 08047112233)
+//	SANDBOX_EXOTEL_RING_DELAY      time from connect to answered (or busy...) (default 6s)
+//	SANDBOX_EXOTEL_TALK_DELAY      time from answered to completed (default 20s)
 //	LOG_LEVEL                      debug, info (default), warn, error
 //
 // SIGINT or SIGTERM stops it gracefully.
@@ -40,6 +49,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wacc/engine/gateway/sandbox/cloudapi"
+	"github.com/wacc/engine/gateway/sandbox/exotel"
 )
 
 // shutdownTimeout bounds the wait for in-flight requests at shutdown.
@@ -99,13 +109,23 @@ type config struct {
 	assumeWindowOpen bool
 	reviewDelay      time.Duration
 	mediaURLLife     time.Duration
+	exotel           exotelConfig
+}
+
+// exotelConfig is what the environment sets for the Exotel sandbox.
+type exotelConfig struct {
+	sid, apiKey, apiToken string
+	callerIDs             []string
+	ringDelay, talkDelay  time.Duration
 }
 
 // defaultConfig is the configuration with no variable set.
 func defaultConfig() config {
 	return config{host: cloudapi.DefaultListenHost, port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
 		wabaID: cloudapi.DefaultBusinessAccountID, pricing: cloudapi.PricingPMP, window: cloudapi.DefaultServiceWindow,
-		reviewDelay: cloudapi.DefaultTemplateReviewDelay, mediaURLLife: cloudapi.DefaultMediaURLLife}
+		reviewDelay: cloudapi.DefaultTemplateReviewDelay, mediaURLLife: cloudapi.DefaultMediaURLLife,
+		exotel: exotelConfig{sid: exotel.DefaultAccountSID, apiKey: exotel.DefaultAPIKey, apiToken: exotel.DefaultAPIToken,
+			callerIDs: []string{exotel.DefaultExoPhone}, ringDelay: exotel.DefaultRingDelay, talkDelay: exotel.DefaultTalkDelay}}
 }
 
 // loadConfig reads the environment through lookupEnv (os.LookupEnv);
@@ -176,6 +196,7 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 		}
 		cfg.mediaURLLife = d
 	}
+	problems = append(problems, loadExotel(getenv, &cfg.exotel)...)
 	if raw := strings.TrimSpace(getenv("LOG_LEVEL")); raw != "" {
 		lvl, err := zapcore.ParseLevel(raw)
 		if err != nil {
@@ -187,6 +208,45 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 		return cfg, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return cfg, nil
+}
+
+// loadExotel reads the SANDBOX_EXOTEL_* variables into c and returns the
+// problems it found.
+func loadExotel(getenv func(string) string, c *exotelConfig) []string {
+	var problems []string
+	if raw := strings.TrimSpace(getenv("SANDBOX_EXOTEL_SID")); raw != "" {
+		if strings.ContainsAny(raw, "/?# ") {
+			problems = append(problems, fmt.Sprintf("SANDBOX_EXOTEL_SID: %q is not an account sid", raw))
+		}
+		c.sid = raw
+	}
+	if raw := getenv("SANDBOX_EXOTEL_API_KEY"); raw != "" {
+		c.apiKey = raw
+	}
+	if raw := getenv("SANDBOX_EXOTEL_API_TOKEN"); raw != "" {
+		c.apiToken = raw
+	}
+	if raw := strings.TrimSpace(getenv("SANDBOX_EXOTEL_CALLER_IDS")); raw != "" {
+		c.callerIDs = nil
+		for p := range strings.SplitSeq(raw, ",") {
+			p = strings.TrimSpace(p)
+			if len(strings.Trim(strings.TrimPrefix(p, "+"), "0123456789")) != 0 || len(p) < 7 {
+				problems = append(problems, fmt.Sprintf("SANDBOX_EXOTEL_CALLER_IDS: %q is not a phone number", p))
+				continue
+			}
+			c.callerIDs = append(c.callerIDs, p)
+		}
+	}
+	for name, d := range map[string]*time.Duration{"SANDBOX_EXOTEL_RING_DELAY": &c.ringDelay, "SANDBOX_EXOTEL_TALK_DELAY": &c.talkDelay} {
+		if raw := strings.TrimSpace(getenv(name)); raw != "" {
+			v, err := parseDelay(raw)
+			if err != nil || v <= 0 {
+				problems = append(problems, fmt.Sprintf("%s: %q is not a positive duration such as 6s", name, raw))
+			}
+			*d = v
+		}
+	}
+	return problems
 }
 
 func parseDelay(raw string) (time.Duration, error) {
@@ -232,10 +292,20 @@ func run(ctx context.Context, cfg config, log *zap.Logger, ln net.Listener) erro
 	if cfg.webhookURL != "" && cfg.appSecret == "" {
 		log.Warn("WHATSAPP_APP_SECRET is empty: the engine will refuse the callbacks' signature")
 	}
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	exo := exotel.New(exotel.Options{
+		Log:        log,
+		AccountSID: cfg.exotel.sid,
+		APIKey:     cfg.exotel.apiKey,
+		APIToken:   cfg.exotel.apiToken,
+		ExoPhones:  cfg.exotel.callerIDs,
+		RingDelay:  cfg.exotel.ringDelay,
+		TalkDelay:  cfg.exotel.talkDelay,
+	})
+	srv := &http.Server{Handler: handler(sb, exo), ReadHeaderTimeout: 10 * time.Second}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return sb.Run(gctx) })
+	g.Go(func() error { return exo.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
@@ -254,8 +324,21 @@ func run(ctx context.Context, cfg config, log *zap.Logger, ln net.Listener) erro
 	log.Info("sandbox listening", zap.String("addr", ln.Addr().String()),
 		zap.String("webhook_url", cfg.webhookURL), zap.Duration("status_delay", cfg.statusDelay),
 		zap.String("waba_id", cfg.wabaID), zap.String("pricing", cfg.pricing), zap.Duration("window", cfg.window),
-		zap.Bool("assume_window_open", cfg.assumeWindowOpen))
+		zap.Bool("assume_window_open", cfg.assumeWindowOpen), zap.String("exotel_sid", cfg.exotel.sid),
+		zap.Strings("exotel_caller_ids", cfg.exotel.callerIDs))
 	err := g.Wait()
 	log.Info("sandbox stopped", zap.Int("pending_callbacks", sb.PendingCallbacks()))
 	return err
+}
+
+// handler routes Exotel's paths to the Exotel sandbox and everything else
+// to the WhatsApp one (whose /{version}/... paths would otherwise take
+// /v1/Accounts/...).
+func handler(wa *cloudapi.Sandbox, exo *exotel.Sandbox) http.Handler {
+	mux := http.NewServeMux()
+	eh := exo.Handler()
+	mux.Handle("/v1/Accounts/", eh)
+	mux.Handle("/sandbox/exotel/", eh)
+	mux.Handle("/", wa.Handler())
+	return mux
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -34,12 +36,25 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{name: "defaults: loopback, PMP, 24h window", env: map[string]string{},
 			want: config{host: "127.0.0.1", port: 4010, statusDelay: cloudapi.DefaultStatusDelay, logLevel: zapcore.InfoLevel,
-				wabaID: "100000000000002", pricing: "PMP", window: 24 * time.Hour, reviewDelay: time.Second, mediaURLLife: 5 * time.Minute}},
+				wabaID: "100000000000002", pricing: "PMP", window: 24 * time.Hour, reviewDelay: time.Second, mediaURLLife: 5 * time.Minute,
+				exotel: exotelConfig{sid: "sandbox1", apiKey: "sandbox-key", apiToken: "sandbox-token", callerIDs: []string{"08047112233"},
+					ringDelay: 6 * time.Second, talkDelay: 20 * time.Second}}},
 		{name: "everything set", env: map[string]string{"SANDBOX_HOST": "0.0.0.0", "SANDBOX_PORT": "5000", "SANDBOX_WEBHOOK_URL": "http://127.0.0.1:8080/api/whatsapp/webhook",
 			"WHATSAPP_APP_SECRET": "s3cret", "SANDBOX_STATUS_DELAY": "1s", "LOG_LEVEL": "debug", "SANDBOX_WABA_ID": "555", "SANDBOX_PRICING": "cbp",
 			"SANDBOX_WINDOW": "2m", "SANDBOX_ASSUME_WINDOW_OPEN": "true", "SANDBOX_TEMPLATE_REVIEW_DELAY": "5s", "SANDBOX_MEDIA_URL_LIFE": "30s"},
 			want: config{host: "0.0.0.0", port: 5000, webhookURL: "http://127.0.0.1:8080/api/whatsapp/webhook", appSecret: "s3cret", statusDelay: time.Second,
-				logLevel: zapcore.DebugLevel, wabaID: "555", pricing: "CBP", window: 2 * time.Minute, assumeWindowOpen: true, reviewDelay: 5 * time.Second, mediaURLLife: 30 * time.Second}},
+				logLevel: zapcore.DebugLevel, wabaID: "555", pricing: "CBP", window: 2 * time.Minute, assumeWindowOpen: true, reviewDelay: 5 * time.Second, mediaURLLife: 30 * time.Second,
+				exotel: defaultConfig().exotel}},
+		{name: "exotel set", env: map[string]string{"SANDBOX_EXOTEL_SID": "acme1", "SANDBOX_EXOTEL_API_KEY": "k", "SANDBOX_EXOTEL_API_TOKEN": "t",
+			"SANDBOX_EXOTEL_CALLER_IDS": "08047000000, +918047000001", "SANDBOX_EXOTEL_RING_DELAY": "100ms", "SANDBOX_EXOTEL_TALK_DELAY": "2s"},
+			want: with(func(c *config) {
+				c.exotel = exotelConfig{sid: "acme1", apiKey: "k", apiToken: "t", callerIDs: []string{"08047000000", "+918047000001"},
+					ringDelay: 100 * time.Millisecond, talkDelay: 2 * time.Second}
+			})},
+		{name: "bad exotel sid", env: map[string]string{"SANDBOX_EXOTEL_SID": "a/b"}, wantErr: "SANDBOX_EXOTEL_SID"},
+		{name: "bad exotel caller id", env: map[string]string{"SANDBOX_EXOTEL_CALLER_IDS": "08047000000,exophone"}, wantErr: "SANDBOX_EXOTEL_CALLER_IDS"},
+		{name: "zero exotel ring delay", env: map[string]string{"SANDBOX_EXOTEL_RING_DELAY": "0"}, wantErr: "SANDBOX_EXOTEL_RING_DELAY"},
+		{name: "bad exotel talk delay", env: map[string]string{"SANDBOX_EXOTEL_TALK_DELAY": "long"}, wantErr: "SANDBOX_EXOTEL_TALK_DELAY"},
 		{name: "host set empty: every interface", env: map[string]string{"SANDBOX_HOST": ""},
 			want: with(func(c *config) { c.host = "" })},
 		{name: "delay in milliseconds", env: map[string]string{"SANDBOX_STATUS_DELAY": "250"},
@@ -119,6 +134,7 @@ func TestRunServesAndStops(t *testing.T) {
 	done := make(chan error, 1)
 	cfg := defaultConfig()
 	cfg.webhookURL, cfg.appSecret, cfg.statusDelay = engine.URL, secret, 0
+	cfg.exotel.ringDelay, cfg.exotel.talkDelay = 10*time.Millisecond, 10*time.Millisecond
 	go func() { done <- run(ctx, cfg, zaptest.NewLogger(t), ln) }()
 	base := "http://" + ln.Addr().String()
 	post := func(path, token, body string) *http.Response {
@@ -157,6 +173,45 @@ func TestRunServesAndStops(t *testing.T) {
 	tr.Body.Close()
 	require.Equal(t, http.StatusOK, tr.StatusCode, "templates: %s", raw)
 	assert.Contains(t, string(raw), `"name":"hello_world"`)
+
+	// The Exotel sandbox answers on the same listener, with its
+	// credentials, and posts its callbacks.
+	var exoMu sync.Mutex
+	var exoCallbacks []map[string]any
+	exoHook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cb map[string]any
+		if json.NewDecoder(r.Body).Decode(&cb) == nil {
+			exoMu.Lock()
+			exoCallbacks = append(exoCallbacks, cb)
+			exoMu.Unlock()
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(exoHook.Close)
+	form := url.Values{"From": {"+919800000001"}, "To": {"+919812340005"}, "CallerId": {"08047112233"},
+		"StatusCallback": {exoHook.URL}, "StatusCallbackEvents[0]": {"terminal"}, "StatusCallbackContentType": {"application/json"}}
+	connect := func(key string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, base+"/v1/Accounts/"+cfg.exotel.sid+"/Calls/connect.json", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(key, cfg.exotel.apiToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	st, body := connect("wrong")
+	require.Equal(t, http.StatusUnauthorized, st, body)
+	assert.Contains(t, body, `"RestException"`)
+	st, body = connect(cfg.exotel.apiKey)
+	require.Equal(t, http.StatusOK, st, body)
+	assert.Contains(t, body, `"Status":"in-progress"`)
+	require.Eventually(t, func() bool { exoMu.Lock(); defer exoMu.Unlock(); return len(exoCallbacks) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"the busy call's terminal callback")
+	exoMu.Lock()
+	assert.Equal(t, "busy", exoCallbacks[0]["Status"])
+	exoMu.Unlock()
 
 	cancel()
 	select {
