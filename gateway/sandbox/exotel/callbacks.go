@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,10 +20,11 @@ import (
 // then over, with the callbacks it asked for. It returns false (nothing
 // placed) when MaxLiveCalls calls are live or the sandbox has stopped.
 func (s *Sandbox) place(p *PlacedCall, toDigits string) (*call, bool) {
-	select {
-	case <-s.ctx.Done():
+	// Under mu, so that no goroutine is added once Stop began waiting.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
 		return nil, false
-	default:
 	}
 	select {
 	case s.live <- struct{}{}:
@@ -93,20 +95,17 @@ func (s *Sandbox) live1(c *call) {
 	s.post(c, EventTerminal)
 }
 
-// post sends the callback of event if the call asked for it: with
-// StatusCallbackEvents, each subscribed event carries the full set of
-// fields; without, Exotel posts only the terminal one, with the four
-// default fields.
+// post sends the callback of event if the call asked for it. The terminal
+// callback goes to every StatusCallback (Exotel's StatusCallback is "once
+// the call completes"); the answered one only when subscribed. With
+// StatusCallbackEvents, callbacks carry the extended fields; without, the
+// four default ones.
 func (s *Sandbox) post(c *call, event string) {
 	p := c.placed
 	if p.StatusCallback == "" {
 		return
 	}
-	subscribed := false
-	for _, e := range p.Events {
-		subscribed = subscribed || e == event
-	}
-	if !subscribed && (len(p.Events) > 0 || event != EventTerminal) {
+	if event == EventAnswered && !slices.Contains(p.Events, EventAnswered) {
 		return
 	}
 	fields := c.callbackFields(event, len(p.Events) > 0)

@@ -166,16 +166,15 @@ func (s *Sandbox) parseCallback(f url.Values, p *PlacedCall) *fieldError {
 			events[i] = vals[0]
 		}
 	}
-	for i := range 2 {
-		if ev, ok := events[i]; ok {
-			if len(p.Events) == 1 && p.Events[0] == ev {
-				return badField("StatusCallbackEvents names " + ev + " twice")
-			}
-			p.Events = append(p.Events, ev)
+	for i := range len(events) {
+		ev, ok := events[i]
+		if !ok {
+			return badField("StatusCallbackEvents indexes start at 0 and have no gaps")
 		}
-	}
-	if len(events) != len(p.Events) {
-		return badField("StatusCallbackEvents indexes start at 0")
+		if len(p.Events) == 1 && p.Events[0] == ev {
+			return badField("StatusCallbackEvents names " + ev + " twice")
+		}
+		p.Events = append(p.Events, ev)
 	}
 	p.ContentType = ContentTypeForm
 	if ct := strings.TrimSpace(f.Get("StatusCallbackContentType")); ct != "" {

@@ -27,12 +27,13 @@
 //
 // After Options.RingDelay (plus jitter) the call is answered or fails;
 // after Options.TalkDelay more an answered call completes, reporting
-// Options.TalkSeconds of conversation. With StatusCallbackEvents the
-// sandbox posts each subscribed event (answered, Status "in-progress";
-// terminal, the final Status) with the extended fields (EventType,
+// Options.TalkSeconds of conversation. A call with a StatusCallback gets
+// the terminal callback (the final Status) and, when StatusCallbackEvents
+// names it, the answered one first (Status "in-progress"). With
+// StatusCallbackEvents they carry the extended fields (EventType,
 // DateCreated, To, From, PhoneNumberSid, StartTime, EndTime,
-// ConversationDuration, Direction, CustomField, Legs); without, only the
-// terminal callback with CallSid, DateUpdated, Status and RecordingUrl.
+// ConversationDuration, Direction, CustomField, Legs); without, only
+// CallSid, DateUpdated, Status and RecordingUrl.
 // JSON or multipart form (Legs as Legs[i][Field]) as the call asked. A
 // callback not answered 2xx is retried twice (Options.CallbackAttempts),
 // as Exotel does. Exotel does not sign callbacks: a receiver must

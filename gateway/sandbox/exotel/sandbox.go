@@ -196,12 +196,12 @@ func (s *Sandbox) Handler() http.Handler {
 func (s *Sandbox) Run(ctx context.Context) error {
 	s.mu.Lock()
 	switch {
-	case s.running:
-		s.mu.Unlock()
-		return ErrRunning
 	case s.stopped:
 		s.mu.Unlock()
 		return ErrStopped
+	case s.running:
+		s.mu.Unlock()
+		return ErrRunning
 	}
 	s.running = true
 	s.mu.Unlock()
