@@ -1,6 +1,8 @@
 package exotel
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -118,11 +120,12 @@ func testTerminalCallbackNeverComesButDetailsSettle(t *testing.T) {
 func testConnectTimeoutStillPlacesTheCall(t *testing.T) {
 	h := newHarness(t, nil)
 	form := h.form("+919812340009")
-	client := &http.Client{Timeout: 150 * time.Millisecond}
+	client := &http.Client{Timeout: 300 * time.Millisecond}
 	for attempt := 1; attempt <= 2; attempt++ {
 		_, _, err := h.do(client, http.MethodPost, "/v1/Accounts/"+testSID+"/Calls/connect.json", form)
 		require.Error(t, err, "attempt %d times out", attempt)
-		require.Len(t, h.sb.CallsTo("09812340009"), attempt, "each attempt placed a call although none was answered")
+		require.Eventually(t, func() bool { return len(h.sb.CallsTo("09812340009")) == attempt }, waitFor, tick,
+			"each attempt placed a call although none was answered")
 	}
 	calls := h.sb.CallsTo("+919812340009")
 	assert.NotEqual(t, calls[0].Sid, calls[1].Sid)
@@ -341,4 +344,37 @@ func testFieldChecks(t *testing.T) {
 		h.placeOK(form)
 	})
 	assert.Len(t, h.sb.Calls(), 1, "only the valid request placed a call")
+}
+
+func TestAnsweredOnlySubscriptionStillGetsTerminal(t *testing.T) {
+	h := newHarness(t, nil)
+	form := h.form("+919812345678")
+	form.Set("StatusCallbackEvents[0]", "answered")
+	form.Del("StatusCallbackEvents[1]")
+	sid := h.placeOK(form)["Sid"].(string)
+	require.Eventually(t, func() bool { return len(h.rc.forCall(sid)) == 2 }, waitFor, tick)
+	got := h.rc.forCall(sid)
+	assert.Equal(t, "answered", got[0].fields["EventType"])
+	assert.Equal(t, "terminal", got[1].fields["EventType"])
+	assert.Equal(t, "completed", got[1].fields["Status"])
+}
+
+func TestConnectAsMultipartForm(t *testing.T) {
+	h := newHarness(t, nil)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range h.formNoHook("+919812345678") {
+		require.NoError(t, mw.WriteField(k, v[0]))
+	}
+	require.NoError(t, mw.Close())
+	req, err := http.NewRequest(http.MethodPost, h.url+"/v1/Accounts/"+testSID+"/Calls/connect.json", &buf)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.SetBasicAuth(testKey, testToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, h.sb.Calls(), 1)
+	assert.Equal(t, "+919812345678", h.sb.Calls()[0].To)
 }

@@ -48,9 +48,12 @@ func testArmedFaults(t *testing.T) {
 func TestArmedTimeoutPlacesNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	h.sb.ArmFault(FaultTimeout, 1)
-	client := &http.Client{Timeout: 150 * time.Millisecond}
+	client := &http.Client{Timeout: 300 * time.Millisecond}
 	_, _, err := h.do(client, http.MethodPost, "/v1/Accounts/"+testSID+"/Calls/connect.json", h.form("+919812345678"))
 	require.Error(t, err)
+	fault, left := h.sb.faults.armed()
+	assert.Equal(t, FaultNone, fault, "the request reached the sandbox and used up the fault")
+	assert.Zero(t, left)
 	assert.Empty(t, h.sb.Calls())
 	h.placeOK(h.form("+919812345678"))
 	assert.Len(t, h.sb.Calls(), 1)
