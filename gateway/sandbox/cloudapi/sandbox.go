@@ -217,8 +217,9 @@ func (s *Sandbox) stopSignal() <-chan struct{} {
 //	/media/{id}             WhatsApp media downloads (the URLs GET /{version}/{media_id} hands out)
 //	/sandbox/whatsapp/...   WhatsApp test controls (inbound simulation, sent log)
 //
-// Another provider adds its own mount beside these (Exotel's connect-call
-// API would take /exotel/... and /sandbox/exotel/...).
+// Exotel's fake (gateway/sandbox/exotel) has its own handler; cmd/sandbox
+// serves both on one listener, sending /v1/Accounts/... and
+// /sandbox/exotel/... to it (this handler's /{version}/... would take them).
 func (s *Sandbox) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
