@@ -15,7 +15,8 @@ import (
 
 // userDoc is a document of the users collection. Every field is returned to
 // callers (actors.User carries the password hash for login), so reads
-// project exactly these fields.
+// project exactly these fields. phone is absent when unset (and in documents
+// stored before users had phones); it reads as "".
 type userDoc struct {
 	ID            string    `bson:"_id"`
 	Email         string    `bson:"email"`
@@ -23,9 +24,7 @@ type userDoc struct {
 	Name          string    `bson:"name"`
 	Role          string    `bson:"role"`
 	PasswordHash  string    `bson:"passwordHash"`
-	// Phone is absent in documents stored before users had phones; it
-	// reads as "".
-	Phone     string    `bson:"phone,omitempty"`
+	Phone         string    `bson:"phone,omitempty"`
 	CreatedAt     time.Time `bson:"createdAt"`
 	UpdatedAt     time.Time `bson:"updatedAt"`
 }
