@@ -179,7 +179,7 @@ func (s *Store) SetUserPhone(ctx context.Context, id, phone string, at time.Time
 	}
 	var d userDoc
 	err := s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
-		options.FindOneAndUpdate().SetReturnDocument(options.After).SetProjection(userProjection)).Decode(&d)
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if err != nil {
 		return actors.User{}, classify("set phone of user "+id, err)
 	}
