@@ -34,8 +34,11 @@ type User struct {
 	Name          string
 	Role          Role
 	PasswordHash  string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Phone is the user's own phone in E.164 (+919876543210), the number a
+	// call to a customer rings first; empty when unset.
+	Phone     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // UserStore keeps accounts.
@@ -54,6 +57,9 @@ type UserStore interface {
 	SetUserEmailSkeleton(ctx context.Context, id, skeleton string) error
 	// SetUserRole changes the role and UpdatedAt; ErrNotFound when absent.
 	SetUserRole(ctx context.Context, id string, role Role, at time.Time) (User, error)
+	// SetUserPhone sets the phone (E.164, checked by the caller; "" clears
+	// it) and UpdatedAt and returns the stored user; ErrNotFound when absent.
+	SetUserPhone(ctx context.Context, id, phone string, at time.Time) (User, error)
 	// ListUsers returns users ordered by CreatedAt then ID; role "" means all.
 	ListUsers(ctx context.Context, role Role) ([]User, error)
 }

@@ -40,10 +40,12 @@ type roleRequest struct {
 }
 
 type userView struct {
-	ID          string              `json:"id"`
-	Email       string              `json:"email"`
-	Name        string              `json:"name"`
-	Role        actors.Role         `json:"role"`
+	ID    string      `json:"id"`
+	Email string      `json:"email"`
+	Name  string      `json:"name"`
+	Role  actors.Role `json:"role"`
+	// Phone is the user's own phone (E.164), null when unset.
+	Phone       *string             `json:"phone"`
 	CreatedAt   time.Time           `json:"createdAt"`
 	Permissions []actors.Permission `json:"permissions,omitempty"`
 }
@@ -66,7 +68,12 @@ type sessionResponse struct {
 }
 
 func viewUser(u actors.User) userView {
-	return userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
+	v := userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
+	if u.Phone != "" {
+		phone := u.Phone
+		v.Phone = &phone
+	}
+	return v
 }
 
 func checkPassword(ve *validationError, field, p string) {

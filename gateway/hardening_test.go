@@ -178,7 +178,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	// The contract's paths are all there.
 	for _, want := range []string{"/api/auth/register", "/api/auth/login", "/api/auth/refresh-token", "/api/auth/logout", "/api/auth/me",
-		"/api/users/{id}/role", "/api/customers", "/api/customers/{id}", "/api/audit", "/healthz", "/readyz", "/metrics"} {
+		"/api/users/{id}", "/api/users/{id}/role", "/api/customers", "/api/customers/{id}", "/api/audit", "/healthz", "/readyz", "/metrics"} {
 		assert.Contains(t, doc.Paths, want)
 	}
 }
@@ -225,6 +225,8 @@ func TestRBACMatrix(t *testing.T) {
 	cases := []rbacCase{
 		{method: "GET", path: "/api/auth/me", allowed: all},
 		{method: "PATCH", path: "/api/users/nobody/role", body: map[string]string{"role": "agent"}, allowed: []actors.Role{actors.RoleAdmin}},
+		{method: "PATCH", path: "/api/users/nobody", body: map[string]any{"phone": nil}, allowed: []actors.Role{actors.RoleAdmin}},
+		{method: "PATCH", path: "/api/auth/me", body: map[string]any{"phone": nil}, allowed: all},
 		{method: "POST", path: "/api/customers", body: map[string]any{"name": "x"}, allowed: all},
 		{method: "GET", path: "/api/customers", allowed: all},
 		{method: "GET", path: "/api/customers/nobody", allowed: all},

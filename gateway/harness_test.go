@@ -57,6 +57,10 @@ type harnessOpts struct {
 	// shareStore, when set, makes this gateway a second node over the
 	// other harness's database.
 	shareStore *harness
+	// dbPath, when set, is the SQLite file (a temporary one otherwise): a
+	// second harness on the same path is a restarted engine over the same
+	// database, with its own store, cache and server.
+	dbPath string
 	// refusalWindow is the audit.Refusals window (one minute when 0).
 	refusalWindow time.Duration
 	// mediaMaxBytes is MEDIA_MAX_BYTES (100 MB when 0).
@@ -88,7 +92,11 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	if opts.shareStore != nil {
 		store = opts.shareStore.store
 	} else {
-		store, err = sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "engine.db"), log)
+		path := opts.dbPath
+		if path == "" {
+			path = filepath.Join(t.TempDir(), "engine.db")
+		}
+		store, err = sqlitestore.Open(ctx, path, log)
 		require.NoError(t, err)
 	}
 	h := &harness{t: t, cfg: cfg, store: store, client: &http.Client{Timeout: 10 * time.Second}}

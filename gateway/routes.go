@@ -120,6 +120,10 @@ func (s *Server) foundationRoutes() []route {
 			summary: "Revoke the access token and its refresh family", request: logoutRequest{}, status: 200},
 		{method: "GET", pattern: "/api/auth/me", handler: s.handleMe, limited: true, authenticated: true, tag: "auth",
 			summary: "The caller with its permissions", response: meResponse{}, status: 200},
+		{method: "PATCH", pattern: "/api/auth/me", handler: s.handleUpdateMe, limited: true, authenticated: true, tag: "auth",
+			summary: "Change the caller's own phone (E.164, or null to clear)", request: userPatchRequest{}, response: meResponse{}, status: 200},
+		{method: "PATCH", pattern: "/api/users/{id}", handler: s.handleUpdateUser, limited: true, perm: actors.PermUsersManage, tag: "users",
+			summary: "Change a user's phone (E.164, or null to clear)", request: userPatchRequest{}, response: userEnvelope{}, status: 200},
 		{method: "PATCH", pattern: "/api/users/{id}/role", handler: s.handleSetRole, limited: true, perm: actors.PermUsersManage, tag: "users",
 			summary: "Change a user's role", request: roleRequest{}, response: userEnvelope{}, status: 200},
 

@@ -185,7 +185,8 @@
 // client-wide opTimeout gives every operation one. So the store reads single
 // documents with a find limited to 1 (findOne), for which the driver never
 // sends maxTimeMS, instead of FindOne; that removes nearly all such commands.
-// Those left are UpdateCustomer's and SetUserRole's findAndModify and the
+// Those left are UpdateCustomer's, SetUserRole's and SetUserPhone's
+// findAndModify and the
 // counts (an aggregate). Their rare casualties are reported as
 // actors.ErrUnavailable: an update or insert failed so changed nothing (the
 // stale error is met at BEGIN), but a delete may have been applied. A write

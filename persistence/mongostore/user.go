@@ -15,7 +15,8 @@ import (
 
 // userDoc is a document of the users collection. Every field is returned to
 // callers (actors.User carries the password hash for login), so reads
-// project exactly these fields.
+// project exactly these fields. phone is absent when unset (and in documents
+// stored before users had phones); it reads as "".
 type userDoc struct {
 	ID            string    `bson:"_id"`
 	Email         string    `bson:"email"`
@@ -23,13 +24,14 @@ type userDoc struct {
 	Name          string    `bson:"name"`
 	Role          string    `bson:"role"`
 	PasswordHash  string    `bson:"passwordHash"`
+	Phone         string    `bson:"phone,omitempty"`
 	CreatedAt     time.Time `bson:"createdAt"`
 	UpdatedAt     time.Time `bson:"updatedAt"`
 }
 
 var userProjection = bson.D{
 	{Key: "_id", Value: 1}, {Key: "email", Value: 1}, {Key: "emailSkeleton", Value: 1}, {Key: "name", Value: 1}, {Key: "role", Value: 1},
-	{Key: "passwordHash", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
+	{Key: "passwordHash", Value: 1}, {Key: "phone", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
 }
 
 // toUserDoc is u as stored; an empty EmailSkeleton is stored as the email.
@@ -45,6 +47,7 @@ func toUserDoc(u actors.User) userDoc {
 		Name:          u.Name,
 		Role:          string(u.Role),
 		PasswordHash:  u.PasswordHash,
+		Phone:         u.Phone,
 		CreatedAt:     u.CreatedAt,
 		UpdatedAt:     u.UpdatedAt,
 	}
@@ -58,6 +61,7 @@ func (d userDoc) user() actors.User {
 		Name:          d.Name,
 		Role:          actors.Role(d.Role),
 		PasswordHash:  d.PasswordHash,
+		Phone:         d.Phone,
 		CreatedAt:     utc(d.CreatedAt),
 		UpdatedAt:     utc(d.UpdatedAt),
 	}
@@ -159,6 +163,25 @@ func (s *Store) SetUserRole(ctx context.Context, id string, role actors.Role, at
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if err != nil {
 		return actors.User{}, classify("set role of user "+id, err)
+	}
+	return d.user(), nil
+}
+
+// SetUserPhone sets the phone ("" removes the field) and UpdatedAt and
+// returns the stored user; actors.ErrNotFound when absent.
+func (s *Store) SetUserPhone(ctx context.Context, id, phone string, at time.Time) (actors.User, error) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "phone", Value: phone}, {Key: "updatedAt", Value: at}}}}
+	if phone == "" {
+		update = bson.D{
+			{Key: "$set", Value: bson.D{{Key: "updatedAt", Value: at}}},
+			{Key: "$unset", Value: bson.D{{Key: "phone", Value: ""}}},
+		}
+	}
+	var d userDoc
+	err := s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return actors.User{}, classify("set phone of user "+id, err)
 	}
 	return d.user(), nil
 }

@@ -32,6 +32,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			wantInPlan: []string{"sqlite_autoindex_users_1 (id=?)"}},
 		{name: "user by id", query: qUserByID, args: []any{"u1"},
 			wantInPlan: []string{"SEARCH users USING INDEX sqlite_autoindex_users_1 (id=?)"}},
+		{name: "set user phone", query: qSetUserPhone, args: []any{"+919876543210", 1, "u1"},
+			wantInPlan: []string{"sqlite_autoindex_users_1 (id=?)"}},
 		{name: "users of a role", query: qListUsersFor, args: []any{"agent"},
 			wantInPlan: []string{"users_role_created (role=?)"}},
 		{name: "family by id", query: qFamily, args: []any{"f1"},

@@ -10,12 +10,12 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-const userCols = `id, email, email_skeleton, name, role, password_hash, created_at, updated_at`
+const userCols = `id, email, email_skeleton, name, role, password_hash, phone, created_at, updated_at`
 
 // SQL the user methods run; package constants so the plan test checks the
 // exact text.
 const (
-	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUserByID   = `SELECT ` + userCols + ` FROM users WHERE id = ?`
 	// qUserByEmail is served by the UNIQUE index on users(email).
 	qUserByEmail = `SELECT ` + userCols + ` FROM users WHERE email = ?`
@@ -23,6 +23,7 @@ const (
 	qUserBySkeleton  = `SELECT ` + userCols + ` FROM users WHERE email_skeleton = ?`
 	qSetUserSkeleton = `UPDATE users SET email_skeleton = ? WHERE id = ?`
 	qSetUserRole     = `UPDATE users SET role = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
+	qSetUserPhone    = `UPDATE users SET phone = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
 	qListUsers       = `SELECT ` + userCols + ` FROM users ORDER BY created_at, id`
 	qListUsersFor    = `SELECT ` + userCols + ` FROM users WHERE role = ? ORDER BY created_at, id`
 )
@@ -31,7 +32,7 @@ func scanUser(row interface{ Scan(...any) error }) (actors.User, error) {
 	var u actors.User
 	var role string
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.EmailSkeleton, &u.Name, &role, &u.PasswordHash, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.EmailSkeleton, &u.Name, &role, &u.PasswordHash, &u.Phone, &created, &updated); err != nil {
 		return actors.User{}, mapErr(err)
 	}
 	u.Role = actors.Role(role)
@@ -47,7 +48,7 @@ func (s *Store) CreateUser(ctx context.Context, u actors.User) error {
 		skeleton = u.Email
 	}
 	_, err := s.exec(ctx, nil, qInsertUser,
-		u.ID, u.Email, skeleton, u.Name, string(u.Role), u.PasswordHash, millis(u.CreatedAt), millis(u.UpdatedAt))
+		u.ID, u.Email, skeleton, u.Name, string(u.Role), u.PasswordHash, u.Phone, millis(u.CreatedAt), millis(u.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ID, err)
 	}
@@ -107,6 +108,21 @@ func (s *Store) SetUserRole(ctx context.Context, id string, role actors.Role, at
 	})
 	if err != nil {
 		return actors.User{}, fmt.Errorf("set role of user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// SetUserPhone sets the phone ("" clears it) and UpdatedAt and returns the
+// stored user; ErrNotFound when absent.
+func (s *Store) SetUserPhone(ctx context.Context, id, phone string, at time.Time) (actors.User, error) {
+	var u actors.User
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, qSetUserPhone, phone, millis(at), id))
+		return err
+	})
+	if err != nil {
+		return actors.User{}, fmt.Errorf("set phone of user %s: %w", id, err)
 	}
 	return u, nil
 }

@@ -132,6 +132,49 @@ func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
 			_, err := s.SetUserRole(ctx, "u404", actors.RoleAdmin, base)
 			assert.ErrorIs(t, err, actors.ErrNotFound)
 		}},
+		{name: "phone is stored with the user, set, changed and cleared", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			u := user("u1", "ana@example.com", actors.RoleAgent, base)
+			u.Phone = "+919876543210"
+			require.NoError(t, s.CreateUser(ctx, u))
+			got, err := s.UserByID(ctx, "u1")
+			require.NoError(t, err)
+			assert.Equal(t, u, got, "a phone given at creation is stored")
+
+			other := user("u2", "bia@example.com", actors.RoleAgent, base)
+			require.NoError(t, s.CreateUser(ctx, other))
+			tests := []struct {
+				name  string
+				phone string
+				at    time.Time
+			}{
+				{name: "set", phone: "+14155550123", at: base.Add(time.Minute)},
+				{name: "changed", phone: "+447700900123", at: base.Add(2 * time.Minute)},
+				{name: "cleared", phone: "", at: base.Add(3 * time.Minute)},
+				{name: "set again after clearing", phone: "+4915110000001", at: base.Add(4 * time.Minute)},
+			}
+			for _, tt := range tests {
+				got, err := s.SetUserPhone(ctx, "u2", tt.phone, tt.at)
+				require.NoError(t, err, tt.name)
+				want := other
+				want.Phone, want.UpdatedAt = tt.phone, tt.at
+				assert.Equal(t, want, got, "%s: SetUserPhone returns the stored user", tt.name)
+				stored, err := s.UserByID(ctx, "u2")
+				require.NoError(t, err)
+				assert.Equal(t, want, stored, tt.name)
+				listed, err := s.ListUsers(ctx, actors.RoleAgent)
+				require.NoError(t, err)
+				require.Len(t, listed, 2)
+				assert.Equal(t, tt.phone, listed[1].Phone, "%s: listed users carry the phone", tt.name)
+			}
+			stored, err := s.UserByID(ctx, "u1")
+			require.NoError(t, err)
+			assert.Equal(t, u, stored, "another user's phone is untouched")
+
+			_, err = s.SetUserPhone(ctx, "u404", "+919876543210", base)
+			assert.ErrorIs(t, err, actors.ErrNotFound)
+			_, err = s.UserByID(ctx, "u404")
+			assert.ErrorIs(t, err, actors.ErrNotFound, "setting an unknown user's phone creates nothing")
+		}},
 		{name: "list users ordered by created time then id, filtered by role", check: func(t *testing.T, ctx context.Context, s actors.Store) {
 			// Inserted out of order; u2 and u3 share a creation time.
 			users := []actors.User{
