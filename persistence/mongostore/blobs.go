@@ -385,23 +385,11 @@ func parseHidden(hidden string) (string, error) {
 // meanwhile, the hidden file is removed instead. A name that is gone is a
 // no-op.
 func (b *Blobs) Unhide(ctx context.Context, hidden string) error {
-	sha, err := parseHidden(hidden)
-	if err != nil {
-		return fmt.Errorf("unhide media bytes: %w", err)
-	}
-	op := "unhide media bytes " + sha
-	return b.underClaim(ctx, op, sha, func() error {
-		f, err := b.file(ctx, hidden)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return b.withHidden(ctx, "unhide", hidden, func(sha string, f fileDoc) error {
 		if _, err := b.file(ctx, sha); err == nil {
 			return b.remove(ctx, f) // stored again meanwhile: same bytes
 		}
-		_, err = b.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: f.ID}, {Key: "filename", Value: hidden}},
+		_, err := b.files.UpdateOne(ctx, bson.D{{Key: "_id", Value: f.ID}, {Key: "filename", Value: hidden}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "filename", Value: sha}}}, {Key: "$unset", Value: bson.D{{Key: "hiddenAt", Value: ""}}}})
 		if err != nil {
 			// A Put (which takes no claim) stored sha since the check: the
@@ -417,12 +405,17 @@ func (b *Blobs) Unhide(ctx context.Context, hidden string) error {
 
 // Purge removes hidden bytes; a name that is gone is a no-op.
 func (b *Blobs) Purge(ctx context.Context, hidden string) error {
+	return b.withHidden(ctx, "purge", hidden, func(_ string, f fileDoc) error { return b.remove(ctx, f) })
+}
+
+// withHidden runs do, under the write claim of the bytes' digest, on the
+// file Hide named hidden; a file that is gone is a no-op.
+func (b *Blobs) withHidden(ctx context.Context, verb, hidden string, do func(sha string, f fileDoc) error) error {
 	sha, err := parseHidden(hidden)
 	if err != nil {
-		return fmt.Errorf("purge media bytes: %w", err)
+		return fmt.Errorf("%s media bytes: %w", verb, err)
 	}
-	op := "purge media bytes " + sha
-	return b.underClaim(ctx, op, sha, func() error {
+	return b.underClaim(ctx, verb+" media bytes "+sha, sha, func() error {
 		f, err := b.file(ctx, hidden)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return nil
@@ -430,7 +423,7 @@ func (b *Blobs) Purge(ctx context.Context, hidden string) error {
 		if err != nil {
 			return err
 		}
-		return b.remove(ctx, f)
+		return do(sha, f)
 	})
 }
 
