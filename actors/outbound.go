@@ -24,7 +24,7 @@ const (
 	PriorityReply uint8 = 5
 )
 
-// Outbound job kinds.
+// Outbound job kinds (see also JobCallConnect).
 const (
 	// JobSend sends the message MessageID (the zero Kind).
 	JobSend = ""
@@ -53,6 +53,10 @@ type OutboundJob struct {
 	// MediaID is our medium a send carries, or the one an upload job
 	// uploads; empty otherwise.
 	MediaID string `json:"mediaId,omitempty"`
+	// CallID is the call a JobCallConnect places (on the exotel.outbound
+	// queue). Such a job's MessageID is the call id too, so the queues,
+	// their dead letters and re-drive key every job the same way.
+	CallID string `json:"callId,omitempty"`
 	// Attempt is 1 on the first delivery and grows with every retry.
 	Attempt int `json:"attempt"`
 	// LastError is the reason of the last retry or of the dead letter.
