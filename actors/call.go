@@ -86,6 +86,10 @@ type Call struct {
 	DeadlineAt     time.Time
 	NextLookupAt   time.Time
 	LookupAttempts int
+	// ConnectStartedAt is when the sender began a connect request whose
+	// outcome is not recorded yet (zero otherwise): after a timeout or a
+	// crash the call is looked up at Exotel before it is placed again.
+	ConnectStartedAt time.Time
 	// LastEventAt is the DateUpdated of the latest callback applied.
 	LastEventAt time.Time
 	AnsweredAt  time.Time
@@ -215,7 +219,10 @@ type CallStore interface {
 	CallByExotelSid(ctx context.Context, sid string) (Call, error)
 	// SaveCall stores c if the stored Version equals c.Version-1, else
 	// returns ErrConflict and changes nothing (ErrNotFound when absent).
-	// A save with State closed frees the agent for another call.
+	// A save with State closed frees the agent for another call; a save
+	// that makes a closed call live again (a re-drive) claims the agent
+	// atomically and returns ErrConflict when the agent has another live
+	// call.
 	SaveCall(ctx context.Context, c Call) error
 	// LiveCalls returns every call not closed, oldest first.
 	LiveCalls(ctx context.Context) ([]Call, error)

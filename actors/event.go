@@ -16,7 +16,7 @@ const (
 
 // SocketEvents are the event types agents' sockets receive as frames.
 var SocketEvents = []string{EventMessageCreated, EventMessageStatus, EventConversationUpdated, EventConversationAssigned,
-	EventNotification, EventMessageUpdated}
+	EventNotification, EventMessageUpdated, EventCallUpdated}
 
 // EventAgentRequested is published by an open conversation that has no
 // assignee, to ask the assigner for one. It carries the conversation's key
