@@ -44,6 +44,8 @@ const (
 	placeAPI     = "api"
 	placeSocket  = "ws"
 	placeWebhook = "webhook"
+	// placeCallWebhook is Exotel's status callback.
+	placeCallWebhook = "call_webhook"
 )
 
 // Reasons of refused authentications.
@@ -53,6 +55,8 @@ const (
 	reasonTokenRevoked     = "token_revoked"
 	reasonSignatureMissing = "signature_missing"
 	reasonSignatureInvalid = "signature_invalid"
+	reasonSecretMissing    = "secret_missing"
+	reasonSecretInvalid    = "secret_invalid"
 )
 
 // refusedToken audits a token that verifyToken refused (err is one of its

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/call"
 )
 
 // Requeuer moves a failed message back to queued for a re-drive.
@@ -87,6 +89,14 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 	// re-driven) is left as it is.
 	now := s.now().UTC()
 	for _, id := range ids {
+		if ae, err := s.requeueCall(ctx, id); ae != nil || err != nil {
+			if ae != nil {
+				writeError(w, r, ae)
+			} else {
+				s.fail(w, r, err)
+			}
+			return
+		}
 		if _, err := s.engine.Requeue.RequeueFailed(ctx, id, now); err != nil {
 			s.fail(w, r, err)
 			return
@@ -99,4 +109,23 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, "messages.redrive", "dead_letters", actors.OutcomeSuccess, strconv.Itoa(n))
 	writeData(w, http.StatusOK, map[string]int{"redriven": n})
+}
+
+// requeueCall re-opens the call id names, when it names one, for its
+// dead-lettered connect job's re-drive (call.Requeue); other ids are left
+// to the message requeue. A call whose agent is busy again is a 409.
+func (s *Server) requeueCall(ctx context.Context, id string) (*apiError, error) {
+	if s.calls == nil {
+		return nil, nil
+	}
+	if _, err := s.calls.Store.Call(ctx, id); errors.Is(err, actors.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	_, err := call.Ask(s.calls.Directory, id, call.Requeue{}, s.callTimeout())
+	if errors.Is(err, call.ErrAgentBusy) {
+		return errf(http.StatusConflict, CodeConflict, "call "+id+": its agent has another live call"), nil
+	}
+	return nil, err
 }

@@ -54,6 +54,9 @@ func (s *Server) routeTable() []route {
 	if s.media != nil {
 		rs = append(rs, s.mediaRoutes()...)
 	}
+	if s.calls != nil {
+		rs = append(rs, s.callRoutes()...)
+	}
 	return rs
 }
 

@@ -42,6 +42,9 @@ type Deps struct {
 	// Media is the media store and intake; nil leaves the /api/media
 	// routes out. The App's MediaVisible must read the same store.
 	Media *Media
+	// Calls is the call store and call actors; nil leaves the /api/calls
+	// routes out.
+	Calls *Calls
 	// App is the use cases the gateway shares with the agent sessions
 	// (cmd/engine builds one and hands it to both); required. Its issuer
 	// signs and verifies the tokens.
@@ -75,6 +78,7 @@ type Server struct {
 	handler        http.Handler
 	engine         *Engine
 	media          *Media
+	calls          *Calls
 	committer      *committer
 	webhookMetrics *webhookMetrics
 	// instance names this server in the owners of its Idempotency-Key
@@ -92,6 +96,9 @@ func New(d Deps) (*Server, error) {
 	opts, err := d.Options.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("new gateway: %w", err)
+	}
+	if c := d.Calls; c != nil && (c.Store == nil || c.Directory == nil || c.WebhookSecret == "") {
+		return nil, errors.New("new gateway: calls need a store, a directory and a webhook secret")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -113,6 +120,7 @@ func New(d Deps) (*Server, error) {
 		trustedProxies: opts.TrustedProxies,
 		engine:         d.Engine,
 		media:          d.Media,
+		calls:          d.Calls,
 		instance:       actors.NewID(),
 	}
 	s.app = d.App
