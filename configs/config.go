@@ -90,6 +90,22 @@ type Config struct {
 	SandboxWindow         time.Duration `env:"SANDBOX_WINDOW" doc:"the sandbox's customer service window: a free-form message to a customer who last wrote (through the sandbox) longer ago is accepted, then fails with a 131047 status"`
 	SandboxAssumeWindow   bool          `env:"SANDBOX_ASSUME_WINDOW_OPEN" doc:"the sandbox treats customers it never saw write as inside the window (for inbound webhooks posted to the engine directly, not through the sandbox)"`
 
+	ExotelAPIURL           string        `env:"EXOTEL_API_URL" doc:"Exotel's API base URL: https://api.exotel.com (Singapore cluster) or https://api.in.exotel.com (Mumbai); the built-in sandbox's when it runs"`
+	ExotelSID              string        `env:"EXOTEL_SID" doc:"Exotel account sid (the {sid} of /v1/Accounts/{sid}/...)"`
+	ExotelAPIKey           string        `env:"EXOTEL_API_KEY" doc:"Exotel API key (HTTP basic auth user)"`
+	ExotelAPIToken         string        `env:"EXOTEL_API_TOKEN" doc:"Exotel API token (HTTP basic auth password); unset: the built-in Exotel sandbox outside production, no calls in production"`
+	ExotelCallerID         string        `env:"EXOTEL_CALLER_ID" doc:"the ExoPhone (virtual number) both legs of a call see"`
+	ExotelCallbackURL      string        `env:"EXOTEL_CALLBACK_URL" doc:"public base URL at which Exotel reaches this engine (https://engine.example.com); status callbacks go to its /api/calls/webhook. Unset with the sandbox: the engine's own address"`
+	ExotelWebhookSecret    string        `env:"EXOTEL_WEBHOOK_SECRET" doc:"secret carried in the status callback URL (Exotel does not sign callbacks); at least 16 characters; unset outside production: random per start"`
+	ExotelQueue            string        `env:"EXOTEL_QUEUE" doc:"name of the RabbitMQ queue of Exotel connect requests (and prefix of its retry and dead-letter queues)"`
+	CallTimeLimit          time.Duration `env:"CALL_TIME_LIMIT" doc:"longest call (Exotel's TimeLimit), at most 4h"`
+	CallRingTimeout        time.Duration `env:"CALL_RING_TIMEOUT" doc:"how long each leg rings before Exotel gives up (TimeOut)"`
+	CallExpiryGrace        time.Duration `env:"CALL_EXPIRY_GRACE" doc:"added to CALL_RING_TIMEOUT + CALL_TIME_LIMIT before a call without a terminal callback is looked up at Exotel"`
+	CallQueueTTL           time.Duration `env:"CALL_QUEUE_TTL" doc:"a call Exotel has not accepted this long after it was requested is canceled (never ring a customer late)"`
+	CallWorkers            int           `env:"CALL_WORKERS" doc:"concurrent connect requests in flight to Exotel"`
+	SandboxExotelRingDelay time.Duration `env:"SANDBOX_EXOTEL_RING_DELAY" doc:"how long the built-in Exotel sandbox rings before a call is answered or fails"`
+	SandboxExotelTalkDelay time.Duration `env:"SANDBOX_EXOTEL_TALK_DELAY" doc:"how long an answered call lasts in the built-in Exotel sandbox"`
+
 	WhatsAppBusinessAccountID string        `env:"WHATSAPP_BUSINESS_ACCOUNT_ID" doc:"WhatsApp Business Account (WABA) id whose message templates the engine keeps and checks template sends against; unset, SANDBOX_WABA_ID when the sandbox runs (set, it must equal it), otherwise templates are not checked"`
 	TemplateSyncInterval      time.Duration `env:"WHATSAPP_TEMPLATE_SYNC_INTERVAL" doc:"how often the template registry is synced from WhatsApp besides start-up, template webhooks and an admin's POST /api/whatsapp/templates/sync (0: never)"`
 
@@ -100,57 +116,77 @@ type Config struct {
 // development engine on embedded storage.
 func Defaults() Config {
 	return Config{
-		AppEnv:                EnvDevelopment,
-		Host:                  "0.0.0.0",
-		Port:                  4000,
-		LogLevel:              "info",
-		DataDir:               "./data",
-		MongoDatabase:         "engine",
-		MongoPoolSize:         50,
-		RedisPrefix:           "engine:",
-		JWTExpiresIn:          15 * time.Minute,
-		JWTRefreshExpiresIn:   7 * 24 * time.Hour,
-		AdminName:             "Administrator",
-		RateLimitAPIPerMin:    600,
-		RateLimitAuthPerMin:   20,
-		AllowedOrigins:        []string{"http://localhost:4000", "http://127.0.0.1:4000"},
-		MaxBodyBytes:          1 << 20,
-		MediaMaxBytes:         100 << 20,
-		CustomerCacheSize:     10000,
-		CacheTTL:              5 * time.Minute,
-		AuditBuffer:           100000,
-		ShutdownTimeout:       15 * time.Second,
-		ServiceWindow:         24 * time.Hour,
-		WindowWarning:         time.Hour,
-		WebhookMaxBytes:       3 << 20,
-		ActorIdleTimeout:      10 * time.Minute,
-		AgentMaxOpen:          20,
-		ConversationShards:    16,
-		RehydrateOnStart:      true,
-		RehydrateMax:          200000,
-		SocketBuffer:          256,
-		SocketAuthGrace:       time.Minute,
-		WhatsAppAPIURL:        "https://graph.facebook.com",
-		WhatsAppAPIVersion:    "v21.0",
-		WhatsAppPhoneNumberID: "100000000000001",
-		WhatsAppMPS:           80,
-		SendMaxAttempts:       8,
-		PairInterval:          6 * time.Second,
-		PairBurst:             5,
-		SendWorkers:           32,
-		MediaFetchWorkers:     4,
-		MediaFetchAttempts:    10,
-		MediaFetchBackoff:     2 * time.Second,
-		RabbitMQQueue:         "whatsapp.outbound",
-		SandboxStatusDelay:    300 * time.Millisecond,
-		SandboxPort:           4010,
-		SandboxWABAID:         "100000000000002",
-		SandboxPricing:        "PMP",
-		SandboxWindow:         24 * time.Hour,
-		ConnectTimeout:        20 * time.Second,
-		TemplateSyncInterval:  time.Hour,
+		AppEnv:                 EnvDevelopment,
+		Host:                   "0.0.0.0",
+		Port:                   4000,
+		LogLevel:               "info",
+		DataDir:                "./data",
+		MongoDatabase:          "engine",
+		MongoPoolSize:          50,
+		RedisPrefix:            "engine:",
+		JWTExpiresIn:           15 * time.Minute,
+		JWTRefreshExpiresIn:    7 * 24 * time.Hour,
+		AdminName:              "Administrator",
+		RateLimitAPIPerMin:     600,
+		RateLimitAuthPerMin:    20,
+		AllowedOrigins:         []string{"http://localhost:4000", "http://127.0.0.1:4000"},
+		MaxBodyBytes:           1 << 20,
+		MediaMaxBytes:          100 << 20,
+		CustomerCacheSize:      10000,
+		CacheTTL:               5 * time.Minute,
+		AuditBuffer:            100000,
+		ShutdownTimeout:        15 * time.Second,
+		ServiceWindow:          24 * time.Hour,
+		WindowWarning:          time.Hour,
+		WebhookMaxBytes:        3 << 20,
+		ActorIdleTimeout:       10 * time.Minute,
+		AgentMaxOpen:           20,
+		ConversationShards:     16,
+		RehydrateOnStart:       true,
+		RehydrateMax:           200000,
+		SocketBuffer:           256,
+		SocketAuthGrace:        time.Minute,
+		WhatsAppAPIURL:         "https://graph.facebook.com",
+		WhatsAppAPIVersion:     "v21.0",
+		WhatsAppPhoneNumberID:  "100000000000001",
+		WhatsAppMPS:            80,
+		SendMaxAttempts:        8,
+		PairInterval:           6 * time.Second,
+		PairBurst:              5,
+		SendWorkers:            32,
+		MediaFetchWorkers:      4,
+		MediaFetchAttempts:     10,
+		MediaFetchBackoff:      2 * time.Second,
+		RabbitMQQueue:          "whatsapp.outbound",
+		SandboxStatusDelay:     300 * time.Millisecond,
+		SandboxPort:            4010,
+		SandboxWABAID:          "100000000000002",
+		SandboxPricing:         "PMP",
+		SandboxWindow:          24 * time.Hour,
+		ConnectTimeout:         20 * time.Second,
+		TemplateSyncInterval:   time.Hour,
+		ExotelAPIURL:           "https://api.exotel.com",
+		ExotelSID:              "sandbox",
+		ExotelCallerID:         "08047112233",
+		ExotelQueue:            "exotel.outbound",
+		CallTimeLimit:          time.Hour,
+		CallRingTimeout:        30 * time.Second,
+		CallExpiryGrace:        2 * time.Minute,
+		CallQueueTTL:           10 * time.Minute,
+		CallWorkers:            8,
+		SandboxExotelRingDelay: 2 * time.Second,
+		SandboxExotelTalkDelay: 5 * time.Second,
 	}
 }
+
+// ExotelSandboxRuns reports whether the built-in Exotel sandbox runs:
+// outside production, when no Exotel API token is set.
+func (c Config) ExotelSandboxRuns() bool { return !c.Production() && c.ExotelAPIToken == "" }
+
+// CallsEnabled reports whether the engine places calls: with Exotel
+// credentials, or with the sandbox. In production without EXOTEL_API_TOKEN
+// the /api/calls routes are left out (404) and nothing talks to Exotel.
+func (c Config) CallsEnabled() bool { return c.ExotelAPIToken != "" || c.ExotelSandboxRuns() }
 
 // Production reports whether APP_ENV is production.
 func (c Config) Production() bool { return c.AppEnv == EnvProduction }

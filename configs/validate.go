@@ -67,6 +67,7 @@ var sections = []struct {
 	{"conversations", validateConversations},
 	{"whatsapp", validateWhatsApp},
 	{"sending", validateSending},
+	{"calls", validateCalls},
 }
 
 // Validate checks every field and returns one error listing each bad
@@ -251,4 +252,45 @@ func validateSending(c Config, r *report) {
 	r.durationIn("MEDIA_FETCH_BACKOFF", c.MediaFetchBackoff, 10*time.Millisecond, 10*time.Minute, "10ms and 10m")
 	r.durationIn("WHATSAPP_NUMBER_PAUSE", c.NumberPause, 0, 24*time.Hour, "0 and 24h")
 	r.durationIn("WHATSAPP_RECIPIENT_PAUSE", c.RecipientPause, 0, 7*24*time.Hour, "0 and 7d")
+}
+
+func validateCalls(c Config, r *report) {
+	if u, err := url.Parse(c.ExotelAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.bad("EXOTEL_API_URL", "must be an http(s) URL such as https://api.exotel.com or https://api.in.exotel.com, got %q", c.ExotelAPIURL)
+	}
+	if c.ExotelSID == "" || strings.ContainsAny(c.ExotelSID, "/?#% ") {
+		r.bad("EXOTEL_SID", "must be an Exotel account sid, got %q", c.ExotelSID)
+	}
+	if c.ExotelAPIToken != "" && c.ExotelAPIKey == "" {
+		r.bad("EXOTEL_API_KEY", "is required with EXOTEL_API_TOKEN (basic auth is key:token)")
+	}
+	if c.ExotelCallerID == "" || strings.Trim(c.ExotelCallerID, "+0123456789") != "" {
+		r.bad("EXOTEL_CALLER_ID", "must be an ExoPhone number, got %q", c.ExotelCallerID)
+	}
+	if c.ExotelAPIToken != "" && c.ExotelCallbackURL == "" {
+		r.bad("EXOTEL_CALLBACK_URL", "is required with EXOTEL_API_TOKEN: Exotel must reach /api/calls/webhook at a public URL")
+	}
+	if c.ExotelCallbackURL != "" {
+		if u, err := url.Parse(c.ExotelCallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			r.bad("EXOTEL_CALLBACK_URL", "must be an http(s) base URL without a query, got %q", c.ExotelCallbackURL)
+		}
+	}
+	if c.ExotelAPIToken != "" {
+		r.required(c, "EXOTEL_WEBHOOK_SECRET", c.ExotelWebhookSecret, " with EXOTEL_API_TOKEN")
+	}
+	if v := c.ExotelWebhookSecret; v != "" && (len(v) < 16 || len(v) > 256 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~") != "") {
+		r.bad("EXOTEL_WEBHOOK_SECRET", "must be 16-256 URL-safe characters (letters, digits, -_.~)")
+	}
+	if c.ExotelQueue == "" || strings.ContainsAny(c.ExotelQueue, " /") {
+		r.bad("EXOTEL_QUEUE", "must be a queue name, got %q", c.ExotelQueue)
+	} else if c.ExotelQueue == c.RabbitMQQueue {
+		r.bad("EXOTEL_QUEUE", "must differ from RABBITMQ_QUEUE (both %q)", c.ExotelQueue)
+	}
+	r.durationIn("CALL_TIME_LIMIT", c.CallTimeLimit, time.Second, 4*time.Hour, "1s and 4h")
+	r.durationIn("CALL_RING_TIMEOUT", c.CallRingTimeout, time.Second, 10*time.Minute, "1s and 10m")
+	r.durationIn("CALL_EXPIRY_GRACE", c.CallExpiryGrace, 10*time.Millisecond, time.Hour, "10ms and 1h")
+	r.durationIn("CALL_QUEUE_TTL", c.CallQueueTTL, time.Second, 24*time.Hour, "1s and 24h")
+	r.intIn("CALL_WORKERS", int64(c.CallWorkers), 1, 256)
+	r.durationIn("SANDBOX_EXOTEL_RING_DELAY", c.SandboxExotelRingDelay, time.Millisecond, 10*time.Minute, "1ms and 10m")
+	r.durationIn("SANDBOX_EXOTEL_TALK_DELAY", c.SandboxExotelTalkDelay, time.Millisecond, 4*time.Hour, "1ms and 4h")
 }
