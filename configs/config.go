@@ -166,7 +166,7 @@ func Defaults() Config {
 		ConnectTimeout:         20 * time.Second,
 		TemplateSyncInterval:   time.Hour,
 		ExotelAPIURL:           "https://api.exotel.com",
-		ExotelSID:              "sandbox",
+		ExotelSID:              "sandbox1",
 		ExotelCallerID:         "08047112233",
 		ExotelQueue:            "exotel.outbound",
 		CallTimeLimit:          time.Hour,
