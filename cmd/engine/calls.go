@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/call"
+	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/sandbox/exotel"
+	"github.com/wacc/engine/persistence/memqueue"
+	"github.com/wacc/engine/persistence/rabbitqueue"
+)
+
+// engineCalls is the call side: the exotel.outbound queue, the Exotel
+// client (or the built-in Exotel sandbox it talks to), the call actors and
+// the sender of connect requests.
+type engineCalls struct {
+	cfg    configs.Config
+	log    *zap.Logger
+	queue  outboundQueue
+	rabbit *rabbitqueue.Queue
+	// secret is the callbacks' URL secret; callbackURL the StatusCallback
+	// given to Exotel.
+	secret      string
+	callbackURL string
+	apiURL      string
+	apiKey      string
+	apiToken    string
+
+	sandboxLn net.Listener
+	sandbox   *exotel.Sandbox
+
+	host   callHost
+	sender callRunner
+	store  actors.CallStore
+	desc   string
+}
+
+// callHost is the call actors' directory with its lifecycle
+// (supervisors.Calls).
+type callHost interface {
+	call.Directory
+	Stop(ctx context.Context)
+}
+
+// callRunner runs until ctx ends (the Exotel sender).
+type callRunner interface {
+	Run(ctx context.Context) error
+}
+
+// openCalls opens the queue of connect requests and, without an Exotel
+// token, binds the Exotel sandbox on a free loopback port. enginePort is
+// the API's port, where the sandbox posts its callbacks.
+func openCalls(ctx context.Context, cfg configs.Config, enginePort int, log *zap.Logger) (*engineCalls, error) {
+	c := &engineCalls{cfg: cfg, log: log.With(zap.String("component", "calls")), secret: cfg.ExotelWebhookSecret,
+		apiURL: cfg.ExotelAPIURL, apiKey: cfg.ExotelAPIKey, apiToken: cfg.ExotelAPIToken}
+	if c.secret == "" {
+		c.secret = randomSecret()
+	}
+	if cfg.RabbitMQURL != "" {
+		cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+		q, err := rabbitqueue.New(cctx, cfg.RabbitMQURL, rabbitqueue.Options{Name: cfg.ExotelQueue, Prefetch: cfg.CallWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("connect to RABBITMQ_URL within CONNECT_TIMEOUT %s (queue %s): %w", cfg.ConnectTimeout, cfg.ExotelQueue, err)
+		}
+		c.queue, c.rabbit, c.desc = q, q, "calls=rabbitmq:"+cfg.ExotelQueue
+	} else {
+		c.queue = memqueue.New(memqueue.Options{Prefetch: cfg.CallWorkers, MaxAttempts: cfg.SendMaxAttempts, Logger: log})
+		c.desc = "calls=in-process"
+	}
+	base := cfg.ExotelCallbackURL
+	if cfg.ExotelSandboxRuns() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			_ = c.queue.Close()
+			return nil, fmt.Errorf("listen for the Exotel sandbox: %w", listenCause(err))
+		}
+		c.sandboxLn = ln
+		c.apiURL, c.apiKey, c.apiToken = "http://"+ln.Addr().String(), exotel.DefaultAPIKey, exotel.DefaultAPIToken
+		c.desc += " exotel=sandbox(" + ln.Addr().String() + ")"
+		if base == "" {
+			base = fmt.Sprintf("http://127.0.0.1:%d", enginePort)
+		}
+	} else {
+		c.desc += " exotel=" + cfg.ExotelAPIURL
+	}
+	c.callbackURL = base + "/api/calls/webhook?" + url.Values{"secret": {c.secret}}.Encode()
+	return c, nil
+}
+
+// check is the readiness probe of the calls' RabbitMQ queue; nil in process.
+func (c *engineCalls) check() *gateway.Check {
+	if c.rabbit == nil {
+		return nil
+	}
+	return &gateway.Check{Name: "rabbitmq-calls", Ping: c.rabbit.Ping}
+}
+
+// gateway is what the /api/calls routes are built from.
+func (c *engineCalls) gateway() *gateway.Calls {
+	return &gateway.Calls{Store: c.store, Directory: c.host, WebhookSecret: c.secret, CallerID: c.cfg.ExotelCallerID,
+		TimeLimit: int(c.cfg.CallTimeLimit / time.Second), TimeOut: int(c.cfg.CallRingTimeout / time.Second)}
+}
+
+// serveSandbox runs the Exotel sandbox until ctx ends.
+func (c *engineCalls) serveSandbox(ctx context.Context) error {
+	if c.sandboxLn == nil {
+		return nil
+	}
+	c.sandbox = exotel.New(exotel.Options{Log: c.log, AccountSID: c.cfg.ExotelSID, APIKey: exotel.DefaultAPIKey, APIToken: exotel.DefaultAPIToken,
+		ExoPhones: []string{c.cfg.ExotelCallerID}, RingDelay: c.cfg.SandboxExotelRingDelay, TalkDelay: c.cfg.SandboxExotelTalkDelay})
+	srv := &http.Server{Handler: c.sandbox.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- c.sandbox.Run(ctx) }()
+	go func() { errc <- srv.Serve(c.sandboxLn) }()
+	c.log.Info("exotel sandbox listening", zap.String("addr", c.sandboxLn.Addr().String()))
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+			c.log.Warn("exotel sandbox stopped", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// replayInterval is how often stored callbacks no actor applied yet (it did
+// not answer in time, or the process died after the 200) are handed to
+// their calls again.
+const replayInterval = 15 * time.Second
+
+// replayEvents hands every unapplied stored callback to its call, at start
+// and then every replayInterval, until ctx ends. A callback applied twice
+// changes nothing the second time.
+func (c *engineCalls) replayEvents(ctx context.Context) error {
+	t := time.NewTicker(replayInterval)
+	defer t.Stop()
+	for {
+		evs, err := c.store.UnappliedCallEvents(ctx, 500)
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("read unapplied call callbacks", zap.Error(err))
+		}
+		for _, ev := range evs {
+			if time.Since(ev.ReceivedAt) < replayInterval/3 {
+				continue // its request is probably still applying it
+			}
+			c.host.Send(ev.CallID, call.Callback{Event: ev})
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *engineCalls) stop(timeout time.Duration) {
+	if c.host != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		c.host.Stop(ctx)
+		cancel()
+	}
+}
+
+func (c *engineCalls) close() {
+	if c.sandboxLn != nil && c.sandbox == nil {
+		_ = c.sandboxLn.Close()
+	}
+	if err := c.queue.Close(); err != nil {
+		c.log.Warn("close exotel queue", zap.Error(err))
+	}
+}
+
+// deadLetterSet lists and re-drives the dead letters of both queues
+// (WhatsApp sends and Exotel connect requests) as one: a job's MessageID is
+// its message's or its call's id.
+type deadLetterSet []actors.DeadLetters
+
+func (s deadLetterSet) ListDeadLetters(ctx context.Context, limit int) ([]actors.DeadLetter, error) {
+	var out []actors.DeadLetter
+	for _, q := range s {
+		dls, err := q.ListDeadLetters(ctx, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dls...)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s deadLetterSet) Redrive(ctx context.Context, ids []string) (int, error) {
+	n := 0
+	for _, q := range s {
+		m, err := q.Redrive(ctx, ids)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
