@@ -174,8 +174,8 @@ func Defaults() Config {
 		CallExpiryGrace:        2 * time.Minute,
 		CallQueueTTL:           10 * time.Minute,
 		CallWorkers:            8,
-		SandboxExotelRingDelay: 2 * time.Second,
-		SandboxExotelTalkDelay: 5 * time.Second,
+		SandboxExotelRingDelay: 6 * time.Second,
+		SandboxExotelTalkDelay: 20 * time.Second,
 	}
 }
 
