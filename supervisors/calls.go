@@ -112,6 +112,8 @@ type callParent struct {
 	stopping map[string]*stoppingCall
 	// later are the timers of reactivate messages.
 	later map[string]*time.Timer
+	// down is set once the parent is stopping: its children stop with it.
+	down bool
 }
 
 func newCallParent(system *actor.ActorSystem, props *actor.Props, log *zap.Logger) *callParent {
@@ -138,6 +140,7 @@ func (p *callParent) Receive(c actor.Context) {
 	case *actor.Terminated:
 		p.terminated(c, m.Who)
 	case *actor.Stopping:
+		p.down = true
 		for id, t := range p.later {
 			t.Stop()
 			delete(p.later, id)
@@ -192,7 +195,7 @@ func (p *callParent) idle(c actor.Context, m call.Idle) {
 // commands wait for it or it asked for one.
 func (p *callParent) terminated(c actor.Context, who *actor.PID) {
 	id, ok := call.IDOf(who, c.Self())
-	if !ok {
+	if !ok || p.down {
 		return
 	}
 	if cur, ok := p.children[id]; ok && cur.Id == who.Id {

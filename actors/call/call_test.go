@@ -166,6 +166,8 @@ func TestCallbackBeforeTheConnectAnswerActivatesTheCall(t *testing.T) {
 	require.Equal(t, call.ConnectGo, h.ask(c.ID, call.BeginConnect{}).Connect)
 	ev := actors.CallEvent{ID: actors.NewID(), CallID: c.ID, CallSid: "sid-6666", EventType: "answered", Status: actors.CallInProgress,
 		DateUpdated: time.Now().UTC().Truncate(time.Second)}
+	_, err := h.store.AddCallEvent(context.Background(), ev)
+	require.NoError(t, err)
 	r := h.ask(c.ID, call.Callback{Event: ev})
 	require.True(t, r.Applied)
 	require.Equal(t, actors.StateActive, r.Call.State)
@@ -176,7 +178,7 @@ func TestCallbackBeforeTheConnectAnswerActivatesTheCall(t *testing.T) {
 	// with the same sid is a repeat, another sid a second call.
 	require.Equal(t, call.ConnectSkip, h.ask(c.ID, call.BeginConnect{}).Connect)
 	require.Equal(t, r.Call.Version, h.ask(c.ID, call.Connected{Sid: "sid-6666", Status: actors.CallRinging}).Call.Version)
-	_, err := call.Ask(h.calls, c.ID, call.Connected{Sid: "sid-other"}, askTimeout)
+	_, err = call.Ask(h.calls, c.ID, call.Connected{Sid: "sid-other"}, askTimeout)
 	require.ErrorIs(t, err, actors.ErrConflict)
 }
 

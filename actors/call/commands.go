@@ -251,7 +251,13 @@ func (a *Actor) callback(ev actors.CallEvent) Result {
 	r := a.answer(nil)
 	r.Applied = applied
 	if ev.ID != "" {
-		if err := a.env.Store.MarkCallEventApplied(ctx, ev.ID, a.now()); err != nil {
+		err := a.env.Store.MarkCallEventApplied(ctx, ev.ID, a.now())
+		switch {
+		case errors.Is(err, actors.ErrNotFound):
+			// Not stored (a caller's bug): nothing to mark.
+			a.log().Warn("applied callback is not stored", zap.String("event_id", ev.ID))
+		case err != nil:
+			// Applied but not marked: replayed later, which changes nothing.
 			r.Err = unavailable("mark callback "+ev.ID+" applied", err)
 		}
 	}

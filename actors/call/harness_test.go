@@ -353,13 +353,16 @@ func (h *harness) stored(id string) actors.Call {
 	return c
 }
 
-// waitState waits until the stored call is in state with status.
+// waitState waits until the call is stored and announced in state with
+// status.
 func (h *harness) waitState(id, state, status string) actors.Call {
 	h.t.Helper()
 	require.Eventually(h.t, func() bool {
 		c, err := h.store.Call(context.Background(), id)
-		return err == nil && c.State == state && c.Status == status
-	}, waitFor, tick, "call %s never reached %s/%s", id, state, status)
+		views := h.events.of(id)
+		return err == nil && c.State == state && c.Status == status && len(views) > 0 &&
+			views[len(views)-1].State == state && views[len(views)-1].Status == status
+	}, waitFor, tick, "call %s never reached %s/%s: %v", id, state, status, h.events.states(id))
 	return h.stored(id)
 }
 
