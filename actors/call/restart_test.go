@@ -11,7 +11,8 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/call"
-	"github.com/wacc/engine/gateway/sandbox/exotel"
+	"github.com/wacc/engine/gateway/outbound/exotel"
+	sandbox "github.com/wacc/engine/gateway/sandbox/exotel"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
 
@@ -85,13 +86,13 @@ func TestRestartRehydratesLiveCallsTheirTimersAndMissingJobs(t *testing.T) {
 	require.Equal(t, call.ConnectGo, h.ask(connecting.ID, call.BeginConnect{}).Connect)
 	// active: Exotel has it and will never send its terminal callback; a
 	// 2s deadline (TimeOut 1 + TimeLimit 1) that passes after the restart.
-	lost := newCall("agent-3", customer(exotel.SuffixLostTerminal))
+	lost := newCall("agent-3", customer(sandbox.SuffixLostTerminal))
 	lost.TimeOut, lost.TimeLimit = 1, 1
 	lost = h.start(lost)
 	require.Equal(t, call.ConnectGo, h.ask(lost.ID, call.BeginConnect{}).Connect)
-	sid, status, err := h.connect(ctx, lost)
+	placed, err := h.client.Connect(ctx, exotel.ConnectRequest{CallID: lost.ID, From: lost.From, To: lost.To, TimeLimit: 1, TimeOut: 1})
 	require.NoError(t, err)
-	h.ask(lost.ID, call.Connected{Sid: sid, Status: status})
+	h.ask(lost.ID, call.Connected{Sid: placed.Sid, Status: placed.Status})
 
 	h.restart()
 
