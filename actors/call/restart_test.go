@@ -2,6 +2,7 @@ package call_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,4 +120,41 @@ func TestRestartRehydratesLiveCallsTheirTimersAndMissingJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, live)
 	require.Zero(t, h.calls.Live())
+}
+
+// failingStore fails every save while failing is set, as a full disk would.
+type failingStore struct {
+	*sqlitestore.Store
+	failing atomic.Bool
+}
+
+func (f *failingStore) SaveCall(ctx context.Context, c actors.Call) error {
+	if f.failing.Load() {
+		return errors.New("disk I/O error")
+	}
+	return f.Store.SaveCall(ctx, c)
+}
+
+func TestStoreFailureIsAnsweredAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	var fs *failingStore
+	h := newHarness(t, withStore(func(s *sqlitestore.Store) call.Store {
+		fs = &failingStore{Store: s}
+		return fs
+	}))
+	c := h.start(newCall("agent-1", customer("4141")))
+	require.Equal(t, call.ConnectGo, h.ask(c.ID, call.BeginConnect{}).Connect)
+	fs.failing.Store(true)
+	_, err := call.Ask(h.calls, c.ID, call.Connected{Sid: "sid-4141", Status: actors.CallRinging}, askTimeout)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	r, err := call.Ask(h.calls, c.ID, call.BeginConnect{}, askTimeout)
+	require.NoError(t, err)
+	require.Equal(t, call.ConnectWait, r.Connect, "still connecting, as stored")
+	require.Equal(t, actors.StateNew, h.stored(c.ID).State)
+	require.Equal(t, []string{"new/queued"}, h.events.states(c.ID))
+
+	fs.failing.Store(false)
+	r = h.ask(c.ID, call.Connected{Sid: "sid-4141", Status: actors.CallRinging})
+	require.Equal(t, actors.StateActive, r.Call.State)
+	require.Equal(t, c.Version+2, r.Call.Version)
 }
