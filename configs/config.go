@@ -82,6 +82,7 @@ type Config struct {
 	RecipientPause        time.Duration `env:"WHATSAPP_RECIPIENT_PAUSE" doc:"how long one recipient is held back after 131048/131049; 0: 4h"`
 	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
 	RabbitMQQueue         string        `env:"RABBITMQ_QUEUE" doc:"name of the outbound queue (and prefix of its retry and dead-letter queues)"`
+	RabbitMQCallQueue     string        `env:"RABBITMQ_CALL_QUEUE" doc:"name of the Exotel call queue (and prefix of its retry and dead-letter queues); must differ from RABBITMQ_QUEUE"`
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
 	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset); unset and equal to PORT, any free port"`
@@ -142,6 +143,7 @@ func Defaults() Config {
 		MediaFetchAttempts:    10,
 		MediaFetchBackoff:     2 * time.Second,
 		RabbitMQQueue:         "whatsapp.outbound",
+		RabbitMQCallQueue:     "exotel.outbound",
 		SandboxStatusDelay:    300 * time.Millisecond,
 		SandboxPort:           4010,
 		SandboxWABAID:         "100000000000002",

@@ -126,6 +126,12 @@ func validateStorage(c Config, r *report) {
 	if c.RabbitMQQueue == "" || len(c.RabbitMQQueue) > 200 {
 		r.bad("RABBITMQ_QUEUE", "must be 1-200 characters")
 	}
+	switch {
+	case c.RabbitMQCallQueue == "" || len(c.RabbitMQCallQueue) > 200:
+		r.bad("RABBITMQ_CALL_QUEUE", "must be 1-200 characters")
+	case c.RabbitMQCallQueue == c.RabbitMQQueue:
+		r.bad("RABBITMQ_CALL_QUEUE", "must differ from RABBITMQ_QUEUE")
+	}
 	if c.CustomerCacheSize < 0 {
 		r.bad("CACHE_MAX_ENTRIES", "must not be negative")
 	}
