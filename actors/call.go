@@ -194,8 +194,8 @@ type CallStatsRow struct {
 	// Answered counts calls that were answered (completed with talk time).
 	Answered   int     `json:"answered"`
 	AnswerRate float64 `json:"answerRate"`
-	// TalkSec is the total talk time; MeanTalkSec and P90TalkSec are over
-	// answered calls (nearest rank), 0 when none.
+	// TalkSec is the total talk time of answered calls; MeanTalkSec and
+	// P90TalkSec are over answered calls (nearest rank), 0 when none.
 	TalkSec     int64   `json:"talkSec"`
 	MeanTalkSec float64 `json:"meanTalkSec"`
 	P90TalkSec  int     `json:"p90TalkSec"`

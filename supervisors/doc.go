@@ -1,4 +1,4 @@
-// Package supervisors owns the spawn tree of conversation actors on one
+// Package supervisors owns the spawn tree of conversation and call actors on one
 // node: shards of a host actor that activate conversations by key, supervise
 // them (a panic restarts only that conversation, which reloads its state from
 // the store), and passivate idle ones. After a restart, Host.Rehydrate brings
@@ -15,4 +15,15 @@
 // is named by its key (conversation.Key.Name) and reads the key back from
 // its name, so one Props serves a whole shard and a restarted actor keeps
 // its key; keys that cannot round-trip through a name are refused.
+//
+// Calls is the call.Directory: one supervising actor over the call actors
+// (actors/call), with the conversations' restart budget (a panic restarts
+// only that call's actor, which reloads its call; one that exhausts the
+// budget is activated again after its window, so a live call's timers are
+// not lost). It activates a call's actor on demand by call id (a command for
+// an unknown id answers actors.ErrNotFound, except Start), delivers commands
+// to one call in order (holding them while a closed call's actor stops, for
+// its successor), and keeps live calls in memory. Calls.Rehydrate activates
+// every live call at engine start, so that its timers run and a new call
+// whose job was lost has it published again.
 package supervisors

@@ -22,6 +22,11 @@ var (
 	// command may or may not have been applied. It is an
 	// actors.ErrUnavailable.
 	ErrNoAnswer = fmt.Errorf("call did not answer: %w", actors.ErrUnavailable)
+	// ErrStale means another activation changed the call since this one
+	// read it: the answering actor stops and the next command reads the
+	// store again. The command was not applied; it may be retried. It is
+	// an actors.ErrUnavailable.
+	ErrStale = fmt.Errorf("call changed by another activation: %w", actors.ErrUnavailable)
 )
 
 // Command is a message a call actor handles.
@@ -44,8 +49,9 @@ const (
 	ConnectSkip
 	// ConnectResolve: an earlier connect's outcome is unknown (a timeout, a
 	// crash mid-request); look the call up at Exotel (Lookup.FindPlaced
-	// since Result.Call.ConnectStartedAt) and answer Connected or
-	// ConnectFailed{Placed: false} before placing it again.
+	// since Result.Call.ConnectStartedAt) and answer Connected, or
+	// ConnectFailed{StartedAt: Result.Call.ConnectStartedAt} (not Final)
+	// when it was not placed, before placing it again.
 	ConnectResolve
 	// ConnectWait: another delivery of the job is connecting right now;
 	// hold the job and try later.
@@ -65,9 +71,17 @@ type Connected struct {
 // ConnectFailed records a connect that did not place the call. Final closes
 // the call as failed with Reason (a refused request, auth, a dead letter);
 // otherwise the call stays new, not connecting, for the job's retry.
+//
+// StartedAt, when set, is the ConnectStartedAt the failed connect (or
+// resolve) was answered with by BeginConnect: a non-final failure whose
+// StartedAt is not the call's ConnectStartedAt any more is stale (another
+// delivery of the job began connecting since) and changes nothing, so two
+// deliveries of one job never both get ConnectGo. Zero clears whatever
+// connect is marked.
 type ConnectFailed struct {
-	Reason string
-	Final  bool
+	Reason    string
+	Final     bool
+	StartedAt time.Time
 }
 
 // Callback applies one stored Exotel callback: monotonic (a status ranked
@@ -78,7 +92,35 @@ type Callback struct{ Event actors.CallEvent }
 // Requeue re-opens a call that failed before Exotel accepted it (its
 // connect job dead-lettered), for a re-drive: it becomes new and queued
 // again, if its agent has no other live call (ErrAgentBusy).
+//
+// It publishes no job (the re-drive moves the dead-lettered one back), and
+// its StartedAt becomes the re-drive's time, so that QueueTTL counts from
+// it. A live call answers unchanged (its job is on its way or Exotel has
+// it); any other closed call answers ErrClosed.
 type Requeue struct{}
+
+// Activate brings the call into memory and answers it (actors.ErrNotFound
+// for an unknown id): its timers run, and a new call whose connect job may
+// be missing (the engine stopped between storing it and queueing its job,
+// or the in-process queue lost it) has the job published again. Duplicate
+// jobs are harmless: BeginConnect lets one delivery connect at a time, and
+// skips a call Exotel has. supervisors.Calls.Rehydrate sends it to every
+// live call at engine start.
+type Activate struct{}
+
+// Idle is what a call actor tells its parent when it has nothing to keep in
+// memory (its call is closed or unknown): the parent stops it and holds the
+// commands that arrive meanwhile for its successor. ID is the actor's
+// process id, so a late Idle from an earlier activation of the same call is
+// ignored. Respawn asks for a successor even without commands waiting: the
+// actor's state is stale (another activation changed the call) or its call
+// became live again after it went idle, and a live call needs an actor for
+// its timers. It is not a Command.
+type Idle struct {
+	CallID  string
+	ID      string
+	Respawn bool
+}
 
 func (Start) command()         {}
 func (BeginConnect) command()  {}
@@ -86,6 +128,7 @@ func (Connected) command()     {}
 func (ConnectFailed) command() {}
 func (Callback) command()      {}
 func (Requeue) command()       {}
+func (Activate) command()      {}
 
 // Result is a call actor's answer.
 type Result struct {
@@ -114,7 +157,13 @@ type Directory interface {
 // Ask delivers cmd to the call and waits at most timeout for its Result;
 // the error is Result.Err or ErrNoAnswer.
 func Ask(dir Directory, callID string, cmd Command, timeout time.Duration) (Result, error) {
-	v, err := dir.Request(callID, cmd, timeout).Result()
+	return Await(callID, dir.Request(callID, cmd, timeout))
+}
+
+// Await reads a Reply of the call callID as Ask does: for callers that put
+// several requests in flight before reading their answers.
+func Await(callID string, r Reply) (Result, error) {
+	v, err := r.Result()
 	if err != nil {
 		return Result{}, fmt.Errorf("ask call %s: %w: %w", callID, ErrNoAnswer, err)
 	}

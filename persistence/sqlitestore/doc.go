@@ -1,11 +1,12 @@
 // Package sqlitestore keeps the engine's durable records (users,
 // refresh-token families, customers, the audit log, the conversation
 // engine's conversations, messages, pending statuses and notifications, the
-// template registry and media records) in one SQLite file, and the webhook inbox in a
+// template registry, media records, and calls with their Exotel callbacks) in one SQLite file, and the webhook inbox in a
 // second file beside it, using the pure-Go modernc.org/sqlite driver. It
-// implements actors.Store, actors.ConversationsStore, actors.TemplateStore
-// and actors.MediaStore and passes the shared contract suites in
-// persistence/storetest (Run, RunConversations, RunTemplates and RunMedia).
+// implements actors.Store, actors.ConversationsStore, actors.TemplateStore,
+// actors.MediaStore and actors.CallStore and passes the shared contract
+// suites in persistence/storetest (Run, RunConversations, RunTemplates,
+// RunMedia and RunCalls).
 // Media bytes are not kept here: see persistence/fsblobs.
 //
 // # Guarantees
@@ -104,6 +105,24 @@
 // id) (MediaByStatus, oldest first). A message's medium is the JSON of
 // actors.MessageMedia in messages.media, NULL without one, written by both
 // appends and replaced by SetMessageMedia; every message read returns it.
+//
+// # Calls
+//
+// A call is a row of calls (migration 0010), its Exotel callbacks rows of
+// call_events. "One agent has at most one live call" is the partial unique
+// index calls_live_agent (agent_id WHERE state != 'closed'): CreateCall and
+// SaveCall are single statements in which SQLite enforces it, and a refusal
+// is actors.ErrConflict (an id or CallSid taken is actors.ErrDuplicate).
+// SaveCall is one UPDATE ... WHERE id = ? AND version = ?. A callback's id
+// is its primary key: AddCallEvent is INSERT ... ON CONFLICT DO NOTHING.
+//
+// CallStatistics is one SQL query per call (callstats.go): counts per group
+// and status, and the p90 talk time by nearest rank from a row_number()
+// window. SQLite has no time zones, so days are cut in Go
+// (actors.CallStatsQuery.DayOf, DST-correct) between the range's first and
+// last call and passed as one JSON array, each day's calls being an index
+// range of calls_started or calls_agent_started, which cover every column
+// the statistics read.
 //
 // Every query the store runs is a package constant, and plan_test.go and
 // conversation_plan_test.go check, with EXPLAIN QUERY PLAN on the file that

@@ -8,7 +8,8 @@ import (
 )
 
 // stmts holds the statements the webhook ingest path runs for every webhook
-// or message, and those every media upload and download runs, prepared once
+// or message, those every media upload and download runs, and those of every
+// call's writes and callbacks, prepared once
 // at Open: SQLite then parses each once per connection instead of on every
 // call. Writes are prepared on the writer pool, reads on the reader pool,
 // and the inbox statements on the inbox database's pools; inside a
@@ -32,6 +33,9 @@ type stmts struct {
 	insertNotification  *sql.Stmt
 	insertMedia         *sql.Stmt
 	saveMedia           *sql.Stmt
+	insertCall          *sql.Stmt
+	saveCall            *sql.Stmt
+	insertCallEvent     *sql.Stmt
 
 	// Reader.
 	messageByWaID    *sql.Stmt
@@ -40,6 +44,7 @@ type stmts struct {
 	customerByPhone  *sql.Stmt
 	hasPendingStatus *sql.Stmt
 	mediaByID        *sql.Stmt
+	callByID         *sql.Stmt
 }
 
 // stmtSpec names one statement to prepare: where it goes, on which pool, and
@@ -65,6 +70,9 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.insertNotification, w, qInsertNotification},
 		{&p.insertMedia, w, qInsertMedia},
 		{&p.saveMedia, w, qSaveMedia},
+		{&p.insertCall, w, qInsertCall},
+		{&p.saveCall, w, qSaveCall},
+		{&p.insertCallEvent, w, qInsertCallEvent},
 
 		{&p.messageByWaID, r, qMessageByWaID},
 		{&p.messageByID, r, qMessageByID},
@@ -72,6 +80,7 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.customerByPhone, r, qCustomerByPhone},
 		{&p.hasPendingStatus, r, qHasPendingStatus},
 		{&p.mediaByID, r, qMediaByID},
+		{&p.callByID, r, qCallByID},
 	}
 }
 

@@ -77,6 +77,10 @@
 // RunMedia is the suite of actors.MediaStore and of the medium every
 // message read returns (see its comment).
 //
+// RunCalls is the suite of actors.CallStore, RunCallStatistics (run by it)
+// that of its statistics against a hand-counted data set across days and
+// time zones (see their comments).
+//
 // The package is a normal (non-test) package so other packages' tests can
 // import it; it imports testing and testify and must never be imported by
 // production code.
