@@ -1,12 +1,14 @@
 // Package mongostore keeps the engine's durable records (users,
 // refresh-token families, customers, the audit log, and the conversation
 // engine's conversations, messages, pending statuses, webhook inbox and
-// notifications, the template registry and media records) in one MongoDB
+// notifications, the template registry, media records, and calls with
+// their Exotel callbacks) in one MongoDB
 // database through the official driver (go.mongodb.org/mongo-driver/v2),
 // and media bytes in GridFS in the same database (Blobs). It implements
-// actors.Store, actors.ConversationsStore, actors.TemplateStore and
-// actors.MediaStore and passes the shared contract suites in
-// persistence/storetest (Run, RunConversations, RunTemplates, RunMedia);
+// actors.Store, actors.ConversationsStore, actors.TemplateStore,
+// actors.MediaStore and actors.CallStore and passes the shared contract
+// suites in persistence/storetest (Run, RunConversations, RunTemplates,
+// RunMedia, RunCalls);
 // Blobs implements actors.MediaBlobs and mediabytes.Blobs and passes
 // persistence/blobtest (Run, RunReferences); all against FerretDB v1.24 on
 // its SQLite and PostgreSQL backends, so it runs on MongoDB and on FerretDB
@@ -43,15 +45,18 @@
 //     the same way, so no increment is lost and each notification is
 //     counted once.
 //   - Uniqueness over part of a collection (one conversation per
-//     (phoneNumberId, waId) that is not closed; a non-empty waMessageId)
-//     is enforced by guard collections whose _id is the key
-//     (open_conversations, message_wamids; see guard.go), because FerretDB
-//     has no partial unique index. The guard is inserted before the record
+//     (phoneNumberId, waId) that is not closed; a non-empty waMessageId;
+//     one live call per agent) is enforced by guard collections whose _id
+//     is the key (open_conversations, message_wamids, call_agents; see
+//     guard.go), because FerretDB has no partial unique index. The guard is inserted before the record
 //     and deleted when the record write fails or the record gives the key
 //     up. A crash between the two writes leaves a stale guard, which the
 //     next writer needing the key replaces once it is older than
 //     guardGrace (one minute) and its owner does not carry the key; until
-//     then the key reads as taken (actors.ErrDuplicate).
+//     then the key reads as taken (actors.ErrDuplicate; for an agent,
+//     actors.ErrConflict). A write whose outcome is unknown
+//     (actors.ErrUnavailable) keeps the guard it took, so a record that did
+//     land is never left unguarded.
 //   - The template registry has no multi-document transaction either: a
 //     sync writes a new generation of an account's templates, points
 //     template_syncs at it, then deletes all but it and the one it
@@ -113,7 +118,9 @@
 // guards), pending_statuses waMessageId, notifications
 // userId/createdAt/_id (descending on createdAt/_id), templates
 // wabaId/gen/name/language (unique), media sha256 and
-// status/updatedAt/_id, and the GridFS bucket's media.files
+// status/updatedAt/_id, calls startedAt, agentId/startedAt,
+// customerId/startedAt/_id, exotelSid (not unique) and state/startedAt/_id,
+// call_events applied/receivedAt/_id, and the GridFS bucket's media.files
 // filename/uploadDate and filename (unique) and media.chunks files_id/n
 // (unique). The guard, claim, template_syncs and media_uploads
 // collections are reached by _id only (media_uploads by at in Sweep).
@@ -123,6 +130,49 @@
 // write claim for its current status rank, the one UpdateMessageStatus
 // takes, so neither writes the other's old fields back on FerretDB.
 // SaveMedia is a plain replaceOne: the last of concurrent saves wins whole.
+//
+// # Calls
+//
+// A call is a document of calls, an Exotel callback one of call_events
+// (_id its content-derived ID: a repeat is a duplicate insert, reported as
+// not inserted). SaveCall is a replace filtered on {_id, version} under the
+// claim "call/<id>/<version-1>", like SaveConversation. One live call per
+// agent is the call_agents guard (_id the agent, owner the call): CreateCall
+// of a live call and SaveCall re-opening a closed one insert it first
+// (actors.ErrConflict when a live call of another id holds it), a save
+// closing the call deletes it after the write. A guard left by a crash
+// between the two writes, whose call is absent or closed, is replaced after
+// guardGrace: until then that agent cannot start a call (ErrConflict).
+// Calls keep two derived fields for the statistics, answered (1 for a
+// completed call with talk time) and talkSec (its talk time, else 0).
+//
+// CallStatistics (callstats.go) runs, per query or per day, an aggregation
+// $match/$group counting calls by agent, status and answered, a second one
+// summing talkSec by agent, and for each group with answered calls one find
+// sorted by talkSec descending that skips to the nearest-rank p90 (so the
+// server's top-k sort keeps a tenth of the group). Days are cut in Go
+// (actors.CallStatsQuery.DayOf): the next call of the range (a find on
+// startedAt, limit 1) names its day, which is aggregated, and the walk goes
+// on from the day's end. The statistics are several reads, not a snapshot.
+//
+// What the FerretDB tests cannot prove about real MongoDB here:
+//
+//   - Plans. FerretDB v1 pushes simple filters down to its backend and runs
+//     $group, sorts and skips in its own process; it has no real
+//     equivalent of MongoDB's plans. That the $match stages and finds use
+//     startedAt or agentId/startedAt (IXSCAN, not COLLSCAN), that LiveCalls
+//     and LiveCallOfAgent use state/startedAt/_id, and that the p90 find is
+//     a bounded top-k sort within MongoDB's 100 MB in-memory sort limit is
+//     by design, checked with neither explain nor load.
+//   - Numbers. $sum's result type (int32, int64 or double on overflow) and
+//     the grouping of a composite _id follow MongoDB's documented rules;
+//     the decoding accepts each, but only FerretDB's answers are tested.
+//   - Concurrency. FerretDB serialises differently from a MongoDB replica
+//     set; "one live call per agent" rests on the guard's unique _id, which
+//     both enforce, and is tested with concurrent creates on FerretDB only.
+//   - FerretDB v1.24 itself gives a $group's documents to its first
+//     accumulator only (they share one iterator), so every $group here has
+//     one accumulator; on MongoDB one $group with three would do.
 //
 // # Media bytes in GridFS
 //
@@ -202,8 +252,8 @@
 // without a projection, which FerretDB does not implement); updateOne with
 // upsert (template_syncs); deleteOne and
 // deleteMany; ordered insertMany;
-// countDocuments and an aggregation of $match and $group by a field with
-// $sum; createIndexes with single-field, compound, multikey and unique
+// countDocuments and aggregations of $match and $group by a field or a
+// document of fields with one $sum; createIndexes with single-field, compound, multikey and unique
 // indexes; listIndexes; $regex with the i option; $or, $in, $ne, $exists,
 // $lt, $lte and $gte; BSON binary.
 //
@@ -212,8 +262,9 @@
 // expiresAt, and abandoned write claims are swept there too), $text (search
 // is a case-insensitive $regex on name, phone and email built with
 // regexp.QuoteMeta, so it is a literal substring match and scans the
-// collection), $avg, $dateToString and $facet (totals come from
-// countDocuments), partial indexes (rejected) and sparse indexes (accepted
+// collection), $avg, $cond, $bucket, percentiles, time zones in date
+// operators, $dateToString and $facet (totals come from countDocuments;
+// call statistics: see Calls), partial indexes (rejected) and sparse indexes (accepted
 // but ignored, so a sparse unique index would be a plain unique one): hence
 // the guard collections; multi-document transactions and change streams.
 // FerretDB v1 also runs update, replace and findAndModify as a read

@@ -76,6 +76,11 @@ type Store struct {
 	webhookErrors *mongo.Collection
 	// media keeps media records (media.go).
 	media *mongo.Collection
+	// calls, callEvents and callAgents keep calls, their callbacks and the
+	// guard of one live call per agent (call.go).
+	calls      *mongo.Collection
+	callEvents *mongo.Collection
+	callAgents *mongo.Collection
 
 	log *zap.Logger
 
@@ -122,6 +127,9 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		wamids:        db.Collection(wamidsColl),
 		webhookErrors: db.Collection(webhookErrorsColl),
 		media:         db.Collection(mediaColl),
+		calls:         db.Collection(callsColl),
+		callEvents:    db.Collection(callEventsColl),
+		callAgents:    db.Collection(callAgentsColl),
 
 		log: log.With(zap.String("store", "mongodb"), zap.String("database", database)),
 		now: time.Now,
