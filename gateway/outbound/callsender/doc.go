@@ -22,7 +22,16 @@
 //     mid-request): the call is looked up at Exotel (FindPlaced, from the
 //     connect's start less LookupSkew). Found: Connected. Not found within
 //     SettleWindow: the job is held and looked up again; after it:
-//     ConnectFailed{Final: false} and a short retry places it again.
+//     ConnectFailed{Final: false} and a short retry places it again. A
+//     lookup that fails is retried with backoff (401/403 pause calling).
+//   - No answer from the call (call.ErrNoAnswer): the job is retried (the
+//     call may have marked a connect; the next delivery resolves it). An
+//     answer ConnectWait with an error (the call's store is down): held.
+//     A job of an unknown call, or of another kind: dead-lettered.
+//
+// Every ConnectFailed carries the ConnectStartedAt its delivery was
+// answered with (StartedAt), so the failure of a stale delivery never
+// clears the connect another delivery began since.
 //
 // Guarantees:
 //

@@ -61,7 +61,7 @@ func TestRabbitRetriesThenPlacesOnce(t *testing.T) {
 	h.waitSettled("call-rr")
 	placed := h.sb.CallsTo(custOK)
 	require.Len(t, placed, 1)
-	assert.Equal(t, placed[0].Sid, h.dir.call("call-rr").ExotelSid)
+	assert.Equal(t, placed[0].Sid, h.call("call-rr").ExotelSid)
 	requireBefore(t, h.j, "call-rr", "retry http 503", "connected ")
 }
 
@@ -70,7 +70,7 @@ func TestRabbitDeadLettersAndClosesTheCall(t *testing.T) {
 	h.sb.ArmFault(sandbox.FaultUnavailable, 10)
 	h.start("call-rd", custOK)
 	h.waitSettled("call-rd")
-	c := h.dir.call("call-rd")
+	c := h.waitClosed("call-rd")
 	assert.Equal(t, actors.StateClosed, c.State)
 	assert.Equal(t, "dead-lettered: http 503 SERVICE_UNAVAILABLE", c.Reason)
 	require.Eventually(t, func() bool {
@@ -88,5 +88,5 @@ func TestRabbitConnectTimeoutPlacesOnce(t *testing.T) {
 	h.waitSettled("call-rt")
 	placed := h.sb.CallsTo(custTimeout)
 	require.Len(t, placed, 1)
-	assert.Equal(t, placed[0].Sid, h.dir.call("call-rt").ExotelSid)
+	assert.Equal(t, placed[0].Sid, h.call("call-rt").ExotelSid)
 }
