@@ -163,9 +163,9 @@ func (s *Sender) resolve(ctx context.Context, d actors.Delivery, c actors.Call, 
 		s.ack(d, log)
 		return
 	}
-	elapsed := s.opts.Now().Sub(started)
-	if elapsed < s.opts.SettleWindow {
-		s.hold(d, min(s.opts.WaitDelay, s.opts.SettleWindow-elapsed), "connect outcome unknown; looking the call up at Exotel", log)
+	elapsed, window := s.opts.Now().Sub(started), s.settleWindow(c)
+	if elapsed < window {
+		s.hold(d, min(s.opts.WaitDelay, window-elapsed), "connect outcome unknown; looking the call up at Exotel", log)
 		return
 	}
 	reason := "connect outcome unknown and Exotel lists no call for it"
@@ -175,6 +175,14 @@ func (s *Sender) resolve(ctx context.Context, d actors.Delivery, c actors.Call, 
 		return
 	}
 	s.retry(d, c.ID, c.ConnectStartedAt, s.backoff(1, 0), reason, log)
+}
+
+// settleWindow is how long a lost connect of c is looked up before it is
+// deemed not placed: SettleWindow, and at least the time both legs of c may
+// ring (2×TimeOut), by when a placed call has an answered or terminal
+// callback that names it.
+func (s *Sender) settleWindow(c actors.Call) time.Duration {
+	return max(s.opts.SettleWindow, 2*time.Duration(c.TimeOut)*time.Second)
 }
 
 // tell asks the call to apply cmd and waits for its answer (the actor

@@ -136,7 +136,9 @@ func TestLostConnectNotPlacedIsPlacedOnceAfterTheSettleWindow(t *testing.T) {
 		t.Run(string(fault), func(t *testing.T) {
 			h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 700 * time.Millisecond }})
 			h.sb.ArmFault(fault, 1)
-			h.start("call-f", custOK)
+			c := newCall("call-f", custOK)
+			c.TimeOut = 0 // Exotel's default ring: the window is SettleWindow alone
+			h.startCall(c)
 			h.waitSettled("call-f")
 			placed := h.sb.CallsTo(custOK)
 			require.Len(t, placed, 1, "placed once")
@@ -147,6 +149,22 @@ func TestLostConnectNotPlacedIsPlacedOnceAfterTheSettleWindow(t *testing.T) {
 			requireBefore(t, h.j, "call-f", "retry connect outcome unknown", "connected ")
 		})
 	}
+}
+
+// TestSettleWindowCoversTheRinging: a lost connect is not deemed unplaced
+// before both legs could have rung out (2×TimeOut), however short
+// SettleWindow is.
+func TestSettleWindowCoversTheRinging(t *testing.T) {
+	h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 100 * time.Millisecond }})
+	h.sb.ArmFault(sandbox.FaultServerError, 1)
+	c := newCall("call-w", custOK)
+	c.TimeOut = 1
+	start := time.Now()
+	h.startCall(c)
+	h.waitSettled("call-w")
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "placed again only after 2×TimeOut: %v", h.j.of("call-w"))
+	requireBefore(t, h.j, "call-w", "connect failed final=false", "connected ")
+	require.Len(t, h.sb.CallsTo(custOK), 1)
 }
 
 // TestLostAnswersOfTheActorLoseNothing: when the call's actor does not
@@ -176,7 +194,9 @@ func TestLostAnswersOfTheActorLoseNothing(t *testing.T) {
 	t.Run("begin connect applied, answer lost", func(t *testing.T) {
 		h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 700 * time.Millisecond }})
 		h.dir.loseAnswer("BeginConnect", true)
-		h.start("call-3", custOK)
+		c := newCall("call-3", custOK)
+		c.TimeOut = 0
+		h.startCall(c)
 		h.waitSettled("call-3")
 		requireBefore(t, h.j, "call-3", "lost answer of BeginConnect", "retry ask call")
 		requireBefore(t, h.j, "call-3", "retry ask call", "connect failed final=false")
@@ -187,6 +207,7 @@ func TestLostAnswersOfTheActorLoseNothing(t *testing.T) {
 		h.dir.loseAnswer("ConnectFailed", false)
 		c := newCall("call-4", custOK)
 		c.TimeLimit = exotel.MaxTimeLimit + 1 // refused by the client, for good
+		c.TimeOut = 0
 		h.startCall(c)
 		h.waitSettled("call-4")
 		requireBefore(t, h.j, "call-4", "lost ConnectFailed", "hold record failed call")
