@@ -11,7 +11,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/call"
-	"github.com/wacc/engine/gateway/sandbox/exotel"
+	sandbox "github.com/wacc/engine/gateway/sandbox/exotel"
 )
 
 func TestCompletedCallEveryTransitionStoredThenAnnouncedAndAudited(t *testing.T) {
@@ -61,8 +61,8 @@ func TestOutcomesCloseTheCallWithExotelsStatus(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.runSender()
-	for suffix, status := range map[string]string{exotel.SuffixBusy: actors.CallBusy, exotel.SuffixNoAnswer: actors.CallNoAnswer,
-		exotel.SuffixFailed: actors.CallFailed} {
+	for suffix, status := range map[string]string{sandbox.SuffixBusy: actors.CallBusy, sandbox.SuffixNoAnswer: actors.CallNoAnswer,
+		sandbox.SuffixFailed: actors.CallFailed} {
 		c := h.start(newCall("agent-"+suffix, customer(suffix)))
 		done := h.waitState(c.ID, actors.StateClosed, status)
 		assert.Zero(t, done.DurationSec, status)
@@ -211,7 +211,7 @@ func TestMissingTerminalCallbackIsSettledByLookup(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.runSender()
-	c := h.start(newCall("agent-1", customer(exotel.SuffixLostTerminal)))
+	c := h.start(newCall("agent-1", customer(sandbox.SuffixLostTerminal)))
 	active := h.waitState(c.ID, actors.StateActive, actors.CallInProgress)
 	require.Eventually(t, func() bool { return h.sandbox.LiveCalls() == 0 }, waitFor, tick, "sandbox call over")
 	require.WithinDuration(t, time.Now().Add(90*time.Second), active.DeadlineAt, 10*time.Second)
@@ -308,7 +308,7 @@ func TestConnectTimeoutDoesNotPlaceASecondCall(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.runSender()
-	c := h.start(newCall("agent-1", customer(exotel.SuffixConnectTimeout)))
+	c := h.start(newCall("agent-1", customer(sandbox.SuffixConnectTimeout)))
 	done := h.waitState(c.ID, actors.StateClosed, actors.CallCompleted)
 	require.Equal(t, 42, done.DurationSec)
 	require.Eventually(t, func() bool { return h.jobDone(c.ID) }, waitFor, tick, "the job is settled")
@@ -318,7 +318,7 @@ func TestConnectTimeoutDoesNotPlaceASecondCall(t *testing.T) {
 func TestRequeueReopensACallThatFailedBeforeExotel(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, withMaxAttempts(2))
-	h.sandbox.ArmFault(exotel.FaultServerError, 2)
+	h.sandbox.ArmFault(sandbox.FaultUnavailable, 2)
 	h.runSender()
 	c := h.start(newCall("agent-1", customer("1414")))
 	failed := h.waitState(c.ID, actors.StateClosed, actors.CallFailed)

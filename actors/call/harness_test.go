@@ -2,15 +2,9 @@ package call_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,7 +19,8 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/call"
-	"github.com/wacc/engine/gateway/sandbox/exotel"
+	"github.com/wacc/engine/gateway/outbound/exotel"
+	sandbox "github.com/wacc/engine/gateway/sandbox/exotel"
 	"github.com/wacc/engine/persistence/memqueue"
 	"github.com/wacc/engine/persistence/sqlitestore"
 	"github.com/wacc/engine/supervisors"
@@ -33,7 +28,8 @@ import (
 
 const (
 	agentPhone = "+919800000001"
-	callerID   = exotel.DefaultExoPhone
+	callerID   = sandbox.DefaultExoPhone
+	hookSecret = "s3cret"
 	askTimeout = 10 * time.Second
 	waitFor    = 15 * time.Second
 	tick       = 10 * time.Millisecond
@@ -169,10 +165,13 @@ type harness struct {
 	clock   *clock
 	system  *actor.ActorSystem
 	calls   *supervisors.Calls
-	sandbox *exotel.Sandbox
+	sandbox *sandbox.Sandbox
 	exo     *httptest.Server
 	hook    *httptest.Server
-	lookup  *sandboxLookup
+	// client is the engine's Exotel client (the sender's), lookup the
+	// call actors' (the same client, counting its call-details lookups).
+	client *exotel.Client
+	lookup *countingLookup
 	// store is what the actors use (the SQLite store unless wrapped).
 	actorStore call.Store
 	// senderStop ends the sender, when running.
@@ -201,28 +200,28 @@ func (h *harness) jobDone(id string) bool {
 	return len(s) > 0 && (s[len(s)-1] == "ack" || s[len(s)-1] == "dead")
 }
 
-type harnessOption func(*harness, *exotel.Options, *memqueue.Options)
+type harnessOption func(*harness, *sandbox.Options, *memqueue.Options)
 
 // withTalkDelay keeps answered calls talking that long at the sandbox.
 func withTalkDelay(d time.Duration) harnessOption {
-	return func(_ *harness, o *exotel.Options, _ *memqueue.Options) { o.TalkDelay = d }
+	return func(_ *harness, o *sandbox.Options, _ *memqueue.Options) { o.TalkDelay = d }
 }
 
 // withMaxAttempts sets the queue's deliveries per job.
 func withMaxAttempts(n int) harnessOption {
-	return func(_ *harness, _ *exotel.Options, q *memqueue.Options) { q.MaxAttempts = n }
+	return func(_ *harness, _ *sandbox.Options, q *memqueue.Options) { q.MaxAttempts = n }
 }
 
 // withStore wraps the store the actors use.
 func withStore(wrap func(*sqlitestore.Store) call.Store) harnessOption {
-	return func(h *harness, _ *exotel.Options, _ *memqueue.Options) { h.actorStore = wrap(h.store) }
+	return func(h *harness, _ *sandbox.Options, _ *memqueue.Options) { h.actorStore = wrap(h.store) }
 }
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "engine.db"), clock: &clock{}, settled: map[string][]string{}}
 	h.openStore()
-	eo := exotel.Options{RingDelay: 20 * time.Millisecond, TalkDelay: 30 * time.Millisecond, TalkSeconds: 42,
+	eo := sandbox.Options{RingDelay: 20 * time.Millisecond, TalkDelay: 30 * time.Millisecond, TalkSeconds: 42,
 		CallbackTimeout: 5 * time.Second, RetryBackoff: 50 * time.Millisecond}
 	qo := memqueue.Options{}
 	for _, o := range opts {
@@ -231,10 +230,15 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.queue = memqueue.New(qo)
 	h.hook = httptest.NewServer(http.HandlerFunc(h.webhook))
 	t.Cleanup(h.hook.Close)
-	h.sandbox = exotel.New(eo)
+	h.sandbox = sandbox.New(eo)
 	h.exo = httptest.NewServer(h.sandbox.Handler())
 	t.Cleanup(func() { h.sandbox.Stop(); h.exo.Close() })
-	h.lookup = &sandboxLookup{base: h.exo.URL, account: h.sandbox.AccountSID(), client: &http.Client{Timeout: 5 * time.Second}}
+	// The client gives up on a connect before the actors deem it lost.
+	client, err := exotel.NewClient(exotel.Options{BaseURL: h.exo.URL, AccountSID: h.sandbox.AccountSID(), APIKey: sandbox.DefaultAPIKey,
+		APIToken: sandbox.DefaultAPIToken, CallerID: callerID, StatusCallback: h.hook.URL + "/calls/webhook?secret=" + hookSecret,
+		Timeout: testConfig.ConnectTimeout * 8 / 10})
+	require.NoError(t, err)
+	h.client, h.lookup = client, &countingLookup{Client: client}
 	h.startEngine()
 	t.Cleanup(func() {
 		h.stopEngine()
@@ -364,295 +368,4 @@ func (h *harness) waitState(id, state, status string) actors.Call {
 			views[len(views)-1].State == state && views[len(views)-1].Status == status
 	}, waitFor, tick, "call %s never reached %s/%s: %v", id, state, status, h.events.states(id))
 	return h.stored(id)
-}
-
-// runSender drains the queue into the sandbox, as the Exotel sender does.
-func (h *harness) runSender() {
-	ctx, cancel := context.WithCancel(context.Background())
-	h.senderStop, h.senderDone = cancel, make(chan struct{})
-	var wg sync.WaitGroup
-	go func() {
-		defer close(h.senderDone)
-		_ = h.queue.Consume(ctx, func(d actors.Delivery) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h.deliver(ctx, d)
-			}()
-		})
-		wg.Wait()
-	}()
-}
-
-func (h *harness) stopSender() {
-	if h.senderStop != nil {
-		h.senderStop()
-		<-h.senderDone
-		h.senderStop = nil
-	}
-}
-
-// retry is how long the test sender waits before a job's next delivery.
-const retry = 50 * time.Millisecond
-
-// noted is a Delivery whose settlements the harness records.
-type noted struct {
-	actors.Delivery
-	h  *harness
-	id string
-}
-
-func (n noted) Ack() error {
-	n.h.note(n.id, "ack")
-	return n.Delivery.Ack()
-}
-
-func (n noted) Hold(d time.Duration, reason string) error {
-	n.h.note(n.id, "hold")
-	return n.Delivery.Hold(d, reason)
-}
-
-func (n noted) Retry(d time.Duration, reason string) (bool, error) {
-	dead, err := n.Delivery.Retry(d, reason)
-	if dead {
-		n.h.note(n.id, "dead")
-	} else {
-		n.h.note(n.id, "retry")
-	}
-	return dead, err
-}
-
-func (n noted) DeadLetter(reason string) error {
-	n.h.note(n.id, "dead")
-	return n.Delivery.DeadLetter(reason)
-}
-
-// deliver handles one connect job as the Exotel sender would.
-func (h *harness) deliver(ctx context.Context, raw actors.Delivery) {
-	job := raw.Job()
-	d := noted{Delivery: raw, h: h, id: job.CallID}
-	calls := h.dir()
-	res, err := call.Ask(calls, job.CallID, call.BeginConnect{}, askTimeout)
-	if err != nil && res.Connect != call.ConnectSkip {
-		_, _ = d.Retry(retry, err.Error())
-		return
-	}
-	c := res.Call
-	switch res.Connect {
-	case call.ConnectSkip:
-		_ = d.Ack()
-	case call.ConnectWait:
-		_ = d.Hold(retry, "another delivery is connecting")
-	case call.ConnectResolve:
-		placed, found, err := h.lookup.FindPlaced(ctx, c.From, c.To, c.ConnectStartedAt)
-		switch {
-		case err != nil:
-			_ = d.Hold(retry, err.Error())
-		case found:
-			_, _ = call.Ask(calls, c.ID, call.Connected{Sid: placed.Sid, Status: actors.CallRinging}, askTimeout)
-			_ = d.Ack()
-		default:
-			_, _ = call.Ask(calls, c.ID, call.ConnectFailed{Reason: "not placed", StartedAt: c.ConnectStartedAt}, askTimeout)
-			_ = d.Hold(retry, "not placed; connect again")
-		}
-	case call.ConnectGo:
-		sid, status, err := h.connect(ctx, c)
-		var refused *refusal
-		switch {
-		case err == nil:
-			_, _ = call.Ask(calls, c.ID, call.Connected{Sid: sid, Status: status}, askTimeout)
-			_ = d.Ack()
-		case errors.As(err, &refused) && refused.status < 500 && refused.status != http.StatusTooManyRequests:
-			_, _ = call.Ask(calls, c.ID, call.ConnectFailed{Reason: err.Error(), Final: true, StartedAt: c.ConnectStartedAt}, askTimeout)
-			_ = d.DeadLetter(err.Error())
-		case errors.As(err, &refused):
-			// Retried: the call is not connecting any more.
-			_, _ = call.Ask(calls, c.ID, call.ConnectFailed{Reason: err.Error(), StartedAt: c.ConnectStartedAt}, askTimeout)
-			dead, _ := d.Retry(retry, err.Error())
-			if dead {
-				_, _ = call.Ask(calls, c.ID, call.ConnectFailed{Reason: "dead-lettered: " + err.Error(), Final: true}, askTimeout)
-			}
-		default:
-			// A timeout: the outcome is unknown, the call stays connecting
-			// and the next delivery resolves it.
-			_, _ = d.Retry(retry, err.Error())
-		}
-	}
-}
-
-// refusal is a connect answered with an error status.
-type refusal struct {
-	status int
-	body   string
-}
-
-func (r *refusal) Error() string { return fmt.Sprintf("exotel answered %d: %s", r.status, r.body) }
-
-// connect POSTs the connect request and returns the CallSid and status.
-func (h *harness) connect(ctx context.Context, c actors.Call) (string, string, error) {
-	form := url.Values{"From": {c.From}, "To": {c.To}, "CallerId": {c.CallerID}, "CallType": {"trans"},
-		"TimeLimit": {fmt.Sprint(c.TimeLimit)}, "TimeOut": {fmt.Sprint(c.TimeOut)}, "Record": {fmt.Sprint(c.Record)},
-		"CustomField": {c.ID}, "StatusCallback": {h.hook.URL + "/calls/webhook?secret=s3cret"},
-		"StatusCallbackEvents[0]": {"terminal"}, "StatusCallbackEvents[1]": {"answered"},
-		"StatusCallbackContentType": {"application/json"}}
-	u := fmt.Sprintf("%s/v1/Accounts/%s/Calls/connect.json", h.exo.URL, h.sandbox.AccountSID())
-	ctx, cancel := context.WithTimeout(ctx, testConfig.ConnectTimeout*8/10)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(exotel.DefaultAPIKey, exotel.DefaultAPIToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return "", "", &refusal{status: resp.StatusCode, body: string(body)}
-	}
-	var out struct{ Call struct{ Sid, Status string } }
-	if err := json.Unmarshal(body, &out); err != nil {
-		return "", "", err
-	}
-	// Exotel's in-progress on connect means the legs are being rung.
-	return out.Call.Sid, actors.CallRinging, nil
-}
-
-// webhook stores each callback (its id from its content), then applies it
-// to its call, as POST /api/calls/webhook does.
-func (h *harness) webhook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil || r.URL.Query().Get("secret") != "s3cret" {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	var cb struct {
-		CallSid, EventType, Status, DateUpdated string
-		RecordingURL                            *string `json:"RecordingUrl"`
-		ConversationDuration                    *int
-		CustomField                             *string
-	}
-	if err := json.Unmarshal(body, &cb); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	ev := actors.CallEvent{CallSid: cb.CallSid, EventType: cb.EventType, Status: cb.Status, Body: body, ReceivedAt: time.Now().UTC()}
-	sum := sha256.Sum256([]byte(cb.CallSid + "|" + cb.EventType + "|" + cb.Status + "|" + cb.DateUpdated))
-	ev.ID = hex.EncodeToString(sum[:16])
-	ev.DateUpdated, _ = parseExoTime(cb.DateUpdated)
-	if cb.RecordingURL != nil {
-		ev.RecordingURL = *cb.RecordingURL
-	}
-	if cb.ConversationDuration != nil {
-		ev.DurationSec = *cb.ConversationDuration
-	}
-	if cb.CustomField != nil {
-		ev.CallID = *cb.CustomField
-	}
-	calls, store := h.engine()
-	if calls == nil {
-		w.WriteHeader(http.StatusServiceUnavailable) // restarting: Exotel retries
-		return
-	}
-	if ev.CallID == "" {
-		c, err := store.CallByExotelSid(r.Context(), cb.CallSid)
-		if err != nil {
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		ev.CallID = c.ID
-	}
-	if _, err := store.AddCallEvent(r.Context(), ev); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	if _, err := call.Ask(calls, ev.CallID, call.Callback{Event: ev}, askTimeout); err != nil {
-		h.applyErrs.Add(1)
-	}
-}
-
-var ist = time.FixedZone("IST", 5*3600+1800)
-
-func parseExoTime(s string) (time.Time, error) {
-	return time.ParseInLocation("2006-01-02 15:04:05", s, ist)
-}
-
-// sandboxLookup is a call.Lookup over the sandbox's call-details API.
-type sandboxLookup struct {
-	base, account string
-	client        *http.Client
-	calls         atomic.Int32
-}
-
-var _ call.Lookup = (*sandboxLookup)(nil)
-
-type wireCall struct {
-	Sid, Status, DateCreated string
-	EndTime                  *string
-	RecordingURL             *string `json:"RecordingUrl"`
-	Details                  *struct{ ConversationDuration int }
-}
-
-func (l *sandboxLookup) get(ctx context.Context, path string, q url.Values, out any) error {
-	l.calls.Add(1)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base+"/v1/Accounts/"+l.account+path+"?"+q.Encode(), nil)
-	if err != nil {
-		return err
-	}
-	req.SetBasicAuth(exotel.DefaultAPIKey, exotel.DefaultAPIToken)
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("exotel call details: %w: %w", actors.ErrUnavailable, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("exotel call details %s: %w", path, actors.ErrNotFound)
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("exotel call details %s answered %d: %w", path, resp.StatusCode, actors.ErrUnavailable)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (l *sandboxLookup) Details(ctx context.Context, sid string) (call.Details, error) {
-	var out struct{ Call wireCall }
-	if err := l.get(ctx, "/Calls/"+url.PathEscape(sid)+".json", url.Values{"details": {"true"}}, &out); err != nil {
-		return call.Details{}, err
-	}
-	return details(out.Call), nil
-}
-
-func (l *sandboxLookup) FindPlaced(ctx context.Context, from, to string, since time.Time) (call.Details, bool, error) {
-	var out struct{ Calls []wireCall }
-	if err := l.get(ctx, "/Calls.json", url.Values{"From": {from}, "To": {to}}, &out); err != nil {
-		return call.Details{}, false, err
-	}
-	for _, c := range out.Calls {
-		created, err := parseExoTime(c.DateCreated)
-		if err == nil && !created.Before(since.Truncate(time.Second)) {
-			return details(c), true, nil
-		}
-	}
-	return call.Details{}, false, nil
-}
-
-func details(c wireCall) call.Details {
-	d := call.Details{Sid: c.Sid, Status: c.Status}
-	if c.Status == "in-progress" {
-		d.Status = actors.CallRinging // live: ringing or talking
-	}
-	if c.EndTime != nil {
-		d.EndedAt, _ = parseExoTime(*c.EndTime)
-	}
-	if c.RecordingURL != nil {
-		d.RecordingURL = *c.RecordingURL
-	}
-	if c.Details != nil {
-		d.DurationSec = c.Details.ConversationDuration
-	}
-	return d
 }

@@ -2,6 +2,7 @@ package call_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,7 +12,8 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/call"
-	"github.com/wacc/engine/gateway/sandbox/exotel"
+	"github.com/wacc/engine/gateway/outbound/exotel"
+	sandbox "github.com/wacc/engine/gateway/sandbox/exotel"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
 
@@ -85,13 +87,13 @@ func TestRestartRehydratesLiveCallsTheirTimersAndMissingJobs(t *testing.T) {
 	require.Equal(t, call.ConnectGo, h.ask(connecting.ID, call.BeginConnect{}).Connect)
 	// active: Exotel has it and will never send its terminal callback; a
 	// 2s deadline (TimeOut 1 + TimeLimit 1) that passes after the restart.
-	lost := newCall("agent-3", customer(exotel.SuffixLostTerminal))
+	lost := newCall("agent-3", customer(sandbox.SuffixLostTerminal))
 	lost.TimeOut, lost.TimeLimit = 1, 1
 	lost = h.start(lost)
 	require.Equal(t, call.ConnectGo, h.ask(lost.ID, call.BeginConnect{}).Connect)
-	sid, status, err := h.connect(ctx, lost)
+	placed, err := h.client.Connect(ctx, exotel.ConnectRequest{CallID: lost.ID, From: lost.From, To: lost.To, TimeLimit: 1, TimeOut: 1})
 	require.NoError(t, err)
-	h.ask(lost.ID, call.Connected{Sid: sid, Status: status})
+	h.ask(lost.ID, call.Connected{Sid: placed.Sid, Status: placed.Status})
 
 	h.restart()
 
@@ -118,4 +120,41 @@ func TestRestartRehydratesLiveCallsTheirTimersAndMissingJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, live)
 	require.Zero(t, h.calls.Live())
+}
+
+// failingStore fails every save while failing is set, as a full disk would.
+type failingStore struct {
+	*sqlitestore.Store
+	failing atomic.Bool
+}
+
+func (f *failingStore) SaveCall(ctx context.Context, c actors.Call) error {
+	if f.failing.Load() {
+		return errors.New("disk I/O error")
+	}
+	return f.Store.SaveCall(ctx, c)
+}
+
+func TestStoreFailureIsAnsweredAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	var fs *failingStore
+	h := newHarness(t, withStore(func(s *sqlitestore.Store) call.Store {
+		fs = &failingStore{Store: s}
+		return fs
+	}))
+	c := h.start(newCall("agent-1", customer("4141")))
+	require.Equal(t, call.ConnectGo, h.ask(c.ID, call.BeginConnect{}).Connect)
+	fs.failing.Store(true)
+	_, err := call.Ask(h.calls, c.ID, call.Connected{Sid: "sid-4141", Status: actors.CallRinging}, askTimeout)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	r, err := call.Ask(h.calls, c.ID, call.BeginConnect{}, askTimeout)
+	require.NoError(t, err)
+	require.Equal(t, call.ConnectWait, r.Connect, "still connecting, as stored")
+	require.Equal(t, actors.StateNew, h.stored(c.ID).State)
+	require.Equal(t, []string{"new/queued"}, h.events.states(c.ID))
+
+	fs.failing.Store(false)
+	r = h.ask(c.ID, call.Connected{Sid: "sid-4141", Status: actors.CallRinging})
+	require.Equal(t, actors.StateActive, r.Call.State)
+	require.Equal(t, c.Version+2, r.Call.Version)
 }
