@@ -82,6 +82,7 @@ type Config struct {
 	RecipientPause        time.Duration `env:"WHATSAPP_RECIPIENT_PAUSE" doc:"how long one recipient is held back after 131048/131049; 0: 4h"`
 	RabbitMQURL           string        `env:"RABBITMQ_URL" doc:"amqp://user:pass@host:port/vhost; when set, outbound sends go through RabbitMQ instead of the in-process queue"`
 	RabbitMQQueue         string        `env:"RABBITMQ_QUEUE" doc:"name of the outbound queue (and prefix of its retry and dead-letter queues)"`
+	RabbitMQCallQueue     string        `env:"RABBITMQ_CALL_QUEUE" doc:"name of the Exotel call queue (and prefix of its retry and dead-letter queues); must differ from RABBITMQ_QUEUE"`
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
 	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset); unset and equal to PORT, any free port"`
@@ -97,7 +98,6 @@ type Config struct {
 	ExotelCallerID         string        `env:"EXOTEL_CALLER_ID" doc:"the ExoPhone (virtual number) both legs of a call see"`
 	ExotelCallbackURL      string        `env:"EXOTEL_CALLBACK_URL" doc:"public base URL at which Exotel reaches this engine (https://engine.example.com); status callbacks go to its /api/calls/webhook. Unset with the sandbox: the engine's own address"`
 	ExotelWebhookSecret    string        `env:"EXOTEL_WEBHOOK_SECRET" doc:"secret carried in the status callback URL (Exotel does not sign callbacks); at least 16 characters; unset outside production: random per start"`
-	ExotelQueue            string        `env:"EXOTEL_QUEUE" doc:"name of the RabbitMQ queue of Exotel connect requests (and prefix of its retry and dead-letter queues)"`
 	CallTimeLimit          time.Duration `env:"CALL_TIME_LIMIT" doc:"longest call (Exotel's TimeLimit), at most 4h"`
 	CallRingTimeout        time.Duration `env:"CALL_RING_TIMEOUT" doc:"how long each leg rings before Exotel gives up (TimeOut)"`
 	CallExpiryGrace        time.Duration `env:"CALL_EXPIRY_GRACE" doc:"added to CALL_RING_TIMEOUT + CALL_TIME_LIMIT before a call without a terminal callback is looked up at Exotel"`
@@ -168,7 +168,7 @@ func Defaults() Config {
 		ExotelAPIURL:           "https://api.exotel.com",
 		ExotelSID:              "sandbox1",
 		ExotelCallerID:         "08047112233",
-		ExotelQueue:            "exotel.outbound",
+		RabbitMQCallQueue:      "exotel.outbound",
 		CallTimeLimit:          time.Hour,
 		CallRingTimeout:        30 * time.Second,
 		CallExpiryGrace:        2 * time.Minute,

@@ -29,6 +29,8 @@ func TestValidate(t *testing.T) {
 			c.WhatsAppAccessToken = "token"
 		}},
 		{name: "bad rabbit url", mutate: func(c *Config) { c.RabbitMQURL = "http://x" }, wantVar: "RABBITMQ_URL"},
+		{name: "call queue is the send queue", mutate: func(c *Config) { c.RabbitMQCallQueue = c.RabbitMQQueue }, wantVar: "RABBITMQ_CALL_QUEUE"},
+		{name: "empty call queue", mutate: func(c *Config) { c.RabbitMQCallQueue = "" }, wantVar: "RABBITMQ_CALL_QUEUE"},
 		{name: "bad api version", mutate: func(c *Config) { c.WhatsAppAPIVersion = "21" }, wantVar: "WHATSAPP_API_VERSION"},
 		{name: "production without app secret", mutate: func(c *Config) {
 			c.AppEnv = EnvProduction

@@ -127,6 +127,12 @@ func validateStorage(c Config, r *report) {
 	if c.RabbitMQQueue == "" || len(c.RabbitMQQueue) > 200 {
 		r.bad("RABBITMQ_QUEUE", "must be 1-200 characters")
 	}
+	switch {
+	case c.RabbitMQCallQueue == "" || len(c.RabbitMQCallQueue) > 200:
+		r.bad("RABBITMQ_CALL_QUEUE", "must be 1-200 characters")
+	case c.RabbitMQCallQueue == c.RabbitMQQueue:
+		r.bad("RABBITMQ_CALL_QUEUE", "must differ from RABBITMQ_QUEUE")
+	}
 	if c.CustomerCacheSize < 0 {
 		r.bad("CACHE_MAX_ENTRIES", "must not be negative")
 	}
@@ -280,11 +286,6 @@ func validateCalls(c Config, r *report) {
 	}
 	if v := c.ExotelWebhookSecret; v != "" && (len(v) < 16 || len(v) > 256 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~") != "") {
 		r.bad("EXOTEL_WEBHOOK_SECRET", "must be 16-256 URL-safe characters (letters, digits, -_.~)")
-	}
-	if c.ExotelQueue == "" || strings.ContainsAny(c.ExotelQueue, " /") {
-		r.bad("EXOTEL_QUEUE", "must be a queue name, got %q", c.ExotelQueue)
-	} else if c.ExotelQueue == c.RabbitMQQueue {
-		r.bad("EXOTEL_QUEUE", "must differ from RABBITMQ_QUEUE (both %q)", c.ExotelQueue)
 	}
 	r.durationIn("CALL_TIME_LIMIT", c.CallTimeLimit, time.Second, 4*time.Hour, "1s and 4h")
 	r.durationIn("CALL_RING_TIMEOUT", c.CallRingTimeout, time.Second, 10*time.Minute, "1s and 10m")

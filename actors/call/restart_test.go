@@ -83,7 +83,11 @@ func TestRestartRehydratesLiveCallsTheirTimersAndMissingJobs(t *testing.T) {
 	queued := h.start(newCall("agent-1", customer("3131")))
 	// connecting: the engine died while its connect request was in
 	// flight (never sent).
-	connecting := h.start(newCall("agent-2", customer("3132")))
+	// TimeOut 1: the sender looks a lost connect up for at least 2×TimeOut
+	// (both legs ringing) before it places the call again.
+	connectingCall := newCall("agent-2", customer("3132"))
+	connectingCall.TimeOut = 1
+	connecting := h.start(connectingCall)
 	require.Equal(t, call.ConnectGo, h.ask(connecting.ID, call.BeginConnect{}).Connect)
 	// active: Exotel has it and will never send its terminal callback; a
 	// 2s deadline (TimeOut 1 + TimeLimit 1) that passes after the restart.

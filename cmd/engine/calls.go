@@ -68,12 +68,12 @@ func openCalls(ctx context.Context, cfg configs.Config, enginePort int, log *zap
 	}
 	if cfg.RabbitMQURL != "" {
 		cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-		q, err := rabbitqueue.New(cctx, cfg.RabbitMQURL, rabbitqueue.Options{Name: cfg.ExotelQueue, Prefetch: cfg.CallWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
+		q, err := rabbitqueue.New(cctx, cfg.RabbitMQURL, rabbitqueue.Options{Name: cfg.RabbitMQCallQueue, Prefetch: cfg.CallWorkers, MaxAttempts: cfg.SendMaxAttempts}, log)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("connect to RABBITMQ_URL within CONNECT_TIMEOUT %s (queue %s): %w", cfg.ConnectTimeout, cfg.ExotelQueue, err)
+			return nil, fmt.Errorf("connect to RABBITMQ_URL within CONNECT_TIMEOUT %s (queue %s): %w", cfg.ConnectTimeout, cfg.RabbitMQCallQueue, err)
 		}
-		c.queue, c.rabbit, c.desc = q, q, "calls=rabbitmq:"+cfg.ExotelQueue
+		c.queue, c.rabbit, c.desc = q, q, "calls=rabbitmq:"+cfg.RabbitMQCallQueue
 	} else {
 		c.queue = memqueue.New(memqueue.Options{Prefetch: cfg.CallWorkers, MaxAttempts: cfg.SendMaxAttempts, Logger: log})
 		c.desc = "calls=in-process"

@@ -7,9 +7,15 @@
 //     the client and persists its outcome before acknowledging it, and
 //     uploads our media to the Cloud API before the sends that carry them;
 //   - mediafetch: the fetcher that brings the media of inbound messages
-//     from the Cloud API into the engine's byte store.
+//     from the Cloud API into the engine's byte store;
+//   - exotel: the Exotel Voice v1 client (connect two numbers, call
+//     details) and its conservative error classification;
+//   - callsender: the exotel.outbound queue's consumer, which places each
+//     call once through the client and tells the call's actor the outcome
+//     before acknowledging the job.
 //
-// Each client is a plain library (no queue, no actor); the sender reaches
-// the conversations only through actors/conversation's Directory, the
-// fetcher only through the store and the event bus.
+// Each client is a plain library (no queue, no actor); the senders reach
+// the conversations and calls only through actors/conversation's and
+// actors/call's Directory, the fetcher only through the store and the
+// event bus.
 package outbound

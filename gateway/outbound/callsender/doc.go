@@ -21,19 +21,30 @@
 //   - ConnectResolve (a connect's outcome was lost: a timeout, a crash
 //     mid-request): the call is looked up at Exotel (FindPlaced, from the
 //     connect's start less LookupSkew). Found: Connected. Not found within
-//     SettleWindow: the job is held and looked up again; after it:
-//     ConnectFailed{Final: false} and a short retry places it again.
+//     the settle window (SettleWindow, at least twice the call's TimeOut):
+//     the job is held and looked up again; after it:
+//     ConnectFailed{Final: false} and a short retry places it again. A
+//     lookup that fails is retried with backoff (401/403 pause calling).
+//   - No answer from the call (call.ErrNoAnswer): the job is retried (the
+//     call may have marked a connect; the next delivery resolves it). An
+//     answer ConnectWait with an error (the call's store is down): held.
+//     A job of an unknown call, or of another kind: dead-lettered.
+//
+// Every ConnectFailed carries the ConnectStartedAt its delivery was
+// answered with (StartedAt), so the failure of a stale delivery never
+// clears the connect another delivery began since.
 //
 // Guarantees:
 //
 //   - A job is acknowledged only after the call's actor answered the
 //     outcome (it stores it first). When that answer does not come, the
 //     job is held or retried, never acknowledged, so no outcome is lost.
-//   - A call is placed twice only if Exotel placed it yet neither answered
-//     nor listed it within SettleWindow (Exotel's bulk listing may leave a
-//     call out until it is over; the callbacks, which name our call id,
-//     record it meanwhile). A lost answer is never a reason to send the
-//     connect again: it is looked up first.
+//   - A call is placed twice only if Exotel placed it yet neither answered,
+//     listed it nor sent a callback for it within the settle window
+//     (Exotel's bulk listing may leave a call out until it is over; its
+//     callbacks, which name our call id, record it meanwhile). A lost
+//     answer is never a reason to send the connect again: it is looked up
+//     first.
 //   - Held jobs use no attempt; retries do, and a job out of attempts is
 //     dead-lettered (re-drivable) with its call closed failed.
 //   - Run waits for the jobs in flight; a connect in flight finishes even

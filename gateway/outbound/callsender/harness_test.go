@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -14,10 +16,13 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/call"
 	"github.com/wacc/engine/gateway/outbound/callsender"
 	"github.com/wacc/engine/gateway/outbound/exotel"
 	sandbox "github.com/wacc/engine/gateway/sandbox/exotel"
 	"github.com/wacc/engine/persistence/memqueue"
+	"github.com/wacc/engine/persistence/sqlitestore"
+	"github.com/wacc/engine/supervisors"
 )
 
 const (
@@ -29,7 +34,7 @@ const (
 	// customer numbers; the last four digits choose the sandbox's outcome.
 	custOK      = "+919811110001"
 	custTimeout = "+919811110009"
-	waitFor     = 10 * time.Second
+	waitFor     = 15 * time.Second
 	tick        = 10 * time.Millisecond
 )
 
@@ -46,21 +51,41 @@ type setup struct {
 	client  func(*exotel.Options)
 	sender  func(*callsender.Options)
 	// queue builds the queue (a memqueue with MaxAttempts 8 when nil).
-	queue          func(t *testing.T) queue
-	connectTimeout time.Duration
+	queue func(t *testing.T) queue
+	// manual: the sender is not started until runSender.
+	manual bool
 }
 
-// harness is a running Exotel sandbox, a queue, a test directory and the
-// sender draining the queue through a real client.
+// harness is the engine's call path over real parts: the call actors
+// (supervisors.Calls) on a SQLite file, a queue, the Exotel sandbox behind
+// httptest, and the sender draining the queue through a real client, which
+// is the actors' lookup too.
 type harness struct {
 	t      *testing.T
 	sb     *sandbox.Sandbox
 	q      queue
-	dir    *testDir
+	store  *sqlitestore.Store
+	calls  *supervisors.Calls
+	dir    *journaledDir
 	j      *journal
+	opts   callsender.Options
 	sender *callsender.Sender
 	logs   *observer.ObservedLogs
 }
+
+// clientTimeout bounds a connect; the actors' ConnectTimeout is longer.
+const clientTimeout = 300 * time.Millisecond
+
+var callConfig = call.Config{Grace: time.Second, LookupBackoff: time.Minute, LookupMaxBackoff: 3 * time.Minute,
+	QueueTTL: 10 * time.Minute, ConnectTimeout: 500 * time.Millisecond, IOTimeout: 5 * time.Second}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(actors.Event) {}
+
+type nopAuditor struct{}
+
+func (nopAuditor) Record(actors.AuditRecord) {}
 
 func newHarness(t *testing.T, s setup) *harness {
 	t.Helper()
@@ -73,12 +98,10 @@ func newHarness(t *testing.T, s setup) *harness {
 	sb := sandbox.New(sbOpts)
 	srv := httptest.NewServer(sb.Handler())
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
-	sbCtx, sbCancel := context.WithCancel(context.Background())
-	sbDone := make(chan error, 1)
-	go func() { sbDone <- sb.Run(sbCtx) }()
+	t.Cleanup(func() { sb.Stop(); srv.Close(); hook.Close() })
 
 	cOpts := exotel.Options{BaseURL: srv.URL, AccountSID: testSID, APIKey: testKey, APIToken: testToken, CallerID: exoPhone,
-		StatusCallback: hook.URL + "/api/calls/webhook?secret=s3cret", Timeout: 300 * time.Millisecond}
+		StatusCallback: hook.URL + "/api/calls/webhook?secret=s3cret", Timeout: clientTimeout}
 	if s.client != nil {
 		s.client(&cOpts)
 	}
@@ -93,48 +116,84 @@ func newHarness(t *testing.T, s setup) *harness {
 		t.Cleanup(func() { _ = mq.Close() })
 		q = mq
 	}
-	j := newJournal()
-	if s.connectTimeout == 0 {
-		s.connectTimeout = 500 * time.Millisecond
-	}
-	dir := newTestDir(t, j, s.connectTimeout)
 
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	system := actor.NewActorSystem()
+	alog := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	deps := &call.Deps{Store: store, Publisher: nopPublisher{}, Outbox: q, Lookup: client, Audit: nopAuditor{}, Config: callConfig, Log: alog}
+	calls := supervisors.NewCalls(system, deps, alog)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		calls.Stop(ctx)
+		system.Shutdown()
+		_ = store.Close()
+	})
+
+	j := newJournal()
+	dir := &journaledDir{inner: calls, j: j, faults: map[string][]bool{}}
 	core, logs := observer.New(zap.InfoLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Core(), core))
 	opts := callsender.Options{Consumer: observed{OutboundConsumer: q, j: j}, Client: client, Directory: dir, Log: log,
-		WaitDelay: 50 * time.Millisecond, RetryBase: 20 * time.Millisecond, AskTimeout: time.Second}
+		WaitDelay: 50 * time.Millisecond, RetryBase: 20 * time.Millisecond, AskTimeout: 5 * time.Second}
 	if s.sender != nil {
 		s.sender(&opts)
 	}
 	sender, err := callsender.New(opts)
 	require.NoError(t, err)
+	h := &harness{t: t, sb: sb, q: q, store: store, calls: calls, dir: dir, j: j, opts: opts, sender: sender, logs: logs}
+	if !s.manual {
+		h.runSender()
+	}
+	return h
+}
 
+// runSender runs the sender until the test ends (its cleanup runs before
+// the actors' and the sandbox's).
+func (h *harness) runSender() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- sender.Run(ctx) }()
-	t.Cleanup(func() {
+	go func() { done <- h.sender.Run(ctx) }()
+	h.t.Cleanup(func() {
 		cancel()
-		require.NoError(t, <-done)
-		sbCancel()
-		require.NoError(t, <-sbDone)
-		srv.Close()
-		hook.Close()
+		require.NoError(h.t, <-done)
 	})
-	return &harness{t: t, sb: sb, q: q, dir: dir, j: j, sender: sender, logs: logs}
 }
 
-// start creates the call id to the customer to and queues its connect job.
+// start starts the call id (of an agent of its own) to the customer to:
+// its actor stores it and queues its connect job.
 func (h *harness) start(id, to string) {
 	h.t.Helper()
-	h.dir.add(actors.Call{ID: id, CustomerID: "cust-" + id, AgentID: "agent-" + id, From: agentNum, To: to, CallerID: exoPhone,
-		TimeLimit: 600, TimeOut: 30, Record: true})
-	h.publish(id)
+	h.startCall(newCall(id, to))
 }
 
-func (h *harness) publish(id string) {
+// newCall is a call to start: the agent's phone to the customer to, 10
+// minutes at most, ringing 30 s, recorded.
+func newCall(id, to string) actors.Call {
+	return actors.Call{ID: id, CustomerID: "cust-" + id, AgentID: "agent-" + id, From: agentNum, To: to, CallerID: exoPhone,
+		TimeLimit: 600, TimeOut: 30, Record: true}
+}
+
+func (h *harness) startCall(c actors.Call) {
 	h.t.Helper()
-	require.NoError(h.t, h.q.Publish(context.Background(), actors.OutboundJob{Kind: actors.JobCallConnect, MessageID: id, CallID: id,
-		Priority: actors.PriorityReply, EnqueuedAt: time.Now()}))
+	_, err := call.Ask(h.calls, c.ID, call.Start{Call: c}, 5*time.Second)
+	require.NoError(h.t, err)
+}
+
+// waitClosed waits until the call is stored closed and returns it.
+func (h *harness) waitClosed(id string) actors.Call {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool { return !h.call(id).Live() }, waitFor, tick, "call %s closed: %v", id, h.j.of(id))
+	return h.call(id)
+}
+
+// call is the call as stored.
+func (h *harness) call(id string) actors.Call {
+	h.t.Helper()
+	c, err := h.store.Call(context.Background(), id)
+	require.NoError(h.t, err)
+	return c
 }
 
 // waitSettled waits until the call's job was acknowledged or dead-lettered.

@@ -34,6 +34,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 
 	res, err := call.Ask(s.opts.Directory, id, call.BeginConnect{}, s.opts.AskTimeout)
 	switch {
+	case err == nil:
 	case errors.Is(err, call.ErrClosed):
 		s.skip(d, log)
 		return
@@ -41,11 +42,18 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		log.Error("connect job for an unknown call; dead-lettering")
 		s.deadLetter(d, "call not found", log)
 		return
-	case err != nil:
-		if ctx.Err() != nil {
-			return // shutting down: redelivered after the restart
-		}
-		s.retry(d, id, s.backoff(job.Attempt, 0), "ask call: "+err.Error(), log)
+	case ctx.Err() != nil:
+		return // shutting down: redelivered after the restart
+	case !errors.Is(err, call.ErrNoAnswer) && res.Connect == call.ConnectWait:
+		// The call answered but could not read or mark itself (its store
+		// is down, another activation changed it): not the job's failure.
+		s.hold(d, s.opts.WaitDelay, "call not ready: "+err.Error(), log)
+		return
+	default:
+		// No answer (the call may have marked a connect: the next delivery
+		// resolves it), or a failure to connect it now. An answer with an
+		// error is never taken for ConnectGo.
+		s.retry(d, id, time.Time{}, s.backoff(job.Attempt, 0), "ask call: "+err.Error(), log)
 		return
 	}
 
@@ -59,7 +67,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	case call.ConnectGo:
 		s.place(ctx, d, res.Call, log)
 	default:
-		s.retry(d, id, s.backoff(job.Attempt, 0), "call answered an unknown connect decision", log)
+		s.retry(d, id, time.Time{}, s.backoff(job.Attempt, 0), "call answered an unknown connect decision", log)
 	}
 }
 
@@ -99,15 +107,15 @@ func (s *Sender) place(ctx context.Context, d actors.Delivery, c actors.Call, lo
 			log.Info("Exotel refused the call", zap.String("reason", dec.Reason))
 			log.Debug("Exotel's refusal", zap.Error(err))
 		}
-		s.fail(d, c.ID, "Exotel refused the call: "+dec.Reason, log)
+		s.fail(d, c, "Exotel refused the call: "+dec.Reason, log)
 	case exotel.Retry:
 		log.Debug("Exotel did not take the call; retrying", zap.String("reason", dec.Reason), zap.Error(err))
-		if terr := s.tell(c.ID, call.ConnectFailed{Reason: dec.Reason}); terr != nil {
+		if terr := s.tell(c.ID, call.ConnectFailed{Reason: dec.Reason, StartedAt: c.ConnectStartedAt}); terr != nil {
 			// The call stays marked connecting; the next delivery looks it
 			// up (and finds nothing) before placing it again.
 			log.Warn("connect failure not recorded", zap.Error(terr))
 		}
-		s.retry(d, c.ID, s.backoff(job.Attempt, dec.Delay), dec.Reason, log)
+		s.retry(d, c.ID, c.ConnectStartedAt, s.backoff(job.Attempt, dec.Delay), dec.Reason, log)
 	default: // Unknown
 		// The call may be placed. Tell the call nothing: it stays marked
 		// connecting, so the next delivery looks it up before anything is
@@ -142,7 +150,7 @@ func (s *Sender) resolve(ctx context.Context, d actors.Delivery, c actors.Call, 
 			return
 		}
 		log.Warn("look up a connect whose outcome was lost", zap.Error(err))
-		s.retry(d, c.ID, s.backoff(job.Attempt, dec.Delay), "look up lost connect: "+dec.Reason, log)
+		s.retry(d, c.ID, c.ConnectStartedAt, s.backoff(job.Attempt, dec.Delay), "look up lost connect: "+dec.Reason, log)
 		return
 	}
 	if ok {
@@ -155,18 +163,26 @@ func (s *Sender) resolve(ctx context.Context, d actors.Delivery, c actors.Call, 
 		s.ack(d, log)
 		return
 	}
-	elapsed := s.opts.Now().Sub(started)
-	if elapsed < s.opts.SettleWindow {
-		s.hold(d, min(s.opts.WaitDelay, s.opts.SettleWindow-elapsed), "connect outcome unknown; looking the call up at Exotel", log)
+	elapsed, window := s.opts.Now().Sub(started), s.settleWindow(c)
+	if elapsed < window {
+		s.hold(d, min(s.opts.WaitDelay, window-elapsed), "connect outcome unknown; looking the call up at Exotel", log)
 		return
 	}
 	reason := "connect outcome unknown and Exotel lists no call for it"
 	log.Warn("no call found at Exotel for a lost connect; placing it again", zap.Duration("since_connect", elapsed))
-	if terr := s.tell(c.ID, call.ConnectFailed{Reason: reason}); terr != nil {
+	if terr := s.tell(c.ID, call.ConnectFailed{Reason: reason, StartedAt: c.ConnectStartedAt}); terr != nil {
 		s.hold(d, s.opts.WaitDelay, "record lost connect: "+terr.Error(), log)
 		return
 	}
-	s.retry(d, c.ID, s.backoff(1, 0), reason, log)
+	s.retry(d, c.ID, c.ConnectStartedAt, s.backoff(1, 0), reason, log)
+}
+
+// settleWindow is how long a lost connect of c is looked up before it is
+// deemed not placed: SettleWindow, and at least the time both legs of c may
+// ring (2×TimeOut), by when a placed call has an answered or terminal
+// callback that names it.
+func (s *Sender) settleWindow(c actors.Call) time.Duration {
+	return max(s.opts.SettleWindow, 2*time.Duration(c.TimeOut)*time.Second)
 }
 
 // tell asks the call to apply cmd and waits for its answer (the actor
@@ -180,8 +196,8 @@ func (s *Sender) tell(callID string, cmd call.Command) error {
 }
 
 // fail closes the call as failed for good, then acknowledges the job.
-func (s *Sender) fail(d actors.Delivery, callID, reason string, log *zap.Logger) {
-	if err := s.tell(callID, call.ConnectFailed{Reason: reason, Final: true}); err != nil {
+func (s *Sender) fail(d actors.Delivery, c actors.Call, reason string, log *zap.Logger) {
+	if err := s.tell(c.ID, call.ConnectFailed{Reason: reason, Final: true, StartedAt: c.ConnectStartedAt}); err != nil {
 		// Not recorded: the call stays marked connecting; the next
 		// delivery looks it up, finds nothing and tries again.
 		log.Warn("call failure not recorded; job held", zap.Error(err))
@@ -193,8 +209,10 @@ func (s *Sender) fail(d actors.Delivery, callID, reason string, log *zap.Logger)
 }
 
 // retry requeues the job; when it has no attempts left it is
-// dead-lettered and the call closed as failed.
-func (s *Sender) retry(d actors.Delivery, callID string, delay time.Duration, reason string, log *zap.Logger) {
+// dead-lettered and the call closed as failed. startedAt is the connect
+// BeginConnect answered this delivery with (zero when none): the call
+// ignores the failure if another delivery began connecting since.
+func (s *Sender) retry(d actors.Delivery, callID string, startedAt time.Time, delay time.Duration, reason string, log *zap.Logger) {
 	dead, err := d.Retry(delay, reason)
 	if err != nil {
 		log.Warn("requeue job; it will be redelivered", zap.Error(err))
@@ -207,7 +225,7 @@ func (s *Sender) retry(d actors.Delivery, callID string, delay time.Duration, re
 	}
 	s.outcomes.WithLabelValues("dead_lettered").Inc()
 	log.Warn("connect dead-lettered after its last attempt", zap.String("reason", reason))
-	if err := s.tell(callID, call.ConnectFailed{Reason: "dead-lettered: " + reason, Final: true}); err != nil {
+	if err := s.tell(callID, call.ConnectFailed{Reason: "dead-lettered: " + reason, Final: true, StartedAt: startedAt}); err != nil {
 		log.Error("call of a dead-lettered connect not closed; re-drive the dead letter", zap.Error(err))
 	}
 }

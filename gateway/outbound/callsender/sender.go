@@ -51,9 +51,11 @@ type Options struct {
 	AskTimeout time.Duration
 	// SettleWindow is how long after a connect whose outcome is unknown
 	// began the sender keeps looking for its call at Exotel before it
-	// concludes none was placed and places it again. Exotel's bulk
-	// listing may leave out a call until it is over: the longer the
-	// window, the safer.
+	// concludes none was placed and places it again; at least twice the
+	// call's TimeOut (both legs ringing). Exotel's bulk listing may leave
+	// out a call until it is over, so the window must cover the time a
+	// placed call takes to send its answered or terminal callback (which
+	// names our call id): the longer, the safer.
 	SettleWindow time.Duration
 	// LookupSkew is taken off the connect's start for the lookup, for the
 	// difference between our clock and Exotel's.

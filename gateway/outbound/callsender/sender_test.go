@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/call"
 	"github.com/wacc/engine/gateway/outbound/callsender"
 	"github.com/wacc/engine/gateway/outbound/exotel"
 	sandbox "github.com/wacc/engine/gateway/sandbox/exotel"
@@ -28,7 +29,7 @@ func TestPlacesTheCallAndRecordsItBeforeTheAck(t *testing.T) {
 	assert.Equal(t, 30, placed[0].TimeOut)
 	assert.True(t, placed[0].Record)
 
-	c := h.dir.call("call-1")
+	c := h.call("call-1")
 	assert.Equal(t, placed[0].Sid, c.ExotelSid)
 	assert.Equal(t, actors.StateActive, c.State)
 	assert.Equal(t, actors.CallRinging, c.Status)
@@ -39,7 +40,7 @@ func TestRefusedCallFailsForGood(t *testing.T) {
 	h := newHarness(t, setup{})
 	h.start("call-bad", "+91123") // too short a number: Exotel's 400
 	h.waitSettled("call-bad")
-	c := h.dir.call("call-bad")
+	c := h.call("call-bad")
 	assert.Equal(t, actors.StateClosed, c.State)
 	assert.Equal(t, actors.CallFailed, c.Status)
 	assert.Equal(t, "Exotel refused the call: http 400 INVALID_PARAMETER", c.Reason)
@@ -55,7 +56,7 @@ func TestAuthFailurePausesCallingAndHoldsJobs(t *testing.T) {
 	})
 	h.start("call-a", custOK)
 	h.waitSettled("call-a")
-	c := h.dir.call("call-a")
+	c := h.call("call-a")
 	assert.Equal(t, actors.CallFailed, c.Status)
 	assert.Equal(t, "Exotel refused the call: http 401 UNAUTHORIZED", c.Reason)
 	assert.WithinDuration(t, time.Now().Add(time.Hour), h.sender.PausedUntil(), time.Minute)
@@ -65,7 +66,7 @@ func TestAuthFailurePausesCallingAndHoldsJobs(t *testing.T) {
 
 	h.start("call-b", custOK)
 	require.Eventually(t, func() bool { return h.j.has("call-b", "hold calling paused") }, waitFor, tick)
-	b := h.dir.call("call-b")
+	b := h.call("call-b")
 	assert.Equal(t, actors.StateNew, b.State, "held, not failed")
 	assert.True(t, b.ConnectStartedAt.IsZero(), "its call was not even asked")
 	assert.False(t, h.j.settled("call-b"))
@@ -82,7 +83,7 @@ func TestNotTakenIsRetriedThenPlacedOnce(t *testing.T) {
 			requireBefore(t, h.j, "call-r", "connect failed final=false", "retry http ")
 			requireBefore(t, h.j, "call-r", "retry http ", "connected ")
 			require.Len(t, h.sb.CallsTo(custOK), 1)
-			assert.Equal(t, h.sb.CallsTo(custOK)[0].Sid, h.dir.call("call-r").ExotelSid)
+			assert.Equal(t, h.sb.CallsTo(custOK)[0].Sid, h.call("call-r").ExotelSid)
 		})
 	}
 }
@@ -98,7 +99,7 @@ func TestLastAttemptDeadLettersAndClosesTheCall(t *testing.T) {
 	h.start("call-d", custOK)
 	h.waitSettled("call-d")
 	require.True(t, h.j.has("call-d", "dead "), "%v", h.j.of("call-d"))
-	c := h.dir.call("call-d")
+	c := h.waitClosed("call-d")
 	assert.Equal(t, actors.StateClosed, c.State)
 	assert.Equal(t, "dead-lettered: http 503 SERVICE_UNAVAILABLE", c.Reason)
 	dls, err := mq.ListDeadLetters(context.Background(), 10)
@@ -111,17 +112,18 @@ func TestLastAttemptDeadLettersAndClosesTheCall(t *testing.T) {
 // TestConnectTimeoutAfterPlacingDoesNotPlaceTwice: the sandbox places the
 // 0009 call and never answers; the sender looks it up and records it.
 func TestConnectTimeoutAfterPlacingDoesNotPlaceTwice(t *testing.T) {
-	h := newHarness(t, setup{})
+	h := newHarness(t, setup{sandbox: func(o *sandbox.Options) { o.TalkDelay = 10 * time.Second }})
 	h.start("call-t", custTimeout)
 	h.waitSettled("call-t")
 
 	placed := h.sb.CallsTo(custTimeout)
 	require.Len(t, placed, 1, "placed once")
-	c := h.dir.call("call-t")
+	c := h.call("call-t")
 	assert.Equal(t, placed[0].Sid, c.ExotelSid)
 	assert.Equal(t, actors.StateActive, c.State)
-	requireBefore(t, h.j, "call-t", "hold connect outcome unknown: timeout after sending", "begin 2") // ConnectResolve
-	requireBefore(t, h.j, "call-t", "begin 2", "connected "+placed[0].Sid)
+	assert.Equal(t, actors.CallInProgress, c.Status, "as Exotel's lookup lists it")
+	requireBefore(t, h.j, "call-t", "hold connect outcome unknown: timeout after sending", "begin resolve")
+	requireBefore(t, h.j, "call-t", "begin resolve", "connected "+placed[0].Sid)
 	assert.False(t, h.j.has("call-t", "connect failed"), "the actor was never told the connect failed")
 	assert.False(t, h.j.has("call-t", "retry"), "%v", h.j.of("call-t"))
 }
@@ -134,17 +136,35 @@ func TestLostConnectNotPlacedIsPlacedOnceAfterTheSettleWindow(t *testing.T) {
 		t.Run(string(fault), func(t *testing.T) {
 			h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 700 * time.Millisecond }})
 			h.sb.ArmFault(fault, 1)
-			h.start("call-f", custOK)
+			c := newCall("call-f", custOK)
+			c.TimeOut = 0 // Exotel's default ring: the window is SettleWindow alone
+			h.startCall(c)
 			h.waitSettled("call-f")
 			placed := h.sb.CallsTo(custOK)
 			require.Len(t, placed, 1, "placed once")
-			assert.Equal(t, placed[0].Sid, h.dir.call("call-f").ExotelSid)
-			requireBefore(t, h.j, "call-f", "hold connect outcome unknown", "begin 2")
+			assert.Equal(t, placed[0].Sid, h.call("call-f").ExotelSid)
+			requireBefore(t, h.j, "call-f", "hold connect outcome unknown", "begin resolve")
 			requireBefore(t, h.j, "call-f", "hold connect outcome unknown; looking", "connect failed final=false")
 			requireBefore(t, h.j, "call-f", "connect failed final=false", "retry connect outcome unknown and Exotel lists no call")
 			requireBefore(t, h.j, "call-f", "retry connect outcome unknown", "connected ")
 		})
 	}
+}
+
+// TestSettleWindowCoversTheRinging: a lost connect is not deemed unplaced
+// before both legs could have rung out (2×TimeOut), however short
+// SettleWindow is.
+func TestSettleWindowCoversTheRinging(t *testing.T) {
+	h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 100 * time.Millisecond }})
+	h.sb.ArmFault(sandbox.FaultServerError, 1)
+	c := newCall("call-w", custOK)
+	c.TimeOut = 1
+	start := time.Now()
+	h.startCall(c)
+	h.waitSettled("call-w")
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "placed again only after 2×TimeOut: %v", h.j.of("call-w"))
+	requireBefore(t, h.j, "call-w", "connect failed final=false", "connected ")
+	require.Len(t, h.sb.CallsTo(custOK), 1)
 }
 
 // TestLostAnswersOfTheActorLoseNothing: when the call's actor does not
@@ -157,8 +177,8 @@ func TestLostAnswersOfTheActorLoseNothing(t *testing.T) {
 		h.start("call-1", custOK)
 		h.waitSettled("call-1")
 		requireBefore(t, h.j, "call-1", "lost answer of Connected", "hold record placed call")
-		requireBefore(t, h.j, "call-1", "hold record placed call", "begin 1") // ConnectSkip: Exotel has it
-		requireBefore(t, h.j, "call-1", "begin 1", "ack")
+		requireBefore(t, h.j, "call-1", "hold record placed call", "begin skip") // Exotel has it
+		requireBefore(t, h.j, "call-1", "begin skip", "ack")
 		require.Len(t, h.sb.CallsTo(custOK), 1)
 	})
 	t.Run("connected not applied", func(t *testing.T) {
@@ -167,14 +187,16 @@ func TestLostAnswersOfTheActorLoseNothing(t *testing.T) {
 		h.start("call-2", custOK)
 		h.waitSettled("call-2")
 		requireBefore(t, h.j, "call-2", "lost Connected", "hold record placed call")
-		requireBefore(t, h.j, "call-2", "begin 2", "connected ") // resolved by lookup
+		requireBefore(t, h.j, "call-2", "begin resolve", "connected ") // resolved by lookup
 		require.Len(t, h.sb.CallsTo(custOK), 1)
-		assert.Equal(t, h.sb.CallsTo(custOK)[0].Sid, h.dir.call("call-2").ExotelSid)
+		assert.Equal(t, h.sb.CallsTo(custOK)[0].Sid, h.call("call-2").ExotelSid)
 	})
 	t.Run("begin connect applied, answer lost", func(t *testing.T) {
 		h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 700 * time.Millisecond }})
 		h.dir.loseAnswer("BeginConnect", true)
-		h.start("call-3", custOK)
+		c := newCall("call-3", custOK)
+		c.TimeOut = 0
+		h.startCall(c)
 		h.waitSettled("call-3")
 		requireBefore(t, h.j, "call-3", "lost answer of BeginConnect", "retry ask call")
 		requireBefore(t, h.j, "call-3", "retry ask call", "connect failed final=false")
@@ -183,32 +205,39 @@ func TestLostAnswersOfTheActorLoseNothing(t *testing.T) {
 	t.Run("final failure not recorded", func(t *testing.T) {
 		h := newHarness(t, setup{sender: func(o *callsender.Options) { o.SettleWindow = 300 * time.Millisecond }})
 		h.dir.loseAnswer("ConnectFailed", false)
-		h.start("call-4", "+91123")
+		c := newCall("call-4", custOK)
+		c.TimeLimit = exotel.MaxTimeLimit + 1 // refused by the client, for good
+		c.TimeOut = 0
+		h.startCall(c)
 		h.waitSettled("call-4")
 		requireBefore(t, h.j, "call-4", "lost ConnectFailed", "hold record failed call")
-		requireBefore(t, h.j, "call-4", "hold record failed call", "connect failed final=true")
-		assert.Equal(t, actors.CallFailed, h.dir.call("call-4").Status)
+		requireBefore(t, h.j, "call-4", "hold record failed call", "begin resolve")
+		requireBefore(t, h.j, "call-4", "begin resolve", "connect failed final=false")
+		requireBefore(t, h.j, "call-4", "connect failed final=false", "connect failed final=true")
+		requireBefore(t, h.j, "call-4", "connect failed final=true", "ack")
+		stored := h.call("call-4")
+		assert.Equal(t, actors.CallFailed, stored.Status)
+		assert.Equal(t, "Exotel refused the call: invalid request", stored.Reason)
+		assert.Empty(t, h.sb.Calls())
 	})
 }
 
 func TestSkipsClosedCallsAndDeadLettersStrangers(t *testing.T) {
-	h := newHarness(t, setup{})
-	h.dir.add(actors.Call{ID: "call-c", From: agentNum, To: custOK})
-	h.dir.mu.Lock()
-	c := h.dir.calls["call-c"]
-	c.State, c.Status = actors.StateClosed, actors.CallCanceled
-	h.dir.calls["call-c"] = c
-	h.dir.mu.Unlock()
-	h.publish("call-c")
-	h.waitSettled("call-c")
-	assert.True(t, h.j.has("call-c", "ack"))
-
-	h.publish("call-unknown")
-	h.waitSettled("call-unknown")
-	assert.True(t, h.j.has("call-unknown", "dead call not found"))
-
+	h := newHarness(t, setup{manual: true})
+	h.start("call-c", custOK)
+	_, err := call.Ask(h.calls, "call-c", call.ConnectFailed{Reason: "canceled by the test", Final: true}, 5*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, h.q.Publish(context.Background(), actors.OutboundJob{Kind: actors.JobCallConnect, MessageID: "call-unknown",
+		CallID: "call-unknown", EnqueuedAt: time.Now()}))
 	require.NoError(t, h.q.Publish(context.Background(), actors.OutboundJob{MessageID: "msg-1", EnqueuedAt: time.Now()}))
-	require.Eventually(t, func() bool { return h.j.has("msg-1", "dead not a call.connect job") }, waitFor, tick)
+	h.runSender()
+
+	h.waitSettled("call-c")
+	requireBefore(t, h.j, "call-c", "begin skip", "ack")
+	h.waitSettled("call-unknown")
+	assert.True(t, h.j.has("call-unknown", "dead call not found"), "%v", h.j.of("call-unknown"))
+	h.waitSettled("msg-1")
+	assert.True(t, h.j.has("msg-1", "dead not a call.connect job"))
 	assert.Empty(t, h.sb.Calls())
 }
 
