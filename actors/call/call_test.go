@@ -40,7 +40,7 @@ func TestCompletedCallEveryTransitionStoredThenAnnouncedAndAudited(t *testing.T)
 		assert.Equal(t, "agent-1", v.AgentID)
 	}
 	require.Equal(t, []string{
-		"agent-1 calls.initiate success status=queued state=new",
+		"agent-1 calls.status success status=queued state=new",
 		"system calls.status success status=ringing state=active",
 		"system calls.status success status=in-progress state=active",
 		"system calls.status success status=completed state=closed",
@@ -301,7 +301,7 @@ func TestQueueThatRefusesTheJobClosesTheCall(t *testing.T) {
 	require.Equal(t, actors.CallFailed, stored.Status)
 	require.Contains(t, stored.Reason, "not queued")
 	require.Equal(t, []string{"closed/failed"}, h.events.states(c.ID))
-	require.Equal(t, []string{"agent-1 calls.initiate failure status=failed state=closed"}, h.audit.of(c.ID))
+	require.Equal(t, []string{"agent-1 calls.status failure status=failed state=closed"}, h.audit.of(c.ID))
 }
 
 func TestConnectTimeoutDoesNotPlaceASecondCall(t *testing.T) {

@@ -98,10 +98,10 @@ func (a *Actor) start(m Start) Result {
 			return a.answer(err)
 		}
 		a.log().Warn("call closed: its connect job was not queued", zap.Error(err))
-		a.announce(c.AgentID, "calls.initiate", actors.OutcomeFailure)
+		a.announce(c.AgentID, "calls.status", actors.OutcomeFailure)
 		return a.answer(err)
 	}
-	a.announce(c.AgentID, "calls.initiate", actors.OutcomeSuccess)
+	a.announce(c.AgentID, "calls.status", actors.OutcomeSuccess)
 	return a.answer(nil)
 }
 

@@ -26,8 +26,9 @@
 //
 // Every change is saved, conditionally on the call's Version, before it is
 // announced (actors.EventCallUpdated to the Publisher, to the agent's socket
-// and the conversation's timeline) and audited (calls.initiate by the agent,
-// calls.status by the system). A save that loses to another activation
+// and the conversation's timeline) and audited as calls.status (by the agent
+// for the call's creation, by the system after; the gateway audits the
+// request itself as calls.initiate, with its address). A save that loses to another activation
 // answers ErrStale and the actor asks its parent to replace it. Store and
 // queue failures are answered as actors.ErrUnavailable errors, never
 // panics; a timer whose work failed tries again after a pause.
