@@ -7,7 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"go.uber.org/zap"
 
@@ -15,9 +19,12 @@ import (
 	"github.com/wacc/engine/actors/call"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/outbound/callsender"
+	exotelapi "github.com/wacc/engine/gateway/outbound/exotel"
 	"github.com/wacc/engine/gateway/sandbox/exotel"
 	"github.com/wacc/engine/persistence/memqueue"
 	"github.com/wacc/engine/persistence/rabbitqueue"
+	"github.com/wacc/engine/supervisors"
 )
 
 // engineCalls is the call side: the exotel.outbound queue, the Exotel
@@ -37,24 +44,12 @@ type engineCalls struct {
 	apiToken    string
 
 	sandboxLn net.Listener
-	sandbox   *exotel.Sandbox
+	sandbox   atomic.Pointer[exotel.Sandbox]
 
-	host   callHost
-	sender callRunner
+	host   *supervisors.Calls
+	sender *callsender.Sender
 	store  actors.CallStore
 	desc   string
-}
-
-// callHost is the call actors' directory with its lifecycle
-// (supervisors.Calls).
-type callHost interface {
-	call.Directory
-	Stop(ctx context.Context)
-}
-
-// callRunner runs until ctx ends (the Exotel sender).
-type callRunner interface {
-	Run(ctx context.Context) error
 }
 
 // openCalls opens the queue of connect requests and, without an Exotel
@@ -98,6 +93,38 @@ func openCalls(ctx context.Context, cfg configs.Config, enginePort int, log *zap
 	return c, nil
 }
 
+// build makes the Exotel client, the call actors' host and the sender, on
+// the actor system and event bus of the conversations.
+func (c *engineCalls) build(store engineStore, system *actor.ActorSystem, events actors.Publisher, auditor call.Auditor, reg prometheus.Registerer) error {
+	client, err := exotelapi.NewClient(exotelapi.Options{BaseURL: c.apiURL, AccountSID: c.cfg.ExotelSID, APIKey: c.apiKey, APIToken: c.apiToken,
+		CallerID: c.cfg.ExotelCallerID, StatusCallback: c.callbackURL})
+	if err != nil {
+		return fmt.Errorf("exotel client (EXOTEL_API_URL, EXOTEL_SID, EXOTEL_CALLER_ID): %w", err)
+	}
+	deps := &call.Deps{Store: store, Publisher: events, Outbox: c.queue, Lookup: client, Audit: auditor, Log: c.log,
+		Config: call.Config{Grace: c.cfg.CallExpiryGrace, QueueTTL: c.cfg.CallQueueTTL}}
+	c.store = store
+	c.host = supervisors.NewCalls(system, deps, c.log)
+	if c.sender, err = callsender.New(callsender.Options{Consumer: c.queue, Client: client, Directory: c.host, Log: c.log, Registry: reg}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// rehydrate brings every live call back into memory, so its timers run and
+// a new one's connect job is published again if it was lost.
+func (c *engineCalls) rehydrate(ctx context.Context) error {
+	n, err := c.host.Rehydrate(ctx, c.store)
+	if err != nil && ctx.Err() == nil {
+		c.log.Error("live calls not brought back; they come back on their next callback or job", zap.Error(err))
+		return nil
+	}
+	if n > 0 {
+		c.log.Info("live calls brought back into memory", zap.Int("count", n))
+	}
+	return nil
+}
+
 // check is the readiness probe of the calls' RabbitMQ queue; nil in process.
 func (c *engineCalls) check() *gateway.Check {
 	if c.rabbit == nil {
@@ -117,11 +144,12 @@ func (c *engineCalls) serveSandbox(ctx context.Context) error {
 	if c.sandboxLn == nil {
 		return nil
 	}
-	c.sandbox = exotel.New(exotel.Options{Log: c.log, AccountSID: c.cfg.ExotelSID, APIKey: exotel.DefaultAPIKey, APIToken: exotel.DefaultAPIToken,
+	sb := exotel.New(exotel.Options{Log: c.log, AccountSID: c.cfg.ExotelSID, APIKey: exotel.DefaultAPIKey, APIToken: exotel.DefaultAPIToken,
 		ExoPhones: []string{c.cfg.ExotelCallerID}, RingDelay: c.cfg.SandboxExotelRingDelay, TalkDelay: c.cfg.SandboxExotelTalkDelay})
-	srv := &http.Server{Handler: c.sandbox.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	c.sandbox.Store(sb)
+	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
-	go func() { errc <- c.sandbox.Run(ctx) }()
+	go func() { errc <- sb.Run(ctx) }()
 	go func() { errc <- srv.Serve(c.sandboxLn) }()
 	c.log.Info("exotel sandbox listening", zap.String("addr", c.sandboxLn.Addr().String()))
 	<-ctx.Done()
@@ -175,7 +203,7 @@ func (c *engineCalls) stop(timeout time.Duration) {
 }
 
 func (c *engineCalls) close() {
-	if c.sandboxLn != nil && c.sandbox == nil {
+	if c.sandboxLn != nil && c.sandbox.Load() == nil {
 		_ = c.sandboxLn.Close()
 	}
 	if err := c.queue.Close(); err != nil {

@@ -39,6 +39,7 @@ type engineStore interface {
 	actors.WebhookErrorStore
 	actors.TemplateStore
 	actors.MediaStore
+	actors.CallStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the
@@ -48,6 +49,7 @@ type engineStore interface {
 type conversationEngine struct {
 	log        *zap.Logger
 	system     *actor.ActorSystem
+	events     *actors.Bus
 	host       *supervisors.Host
 	assigner   *assignment.Assigner
 	app        *app.App
@@ -106,6 +108,7 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	// conversations through the host) and the hub subscribing to it at
 	// their construction, the use cases on the host, the hub calling them.
 	events := actors.NewBus()
+	ce.events = events
 	// One Pauses for the sender (errors answered to a send) and the
 	// conversations (errors reported later in a failed status): the same
 	// pauses on the same shaper, the same operator alerts.

@@ -38,18 +38,21 @@ type kvStore interface {
 // engine is every long-lived component of one process, built by newEngine
 // and run by Run, which also closes them in reverse order.
 type engine struct {
-	cfg      configs.Config
-	log      *zap.Logger
-	lock     *dataDirLock
-	store    engineStore
-	kv       kvStore
-	ln       net.Listener
-	conv     *conversationEngine
-	out      *outbound
-	sender   *sender.Sender
-	audit    *audit.Log
-	gw       *gateway.Server
-	media    *engineMedia
+	cfg    configs.Config
+	log    *zap.Logger
+	lock   *dataDirLock
+	store  engineStore
+	kv     kvStore
+	ln     net.Listener
+	conv   *conversationEngine
+	out    *outbound
+	sender *sender.Sender
+	audit  *audit.Log
+	gw     *gateway.Server
+	media  *engineMedia
+	// calls is the call side; nil when calls are off (production without
+	// an Exotel token).
+	calls    *engineCalls
 	backends string
 
 	// templates is the template registry; nil when no business account
@@ -148,8 +151,25 @@ func (e *engine) open(ctx context.Context) error {
 		return err
 	}
 	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.host, e.conv.pauses, reg)
+	var (
+		deadLetters actors.DeadLetters = e.out.queue
+		callRoutes  *gateway.Calls
+		callsDesc   string
+	)
+	if cfg.CallsEnabled() {
+		if e.calls, err = openCalls(ctx, cfg, e.ln.Addr().(*net.TCPAddr).Port, log); err != nil {
+			return err
+		}
+		if err := e.calls.build(e.store, e.conv.system, e.conv.events, e.audit, reg); err != nil {
+			return err
+		}
+		if c := e.calls.check(); c != nil {
+			checks = append(checks, *c)
+		}
+		deadLetters, callRoutes, callsDesc = deadLetterSet{e.out.queue, e.calls.queue}, e.calls.gateway(), " "+e.calls.desc
+	}
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
-		Engine: e.conv.gatewayEngine(e.store, e.out.queue), App: e.conv.app, Refusals: refusals, Media: e.media.gateway(e.store)})
+		Engine: e.conv.gatewayEngine(e.store, deadLetters), App: e.conv.app, Refusals: refusals, Media: e.media.gateway(e.store), Calls: callRoutes})
 	if err != nil {
 		return err
 	}
@@ -165,7 +185,7 @@ func (e *engine) open(ctx context.Context) error {
 	if err := e.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
-	e.backends = fmt.Sprintf("store=%s media=%s shared=%s %s", storeDesc, e.media.desc, kvDesc, e.out.desc)
+	e.backends = fmt.Sprintf("store=%s media=%s shared=%s %s%s", storeDesc, e.media.desc, kvDesc, e.out.desc, callsDesc)
 	return nil
 }
 
@@ -285,6 +305,12 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	if t := e.templates; t != nil {
 		g.Go(func() error { return t.Run(gctx) })
 	}
+	if c := e.calls; c != nil {
+		g.Go(func() error { return c.serveSandbox(gctx) })
+		g.Go(func() error { return c.sender.Run(gctx) })
+		g.Go(func() error { return c.rehydrate(gctx) })
+		g.Go(func() error { return c.replayEvents(gctx) })
+	}
 	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
 	g.Go(func() error {
 		select {
@@ -301,6 +327,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	err := g.Wait()
 	// HTTP has drained; close sockets and stop the actors (their state is
 	// persisted with every change), then flush the audit log.
+	if e.calls != nil {
+		e.calls.stop(e.cfg.ShutdownTimeout)
+	}
 	e.conv.stop(e.cfg.ShutdownTimeout)
 	e.conv = nil
 	stopAudit()
@@ -340,9 +369,16 @@ func (e *engine) sweepRefreshFamilies(ctx context.Context) error {
 // close closes, in reverse order, whatever is open; safe on a partly built
 // engine and twice.
 func (e *engine) close() {
+	if e.calls != nil && e.conv != nil {
+		e.calls.stop(e.cfg.ShutdownTimeout)
+	}
 	if e.conv != nil {
 		e.conv.stop(e.cfg.ShutdownTimeout)
 		e.conv = nil
+	}
+	if e.calls != nil {
+		e.calls.close()
+		e.calls = nil
 	}
 	if e.out != nil {
 		e.out.close()
