@@ -1,7 +1,7 @@
 // Package gateway is the engine's HTTP edge: the chi router, the contract's
 // JSON envelope, authentication and permission middleware, rate limits, CORS
-// and security headers, the auth, user, customer, media and audit endpoints,
-// health, readiness, metrics and the OpenAPI document.
+// and security headers, the auth, user, customer, media, call and audit
+// endpoints, health, readiness, metrics and the OpenAPI document.
 //
 // The gateway is configured by its own Options (options.go), which
 // cmd/engine maps from the engine's configuration; it does not import
@@ -66,6 +66,18 @@
 // approved or a send of it failed since, TEMPLATE_PARAMETERS (one field
 // error per problem) when the components do not fit its definition. A
 // registry that was never synced, or none at all, leaves sends unchecked.
+//
+// Calls (Deps.Calls, calls.go, callstats.go, callwebhook.go): an initiate
+// is checked (the customer visible to the caller: agents see the customers
+// of conversations assigned to them; both phones known) before the call
+// actor is asked to start it (actors/call, through call.Directory; 409
+// CONFLICT when the agent has a live call). Exotel's status callbacks are
+// authenticated by the secret query parameter of their URL (Exotel does
+// not sign them; compared in constant time, a refusal audited through
+// audit.Refusals and stored nowhere), parsed by gateway/exotelhook, stored
+// before the 200 and then applied by the call's actor; statistics are
+// computed by the store. Re-driving a dead-lettered call job re-opens its
+// call first (call.Requeue).
 //
 // The gateway reaches storage and shared state only through the small
 // interfaces declared in deps.go; cmd/engine hands in the concrete types.

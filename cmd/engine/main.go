@@ -1,6 +1,8 @@
 // Command engine runs the WhatsApp contact-centre engine: the HTTP and
-// WebSocket gateway over the conversation actors, on embedded SQLite and
-// in-process shared state by default, or MongoDB and Redis when configured.
+// WebSocket gateway over the conversation and call actors, on embedded
+// SQLite and in-process shared state by default, or MongoDB and Redis when
+// configured; calls go to Exotel, or to the built-in Exotel sandbox without
+// EXOTEL_API_TOKEN.
 //
 //	engine                         serve (default)
 //	engine admin create --email E --password-stdin [--name N]
