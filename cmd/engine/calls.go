@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"sync/atomic"
 	"time"
@@ -147,21 +145,7 @@ func (c *engineCalls) serveSandbox(ctx context.Context) error {
 	sb := exotel.New(exotel.Options{Log: c.log, AccountSID: c.cfg.ExotelSID, APIKey: exotel.DefaultAPIKey, APIToken: exotel.DefaultAPIToken,
 		ExoPhones: []string{c.cfg.ExotelCallerID}, RingDelay: c.cfg.SandboxExotelRingDelay, TalkDelay: c.cfg.SandboxExotelTalkDelay})
 	c.sandbox.Store(sb)
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- sb.Run(ctx) }()
-	go func() { errc <- srv.Serve(c.sandboxLn) }()
-	c.log.Info("exotel sandbox listening", zap.String("addr", c.sandboxLn.Addr().String()))
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	for i := 0; i < 2; i++ {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
-			c.log.Warn("exotel sandbox stopped", zap.Error(err))
-		}
-	}
-	return nil
+	return serveSandbox(ctx, c.log, "exotel sandbox", c.sandboxLn, sb.Handler(), sb.Run)
 }
 
 // replayInterval is how often stored callbacks no actor applied yet (it did

@@ -210,18 +210,25 @@ func (o *outbound) serveSandbox(ctx context.Context, engineAddr net.Addr, appSec
 		StatusDelay: o.cfg.SandboxStatusDelay, BusinessAccountID: o.cfg.SandboxWABAID, PricingModel: o.cfg.SandboxPricing,
 		ServiceWindow: o.cfg.SandboxWindow, AssumeWindowOpen: o.cfg.SandboxAssumeWindow})
 	o.sandbox.Store(sb)
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return serveSandbox(ctx, o.log, "whatsapp sandbox", o.sandboxLn, sb.Handler(), sb.Run)
+}
+
+// serveSandbox serves a built-in sandbox's handler on ln and runs its
+// background work (run: its callbacks) until ctx ends, then shuts both
+// down; their errors are logged, never fatal to the engine.
+func serveSandbox(ctx context.Context, log *zap.Logger, name string, ln net.Listener, h http.Handler, run func(context.Context) error) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
-	go func() { errc <- sb.Run(ctx) }()
-	go func() { errc <- srv.Serve(o.sandboxLn) }()
-	o.log.Info("whatsapp sandbox listening", zap.String("addr", o.sandboxLn.Addr().String()))
+	go func() { errc <- run(ctx) }()
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info(name+" listening", zap.String("addr", ln.Addr().String()))
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	for i := 0; i < 2; i++ {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
-			o.log.Warn("sandbox stopped", zap.Error(err))
+			log.Warn(name+" stopped", zap.Error(err))
 		}
 	}
 	return nil
