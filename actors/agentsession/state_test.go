@@ -3,6 +3,7 @@ package agentsession_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,6 +151,9 @@ func TestGracePassesAndTheSessionCloses(t *testing.T) {
 	s, sink := c.open(t, user("a1", actors.RoleAgent), start.Add(time.Minute))
 	c.clock.Advance(time.Minute)
 	waitState(t, s, agentsession.StateExpired)
+	// The state turns before its session.expired frame is written: wait for
+	// the frame, so the next frame read is the answer to the auth below.
+	require.Eventually(t, func() bool { return slices.Contains(sink.Types(t), agentsession.FrameSessionExpired) }, waitFor, tick)
 
 	// A refused token keeps the session expired.
 	c.commands.AddToken("other-user", sessiontest.Grant{UserID: "a2", ExpiresAt: start.Add(time.Hour)})

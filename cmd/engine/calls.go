@@ -123,12 +123,26 @@ func (c *engineCalls) rehydrate(ctx context.Context) error {
 	return nil
 }
 
-// check is the readiness probe of the calls' RabbitMQ queue; nil in process.
-func (c *engineCalls) check() *gateway.Check {
-	if c.rabbit == nil {
-		return nil
+// withCallQueueCheck makes the "rabbitmq" readiness check also ping the
+// calls' queue (one broker, one dependency to name); nil (in process)
+// leaves checks as they are.
+func withCallQueueCheck(checks []gateway.Check, q *rabbitqueue.Queue) []gateway.Check {
+	if q == nil {
+		return checks
 	}
-	return &gateway.Check{Name: "rabbitmq-calls", Ping: c.rabbit.Ping}
+	for i, c := range checks {
+		if c.Name == "rabbitmq" {
+			sends := c.Ping
+			checks[i].Ping = func(ctx context.Context) error {
+				if err := sends(ctx); err != nil {
+					return err
+				}
+				return q.Ping(ctx)
+			}
+			return checks
+		}
+	}
+	return append(checks, gateway.Check{Name: "rabbitmq", Ping: q.Ping})
 }
 
 // gateway is what the /api/calls routes are built from.

@@ -163,9 +163,7 @@ func (e *engine) open(ctx context.Context) error {
 		if err := e.calls.build(e.store, e.conv.system, e.conv.events, e.audit, reg); err != nil {
 			return err
 		}
-		if c := e.calls.check(); c != nil {
-			checks = append(checks, *c)
-		}
+		checks = withCallQueueCheck(checks, e.calls.rabbit)
 		deadLetters, callRoutes, callsDesc = deadLetterSet{e.out.queue, e.calls.queue}, e.calls.gateway(), " "+e.calls.desc
 	}
 	e.gw, err = gateway.New(gateway.Deps{Log: log, Options: gatewayOptions(cfg), Store: e.store, KV: e.kv, Audit: e.audit, Checks: checks, Registry: reg,
