@@ -219,12 +219,18 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(u+s) * tick, nil
 }
 
-// withEngineCPU runs spec against g and fills the run's engine CPU figures
-// over the measurement.
+// loadWithCPU runs spec against g and fills the run's engine CPU figures
+// over the measurement (spec's own OnMeasure still runs).
 func (e *Env) loadWithCPU(ctx context.Context, g *engine, spec loadSpec) Run {
 	var cpu0 time.Duration
 	var t0 time.Time
-	spec.OnMeasure = func() { cpu0, t0 = g.CPU(), time.Now() }
+	onMeasure := spec.OnMeasure
+	spec.OnMeasure = func() {
+		if onMeasure != nil {
+			onMeasure()
+		}
+		cpu0, t0 = g.CPU(), time.Now()
+	}
 	run := e.load(ctx, spec)
 	if g.Child() && run.Ops > 0 {
 		used := g.CPU() - cpu0

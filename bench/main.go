@@ -60,18 +60,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 // Options are the flags of bench run.
 type Options struct {
-	Target        string        `json:"target,omitempty"`
-	SandboxURL    string        `json:"sandboxUrl,omitempty"`
-	AppSecret     string        `json:"-"`
-	AdminEmail    string        `json:"-"`
-	AdminPassword string        `json:"-"`
-	Duration      time.Duration `json:"duration"`
-	Warmup        time.Duration `json:"warmup"`
-	Rate          int           `json:"rate,omitempty"`
-	Conns         int           `json:"conns"`
-	Quick         bool          `json:"quick"`
-	Out           string        `json:"-"`
-	RabbitURL     string        `json:"rabbitUrl,omitempty"`
+	Target     string `json:"target,omitempty"`
+	SandboxURL string `json:"sandboxUrl,omitempty"`
+	// ExotelSandboxURL is the target's Exotel sandbox (calls).
+	ExotelSandboxURL string        `json:"exotelSandboxUrl,omitempty"`
+	AppSecret        string        `json:"-"`
+	AdminEmail       string        `json:"-"`
+	AdminPassword    string        `json:"-"`
+	Duration         time.Duration `json:"duration"`
+	Warmup           time.Duration `json:"warmup"`
+	Rate             int           `json:"rate,omitempty"`
+	Conns            int           `json:"conns"`
+	Quick            bool          `json:"quick"`
+	Out              string        `json:"-"`
+	RabbitURL        string        `json:"rabbitUrl,omitempty"`
 	// MongoURI is the activation peer's server (default: FerretDB embedded
 	// in the bench); not written to the report, it may hold a password.
 	MongoURI string `json:"-"`
@@ -84,6 +86,7 @@ func parseRunFlags(args []string) (Options, []string, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&o.Target, "target", "", "base URL of a running engine (default: start one as a child process)")
 	fs.StringVar(&o.SandboxURL, "sandbox", "", "base URL of the target's sandbox, to count end-to-end sends (outbound)")
+	fs.StringVar(&o.ExotelSandboxURL, "exotel-sandbox", "", "base URL of the target's Exotel sandbox, to check each call was placed once (calls)")
 	fs.StringVar(&o.AppSecret, "app-secret", os.Getenv("WHATSAPP_APP_SECRET"), "the target's WHATSAPP_APP_SECRET (signs webhooks)")
 	fs.StringVar(&o.AdminEmail, "admin-email", os.Getenv("ADMIN_EMAIL"), "an admin's email on the target")
 	fs.StringVar(&o.AdminPassword, "admin-password", os.Getenv("ADMIN_PASSWORD"), "that admin's password")

@@ -27,6 +27,7 @@ var registry = []Scenario{
 	{ID: "density", What: "live heap per idle conversation actor beside bare protoactor actors", Run: runDensity},
 	{ID: "activation", What: "messages to conversations not in memory: cold activations/s and latency", Run: runActivation},
 	{ID: "media", What: "1 MB image uploads through validation and storage (uploads/s, MB/s), beside a bare io.Copy-to-file handler", Run: runMedia},
+	{ID: "calls", What: "calls through the API → call actor → exotel.outbound queue → sender → the engine's Exotel sandbox → its callbacks, in-process queue and RabbitMQ; each placed exactly once", Run: runCalls},
 }
 
 func lookup(id string) *Scenario {
