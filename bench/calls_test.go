@@ -1,10 +1,8 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -80,29 +78,6 @@ func TestComparePlacementsFindsCallsPlacedTwiceMissingAndForeign(t *testing.T) {
 	assert.Contains(t, partial.partialNote(), "newest 2 of 10")
 	partial.expected = 9
 	assert.Equal(t, 1, partial.wrong(), "one more placement than calls the engine placed")
-}
-
-func TestParseListenersReadsListeningPortsOfTheProcessSockets(t *testing.T) {
-	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:1628 00000000:0000 0A 00000000:00000000 00:00000000 00000000   106        0 5778 1 000000007dac49bf 100 0 0 10 0
-   1: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   101        0 3879 1 00000000b114ceb3 100 0 0 10 0
-   2: 0100007F:9C40 0100007F:1628 01 00000000:00000000 00:00000000 00000000   101        0 4000 1 00000000b114ceb3 100 0 0 10 0
-`
-	ports, err := parseListeners(strings.NewReader(table), map[string]bool{"5778": true, "4000": true})
-	require.NoError(t, err)
-	assert.Equal(t, []int{0x1628}, ports, "only listening sockets of the process")
-}
-
-func TestListeningPortsFindsThisProcessListener(t *testing.T) {
-	if _, err := os.Stat("/proc/self/net/tcp"); err != nil {
-		t.Skip("no /proc")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = l.Close() })
-	ports, err := listeningPorts(os.Getpid())
-	require.NoError(t, err)
-	assert.Contains(t, ports, l.Addr().(*net.TCPAddr).Port)
 }
 
 func TestCallTrackerClosesOnTheTerminalFrameAndFallsBackToPolling(t *testing.T) {

@@ -25,13 +25,16 @@ import (
 type engine struct {
 	URL        string
 	SandboxURL string
-	AppSecret  string
-	Email      string
-	Password   string
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	stderr     *bytes.Buffer
-	Client     *http.Client
+	// ExotelURL is the engine child's Exotel sandbox (empty for a target
+	// engine: Options.ExotelSandboxURL names it).
+	ExotelURL string
+	AppSecret string
+	Email     string
+	Password  string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	stderr    *bytes.Buffer
+	Client    *http.Client
 }
 
 // Child secrets: fixed, the child lives only for the scenario.
@@ -106,6 +109,10 @@ func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	xport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.MkdirTemp(e.Tmp, "data-")
 	if err != nil {
 		return nil, fmt.Errorf("start engine: %w", err)
@@ -113,6 +120,7 @@ func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"APP_ENV=development", "HOST=127.0.0.1", "PORT="+strconv.Itoa(port), "SANDBOX_PORT="+strconv.Itoa(sport),
+		"SANDBOX_EXOTEL_PORT="+strconv.Itoa(xport),
 		"DATA_DIR="+data, "LOG_LEVEL=warn", "MONGODB_URI=", "REDIS_URL=", "RABBITMQ_URL=", "WHATSAPP_ACCESS_TOKEN=",
 		"JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789", "JWT_REFRESH_SECRET=bench-refresh-secret-0123456789abcdef01234",
 		"ADMIN_EMAIL="+childEmail, "ADMIN_PASSWORD="+childPassword, "WHATSAPP_APP_SECRET="+childAppSecret,
@@ -130,6 +138,7 @@ func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	g := &engine{URL: "http://127.0.0.1:" + strconv.Itoa(port), SandboxURL: "http://127.0.0.1:" + strconv.Itoa(sport),
+		ExotelURL: "http://127.0.0.1:" + strconv.Itoa(xport),
 		AppSecret: childAppSecret, Email: childEmail, Password: childPassword, cmd: cmd, exited: make(chan struct{}), stderr: &stderr, Client: client}
 	go func() { _ = cmd.Wait(); close(g.exited) }()
 	deadline := time.Now().Add(60 * time.Second)

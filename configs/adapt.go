@@ -39,6 +39,13 @@ var derivedDefaults = []derivedDefault{
 			c.SandboxPort = 0
 		}
 	}},
+	{env: "SANDBOX_EXOTEL_PORT", partner: "PORT", adapt: func(c *Config) {
+		// Likewise for the Exotel sandbox, moved off the API's port and
+		// the WhatsApp sandbox's.
+		if c.SandboxExotelPort == c.Port || c.SandboxExotelPort == c.SandboxPort {
+			c.SandboxExotelPort = 0
+		}
+	}},
 }
 
 // AdaptDefaults makes every default that follows another variable fit it.

@@ -103,6 +103,7 @@ type Config struct {
 	CallExpiryGrace        time.Duration `env:"CALL_EXPIRY_GRACE" doc:"added to CALL_RING_TIMEOUT + CALL_TIME_LIMIT before a call without a terminal callback is looked up at Exotel"`
 	CallQueueTTL           time.Duration `env:"CALL_QUEUE_TTL" doc:"a call Exotel has not accepted this long after it was requested is canceled (never ring a customer late)"`
 	CallWorkers            int           `env:"CALL_WORKERS" doc:"concurrent connect requests in flight to Exotel"`
+	SandboxExotelPort      int           `env:"SANDBOX_EXOTEL_PORT" doc:"port of the built-in Exotel sandbox on 127.0.0.1 (when EXOTEL_API_TOKEN is unset); unset and equal to PORT or SANDBOX_PORT, any free port; 0: any free port"`
 	SandboxExotelRingDelay time.Duration `env:"SANDBOX_EXOTEL_RING_DELAY" doc:"how long the built-in Exotel sandbox rings before a call is answered or fails"`
 	SandboxExotelTalkDelay time.Duration `env:"SANDBOX_EXOTEL_TALK_DELAY" doc:"how long an answered call lasts in the built-in Exotel sandbox"`
 
@@ -174,6 +175,7 @@ func Defaults() Config {
 		CallExpiryGrace:        2 * time.Minute,
 		CallQueueTTL:           10 * time.Minute,
 		CallWorkers:            8,
+		SandboxExotelPort:      4011,
 		SandboxExotelRingDelay: 6 * time.Second,
 		SandboxExotelTalkDelay: 20 * time.Second,
 	}

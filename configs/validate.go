@@ -292,6 +292,14 @@ func validateCalls(c Config, r *report) {
 	r.durationIn("CALL_EXPIRY_GRACE", c.CallExpiryGrace, 10*time.Millisecond, time.Hour, "10ms and 1h")
 	r.durationIn("CALL_QUEUE_TTL", c.CallQueueTTL, time.Second, 24*time.Hour, "1s and 24h")
 	r.intIn("CALL_WORKERS", int64(c.CallWorkers), 1, 256)
+	r.intIn("SANDBOX_EXOTEL_PORT", int64(c.SandboxExotelPort), 0, 65535)
+	if c.ExotelSandboxRuns() && c.SandboxExotelPort != 0 {
+		if c.SandboxExotelPort == c.Port {
+			r.bad("SANDBOX_EXOTEL_PORT", "must differ from PORT (both %d)", c.Port)
+		} else if c.SandboxRuns() && c.SandboxExotelPort == c.SandboxPort {
+			r.bad("SANDBOX_EXOTEL_PORT", "must differ from SANDBOX_PORT (both %d)", c.SandboxPort)
+		}
+	}
 	r.durationIn("SANDBOX_EXOTEL_RING_DELAY", c.SandboxExotelRingDelay, time.Millisecond, 10*time.Minute, "1ms and 10m")
 	r.durationIn("SANDBOX_EXOTEL_TALK_DELAY", c.SandboxExotelTalkDelay, time.Millisecond, 4*time.Hour, "1ms and 4h")
 }

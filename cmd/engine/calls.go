@@ -51,7 +51,7 @@ type engineCalls struct {
 }
 
 // openCalls opens the queue of connect requests and, without an Exotel
-// token, binds the Exotel sandbox on a free loopback port. enginePort is
+// token, binds the Exotel sandbox on SANDBOX_EXOTEL_PORT of the loopback. enginePort is
 // the API's port, where the sandbox posts its callbacks.
 func openCalls(ctx context.Context, cfg configs.Config, enginePort int, log *zap.Logger) (*engineCalls, error) {
 	c := &engineCalls{cfg: cfg, log: log.With(zap.String("component", "calls")), secret: cfg.ExotelWebhookSecret,
@@ -73,10 +73,10 @@ func openCalls(ctx context.Context, cfg configs.Config, enginePort int, log *zap
 	}
 	base := cfg.ExotelCallbackURL
 	if cfg.ExotelSandboxRuns() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(cfg.SandboxExotelPort)))
 		if err != nil {
 			_ = c.queue.Close()
-			return nil, fmt.Errorf("listen for the Exotel sandbox: %w", listenCause(err))
+			return nil, fmt.Errorf("listen for the Exotel sandbox on SANDBOX_EXOTEL_PORT %d: %w", cfg.SandboxExotelPort, listenCause(err))
 		}
 		c.sandboxLn = ln
 		c.apiURL, c.apiKey, c.apiToken = "http://"+ln.Addr().String(), exotel.DefaultAPIKey, exotel.DefaultAPIToken

@@ -107,7 +107,7 @@ var listenRE = regexp.MustCompile(`"addr": ?"([^"]+)"`)
 func startEngine(t *testing.T, env map[string]string, args ...string) *engineProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "ENGINE_TEST_RUN_MAIN=1", "HOST=127.0.0.1", "PORT=0", "SANDBOX_PORT=0", "APP_ENV=development")
+	cmd.Env = append(os.Environ(), "ENGINE_TEST_RUN_MAIN=1", "HOST=127.0.0.1", "PORT=0", "SANDBOX_PORT=0", "SANDBOX_EXOTEL_PORT=0", "APP_ENV=development")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -235,7 +235,7 @@ func TestAdminCreateCommand(t *testing.T) {
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(os.Args[0], args...)
-		cmd.Env = append(os.Environ(), "ENGINE_TEST_RUN_MAIN=1", "DATA_DIR="+dir, "LOG_LEVEL=warn", "SANDBOX_PORT=0")
+		cmd.Env = append(os.Environ(), "ENGINE_TEST_RUN_MAIN=1", "DATA_DIR="+dir, "LOG_LEVEL=warn", "SANDBOX_PORT=0", "SANDBOX_EXOTEL_PORT=0")
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		return string(out), err

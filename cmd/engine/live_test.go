@@ -52,6 +52,7 @@ func testConfig(t *testing.T) configs.Config {
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.ConversationShards = 4
 	cfg.SandboxPort = 0
+	cfg.SandboxExotelPort = 0
 	// The tests post customers' messages to the engine's webhook directly,
 	// not through the sandbox, so the sandbox cannot see them open the
 	// customer service window: it treats a customer it never saw write as

@@ -27,7 +27,7 @@ func runEngineToExit(t *testing.T, env map[string]string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), "ENGINE_TEST_RUN_MAIN=1", "HOST=127.0.0.1", "PORT=0", "SANDBOX_PORT=0", "APP_ENV=development")
+	cmd.Env = append(os.Environ(), "ENGINE_TEST_RUN_MAIN=1", "HOST=127.0.0.1", "PORT=0", "SANDBOX_PORT=0", "SANDBOX_EXOTEL_PORT=0", "APP_ENV=development")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
