@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,13 +116,16 @@ func TestFindPlacedFindsACallWhoseConnectTimedOut(t *testing.T) {
 func TestFindPlacedPicksTheOldestSinceAndReadsExotelsClock(t *testing.T) {
 	// The sandbox's clock runs three hours behind ours: since is compared
 	// with DateCreated as Exotel wrote it, read in IST.
-	var offset time.Duration
-	e := newEnv(t, func(o *sandbox.Options) { o.Now = func() time.Time { return time.Now().Add(offset) } })
+	// The sandbox reads its clock from its own goroutines (a call's life).
+	var offset atomic.Int64
+	e := newEnv(t, func(o *sandbox.Options) {
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
 	c := e.client(t, nil)
-	offset = -3 * time.Hour
+	offset.Store(int64(-3 * time.Hour))
 	first, err := c.Connect(context.Background(), request("call-1", custOK))
 	require.NoError(t, err)
-	offset = -3*time.Hour + 10*time.Second
+	offset.Store(int64(-3*time.Hour + 10*time.Second))
 	_, err = c.Connect(context.Background(), request("call-2", custOK))
 	require.NoError(t, err)
 
