@@ -71,7 +71,7 @@ func (s *Server) callRoutes() []route {
 		{method: "GET", pattern: "/api/calls/customer/{customerId}", handler: s.handleCustomerCalls, limited: true, perm: actors.PermCallsRead, tag: "calls",
 			summary: "A customer's calls, newest first, cursor paged", response: callsPage{}, status: 200, query: []string{"cursor", "limit"}},
 		{method: "GET", pattern: "/api/whatsapp/conversations/{id}/calls", handler: s.handleConversationCalls, limited: true, perm: actors.PermCallsRead, tag: "calls",
-			summary: "The calls started from a conversation (initiate with its conversationId), newest first, cursor paged; an agent sees only conversations assigned to it (404 otherwise)",
+			summary:  "The calls started from a conversation (initiate with its conversationId), newest first, cursor paged; an agent sees only conversations assigned to it (404 otherwise)",
 			response: callsPage{}, status: 200, query: []string{"cursor", "limit"}},
 		{method: "GET", pattern: "/api/calls/{id}", handler: s.handleGetCall, limited: true, perm: actors.PermCallsRead, tag: "calls",
 			summary: "Get a call", response: callEnvelope{}, status: 200},
