@@ -233,6 +233,11 @@ type CallStore interface {
 	// (the StartedAt and ID of the last call of the page before; a zero
 	// time and "" for the first page).
 	CallsOfCustomer(ctx context.Context, customerID string, afterStartedAt time.Time, afterID string, limit int) ([]Call, error)
+	// CallsOfConversation returns up to limit calls started from the
+	// conversation (Call.ConversationID), paged as CallsOfCustomer. An
+	// empty conversationID names no conversation: its page is empty, never
+	// the calls started without one.
+	CallsOfConversation(ctx context.Context, conversationID string, afterStartedAt time.Time, afterID string, limit int) ([]Call, error)
 	// CallStatistics counts the calls the query selects, in the store.
 	CallStatistics(ctx context.Context, q CallStatsQuery) (CallStats, error)
 	// AddCallEvent stores e unless a callback with its ID is stored;

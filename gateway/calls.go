@@ -70,6 +70,9 @@ func (s *Server) callRoutes() []route {
 			response: callStatsResponse{}, status: 200, query: []string{"from", "to", "agentId", "groupBy", "tz"}},
 		{method: "GET", pattern: "/api/calls/customer/{customerId}", handler: s.handleCustomerCalls, limited: true, perm: actors.PermCallsRead, tag: "calls",
 			summary: "A customer's calls, newest first, cursor paged", response: callsPage{}, status: 200, query: []string{"cursor", "limit"}},
+		{method: "GET", pattern: "/api/whatsapp/conversations/{id}/calls", handler: s.handleConversationCalls, limited: true, perm: actors.PermCallsRead, tag: "calls",
+			summary:  "The calls started from a conversation (initiate with its conversationId), newest first, cursor paged; an agent sees only conversations assigned to it (404 otherwise)",
+			response: callsPage{}, status: 200, query: []string{"cursor", "limit"}},
 		{method: "GET", pattern: "/api/calls/{id}", handler: s.handleGetCall, limited: true, perm: actors.PermCallsRead, tag: "calls",
 			summary: "Get a call", response: callEnvelope{}, status: 200},
 	}
@@ -241,19 +244,8 @@ func (s *Server) handleGetCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCustomerCalls(w http.ResponseWriter, r *http.Request) {
-	q, ae := readQuery(r, "cursor", "limit")
-	if ae != nil {
-		writeError(w, r, ae)
-		return
-	}
-	ve := &validationError{}
-	_, limit := q.paging(ve)
-	afterAt, afterID, ok := decodeCallCursor(q.get("cursor"))
+	limit, afterAt, afterID, ok := readCallsPageQuery(w, r)
 	if !ok {
-		ve.add("cursor", "INVALID_CURSOR", "is not a cursor this server issued")
-	}
-	if e := ve.err(); e != nil {
-		writeError(w, r, e)
 		return
 	}
 	p, _ := principalFrom(r.Context())
@@ -271,6 +263,53 @@ func (s *Server) handleCustomerCalls(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	writeData(w, http.StatusOK, newCallsPage(cs, limit))
+}
+
+// handleConversationCalls lists the calls started from a conversation the
+// caller can see (s.visible: an agent only those assigned to it).
+func (s *Server) handleConversationCalls(w http.ResponseWriter, r *http.Request) {
+	limit, afterAt, afterID, ok := readCallsPageQuery(w, r)
+	if !ok {
+		return
+	}
+	c, ok := s.visible(w, r)
+	if !ok {
+		return
+	}
+	cs, err := s.calls.Store.CallsOfConversation(r.Context(), c.ID, afterAt, afterID, limit+1)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeData(w, http.StatusOK, newCallsPage(cs, limit))
+}
+
+// readCallsPageQuery reads the cursor and limit of a calls listing; ok is
+// false when it answered a bad query itself.
+func readCallsPageQuery(w http.ResponseWriter, r *http.Request) (limit int, afterAt time.Time, afterID string, ok bool) {
+	q, ae := readQuery(r, "cursor", "limit")
+	if ae != nil {
+		writeError(w, r, ae)
+		return 0, time.Time{}, "", false
+	}
+	ve := &validationError{}
+	_, limit = q.paging(ve)
+	afterAt, afterID, valid := decodeCallCursor(q.get("cursor"))
+	if !valid {
+		ve.add("cursor", "INVALID_CURSOR", "is not a cursor this server issued")
+	}
+	if e := ve.err(); e != nil {
+		writeError(w, r, e)
+		return 0, time.Time{}, "", false
+	}
+	return limit, afterAt, afterID, true
+}
+
+// newCallsPage is the page of the first limit calls of cs, fetched with
+// limit+1: a call beyond limit means another page, whose cursor is the
+// last call kept.
+func newCallsPage(cs []actors.Call, limit int) callsPage {
 	next := ""
 	if len(cs) > limit {
 		cs = cs[:limit]
@@ -281,7 +320,7 @@ func (s *Server) handleCustomerCalls(w http.ResponseWriter, r *http.Request) {
 	for _, c := range cs {
 		items = append(items, c.View())
 	}
-	writeData(w, http.StatusOK, callsPage{Items: items, NextCursor: next, Limit: limit})
+	return callsPage{Items: items, NextCursor: next, Limit: limit}
 }
 
 // encodeCallCursor makes the opaque cursor after the call of (at, id).

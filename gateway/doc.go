@@ -77,7 +77,10 @@
 // audit.Refusals and stored nowhere), parsed by gateway/exotelhook, stored
 // before the 200 and then applied by the call's actor; statistics are
 // computed by the store. Re-driving a dead-lettered call job re-opens its
-// call first (call.Requeue).
+// call first (call.Requeue). A conversation's calls (GET
+// /api/whatsapp/conversations/{id}/calls, a route of calls.go) are shown to
+// whoever may see the conversation, checked by the same visible as the
+// conversation routes (404 otherwise).
 //
 // The gateway reaches storage and shared state only through the small
 // interfaces declared in deps.go; cmd/engine hands in the concrete types.

@@ -32,6 +32,9 @@ func init() {
 		// CallsOfCustomer, newest first (walked backwards).
 		index{coll: callsColl, name: "customerId_startedAt_id",
 			keys: bson.D{{Key: "customerId", Value: 1}, {Key: "startedAt", Value: 1}, {Key: "_id", Value: 1}}},
+		// CallsOfConversation, the same way.
+		index{coll: callsColl, name: "conversationId_startedAt_id",
+			keys: bson.D{{Key: "conversationId", Value: 1}, {Key: "startedAt", Value: 1}, {Key: "_id", Value: 1}}},
 		// CallByExotelSid (not unique: FerretDB has no partial unique index,
 		// and every call has "" until Exotel accepted it).
 		index{coll: callsColl, name: "exotelSid", keys: bson.D{{Key: "exotelSid", Value: 1}}},
@@ -302,17 +305,36 @@ func (s *Store) LiveCallOfAgent(ctx context.Context, agentID string) (actors.Cal
 // afterID); a zero afterStartedAt asks for the first page. A limit below 1
 // gives an empty page.
 func (s *Store) CallsOfCustomer(ctx context.Context, customerID string, afterStartedAt time.Time, afterID string, limit int) ([]actors.Call, error) {
+	return s.callsPage(ctx, "calls of customer "+customerID, "customerId", customerID, afterStartedAt, afterID, limit)
+}
+
+// CallsOfConversation returns up to limit calls started from the
+// conversation, paged as CallsOfCustomer; "" names no conversation (an
+// empty page, without a query).
+func (s *Store) CallsOfConversation(ctx context.Context, conversationID string, afterStartedAt time.Time, afterID string, limit int) ([]actors.Call, error) {
+	if conversationID == "" {
+		return []actors.Call{}, nil
+	}
+	return s.callsPage(ctx, "calls of conversation "+conversationID, "conversationId", conversationID,
+		afterStartedAt, afterID, limit)
+}
+
+// callsPage finds up to limit calls whose field is value, newest first
+// (startedAt, then _id, descending), after the cursor (afterStartedAt,
+// afterID); a zero afterStartedAt asks for the first page, a limit below 1
+// gives an empty page without a query.
+func (s *Store) callsPage(ctx context.Context, op, field, value string, afterStartedAt time.Time, afterID string, limit int) ([]actors.Call, error) {
 	if limit < 1 {
 		return []actors.Call{}, nil
 	}
-	filter := bson.D{{Key: "customerId", Value: customerID}}
+	filter := bson.D{{Key: field, Value: value}}
 	if !afterStartedAt.IsZero() {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "startedAt", Value: bson.D{{Key: "$lt", Value: afterStartedAt}}}},
 			bson.D{{Key: "startedAt", Value: afterStartedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: afterID}}}},
 		}})
 	}
-	return s.findCalls(ctx, "calls of customer "+customerID, filter,
+	return s.findCalls(ctx, op, filter,
 		options.Find().SetSort(bson.D{{Key: "startedAt", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
 }
 

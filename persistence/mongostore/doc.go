@@ -119,7 +119,8 @@
 // userId/createdAt/_id (descending on createdAt/_id), templates
 // wabaId/gen/name/language (unique), media sha256 and
 // status/updatedAt/_id, calls startedAt, agentId/startedAt,
-// customerId/startedAt/_id, exotelSid (not unique) and state/startedAt/_id,
+// customerId/startedAt/_id, conversationId/startedAt/_id, exotelSid (not
+// unique) and state/startedAt/_id,
 // call_events applied/receivedAt/_id, and the GridFS bucket's media.files
 // filename/uploadDate and filename (unique) and media.chunks files_id/n
 // (unique). The guard, claim, template_syncs and media_uploads
@@ -161,7 +162,9 @@
 //     $group, sorts and skips in its own process; it has no real
 //     equivalent of MongoDB's plans. That the $match stages and finds use
 //     startedAt or agentId/startedAt (IXSCAN, not COLLSCAN), that LiveCalls
-//     and LiveCallOfAgent use state/startedAt/_id, and that the p90 find is
+//     and LiveCallOfAgent use state/startedAt/_id, CallsOfCustomer and
+//     CallsOfConversation customerId or conversationId/startedAt/_id
+//     (walked backwards, no in-memory sort), and that the p90 find is
 //     a bounded top-k sort within MongoDB's 100 MB in-memory sort limit is
 //     by design, checked with neither explain nor load.
 //   - Numbers. $sum's result type (int32, int64 or double on overflow) and

@@ -56,6 +56,14 @@ const (
 		ORDER BY started_at DESC, id DESC LIMIT ?`
 	qCallsOfCustomerAfter = `SELECT ` + callCols + ` FROM calls WHERE customer_id = ? AND (started_at, id) < (?, ?)
 		ORDER BY started_at DESC, id DESC LIMIT ?`
+	// The same for a conversation, through the partial index
+	// calls_conversation_started (so "" matches no call).
+	qCallsOfConversation = `SELECT ` + callCols + ` FROM calls INDEXED BY calls_conversation_started
+		WHERE conversation_id = ? AND conversation_id != ''
+		ORDER BY started_at DESC, id DESC LIMIT ?`
+	qCallsOfConversationAfter = `SELECT ` + callCols + ` FROM calls INDEXED BY calls_conversation_started
+		WHERE conversation_id = ? AND conversation_id != '' AND (started_at, id) < (?, ?)
+		ORDER BY started_at DESC, id DESC LIMIT ?`
 )
 
 // callArgs are the arguments of qInsertCall for c.
@@ -207,22 +215,40 @@ func (s *Store) LiveCallOfAgent(ctx context.Context, agentID string) (actors.Cal
 // afterID); a zero afterStartedAt asks for the first page. A limit below 1
 // gives an empty page.
 func (s *Store) CallsOfCustomer(ctx context.Context, customerID string, afterStartedAt time.Time, afterID string, limit int) ([]actors.Call, error) {
+	out, err := s.callsPage(ctx, qCallsOfCustomer, qCallsOfCustomerAfter, customerID, afterStartedAt, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("calls of customer %s: %w", customerID, err)
+	}
+	return out, nil
+}
+
+// CallsOfConversation returns up to limit calls started from the
+// conversation, paged as CallsOfCustomer, walking the partial index
+// calls_conversation_started; "" names no conversation (an empty page).
+func (s *Store) CallsOfConversation(ctx context.Context, conversationID string, afterStartedAt time.Time, afterID string, limit int) ([]actors.Call, error) {
+	out, err := s.callsPage(ctx, qCallsOfConversation, qCallsOfConversationAfter, conversationID, afterStartedAt, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("calls of conversation %s: %w", conversationID, err)
+	}
+	return out, nil
+}
+
+// callsPage runs first (key, limit) for the first page (a zero
+// afterStartedAt) or after (key, afterStartedAt, afterID, limit) for a
+// later one; a limit below 1 gives an empty page without a query.
+func (s *Store) callsPage(ctx context.Context, first, after, key string, afterStartedAt time.Time, afterID string, limit int) ([]actors.Call, error) {
 	if limit < 1 {
 		return []actors.Call{}, nil
 	}
 	var rows *sql.Rows
 	var err error
 	if afterStartedAt.IsZero() {
-		rows, err = s.r.QueryContext(ctx, qCallsOfCustomer, customerID, limit)
+		rows, err = s.r.QueryContext(ctx, first, key, limit)
 	} else {
-		rows, err = s.r.QueryContext(ctx, qCallsOfCustomerAfter, customerID, millis(afterStartedAt), afterID, limit)
+		rows, err = s.r.QueryContext(ctx, after, key, millis(afterStartedAt), afterID, limit)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("calls of customer %s: %w", customerID, mapErr(err))
+		return nil, mapErr(err)
 	}
-	out, err := scanCalls(rows)
-	if err != nil {
-		return nil, fmt.Errorf("calls of customer %s: %w", customerID, err)
-	}
-	return out, nil
+	return scanCalls(rows)
 }

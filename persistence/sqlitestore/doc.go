@@ -115,6 +115,9 @@
 // is actors.ErrConflict (an id or CallSid taken is actors.ErrDuplicate).
 // SaveCall is one UPDATE ... WHERE id = ? AND version = ?. A callback's id
 // is its primary key: AddCallEvent is INSERT ... ON CONFLICT DO NOTHING.
+// CallsOfCustomer and CallsOfConversation walk calls_customer_started and
+// the partial calls_conversation_started (migration 0011; calls without a
+// conversation are not in it) backwards from their keyset cursor.
 //
 // CallStatistics is one SQL query per call (callstats.go): counts per group
 // and status, and the p90 talk time by nearest rank from a row_number()

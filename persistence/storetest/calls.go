@@ -28,9 +28,10 @@ import (
 //     is ErrConflict and changes nothing, also when a re-opened call's
 //     agent is busy.
 //   - CallByExotelSid("") is ErrNotFound. LiveCalls orders by StartedAt,
-//     then ID; CallsOfCustomer by StartedAt, then ID, both descending, and a
-//     zero afterStartedAt is the first page; a limit below 1 gives an empty
-//     page.
+//     then ID; CallsOfCustomer and CallsOfConversation by StartedAt, then
+//     ID, both descending, and a zero afterStartedAt is the first page; a
+//     limit below 1 gives an empty page. CallsOfConversation("") is empty
+//     even when calls without a conversation exist.
 //   - AddCallEvent of a stored ID changes nothing, whatever the new
 //     event's fields. UnappliedCallEvents orders by ReceivedAt, then ID;
 //     MarkCallEventApplied of an absent ID is ErrNotFound, a repeat is no
@@ -46,6 +47,7 @@ func RunCalls(t *testing.T, open func(t *testing.T) actors.CallStore) {
 		{name: "by exotel sid", check: checkCallByExotelSid},
 		{name: "live calls, oldest first, and the live call of an agent", check: checkLiveCalls},
 		{name: "calls of a customer, newest first, keyset paged", check: checkCallsOfCustomer},
+		{name: "calls of a conversation, newest first, keyset paged", check: checkCallsOfConversation},
 		{name: "add call event is idempotent", check: checkAddCallEvent},
 		{name: "unapplied call events, oldest first, until marked", check: checkUnappliedCallEvents},
 	})
@@ -333,6 +335,82 @@ func checkCallsOfCustomer(t *testing.T, ctx context.Context, s actors.CallStore)
 	none, err = s.CallsOfCustomer(ctx, "cu-none", time.Time{}, "", 10)
 	require.NoError(t, err)
 	assert.Empty(t, none, "a customer without calls")
+}
+
+func checkCallsOfConversation(t *testing.T, ctx context.Context, s actors.CallStore) {
+	// cv1's calls newest first: k7, then k4 k5 k6 (one instant, ids
+	// descending: k6 k5 k4), k3, k2, k1. Never listed: k8 of cv2 (the same
+	// customer), k9 of cv10 (a prefix match would take it), k10 of the same
+	// customer without a conversation, k11 of another customer started at
+	// k4's instant without a conversation.
+	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
+	of := func(c actors.Call, conversation string) actors.Call { c.ConversationID = conversation; return c }
+	calls := []actors.Call{
+		of(closedCall("k1", "a1", "cu1", at(0)), "cv1"),
+		of(closedCall("k2", "a2", "cu1", at(1)), "cv1"),
+		of(closedCall("k3", "a1", "cu1", at(2)), "cv1"),
+		of(closedCall("k4", "a1", "cu1", at(3)), "cv1"),
+		of(closedCall("k6", "a2", "cu1", at(3)), "cv1"),
+		of(closedCall("k5", "a3", "cu1", at(3)), "cv1"),
+		of(liveCall("k7", "a1", "cu1", at(4)), "cv1"),
+		of(closedCall("k8", "a1", "cu1", at(2)), "cv2"),
+		of(closedCall("k9", "a1", "cu1", at(3)), "cv10"),
+		closedCall("k10", "a2", "cu1", at(4)),
+		closedCall("k11", "a3", "cu2", at(3)),
+	}
+	for _, c := range calls {
+		require.NoError(t, s.CreateCall(ctx, c), "create %s", c.ID)
+	}
+	want := []string{"k7", "k6", "k5", "k4", "k3", "k2", "k1"}
+
+	all, err := s.CallsOfConversation(ctx, "cv1", time.Time{}, "", 100)
+	require.NoError(t, err)
+	assert.Equal(t, want, callIDs(all))
+	assert.Equal(t, calls[6], all[0], "every field")
+
+	for _, size := range []int{1, 2, 3, 7} {
+		var got []string
+		after, afterID := time.Time{}, ""
+		for range 10 {
+			page, err := s.CallsOfConversation(ctx, "cv1", after, afterID, size)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(page), size)
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, callIDs(page)...)
+			last := page[len(page)-1]
+			after, afterID = last.StartedAt, last.ID
+		}
+		assert.Equal(t, want, got, "pages of %d", size)
+	}
+
+	// A cursor inside the run of equal StartedAt.
+	page, err := s.CallsOfConversation(ctx, "cv1", at(3), "k5", 2)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k4", "k3"}, callIDs(page))
+
+	other, err := s.CallsOfConversation(ctx, "cv2", time.Time{}, "", 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k8"}, callIDs(other), "the customer's other conversation")
+
+	none, err := s.CallsOfConversation(ctx, "cv1", time.Time{}, "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, none, "limit 0")
+	none, err = s.CallsOfConversation(ctx, "cv-none", time.Time{}, "", 10)
+	require.NoError(t, err)
+	assert.Empty(t, none, "a conversation without calls")
+	for _, cursor := range []time.Time{{}, at(9)} {
+		none, err = s.CallsOfConversation(ctx, "", cursor, "k99", 10)
+		require.NoError(t, err)
+		assert.Empty(t, none, "no conversation names no calls (cursor %v)", cursor)
+	}
+
+	// The customer's listing still has every call, with or without a
+	// conversation.
+	ofCustomer, err := s.CallsOfCustomer(ctx, "cu1", time.Time{}, "", 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k7", "k10", "k9", "k6", "k5", "k4", "k8", "k3", "k2", "k1"}, callIDs(ofCustomer))
 }
 
 // callEvent is a callback of call k1 received at received.
