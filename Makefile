@@ -12,7 +12,7 @@ FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./ga
 # fresh machine needs nothing installed by hand.
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: run test test-unit fuzz vet lint cover build bench bench-quick clean
+.PHONY: run test test-unit test-faults fuzz vet lint cover build bench bench-quick clean
 
 # A development admin is created when none is configured, so a newcomer can
 # log in at once (development only; set your own for anything shared).
@@ -28,11 +28,18 @@ test: vet test-unit fuzz
 # out of the engine's; vet and test cover both modules.
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags faults ./cmd/engine/faults/
 	cd bench && $(GO) vet ./...
 
 test-unit:
 	$(GO) test -race -count=1 -timeout 9m ./...
 	cd bench && $(GO) test -race -count=1 -timeout 5m ./...
+
+# The fault and attack suite (cmd/engine/faults, build tag faults): one test
+# per line of the reliability list against the built engine; writes
+# cmd/engine/faults/faults-report.md and .json. Run by .ci/run after make test.
+test-faults:
+	$(GO) test -tags faults -count=1 -timeout 15m ./cmd/engine/faults/
 
 # staticcheck, unused, errcheck, misspell, goimports and govet as configured in
 # .golangci.yml, over both modules.
