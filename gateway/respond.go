@@ -102,11 +102,16 @@ func writeData(w http.ResponseWriter, status int, data any) {
 }
 
 // writeError writes e in the contract's envelope. 5xx answers carry the
-// request id and a fixed message, never internals.
+// request id and a fixed message, never internals; 401 answers carry a
+// Bearer WWW-Authenticate challenge.
 func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	env := errorEnvelope{Status: "error", Message: e.Message, Code: e.Code, Errors: e.Fields}
 	if e.Status >= 500 {
 		env.RequestID = requestIDFrom(r.Context())
+	}
+	if e.Status == http.StatusUnauthorized {
+		// RFC 9110 section 15.5.2: a 401 carries its challenge (RFC 6750).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wacc-engine"`)
 	}
 	if e.RetryAfter > 0 {
 		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
