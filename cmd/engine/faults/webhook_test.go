@@ -210,7 +210,7 @@ func Test34_SameDeliveryTenTimes(t *testing.T) {
 	st, body := p.api("GET", "/api/whatsapp/conversations", adminS.access, nil)
 	require.Equal(t, 200, st)
 	assert.Equal(t, 2.0, body["data"].(map[string]any)["total"], "one conversation per customer")
-	p.kill(syscall.SIGKILL)
+	_ = p.kill(syscall.SIGKILL)
 	<-counted
 	for round := 0; round < 2; round++ {
 		wamid := fmt.Sprintf("wamid.dup34-%d", round)
