@@ -40,7 +40,7 @@ type Config struct {
 	AdminName     string `env:"ADMIN_NAME" doc:"first admin's display name"`
 
 	RateLimitAPIPerMin  int      `env:"RATE_LIMIT_API_PER_MIN" doc:"requests per minute per client IP on /api (signed webhooks exempt)"`
-	RateLimitAuthPerMin int      `env:"RATE_LIMIT_AUTH_PER_MIN" doc:"requests per minute per client IP on /api/auth/*"`
+	RateLimitAuthPerMin int      `env:"RATE_LIMIT_AUTH_PER_MIN" doc:"requests per minute per client IP on /api/auth/*, and login attempts per account"`
 	TrustedProxies      []string `env:"TRUSTED_PROXIES" doc:"comma-separated CIDRs or IPs whose X-Forwarded-For is believed"`
 	AllowedOrigins      []string `env:"ALLOWED_ORIGINS" doc:"comma-separated origins allowed by CORS and the WebSocket upgrade; * allows any (no credentials are used); unset, localhost and 127.0.0.1 on PORT"`
 	MaxBodyBytes        int64    `env:"MAX_BODY_BYTES" doc:"largest JSON request body accepted"`

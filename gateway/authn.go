@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/gateway/app"
@@ -186,6 +189,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
+	if e := s.throttleAccount(r, req.Email); e != nil {
+		writeError(w, r, e)
+		return
+	}
 	var u actors.User
 	var err error
 	if utf8.RuneCountInString(req.Password) <= auth.MaxPasswordLen {
@@ -216,6 +223,34 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.auditAs(r, u.ID, "auth.login", "user:"+u.ID, actors.OutcomeSuccess, "")
 	writeData(w, http.StatusOK, sess)
+}
+
+// throttleAccount spends one of the account's login attempts: the per-IP
+// auth limit (RATE_LIMIT_AUTH_PER_MIN) applies to each account as well, so
+// an attack spread over many addresses is slowed too, while the budget
+// refills within a minute (no lasting lock-out of the real user). The
+// account is the address as typed, normalised when it can be, whether or
+// not it exists: an unknown address is throttled and answered alike. A
+// failing limiter lets the attempt through, like the per-IP limit.
+func (s *Server) throttleAccount(r *http.Request, email string) *apiError {
+	account, err := app.NormalizeEmail(email)
+	if err != nil {
+		account = strings.ToLower(strings.TrimSpace(email))
+	}
+	sum := sha256.Sum256([]byte(account))
+	ok, retry, err := s.kv.Allow(r.Context(), "login-account:"+hex.EncodeToString(sum[:16]), s.cfg.RateLimitAuthPerMin)
+	if err != nil {
+		s.metrics.limiterErrors.Inc()
+		s.log.Warn("rate limiter unavailable; allowing login attempt", zap.String("request_id", requestIDFrom(r.Context())), zap.Error(err))
+		return nil
+	}
+	if ok {
+		return nil
+	}
+	s.metrics.rateLimited.WithLabelValues("login_account").Inc()
+	e := errf(http.StatusTooManyRequests, CodeRateLimited, "too many login attempts for this account; retry later")
+	e.RetryAfter = max(retry, time.Second)
+	return e
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {

@@ -125,8 +125,12 @@ func TestRateLimits(t *testing.T) {
 	assert.GreaterOrEqual(t, retry, 1)
 	assert.LessOrEqual(t, retry, 60)
 
-	// Another client (per X-Forwarded-For from the trusted proxy) is not limited.
-	requireError(t, fromIP("203.0.113.8"), 401, "UNAUTHORIZED")
+	// Another client (per X-Forwarded-For from the trusted proxy) is not
+	// limited on another account; on the same account it is (the account's
+	// own budget is spent).
+	requireError(t, h.call("POST", "/api/auth/login", "", map[string]string{"email": "y@example.com", "password": "password1"},
+		"X-Forwarded-For", "203.0.113.8"), 401, "UNAUTHORIZED")
+	requireError(t, fromIP("203.0.113.9"), 429, "RATE_LIMITED")
 	// A forged hop to the left of the real client does not help.
 	requireError(t, fromIP("198.51.100.1, 203.0.113.7"), 429, "RATE_LIMITED")
 	// The API limit is separate: health and non-auth routes still answer.
@@ -135,6 +139,44 @@ func TestRateLimits(t *testing.T) {
 	// Recovery: the budget refills at 3/min, one request every 20s.
 	h.t.Log("waiting for the limit to recover")
 	require.Eventually(t, func() bool { return fromIP("203.0.113.7").Status == 401 }, 25*time.Second, 500*time.Millisecond)
+}
+
+// TestLoginThrottledPerAccount: failed logins against one account from
+// many addresses are throttled like those from one address, for a known and
+// an unknown account alike (same status, code and message), and other
+// accounts are untouched.
+func TestLoginThrottledPerAccount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) {
+		c.RateLimitAuthPerMin = 3
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}})
+	victim := h.register()
+	ip := 0
+	attempt := func(email, password string) response {
+		ip++
+		return h.call("POST", "/api/auth/login", "", map[string]string{"email": email, "password": password},
+			"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", ip))
+	}
+	var known, unknown response
+	for _, email := range []string{victim.Email, "  NOBODY@example.com"} {
+		for i := 0; i < 3; i++ {
+			requireError(t, attempt(email, "wrong-password-1"), 401, "UNAUTHORIZED")
+		}
+		r := attempt(email, "wrong-password-1")
+		requireError(t, r, 429, "RATE_LIMITED")
+		require.NotEmpty(t, r.Header.Get("Retry-After"))
+		if email == victim.Email {
+			known = r
+		} else {
+			unknown = r
+		}
+	}
+	require.Equal(t, known.Env["message"], unknown.Env["message"], "a known and an unknown account are answered alike")
+	// The normalised address shares the budget of the address as typed.
+	requireError(t, attempt("nobody@example.com", "wrong-password-1"), 429, "RATE_LIMITED")
+	// Another account, from an address already used, is not throttled.
+	requireError(t, attempt("someone-else@example.com", "wrong-password-1"), 401, "UNAUTHORIZED")
 }
 
 func TestForwardedForIgnoredFromUntrustedPeer(t *testing.T) {

@@ -236,6 +236,12 @@ func requireError(t *testing.T, r response, status int, code string) {
 	require.Equal(t, code, r.code(), r.String())
 	require.NotEmpty(t, r.Env["message"], r.String())
 	require.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), r.Header.Get("Content-Type"))
+	if status == http.StatusServiceUnavailable {
+		require.NotEmpty(t, r.Header.Get("Retry-After"), "503 without Retry-After")
+	}
+	if status == http.StatusUnauthorized {
+		require.True(t, strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer "), "401 without a Bearer challenge: %q", r.Header.Get("WWW-Authenticate"))
+	}
 }
 
 // auditActions waits for the audit log to flush and returns the actions

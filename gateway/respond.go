@@ -101,15 +101,29 @@ func writeData(w http.ResponseWriter, status int, data any) {
 	writeJSON(w, status, successEnvelope{Status: "success", Data: data})
 }
 
+// retryUnavailable is the Retry-After of a 503 that names none: a
+// dependency that is down is retried after a short pause.
+const retryUnavailable = 5 * time.Second
+
 // writeError writes e in the contract's envelope. 5xx answers carry the
-// request id and a fixed message, never internals.
+// request id and a fixed message, never internals; 401 answers carry a
+// Bearer WWW-Authenticate challenge, and 503 answers a Retry-After (5 s
+// unless e says otherwise).
 func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	env := errorEnvelope{Status: "error", Message: e.Message, Code: e.Code, Errors: e.Fields}
 	if e.Status >= 500 {
 		env.RequestID = requestIDFrom(r.Context())
 	}
-	if e.RetryAfter > 0 {
-		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+	if e.Status == http.StatusUnauthorized {
+		// RFC 9110 section 15.5.2: a 401 carries its challenge (RFC 6750).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wacc-engine"`)
+	}
+	retry := e.RetryAfter
+	if e.Status == http.StatusServiceUnavailable && retry <= 0 {
+		retry = retryUnavailable
+	}
+	if retry > 0 {
+		secs := int((retry + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, e.Status, env)

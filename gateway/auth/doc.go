@@ -3,7 +3,10 @@
 //
 // Guarantees: access tokens are verified with HS256 only (alg "none", RSA/EC
 // confusion and any other algorithm are refused), must carry sub, role, jti,
-// iat and exp, and are refused before nbf/iat or after exp. Refresh tokens are
+// iat and exp, and are refused before nbf/iat or after exp, with an issuer
+// other than the engine, an audience other than its API, a typ other than
+// JWT, or a header naming a key (kid, jku, jwk, x5u, x5c...) or crit: no
+// header steers the verifier to a file, a row or the network. Refresh tokens are
 // random 256-bit secrets tied to a family id; only an HMAC of a refresh token is
 // ever stored. Everything here is safe for concurrent use and does no I/O.
 package auth

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,19 @@ var (
 	ErrTokenInvalid = errors.New("token invalid")
 )
 
-const issuer = "wacc-engine"
+// issuer is the iss of every access token, and audience its aud: the
+// engine's own API. A token naming another audience is refused; one without
+// aud (issued before the engine set it) is accepted until it expires.
+const (
+	issuer   = "wacc-engine"
+	audience = "wacc-engine-api"
+)
+
+// refusedHeaders are JOSE header parameters the engine never sets: a key id,
+// a key or a URL to fetch one from, or critical extensions. A token carrying
+// any is refused before its key is chosen, so none of them can steer the
+// verifier to a file, a row or the network (RFC 8725 section 3.10).
+var refusedHeaders = []string{"kid", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"}
 
 // Claims are the access token's claims.
 type Claims struct {
@@ -71,6 +84,7 @@ func (is *Issuer) IssueAccess(userID, role, fid string) (string, Claims, error) 
 		FamilyID: fid,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
+			Audience:  jwt.ClaimStrings{audience},
 			Subject:   userID,
 			ID:        RandomID(),
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -92,7 +106,7 @@ func (is *Issuer) VerifyAccess(token string) (Claims, error) {
 	if len(token) > 4096 {
 		return Claims{}, fmt.Errorf("%w: too long", ErrTokenInvalid)
 	}
-	_, err := is.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return is.accessKey, nil })
+	_, err := is.parser.ParseWithClaims(token, &c, is.key)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return Claims{}, fmt.Errorf("%w: %v", ErrTokenExpired, err)
@@ -102,7 +116,28 @@ func (is *Issuer) VerifyAccess(token string) (Claims, error) {
 	if c.Subject == "" || c.ID == "" || c.Role == "" || c.IssuedAt == nil {
 		return Claims{}, fmt.Errorf("%w: missing sub, jti, role or iat", ErrTokenInvalid)
 	}
+	if len(c.Audience) > 0 && !slices.Contains(c.Audience, audience) {
+		return Claims{}, fmt.Errorf("%w: audience %v is not %s", ErrTokenInvalid, c.Audience, audience)
+	}
 	return c, nil
+}
+
+// key is the verifier's key function: the access key, for a token whose
+// header names nothing the engine does not set (refusedHeaders) and whose
+// typ, when present, is JWT (the engine's refresh tokens are not JWTs, so
+// any other type is a token meant for something else).
+func (is *Issuer) key(t *jwt.Token) (any, error) {
+	for _, h := range refusedHeaders {
+		if _, ok := t.Header[h]; ok {
+			return nil, fmt.Errorf("header %q is not accepted", h)
+		}
+	}
+	if typ, ok := t.Header["typ"]; ok {
+		if s, _ := typ.(string); !strings.EqualFold(s, "JWT") {
+			return nil, fmt.Errorf("header typ %v is not JWT", typ)
+		}
+	}
+	return is.accessKey, nil
 }
 
 // NewRefreshToken returns a fresh refresh token for family fid.

@@ -87,14 +87,32 @@ func TestVerifyAccess(t *testing.T) {
 			parts[1] = base64.RawURLEncoding.EncodeToString(payload)
 			return strings.Join(parts, ".")
 		}(), wantErr: ErrTokenInvalid},
+		{name: "wrong audience", token: func() string {
+			c := valid()
+			c.Audience = jwt.ClaimStrings{"billing-service"}
+			return sign(jwt.SigningMethodHS256, testKey, c)
+		}(), wantErr: ErrTokenInvalid},
+		{name: "kid path traversal", token: withHeader(t, "kid", "../../../../dev/null", valid()), wantErr: ErrTokenInvalid},
+		{name: "kid SQL", token: withHeader(t, "kid", "x' UNION SELECT 'key", valid()), wantErr: ErrTokenInvalid},
+		{name: "jku", token: withHeader(t, "jku", "http://127.0.0.1:1/jwks.json", valid()), wantErr: ErrTokenInvalid},
+		{name: "x5u", token: withHeader(t, "x5u", "http://127.0.0.1:1/cert.pem", valid()), wantErr: ErrTokenInvalid},
+		{name: "crit", token: withHeader(t, "crit", []string{"exp"}, valid()), wantErr: ErrTokenInvalid},
+		{name: "typ refresh", token: withHeader(t, "typ", "refresh+jwt", valid()), wantErr: ErrTokenInvalid},
+		{name: "typ jwt lower case", token: withHeader(t, "typ", "jwt", valid())},
 		{name: "garbage", token: "not.a.jwt", wantErr: ErrTokenInvalid},
 		{name: "empty", token: "", wantErr: ErrTokenInvalid},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := is.VerifyAccess(tc.token)
+			if tc.wantErr == nil && tc.token != good {
+				require.NoError(t, err)
+				require.Equal(t, "u", c.Subject)
+				return
+			}
 			if tc.wantErr == nil {
 				require.NoError(t, err)
+				require.Equal(t, jwt.ClaimStrings{audience}, c.Audience)
 				require.Equal(t, claims.ID, c.ID)
 				require.Equal(t, "user-1", c.Subject)
 				require.Equal(t, "agent", c.Role)
@@ -104,6 +122,17 @@ func TestVerifyAccess(t *testing.T) {
 			require.ErrorIs(t, err, tc.wantErr)
 		})
 	}
+}
+
+// withHeader signs c with the test key (HS256) under a header carrying
+// name: value.
+func withHeader(t *testing.T, name string, value any, c jwt.Claims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	tok.Header[name] = value
+	s, err := tok.SignedString(testKey)
+	require.NoError(t, err)
+	return s
 }
 
 func TestRefreshTokens(t *testing.T) {
