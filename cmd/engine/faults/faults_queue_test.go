@@ -170,18 +170,15 @@ func Test39_RabbitRestartMidBurst(t *testing.T) {
 	r.timing("time_to_recover", after[0].Sub(outageEnd))
 	r.timing("outage", outageEnd.Sub(outageStart))
 
-	var b buckets
-	var missing []string
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		b, missing = account(accepted, unknown, sentTexts(t, sandbox))
-		if b.lost == 0 || time.Now().After(deadline) {
+		if b, _ := account(accepted, unknown, sentTexts(t, sandbox)); b.lost == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second) // late duplicates, if any, show up too
-	b, missing = account(accepted, unknown, sentTexts(t, sandbox))
+	b, missing := account(accepted, unknown, sentTexts(t, sandbox))
 	r.buckets(b)
 	t.Logf("buckets %+v", b)
 	assert.Zero(t, b.lost, "accepted, never sent: %v", missing)
