@@ -103,7 +103,13 @@ func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 
 // failQueued records a message the queue did not take as failed, so it is
 // never sent behind the caller's back, and answers ErrQueueUnavailable.
-func (a *Actor) failQueued(ctx context.Context, msg actors.Message, c actors.Conversation, cause error) Result {
+// The publish that failed has usually spent the request's context (it
+// waited for the broker until the deadline), so the write gets a fresh
+// one: a message left queued would be published again later and sent
+// after the caller was told to send it again.
+func (a *Actor) failQueued(_ context.Context, msg actors.Message, c actors.Conversation, cause error) Result {
+	ctx, cancel := a.io()
+	defer cancel()
 	werr := &actors.WhatsAppError{Code: 0, Title: "queue unavailable", Message: "the message was not queued; send it again"}
 	if _, err := a.env.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, a.now()); err != nil {
 		a.log().Error("record unqueued message as failed", zap.String("conversation_id", c.ID), zap.Error(err))

@@ -1,6 +1,7 @@
 package conversation_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -140,6 +141,40 @@ func TestQueueRefusalMarksTheMessageFailed(t *testing.T) {
 	m := h.store.message("out-1")
 	assert.Equal(t, actors.StatusFailed, m.Status, "never sent behind the caller's back")
 	require.NotNil(t, m.Error)
+}
+
+// deadlineOutbox is a queue that holds every publish until its context
+// ends, as RabbitMQ's Publish does while the broker is away.
+type deadlineOutbox struct{}
+
+func (deadlineOutbox) Publish(ctx context.Context, _ actors.OutboundJob) error {
+	<-ctx.Done()
+	return fmt.Errorf("wait for rabbitmq connection: %w: %w", actors.ErrUnavailable, ctx.Err())
+}
+
+// ctxStore refuses status writes under an ended context, as a real
+// store's driver does.
+type ctxStore struct{ conversation.Store }
+
+func (s ctxStore) UpdateMessageStatus(ctx context.Context, id, status, wamid string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return s.Store.UpdateMessageStatus(ctx, id, status, wamid, werr, at)
+}
+
+// A publish that waited out the actor's deadline still leaves its message
+// failed, not queued (a queued one would be published again later and
+// sent after the caller was told 503).
+func TestQueueTimeoutMarksTheMessageFailed(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig
+	cfg.IOTimeout = 50 * time.Millisecond
+	h := newHarness(t, cfg, func(d *conversation.Deps) { d.Outbox, d.Store = deadlineOutbox{}, ctxStore{d.Store} })
+	h.must(h.inbound("wamid.1", "hello"))
+	_, err := h.ask(text("out-1", "hi"))
+	require.ErrorIs(t, err, conversation.ErrQueueUnavailable)
+	assert.Equal(t, actors.StatusFailed, h.store.message("out-1").Status)
 }
 
 func TestSendOutcome(t *testing.T) {
