@@ -112,7 +112,7 @@ func start(t *testing.T, env map[string]string) *proc {
 	p := &proc{t: t, env: all, client: &http.Client{Timeout: 20 * time.Second}}
 	p.run()
 	t.Cleanup(func() {
-		p.kill(syscall.SIGKILL)
+		_ = p.kill(syscall.SIGKILL)
 		if t.Failed() {
 			t.Logf("engine output:\n%s", tail(p.out.String(), 8000))
 		}
