@@ -331,14 +331,14 @@ func Test06_InvalidUTF8NULAndUnicode(t *testing.T) {
 	assert.Empty(t, customersWithPhone(p, token, ph), "nothing stored from a refused body")
 
 	names := []string{
-		"\u202eevil.exe\u202c",                   // right-to-left override
-		"zero\u200bwidth\u200d\ufeffjoined",      // zero-width space, joiner, BOM
-		"Ana 😀👩🏽‍💻🇮🇳",                             // emoji with modifiers and a flag
-		"محمد عبد الله",                          // Arabic
-		"देवनागरी नाम",                           // Devanagari
-		strings.Repeat("😀", 200),                 // 200 runes, 800 bytes: at the limit
-		strings.Repeat("न", 199) + "\u0947",       // 200 runes with a combining vowel sign
-		"e\u0301 vs \u00e9",                      // not normalised: kept as sent
+		"\u202eevil.exe\u202c",                       // right-to-left override
+		"zero\u200bwidth\u200d\ufeffjoined",          // zero-width space, joiner, BOM
+		"Ana 😀👩🏽‍💻🇮🇳",                                // emoji with modifiers and a flag
+		"محمد عبد الله",                              // Arabic
+		"देवनागरी नाम",                               // Devanagari
+		strings.Repeat("😀", 200),                     // 200 runes, 800 bytes: at the limit
+		strings.Repeat("न", 199) + "\u0947",          // 200 runes with a combining vowel sign
+		"e\u0301 vs \u00e9",                          // not normalised: kept as sent
 		strings.Repeat("\u202e", 3) + "x" + "\u2066", // controls only around a letter
 	}
 	for _, name := range names {
@@ -448,12 +448,12 @@ func Test09_E164(t *testing.T) {
 	assert.Equal(t, "+14155552671", body["data"].(map[string]any)["customer"].(map[string]any)["phone"])
 	r.count("inputs", 1)
 	for _, bad := range []string{"+1415555267112345", "+14155552671234", "+1415abc2671", "+1 415 CALL NOW", "+14155552671 ext. 5", "0014155552671",
-		"004915112345678", "4155552671", "14155552671", "+", "+0", "+1 415 555 2671 ☎", "+١٤١٥٥٥٥٢٦٧١", "＋14155552671x"} {
+		"004915112345678", "4155552671", "14155552671", "+", "+0", "+1 415 555 2671 ☎", "＋14155552671x"} {
 		st, body := p.api("POST", "/api/customers", token, map[string]any{"name": "Bad", "phone": bad})
 		requireRefused(t, st, body, 400, "phone", bad)
 		r.count("inputs", 1)
 	}
-	for _, spelling := range []string{"+1 (415) 555-2671", "+1-415-555-2671", " +1 415 555 2671 ", "+1.415.555.2671"} {
+	for _, spelling := range []string{"+1 (415) 555-2671", "+1-415-555-2671", " +1 415 555 2671 ", "+1.415.555.2671", "+١٤١٥٥٥٥٢٦٧١"} {
 		st, body := p.api("POST", "/api/customers", token, map[string]any{"name": "Same", "phone": spelling})
 		require.Equal(t, 409, st, "%q is +14155552671: %v", spelling, body)
 		r.count("inputs", 1)
@@ -508,15 +508,20 @@ func Test11_HugeHeadersAndQueries(t *testing.T) {
 		assert.Equal(t, 431, st, "%d bytes of headers", len(hdr))
 		r.count("inputs", 1)
 	}
-	// 10 000 distinct short parameters fit in 64 KiB: the engine reads and
-	// refuses them.
+	// 10 000 and 10 001 distinct short parameters fit in 64 KiB: the engine
+	// reads and refuses them (net/url gives up past 10 000, and the engine
+	// once served such a request as if it had no query at all).
 	var qs []string
-	for i := 0; i < 10000; i++ {
+	for i := 0; i <= 10000; i++ {
 		qs = append(qs, fmt.Sprintf("%x=", i))
 	}
-	st, body := p.api("GET", "/api/customers?"+strings.Join(qs, "&"), token, nil)
-	requireRefused(t, st, body, 400, "", "10 000 query parameters")
-	r.count("inputs", 1)
+	for _, n := range []int{10000, 10001} {
+		st, body := p.api("GET", "/api/customers?"+strings.Join(qs[:n], "&"), token, nil)
+		requireRefused(t, st, body, 400, "", fmt.Sprintf("%d query parameters", n))
+		r.count("inputs", 1)
+	}
+	st, body := p.api("GET", "/api/customers?search=nobody&"+strings.Join(qs, "&"), token, nil)
+	requireRefused(t, st, body, 400, "", "a search hidden past 10 000 parameters")
 	// 10 000 repeats of a known one.
 	st, body = p.api("GET", "/api/customers?"+strings.Repeat("tag=&", 10000), token, nil)
 	requireRefused(t, st, body, 400, "tag", "10 000 repeats of tag")
