@@ -523,7 +523,7 @@ func Test11_HugeHeadersAndQueries(t *testing.T) {
 	st, body := p.api("GET", "/api/customers?search=nobody&"+strings.Join(qs, "&"), token, nil)
 	requireRefused(t, st, body, 400, "", "a search hidden past 10 000 parameters")
 	// 10 000 repeats of a known one.
-	st, body = p.api("GET", "/api/customers?"+strings.Repeat("tag=&", 10000), token, nil)
+	st, body = p.api("GET", "/api/customers?"+strings.TrimSuffix(strings.Repeat("tag=&", 10000), "&"), token, nil)
 	requireRefused(t, st, body, 400, "tag", "10 000 repeats of tag")
 	r.count("inputs", 1)
 	// Longer ones no longer fit in the header budget.
