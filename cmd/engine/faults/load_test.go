@@ -179,3 +179,61 @@ func registerAgent(t *testing.T, p *proc) string {
 	require.Equal(t, 201, st, body)
 	return body["data"].(map[string]any)["accessToken"].(string)
 }
+
+// Test57_RateLimitSharedThroughRedis: a burst above RATE_LIMIT_API_PER_MIN
+// is answered 429 with Retry-After, and two engines on one Redis (one
+// REDIS_PREFIX of this test's own) share one budget per client IP: what
+// the first spent, the second does not give again.
+func Test57_RateLimitSharedThroughRedis(t *testing.T) {
+	t.Parallel()
+	r := covers(t, 57)
+	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 2*time.Second)
+	require.NoError(t, err, "Redis on 127.0.0.1:6379")
+	_ = c.Close()
+	const perMin = 30
+	env := map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0", "REDIS_PREFIX": fmt.Sprintf("faults57-%d:", time.Now().UnixNano()),
+		"RATE_LIMIT_API_PER_MIN": strconv.Itoa(perMin)}
+	a, b := start(t, env), start(t, env)
+	ta, tb := a.admin(), b.admin()
+
+	// The burst: 2×perMin requests, half to each engine, interleaved.
+	codes := map[int]int{}
+	var retryAfter []string
+	began := time.Now()
+	for i := 0; i < 2*perMin; i++ {
+		p, tok := a, ta
+		if i%2 == 1 {
+			p, tok = b, tb
+		}
+		st, h, _ := p.do("GET", "/api/customers", tok, nil)
+		codes[st]++
+		if st == 429 {
+			retryAfter = append(retryAfter, h.Get("Retry-After"))
+			assertSecurityHeaders(t, "429", h)
+		}
+	}
+	t.Logf("burst of %d over %v: %v", 2*perMin, time.Since(began), codes)
+	r.count("requests", 2*perMin)
+	r.count("allowed", codes[200])
+	r.count("limited", codes[429])
+	assert.Equal(t, 2*perMin, codes[200]+codes[429], "only 200 and 429: %v", codes)
+	// The logins took from the same budget (auth routes are under /api);
+	// a separate budget per engine would have allowed about twice as many.
+	assert.LessOrEqual(t, codes[200], perMin+1, "one budget across the two engines")
+	assert.GreaterOrEqual(t, codes[200], perMin/2, "the budget is not spent twice as fast either")
+	require.NotEmpty(t, retryAfter)
+	for _, ra := range retryAfter {
+		n, err := strconv.Atoi(ra)
+		assert.NoError(t, err, "Retry-After %q is whole seconds", ra)
+		assert.Positive(t, n)
+		assert.LessOrEqual(t, n, 60)
+	}
+	// Both engines refuse now, whichever was asked last.
+	for _, pt := range []struct {
+		p   *proc
+		tok string
+	}{{a, ta}, {b, tb}} {
+		st, _, _ := pt.p.do("GET", "/api/customers", pt.tok, nil)
+		assert.Equal(t, 429, st)
+	}
+}
