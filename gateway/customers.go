@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
@@ -62,10 +63,12 @@ func viewCustomer(c actors.Customer) customerView {
 }
 
 // NormalizePhone parses a phone number and returns it in E.164. Without a
-// leading + the number is read in region (none: refused).
+// leading + the number is read in region (none: refused). Letters are
+// refused rather than read as a keypad's digits (libphonenumber would take
+// "+1415abc2671" for +14152222671), and so are extensions.
 func NormalizePhone(raw, region string) (string, bool) {
 	raw = strings.TrimSpace(raw)
-	if raw == "" || len(raw) > 32 {
+	if raw == "" || len(raw) > 32 || strings.ContainsFunc(raw, unicode.IsLetter) {
 		return "", false
 	}
 	if !strings.HasPrefix(raw, "+") && region == "" {

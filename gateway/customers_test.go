@@ -103,6 +103,8 @@ func TestCustomerValidation(t *testing.T) {
 		{name: "missing phone", body: map[string]any{"name": "A"}, status: 400, code: "VALIDATION_ERROR", field: "phone"},
 		{name: "invalid phone", body: customerBody("A", "12345"), status: 400, code: "VALIDATION_ERROR", field: "phone"},
 		{name: "letters in phone", body: customerBody("A", "+91abcdefghij"), status: 400, code: "VALIDATION_ERROR", field: "phone"},
+		{name: "keypad letters in a valid number", body: customerBody("A", "+1415abc2671"), status: 400, code: "VALIDATION_ERROR", field: "phone"},
+		{name: "extension", body: customerBody("A", "+14155552671 ext 12"), status: 400, code: "VALIDATION_ERROR", field: "phone"},
 		{name: "no name", body: customerBody("", "+14155550100"), status: 400, code: "VALIDATION_ERROR", field: "name"},
 		{name: "long name", body: customerBody(strings.Repeat("n", 201), "+14155550100"), status: 400, code: "VALIDATION_ERROR", field: "name"},
 		{name: "bad email", body: map[string]any{"name": "A", "phone": "+14155550100", "email": "nope"}, status: 400, code: "VALIDATION_ERROR", field: "email"},

@@ -28,6 +28,12 @@ func TestDecodeJSONBytes(t *testing.T) {
 		{name: "operator field", body: `{"$where":"1"}`, wantCode: CodeValidation, wantFld: "$where"},
 		{name: "array body", body: `[{"name":"a"}]`, wantCode: CodeValidation},
 		{name: "wrong type", body: `{"name":5}`, wantCode: CodeValidation, wantFld: "name"},
+		{name: "invalid UTF-8", body: "{\"name\":\"a\xffb\"}", wantCode: CodeInvalidJSON},
+		{name: "overlong UTF-8", body: "{\"name\":\"\xc0\xaf\"}", wantCode: CodeInvalidJSON},
+		{name: "raw NUL", body: "{\"name\":\"a\x00b\"}", wantCode: CodeInvalidJSON},
+		{name: "escaped NUL", body: `{"name":"a\u0000b"}`, wantCode: CodeInvalidJSON},
+		{name: "escaped backslash then u0000 text", body: `{"name":"a\\u0000b"}`},
+		{name: "non-ASCII text", body: `{"name":"\u202e محمد देव 😀"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

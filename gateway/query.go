@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -13,15 +14,23 @@ type query map[string]string
 const maxLimit = 100
 
 // readQuery refuses any parameter not in allowed, and any given twice, so
-// shapes such as search[$ne]=x or repeated keys never reach a handler.
+// shapes such as search[$ne]=x or repeated keys never reach a handler. A
+// query string net/url cannot read whole (a bad %-escape, a semicolon, or
+// more than its 10 000 parameters) is refused too: r.URL.Query() would
+// silently drop it all and serve the request unfiltered.
 func readQuery(r *http.Request, allowed ...string) (query, *apiError) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errf(http.StatusBadRequest, CodeValidation,
+			"the query string could not be read: a malformed escape or separator, or more than 10000 parameters")
+	}
 	ok := make(map[string]bool, len(allowed))
 	for _, a := range allowed {
 		ok[a] = true
 	}
 	ve := &validationError{}
 	q := query{}
-	for k, vs := range r.URL.Query() {
+	for k, vs := range values {
 		switch {
 		case !ok[k]:
 			ve.add(k, "UNKNOWN_PARAMETER", "is not an accepted query parameter")

@@ -13,7 +13,10 @@
 // Reading stops one byte past the limit. Then structural checks go beyond
 // the magic number: an Office document is a ZIP whose content types and
 // package relationships name the main part of its kind (no macros, no
-// executables, no paths escaping the package); MP4 and 3GP start with ftyp
+// executables, no paths escaping the package, no zip bomb: entries may not
+// claim more than 100 times their compressed size, nor 1 GB in all); PNG and
+// JPEG declare at most 16384 pixels a side and 64 Mi in all (a pixel flood is
+// refused from its header; images are never decoded); MP4 and 3GP start with ftyp
 // and hold one moov, whose tracks decide audio/mp4 or video/mp4; OGG pages
 // have correct CRCs and carry Opus (OpusHead, OpusTags), not Vorbis; a WebP
 // is a well-formed RIFF whose animation flag matches its frames; AMR, ADTS

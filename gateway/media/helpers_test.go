@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
@@ -39,4 +40,50 @@ func openDir(dir string) ([]string, error) {
 		names = append(names, e.Name())
 	}
 	return names, nil
+}
+
+// pngSized returns png with its IHDR claiming w×h pixels (CRC fixed): a
+// pixel flood when large.
+func pngSized(png []byte, w, h uint32) []byte {
+	out := append([]byte(nil), png...)
+	binary.BigEndian.PutUint32(out[16:], w)
+	binary.BigEndian.PutUint32(out[20:], h)
+	binary.BigEndian.PutUint32(out[29:], crc32.ChecksumIEEE(out[12:29]))
+	return out
+}
+
+// jpegSized returns jpeg with its first frame header claiming w×h pixels.
+func jpegSized(jpeg []byte, w, h uint16) []byte {
+	out := append([]byte(nil), jpeg...)
+	for i := 2; i+9 <= len(out); {
+		m := out[i+1]
+		if m == 0xC0 || m == 0xC2 {
+			binary.BigEndian.PutUint16(out[i+5:], h)
+			binary.BigEndian.PutUint16(out[i+7:], w)
+			return out
+		}
+		i += 2 + int(binary.BigEndian.Uint16(out[i+2:]))
+	}
+	panic("no frame header")
+}
+
+// zipBombDOCX returns a DOCX with an extra entry of n zero bytes, deflated
+// about a thousandfold.
+func zipBombDOCX(n int) []byte {
+	src := samples.DOCX()
+	zr, err := zip.NewReader(bytes.NewReader(src), int64(len(src)))
+	if err != nil {
+		panic(err)
+	}
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, f := range zr.File {
+		if err := zw.Copy(f); err != nil {
+			panic(err)
+		}
+	}
+	w, _ := zw.Create("word/media/image1.bin")
+	_, _ = w.Write(make([]byte, n))
+	_ = zw.Close()
+	return b.Bytes()
 }

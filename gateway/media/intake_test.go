@@ -120,6 +120,12 @@ func TestReceiveRefuses(t *testing.T) {
 		{name: "declared type contradicts the bytes", data: png, filename: "photo.png", declared: "application/pdf", reason: media.ErrUnsupported, detected: "image/png"},
 		{name: "bidi override hides the real extension", data: png, filename: "invoice\u202egnp.exe", reason: media.ErrUnsupported, detected: "image/png"},
 		{name: "video mp4 named m4a", data: samples.MP4(), filename: "v.m4a", reason: media.ErrUnsupported, detected: "video/mp4"},
+		{name: "pixel flood png", data: pngSized(png, 50000, 50000), filename: "p.png", reason: media.ErrUnsupported, detected: "image/png"},
+		{name: "png too wide", data: pngSized(png, 100000, 1), filename: "p.png", reason: media.ErrUnsupported, detected: "image/png"},
+		{name: "png of zero pixels", data: pngSized(png, 0, 10), filename: "p.png", reason: media.ErrUnsupported, detected: "image/png"},
+		{name: "pixel flood jpeg", data: jpegSized(samples.JPEG(), 65000, 65000), filename: "p.jpg", reason: media.ErrUnsupported, detected: "image/jpeg"},
+		{name: "jpeg without a frame header", data: []byte("\xff\xd8\xff\xda\x00\x02\xff\xd9"), filename: "p.jpg", reason: media.ErrUnsupported, detected: "image/jpeg"},
+		{name: "docx zip bomb", data: zipBombDOCX(64 * media.MB), filename: "r.docx", reason: media.ErrUnsupported, detected: media.MimeDOCX},
 		{name: "empty", data: nil, filename: "a.png", reason: media.ErrEmpty},
 		{name: "oversize image", data: samples.PNGOfSize(5*media.MB + 1), filename: "big.png", reason: media.ErrTooLarge, detected: "image/png", limit: 5 * media.MB},
 		{name: "oversize static sticker", data: samples.WebPOfSize(100*media.KB+2, false), filename: "s.webp", reason: media.ErrTooLarge, detected: "image/webp", limit: 100 * media.KB},
@@ -226,3 +232,25 @@ func (neverEnding) Read(p []byte) (int, error) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestReceiveAcceptsLargePhotos: the pixel-flood limits leave room for any
+// phone camera's photo and for long screenshots.
+func TestReceiveAcceptsLargePhotos(t *testing.T) {
+	in, dir := newIntake(t, 100*media.MB)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		filename string
+	}{
+		{"48 MP png", pngSized(samples.PNG(), 8000, 6000), "p.png"},
+		{"long screenshot png", pngSized(samples.PNG(), 1080, 16384), "p.png"},
+		{"64 MP jpeg", jpegSized(samples.JPEG(), 9248, 6936), "p.jpg"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := in.Receive(t.Context(), bytes.NewReader(tc.data), tc.filename, "")
+			require.NoError(t, err)
+			u.Discard()
+			spoolEmpty(t, dir)
+		})
+	}
+}

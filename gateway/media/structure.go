@@ -26,6 +26,10 @@ func checkStructure(f file, size int64, d *detection) (*Refusal, error) {
 	var r *Refusal
 	var err error
 	switch d.t.MimeType {
+	case "image/png":
+		r, err = checkPNG(f, size, d)
+	case "image/jpeg":
+		r, err = checkJPEG(f, size, d)
 	case "image/webp":
 		r, err = checkWebP(f, size, d)
 	case "video/mp4", "audio/mp4", "video/3gpp":

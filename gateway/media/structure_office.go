@@ -14,6 +14,12 @@ import (
 const (
 	maxOfficeEntries  = 10000
 	maxOfficePartRead = 1 * MB
+	// A zip bomb inflates a thousandfold; XML and media in real documents
+	// compress ten- to twentyfold. Entries over a MB may not claim more than
+	// 100 times their compressed size, nor the package more than 1 GB in all
+	// (whoever opens it inflates it: an agent's word processor, WhatsApp).
+	maxOfficeRatio    = 100
+	maxOfficeInflated = 1024 * MB
 )
 
 // officeMainTypes is the content type of each Office kind's main part (the
@@ -56,7 +62,15 @@ func checkOffice(f file, size int64, d *detection) (*Refusal, error) {
 		return bad("the ZIP directory is unreadable (%v)", err), nil
 	}
 	parts := make(map[string]*zip.File, len(zr.File))
+	var inflated uint64
 	for _, e := range zr.File {
+		inflated += e.UncompressedSize64
+		if inflated > maxOfficeInflated {
+			return bad("its entries inflate to more than %s", FormatSize(maxOfficeInflated)), nil
+		}
+		if e.UncompressedSize64 > MB && e.UncompressedSize64/maxOfficeRatio > e.CompressedSize64 {
+			return bad("entry %q inflates %d bytes to %d (a zip bomb)", e.Name, e.CompressedSize64, e.UncompressedSize64), nil
+		}
 		name := e.Name
 		clean := path.Clean(name)
 		if strings.HasPrefix(name, "/") || strings.Contains(name, `\`) || clean == ".." || strings.HasPrefix(clean, "../") {
