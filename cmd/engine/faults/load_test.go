@@ -83,15 +83,6 @@ func assertSecurityHeaders(t *testing.T, what string, h http.Header) {
 	assert.Empty(t, h.Get("X-Powered-By"), what)
 }
 
-// freePort returns a loopback port free at the time of asking.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Test60_SecurityHeaders: the headers are on 200, 201, 204, 400, 401, 403,
 // 404, 405, 413, 415, 429 and 503 answers (the 503 from /readyz while the
 // engine's Redis, a redis-server this test owns, is stopped), and media
