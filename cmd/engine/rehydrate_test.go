@@ -23,9 +23,12 @@ func TestRestartRehydratesOpenConversations(t *testing.T) {
 	}
 
 	l.restart()
-	require.Eventually(t, func() bool { return testutil.ToFloat64(l.e.conv.rehydration.count) == float64(len(waIDs)) },
-		30*time.Second, 10*time.Millisecond, "every open conversation rehydrated") // generous: CI machines are loaded
-	assert.Equal(t, len(waIDs), l.e.conv.host.Live())
+	// Back in memory without a message: rehydrated, or (rarely) activated
+	// first by the inbox replay of a webhook whose processed mark the old
+	// process had not written yet, which rehydration then skips.
+	require.Eventually(t, func() bool { return l.e.conv.host.Live() == len(waIDs) },
+		30*time.Second, 10*time.Millisecond, "every open conversation back in memory")
+	assert.LessOrEqual(t, testutil.ToFloat64(l.e.conv.rehydration.count), float64(len(waIDs)))
 
 	require.Equal(t, 200, l.webhook(textBody("pn1", waIDs[0], "wamid.rh-after", "after the restart", time.Now()), ""))
 	require.Eventually(t, func() bool {
