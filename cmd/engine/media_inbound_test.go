@@ -157,7 +157,12 @@ func TestInboundMediaThroughTheSandbox(t *testing.T) {
 			if tc.wantFailed != "" {
 				require.Equal(t, actors.MediaFailed, m.Status)
 				assert.Contains(t, m.Error, tc.wantFailed)
-				assert.Equal(t, "failed", media["status"])
+				// The message's copy of its medium follows the medium's
+				// record through the conversation actor: a moment later.
+				require.Eventually(t, func() bool {
+					media = l.messageMediaOf(agentTok, c.ID, msg.ID)
+					return media != nil && media["status"] == "failed"
+				}, 10*time.Second, 20*time.Millisecond, "the message shows its medium failed")
 				assert.Contains(t, media["error"], tc.wantFailed)
 				require.Eventually(t, func() bool { return ws.hasAll("message.updated", msg.ID, `"status":"failed"`) },
 					5*time.Second, 10*time.Millisecond, "the agent is told the medium failed")
