@@ -98,6 +98,10 @@ type Shaper struct {
 	// Waits re-check pauses at once.
 	wake      chan struct{}
 	lastSweep time.Time
+	// onGrant, when set (tests only), sees the instant of every grant
+	// under s.mu: the instant the budget was charged, which a caller's
+	// clock read after Wait returns can only approximate.
+	onGrant func(now time.Time)
 }
 
 type numberState struct {
@@ -224,6 +228,9 @@ func (s *Shaper) Wait(ctx context.Context, phoneNumberID, to string) error {
 	}
 	n.tat = later(n.tat, now).Add(s.interval)
 	r.tat = later(r.tat, now).Add(s.pairInterval)
+	if s.onGrant != nil {
+		s.onGrant(now)
+	}
 	return nil
 }
 
