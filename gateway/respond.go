@@ -16,6 +16,9 @@ const (
 	CodeUnauthorized   = "UNAUTHORIZED"
 	CodeTokenExpired   = "TOKEN_EXPIRED"
 	CodeTokenRevoked   = "TOKEN_REVOKED"
+	// CodeAccountDisabled answers a login with the right password to an
+	// account an admin disabled (401).
+	CodeAccountDisabled = "ACCOUNT_DISABLED"
 	CodeForbidden      = "FORBIDDEN"
 	CodeNotFound       = "NOT_FOUND"
 	CodeMethodNotAllow = "METHOD_NOT_ALLOWED"
