@@ -54,6 +54,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 	ve := &validationError{}
 	if len(req.Phone) == 0 && len(req.Disabled) == 0 {
 		ve.add("phone", "REQUIRED", "is required: a phone number in international format such as +919876543210, or null to clear it (or give disabled)")
+		s.audit(r, auditPhoneChange, "user:"+id, actors.OutcomeFailure, "REQUIRED")
 		writeError(w, r, ve.err())
 		return
 	}
@@ -71,6 +72,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 		var b bool
 		if string(req.Disabled) == "null" || json.Unmarshal(req.Disabled, &b) != nil {
 			ve.add("disabled", "INVALID_TYPE", "must be true or false")
+			s.audit(r, auditDisable, "user:"+id, actors.OutcomeFailure, "INVALID_TYPE")
 			writeError(w, r, ve.err())
 			return
 		}

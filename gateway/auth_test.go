@@ -295,20 +295,30 @@ func TestRoleChange(t *testing.T) {
 	requireError(t, h.call("PATCH", "/api/users/nobody/role", admin.Access, map[string]string{"role": "agent"}), 404, "NOT_FOUND")
 	requireError(t, h.call("PATCH", "/api/users/"+admin.ID+"/role", admin.Access, map[string]string{"role": "agent"}), 409, "CONFLICT")
 
-	// The agent's existing token gains the new role at once.
+	// The agent's existing tokens end at once (token version); a new login
+	// has the new role.
 	requireError(t, h.call("GET", "/api/audit", agent.Access, nil), 403, "FORBIDDEN")
 	r := h.call("PATCH", "/api/users/"+agent.ID+"/role", admin.Access, map[string]string{"role": "supervisor"})
 	require.Equal(t, http.StatusOK, r.Status, r.String())
 	require.Equal(t, "supervisor", r.data()["user"].(map[string]any)["role"])
-	require.Equal(t, http.StatusOK, h.call("GET", "/api/audit", agent.Access, nil).Status)
-	me := h.call("GET", "/api/auth/me", agent.Access, nil)
+	requireError(t, h.call("GET", "/api/audit", agent.Access, nil), 401, "TOKEN_REVOKED")
+	requireError(t, h.call("POST", "/api/auth/refresh-token", "", map[string]string{"refreshToken": agent.Refresh}), 401, "TOKEN_REVOKED")
+	r = h.call("POST", "/api/auth/login", "", map[string]string{"email": agent.Email, "password": "s3cret-pass"})
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	fresh := sessionOf(t, r)
+	require.Equal(t, http.StatusOK, h.call("GET", "/api/audit", fresh.Access, nil).Status)
+	me := h.call("GET", "/api/auth/me", fresh.Access, nil)
 	require.Equal(t, "supervisor", me.data()["user"].(map[string]any)["role"])
+	// Setting the role it already has ends nothing.
+	r = h.call("PATCH", "/api/users/"+agent.ID+"/role", admin.Access, map[string]string{"role": "supervisor"})
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	require.Equal(t, http.StatusOK, h.call("GET", "/api/auth/me", fresh.Access, nil).Status, "a no-op role change keeps the tokens")
 
 	recs := h.auditRecords(actors.AuditFilter{Action: "users.role_change"})
 	outcomes := map[string]int{}
 	for _, a := range recs {
 		outcomes[a.Outcome]++
 	}
-	require.Equal(t, 1, outcomes[actors.OutcomeSuccess])
+	require.Equal(t, 2, outcomes[actors.OutcomeSuccess])
 	require.Equal(t, 1, outcomes[actors.OutcomeFailure])
 }
