@@ -28,13 +28,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func init() {
-	uncovered[26] = "the engine has no password change (no endpoint) and no account disable (PATCH /api/users/:id takes only phone; " +
-		"users have no disabled flag in either store) nor a per-user token version; a role change is applied at once " +
-		"(the role is read from the store per request, sockets closed with 1008: Test29_AgentCallingAdminFunctions proves a " +
-		"demoted admin's old token gets 403) but the older tokens stay valid under the new role"
-}
-
 // abSecret is JWT_SECRET of baseEnv: the suite forges tokens with it.
 var abSecret = []byte(strings.Repeat("j", 40))
 
