@@ -46,7 +46,9 @@ func FamilyRevocationKey(fid string) string { return "family:" + fid }
 // VersionRevocationKey is the revocation-list key that revokes every access
 // token of user id issued under token version tv (set when the user's
 // version moves past tv: a password change, role change or disable).
-func VersionRevocationKey(id string, tv int64) string { return fmt.Sprintf("user-version:%s:%d", id, tv) }
+func VersionRevocationKey(id string, tv int64) string {
+	return fmt.Sprintf("user-version:%s:%d", id, tv)
+}
 
 // Current is nil when a verified token's user may still use it: refused
 // (actors.ErrTokenRevoked) when the user is disabled or the token was
