@@ -88,6 +88,23 @@ func TestDisableUser(t *testing.T) {
 	assert.Positive(t, actions["users.disable"][actors.OutcomeFailure], "refused disables are audited")
 }
 
+func TestRegisterRefusesBreachedPasswords(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	for _, pw := range []string{"password1", "Password1", "iloveyou1", "12345678"} {
+		r := h.call("POST", "/api/auth/register", "", map[string]string{"email": "breached@example.com", "password": pw, "name": "B"})
+		requireError(t, r, 400, "VALIDATION_ERROR")
+		errs := r.Env["errors"].([]any)
+		require.Len(t, errs, 1, r.String())
+		assert.Equal(t, "password", errs[0].(map[string]any)["field"])
+		assert.Equal(t, "BREACHED_PASSWORD", errs[0].(map[string]any)["code"])
+		assert.Contains(t, errs[0].(map[string]any)["message"], "breach")
+	}
+	requireError(t, h.call("POST", "/api/auth/login", "", map[string]string{"email": "breached@example.com", "password": "password1"}), 401, "UNAUTHORIZED")
+	r := h.call("POST", "/api/auth/register", "", map[string]string{"email": "breached@example.com", "password": "lumen-orbit-7", "name": "B"})
+	require.Equal(t, http.StatusCreated, r.Status, r.String())
+}
+
 func TestChangePassword(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOpts{})
@@ -104,6 +121,7 @@ func TestChangePassword(t *testing.T) {
 		{name: "wrong current password", body: map[string]any{"currentPassword": "not-my-pass", "newPassword": "brand-new-pass-42"}, wantField: "currentPassword", wantCode: "INCORRECT"},
 		{name: "current missing", body: map[string]any{"newPassword": "brand-new-pass-42"}, wantField: "currentPassword", wantCode: "REQUIRED"},
 		{name: "new too short", body: map[string]any{"currentPassword": "s3cret-pass", "newPassword": "short"}, wantField: "newPassword", wantCode: "INVALID_LENGTH"},
+		{name: "new is breached", body: map[string]any{"currentPassword": "s3cret-pass", "newPassword": "Qwertyuiop"}, wantField: "newPassword", wantCode: "BREACHED_PASSWORD"},
 		{name: "new the same", body: map[string]any{"currentPassword": "s3cret-pass", "newPassword": "s3cret-pass"}, wantField: "newPassword", wantCode: "SAME_AS_CURRENT"},
 	}
 	for _, tc := range tests {

@@ -81,10 +81,16 @@ func viewUser(u actors.User) userView {
 	return v
 }
 
+// checkPassword applies the password rules of register and password
+// change: 8 to 128 characters, not on the common and breached list.
 func checkPassword(ve *validationError, field, p string) {
 	n := utf8.RuneCountInString(p)
 	if n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
 		ve.add(field, "INVALID_LENGTH", fmt.Sprintf("must be %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen))
+		return
+	}
+	if auth.Breached(p) {
+		ve.add(field, "BREACHED_PASSWORD", "is a common password or one known from data breaches (on the list shipped with the engine); choose another")
 	}
 }
 
