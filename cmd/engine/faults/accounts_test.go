@@ -3,7 +3,10 @@
 package faults
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +101,111 @@ func Test26_TokenVersion(t *testing.T) {
 		t.Errorf("another user's socket closed (%d)", code)
 	default:
 	}
+}
+
+// Test56_SocketAbuse: through the built engine, a socket without a token is
+// 401 before the upgrade, a foreign Origin 403, a frame over the read limit
+// closes with 1009, a flood of frames closes with 1008 (after answering at
+// most the burst), and a user's socket beyond WS_MAX_SOCKETS_PER_USER is
+// refused before the upgrade with 429 and Retry-After.
+func Test56_SocketAbuse(t *testing.T) {
+	t.Parallel()
+	r := covers(t, 56)
+	const maxSockets = 3
+	p := start(t, map[string]string{"WS_MAX_SOCKETS_PER_USER": fmt.Sprint(maxSockets), "ALLOWED_ORIGINS": "https://app.example.com"})
+	agent := abRegister(p, "agent56@example.com")
+	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/ws"
+	dial := func(h http.Header) (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, res, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: h})
+		if c != nil {
+			t.Cleanup(func() { _ = c.CloseNow() })
+		}
+		return c, res, err
+	}
+	refused := func(what string, h http.Header, status int) {
+		t.Helper()
+		_, res, err := dial(h)
+		require.Error(t, err, what)
+		require.NotNil(t, res, what)
+		assert.Equal(t, status, res.StatusCode, what)
+		r.count("inputs", 1)
+	}
+	bearer := func(tok string) http.Header { return http.Header{"Authorization": []string{"Bearer " + tok}} }
+
+	refused("no token", http.Header{}, 401)
+	refused("malformed token", bearer("not.a.token"), 401)
+	refused("foreign Origin", http.Header{"Authorization": []string{"Bearer " + agent.access}, "Origin": []string{"https://evil.example"}}, 403)
+
+	// A frame over the read limit (64 KiB): 1009.
+	c, frames, closed := abSocket(t, p, agent.access)
+	abNext(t, frames, "hello")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","data":{"pad":"`+strings.Repeat("x", 70000)+`"}}`))
+	r.count("inputs", 1)
+	select {
+	case code := <-closed:
+		assert.Equal(t, websocket.StatusMessageTooBig, code, "a frame over the read limit")
+	case <-time.After(10 * time.Second):
+		t.Error("the socket that sent an oversized frame is still open after 10 s")
+	}
+
+	// A flood: 20,000 typing frames in a row. The socket answers at most
+	// its burst, then closes with 1008.
+	c, frames, closed = abSocket(t, p, agent.access)
+	abNext(t, frames, "hello")
+	begin := time.Now()
+	written := 0
+	for i := 0; i < 20000; i++ {
+		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := c.Write(wctx, websocket.MessageText, []byte(`{"type":"typing","data":{"conversationId":"c56"}}`))
+		wcancel()
+		if err != nil {
+			break
+		}
+		written++
+	}
+	r.count("inputs", written)
+	r.count("faults_injected", 1)
+	select {
+	case code := <-closed:
+		assert.Equal(t, websocket.StatusPolicyViolation, code, "a flood of frames")
+		r.timing("time_to_flood_close", time.Since(begin))
+	case <-time.After(10 * time.Second):
+		t.Errorf("the flooding socket is still open after %d frames and 10 s", written)
+	}
+	answered := 0
+	for range frames {
+		answered++
+	}
+	r.count("flood_frames_answered", answered)
+	assert.LessOrEqual(t, answered, 100+20, "the flood got at most the burst (WS_FRAME_BURST) answered, plus the refill")
+
+	// The per-user cap: maxSockets sockets, then 429 before the upgrade;
+	// the open ones stay, and a closed one frees its slot.
+	var open []*websocket.Conn
+	for i := 0; i < maxSockets; i++ {
+		c, frames, _ := abSocket(t, p, agent.access)
+		abNext(t, frames, "hello")
+		open = append(open, c)
+	}
+	_, res, err := dial(bearer(agent.access))
+	require.Error(t, err, "socket beyond the cap")
+	require.NotNil(t, res)
+	assert.Equal(t, 429, res.StatusCode)
+	assert.NotEmpty(t, res.Header.Get("Retry-After"))
+	r.count("inputs", 1)
+	other := abRegister(p, "other56@example.com")
+	_, otherFrames, _ := abSocket(t, p, other.access)
+	abNext(t, otherFrames, "hello")
+	require.NoError(t, open[0].Close(websocket.StatusNormalClosure, "bye"))
+	require.Eventually(t, func() bool {
+		c, _, err := dial(bearer(agent.access))
+		if err == nil {
+			_ = c.CloseNow()
+		}
+		return err == nil
+	}, 10*time.Second, 100*time.Millisecond, "a closed socket frees its slot")
 }
