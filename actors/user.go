@@ -36,9 +36,16 @@ type User struct {
 	PasswordHash  string
 	// Phone is the user's own phone in E.164 (+919876543210), the number a
 	// call to a customer rings first; empty when unset.
-	Phone     string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Phone string
+	// Disabled users cannot log in, refresh or use any token.
+	Disabled bool
+	// TokenVersion counts the changes that end a user's sessions: a
+	// password change, a role change and a disable each add one. Tokens and
+	// refresh families carry the version they were issued under; older ones
+	// are refused.
+	TokenVersion int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // UserStore keeps accounts.
@@ -55,8 +62,17 @@ type UserStore interface {
 	// the user is absent, ErrDuplicate when another user has that skeleton
 	// (nothing changes then).
 	SetUserEmailSkeleton(ctx context.Context, id, skeleton string) error
-	// SetUserRole changes the role and UpdatedAt; ErrNotFound when absent.
+	// SetUserRole changes the role and UpdatedAt and returns the stored
+	// user; when the role differs from the stored one it also adds one to
+	// TokenVersion. ErrNotFound when absent.
 	SetUserRole(ctx context.Context, id string, role Role, at time.Time) (User, error)
+	// SetUserDisabled sets Disabled and UpdatedAt and returns the stored
+	// user; disabling (disabled true) also adds one to TokenVersion.
+	// ErrNotFound when absent.
+	SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) (User, error)
+	// SetUserPassword replaces PasswordHash, adds one to TokenVersion, sets
+	// UpdatedAt and returns the stored user; ErrNotFound when absent.
+	SetUserPassword(ctx context.Context, id, passwordHash string, at time.Time) (User, error)
 	// SetUserPhone sets the phone (E.164, checked by the caller; "" clears
 	// it) and UpdatedAt and returns the stored user; ErrNotFound when absent.
 	SetUserPhone(ctx context.Context, id, phone string, at time.Time) (User, error)
@@ -77,6 +93,9 @@ type RefreshFamily struct {
 	ExpiresAt  time.Time
 	// RevokedAt is zero while the family is live.
 	RevokedAt time.Time
+	// TokenVersion is the user's TokenVersion when the family was opened;
+	// a family older than the user's current version is refused.
+	TokenVersion int64
 }
 
 // TokenStore keeps refresh-token families.

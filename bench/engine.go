@@ -125,6 +125,8 @@ func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
 		"JWT_SECRET=bench-jwt-secret-0123456789abcdef0123456789", "JWT_REFRESH_SECRET=bench-refresh-secret-0123456789abcdef01234",
 		"ADMIN_EMAIL="+childEmail, "ADMIN_PASSWORD="+childPassword, "WHATSAPP_APP_SECRET="+childAppSecret,
 		"RATE_LIMIT_API_PER_MIN=100000000", "RATE_LIMIT_AUTH_PER_MIN=100000",
+		// The socket scenarios hold up to 100 sockets per user.
+		"WS_MAX_SOCKETS_PER_USER=1000",
 		// The scenarios post customers' messages to the engine's webhook,
 		// not through the sandbox, which therefore cannot see them open the
 		// customer service window.

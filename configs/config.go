@@ -65,6 +65,9 @@ type Config struct {
 	RehydrateMax        int           `env:"REHYDRATE_MAX" doc:"most conversations REHYDRATE_ON_START brings back, most recently updated first (0: no limit)"`
 	SocketBuffer        int           `env:"SOCKET_BUFFER" doc:"frames buffered per agent socket before a slow client is disconnected"`
 	SocketAuthGrace     time.Duration `env:"SOCKET_AUTH_GRACE" doc:"how long an agent socket whose access token expired waits for a fresh one (auth frame) before it closes with 4001"`
+	SocketMaxFrames     int           `env:"WS_MAX_FRAMES_PER_SECOND" doc:"client frames per second one agent socket may send once its burst is spent (token bucket); a client over it is closed with 1008"`
+	SocketFrameBurst    int           `env:"WS_FRAME_BURST" doc:"client frames one agent socket may send back to back before WS_MAX_FRAMES_PER_SECOND applies"`
+	SocketsPerUser      int           `env:"WS_MAX_SOCKETS_PER_USER" doc:"agent sockets one user may hold open at once; an upgrade beyond it is refused with 429 RATE_LIMITED and Retry-After (the open ones are kept)"`
 
 	WhatsAppAccessToken   string        `env:"WHATSAPP_ACCESS_TOKEN" doc:"Cloud API bearer token; unset (outside production) starts the built-in sandbox and sends there"`
 	WhatsAppAPIURL        string        `env:"WHATSAPP_API_URL" doc:"Cloud API base URL (the sandbox's when it runs)"`
@@ -146,6 +149,9 @@ func Defaults() Config {
 		RehydrateOnStart:       true,
 		RehydrateMax:           200000,
 		SocketBuffer:           256,
+		SocketMaxFrames:        20,
+		SocketFrameBurst:       100,
+		SocketsPerUser:         10,
 		SocketAuthGrace:        time.Minute,
 		WhatsAppAPIURL:         "https://graph.facebook.com",
 		WhatsAppAPIVersion:     "v21.0",

@@ -191,6 +191,9 @@ func validateLimits(c Config, r *report) {
 	// WhatsApp takes no file over 100 MB (its document limit).
 	r.intIn("MEDIA_MAX_BYTES", c.MediaMaxBytes, 1024, 100<<20)
 	r.intIn("SOCKET_BUFFER", int64(c.SocketBuffer), 8, 65536)
+	r.intIn("WS_MAX_FRAMES_PER_SECOND", int64(c.SocketMaxFrames), 1, 10000)
+	r.intIn("WS_FRAME_BURST", int64(c.SocketFrameBurst), 1, 100000)
+	r.intIn("WS_MAX_SOCKETS_PER_USER", int64(c.SocketsPerUser), 1, 1000)
 	r.durationIn("SOCKET_AUTH_GRACE", c.SocketAuthGrace, time.Second, time.Hour, "1s and 1h")
 }
 

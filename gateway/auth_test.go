@@ -56,7 +56,7 @@ func TestRegisterLoginMe(t *testing.T) {
 func TestRegisterValidation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOpts{})
-	h.call("POST", "/api/auth/register", "", map[string]string{"email": "taken@example.com", "password": "password1", "name": "T"})
+	h.call("POST", "/api/auth/register", "", map[string]string{"email": "taken@example.com", "password": "lumen-orbit-7", "name": "T"})
 	cases := []struct {
 		name      string
 		body      any
@@ -64,17 +64,17 @@ func TestRegisterValidation(t *testing.T) {
 		code      string
 		wantField string
 	}{
-		{name: "duplicate email any case", body: map[string]string{"email": "TAKEN@example.com", "password": "password1", "name": "T"}, status: 409, code: "CONFLICT"},
-		{name: "mass assignment of role", body: map[string]string{"email": "m@example.com", "password": "password1", "name": "M", "role": "admin"}, status: 400, code: "VALIDATION_ERROR", wantField: "role"},
-		{name: "id in body", body: map[string]string{"email": "i@example.com", "password": "password1", "name": "I", "id": "x"}, status: 400, code: "VALIDATION_ERROR", wantField: "id"},
+		{name: "duplicate email any case", body: map[string]string{"email": "TAKEN@example.com", "password": "lumen-orbit-7", "name": "T"}, status: 409, code: "CONFLICT"},
+		{name: "mass assignment of role", body: map[string]string{"email": "m@example.com", "password": "lumen-orbit-7", "name": "M", "role": "admin"}, status: 400, code: "VALIDATION_ERROR", wantField: "role"},
+		{name: "id in body", body: map[string]string{"email": "i@example.com", "password": "lumen-orbit-7", "name": "I", "id": "x"}, status: 400, code: "VALIDATION_ERROR", wantField: "id"},
 		{name: "short password", body: map[string]string{"email": "s@example.com", "password": "short", "name": "S"}, status: 400, code: "VALIDATION_ERROR", wantField: "password"},
 		{name: "long password", body: map[string]string{"email": "l@example.com", "password": strings.Repeat("p", 129), "name": "L"}, status: 400, code: "VALIDATION_ERROR", wantField: "password"},
-		{name: "bad email", body: map[string]string{"email": "not-an-email", "password": "password1", "name": "B"}, status: 400, code: "VALIDATION_ERROR", wantField: "email"},
-		{name: "display-name email", body: map[string]string{"email": "Bob <b@example.com>", "password": "password1", "name": "B"}, status: 400, code: "VALIDATION_ERROR", wantField: "email"},
-		{name: "empty name", body: map[string]string{"email": "n@example.com", "password": "password1", "name": "  "}, status: 400, code: "VALIDATION_ERROR", wantField: "name"},
-		{name: "operator injection", body: `{"email":{"$ne":null},"password":"password1","name":"x"}`, status: 400, code: "VALIDATION_ERROR", wantField: "email"},
+		{name: "bad email", body: map[string]string{"email": "not-an-email", "password": "lumen-orbit-7", "name": "B"}, status: 400, code: "VALIDATION_ERROR", wantField: "email"},
+		{name: "display-name email", body: map[string]string{"email": "Bob <b@example.com>", "password": "lumen-orbit-7", "name": "B"}, status: 400, code: "VALIDATION_ERROR", wantField: "email"},
+		{name: "empty name", body: map[string]string{"email": "n@example.com", "password": "lumen-orbit-7", "name": "  "}, status: 400, code: "VALIDATION_ERROR", wantField: "name"},
+		{name: "operator injection", body: `{"email":{"$ne":null},"password":"lumen-orbit-7","name":"x"}`, status: 400, code: "VALIDATION_ERROR", wantField: "email"},
 		{name: "malformed json", body: `{"email":`, status: 400, code: "INVALID_JSON"},
-		{name: "trailing data", body: `{"email":"t@example.com","password":"password1","name":"x"} {}`, status: 400, code: "INVALID_JSON"},
+		{name: "trailing data", body: `{"email":"t@example.com","password":"lumen-orbit-7","name":"x"} {}`, status: 400, code: "INVALID_JSON"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOpts{})
 	h.register()
-	h.call("POST", "/api/auth/register", "", map[string]string{"email": "known@example.com", "password": "password1", "name": "K"})
+	h.call("POST", "/api/auth/register", "", map[string]string{"email": "known@example.com", "password": "lumen-orbit-7", "name": "K"})
 
 	timeLogin := func(email, password string) (response, time.Duration) {
 		start := time.Now()
@@ -295,20 +295,30 @@ func TestRoleChange(t *testing.T) {
 	requireError(t, h.call("PATCH", "/api/users/nobody/role", admin.Access, map[string]string{"role": "agent"}), 404, "NOT_FOUND")
 	requireError(t, h.call("PATCH", "/api/users/"+admin.ID+"/role", admin.Access, map[string]string{"role": "agent"}), 409, "CONFLICT")
 
-	// The agent's existing token gains the new role at once.
+	// The agent's existing tokens end at once (token version); a new login
+	// has the new role.
 	requireError(t, h.call("GET", "/api/audit", agent.Access, nil), 403, "FORBIDDEN")
 	r := h.call("PATCH", "/api/users/"+agent.ID+"/role", admin.Access, map[string]string{"role": "supervisor"})
 	require.Equal(t, http.StatusOK, r.Status, r.String())
 	require.Equal(t, "supervisor", r.data()["user"].(map[string]any)["role"])
-	require.Equal(t, http.StatusOK, h.call("GET", "/api/audit", agent.Access, nil).Status)
-	me := h.call("GET", "/api/auth/me", agent.Access, nil)
+	requireError(t, h.call("GET", "/api/audit", agent.Access, nil), 401, "TOKEN_REVOKED")
+	requireError(t, h.call("POST", "/api/auth/refresh-token", "", map[string]string{"refreshToken": agent.Refresh}), 401, "TOKEN_REVOKED")
+	r = h.call("POST", "/api/auth/login", "", map[string]string{"email": agent.Email, "password": "s3cret-pass"})
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	fresh := sessionOf(t, r)
+	require.Equal(t, http.StatusOK, h.call("GET", "/api/audit", fresh.Access, nil).Status)
+	me := h.call("GET", "/api/auth/me", fresh.Access, nil)
 	require.Equal(t, "supervisor", me.data()["user"].(map[string]any)["role"])
+	// Setting the role it already has ends nothing.
+	r = h.call("PATCH", "/api/users/"+agent.ID+"/role", admin.Access, map[string]string{"role": "supervisor"})
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	require.Equal(t, http.StatusOK, h.call("GET", "/api/auth/me", fresh.Access, nil).Status, "a no-op role change keeps the tokens")
 
 	recs := h.auditRecords(actors.AuditFilter{Action: "users.role_change"})
 	outcomes := map[string]int{}
 	for _, a := range recs {
 		outcomes[a.Outcome]++
 	}
-	require.Equal(t, 1, outcomes[actors.OutcomeSuccess])
+	require.Equal(t, 2, outcomes[actors.OutcomeSuccess])
 	require.Equal(t, 1, outcomes[actors.OutcomeFailure])
 }

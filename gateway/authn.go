@@ -48,7 +48,9 @@ type userView struct {
 	Name  string      `json:"name"`
 	Role  actors.Role `json:"role"`
 	// Phone is the user's own phone (E.164), null when unset.
-	Phone       *string             `json:"phone"`
+	Phone *string `json:"phone"`
+	// Disabled users cannot log in nor use any token (PATCH /api/users/{id}).
+	Disabled    bool                `json:"disabled"`
 	CreatedAt   time.Time           `json:"createdAt"`
 	Permissions []actors.Permission `json:"permissions,omitempty"`
 }
@@ -71,7 +73,7 @@ type sessionResponse struct {
 }
 
 func viewUser(u actors.User) userView {
-	v := userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
+	v := userView{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC()}
 	if u.Phone != "" {
 		phone := u.Phone
 		v.Phone = &phone
@@ -79,10 +81,16 @@ func viewUser(u actors.User) userView {
 	return v
 }
 
+// checkPassword applies the password rules of register and password
+// change: 8 to 128 characters, not on the common and breached list.
 func checkPassword(ve *validationError, field, p string) {
 	n := utf8.RuneCountInString(p)
 	if n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
 		ve.add(field, "INVALID_LENGTH", fmt.Sprintf("must be %d to %d characters", auth.MinPasswordLen, auth.MaxPasswordLen))
+		return
+	}
+	if auth.Breached(p) {
+		ve.add(field, "BREACHED_PASSWORD", "is a common password or one known from data breaches (on the list shipped with the engine); choose another")
 	}
 }
 
@@ -156,7 +164,7 @@ func (s *Server) startSession(ctx context.Context, u actors.User) (sessionRespon
 }
 
 func (s *Server) sessionFor(u actors.User, fid, refresh string) (sessionResponse, error) {
-	access, _, err := s.issuer.IssueAccess(u.ID, string(u.Role), fid)
+	access, _, err := s.issuer.IssueAccess(u.ID, string(u.Role), fid, u.TokenVersion)
 	if err != nil {
 		return sessionResponse{}, err
 	}
@@ -170,7 +178,10 @@ func (s *Server) sessionResponse(u actors.User, access, refresh string) sessionR
 	}
 }
 
-var errBadCredentials = errf(http.StatusUnauthorized, CodeUnauthorized, "invalid email or password")
+var (
+	errBadCredentials  = errf(http.StatusUnauthorized, CodeUnauthorized, "invalid email or password")
+	errAccountDisabled = errf(http.StatusUnauthorized, CodeAccountDisabled, "this account is disabled; ask an administrator to enable it")
+)
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
@@ -214,6 +225,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil || !match {
 		s.auditAs(r, u.ID, "auth.login", "user:"+u.ID, actors.OutcomeFailure, "wrong password")
 		writeError(w, r, errBadCredentials)
+		return
+	}
+	if u.Disabled {
+		// Told only to whoever knows the password.
+		s.auditAs(r, u.ID, "auth.login", "user:"+u.ID, actors.OutcomeDenied, "account disabled")
+		writeError(w, r, errAccountDisabled)
 		return
 	}
 	sess, err := s.startSession(r.Context(), u)
@@ -291,6 +308,25 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errf(http.StatusUnauthorized, CodeTokenExpired, "refresh token has expired; log in again"))
 		return
 	}
+	u, err := s.store.UserByID(ctx, f.UserID)
+	if errors.Is(err, actors.ErrNotFound) {
+		writeError(w, r, invalid)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if u.Disabled || f.TokenVersion < u.TokenVersion {
+		// A password change, role change or disable since this login.
+		if rerr := s.revokeFamily(ctx, fid, now); rerr != nil {
+			s.fail(w, r, rerr)
+			return
+		}
+		s.auditAs(r, u.ID, "auth.refresh", "refresh_family:"+fid, actors.OutcomeDenied, "token version or account disabled")
+		writeError(w, r, revoked)
+		return
+	}
 	oldHash := s.issuer.HashRefreshToken(req.RefreshToken)
 	newToken := s.issuer.NewRefreshToken(fid)
 	if oldHash == f.TokenHash {
@@ -308,15 +344,6 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.disconnect(f.UserID, "session revoked")
 		s.auditAs(r, f.UserID, "auth.refresh_reuse", "refresh_family:"+fid, actors.OutcomeDenied, "family revoked")
 		writeError(w, r, revoked)
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	u, err := s.store.UserByID(ctx, f.UserID)
-	if errors.Is(err, actors.ErrNotFound) {
-		writeError(w, r, invalid)
 		return
 	}
 	if err != nil {
@@ -431,8 +458,12 @@ func (s *Server) handleSetRole(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.users.invalidate(ctx, id)
-	s.disconnect(id, "role changed; reconnect")
+	if u.TokenVersion > target.TokenVersion {
+		// The role changed: every older token and login of the user ends.
+		s.endSessions(ctx, u, "role changed; log in again")
+	} else {
+		s.users.invalidate(ctx, id)
+	}
 	s.audit(r, "users.role_change", "user:"+id, actors.OutcomeSuccess, string(target.Role)+"->"+string(role))
 	writeData(w, http.StatusOK, userEnvelope{User: viewUser(u)})
 }

@@ -38,6 +38,17 @@
 // audit.Refusals, aggregated per client address, place and reason, so a
 // flood of them stays a bounded number of records.
 //
+// Sessions end at once, on every node, when a user's token version moves
+// (a password change, a role change, the account disabled): every token
+// carries the version it was issued under, the stored user's is compared on
+// every request (app.Current, through the read cache, which each change
+// invalidates), the revocation list holds the previous version's key so
+// the refusal holds before a cached user is refreshed (fail closed while
+// Redis is down), refresh families of an older version are refused, and the
+// user's sockets close with 1008. Passwords on the embedded list of common
+// and breached passwords (auth.Breached) are refused at register and
+// password change.
+//
 // The use cases the gateway shares with the agent sessions (creating users
 // and checking their addresses, starting a login session, verifying tokens,
 // which conversations a user may see, marking one read) live in gateway/app;

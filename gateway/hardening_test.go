@@ -111,7 +111,7 @@ func TestRateLimits(t *testing.T) {
 		c.RateLimitAPIPerMin = 600
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	}})
-	login := map[string]string{"email": "x@example.com", "password": "password1"}
+	login := map[string]string{"email": "x@example.com", "password": "lumen-orbit-7"}
 	fromIP := func(ip string) response {
 		return h.call("POST", "/api/auth/login", "", login, "X-Forwarded-For", ip)
 	}
@@ -128,7 +128,7 @@ func TestRateLimits(t *testing.T) {
 	// Another client (per X-Forwarded-For from the trusted proxy) is not
 	// limited on another account; on the same account it is (the account's
 	// own budget is spent).
-	requireError(t, h.call("POST", "/api/auth/login", "", map[string]string{"email": "y@example.com", "password": "password1"},
+	requireError(t, h.call("POST", "/api/auth/login", "", map[string]string{"email": "y@example.com", "password": "lumen-orbit-7"},
 		"X-Forwarded-For", "203.0.113.8"), 401, "UNAUTHORIZED")
 	requireError(t, fromIP("203.0.113.9"), 429, "RATE_LIMITED")
 	// A forged hop to the left of the real client does not help.
@@ -182,7 +182,7 @@ func TestLoginThrottledPerAccount(t *testing.T) {
 func TestForwardedForIgnoredFromUntrustedPeer(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *gateway.Options) { c.RateLimitAuthPerMin = 2 }})
-	login := map[string]string{"email": "x@example.com", "password": "password1"}
+	login := map[string]string{"email": "x@example.com", "password": "lumen-orbit-7"}
 	for i := 0; i < 2; i++ {
 		h.call("POST", "/api/auth/login", "", login, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
 	}

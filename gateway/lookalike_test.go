@@ -11,7 +11,7 @@ import (
 
 func TestLookalikeEmailsAreRefused(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	first := h.call("POST", "/api/auth/register", "", map[string]string{"email": "agent@example.com", "password": "password1", "name": "A"})
+	first := h.call("POST", "/api/auth/register", "", map[string]string{"email": "agent@example.com", "password": "lumen-orbit-7", "name": "A"})
 	require.Equal(t, http.StatusCreated, first.Status, first.String())
 
 	cases := []struct {
@@ -33,7 +33,7 @@ func TestLookalikeEmailsAreRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := h.call("POST", "/api/auth/register", "", map[string]string{"email": tc.email, "password": "password1", "name": "B"})
+			r := h.call("POST", "/api/auth/register", "", map[string]string{"email": tc.email, "password": "lumen-orbit-7", "name": "B"})
 			requireError(t, r, tc.status, tc.code)
 			if tc.wantField != "" {
 				errs, _ := r.Env["errors"].([]any)
@@ -50,13 +50,13 @@ func TestLookalikeEmailsAreRefused(t *testing.T) {
 	assert.Len(t, users, 1, "no look-alike was stored")
 
 	// A Cyrillic address that looks like nobody's registers.
-	r := h.call("POST", "/api/auth/register", "", map[string]string{"email": "\u0418\u0432\u0430\u043d@example.com", "password": "password1", "name": "I"})
+	r := h.call("POST", "/api/auth/register", "", map[string]string{"email": "\u0418\u0432\u0430\u043d@example.com", "password": "lumen-orbit-7", "name": "I"})
 	require.Equal(t, http.StatusCreated, r.Status, r.String())
 	assert.Equal(t, "\u0438\u0432\u0430\u043d@example.com", sessionOf(t, r).Email)
 
 	// Login finds the user under any compatibility form of its address.
-	login := h.call("POST", "/api/auth/login", "", map[string]string{"email": "ＡＧＥＮＴ@ＥＸＡＭＰＬＥ.ＣＯＭ", "password": "password1"})
+	login := h.call("POST", "/api/auth/login", "", map[string]string{"email": "ＡＧＥＮＴ@ＥＸＡＭＰＬＥ.ＣＯＭ", "password": "lumen-orbit-7"})
 	require.Equal(t, http.StatusOK, login.Status, login.String())
 	assert.Equal(t, sessionOf(t, first).ID, sessionOf(t, login).ID)
-	requireError(t, h.call("POST", "/api/auth/login", "", map[string]string{"email": "\u0430gent@example.com", "password": "password1"}), 401, "UNAUTHORIZED")
+	requireError(t, h.call("POST", "/api/auth/login", "", map[string]string{"email": "\u0430gent@example.com", "password": "lumen-orbit-7"}), 401, "UNAUTHORIZED")
 }

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/auth"
 )
 
@@ -363,8 +364,10 @@ var (
 	errTokenRevoked = errf(http.StatusUnauthorized, CodeTokenRevoked, "access token has been revoked")
 )
 
-// verifyToken checks signature, claims and revocation (app.VerifyAccess)
-// and loads the user behind a token (through the read cache). Used by HTTP
+// verifyToken checks signature, claims and revocation (app.VerifyAccess),
+// loads the user behind a token (through the read cache) and refuses the
+// token of a disabled user or one older than the user's token version
+// (app.Current). Used by HTTP
 // requests and WebSocket upgrades. A refused token is one of the
 // errToken* answers.
 func (s *Server) verifyToken(ctx context.Context, tok string) (principal, error) {
@@ -385,6 +388,9 @@ func (s *Server) verifyToken(ctx context.Context, tok string) (principal, error)
 	}
 	if err != nil {
 		return principal{}, fmt.Errorf("load user %s: %w", claims.Subject, err)
+	}
+	if err := app.Current(claims, u); err != nil {
+		return principal{}, errTokenRevoked
 	}
 	return principal{User: u, Claims: claims}, nil
 }

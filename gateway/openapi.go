@@ -180,6 +180,10 @@ func schemaIn(t reflect.Type, open map[reflect.Type]bool) map[string]any {
 				name = f.Name
 			}
 			props[name] = schemaIn(f.Type, open)
+			if typ := f.Tag.Get("schematype"); typ != "" {
+				// A field decoded by hand (json.RawMessage) names its type.
+				props[name] = map[string]any{"type": typ}
+			}
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, name)
 			}

@@ -11,20 +11,23 @@ import (
 
 // Error codes of the contract.
 const (
-	CodeValidation     = "VALIDATION_ERROR"
-	CodeInvalidJSON    = "INVALID_JSON"
-	CodeUnauthorized   = "UNAUTHORIZED"
-	CodeTokenExpired   = "TOKEN_EXPIRED"
-	CodeTokenRevoked   = "TOKEN_REVOKED"
-	CodeForbidden      = "FORBIDDEN"
-	CodeNotFound       = "NOT_FOUND"
-	CodeMethodNotAllow = "METHOD_NOT_ALLOWED"
-	CodeConflict       = "CONFLICT"
-	CodeTooLarge       = "PAYLOAD_TOO_LARGE"
-	CodeUnsupported    = "UNSUPPORTED_MEDIA_TYPE"
-	CodeRateLimited    = "RATE_LIMITED"
-	CodeUnavailable    = "DEPENDENCY_UNAVAILABLE"
-	CodeInternal       = "INTERNAL_ERROR"
+	CodeValidation   = "VALIDATION_ERROR"
+	CodeInvalidJSON  = "INVALID_JSON"
+	CodeUnauthorized = "UNAUTHORIZED"
+	CodeTokenExpired = "TOKEN_EXPIRED"
+	CodeTokenRevoked = "TOKEN_REVOKED"
+	// CodeAccountDisabled answers a login with the right password to an
+	// account an admin disabled (401).
+	CodeAccountDisabled = "ACCOUNT_DISABLED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeNotFound        = "NOT_FOUND"
+	CodeMethodNotAllow  = "METHOD_NOT_ALLOWED"
+	CodeConflict        = "CONFLICT"
+	CodeTooLarge        = "PAYLOAD_TOO_LARGE"
+	CodeUnsupported     = "UNSUPPORTED_MEDIA_TYPE"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeUnavailable     = "DEPENDENCY_UNAVAILABLE"
+	CodeInternal        = "INTERNAL_ERROR"
 )
 
 // FieldError is one entry of a validation failure's errors list.

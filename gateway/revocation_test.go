@@ -61,8 +61,8 @@ func (h *existsLog) take() [][]string {
 }
 
 // TestOneRevocationLookupPerRequest: on the real Redis, an authenticated
-// request checks its access token and its refresh family with one EXISTS,
-// and either revocation refuses the token.
+// request checks its access token, its user's token version and its
+// refresh family with one EXISTS, and either revocation refuses the token.
 func TestOneRevocationLookupPerRequest(t *testing.T) {
 	t.Parallel()
 	client, prefix := servicetest.Redis(t)
@@ -78,9 +78,10 @@ func TestOneRevocationLookupPerRequest(t *testing.T) {
 		r := h.call("GET", path, token, nil)
 		lookups := hook.take()
 		require.Len(t, lookups, 1, "one revocation lookup: %v", lookups)
-		require.Len(t, lookups[0], 2, "the token and its family: %v", lookups[0])
+		require.Len(t, lookups[0], 3, "the token, its user's token version and its family: %v", lookups[0])
 		assert.True(t, strings.HasPrefix(lookups[0][0], prefix+"revoked:"), lookups[0][0])
-		assert.True(t, strings.HasPrefix(lookups[0][1], prefix+"revoked:family:"), lookups[0][1])
+		assert.True(t, strings.HasPrefix(lookups[0][1], prefix+"revoked:user-version:"), lookups[0][1])
+		assert.True(t, strings.HasPrefix(lookups[0][2], prefix+"revoked:family:"), lookups[0][2])
 		return r
 	}
 

@@ -6,14 +6,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/wacc/engine/actors"
 )
 
-// userPatchRequest is the body of PATCH /api/users/{id} and PATCH
-// /api/auth/me: only the phone can be changed there (never the role, the
-// email or the id; unknown fields are refused).
+// userPatchRequest is the body of PATCH /api/auth/me: only the phone can be
+// changed there (never the role, the email, the id or disabled; unknown
+// fields are refused). PATCH /api/users/{id} takes userAdminPatchRequest.
 type userPatchRequest struct {
 	// Phone is the user's own phone, E.164 (a number without + is read in
 	// DEFAULT_PHONE_REGION), or null to clear it. Stored as E.164.
@@ -23,14 +21,6 @@ type userPatchRequest struct {
 // auditPhoneChange is the audit action of every change of a user's phone,
 // by an admin or by the user.
 const auditPhoneChange = "users.phone_change"
-
-// handleUpdateUser is PATCH /api/users/{id} (users:manage).
-func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.patchPhone(w, r, chi.URLParam(r, "id"))
-	if ok {
-		writeData(w, http.StatusOK, userEnvelope{User: viewUser(u)})
-	}
-}
 
 // handleUpdateMe is PATCH /api/auth/me: any signed-in user changes its own
 // phone.
@@ -61,6 +51,13 @@ func (s *Server) patchPhone(w http.ResponseWriter, r *http.Request, id string) (
 		writeError(w, r, e)
 		return actors.User{}, false
 	}
+	return s.storePhone(w, r, id, phone)
+}
+
+// storePhone stores the checked phone of user id and audits it. It answers
+// the request itself when it fails (ok false).
+func (s *Server) storePhone(w http.ResponseWriter, r *http.Request, id, phone string) (actors.User, bool) {
+	resource := "user:" + id
 	ctx := r.Context()
 	u, err := s.store.SetUserPhone(ctx, id, phone, s.now().UTC().Truncate(time.Millisecond))
 	if errors.Is(err, actors.ErrNotFound) {
@@ -80,8 +77,8 @@ func (s *Server) patchPhone(w http.ResponseWriter, r *http.Request, id string) (
 	return u, true
 }
 
-// parseUserPhone reads the phone field: absent is REQUIRED (it is the only
-// field), null clears ("" back), a string must be a valid number and comes
+// parseUserPhone reads the phone field: absent is REQUIRED (callers that
+// take other fields check absence themselves), null clears ("" back), a string must be a valid number and comes
 // back in E.164.
 func (s *Server) parseUserPhone(raw json.RawMessage) (string, *apiError) {
 	ve := &validationError{}

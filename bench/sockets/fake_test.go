@@ -32,6 +32,7 @@ type fakeEngine struct {
 
 	mu       sync.Mutex
 	users    map[string]string // token → user id
+	emails   map[string]string // email → user id
 	roles    map[string]string // user id → role
 	agents   []string          // agent ids in registration order
 	sockets  map[string][]*websocket.Conn
@@ -40,13 +41,11 @@ type fakeEngine struct {
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
-	f := &fakeEngine{t: t, secret: "fake-secret", users: map[string]string{"admin-token": "admin"}, roles: map[string]string{"admin": "admin"},
+	f := &fakeEngine{t: t, secret: "fake-secret", users: map[string]string{"admin-token": "admin"}, emails: map[string]string{}, roles: map[string]string{"admin": "admin"},
 		sockets: map[string][]*websocket.Conn{}, assignee: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/auth/register", f.register)
-	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, r *http.Request) {
-		writeData(w, 200, map[string]any{"user": map[string]string{"id": "admin"}, "accessToken": "admin-token"})
-	})
+	mux.HandleFunc("POST /api/auth/login", f.login)
 	mux.HandleFunc("PATCH /api/users/{id}/role", f.setRole)
 	mux.HandleFunc("POST /api/whatsapp/webhook", f.webhook)
 	mux.HandleFunc("GET /ws", f.socket)
@@ -74,10 +73,28 @@ func (f *fakeEngine) register(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	id := fmt.Sprintf("user-%d", len(f.roles))
 	tok := "tok-" + id
-	f.users[tok], f.roles[id] = id, "agent"
+	f.users[tok], f.roles[id], f.emails[in.Email] = id, "agent", id
 	f.agents = append(f.agents, id)
 	f.mu.Unlock()
 	writeData(w, 201, map[string]any{"user": map[string]string{"id": id}, "accessToken": tok})
+}
+
+// login answers the admin's token for the admin's address, and a fresh
+// token for a registered user (as the engine does after a role change,
+// which ends the user's older tokens).
+func (f *fakeEngine) login(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Email string }
+	_ = json.NewDecoder(r.Body).Decode(&in)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id, ok := f.emails[in.Email]
+	if !ok {
+		writeData(w, 200, map[string]any{"user": map[string]string{"id": "admin"}, "accessToken": "admin-token"})
+		return
+	}
+	tok := fmt.Sprintf("tok-%s-%d", id, len(f.users))
+	f.users[tok] = id
+	writeData(w, 200, map[string]any{"user": map[string]string{"id": id}, "accessToken": tok})
 }
 
 func (f *fakeEngine) setRole(w http.ResponseWriter, r *http.Request) {

@@ -288,11 +288,16 @@ func Fanout(ctx context.Context, t Target, opts FanoutOptions, progress func(str
 	for i, a := range agents {
 		r.userIndex[a.ID] = i
 	}
-	sup, err := client.register(ctx, fmt.Sprintf("bench-%s-supervisor@bench.example.com", r.run), "bench-password-"+r.run, "Bench supervisor")
+	supEmail, supPassword := fmt.Sprintf("bench-%s-supervisor@bench.example.com", r.run), "bench-password-"+r.run
+	sup, err := client.register(ctx, supEmail, supPassword, "Bench supervisor")
 	if err != nil {
 		return res, fmt.Errorf("fanout: %w", err)
 	}
 	if err := client.setRole(ctx, admin.Token, sup.ID, "supervisor"); err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+	// A role change ends the user's older tokens: log in again.
+	if sup, err = client.login(ctx, supEmail, supPassword); err != nil {
 		return res, fmt.Errorf("fanout: %w", err)
 	}
 

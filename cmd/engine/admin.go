@@ -14,6 +14,7 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/app"
+	"github.com/wacc/engine/gateway/auth"
 )
 
 // adminCommand runs `engine admin create --email E --password-stdin`.
@@ -42,6 +43,9 @@ func adminCommand(ctx context.Context, cfg configs.Config, log *zap.Logger, args
 	password := strings.TrimRight(line, "\r\n")
 	if n := len([]rune(password)); n < 8 || n > 128 {
 		return errors.New("admin create: password must be 8 to 128 characters")
+	}
+	if auth.Breached(password) {
+		return errors.New("admin create: the password is a common or breached password; choose another")
 	}
 	// Only the store: no listener, queue or lock, so this works while the
 	// engine runs on the same database (SQLite takes writers from several

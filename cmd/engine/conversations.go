@@ -142,7 +142,8 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	})
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})
-	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer})
+	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer,
+		MaxFramesPerSecond: float64(cfg.SocketMaxFrames), FrameBurst: cfg.SocketFrameBurst, MaxSocketsPerUser: cfg.SocketsPerUser})
 	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.host, WebhookErrors: store, Templates: tmplEvents,
 		Log: log, Registry: reg})
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}

@@ -20,6 +20,7 @@ import (
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
+	"github.com/wacc/engine/gateway/auth"
 	"github.com/wacc/engine/gateway/outbound/sender"
 	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/gateway/template"
@@ -241,6 +242,15 @@ func (r *redisKV) Close() error { return r.close() }
 func (e *engine) bootstrapAdmin(ctx context.Context) error {
 	if e.cfg.AdminEmail == "" {
 		return nil
+	}
+	if auth.Breached(e.cfg.AdminPassword) {
+		// Refused only while the admin is still to be created: once it
+		// exists, ADMIN_PASSWORD is not used.
+		if _, err := e.conv.app.UserByEmail(ctx, e.cfg.AdminEmail); err == nil {
+			e.log.Warn("ADMIN_PASSWORD is a common or breached password; it is not used (the admin exists), remove it from the environment")
+			return nil
+		}
+		return errors.New("ADMIN_PASSWORD: is a common or breached password (on the list shipped with the engine); choose another")
 	}
 	u, err := e.conv.app.CreateUser(ctx, app.NewUser{Email: e.cfg.AdminEmail, Password: e.cfg.AdminPassword, Name: e.cfg.AdminName, Role: actors.RoleAdmin})
 	switch {

@@ -79,6 +79,9 @@ func TestStartupFailuresExitWithTheCause(t *testing.T) {
 		{name: "invalid ADMIN_EMAIL", env: func(t *testing.T) map[string]string {
 			return map[string]string{"ADMIN_EMAIL": "not-an-email", "ADMIN_PASSWORD": "admin-password", "DATA_DIR": t.TempDir()}
 		}, want: []string{"invalid configuration", "ADMIN_EMAIL", "not-an-email"}},
+		{name: "breached ADMIN_PASSWORD", env: func(t *testing.T) map[string]string {
+			return map[string]string{"ADMIN_EMAIL": "admin@example.com", "ADMIN_PASSWORD": "Password1", "DATA_DIR": t.TempDir()}
+		}, want: []string{"ADMIN_PASSWORD", "common or breached password"}},
 		{name: "DATA_DIR under a file", env: func(t *testing.T) map[string]string {
 			return map[string]string{"DATA_DIR": filepath.Join(file, "data")}
 		}, want: []string{"create DATA_DIR", "not a directory"}},

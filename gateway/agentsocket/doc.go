@@ -19,6 +19,14 @@
 //     frames. Push never blocks; when the queue is full the session closes
 //     the socket with 1013, so a slow client never slows the publisher or
 //     other sockets. Client frames are limited to ReadLimit bytes (1009).
+//   - Flood: each socket's client frames pass a token bucket (FrameBurst,
+//     refilled at MaxFramesPerSecond); a client that empties it is closed
+//     with 1008 "too many frames" and its further frames never reach the
+//     session. The session's own per-command limits (RATE_LIMITED typing
+//     frames) apply below it.
+//   - Per-user cap: a user holds at most MaxSocketsPerUser sockets; one
+//     more is refused before the upgrade with 429 RATE_LIMITED and
+//     Retry-After, and the open ones are kept.
 //   - Ordering: frames are written in the order the session pushed them.
 //   - Close: a requested close (slow client, DisconnectUser, an expired
 //     session's grace, the idle timeout, Shutdown) drops the frames still

@@ -4,7 +4,11 @@
 // verifying an access token, deciding which conversations and which media a
 // user may see, marking a conversation read. Each lives here once, so a rule (an agent sees
 // only its assigned conversations; two addresses that look alike cannot both
-// register) cannot drift between the two edges.
+// register) cannot drift between the two edges. Current decides whether a
+// verified token's user still accepts it (not disabled, token version not
+// newer than the token's); VerifyAccess looks up the token's id, its
+// family and its user's version (VersionRevocationKey) on the revocation
+// list in one call.
 //
 // It imports no HTTP: callers map its errors to their own vocabulary (status
 // codes and the contract's error codes in the gateway, error frames in the

@@ -27,12 +27,12 @@ func (a *App) StartSession(ctx context.Context, u actors.User) (Tokens, error) {
 	refresh := a.d.Issuer.NewRefreshToken(fid)
 	f := actors.RefreshFamily{
 		ID: fid, UserID: u.ID, TokenHash: a.d.Issuer.HashRefreshToken(refresh), Generation: 1,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(a.d.RefreshTTL),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(a.d.RefreshTTL), TokenVersion: u.TokenVersion,
 	}
 	if err := a.d.Families.CreateFamily(ctx, f); err != nil {
 		return Tokens{}, fmt.Errorf("create refresh family for user %s: %w", u.ID, err)
 	}
-	access, claims, err := a.d.Issuer.IssueAccess(u.ID, string(u.Role), fid)
+	access, claims, err := a.d.Issuer.IssueAccess(u.ID, string(u.Role), fid, u.TokenVersion)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("issue access token for user %s: %w", u.ID, err)
 	}
@@ -43,8 +43,32 @@ func (a *App) StartSession(ctx context.Context, u actors.User) (Tokens, error) {
 // token issued from refresh family fid.
 func FamilyRevocationKey(fid string) string { return "family:" + fid }
 
+// VersionRevocationKey is the revocation-list key that revokes every access
+// token of user id issued under token version tv (set when the user's
+// version moves past tv: a password change, role change or disable).
+func VersionRevocationKey(id string, tv int64) string {
+	return fmt.Sprintf("user-version:%s:%d", id, tv)
+}
+
+// Current is nil when a verified token's user may still use it: refused
+// (actors.ErrTokenRevoked) when the user is disabled or the token was
+// issued under an older token version than the user's. It is the
+// authoritative check (the store's version survives restarts and cache
+// losses); the revocation-list key VerifyAccess looks up makes the refusal
+// immediate on every node before a cached user is refreshed.
+func Current(c auth.Claims, u actors.User) error {
+	switch {
+	case u.Disabled:
+		return fmt.Errorf("user %s is disabled: %w", u.ID, actors.ErrTokenRevoked)
+	case c.TokenVersion < u.TokenVersion:
+		return fmt.Errorf("token %s of version %d, user %s is at %d: %w", c.ID, c.TokenVersion, u.ID, u.TokenVersion, actors.ErrTokenRevoked)
+	}
+	return nil
+}
+
 // VerifyAccess checks an access token's signature and claims, then whether
-// it or its refresh family was revoked (one lookup). Errors wrap
+// it, its refresh family or its user's token version was revoked (one
+// lookup). Errors wrap
 // actors.ErrTokenExpired, actors.ErrTokenInvalid, actors.ErrTokenRevoked, or
 // actors.ErrUnavailable when the revocation list cannot be read. It does
 // not load the user.
@@ -56,7 +80,7 @@ func (a *App) VerifyAccess(ctx context.Context, token string) (auth.Claims, erro
 	if err != nil {
 		return auth.Claims{}, fmt.Errorf("verify access token: %w", actors.ErrTokenInvalid)
 	}
-	ids := []string{claims.ID}
+	ids := []string{claims.ID, VersionRevocationKey(claims.Subject, claims.TokenVersion)}
 	if claims.FamilyID != "" {
 		ids = append(ids, FamilyRevocationKey(claims.FamilyID))
 	}
@@ -71,10 +95,21 @@ func (a *App) VerifyAccess(ctx context.Context, token string) (auth.Claims, erro
 }
 
 // Authenticate is VerifyAccess as an agent session needs it to accept a
-// fresh token over its socket: the token's user and expiry.
+// fresh token over its socket: the token's user and expiry. The user is
+// read from the store and must still accept the token (Current).
 func (a *App) Authenticate(ctx context.Context, token string) (userID string, expiresAt time.Time, err error) {
 	claims, err := a.VerifyAccess(ctx, token)
 	if err != nil {
+		return "", time.Time{}, err
+	}
+	u, err := a.d.Users.UserByID(ctx, claims.Subject)
+	if errors.Is(err, actors.ErrNotFound) {
+		return "", time.Time{}, fmt.Errorf("token %s names no user: %w", claims.ID, actors.ErrTokenInvalid)
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("load user %s: %w", claims.Subject, errors.Join(actors.ErrUnavailable, err))
+	}
+	if err := Current(claims, u); err != nil {
 		return "", time.Time{}, err
 	}
 	if claims.ExpiresAt == nil {

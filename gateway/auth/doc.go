@@ -8,5 +8,9 @@
 // JWT, or a header naming a key (kid, jku, jwk, x5u, x5c...) or crit: no
 // header steers the verifier to a file, a row or the network. Refresh tokens are
 // random 256-bit secrets tied to a family id; only an HMAC of a refresh token is
-// ever stored. Everything here is safe for concurrent use and does no I/O.
+// ever stored. Access tokens carry the user's token version (tv), which the
+// gateway compares with the stored user's. Breached tells a password on the
+// list of common and breached passwords embedded in the binary
+// (breached.txt.gz, written by gen_breached.go from zxcvbn's list). Everything
+// here is safe for concurrent use and does no I/O.
 package auth

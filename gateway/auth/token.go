@@ -41,6 +41,9 @@ var refusedHeaders = []string{"kid", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S25
 type Claims struct {
 	Role     string `json:"role"`
 	FamilyID string `json:"fid,omitempty"`
+	// TokenVersion is the user's token version when the token was issued
+	// (absent: 0); the caller refuses a token older than the user's.
+	TokenVersion int64 `json:"tv,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -76,12 +79,14 @@ func NewIssuer(accessKey, refreshKey []byte, accessTTL time.Duration, now func()
 }
 
 // IssueAccess signs an access token for user with role, tied to the refresh
-// family fid. It returns the token and its claims.
-func (is *Issuer) IssueAccess(userID, role, fid string) (string, Claims, error) {
+// family fid, under the user's token version tv. It returns the token and
+// its claims.
+func (is *Issuer) IssueAccess(userID, role, fid string, tv int64) (string, Claims, error) {
 	now := is.now().Truncate(time.Second)
 	c := Claims{
-		Role:     role,
-		FamilyID: fid,
+		Role:         role,
+		FamilyID:     fid,
+		TokenVersion: tv,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Audience:  jwt.ClaimStrings{audience},

@@ -21,7 +21,7 @@ var (
 func TestVerifyAccess(t *testing.T) {
 	now := time.Now()
 	is := NewIssuer(testKey, testRefreshKey, 15*time.Minute, func() time.Time { return now })
-	good, claims, err := is.IssueAccess("user-1", "agent", "fam")
+	good, claims, err := is.IssueAccess("user-1", "agent", "fam", 3)
 	require.NoError(t, err)
 
 	sign := func(m jwt.SigningMethod, key any, c jwt.Claims) string {
@@ -117,6 +117,7 @@ func TestVerifyAccess(t *testing.T) {
 				require.Equal(t, "user-1", c.Subject)
 				require.Equal(t, "agent", c.Role)
 				require.Equal(t, "fam", c.FamilyID)
+				require.Equal(t, int64(3), c.TokenVersion, "the token version round-trips")
 				return
 			}
 			require.ErrorIs(t, err, tc.wantErr)
@@ -172,7 +173,7 @@ func TestPassword(t *testing.T) {
 // panic and never accept a token it did not sign.
 func FuzzVerifyAccess(f *testing.F) {
 	is := NewIssuer(testKey, testRefreshKey, time.Minute, nil)
-	good, _, _ := is.IssueAccess("u", "admin", "f")
+	good, _, _ := is.IssueAccess("u", "admin", "f", 0)
 	f.Add(good)
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1In0.")
 	f.Add("a.b.c")

@@ -25,12 +25,15 @@ type familyDoc struct {
 	UpdatedAt  time.Time  `bson:"updatedAt"`
 	ExpiresAt  time.Time  `bson:"expiresAt"`
 	RevokedAt  *time.Time `bson:"revokedAt"`
+	// TokenVersion is absent in families stored before token versions; it
+	// reads as 0.
+	TokenVersion int64 `bson:"tokenVersion"`
 }
 
 var familyProjection = bson.D{
 	{Key: "_id", Value: 1}, {Key: "userId", Value: 1}, {Key: "tokenHash", Value: 1},
 	{Key: "generation", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
-	{Key: "expiresAt", Value: 1}, {Key: "revokedAt", Value: 1},
+	{Key: "expiresAt", Value: 1}, {Key: "revokedAt", Value: 1}, {Key: "tokenVersion", Value: 1},
 }
 
 // familyState is the part of a family a conditional write checks.
@@ -61,6 +64,8 @@ func toFamilyDoc(f actors.RefreshFamily) familyDoc {
 		CreatedAt:  f.CreatedAt,
 		UpdatedAt:  f.UpdatedAt,
 		ExpiresAt:  f.ExpiresAt,
+
+		TokenVersion: f.TokenVersion,
 	}
 	if !f.RevokedAt.IsZero() {
 		at := f.RevokedAt
@@ -78,6 +83,8 @@ func (d familyDoc) family() actors.RefreshFamily {
 		CreatedAt:  utc(d.CreatedAt),
 		UpdatedAt:  utc(d.UpdatedAt),
 		ExpiresAt:  utc(d.ExpiresAt),
+
+		TokenVersion: d.TokenVersion,
 	}
 	if d.RevokedAt != nil {
 		f.RevokedAt = utc(*d.RevokedAt)

@@ -2,6 +2,7 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // userDoc is a document of the users collection. Every field is returned to
 // callers (actors.User carries the password hash for login), so reads
 // project exactly these fields. phone is absent when unset (and in documents
-// stored before users had phones); it reads as "".
+// stored before users had phones); it reads as "". disabled and tokenVersion
+// are absent in documents stored before accounts could be disabled; they
+// read as false and 0.
 type userDoc struct {
 	ID            string    `bson:"_id"`
 	Email         string    `bson:"email"`
@@ -25,13 +28,16 @@ type userDoc struct {
 	Role          string    `bson:"role"`
 	PasswordHash  string    `bson:"passwordHash"`
 	Phone         string    `bson:"phone,omitempty"`
+	Disabled      bool      `bson:"disabled"`
+	TokenVersion  int64     `bson:"tokenVersion"`
 	CreatedAt     time.Time `bson:"createdAt"`
 	UpdatedAt     time.Time `bson:"updatedAt"`
 }
 
 var userProjection = bson.D{
 	{Key: "_id", Value: 1}, {Key: "email", Value: 1}, {Key: "emailSkeleton", Value: 1}, {Key: "name", Value: 1}, {Key: "role", Value: 1},
-	{Key: "passwordHash", Value: 1}, {Key: "phone", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
+	{Key: "passwordHash", Value: 1}, {Key: "phone", Value: 1}, {Key: "disabled", Value: 1}, {Key: "tokenVersion", Value: 1},
+	{Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
 }
 
 // toUserDoc is u as stored; an empty EmailSkeleton is stored as the email.
@@ -48,6 +54,8 @@ func toUserDoc(u actors.User) userDoc {
 		Role:          string(u.Role),
 		PasswordHash:  u.PasswordHash,
 		Phone:         u.Phone,
+		Disabled:      u.Disabled,
+		TokenVersion:  u.TokenVersion,
 		CreatedAt:     u.CreatedAt,
 		UpdatedAt:     u.UpdatedAt,
 	}
@@ -62,6 +70,8 @@ func (d userDoc) user() actors.User {
 		Role:          actors.Role(d.Role),
 		PasswordHash:  d.PasswordHash,
 		Phone:         d.Phone,
+		Disabled:      d.Disabled,
+		TokenVersion:  d.TokenVersion,
 		CreatedAt:     utc(d.CreatedAt),
 		UpdatedAt:     utc(d.UpdatedAt),
 	}
@@ -152,17 +162,53 @@ func (s *Store) findUser(ctx context.Context, op string, filter bson.D) (actors.
 }
 
 // SetUserRole changes the role and UpdatedAt and returns the stored user;
-// actors.ErrNotFound when absent.
+// a role that differs from the stored one also bumps tokenVersion (one
+// conditional update: matched only while the role differs). ErrNotFound
+// when absent.
 func (s *Store) SetUserRole(ctx context.Context, id string, role actors.Role, at time.Time) (actors.User, error) {
-	update := bson.D{{Key: "$set", Value: bson.D{
-		{Key: "role", Value: string(role)},
-		{Key: "updatedAt", Value: at},
-	}}}
+	op := "set role of user " + id
+	changed := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "role", Value: string(role)}, {Key: "updatedAt", Value: at}}},
+		{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: int64(1)}}},
+	}
+	u, err := s.updateUser(ctx, op, bson.D{{Key: "_id", Value: id}, {Key: "role", Value: bson.D{{Key: "$ne", Value: string(role)}}}}, changed)
+	if !errors.Is(err, actors.ErrNotFound) {
+		return u, err
+	}
+	// Same role (or no such user): only UpdatedAt changes.
+	return s.updateUser(ctx, op, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "updatedAt", Value: at}}}})
+}
+
+// SetUserDisabled sets disabled and UpdatedAt and returns the stored user;
+// disabling also bumps tokenVersion. actors.ErrNotFound when absent.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) (actors.User, error) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "disabled", Value: disabled}, {Key: "updatedAt", Value: at}}}}
+	if disabled {
+		update = append(update, bson.E{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: int64(1)}}})
+	}
+	return s.updateUser(ctx, "set disabled of user "+id, bson.D{{Key: "_id", Value: id}}, update)
+}
+
+// SetUserPassword replaces the password hash, bumps tokenVersion, sets
+// UpdatedAt and returns the stored user; actors.ErrNotFound when absent.
+func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, at time.Time) (actors.User, error) {
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "passwordHash", Value: passwordHash}, {Key: "updatedAt", Value: at}}},
+		{Key: "$inc", Value: bson.D{{Key: "tokenVersion", Value: int64(1)}}},
+	}
+	return s.updateUser(ctx, "set password of user "+id, bson.D{{Key: "_id", Value: id}}, update)
+}
+
+// updateUser applies update to the user filter matches and returns the
+// stored user; actors.ErrNotFound when none matches. (No projection:
+// FerretDB does not take one on findAndModify; userDoc decodes only its
+// fields.)
+func (s *Store) updateUser(ctx context.Context, op string, filter, update bson.D) (actors.User, error) {
 	var d userDoc
-	err := s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update,
+	err := s.users.FindOneAndUpdate(ctx, filter, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if err != nil {
-		return actors.User{}, classify("set role of user "+id, err)
+		return actors.User{}, classify(op, err)
 	}
 	return d.user(), nil
 }

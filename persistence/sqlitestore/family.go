@@ -9,11 +9,11 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-const familyCols = `id, user_id, token_hash, generation, created_at, updated_at, expires_at, revoked_at`
+const familyCols = `id, user_id, token_hash, generation, created_at, updated_at, expires_at, revoked_at, token_version`
 
 // SQL the refresh-family methods run.
 const (
-	qInsertFamily = `INSERT INTO refresh_families (` + familyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertFamily = `INSERT INTO refresh_families (` + familyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qFamily       = `SELECT ` + familyCols + ` FROM refresh_families WHERE id = ?`
 	// qRotateFamily is the compare-and-swap: it matches only a live family
 	// still holding the old hash, so of concurrent rotations one wins.
@@ -31,7 +31,7 @@ func scanFamily(row interface{ Scan(...any) error }) (actors.RefreshFamily, erro
 	var f actors.RefreshFamily
 	var created, updated, expires int64
 	var revoked sql.NullInt64
-	if err := row.Scan(&f.ID, &f.UserID, &f.TokenHash, &f.Generation, &created, &updated, &expires, &revoked); err != nil {
+	if err := row.Scan(&f.ID, &f.UserID, &f.TokenHash, &f.Generation, &created, &updated, &expires, &revoked, &f.TokenVersion); err != nil {
 		return actors.RefreshFamily{}, mapErr(err)
 	}
 	f.CreatedAt, f.UpdatedAt, f.ExpiresAt = fromMillis(created), fromMillis(updated), fromMillis(expires)
@@ -43,7 +43,7 @@ func scanFamily(row interface{ Scan(...any) error }) (actors.RefreshFamily, erro
 func (s *Store) CreateFamily(ctx context.Context, f actors.RefreshFamily) error {
 	_, err := s.exec(ctx, nil, qInsertFamily,
 		f.ID, f.UserID, f.TokenHash, f.Generation,
-		millis(f.CreatedAt), millis(f.UpdatedAt), millis(f.ExpiresAt), nullMillis(f.RevokedAt))
+		millis(f.CreatedAt), millis(f.UpdatedAt), millis(f.ExpiresAt), nullMillis(f.RevokedAt), f.TokenVersion)
 	if err != nil {
 		return fmt.Errorf("create refresh family %s: %w", f.ID, err)
 	}

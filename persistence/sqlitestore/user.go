@@ -10,20 +10,24 @@ import (
 	"github.com/wacc/engine/actors"
 )
 
-const userCols = `id, email, email_skeleton, name, role, password_hash, phone, created_at, updated_at`
+const userCols = `id, email, email_skeleton, name, role, password_hash, phone, disabled, token_version, created_at, updated_at`
 
 // SQL the user methods run; package constants so the plan test checks the
 // exact text.
 const (
-	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertUser = `INSERT INTO users (` + userCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUserByID   = `SELECT ` + userCols + ` FROM users WHERE id = ?`
 	// qUserByEmail is served by the UNIQUE index on users(email).
 	qUserByEmail = `SELECT ` + userCols + ` FROM users WHERE email = ?`
 	// qUserBySkeleton is served by the UNIQUE index users_email_skeleton.
 	qUserBySkeleton  = `SELECT ` + userCols + ` FROM users WHERE email_skeleton = ?`
 	qSetUserSkeleton = `UPDATE users SET email_skeleton = ? WHERE id = ?`
-	qSetUserRole     = `UPDATE users SET role = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
-	qSetUserPhone    = `UPDATE users SET phone = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
+	// qSetUserRole bumps the token version only when the role changes.
+	qSetUserRole  = `UPDATE users SET token_version = token_version + (role <> ?1), role = ?1, updated_at = ?2 WHERE id = ?3 RETURNING ` + userCols
+	qSetUserPhone = `UPDATE users SET phone = ?, updated_at = ? WHERE id = ? RETURNING ` + userCols
+	// qSetUserDisabled bumps the token version when it disables (?1 = 1).
+	qSetUserDisabled = `UPDATE users SET token_version = token_version + ?1, disabled = ?1, updated_at = ?2 WHERE id = ?3 RETURNING ` + userCols
+	qSetUserPassword = `UPDATE users SET password_hash = ?, token_version = token_version + 1, updated_at = ? WHERE id = ? RETURNING ` + userCols
 	qListUsers       = `SELECT ` + userCols + ` FROM users ORDER BY created_at, id`
 	qListUsersFor    = `SELECT ` + userCols + ` FROM users WHERE role = ? ORDER BY created_at, id`
 )
@@ -32,7 +36,7 @@ func scanUser(row interface{ Scan(...any) error }) (actors.User, error) {
 	var u actors.User
 	var role string
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.EmailSkeleton, &u.Name, &role, &u.PasswordHash, &u.Phone, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.EmailSkeleton, &u.Name, &role, &u.PasswordHash, &u.Phone, &u.Disabled, &u.TokenVersion, &created, &updated); err != nil {
 		return actors.User{}, mapErr(err)
 	}
 	u.Role = actors.Role(role)
@@ -48,7 +52,7 @@ func (s *Store) CreateUser(ctx context.Context, u actors.User) error {
 		skeleton = u.Email
 	}
 	_, err := s.exec(ctx, nil, qInsertUser,
-		u.ID, u.Email, skeleton, u.Name, string(u.Role), u.PasswordHash, u.Phone, millis(u.CreatedAt), millis(u.UpdatedAt))
+		u.ID, u.Email, skeleton, u.Name, string(u.Role), u.PasswordHash, u.Phone, u.Disabled, u.TokenVersion, millis(u.CreatedAt), millis(u.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ID, err)
 	}
@@ -98,18 +102,45 @@ func (s *Store) SetUserEmailSkeleton(ctx context.Context, id, skeleton string) e
 }
 
 // SetUserRole changes the role and UpdatedAt and returns the stored user;
+// a role that differs from the stored one also bumps TokenVersion.
 // ErrNotFound when absent.
 func (s *Store) SetUserRole(ctx context.Context, id string, role actors.Role, at time.Time) (actors.User, error) {
-	var u actors.User
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, qSetUserRole, string(role), millis(at), id))
-		return err
-	})
+	u, err := s.updateUser(ctx, qSetUserRole, string(role), millis(at), id)
 	if err != nil {
 		return actors.User{}, fmt.Errorf("set role of user %s: %w", id, err)
 	}
 	return u, nil
+}
+
+// SetUserDisabled sets Disabled and UpdatedAt and returns the stored user;
+// disabling also bumps TokenVersion. ErrNotFound when absent.
+func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, at time.Time) (actors.User, error) {
+	u, err := s.updateUser(ctx, qSetUserDisabled, disabled, millis(at), id)
+	if err != nil {
+		return actors.User{}, fmt.Errorf("set disabled of user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// SetUserPassword replaces the password hash, bumps TokenVersion, sets
+// UpdatedAt and returns the stored user; ErrNotFound when absent.
+func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, at time.Time) (actors.User, error) {
+	u, err := s.updateUser(ctx, qSetUserPassword, passwordHash, millis(at), id)
+	if err != nil {
+		return actors.User{}, fmt.Errorf("set password of user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// updateUser runs one UPDATE ... RETURNING of a user in a transaction.
+func (s *Store) updateUser(ctx context.Context, query string, args ...any) (actors.User, error) {
+	var u actors.User
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, query, args...))
+		return err
+	})
+	return u, err
 }
 
 // SetUserPhone sets the phone ("" clears it) and UpdatedAt and returns the

@@ -17,6 +17,7 @@ var base = time.Date(2025, 3, 14, 9, 26, 53, 589_000_000, time.UTC)
 func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 	t.Run("users", func(t *testing.T) { runUsers(t, open) })
 	t.Run("families", func(t *testing.T) { runFamilies(t, open) })
+	t.Run("accounts", func(t *testing.T) { runAccounts(t, open) })
 	t.Run("customers", func(t *testing.T) { runCustomers(t, open) })
 	t.Run("customer_list", func(t *testing.T) { runCustomerList(t, open) })
 	t.Run("audit", func(t *testing.T) { runAudit(t, open) })

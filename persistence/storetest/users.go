@@ -112,7 +112,7 @@ func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
 
 			assert.ErrorIs(t, s.SetUserEmailSkeleton(ctx, "u404", "x"), actors.ErrNotFound)
 		}},
-		{name: "set role changes role and updated time only", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+		{name: "set role changes role, token version and updated time only", check: func(t *testing.T, ctx context.Context, s actors.Store) {
 			u := user("u1", "ana@example.com", actors.RoleAgent, base)
 			require.NoError(t, s.CreateUser(ctx, u))
 			at := base.Add(time.Hour)
@@ -122,11 +122,18 @@ func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
 			want := u
 			want.Role = actors.RoleSupervisor
 			want.UpdatedAt = at
+			want.TokenVersion = 1
 			assert.Equal(t, want, got, "SetUserRole returns the stored user")
 
 			stored, err := s.UserByID(ctx, "u1")
 			require.NoError(t, err)
 			assert.Equal(t, want, stored)
+
+			// The same role again is no change: the version stays.
+			got, err = s.SetUserRole(ctx, "u1", actors.RoleSupervisor, at.Add(time.Minute))
+			require.NoError(t, err)
+			want.UpdatedAt = at.Add(time.Minute)
+			assert.Equal(t, want, got, "setting the role it has keeps the token version")
 		}},
 		{name: "set role of unknown user is ErrNotFound", check: func(t *testing.T, ctx context.Context, s actors.Store) {
 			_, err := s.SetUserRole(ctx, "u404", actors.RoleAdmin, base)

@@ -28,13 +28,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func init() {
-	uncovered[26] = "the engine has no password change (no endpoint) and no account disable (PATCH /api/users/:id takes only phone; " +
-		"users have no disabled flag in either store) nor a per-user token version; a role change is applied at once " +
-		"(the role is read from the store per request, sockets closed with 1008: Test29_AgentCallingAdminFunctions proves a " +
-		"demoted admin's old token gets 403) but the older tokens stay valid under the new role"
-}
-
 // abSecret is JWT_SECRET of baseEnv: the suite forges tokens with it.
 var abSecret = []byte(strings.Repeat("j", 40))
 
@@ -628,7 +621,8 @@ func Test28_PasswordLengths(t *testing.T) {
 
 // Test29_AgentCallingAdminFunctions: an agent gets 403 on every admin
 // function the engine has (roles, users, audit, template sync, dead
-// letters, agents); a demoted admin's old token gets 403 at once.
+// letters, agents); a demoted admin's old token is refused at once (401
+// TOKEN_REVOKED since a role change ends older tokens, Test26).
 func Test29_AgentCallingAdminFunctions(t *testing.T) {
 	t.Parallel()
 	r := covers(t, 29)
@@ -661,15 +655,18 @@ func Test29_AgentCallingAdminFunctions(t *testing.T) {
 	require.Equal(t, 200, st, body)
 	assert.Equal(t, "agent", body["data"].(map[string]any)["user"].(map[string]any)["role"], "the agent is still an agent")
 
-	// A promoted agent reads the audit log; demoted, the same token cannot.
+	// A promoted agent reads the audit log once logged in again (a role
+	// change ends the older tokens); demoted, that admin token cannot.
 	st, body = p.api("PATCH", "/api/users/"+agent.id+"/role", admin.access, map[string]string{"role": "admin"})
 	require.Equal(t, 200, st, body)
-	st, _ = p.api("GET", "/api/audit", agent.access, nil)
+	promoted := p.login("agent29@example.com", "agent-password-1")
+	st, _ = p.api("GET", "/api/audit", promoted, nil)
 	require.Equal(t, 200, st, "control: as admin")
 	st, body = p.api("PATCH", "/api/users/"+agent.id+"/role", admin.access, map[string]string{"role": "agent"})
 	require.Equal(t, 200, st, body)
-	st, body = p.api("GET", "/api/audit", agent.access, nil)
-	assert.Equal(t, 403, st, "a demoted admin's old token: %v", body)
+	st, body = p.api("GET", "/api/audit", promoted, nil)
+	assert.Equal(t, 401, st, "a demoted admin's old token: %v", body)
+	assert.Equal(t, "TOKEN_REVOKED", body["code"])
 	r.count("inputs", 1)
 }
 

@@ -18,12 +18,6 @@ import (
 	"github.com/wacc/engine/gateway/media/samples"
 )
 
-func init() {
-	uncovered[56] = "the agent socket answers a flood of client frames one by one (RATE_LIMITED error frames for typing beyond " +
-		"its burst, every ping and read answered) and never closes it with 1008: agentsocket has no per-socket frame-rate limit yet. " +
-		"No token → 401 before the upgrade, a foreign Origin → 403 and a frame over 64 KiB → 1009 do hold (gateway and agentsocket tests)"
-}
-
 // corsEngine allows one origin besides the engine's own.
 var corsEngine = &sharedEngine{env: map[string]string{"ALLOWED_ORIGINS": "https://app.example.com,http://localhost:4000"}}
 
