@@ -97,6 +97,9 @@ func (q *Queue) publish(ctx context.Context, key string, job actors.OutboundJob,
 			Body:         body,
 		})
 		unknown = unknown || written
+		if errors.Is(err, ErrUnroutable) {
+			q.redeclare(s, key)
+		}
 		if !errors.Is(err, errSessionLost) {
 			return outcome(err)
 		}
@@ -153,6 +156,28 @@ func (s *session) publish(ctx context.Context, exchange, key string, msg amqp.Pu
 		return false, fmt.Errorf("%w: routing key %s: %d %s", ErrUnroutable, key, r.ReplyCode, r.ReplyText)
 	}
 	return false, nil
+}
+
+// redeclare declares the topology again, on a channel of its own, after a
+// publish to key came back unroutable (someone deleted or unbound a queue
+// under the live connection), so the publishes after it are routed; one at
+// a time, the others go on without waiting.
+func (q *Queue) redeclare(s *session, key string) {
+	if !q.redeclaring.CompareAndSwap(false, true) {
+		return
+	}
+	defer q.redeclaring.Store(false)
+	ch, err := s.conn.Channel()
+	if err != nil {
+		q.log.Warn("declare topology after an unroutable publish: open channel", zap.Error(err))
+		return
+	}
+	defer func() { _ = ch.Close() }()
+	if err := q.topo.declare(ch); err != nil {
+		q.log.Error("declare topology after an unroutable publish", zap.String("routing_key", key), zap.Error(err))
+		return
+	}
+	q.log.Warn("publish was unroutable; topology declared again", zap.String("routing_key", key))
 }
 
 // returnedFor drains the returns buffered so far, keeping those of publishes

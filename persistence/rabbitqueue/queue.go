@@ -56,7 +56,8 @@ type Queue struct {
 	topo topology
 	log  *zap.Logger
 
-	publishSeq atomic.Uint64
+	publishSeq  atomic.Uint64
+	redeclaring atomic.Bool // a redeclare after an unroutable publish runs
 
 	mu    sync.Mutex
 	cur   *session      // nil while reconnecting

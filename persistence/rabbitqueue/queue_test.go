@@ -330,13 +330,19 @@ func TestUnroutablePublishIsAnError(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnroutable)
 	require.ErrorIs(t, err, actors.ErrUnavailable)
 
+	// The binding was declared again: the next publish is routed.
+	require.NoError(t, q.Publish(ctx, testJob("rebound")))
+	d := next(t, consumeInto(t, q))
+	require.Equal(t, "rebound", d.Job().MessageID, "the unroutable job was not queued")
+	require.NoError(t, d.Ack())
+
 	// A concurrent routable publish on the same channel is not confused
-	// with the returned one.
+	// with the returned one (a key nothing is bound to stays unroutable).
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
 		wg.Go(func() {
-			key := q.topo.main
+			key := "test.unbound." + q.topo.main
 			if i%2 == 0 {
 				key = q.topo.dead
 			}
@@ -348,7 +354,7 @@ func TestUnroutablePublishIsAnError(t *testing.T) {
 		if i%2 == 0 {
 			assert.NoError(t, err, "publish %d to the bound dead queue", i)
 		} else {
-			assert.ErrorIs(t, err, ErrUnroutable, "publish %d to the unbound main queue", i)
+			assert.ErrorIs(t, err, ErrUnroutable, "publish %d to an unbound key", i)
 		}
 	}
 }
