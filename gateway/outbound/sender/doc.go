@@ -19,7 +19,11 @@
 // recipient is paused is put back untried until the pause ends
 // (engine_sends_total{outcome="held"}) without using an attempt, so a long
 // outage delays messages but fails none. A job that exhausts its attempts
-// by failures is dead-lettered and its message marked failed.
+// by failures is dead-lettered and its message marked failed; one that
+// fails for good (a permanent error such as 100, 131026 or 131047) is
+// marked failed at once and dead-lettered with Meta's reason ("failed for
+// good: <code> <reason>"), so the dead-letter list shows every send that
+// did not go out.
 //
 // Our media travel on the same queue. An upload job (actors.JobMediaUpload)
 // streams the medium's bytes from the byte store to the business number's

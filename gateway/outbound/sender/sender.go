@@ -231,11 +231,13 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		pause := s.pauses.pauseRecipient(job.PhoneNumberID, job.To, pick(s.opts.RecipientPause, dec.Delay))
 		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Error(err))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
-	default: // Fail
+	default: // Fail: recorded, then dead-lettered with Meta's reason
 		log.Info("send failed for good", zap.Int("code", dec.Code), zap.String("reason", dec.Reason))
 		s.record(ctx, job, actors.StatusFailed, "", werr, dec.WindowClosed, log)
 		s.outcomes.WithLabelValues("failed").Inc()
-		s.ack(d, log)
+		if err := d.DeadLetter("failed for good: " + dec.Reason); err != nil {
+			log.Warn("dead-letter failed job; it may be redelivered and skipped", zap.Error(err))
+		}
 	}
 }
 

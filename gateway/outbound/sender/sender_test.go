@@ -370,14 +370,14 @@ func TestSenderClassifiesMetasErrors(t *testing.T) {
 		{name: "5xx without Meta's error", answer: answer{status: 502, code: whatsapp.NoCode}, wantOp: "retry"},
 		{name: "timeout", answer: answer{hang: true}, wantOp: "retry"},
 		// Failed for good.
-		{name: "131047 window closed", answer: answer{status: 400, code: 131047}, wantOp: "ack", wantWindowClosed: true},
-		{name: "131026 undeliverable", answer: answer{status: 400, code: 131026}, wantOp: "ack"},
-		{name: "100 invalid parameter", answer: answer{status: 400, code: 100}, wantOp: "ack"},
-		{name: "132000 template parameters", answer: answer{status: 400, code: 132000}, wantOp: "ack"},
-		{name: "132001 template missing", answer: answer{status: 404, code: 132001}, wantOp: "ack"},
-		{name: "131051 unsupported type", answer: answer{status: 400, code: 131051}, wantOp: "ack"},
-		{name: "130472 experiment", answer: answer{status: 400, code: 130472}, wantOp: "ack"},
-		{name: "unknown code", answer: answer{status: 400, code: 987654}, wantOp: "ack"},
+		{name: "131047 window closed", answer: answer{status: 400, code: 131047}, wantOp: "dead-letter", wantWindowClosed: true},
+		{name: "131026 undeliverable", answer: answer{status: 400, code: 131026}, wantOp: "dead-letter"},
+		{name: "100 invalid parameter", answer: answer{status: 400, code: 100}, wantOp: "dead-letter"},
+		{name: "132000 template parameters", answer: answer{status: 400, code: 132000}, wantOp: "dead-letter"},
+		{name: "132001 template missing", answer: answer{status: 404, code: 132001}, wantOp: "dead-letter"},
+		{name: "131051 unsupported type", answer: answer{status: 400, code: 131051}, wantOp: "dead-letter"},
+		{name: "130472 experiment", answer: answer{status: 400, code: 130472}, wantOp: "dead-letter"},
+		{name: "unknown code", answer: answer{status: 400, code: 987654}, wantOp: "dead-letter"},
 		// The number paused.
 		{name: "0 auth exception", answer: answer{status: 401, code: 0}, wantOp: "retry", wantDelay: numberPause, pausedNumber: true},
 		{name: "190 token expired", answer: answer{status: 401, code: 190}, wantOp: "retry", wantDelay: numberPause, pausedNumber: true},
@@ -410,7 +410,8 @@ func TestSenderClassifiesMetasErrors(t *testing.T) {
 				assert.Equal(t, actors.StatusQueued, m.Status, "still queued: it will be tried again")
 				assert.Empty(t, w.outcomes.of(id), "nothing to tell the conversation yet")
 				assert.Equal(t, 1.0, w.counter("engine_sends_total", "outcome", "retried"))
-			case "ack":
+			case "dead-letter":
+				assert.True(t, strings.HasPrefix(got.reason, "failed for good: "), got.reason)
 				assert.Equal(t, actors.StatusFailed, m.Status)
 				require.NotNil(t, m.Error)
 				assert.Equal(t, max(tt.answer.code, 0), m.Error.Code)
