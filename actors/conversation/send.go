@@ -14,8 +14,17 @@ import (
 // send persists an outbound message as queued and puts it on the outbound
 // queue; free-form messages only inside the service window.
 func (a *Actor) send(m Send) Result {
+	if !m.Deadline.IsZero() && !time.Now().Before(m.Deadline) {
+		return Failed(fmt.Errorf("send message %s: reached after its caller stopped waiting (%s): %w", m.MessageID,
+			m.Deadline.Format(time.RFC3339Nano), actors.ErrUnavailable))
+	}
 	ctx, cancel := a.io()
 	defer cancel()
+	if !m.Deadline.IsZero() {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, m.Deadline)
+		defer stop()
+	}
 	if err := a.ensureLoaded(ctx); err != nil {
 		return Failed(err)
 	}

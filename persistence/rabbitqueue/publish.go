@@ -69,7 +69,7 @@ func (q *Queue) publish(ctx context.Context, key string, job actors.OutboundJob,
 
 	unknown := false // an earlier attempt may have queued the job
 	outcome := func(err error) error {
-		if unknown && !errors.Is(err, actors.ErrPublishUnknown) {
+		if err != nil && unknown && !errors.Is(err, actors.ErrPublishUnknown) {
 			return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 		}
 		return err

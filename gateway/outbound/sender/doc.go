@@ -13,7 +13,9 @@
 // an agent can act on), or pausing the number (0/190, 368/131031/131042: an
 // error log, engine_sender_paused_total{scope="number"} and an operator
 // alert to every admin and supervisor) or the recipient on that number
-// (131048/131049: scope="recipient"). Pauses applies the pauses and alerts;
+// (131048/131049: scope="recipient"); a throughput limit (130429) holds
+// every send of the number for Meta's delay and a pair limit (131056)
+// every send to that recipient, so retries do not come back as a storm. Pauses applies the pauses and alerts;
 // one Pauses is shared with the conversations, so a failure Meta reports
 // late pauses the same shaper. A job whose number or
 // recipient is paused is put back untried until the pause ends

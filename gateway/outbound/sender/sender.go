@@ -221,6 +221,11 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 			// this one, for the pair-rate delay.
 			s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(dec.Delay))
 		}
+		if dec.NumberWide {
+			// 130429: the number's throughput is spent; its other sends
+			// wait too (held untried) instead of each meeting the limit.
+			s.opts.Shaper.PauseNumber(job.PhoneNumberID, time.Now().Add(dec.Delay))
+		}
 		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, dec.Delay), dec.Reason, log)
 	case whatsapp.PauseNumber:
 		pause := s.pauses.pauseNumber(ctx, job.PhoneNumberID, dec.Delay, *werr)
