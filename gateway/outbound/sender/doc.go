@@ -25,7 +25,11 @@
 // fails for good (a permanent error such as 100, 131026 or 131047) is
 // marked failed at once and dead-lettered with Meta's reason ("failed for
 // good: <code> <reason>"), so the dead-letter list shows every send that
-// did not go out.
+// did not go out. A job whose handling panics is a failed attempt: the
+// panic is logged with its stack (engine_sends_total{outcome="panicked"}),
+// the job retried with backoff and dead-lettered with "handler panicked:
+// ..." once its attempts are spent; the sender keeps going. (Builds with
+// the faults tag add a job kind, JobFaultsPanic, that panics on purpose.)
 //
 // Our media travel on the same queue. An upload job (actors.JobMediaUpload)
 // streams the medium's bytes from the byte store to the business number's

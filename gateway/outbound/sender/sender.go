@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ type Sender struct {
 // New returns a Sender; Run starts it.
 func New(opts Options) *Sender {
 	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused)."}, []string{"outcome"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused, panicked: the handler panicked and the job was retried)."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
 	}
@@ -115,6 +116,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.recoverJob(ctx, d)
 			s.process(ctx, d)
 		}()
 	})
@@ -141,8 +143,27 @@ func (s *Sender) end(id string) {
 	s.mu.Unlock()
 }
 
+// recoverJob turns a panic while handling d into a failed attempt: the
+// job is retried with backoff and dead-lettered with the panic as its
+// reason once its attempts are spent, so a poison job never takes the
+// engine down and the queue keeps flowing.
+func (s *Sender) recoverJob(ctx context.Context, d actors.Delivery) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	job := d.Job()
+	log := s.log.With(zap.String("message_id", job.MessageID), zap.Int("attempt", job.Attempt))
+	log.Error("send handler panicked; the job is retried, then dead-lettered", zap.Any("panic", v), zap.Stack("stack"))
+	s.outcomes.WithLabelValues("panicked").Inc()
+	s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, time.Second), fmt.Sprintf("handler panicked: %v", v), log)
+}
+
 func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	job := d.Job()
+	if faultsHook != nil {
+		faultsHook(job)
+	}
 	if job.Kind == actors.JobMediaUpload {
 		s.processUpload(ctx, d)
 		return

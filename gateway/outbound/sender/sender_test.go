@@ -111,6 +111,8 @@ func (f *cloudAPI) calls(to string) int {
 type store struct {
 	mu   sync.Mutex
 	msgs map[string]actors.Message
+	// poison: reading this message panics, as a bug in a handler would.
+	poison string
 }
 
 var _ sender.Store = (*store)(nil)
@@ -118,6 +120,9 @@ var _ sender.Store = (*store)(nil)
 func (s *store) Message(_ context.Context, id string) (actors.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if id == s.poison {
+		panic("poison message " + id)
+	}
 	m, ok := s.msgs[id]
 	if !ok {
 		return actors.Message{}, fmt.Errorf("message %s: %w", id, actors.ErrNotFound)
@@ -512,6 +517,27 @@ func TestSendIsDeadLetteredAfterItsLastAttempt(t *testing.T) {
 	require.Len(t, dead, 1)
 	assert.True(t, strings.HasPrefix(dead[0].Reason, "attempts exhausted"), dead[0].Reason)
 	assert.Equal(t, 1.0, w.counter("engine_sends_total", "outcome", "dead_lettered"))
+}
+
+// A job that makes the handler panic is retried, then dead-lettered with
+// the panic as its reason; the sender keeps going.
+func TestPanickingJobIsDeadLetteredAfterItsAttempts(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{maxAttempts: 2})
+	w.store.mu.Lock()
+	w.store.poison = fmt.Sprintf("msg-%d", w.n.Load()+1)
+	w.store.mu.Unlock()
+	id := w.send("4915100000006")
+	assert.Equal(t, "retry", w.settled(id, 1).op)
+	last := w.settled(id, 2)
+	assert.Equal(t, "dead-letter", last.op)
+	assert.Contains(t, last.reason, "handler panicked: poison message "+id)
+	assert.Zero(t, w.api.calls("4915100000006"))
+	assert.Equal(t, 2.0, w.counter("engine_sends_total", "outcome", "panicked"))
+
+	good := w.send("4915100000007")
+	assert.Equal(t, "ack", w.settled(good, 1).op, "the queue keeps flowing")
+	assert.Equal(t, 1, w.api.calls("4915100000007"))
 }
 
 func TestRedeliveredSendIsNotSentTwice(t *testing.T) {
