@@ -3,8 +3,13 @@
 // Guarantees: a job is acknowledged only after its outcome is persisted
 // (the message's status: sent with its wamid, or failed with Meta's code). A
 // redelivered job whose message is no longer queued is acknowledged without a
-// second send, so a send reaches Meta twice only if the process died while
-// its HTTP request was in flight. Sends are shaped per business number
+// second send. With Options.Claims, each call to the Cloud API is claimed
+// first (an idempotency record "whatsapp.send:<message id>", released once
+// answered): a redelivered job whose claim was left by a process that died
+// during the call is not sent again; its message is failed ("send outcome
+// unknown", it may have reached the customer) and the job dead-lettered, so
+// a message reaches Meta at most once even across a crash (an operator's
+// re-drive sends it again). Sends are shaped per business number
 // (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
 // classified by Meta's code through the engine's one table
 // (actors.WhatsAppErrorRule, the same the conversations apply to failed

@@ -63,6 +63,9 @@ type Options struct {
 	// Outbox is the queue the sender drains, to ask again for an upload
 	// that was lost (a send whose medium did not move for UploadStall).
 	Outbox actors.OutboundPublisher
+	// Claims, when set, records each send in flight (see SendClaims), so
+	// a send whose process died mid-call is not made twice.
+	Claims SendClaims
 	// MediaHold is the longest a send waiting for its medium's upload is
 	// put back for (DefaultMediaHold when zero; the first waits are
 	// shorter); UploadStall how long a medium may
@@ -92,7 +95,7 @@ type Sender struct {
 // New returns a Sender; Run starts it.
 func New(opts Options) *Sender {
 	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused, panicked: the handler panicked and the job was retried)."}, []string{"outcome"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused, panicked: the handler panicked and the job was retried, unknown: an earlier send died mid-call and the message was failed, not sent again)."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
 	}
@@ -224,14 +227,25 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		return
 	}
 
+	c, ok := s.claim(ctx, d, job, log)
+	if !ok {
+		return
+	}
 	start := time.Now()
 	wamid, err := s.opts.Client.Send(ctx, job.PhoneNumberID, body)
 	s.latency.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.record(ctx, job, actors.StatusSent, wamid, nil, false, log)
+		s.release(ctx, c, log)
 		s.outcomes.WithLabelValues("sent").Inc()
 		s.ack(d, log)
 		return
+	}
+	if ctx.Err() == nil {
+		// Answered (or refused before reaching Meta): the outcome is
+		// known. A call cut by shutdown keeps its claim: Meta may have
+		// the message.
+		s.release(ctx, c, log)
 	}
 	dec := whatsapp.Classify(err)
 	werr := failure(dec)

@@ -269,6 +269,7 @@ type world struct {
 	rec      *recorder
 	outcomes *outcomes
 	reg      *prometheus.Registry
+	claims   *claims
 	n        atomic.Int32
 }
 
@@ -282,7 +283,7 @@ type options struct {
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
 	w := &world{t: t, api: newCloudAPI(t), store: &store{msgs: map[string]actors.Message{}}, outcomes: &outcomes{},
-		reg: prometheus.NewRegistry()}
+		reg: prometheus.NewRegistry(), claims: &claims{recs: map[string]actors.IdempotencyRecord{}}}
 	w.queue = memqueue.New(memqueue.Options{MaxAttempts: o.maxAttempts})
 	t.Cleanup(func() { _ = w.queue.Close() })
 	w.rec = &recorder{q: w.queue, settled: map[string][]settlement{}}
@@ -290,7 +291,7 @@ func newWorld(t *testing.T, o options) *world {
 		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
 	shaper := whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, PairBurst: 1000})
 	s := sender.New(sender.Options{Consumer: w.rec, Client: client, Shaper: shaper, Store: w.store, Directory: w.outcomes,
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause})
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause, Claims: w.claims})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -584,4 +585,70 @@ func TestJobForAnUnknownMessageIsDeadLettered(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
 	assert.Equal(t, "message not found", dead[0].Reason)
+}
+
+// claims is an idempotency-record store with the store contract's claim
+// rules (take over an unanswered claim whose lease ended).
+type claims struct {
+	mu   sync.Mutex
+	recs map[string]actors.IdempotencyRecord
+}
+
+func (c *claims) ClaimIdempotency(_ context.Context, rec actors.IdempotencyRecord) (actors.IdempotencyRecord, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, ok := c.recs[rec.Key]
+	switch {
+	case !ok || old.ExpiresAt.Before(rec.CreatedAt):
+		c.recs[rec.Key] = rec
+		return rec, nil
+	case old.Status == 0 && old.RequestHash == rec.RequestHash && old.LeaseUntil.Before(rec.CreatedAt):
+		old.Owner, old.LeaseUntil = rec.Owner, rec.LeaseUntil
+		c.recs[rec.Key] = old
+		return old, nil
+	}
+	return actors.IdempotencyRecord{}, actors.ErrDuplicate
+}
+
+func (c *claims) ReleaseIdempotency(_ context.Context, key, owner string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.recs[key]; ok && r.Owner == owner && r.Status == 0 {
+		delete(c.recs, key)
+	}
+	return nil
+}
+
+func (c *claims) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.recs)
+}
+
+// A send is claimed while in flight and released once answered; a job
+// whose claim was left by a process that died mid-call is not sent again:
+// its message fails as "send outcome unknown" and the job is dead-lettered.
+func TestClaimStopsASecondSendAfterACrash(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{})
+	id := w.send("4915100000008")
+	assert.Equal(t, "ack", w.settled(id, 1).op)
+	assert.Equal(t, 1, w.api.calls("4915100000008"))
+	require.Eventually(t, func() bool { return w.claims.count() == 0 }, 5*time.Second, 5*time.Millisecond, "released once answered")
+
+	// The claim a dead process left: its lease ended.
+	next := fmt.Sprintf("msg-%d", w.n.Load()+1)
+	past := time.Now().UTC().Add(-2 * time.Minute)
+	w.claims.mu.Lock()
+	w.claims.recs["whatsapp.send:"+next] = actors.IdempotencyRecord{Key: "whatsapp.send:" + next, RequestHash: next, Owner: "dead",
+		CreatedAt: past, ExpiresAt: past.Add(time.Hour), LeaseUntil: past.Add(time.Minute)}
+	w.claims.mu.Unlock()
+	require.Equal(t, next, w.send("4915100000009"))
+	got := w.settled(next, 1)
+	assert.Equal(t, "dead-letter", got.op)
+	assert.Contains(t, got.reason, "send outcome unknown")
+	assert.Zero(t, w.api.calls("4915100000009"), "not sent again")
+	require.Eventually(t, func() bool { return w.store.get(next).Status == actors.StatusFailed }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, "send outcome unknown", w.store.get(next).Error.Title)
+	assert.Zero(t, w.claims.count(), "a re-drive may send it")
 }
