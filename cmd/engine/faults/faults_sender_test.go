@@ -4,16 +4,22 @@ package faults
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/wacc/engine/gateway/sandbox/cloudapi"
 )
 
 // armSend arms a send fault for the recipient waID at the WhatsApp
@@ -300,4 +306,87 @@ func Test43_WhatsAppRateLimits(t *testing.T) {
 	r.count("attempts_at_sandbox", total)
 	r.count("max_attempts_per_second_number", maxPerWindow(append(all, pa...), time.Second))
 	assert.LessOrEqual(t, maxPerWindow(append(all, pa...), time.Second), 20, "WHATSAPP_MPS paces the number")
+}
+
+// outsideSandbox is a WhatsApp sandbox served by the test process, so it
+// outlives the engine it serves (the built-in one dies with it): it posts
+// its callbacks to the engine's fixed port.
+func outsideSandbox(t *testing.T, enginePort int) (*cloudapi.Sandbox, string) {
+	t.Helper()
+	sb := cloudapi.New(cloudapi.Options{Log: zap.NewNop(), WebhookURL: fmt.Sprintf("http://127.0.0.1:%d/api/whatsapp/webhook", enginePort),
+		AppSecret: appSecret, StatusDelay: 50 * time.Millisecond, AssumeWindowOpen: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = srv.Serve(ln); done <- struct{}{} }()
+	go func() { _ = sb.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		_ = srv.Close()
+		<-done
+		<-done
+	})
+	return sb, "http://" + ln.Addr().String()
+}
+
+// Test41_KilledBetweenCallAndAck: the sandbox accepts a send but answers
+// it only seconds later; the engine is killed (SIGKILL) in between, after
+// WhatsApp has the message and before the sender recorded it or acked its
+// job. Restarted, the engine gets the job again (RabbitMQ redelivers it,
+// the start-up recovery publishes it again) and its send claim, left by
+// the dead process, stops a second send: the sandbox saw the message
+// once, the message is failed as "send outcome unknown" and dead-lettered
+// for an operator; later sends go out as usual.
+func Test41_KilledBetweenCallAndAck(t *testing.T) {
+	t.Parallel()
+	r := covers(t, 41)
+	node := startRabbit(t)
+	port := freePort(t)
+	sb, sandbox := outsideSandbox(t, port)
+	p := start(t, map[string]string{"PORT": fmt.Sprint(port), "RABBITMQ_URL": node.url(), "WHATSAPP_API_URL": sandbox,
+		"WHATSAPP_ACCESS_TOKEN": "faults-token", "WHATSAPP_PAIR_INTERVAL": "0"})
+	wa := "919814100411"
+	customersWrite(t, p, []string{wa})
+	token := p.admin()
+	require.NoError(t, sb.FailSends(wa, 1, cloudapi.SendSlow, 10*time.Second))
+	r.count("faults", 1)
+
+	st, id, convID := sendTextID(t, p, token, "+"+wa, "t41-killed")
+	require.Equal(t, 202, st)
+	require.Eventually(t, func() bool { return sentTexts(t, sandbox)["t41-killed"] == 1 }, 20*time.Second, 10*time.Millisecond,
+		"WhatsApp has the message")
+	_ = p.kill(syscall.SIGKILL) // its exit status is the kill's
+	r.count("sigkill", 1)
+
+	restarted := time.Now()
+	p.restart()
+	token = p.admin()
+	var reason string
+	require.Eventually(t, func() bool {
+		r, ok := deadLetters(t, p, token)[id]
+		reason = r
+		return ok
+	}, 60*time.Second, 100*time.Millisecond, "the redelivered job is settled")
+	r.timing("time_to_settle_after_restart", time.Since(restarted))
+	assert.Contains(t, reason, "send outcome unknown")
+	m := messageOf(t, p, token, convID, id)
+	require.NotNil(t, m)
+	assert.Equal(t, "failed", m["status"])
+	assert.Equal(t, "send outcome unknown", m["error"].(map[string]any)["title"])
+
+	st, _, _ = sendTextID(t, p, token, "+"+wa, "t41-after")
+	require.Equal(t, 202, st)
+	require.Eventually(t, func() bool { return sentTexts(t, sandbox)["t41-after"] == 1 }, 20*time.Second, 50*time.Millisecond)
+	time.Sleep(2 * time.Second) // a second send of the killed one would show by now
+	sent := sentTexts(t, sandbox)
+	calls := sent["t41-killed"]
+	r.count("mock_calls_killed_message", calls)
+	assert.Equal(t, 1, calls, "the idempotency record suppressed the second send")
+	b, _ := account(map[string]bool{"t41-killed": true, "t41-after": true}, nil, sent)
+	r.buckets(b)
+	assert.Zero(t, b.lost)
+	assert.Zero(t, b.unexpected)
+	assert.Zero(t, b.duplicated)
 }
