@@ -41,9 +41,9 @@ type whatsApp struct {
 	uploadFaults *uploadFaultBook
 	// sendFaults are the armed send faults per recipient.
 	sendFaults *sendFaultBook
-	windows      *windowBook
-	templates    *registry
-	holding      atomic.Int32 // requests held by the 0003 fault right now
+	windows    *windowBook
+	templates  *registry
+	holding    atomic.Int32 // requests held by the 0003 fault right now
 
 	mu    sync.Mutex
 	convs map[string]conversation // phone_number_id|wa_id|category
