@@ -100,6 +100,10 @@ func Test51_ExotelTimeoutThenRetry(t *testing.T) {
 	id2 := call(customer(droppedFirst))
 	time.Sleep(12 * time.Second) // past the client's 10 s timeout
 	assert.Empty(t, exotelCalls(t, exotel, droppedFirst), "no second connect while the first one's outcome is unknown")
+	// By now the 0009 call's connect has timed out (10 s) and been
+	// resolved: still one call.
+	assert.Len(t, exotelCalls(t, exotel, placedFirst), 1, "the timed-out connect was resolved by a lookup, not placed again")
+	r.timing("since_first_connect", time.Since(start))
 	st, body = p.api("GET", "/api/calls/"+id2, token, nil)
 	require.Equal(t, 200, st)
 	assert.NotEqual(t, "failed", body["data"].(map[string]any)["call"].(map[string]any)["status"], "not failed: it may yet be placed")
