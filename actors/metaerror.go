@@ -63,6 +63,10 @@ type ErrorRule struct {
 	// RecipientOnly: the limit concerns this recipient alone (131048,
 	// 131049, 131056), not the business number.
 	RecipientOnly bool
+	// NumberWide (130429): the business number's throughput is spent; every
+	// send from it waits out Delay, not only the refused one, so its
+	// queued sends do not all come back at once (a retry storm).
+	NumberWide bool
 	// TemplateUnusable (132xxx): the template as sent cannot be used; the
 	// template registry is told.
 	TemplateUnusable bool
@@ -99,7 +103,7 @@ const (
 // from the send or later in a failed status's errors[].
 var errorRules = map[int]ErrorRule{
 	// Retry with backoff.
-	130429: {Action: ErrorRetry, Delay: throughputDelay, Reason: "130429 throughput limit", Kind: FailureTransient, AgentReason: reasonRetry},
+	130429: {Action: ErrorRetry, Delay: throughputDelay, Reason: "130429 throughput limit", Kind: FailureTransient, NumberWide: true, AgentReason: reasonRetry},
 	131056: {Action: ErrorRetry, Delay: pairRateDelay, Reason: "131056 pair rate limit", Kind: FailureRecipientLimited, RecipientOnly: true,
 		AgentReason: "Too many messages to this customer in a short time; sends to them are paused briefly. Send it again in a minute."},
 	4:      {Action: ErrorRetry, Delay: appLimitDelay, Reason: "4 app call limit", Kind: FailureTransient, AgentReason: reasonRetry},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -64,9 +65,20 @@ type OutboundJob struct {
 	EnqueuedAt time.Time `json:"enqueuedAt"`
 }
 
+// ErrPublishUnknown means a publish may have queued its job or not: it
+// reached the broker, whose confirm never came (the connection died or
+// the wait for the confirm ran out). It wraps ErrUnavailable. The job may
+// be delivered, so the caller must not report the send as failed; it
+// keeps the message queued and has the job published again until a
+// publish is confirmed (a second job for one message is harmless: the
+// sender sends a message only while it is queued).
+var ErrPublishUnknown = fmt.Errorf("publish outcome unknown, the job may be queued: %w", ErrUnavailable)
+
 // OutboundPublisher puts jobs on the outbound queue. Publish returns nil
-// only once the job is durably queued (publisher confirm for RabbitMQ); an
-// error means it was not, and the caller must not acknowledge the send.
+// only once the job is durably queued (publisher confirm for RabbitMQ). An
+// error wrapping ErrPublishUnknown means the job may be queued; any other
+// error means it surely was not (never sent to the broker, refused or
+// returned unroutable), and the caller must not acknowledge the send.
 type OutboundPublisher interface {
 	Publish(ctx context.Context, job OutboundJob) error
 }

@@ -65,6 +65,11 @@ type Engine struct {
 
 const commandTimeout = 10 * time.Second
 
+// sendAnswerMargin is how long before commandTimeout a Send's actor must
+// have given up (Send.Deadline), leaving time for a refusal written after
+// a failed publish to come back.
+const sendAnswerMargin = 3 * time.Second
+
 type messagesPage struct {
 	Items      []actors.MessageView `json:"items"`
 	NextCursor string               `json:"nextCursor"`

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/wacc/engine/actors"
@@ -415,6 +416,9 @@ func (s *Server) dispatchSend(w http.ResponseWriter, r *http.Request, phoneID st
 		return
 	}
 	key := conversation.Key{PhoneNumberID: phoneID, WaID: cust.WaID}
+	// The actor gives up before we do, so its answer (queued, or surely
+	// not) always arrives: a send we answer 503 for is never sent.
+	cmd.Deadline = time.Now().Add(commandTimeout - sendAnswerMargin)
 	out, err := conversation.Ask(s.engine.Directory, key, cmd, commandTimeout)
 	switch {
 	case err == nil:

@@ -49,7 +49,10 @@ type Deps struct {
 	// engine's actors.Bus), including EventAgentRequested when an open
 	// conversation has no assignee; nil publishes nothing.
 	Publisher actors.Publisher
-	// Outbox takes queued sends; nil refuses sends.
+	// Outbox takes queued sends; nil refuses sends. A publish failing
+	// with actors.ErrPublishUnknown is an accepted send: the Outbox must
+	// publish such a job again until one is confirmed or the message is
+	// no longer queued (cmd wires a relay that does).
 	Outbox actors.OutboundPublisher
 	Config Config
 	Log    *zap.Logger

@@ -40,6 +40,12 @@
 //     engine's actors.Bus) with the conversation's key; an open conversation
 //     without an assignee publishes actors.EventAgentRequested, which is how
 //     the assigner hears of it (the actor holds no reference to it).
+//   - Sends: a message is persisted queued, then published to Deps.Outbox.
+//     A publish that surely queued nothing fails the message ("not queued;
+//     send it again", ErrQueueUnavailable); one whose outcome is unknown
+//     (actors.ErrPublishUnknown) keeps it queued and accepts the send, since
+//     the queue may deliver it: the Outbox publishes it again until
+//     confirmed, and the sender sends it once.
 //   - Failures: a failed outbound message, whether WhatsApp refused the send
 //     (SendOutcome) or reported the failure later in a failed status, gets
 //     the same consequences from the one table of Meta's codes

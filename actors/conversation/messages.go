@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/wacc/engine/actors"
 )
@@ -79,6 +80,11 @@ type Send struct {
 	// by this id, which the sender replaces with WhatsApp's. Empty for a
 	// message without one, or with a link.
 	MediaID string
+	// Deadline, when set, is when the caller stops waiting for the answer
+	// (wall clock): a Send reached after it is refused untouched (nothing
+	// stored or queued), and one under way is bounded by it, so the caller
+	// never hears "no answer" about a message that is then sent.
+	Deadline time.Time
 }
 
 // SendOutcome reports what WhatsApp answered to a send. The sender has

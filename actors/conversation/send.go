@@ -14,8 +14,17 @@ import (
 // send persists an outbound message as queued and puts it on the outbound
 // queue; free-form messages only inside the service window.
 func (a *Actor) send(m Send) Result {
+	if !m.Deadline.IsZero() && !time.Now().Before(m.Deadline) {
+		return Failed(fmt.Errorf("send message %s: reached after its caller stopped waiting (%s): %w", m.MessageID,
+			m.Deadline.Format(time.RFC3339Nano), actors.ErrUnavailable))
+	}
 	ctx, cancel := a.io()
 	defer cancel()
+	if !m.Deadline.IsZero() {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, m.Deadline)
+		defer stop()
+	}
 	if err := a.ensureLoaded(ctx); err != nil {
 		return Failed(err)
 	}
@@ -64,13 +73,13 @@ func (a *Actor) send(m Send) Result {
 		// The upload goes first on the same queue; the send waits for it
 		// (the sender holds a send whose medium is not uploaded yet).
 		upload.ConversationID, upload.To, upload.Priority, upload.EnqueuedAt = c.ID, c.WaID, m.Priority, now
-		if err := a.env.Outbox.Publish(ctx, *upload); err != nil {
+		if err := a.env.Outbox.Publish(ctx, *upload); err != nil && !a.mayBeQueued(msg, c, err) {
 			return a.failQueued(ctx, msg, c, err)
 		}
 	}
 	job := actors.OutboundJob{MessageID: msg.ID, ConversationID: c.ID, PhoneNumberID: c.PhoneNumberID, To: c.WaID, Priority: m.Priority,
 		Body: m.Body, MediaID: m.MediaID, Attempt: 1, EnqueuedAt: now}
-	if err := a.env.Outbox.Publish(ctx, job); err != nil {
+	if err := a.env.Outbox.Publish(ctx, job); err != nil && !a.mayBeQueued(msg, c, err) {
 		return a.failQueued(ctx, msg, c, err)
 	}
 	if a.env.Publisher != nil {
@@ -101,7 +110,22 @@ func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 	return nil
 }
 
-// failQueued records a message the queue did not take as failed, so it is
+// mayBeQueued reports whether a failed publish may have queued its job
+// after all (actors.ErrPublishUnknown): the broker may deliver it, so the
+// message stays queued and the send is accepted, never reported failed
+// while it may still go out. The Outbox publishes such a job again until
+// the queue confirms one (cmd's relay), and the sender sends a message
+// only while it is queued, so it goes out once.
+func (a *Actor) mayBeQueued(msg actors.Message, c actors.Conversation, err error) bool {
+	if !errors.Is(err, actors.ErrPublishUnknown) {
+		return false
+	}
+	a.log().Warn("outbound queue did not confirm a message; kept queued", zap.String("conversation_id", c.ID),
+		zap.String("message_id", msg.ID), zap.Error(err))
+	return true
+}
+
+// failQueued records a message the queue surely did not take as failed, so it is
 // never sent behind the caller's back, and answers ErrQueueUnavailable.
 // The publish that failed has usually spent the request's context (it
 // waited for the broker until the deadline), so the write gets a fresh

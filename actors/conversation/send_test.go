@@ -177,6 +177,46 @@ func TestQueueTimeoutMarksTheMessageFailed(t *testing.T) {
 	assert.Equal(t, actors.StatusFailed, h.store.message("out-1").Status)
 }
 
+// A publish whose outcome is unknown may have queued the job: the send is
+// accepted and the message stays queued (the Outbox publishes it again),
+// never reported failed while it may still go out.
+func TestUnknownPublishOutcomeAcceptsTheSend(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testConfig)
+	h.must(h.inbound("wamid.1", "hello"))
+	h.outbox.refuse(fmt.Errorf("publish message out-1: confirm lost: %w", actors.ErrPublishUnknown))
+	res, err := h.ask(text("out-1", "hi"))
+	require.NoError(t, err)
+	assert.Equal(t, "out-1", res.Message.ID)
+	assert.Equal(t, actors.StatusQueued, h.store.message("out-1").Status)
+}
+
+// A Send reached after its caller stopped waiting changes nothing: the
+// caller answered 503, so the message must never be queued.
+func TestSendAfterItsDeadlineChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, testConfig)
+	h.must(h.inbound("wamid.1", "hello"))
+	late := text("out-1", "hi")
+	late.Deadline = time.Now().Add(-time.Millisecond)
+	_, err := h.ask(late)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+	assert.Empty(t, h.outbox.published())
+	_, err = h.store.Message(context.Background(), "out-1")
+	require.ErrorIs(t, err, actors.ErrNotFound, "nothing stored")
+
+	// A publish under way is bounded by the deadline.
+	h2 := newHarness(t, testConfig, func(d *conversation.Deps) { d.Outbox = deadlineOutbox{} })
+	h2.must(h2.inbound("wamid.1", "hello"))
+	bounded := text("out-2", "hi")
+	bounded.Deadline = time.Now().Add(100 * time.Millisecond)
+	start := time.Now()
+	_, err = h2.ask(bounded)
+	require.ErrorIs(t, err, conversation.ErrQueueUnavailable)
+	assert.Less(t, time.Since(start), 2*time.Second, "the publish gave up at the deadline, not at the I/O timeout")
+	assert.Equal(t, actors.StatusFailed, h2.store.message("out-2").Status)
+}
+
 func TestSendOutcome(t *testing.T) {
 	t.Parallel()
 	windowClosed := &actors.WhatsAppError{Code: 131047, Title: "131047 re-engagement window closed"}

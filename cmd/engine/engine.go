@@ -48,6 +48,7 @@ type engine struct {
 	conv   *conversationEngine
 	out    *outbound
 	sender *sender.Sender
+	relay  *relay
 	audit  *audit.Log
 	gw     *gateway.Server
 	media  *engineMedia
@@ -147,8 +148,9 @@ func (e *engine) open(ctx context.Context) error {
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})
 	e.templates = newTemplates(cfg, e.store, e.out.client, log, reg)
+	e.relay = newRelay(e.out.queue, e.store, log)
 	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
-		outbox: newCountingPublisher(e.out.queue, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client}, log, reg); err != nil {
+		outbox: newCountingPublisher(e.relay, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client}, log, reg); err != nil {
 		return err
 	}
 	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.host, e.conv.pauses, reg)
@@ -307,6 +309,7 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return e.sender.Run(gctx) })
+	g.Go(func() error { return e.relay.Run(gctx) })
 	if m := e.conv.media; m != nil {
 		g.Go(func() error { return m.fetcher.Run(gctx) })
 	}

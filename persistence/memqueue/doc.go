@@ -15,6 +15,9 @@
 //     as MaxPriority), FIFO within a priority. A retried job joins the back
 //     of its priority when its delay ends; a redelivered job goes back to
 //     the front, in the order it was first delivered.
+//   - Publish is all or nothing: nil means queued, any error (ErrFull,
+//     ErrClosed, an ended ctx) means nothing was queued. It never returns
+//     actors.ErrPublishUnknown, the outcome RabbitMQ may leave unknown.
 //   - Bounded: at most Capacity (default 100000) jobs ready, delayed or
 //     unsettled; Publish beyond that fails with ErrFull, which wraps
 //     actors.ErrUnavailable (the edge answers 503). Retry and redelivery

@@ -36,8 +36,11 @@
 //     removes nothing) and Redrive (by message ids or all; unknown ids are
 //     ignored; redriven jobs come again with Attempt 1).
 //   - 1000 jobs published from 8 goroutines are all consumed exactly once.
-//   - Close is safe twice; afterwards Publish fails and Consume returns an
-//     error.
+//   - A failed publish queued nothing unless its error wraps
+//     actors.ErrPublishUnknown: one whose ctx had ended fails with the
+//     ctx's error before sending anything, and is not "unknown".
+//   - Close is safe twice; afterwards Publish fails with
+//     actors.ErrUnavailable (not unknown) and Consume returns an error.
 //
 // "Exactly once" and "nothing else" are checked without sleeping: after the
 // check the case publishes a sentinel job and starts a fresh consumer; a job

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) Queue) {
 		{name: "hold comes back after delay without using an attempt", check: checkHold},
 		{name: "dead letters listed and redriven", check: checkDeadLetters},
 		{name: "concurrent publishes consumed exactly once", check: checkConcurrent},
+		{name: "a publish that fails surely queued nothing unless its outcome is unknown", check: checkDefiniteFailure},
 		{name: "close is idempotent and final", check: checkClose},
 	}
 	for _, c := range cases {
@@ -543,7 +544,9 @@ func checkClose(t *testing.T, ctx context.Context, q Queue) {
 	publish(t, ctx, q, newJob("before-close", actors.PriorityBulk))
 	require.NoError(t, q.Close())
 	require.NoError(t, q.Close(), "second close")
-	assert.Error(t, q.Publish(ctx, newJob("after-close", actors.PriorityBulk)))
+	err := q.Publish(ctx, newJob("after-close", actors.PriorityBulk))
+	assert.ErrorIs(t, err, actors.ErrUnavailable)
+	assert.NotErrorIs(t, err, actors.ErrPublishUnknown, "a closed queue surely queued nothing")
 
 	done := make(chan error, 1)
 	go func() { done <- q.Consume(ctx, func(actors.Delivery) {}) }()
@@ -553,4 +556,19 @@ func checkClose(t *testing.T, ctx context.Context, q Queue) {
 	case <-time.After(waitFor):
 		t.Fatal("consume on a closed queue did not return")
 	}
+}
+
+// checkDefiniteFailure: a publish whose ctx has ended fails before it
+// sends anything, with an error that says so (not
+// actors.ErrPublishUnknown), and leaves nothing queued. Only an unknown
+// outcome may leave a job behind a failed publish; the in-process queue
+// never has one.
+func checkDefiniteFailure(t *testing.T, ctx context.Context, q Queue) {
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	err := q.Publish(done, newJob("cancelled", actors.PriorityReply))
+	require.Error(t, err, "publish with an ended ctx")
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, actors.ErrPublishUnknown, "nothing was sent: the outcome is known")
+	expectOnly(t, ctx, q)
 }

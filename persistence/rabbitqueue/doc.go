@@ -32,7 +32,14 @@
 //     unroutable (mandatory publishing; ErrUnroutable). A publish not
 //     confirmed within PublishTimeout (default 5s) or before ctx ends fails.
 //     Every failure that the edge should answer with 503 wraps
-//     actors.ErrUnavailable.
+//     actors.ErrUnavailable. A failure tells whether the job may be queued:
+//     ErrOutcomeUnknown (actors.ErrPublishUnknown) when a publish reached
+//     the broker and its confirm never came (lost with the connection, or
+//     still awaited at the deadline), so the broker may deliver it; any
+//     other error (never sent, ErrNacked, ErrUnroutable, ErrClosed before
+//     sending) means it was surely not queued. After an ErrUnroutable the
+//     topology is declared again at once (the queue or binding someone
+//     deleted comes back), so the publishes after it are routed.
 //   - Lost connection: one goroutine per Queue reconnects with doubling
 //     backoff (ReconnectMin..ReconnectMax), re-declares the topology and
 //     reopens the publisher channel. Publish during an outage waits for the

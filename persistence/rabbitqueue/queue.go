@@ -25,6 +25,11 @@ var (
 	// because no queue was bound for it (someone deleted or unbound a queue):
 	// the job was not queued.
 	ErrUnroutable = fmt.Errorf("message unroutable: %w", actors.ErrUnavailable)
+	// ErrOutcomeUnknown means a publish reached the broker but no confirm
+	// came back (the connection died, or the wait ran out): the job may be
+	// queued. It wraps actors.ErrPublishUnknown (and so
+	// actors.ErrUnavailable).
+	ErrOutcomeUnknown = fmt.Errorf("rabbitmq publish not confirmed: %w", actors.ErrPublishUnknown)
 	// ErrNacked means the broker refused a publish (basic.nack).
 	ErrNacked = fmt.Errorf("publish refused by broker: %w", actors.ErrUnavailable)
 	// ErrDeliveryLost means the channel a delivery came on is gone (its
@@ -51,7 +56,8 @@ type Queue struct {
 	topo topology
 	log  *zap.Logger
 
-	publishSeq atomic.Uint64
+	publishSeq  atomic.Uint64
+	redeclaring atomic.Bool // a redeclare after an unroutable publish runs
 
 	mu    sync.Mutex
 	cur   *session      // nil while reconnecting

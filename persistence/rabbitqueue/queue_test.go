@@ -236,10 +236,16 @@ func TestPublishDuringOutage(t *testing.T) {
 	require.NoError(t, next(t, deliveries).Ack())
 
 	p.Cut()
+	require.Eventually(t, func() bool { // the supervisor saw the loss: nothing is written during the outage
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.cur == nil
+	}, 5*time.Second, 10*time.Millisecond)
 	start := time.Now()
 	err := q.Publish(ctx, testJob("during"))
 	elapsed := time.Since(start)
 	require.ErrorIs(t, err, actors.ErrUnavailable)
+	require.NotErrorIs(t, err, actors.ErrPublishUnknown, "a publish that never reached the broker surely queued nothing")
 	assert.GreaterOrEqual(t, elapsed, timeout, "publish waits for a reconnect first")
 	assert.Less(t, elapsed, timeout+2*time.Second)
 
@@ -272,10 +278,47 @@ func TestUnconfirmedPublishTimesOut(t *testing.T) {
 	err := q.Publish(ctx, testJob("frozen"))
 	require.ErrorIs(t, err, actors.ErrUnavailable)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, ErrOutcomeUnknown, "the publish reached the socket: the broker may have it")
+	require.ErrorIs(t, err, actors.ErrPublishUnknown)
 	assert.GreaterOrEqual(t, time.Since(start), timeout)
 	p.Thaw()
 
 	require.NoError(t, q.Publish(ctx, testJob("thawed")))
+	// The unconfirmed publish was queued after all: that is why its
+	// outcome is unknown, not failed.
+	deliveries := consumeInto(t, q)
+	got := map[string]bool{}
+	for len(got) < 2 {
+		d := next(t, deliveries)
+		got[d.Job().MessageID] = true
+		require.NoError(t, d.Ack())
+	}
+	require.Equal(t, map[string]bool{"frozen": true, "thawed": true}, got)
+}
+
+func TestPublishLostWithConnectionIsUnknown(t *testing.T) {
+	p, proxyURL := startProxy(t)
+	const timeout = 600 * time.Millisecond
+	q, _ := openQueue(t, proxyURL, Options{PublishTimeout: timeout, ReconnectMin: time.Minute, ReconnectMax: time.Minute})
+	ctx := context.Background()
+
+	// Written, then the connection dies before the confirm, and no
+	// reconnect comes in time.
+	p.Freeze()
+	errc := make(chan error, 1)
+	go func() { errc <- q.Publish(ctx, testJob("cut")) }()
+	time.Sleep(100 * time.Millisecond)
+	p.Cut()
+	err := <-errc
+	require.ErrorIs(t, err, actors.ErrPublishUnknown)
+	require.ErrorIs(t, err, actors.ErrUnavailable)
+
+	// Refused by the broker, not unknown: unroutable.
+	q2, _ := openQueue(t, "", Options{})
+	require.NoError(t, admin(t).QueueUnbind(q2.topo.main, q2.topo.main, q2.topo.exchange, nil))
+	err = q2.Publish(ctx, testJob("unroutable"))
+	require.ErrorIs(t, err, ErrUnroutable)
+	require.NotErrorIs(t, err, actors.ErrPublishUnknown)
 }
 
 func TestUnroutablePublishIsAnError(t *testing.T) {
@@ -287,13 +330,19 @@ func TestUnroutablePublishIsAnError(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnroutable)
 	require.ErrorIs(t, err, actors.ErrUnavailable)
 
+	// The binding was declared again: the next publish is routed.
+	require.NoError(t, q.Publish(ctx, testJob("rebound")))
+	d := next(t, consumeInto(t, q))
+	require.Equal(t, "rebound", d.Job().MessageID, "the unroutable job was not queued")
+	require.NoError(t, d.Ack())
+
 	// A concurrent routable publish on the same channel is not confused
-	// with the returned one.
+	// with the returned one (a key nothing is bound to stays unroutable).
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
 		wg.Go(func() {
-			key := q.topo.main
+			key := "test.unbound." + q.topo.main
 			if i%2 == 0 {
 				key = q.topo.dead
 			}
@@ -305,7 +354,7 @@ func TestUnroutablePublishIsAnError(t *testing.T) {
 		if i%2 == 0 {
 			assert.NoError(t, err, "publish %d to the bound dead queue", i)
 		} else {
-			assert.ErrorIs(t, err, ErrUnroutable, "publish %d to the unbound main queue", i)
+			assert.ErrorIs(t, err, ErrUnroutable, "publish %d to an unbound key", i)
 		}
 	}
 }

@@ -9,4 +9,9 @@
 // applicable with the reason), the counts of delivery tests (lost,
 // recovered, unexpected, duplicated) and their timings. A line without a
 // test is listed as such, never left out.
+//
+// The engine binary is built with the faults tag too: it adds only a job
+// kind the sender panics on (the poison job of line 44), so a panic in
+// the handler can be caused from outside without a test-only path in
+// ordinary builds.
 package faults

@@ -3,8 +3,13 @@
 // Guarantees: a job is acknowledged only after its outcome is persisted
 // (the message's status: sent with its wamid, or failed with Meta's code). A
 // redelivered job whose message is no longer queued is acknowledged without a
-// second send, so a send reaches Meta twice only if the process died while
-// its HTTP request was in flight. Sends are shaped per business number
+// second send. With Options.Claims, each call to the Cloud API is claimed
+// first (an idempotency record "whatsapp.send:<message id>", released once
+// answered): a redelivered job whose claim was left by a process that died
+// during the call is not sent again; its message is failed ("send outcome
+// unknown", it may have reached the customer) and the job dead-lettered, so
+// a message reaches Meta at most once even across a crash (an operator's
+// re-drive sends it again). Sends are shaped per business number
 // (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
 // classified by Meta's code through the engine's one table
 // (actors.WhatsAppErrorRule, the same the conversations apply to failed
@@ -13,13 +18,23 @@
 // an agent can act on), or pausing the number (0/190, 368/131031/131042: an
 // error log, engine_sender_paused_total{scope="number"} and an operator
 // alert to every admin and supervisor) or the recipient on that number
-// (131048/131049: scope="recipient"). Pauses applies the pauses and alerts;
+// (131048/131049: scope="recipient"); a throughput limit (130429) holds
+// every send of the number for Meta's delay and a pair limit (131056)
+// every send to that recipient, so retries do not come back as a storm. Pauses applies the pauses and alerts;
 // one Pauses is shared with the conversations, so a failure Meta reports
 // late pauses the same shaper. A job whose number or
 // recipient is paused is put back untried until the pause ends
 // (engine_sends_total{outcome="held"}) without using an attempt, so a long
 // outage delays messages but fails none. A job that exhausts its attempts
-// by failures is dead-lettered and its message marked failed.
+// by failures is dead-lettered and its message marked failed; one that
+// fails for good (a permanent error such as 100, 131026 or 131047) is
+// marked failed at once and dead-lettered with Meta's reason ("failed for
+// good: <code> <reason>"), so the dead-letter list shows every send that
+// did not go out. A job whose handling panics is a failed attempt: the
+// panic is logged with its stack (engine_sends_total{outcome="panicked"}),
+// the job retried with backoff and dead-lettered with "handler panicked:
+// ..." once its attempts are spent; the sender keeps going. (Builds with
+// the faults tag add a job kind, JobFaultsPanic, that panics on purpose.)
 //
 // Our media travel on the same queue. An upload job (actors.JobMediaUpload)
 // streams the medium's bytes from the byte store to the business number's

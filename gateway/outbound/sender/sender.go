@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ type Options struct {
 	// Outbox is the queue the sender drains, to ask again for an upload
 	// that was lost (a send whose medium did not move for UploadStall).
 	Outbox actors.OutboundPublisher
+	// Claims, when set, records each send in flight (see SendClaims), so
+	// a send whose process died mid-call is not made twice.
+	Claims SendClaims
 	// MediaHold is the longest a send waiting for its medium's upload is
 	// put back for (DefaultMediaHold when zero; the first waits are
 	// shorter); UploadStall how long a medium may
@@ -91,7 +95,7 @@ type Sender struct {
 // New returns a Sender; Run starts it.
 func New(opts Options) *Sender {
 	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused)."}, []string{"outcome"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused, panicked: the handler panicked and the job was retried, unknown: an earlier send died mid-call and the message was failed, not sent again)."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
 	}
@@ -115,6 +119,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.recoverJob(ctx, d)
 			s.process(ctx, d)
 		}()
 	})
@@ -141,8 +146,27 @@ func (s *Sender) end(id string) {
 	s.mu.Unlock()
 }
 
+// recoverJob turns a panic while handling d into a failed attempt: the
+// job is retried with backoff and dead-lettered with the panic as its
+// reason once its attempts are spent, so a poison job never takes the
+// engine down and the queue keeps flowing.
+func (s *Sender) recoverJob(ctx context.Context, d actors.Delivery) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	job := d.Job()
+	log := s.log.With(zap.String("message_id", job.MessageID), zap.Int("attempt", job.Attempt))
+	log.Error("send handler panicked; the job is retried, then dead-lettered", zap.Any("panic", v), zap.Stack("stack"))
+	s.outcomes.WithLabelValues("panicked").Inc()
+	s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, time.Second), fmt.Sprintf("handler panicked: %v", v), log)
+}
+
 func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	job := d.Job()
+	if faultsHook != nil {
+		faultsHook(job)
+	}
 	if job.Kind == actors.JobMediaUpload {
 		s.processUpload(ctx, d)
 		return
@@ -203,14 +227,25 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		return
 	}
 
+	c, ok := s.claim(ctx, d, job, log)
+	if !ok {
+		return
+	}
 	start := time.Now()
 	wamid, err := s.opts.Client.Send(ctx, job.PhoneNumberID, body)
 	s.latency.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.record(ctx, job, actors.StatusSent, wamid, nil, false, log)
+		s.release(ctx, c, log)
 		s.outcomes.WithLabelValues("sent").Inc()
 		s.ack(d, log)
 		return
+	}
+	if ctx.Err() == nil {
+		// Answered (or refused before reaching Meta): the outcome is
+		// known. A call cut by shutdown keeps its claim: Meta may have
+		// the message.
+		s.release(ctx, c, log)
 	}
 	dec := whatsapp.Classify(err)
 	werr := failure(dec)
@@ -220,6 +255,11 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 			// 131056: hold back every message to this recipient, not just
 			// this one, for the pair-rate delay.
 			s.opts.Shaper.PauseRecipient(job.PhoneNumberID, job.To, time.Now().Add(dec.Delay))
+		}
+		if dec.NumberWide {
+			// 130429: the number's throughput is spent; its other sends
+			// wait too (held untried) instead of each meeting the limit.
+			s.opts.Shaper.PauseNumber(job.PhoneNumberID, time.Now().Add(dec.Delay))
 		}
 		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, dec.Delay), dec.Reason, log)
 	case whatsapp.PauseNumber:
@@ -231,11 +271,13 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		pause := s.pauses.pauseRecipient(job.PhoneNumberID, job.To, pick(s.opts.RecipientPause, dec.Delay))
 		log.Warn("recipient paused after WhatsApp's error", zap.Int("code", dec.Code), zap.String("reason", dec.Reason), zap.Error(err))
 		s.retry(ctx, d, job, pause, dec.Reason, log)
-	default: // Fail
+	default: // Fail: recorded, then dead-lettered with Meta's reason
 		log.Info("send failed for good", zap.Int("code", dec.Code), zap.String("reason", dec.Reason))
 		s.record(ctx, job, actors.StatusFailed, "", werr, dec.WindowClosed, log)
 		s.outcomes.WithLabelValues("failed").Inc()
-		s.ack(d, log)
+		if err := d.DeadLetter("failed for good: " + dec.Reason); err != nil {
+			log.Warn("dead-letter failed job; it may be redelivered and skipped", zap.Error(err))
+		}
 	}
 }
 

@@ -111,6 +111,8 @@ func (f *cloudAPI) calls(to string) int {
 type store struct {
 	mu   sync.Mutex
 	msgs map[string]actors.Message
+	// poison: reading this message panics, as a bug in a handler would.
+	poison string
 }
 
 var _ sender.Store = (*store)(nil)
@@ -118,6 +120,9 @@ var _ sender.Store = (*store)(nil)
 func (s *store) Message(_ context.Context, id string) (actors.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if id == s.poison {
+		panic("poison message " + id)
+	}
 	m, ok := s.msgs[id]
 	if !ok {
 		return actors.Message{}, fmt.Errorf("message %s: %w", id, actors.ErrNotFound)
@@ -264,6 +269,7 @@ type world struct {
 	rec      *recorder
 	outcomes *outcomes
 	reg      *prometheus.Registry
+	claims   *claims
 	n        atomic.Int32
 }
 
@@ -277,7 +283,7 @@ type options struct {
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
 	w := &world{t: t, api: newCloudAPI(t), store: &store{msgs: map[string]actors.Message{}}, outcomes: &outcomes{},
-		reg: prometheus.NewRegistry()}
+		reg: prometheus.NewRegistry(), claims: &claims{recs: map[string]actors.IdempotencyRecord{}}}
 	w.queue = memqueue.New(memqueue.Options{MaxAttempts: o.maxAttempts})
 	t.Cleanup(func() { _ = w.queue.Close() })
 	w.rec = &recorder{q: w.queue, settled: map[string][]settlement{}}
@@ -285,7 +291,7 @@ func newWorld(t *testing.T, o options) *world {
 		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
 	shaper := whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, PairBurst: 1000})
 	s := sender.New(sender.Options{Consumer: w.rec, Client: client, Shaper: shaper, Store: w.store, Directory: w.outcomes,
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause})
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause, Claims: w.claims})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -359,7 +365,7 @@ func TestSenderClassifiesMetasErrors(t *testing.T) {
 		pausedNumber, pausedRecipient bool
 	}{
 		// Retried with backoff.
-		{name: "130429 throughput", answer: answer{status: 400, code: 130429}, wantOp: "retry", wantMinDelay: time.Second},
+		{name: "130429 throughput", answer: answer{status: 400, code: 130429}, wantOp: "retry", wantMinDelay: time.Second, pausedNumber: true},
 		{name: "131056 pair rate", answer: answer{status: 400, code: 131056}, wantOp: "retry", wantMinDelay: 6 * time.Second, pausedRecipient: true},
 		{name: "4 app call limit", answer: answer{status: 400, code: 4}, wantOp: "retry", wantMinDelay: 30 * time.Second},
 		{name: "80007 account rate limit", answer: answer{status: 400, code: 80007}, wantOp: "retry", wantMinDelay: 30 * time.Second},
@@ -370,14 +376,14 @@ func TestSenderClassifiesMetasErrors(t *testing.T) {
 		{name: "5xx without Meta's error", answer: answer{status: 502, code: whatsapp.NoCode}, wantOp: "retry"},
 		{name: "timeout", answer: answer{hang: true}, wantOp: "retry"},
 		// Failed for good.
-		{name: "131047 window closed", answer: answer{status: 400, code: 131047}, wantOp: "ack", wantWindowClosed: true},
-		{name: "131026 undeliverable", answer: answer{status: 400, code: 131026}, wantOp: "ack"},
-		{name: "100 invalid parameter", answer: answer{status: 400, code: 100}, wantOp: "ack"},
-		{name: "132000 template parameters", answer: answer{status: 400, code: 132000}, wantOp: "ack"},
-		{name: "132001 template missing", answer: answer{status: 404, code: 132001}, wantOp: "ack"},
-		{name: "131051 unsupported type", answer: answer{status: 400, code: 131051}, wantOp: "ack"},
-		{name: "130472 experiment", answer: answer{status: 400, code: 130472}, wantOp: "ack"},
-		{name: "unknown code", answer: answer{status: 400, code: 987654}, wantOp: "ack"},
+		{name: "131047 window closed", answer: answer{status: 400, code: 131047}, wantOp: "dead-letter", wantWindowClosed: true},
+		{name: "131026 undeliverable", answer: answer{status: 400, code: 131026}, wantOp: "dead-letter"},
+		{name: "100 invalid parameter", answer: answer{status: 400, code: 100}, wantOp: "dead-letter"},
+		{name: "132000 template parameters", answer: answer{status: 400, code: 132000}, wantOp: "dead-letter"},
+		{name: "132001 template missing", answer: answer{status: 404, code: 132001}, wantOp: "dead-letter"},
+		{name: "131051 unsupported type", answer: answer{status: 400, code: 131051}, wantOp: "dead-letter"},
+		{name: "130472 experiment", answer: answer{status: 400, code: 130472}, wantOp: "dead-letter"},
+		{name: "unknown code", answer: answer{status: 400, code: 987654}, wantOp: "dead-letter"},
 		// The number paused.
 		{name: "0 auth exception", answer: answer{status: 401, code: 0}, wantOp: "retry", wantDelay: numberPause, pausedNumber: true},
 		{name: "190 token expired", answer: answer{status: 401, code: 190}, wantOp: "retry", wantDelay: numberPause, pausedNumber: true},
@@ -409,8 +415,10 @@ func TestSenderClassifiesMetasErrors(t *testing.T) {
 				assert.NotEmpty(t, got.reason)
 				assert.Equal(t, actors.StatusQueued, m.Status, "still queued: it will be tried again")
 				assert.Empty(t, w.outcomes.of(id), "nothing to tell the conversation yet")
-				assert.Equal(t, 1.0, w.counter("engine_sends_total", "outcome", "retried"))
-			case "ack":
+				// Counted just after the retry is settled.
+				assert.Eventually(t, func() bool { return w.counter("engine_sends_total", "outcome", "retried") == 1 }, 5*time.Second, 5*time.Millisecond)
+			case "dead-letter":
+				assert.True(t, strings.HasPrefix(got.reason, "failed for good: "), got.reason)
 				assert.Equal(t, actors.StatusFailed, m.Status)
 				require.NotNil(t, m.Error)
 				assert.Equal(t, max(tt.answer.code, 0), m.Error.Code)
@@ -512,6 +520,27 @@ func TestSendIsDeadLetteredAfterItsLastAttempt(t *testing.T) {
 	assert.Equal(t, 1.0, w.counter("engine_sends_total", "outcome", "dead_lettered"))
 }
 
+// A job that makes the handler panic is retried, then dead-lettered with
+// the panic as its reason; the sender keeps going.
+func TestPanickingJobIsDeadLetteredAfterItsAttempts(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{maxAttempts: 2})
+	w.store.mu.Lock()
+	w.store.poison = fmt.Sprintf("msg-%d", w.n.Load()+1)
+	w.store.mu.Unlock()
+	id := w.send("4915100000006")
+	assert.Equal(t, "retry", w.settled(id, 1).op)
+	last := w.settled(id, 2)
+	assert.Equal(t, "dead-letter", last.op)
+	assert.Contains(t, last.reason, "handler panicked: poison message "+id)
+	assert.Zero(t, w.api.calls("4915100000006"))
+	assert.Equal(t, 2.0, w.counter("engine_sends_total", "outcome", "panicked"))
+
+	good := w.send("4915100000007")
+	assert.Equal(t, "ack", w.settled(good, 1).op, "the queue keeps flowing")
+	assert.Equal(t, 1, w.api.calls("4915100000007"))
+}
+
 func TestRedeliveredSendIsNotSentTwice(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -556,4 +585,70 @@ func TestJobForAnUnknownMessageIsDeadLettered(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, dead, 1)
 	assert.Equal(t, "message not found", dead[0].Reason)
+}
+
+// claims is an idempotency-record store with the store contract's claim
+// rules (take over an unanswered claim whose lease ended).
+type claims struct {
+	mu   sync.Mutex
+	recs map[string]actors.IdempotencyRecord
+}
+
+func (c *claims) ClaimIdempotency(_ context.Context, rec actors.IdempotencyRecord) (actors.IdempotencyRecord, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, ok := c.recs[rec.Key]
+	switch {
+	case !ok || old.ExpiresAt.Before(rec.CreatedAt):
+		c.recs[rec.Key] = rec
+		return rec, nil
+	case old.Status == 0 && old.RequestHash == rec.RequestHash && old.LeaseUntil.Before(rec.CreatedAt):
+		old.Owner, old.LeaseUntil = rec.Owner, rec.LeaseUntil
+		c.recs[rec.Key] = old
+		return old, nil
+	}
+	return actors.IdempotencyRecord{}, actors.ErrDuplicate
+}
+
+func (c *claims) ReleaseIdempotency(_ context.Context, key, owner string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.recs[key]; ok && r.Owner == owner && r.Status == 0 {
+		delete(c.recs, key)
+	}
+	return nil
+}
+
+func (c *claims) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.recs)
+}
+
+// A send is claimed while in flight and released once answered; a job
+// whose claim was left by a process that died mid-call is not sent again:
+// its message fails as "send outcome unknown" and the job is dead-lettered.
+func TestClaimStopsASecondSendAfterACrash(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{})
+	id := w.send("4915100000008")
+	assert.Equal(t, "ack", w.settled(id, 1).op)
+	assert.Equal(t, 1, w.api.calls("4915100000008"))
+	require.Eventually(t, func() bool { return w.claims.count() == 0 }, 5*time.Second, 5*time.Millisecond, "released once answered")
+
+	// The claim a dead process left: its lease ended.
+	next := fmt.Sprintf("msg-%d", w.n.Load()+1)
+	past := time.Now().UTC().Add(-2 * time.Minute)
+	w.claims.mu.Lock()
+	w.claims.recs["whatsapp.send:"+next] = actors.IdempotencyRecord{Key: "whatsapp.send:" + next, RequestHash: next, Owner: "dead",
+		CreatedAt: past, ExpiresAt: past.Add(time.Hour), LeaseUntil: past.Add(time.Minute)}
+	w.claims.mu.Unlock()
+	require.Equal(t, next, w.send("4915100000009"))
+	got := w.settled(next, 1)
+	assert.Equal(t, "dead-letter", got.op)
+	assert.Contains(t, got.reason, "send outcome unknown")
+	assert.Zero(t, w.api.calls("4915100000009"), "not sent again")
+	require.Eventually(t, func() bool { return w.store.get(next).Status == actors.StatusFailed }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, "send outcome unknown", w.store.get(next).Error.Title)
+	assert.Zero(t, w.claims.count(), "a re-drive may send it")
 }

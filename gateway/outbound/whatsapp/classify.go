@@ -64,6 +64,9 @@ type Decision struct {
 	// RecipientOnly says the limit concerns this recipient alone (131056,
 	// 131048, 131049): hold back that recipient, not the business number.
 	RecipientOnly bool
+	// NumberWide says the business number's throughput is spent (130429):
+	// hold back every send from it for Delay.
+	NumberWide bool
 }
 
 // httpTooManyDelay is the least wait after an HTTP 429 that carries no
@@ -135,7 +138,7 @@ func classifyAPIError(e *APIError) Decision {
 			rule = actors.UnknownErrorRule(e.Code)
 		}
 		return Decision{Action: actionOf[rule.Action], Delay: rule.Delay, Code: e.Code, Reason: rule.Reason,
-			WindowClosed: rule.WindowClosed, RecipientOnly: rule.RecipientOnly}
+			WindowClosed: rule.WindowClosed, RecipientOnly: rule.RecipientOnly, NumberWide: rule.NumberWide}
 	}
 	d := Decision{Code: NoCode, Reason: "http " + strconv.Itoa(e.HTTPStatus)}
 	switch {

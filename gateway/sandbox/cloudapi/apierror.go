@@ -18,6 +18,7 @@ const (
 	CodeInvalidParameter   = 100    // Invalid parameter (HTTP 400)
 	CodeAccessToken        = 190    // Access token has expired / invalid (HTTP 401)
 	CodeRateLimit          = 130429 // Rate limit hit, Cloud API throughput (HTTP 400)
+	CodeSomethingWrong     = 131000 // Something went wrong (HTTP 500)
 	CodeUndeliverable      = 131026 // Message undeliverable (status webhook)
 	CodeReEngagement       = 131047 // Re-engagement message, outside the 24h window (status webhook)
 	CodeUnsupportedType    = 131051 // Unsupported message type (status webhook)

@@ -28,6 +28,8 @@
 //	POST   /sandbox/whatsapp/media/{id}/faults       {"fault","count"}: fail the next count downloads (see Media)
 //	GET    /sandbox/whatsapp/media/{id}              a stored medium's MediaState (downloads, armed fault)
 //	POST   /sandbox/whatsapp/uploads/faults          {"phoneNumberId","fault","count"}: fail the next uploads
+//	POST   /sandbox/whatsapp/sends/faults           {"to","fault","count","delayMs"?}: fail the next sends to a wa_id
+//	GET    /sandbox/whatsapp/sends/faults?to=       SendAttempts: when each send to that wa_id arrived, the armed fault
 //	POST   /sandbox/whatsapp/templates/update        {"id" | "name"+"language", "status"?, "quality"?, "reason"?}
 //	GET    /sandbox/whatsapp/sent[?to=][&after=]     {"items":[{"to","type","body","wamid","at","phoneNumberId","seq"}]}
 //	DELETE /sandbox/whatsapp/sent                    Reset
@@ -148,6 +150,18 @@
 // or Sandbox.FailUploads: server_error (HTTP 503, code 2), timeout (held,
 // then dropped; nothing stored) or rejected (HTTP 400, code 131053, Media
 // upload error).
+//
+// Send faults are armed per recipient wa_id for its next N sends by
+// POST /sandbox/whatsapp/sends/faults {"to","fault","count"} or
+// Sandbox.FailSends, answered in Meta's error format before anything is
+// accepted: server_error (HTTP 500, code 131000), unavailable (HTTP 503,
+// code 2), rejected (HTTP 400, code 100, permanent), rate_limit (HTTP 400,
+// code 130429), pair_rate_limit (HTTP 400, code 131056), timeout (held,
+// then dropped; nothing sent), or slow with "delayMs" (accepted and
+// recorded at once, answered after the delay: a client that dies meanwhile
+// sent it without knowing). From the first arming on, every valid send to
+// that wa_id is timed (GET /sandbox/whatsapp/sends/faults?to=), so a test
+// counts attempts per second. They apply before the suffix table below.
 //
 // # Failure injection
 //

@@ -148,3 +148,54 @@ func TestTimeoutInjection(t *testing.T) {
 		}
 	})
 }
+
+func TestSendFaults(t *testing.T) {
+	h := newHarness(t, Options{}, true)
+	post := func(body string) apiResult {
+		return h.do(t, "POST", "/sandbox/whatsapp/sends/faults", "", []byte(body), "application/json")
+	}
+	text := func(to string) apiResult {
+		return h.send(t, `{"messaging_product":"whatsapp","to":"`+to+`","type":"text","text":{"body":"hi"}}`)
+	}
+	cases := []struct {
+		fault  string
+		status int
+		code   int
+	}{
+		{"server_error", 500, CodeSomethingWrong},
+		{"unavailable", 503, CodeAPIService},
+		{"rejected", 400, CodeInvalidParameter},
+		{"rate_limit", 400, CodeRateLimit},
+		{"pair_rate_limit", 400, CodePairRateLimit},
+	}
+	for i, tc := range cases {
+		to := "91981234500" + string(rune('1'+i)) + "0"
+		require.Equal(t, 200, post(`{"to":"`+to+`","fault":"`+tc.fault+`","count":2}`).status)
+		for n := 0; n < 2; n++ {
+			res := text(to)
+			require.Equal(t, tc.status, res.status, "%s send %d: %s", tc.fault, n+1, res.raw)
+			e := res.errorObject(t)
+			assert.Equal(t, float64(tc.code), e["code"], tc.fault)
+			assert.Equal(t, "OAuthException", e["type"])
+			assert.NotEmpty(t, e["fbtrace_id"])
+		}
+		require.Equal(t, 200, text(to).status, "%s: disarmed after count sends", tc.fault)
+		st := h.sb.SendAttempts(to)
+		assert.Len(t, st.Attempts, 3, "every attempt is timed")
+		assert.Zero(t, st.Left)
+	}
+
+	// slow: accepted and recorded before the answer comes.
+	to := "919812345999"
+	require.Equal(t, 200, post(`{"to":"`+to+`","fault":"slow","count":1,"delayMs":400}`).status)
+	start := time.Now()
+	require.Equal(t, 200, text(to).status)
+	assert.GreaterOrEqual(t, time.Since(start), 400*time.Millisecond)
+
+	for _, bad := range []string{`{"to":"1","fault":"nope","count":1}`, `{"to":"1","fault":"slow","count":1}`,
+		`{"to":"1","fault":"rejected","count":1,"delayMs":10}`, `{"to":"","fault":"rejected","count":1}`, `{"to":"1","fault":"rejected","count":0}`, `[]`} {
+		res := post(bad)
+		assert.Equal(t, 400, res.status, bad)
+		assert.Contains(t, string(res.raw), "VALIDATION_ERROR", bad)
+	}
+}

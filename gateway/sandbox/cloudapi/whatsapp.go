@@ -39,9 +39,11 @@ type whatsApp struct {
 	signer   urlSigner
 	// uploadFaults are the armed upload faults per business number.
 	uploadFaults *uploadFaultBook
-	windows      *windowBook
-	templates    *registry
-	holding      atomic.Int32 // requests held by the 0003 fault right now
+	// sendFaults are the armed send faults per recipient.
+	sendFaults *sendFaultBook
+	windows    *windowBook
+	templates  *registry
+	holding    atomic.Int32 // requests held by the 0003 fault right now
 
 	mu    sync.Mutex
 	convs map[string]conversation // phone_number_id|wa_id|category
@@ -55,6 +57,7 @@ func newWhatsApp(o Options, log *zap.Logger, disp *dispatcher, stopping func() <
 		media:        newMediaStore(o),
 		signer:       urlSigner{key: randomKey()},
 		uploadFaults: newUploadFaultBook(),
+		sendFaults:   newSendFaultBook(),
 		windows:      newWindowBook(o.ServiceWindow, o.AssumeWindowOpen),
 		templates:    newRegistry(o.Templates),
 		convs:        map[string]conversation{},
@@ -78,6 +81,8 @@ func (w *whatsApp) mount(r chi.Router) {
 		r.Post("/inbound", w.handleInbound)
 		r.Post("/media/{id}/faults", w.handleMediaFaults)
 		r.Post("/uploads/faults", w.handleUploadFaults)
+		r.Post("/sends/faults", w.handleSendFaults)
+		r.Get("/sends/faults", w.handleSendAttempts)
 		r.Get("/media/{id}", w.handleMediaState)
 		r.Get("/sent", w.handleSentList)
 		r.Delete("/sent", w.handleSentReset)
@@ -91,6 +96,7 @@ func (w *whatsApp) mount(r chi.Router) {
 func (w *whatsApp) reset() {
 	w.rec.reset()
 	w.faults.reset()
+	w.sendFaults.reset()
 	w.mu.Lock()
 	w.convs = map[string]conversation{}
 	w.mu.Unlock()
@@ -161,8 +167,17 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	out := w.faults.decide(msg)
 	log := w.log.WithLazy(zap.String("phone_number_id", phoneNumberID), zap.String("to", maskPhone(msg.waID)))
+	armed := w.sendFaults.take(msg.waID, w.opts.Now())
+	if e := armed.fault.answer(); e != nil {
+		log.Debug("send refused by an armed fault", zap.String("fault", string(armed.fault)), zap.Int("code", e.code))
+		writeAPIError(rw, e)
+		return
+	}
+	out := w.faults.decide(msg)
+	if armed.fault == SendTimeout {
+		out = outcome{hold: true}
+	}
 	switch {
 	case out.reject != nil:
 		log.Debug("send refused by failure injection", zap.Int("code", out.reject.code))
@@ -220,6 +235,9 @@ func (w *whatsApp) handleSend(rw http.ResponseWriter, r *http.Request) {
 	if msg.typ == "template" {
 		resp.Messages[0].MessageStatus = "accepted"
 	}
+	if armed.fault == SendSlow {
+		w.delay(r, armed.delay)
+	}
 	writeGraph(rw, http.StatusOK, resp)
 }
 
@@ -242,6 +260,17 @@ func categoryOf(m *validMessage, tpl Template) string {
 		return "service"
 	}
 	return pricingCategory(tpl.Category)
+}
+
+// delay waits for d, the client giving up, or Run stopping.
+func (w *whatsApp) delay(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-w.stopping():
+	}
 }
 
 // hold waits for TimeoutHold, the client giving up, or Run stopping.
