@@ -118,7 +118,10 @@ func Test45_RedisDown(t *testing.T) {
 	down := func(what string, n int) {
 		t.Helper()
 		began := time.Now()
-		require.Eventually(t, func() bool { st, deps := p.readyz(); return st == 503 && strings.Contains(strings.Join(deps, ","), "redis") },
+		require.Eventually(t, func() bool {
+			st, deps := p.readyz()
+			return st == 503 && strings.Contains(strings.Join(deps, ","), "redis")
+		},
 			20*time.Second, 100*time.Millisecond, "%s: /readyz names redis", what)
 		r.timing("time_to_readyz_503_"+what, time.Since(began))
 		limiterErrs := p.metricValue("engine_rate_limiter_errors_total")
