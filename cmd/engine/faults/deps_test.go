@@ -188,5 +188,12 @@ func Test45_RedisDown(t *testing.T) {
 	assert.Equal(t, 200, st)
 }
 
-// metricsURL is where the engine serves /metrics.
-func (p *proc) metricsURL() string { return p.url }
+// metricsURL is the engine's operations listener (METRICS_ADDR), where
+// /metrics and the detailed /readyz are.
+func (p *proc) metricsURL() string {
+	p.t.Helper()
+	var addr string
+	require.Eventually(p.t, func() bool { addr = p.ops.String(); return addr != "" }, 10*time.Second, 10*time.Millisecond,
+		"the engine logged no \"metrics listening\" line")
+	return "http://" + addr
+}
