@@ -100,8 +100,8 @@ func (s *shard) receiveParked(c actor.Context, m envelope) bool {
 		return false
 	}
 	if c.Sender() != nil {
-		c.Respond(conversation.Failed(fmt.Errorf("conversation %s is parked after repeated failures until %s: %w",
-			m.key.Name(), p.until.UTC().Format(time.RFC3339), actors.ErrUnavailable)))
+		c.Respond(conversation.Failed(fmt.Errorf("%s until %s: %w",
+			m.key.Name(), p.until.UTC().Format(time.RFC3339), conversation.ErrParked)))
 		return true
 	}
 	if len(p.held) >= parkedBacklog {

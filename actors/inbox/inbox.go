@@ -8,7 +8,9 @@
 // dispatched oldest first and, within a batch, in body order; each
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. Applying twice is harmless: conversations drop
-// duplicate wamids and statuses only move forward.
+// duplicate wamids and statuses only move forward. An entry refused only by
+// parked conversations (conversation.ErrParked) waits for the park to end:
+// it is tried again without counting an attempt.
 //
 // Template webhooks (status, quality, components, category) are handed to
 // the template registry (HandleTemplates) before the entry's messages and
@@ -270,15 +272,27 @@ func (d *Dispatcher) keepErrors(ctx context.Context, e actors.InboxEntry, errs [
 // counts an attempt for the others.
 func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	entries, bad := r.entries, r.bad
+	// deferred are entries refused only by parked conversations: kept and
+	// tried again, without counting an attempt (the park ends by itself).
+	deferred := map[int]bool{}
 	for _, j := range r.jobs {
 		if _, err := conversation.Await(j.key, j.reply); err != nil {
+			if errors.Is(err, conversation.ErrParked) && !bad[j.entry] {
+				deferred[j.entry] = true
+				d.log.Debug("webhook item waits for its parked conversation", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
+				continue
+			}
 			bad[j.entry] = true
+			delete(deferred, j.entry)
 			d.log.Warn("apply webhook item", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
 		}
 	}
 	var done []string
 	now := time.Now()
 	for i, e := range entries {
+		if deferred[i] {
+			continue
+		}
 		if !bad[i] {
 			done = append(done, e.ID)
 			d.lag.Observe(now.Sub(e.ReceivedAt).Seconds())
@@ -299,7 +313,7 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 		}
 		d.applied.Add(float64(len(done)))
 	}
-	if len(done) < len(entries) {
+	if len(done)+len(deferred) < len(entries) {
 		return errors.New("some webhook items could not be applied")
 	}
 	return nil
