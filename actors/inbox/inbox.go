@@ -36,6 +36,10 @@ import (
 // log and the engine_inbox_stuck_total metric, for a person to look at.
 const MaxAttempts = 20
 
+// parkedRetry is how long an entry refused only by parked conversations
+// waits before it is dispatched again.
+const parkedRetry = 2 * time.Second
+
 // Parser decodes a webhook body.
 type Parser func(body []byte) (actors.WebhookBatch, error)
 
@@ -54,6 +58,9 @@ type Dispatcher struct {
 	wake      chan struct{}
 	batch     int
 	timeout   time.Duration
+	// deferred are entries refused only by parked conversations, not read
+	// again before the time given (Run's goroutine only).
+	deferred map[string]time.Time
 
 	applied  prometheus.Counter
 	failures prometheus.Counter
@@ -89,7 +96,7 @@ func New(o Options) *Dispatcher {
 	}
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
 		log:  log.With(zap.String("component", "inbox")),
-		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second,
+		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second, deferred: map[string]time.Time{},
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
 		stuck:    prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_stuck_total", Help: "Webhook bodies set aside after too many failed attempts."}),
@@ -188,7 +195,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 	if inFlight != nil {
 		skip = len(inFlight.entries)
 	}
-	entries, err := d.store.PendingInbox(ctx, d.batch+skip)
+	now := time.Now()
+	for id, until := range d.deferred {
+		if now.After(until) {
+			delete(d.deferred, id)
+		}
+	}
+	entries, err := d.store.PendingInbox(ctx, d.batch+skip+len(d.deferred))
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +213,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 	}
 	kept := entries[:0]
 	for _, e := range entries {
-		if !busy[e.ID] && e.Attempts < MaxAttempts {
+		if _, later := d.deferred[e.ID]; !busy[e.ID] && !later && e.Attempts < MaxAttempts {
 			kept = append(kept, e)
 		}
 	}
@@ -291,6 +304,7 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	now := time.Now()
 	for i, e := range entries {
 		if deferred[i] {
+			d.deferred[e.ID] = now.Add(parkedRetry)
 			continue
 		}
 		if !bad[i] {
