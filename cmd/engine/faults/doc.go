@@ -8,5 +8,8 @@
 // line with its result (pass, fail, not covered yet with the reason, or not
 // applicable with the reason), the counts of delivery tests (lost,
 // recovered, unexpected, duplicated) and their timings. A line without a
-// test is listed as such, never left out.
+// test is listed as such, never left out. TestMain builds the engine with
+// the faults tag, which adds the hooks some tests fire (a conversation
+// actor that panics on conversation.PanicText); the binaries the engine
+// ships are built without it.
 package faults
