@@ -3,6 +3,7 @@ package configs
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -88,6 +89,7 @@ type Config struct {
 	RabbitMQCallQueue     string        `env:"RABBITMQ_CALL_QUEUE" doc:"name of the Exotel call queue (and prefix of its retry and dead-letter queues); must differ from RABBITMQ_QUEUE"`
 	SandboxStatusDelay    time.Duration `env:"SANDBOX_STATUS_DELAY" doc:"delay between the sandbox's sent, delivered and read callbacks"`
 	PprofAddr             string        `env:"PPROF_ADDR" doc:"address of the admin-only pprof listener (e.g. 127.0.0.1:6060); empty: off"`
+	MetricsAddr           string        `env:"METRICS_ADDR" doc:"address of the operations listener (GET /metrics, /readyz with every dependency's detail, /healthz), never the API port; keep it on loopback or an admin network; empty or off: none (the API port's /metrics needs an admin token in every case). The default port, when busy, falls back to a free loopback port (logged)"`
 	SandboxPort           int           `env:"SANDBOX_PORT" doc:"port of the built-in WhatsApp sandbox (when WHATSAPP_ACCESS_TOKEN is unset); unset and equal to PORT, any free port"`
 	SandboxWABAID         string        `env:"SANDBOX_WABA_ID" doc:"WhatsApp Business Account id of the built-in sandbox: entry[].id of its webhooks and the {waba_id} of its message template endpoints"`
 	SandboxPricing        string        `env:"SANDBOX_PRICING" doc:"pricing model of the sandbox's status webhooks: PMP (per-message, Meta's model since July 2025) or CBP (conversation-based)"`
@@ -116,8 +118,17 @@ type Config struct {
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" doc:"bound on reaching MongoDB, Redis and RabbitMQ at start-up; the engine exits naming the one it could not reach"`
 }
 
+// DefaultMetricsAddr is METRICS_ADDR's default: loopback only.
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
+// MetricsOff reports whether METRICS_ADDR disables the operations listener.
+func (c Config) MetricsOff() bool {
+	return c.MetricsAddr == "" || strings.EqualFold(c.MetricsAddr, "off")
+}
+
 // Defaults returns the configuration used when no variable is set: a working
 // development engine on embedded storage.
+
 func Defaults() Config {
 	return Config{
 		AppEnv:                 EnvDevelopment,
@@ -140,6 +151,7 @@ func Defaults() Config {
 		CacheTTL:               5 * time.Minute,
 		AuditBuffer:            100000,
 		ShutdownTimeout:        15 * time.Second,
+		MetricsAddr:            DefaultMetricsAddr,
 		ServiceWindow:          24 * time.Hour,
 		WindowWarning:          time.Hour,
 		WebhookMaxBytes:        3 << 20,

@@ -3,8 +3,10 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -237,6 +239,15 @@ func validateWhatsApp(c Config, r *report) {
 		r.durationIn("WHATSAPP_TEMPLATE_SYNC_INTERVAL", d, time.Minute, 7*24*time.Hour, "1m and 7d (or 0)")
 	}
 	r.durationIn("SANDBOX_STATUS_DELAY", c.SandboxStatusDelay, 0, time.Minute, "0 and 1m")
+	if !c.MetricsOff() {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			r.bad("METRICS_ADDR", "must be host:port (127.0.0.1:9090), empty or off, got %q", c.MetricsAddr)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			r.bad("METRICS_ADDR", "port must be 0-65535, got %q", port)
+		} else if n != 0 && n == c.Port {
+			r.bad("METRICS_ADDR", "must not be the API's PORT (%d): its details are not for the public port", c.Port)
+		}
+	}
 	r.intIn("SANDBOX_PORT", int64(c.SandboxPort), 0, 65535)
 	if c.SandboxRuns() && c.SandboxPort != 0 && c.SandboxPort == c.Port {
 		r.bad("SANDBOX_PORT", "must differ from PORT (both %d): the sandbox and the API cannot share a port", c.Port)

@@ -220,10 +220,10 @@ func TestCustomerCacheNeverServesStale(t *testing.T) {
 	// Once the invalidation hold-off has passed, reads are served from the cache.
 	require.Eventually(t, func() bool {
 		h.call("GET", "/api/customers/"+id, agent.Access, nil)
-		m := h.call("GET", "/metrics", "", nil)
+		m := h.ops("GET", "/metrics")
 		return strings.Contains(string(m.Raw), `engine_cache_lookups_total{cache="customers",result="hit"}`)
 	}, 5*time.Second, 50*time.Millisecond)
-	metrics := h.call("GET", "/metrics", "", nil)
+	metrics := h.ops("GET", "/metrics")
 	require.Contains(t, string(metrics.Raw), `engine_cache_lookups_total{cache="customers",result="hit"}`)
 	require.Contains(t, string(metrics.Raw), `engine_cache_lookups_total{cache="customers",result="miss"}`)
 }

@@ -21,7 +21,12 @@
 // nothing. Media are served as sandboxed attachments to
 // whoever app.MediaVisible lets see them (404 for anyone else).
 // /readyz pings every Check it was given (store, Redis, RabbitMQ) and
-// answers 503 naming each one that fails.
+// answers 503 naming each one that fails; on the API port that is all it
+// says, and /metrics needs users:manage. OpsHandler serves the operations
+// listener (the engine's METRICS_ADDR, loopback by default): /metrics
+// without a token, /readyz with each dependency's state, ping time and
+// error, and /healthz. A webhook waits at most 5 s for its inbox write,
+// then is answered 503 (Meta retries).
 //
 // An Idempotency-Key is claimed for its request with a lease a little
 // longer than WriteTimeout (the longest a request may run: its context ends

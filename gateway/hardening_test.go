@@ -231,9 +231,20 @@ func TestHealthReadyMetrics(t *testing.T) {
 	require.Equal(t, 200, h.call("GET", "/healthz", "", nil).Status)
 	ready := h.call("GET", "/readyz", "", nil)
 	require.Equal(t, 200, ready.Status, ready.String())
-	assert.Equal(t, "up", ready.data()["dependencies"].(map[string]any)["store"])
+	assert.Equal(t, "ready", ready.data()["state"])
+	assert.NotContains(t, ready.data(), "dependencies", "no detail on the API port")
+	// The detail is on the operations listener.
+	opsReady := h.ops("GET", "/readyz")
+	require.Equal(t, 200, opsReady.Status)
+	assert.Equal(t, "up", opsReady.data()["dependencies"].(map[string]any)["store"].(map[string]any)["state"])
 
-	m := h.call("GET", "/metrics", "", nil)
+	// /metrics on the API port: admins only; open on the operations listener.
+	assert.Equal(t, 401, h.call("GET", "/metrics", "", nil).Status)
+	assert.Equal(t, 403, h.call("GET", "/metrics", h.register().Access, nil).Status)
+	adminMetrics := h.call("GET", "/metrics", h.userWithRole(actors.RoleAdmin).Access, nil)
+	require.Equal(t, 200, adminMetrics.Status)
+	assert.Contains(t, string(adminMetrics.Raw), "engine_http_requests_total")
+	m := h.ops("GET", "/metrics")
 	require.Equal(t, 200, m.Status)
 	body := string(m.Raw)
 	assert.Contains(t, body, `engine_http_requests_total{method="GET",route="/readyz",status="200"}`)
@@ -339,7 +350,7 @@ func TestAuditSurvivesStoreOutage(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return gate.attempts.Load() >= 2 }, 5*time.Second, 10*time.Millisecond, "writes are retried")
 	require.Greater(t, h.audit.Pending(), 0)
-	m := h.call("GET", "/metrics", "", nil)
+	m := h.ops("GET", "/metrics")
 	assert.Contains(t, string(m.Raw), "engine_audit_retries_total")
 	gate.failing.Store(false)
 	recs := h.auditRecords(actors.AuditFilter{Action: "customers.create"})

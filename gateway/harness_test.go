@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -162,6 +163,18 @@ type response struct {
 	Header http.Header
 	Raw    []byte
 	Env    map[string]any
+}
+
+// ops calls the operations listener's handler (METRICS_ADDR in the engine).
+func (h *harness) ops(method, path string) response {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	h.srv.OpsHandler().ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	out := response{Status: rec.Code, Header: rec.Header(), Raw: rec.Body.Bytes()}
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		require.NoError(h.t, json.Unmarshal(out.Raw, &out.Env), "body %s", out.Raw)
+	}
+	return out
 }
 
 func (r response) data() map[string]any {

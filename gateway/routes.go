@@ -109,8 +109,8 @@ func (s *Server) engineRoutes() []route {
 func (s *Server) foundationRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/healthz", handler: s.handleHealthz, tag: "operations", summary: "Process is up", status: 200},
-		{method: "GET", pattern: "/readyz", handler: s.handleReadyz, tag: "operations", summary: "Dependencies are reachable (503 names the failing one)", status: 200},
-		{method: "GET", pattern: "/metrics", handler: s.handleMetrics, tag: "operations", summary: "Prometheus metrics (text format)", status: 200},
+		{method: "GET", pattern: "/readyz", handler: s.handleReadyz, tag: "operations", summary: "Dependencies are reachable (503 names the failing one); details only on METRICS_ADDR", status: 200},
+		{method: "GET", pattern: "/metrics", handler: s.handleMetrics, perm: actors.PermUsersManage, tag: "operations", summary: "Prometheus metrics (text format); admins only here, open on METRICS_ADDR", status: 200},
 		{method: "GET", pattern: "/api/openapi.json", handler: s.handleOpenAPI, limited: true, tag: "operations", summary: "This OpenAPI 3.1 document", status: 200},
 
 		{method: "POST", pattern: "/api/auth/register", handler: s.handleRegister, limited: true, authLimited: true, tag: "auth",

@@ -264,20 +264,32 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeData(w, http.StatusOK, map[string]string{"state": "up"})
 }
 
-// handleReadyz pings every dependency; 503 names the failing ones.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+// handleReadyz is the API port's readiness probe for load balancers: 200
+// {state} or 503 naming the failing dependencies, no more (the detail is
+// on the operations listener, see OpsHandler).
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) { s.readyz(w, r, false) }
+
+// readyz pings every dependency; 503 names the failing ones. detailed adds
+// each dependency's state, ping time and error.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, detailed bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	deps := map[string]string{}
+	deps := map[string]dependencyState{}
 	var failed []FieldError
 	for _, c := range s.checks {
-		if err := c.Ping(ctx); err != nil {
-			deps[c.Name] = "down"
-			failed = append(failed, FieldError{Field: c.Name, Message: "not reachable", Code: "DOWN"})
+		began := time.Now()
+		err := c.Ping(ctx)
+		st := dependencyState{State: "up", PingMs: float64(time.Since(began).Microseconds()) / 1000}
+		if err != nil {
+			st.State, st.Error = "down", err.Error()
+			msg := "not reachable"
+			if detailed {
+				msg += ": " + err.Error()
+			}
+			failed = append(failed, FieldError{Field: c.Name, Message: msg, Code: "DOWN"})
 			s.log.Warn("readiness check failed", zap.String("dependency", c.Name), zap.Error(err))
-			continue
 		}
-		deps[c.Name] = "up"
+		deps[c.Name] = st
 	}
 	if len(failed) > 0 {
 		e := errf(http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+joinFields(failed)+" unreachable")
@@ -285,7 +297,30 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
+	if !detailed {
+		writeData(w, http.StatusOK, map[string]any{"state": "ready"})
+		return
+	}
 	writeData(w, http.StatusOK, map[string]any{"state": "ready", "dependencies": deps})
+}
+
+// dependencyState is one dependency in the operations listener's /readyz.
+type dependencyState struct {
+	State  string  `json:"state"`
+	PingMs float64 `json:"pingMs"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// OpsHandler serves the operations listener (METRICS_ADDR): GET /metrics
+// without a token, GET /readyz with every dependency's state, ping time
+// and error, and GET /healthz. Bind it to loopback or an admin network,
+// never beside the public API.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", s.handleMetrics)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { s.readyz(w, r, true) })
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	return withRequestID(mux)
 }
 
 func joinFields(fs []FieldError) string {

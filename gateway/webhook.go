@@ -115,10 +115,20 @@ type commitReq struct {
 
 var errInboxBusy = errors.New("inbox queue is full")
 
+// commitBudget bounds how long a webhook waits for its inbox write, and one
+// inbox write: a store slower than this is answered 503 within a few
+// seconds (Meta retries) instead of holding Meta's request, and a backlog
+// of writes queued behind a hung one cannot stretch the wait. A write that
+// lands after its webhook was refused makes Meta's retry a duplicate, which
+// the conversation drops.
+const commitBudget = 5 * time.Second
+
 func (c *committer) commit(ctx context.Context, e actors.InboxEntry) error {
 	if c == nil || c.inbox == nil {
 		return errors.New("no inbox configured")
 	}
+	ctx, cancel := context.WithTimeout(ctx, commitBudget)
+	defer cancel()
 	req := commitReq{entry: e, done: make(chan error, 1)}
 	select {
 	case c.queue <- req:
@@ -171,7 +181,7 @@ func (c *committer) write(batch []commitReq) {
 	for i, b := range batch {
 		entries[i] = b.entry
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), commitBudget)
 	err := c.inbox.AppendInbox(ctx, entries)
 	cancel()
 	if err != nil {

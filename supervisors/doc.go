@@ -10,8 +10,15 @@
 // (a key always maps to the same shard, and while an idle actor is stopping,
 // messages for its key wait and go to its successor, so two local
 // activations of one key never run at once; rehydration skips keys that
-// already have an actor). A conversation that exhausts its restart budget is
-// stopped; the next message activates a fresh one. Each conversation actor
+// already have an actor). A panic answers the failing message's caller at
+// once with actors.ErrUnavailable (it does not wait for a timeout) and
+// restarts only that conversation, up to 10 times a minute. A conversation
+// that exhausts this budget is parked for ParkFor: an ERROR log and
+// Host.Parked (engine_conversations_parked_total) are the alert, its
+// requests are refused at once with actors.ErrUnavailable (the inbox keeps
+// its webhook bodies and retries them, the API answers 503), its
+// fire-and-forget commands are held, and the first message after the park
+// activates a fresh actor, which gets the held commands first. Each conversation actor
 // is named by its key (conversation.Key.Name) and reads the key back from
 // its name, so one Props serves a whole shard and a restarted actor keeps
 // its key; keys that cannot round-trip through a name are refused.

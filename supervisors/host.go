@@ -25,6 +25,7 @@ type Host struct {
 	shards []*actor.PID
 	deps   *conversation.Deps
 	log    *zap.Logger
+	sup    *supervision
 }
 
 var _ conversation.Directory = (*Host)(nil)
@@ -34,14 +35,9 @@ func NewHost(system *actor.ActorSystem, deps *conversation.Deps, shards int, log
 	if shards < 1 {
 		shards = 1
 	}
-	h := &Host{system: system, deps: deps, log: log}
-	decider := func(reason any) actor.Directive {
-		log.Warn("conversation actor failed; restarting it from persisted state", zap.Any("reason", reason))
-		return actor.RestartDirective
-	}
-	strategy := actor.NewOneForOneStrategy(maxRestarts, restartWindow, decider)
+	h := &Host{system: system, deps: deps, log: log, sup: &supervision{log: log, parkFor: ParkFor}}
 	for i := 0; i < shards; i++ {
-		props := actor.PropsFromProducer(func() actor.Actor { return newShard(system, deps, log) }, actor.WithSupervisor(strategy))
+		props := actor.PropsFromProducer(func() actor.Actor { return newShard(system, deps, h.sup, log) }, actor.WithSupervisor(h.sup))
 		h.shards = append(h.shards, system.Root.Spawn(props))
 	}
 	return h
@@ -54,6 +50,10 @@ func (h *Host) shard(key conversation.Key) *actor.PID {
 	_, _ = f.Write([]byte(key.WaID))
 	return h.shards[int(f.Sum32()%uint32(len(h.shards)))]
 }
+
+// Parked is how many times a conversation was parked for exhausting its
+// restart budget since the host started (the alert's counter).
+func (h *Host) Parked() int64 { return h.sup.parked.Load() }
 
 // Send delivers cmd to the conversation of key without waiting.
 func (h *Host) Send(key conversation.Key, cmd conversation.Command) {
@@ -122,12 +122,16 @@ type shard struct {
 	log      *zap.Logger
 	children map[conversation.Key]*actor.PID
 	stopping map[conversation.Key][]pending
+	// parked are the keys whose actor exhausted its restart budget.
+	sup    *supervision
+	parked map[conversation.Key]*parkedKey
 }
 
-func newShard(system *actor.ActorSystem, deps *conversation.Deps, log *zap.Logger) *shard {
+func newShard(system *actor.ActorSystem, deps *conversation.Deps, sup *supervision, log *zap.Logger) *shard {
 	return &shard{props: conversation.Props(system, deps), hydrated: conversation.HydratedProps(system, deps), log: log,
 		children: map[conversation.Key]*actor.PID{},
-		stopping: map[conversation.Key][]pending{}}
+		stopping: map[conversation.Key][]pending{},
+		sup:      sup, parked: map[conversation.Key]*parkedKey{}}
 }
 
 // Receive handles one message.
@@ -143,6 +147,9 @@ func (s *shard) Receive(c actor.Context) {
 		}
 		if buf, ok := s.stopping[m.key]; ok {
 			s.stopping[m.key] = append(buf, pending{msg: m.msg, sender: c.Sender()})
+			return
+		}
+		if s.receiveParked(c, m) {
 			return
 		}
 		c.RequestWithCustomSender(s.child(c, m.key), m.msg, c.Sender())
@@ -164,8 +171,10 @@ func (s *shard) Receive(c actor.Context) {
 			return
 		}
 		if cur, ok := s.children[key]; ok && cur.Id == m.Who.Id {
-			// Stopped after exhausting its restart budget.
+			// Stopped after exhausting its restart budget (parked), or
+			// retired (a newer activation owns its state).
 			delete(s.children, key)
+			s.park(key, m.Who)
 		}
 		if buf, ok := s.stopping[key]; ok {
 			delete(s.stopping, key)

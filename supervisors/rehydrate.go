@@ -160,6 +160,9 @@ func (s *shard) hydrate(c actor.Context, convs []actors.Conversation) int {
 		if _, ok := s.stopping[key]; ok {
 			continue
 		}
+		if _, ok := s.parked[key]; ok {
+			continue
+		}
 		pid, err := c.SpawnNamed(s.hydrated, key.Name())
 		if err != nil {
 			s.log.Error("conversation actor of this key already running", zap.String("actor", key.Name()), zap.Error(err))

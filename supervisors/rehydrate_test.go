@@ -187,7 +187,7 @@ func TestRehydratedConversationSurvivesARestart(t *testing.T) {
 	key := conversation.Key{PhoneNumberID: "pn", WaID: c.WaID}
 
 	_, err = conversation.Ask(h, key, inbound(key, "wamid.s1", "panic"), 500*time.Millisecond)
-	require.ErrorIs(t, err, conversation.ErrNoAnswer, "the panic loses that request")
+	require.ErrorIs(t, err, actors.ErrUnavailable, "the panic fails that request")
 	require.EqualValues(t, 1, store.panics.Load())
 
 	// The restarted actor kept its key (from its name) and reads its

@@ -245,6 +245,9 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		_ = h.queue.Close()
 		require.Empty(t, h.events.problems(), "announced before stored")
 		require.Empty(t, h.audit.problems(), "audited before stored")
+		h.mu.Lock()
+		_ = h.store.Close() // the store open now (a restart closes the one before)
+		h.mu.Unlock()
 	})
 	return h
 }

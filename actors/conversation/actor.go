@@ -186,6 +186,7 @@ func (a *Actor) Receive(c actor.Context) {
 		// protoactor's receive timeout would.
 		a.activeAt = a.mono()
 	}
+	injectFault(msg)
 	switch msg.(type) {
 	case *actor.Started:
 		a.start(c)

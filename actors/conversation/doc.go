@@ -14,7 +14,8 @@
 // MarkRead, Send, SendOutcome: the sealed Command set), and read the answer
 // with Ask (or Await): a Result, and an error that is nil, the actor's
 // *Failure (matching ErrClosed, ErrOutsideWindow, ErrQueueUnavailable,
-// ErrStale, ErrInvalidKey, actors.ErrNotFound, actors.ErrConflict,
+// ErrStale, ErrParked (answered by the supervisor for a parked
+// conversation), ErrInvalidKey, actors.ErrNotFound, actors.ErrConflict,
 // actors.ErrDuplicate or actors.ErrUnavailable through errors.Is), or
 // ErrNoAnswer when the Directory brought no answer back (a timeout or a
 // failed delivery, also an actors.ErrUnavailable).

@@ -26,6 +26,12 @@ var (
 	// ErrStale: another activation changed the conversation; this one
 	// stopped. The caller may retry; the next message re-activates it.
 	ErrStale = errors.New("conversation changed by another activation")
+	// ErrParked: the conversation's actor exhausted its restart budget and
+	// the conversation is parked for a while (see supervisors.ParkFor); the
+	// command was not applied. It is also an actors.ErrUnavailable. Callers
+	// that keep work (the inbox) wait for the park to end instead of
+	// counting it as a failed attempt.
+	ErrParked = errors.New("conversation parked after repeated failures")
 )
 
 // Code names the kind of a command's failure. It is what crosses a wire
@@ -38,6 +44,7 @@ const (
 	CodeOutsideWindow    Code = "outside_window"    // ErrOutsideWindow
 	CodeQueueUnavailable Code = "queue_unavailable" // ErrQueueUnavailable and actors.ErrUnavailable
 	CodeStale            Code = "stale"             // ErrStale
+	CodeParked           Code = "parked"            // ErrParked and actors.ErrUnavailable
 	CodeInvalidKey       Code = "invalid_key"       // ErrInvalidKey
 	CodeNotFound         Code = "not_found"         // actors.ErrNotFound
 	CodeConflict         Code = "conflict"          // actors.ErrConflict
@@ -69,6 +76,8 @@ func (f *Failure) Is(target error) bool {
 		return target == ErrQueueUnavailable || target == actors.ErrUnavailable
 	case CodeStale:
 		return target == ErrStale
+	case CodeParked:
+		return target == ErrParked || target == actors.ErrUnavailable
 	case CodeInvalidKey:
 		return target == ErrInvalidKey
 	case CodeNotFound:
@@ -109,6 +118,8 @@ func codeOf(err error) Code {
 		return CodeQueueUnavailable
 	case errors.Is(err, ErrStale):
 		return CodeStale
+	case errors.Is(err, ErrParked):
+		return CodeParked
 	case errors.Is(err, ErrInvalidKey):
 		return CodeInvalidKey
 	case errors.Is(err, actors.ErrNotFound):

@@ -8,7 +8,9 @@
 // dispatched oldest first and, within a batch, in body order; each
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. Applying twice is harmless: conversations drop
-// duplicate wamids and statuses only move forward.
+// duplicate wamids and statuses only move forward. An entry refused only by
+// parked conversations (conversation.ErrParked) waits for the park to end:
+// it is tried again without counting an attempt.
 //
 // Template webhooks (status, quality, components, category) are handed to
 // the template registry (HandleTemplates) before the entry's messages and
@@ -34,6 +36,10 @@ import (
 // log and the engine_inbox_stuck_total metric, for a person to look at.
 const MaxAttempts = 20
 
+// parkedRetry is how long an entry refused only by parked conversations
+// waits before it is dispatched again.
+const parkedRetry = 2 * time.Second
+
 // Parser decodes a webhook body.
 type Parser func(body []byte) (actors.WebhookBatch, error)
 
@@ -52,6 +58,9 @@ type Dispatcher struct {
 	wake      chan struct{}
 	batch     int
 	timeout   time.Duration
+	// deferred are entries refused only by parked conversations, not read
+	// again before the time given (Run's goroutine only).
+	deferred map[string]time.Time
 
 	applied  prometheus.Counter
 	failures prometheus.Counter
@@ -87,7 +96,7 @@ func New(o Options) *Dispatcher {
 	}
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
 		log:  log.With(zap.String("component", "inbox")),
-		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second,
+		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second, deferred: map[string]time.Time{},
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
 		stuck:    prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_stuck_total", Help: "Webhook bodies set aside after too many failed attempts."}),
@@ -186,7 +195,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 	if inFlight != nil {
 		skip = len(inFlight.entries)
 	}
-	entries, err := d.store.PendingInbox(ctx, d.batch+skip)
+	now := time.Now()
+	for id, until := range d.deferred {
+		if now.After(until) {
+			delete(d.deferred, id)
+		}
+	}
+	entries, err := d.store.PendingInbox(ctx, d.batch+skip+len(d.deferred))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +213,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, err
 	}
 	kept := entries[:0]
 	for _, e := range entries {
-		if !busy[e.ID] && e.Attempts < MaxAttempts {
+		if _, later := d.deferred[e.ID]; !busy[e.ID] && !later && e.Attempts < MaxAttempts {
 			kept = append(kept, e)
 		}
 	}
@@ -270,15 +285,28 @@ func (d *Dispatcher) keepErrors(ctx context.Context, e actors.InboxEntry, errs [
 // counts an attempt for the others.
 func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	entries, bad := r.entries, r.bad
+	// deferred are entries refused only by parked conversations: kept and
+	// tried again, without counting an attempt (the park ends by itself).
+	deferred := map[int]bool{}
 	for _, j := range r.jobs {
 		if _, err := conversation.Await(j.key, j.reply); err != nil {
+			if errors.Is(err, conversation.ErrParked) && !bad[j.entry] {
+				deferred[j.entry] = true
+				d.log.Debug("webhook item waits for its parked conversation", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
+				continue
+			}
 			bad[j.entry] = true
+			delete(deferred, j.entry)
 			d.log.Warn("apply webhook item", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
 		}
 	}
 	var done []string
 	now := time.Now()
 	for i, e := range entries {
+		if deferred[i] {
+			d.deferred[e.ID] = now.Add(parkedRetry)
+			continue
+		}
 		if !bad[i] {
 			done = append(done, e.ID)
 			d.lag.Observe(now.Sub(e.ReceivedAt).Seconds())
@@ -299,7 +327,7 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 		}
 		d.applied.Add(float64(len(done)))
 	}
-	if len(done) < len(entries) {
+	if len(done)+len(deferred) < len(entries) {
 		return errors.New("some webhook items could not be applied")
 	}
 	return nil

@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -250,4 +251,60 @@ func TestValueErrorsAreKept(t *testing.T) {
 	kept, err = store.ListWebhookErrors(ctx, "", 10)
 	require.NoError(t, err)
 	require.Len(t, kept, 2)
+}
+
+// parkedDirectory refuses the conversation of wa as parked while parked
+// is set, and answers every other one.
+type parkedDirectory struct {
+	recordingDirectory
+	wa     string
+	parked atomic.Bool
+}
+
+func (d *parkedDirectory) Request(key conversation.Key, msg conversation.Command, t time.Duration) conversation.Reply {
+	if key.WaID == d.wa && d.parked.Load() {
+		return reply{v: conversation.Failed(fmt.Errorf("parked: %w", conversation.ErrParked)), err: &conversation.Failure{Code: conversation.CodeParked, Message: "parked"}}
+	}
+	return d.recordingDirectory.Request(key, msg, t)
+}
+
+// TestParkedConversationDefersWithoutSpendingAttempts: an entry refused only
+// because its conversation is parked is kept without counting attempts and
+// is not read again for parkedRetry (the dispatcher does not spin on it),
+// while the entries of other conversations are applied; after the park it
+// is applied.
+func TestParkedConversationDefersWithoutSpendingAttempts(t *testing.T) {
+	t.Parallel()
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx := context.Background()
+	now := time.Now().UTC()
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
+		{ID: actors.NewID(), Body: body("944", "wp1"), ReceivedAt: now},
+		{ID: actors.NewID(), Body: body("955", "wp2"), ReceivedAt: now},
+	}))
+	dir := &parkedDirectory{wa: "944"}
+	dir.parked.Store(true)
+	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	n, err := d.drainOnce(ctx)
+	require.NoError(t, err, "a parked conversation is not a failed round")
+	require.Equal(t, 2, n)
+	for i := 0; i < MaxAttempts+3; i++ {
+		n, err := d.drainOnce(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "the deferred entry is not read again at once")
+	}
+	pending, err := store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Zero(t, pending[0].Attempts, "no attempt spent while parked")
+
+	dir.parked.Store(false)
+	require.Eventually(t, func() bool {
+		_, _ = d.drainOnce(ctx)
+		pending, err := store.PendingInbox(ctx, 10)
+		return err == nil && len(pending) == 0
+	}, 3*parkedRetry, 50*time.Millisecond, "applied after the park")
+	require.Equal(t, []string{"955:wp2", "944:wp1"}, dir.got)
 }

@@ -133,6 +133,10 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 		deps.Media, deps.MediaSends = ce.media.fetcher, ce.media.prep
 	}
 	ce.host = supervisors.NewHost(system, deps, cfg.ConversationShards, log)
+	host := ce.host
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "engine_conversations_parked_total",
+		Help: "Conversations parked after their actor exhausted its restart budget (alert on any increase)."},
+		func() float64 { return float64(host.Parked()) }))
 	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: revocations,

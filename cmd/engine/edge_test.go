@@ -189,9 +189,18 @@ func TestReadyzChecksRabbitMQ(t *testing.T) {
 	}
 	st, body := ready()
 	require.Equal(t, 200, st, body)
-	deps := body["data"].(map[string]any)["dependencies"].(map[string]any)
-	assert.Equal(t, "up", deps["rabbitmq"])
-	assert.Equal(t, "up", deps["store"])
+	// The detail is on the operations listener (METRICS_ADDR).
+	res, err := l.client.Get("http://" + l.e.opsAddr + "/readyz")
+	require.NoError(t, err)
+	var ops struct {
+		Data struct {
+			Dependencies map[string]struct{ State string } `json:"dependencies"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ops))
+	_ = res.Body.Close()
+	assert.Equal(t, "up", ops.Data.Dependencies["rabbitmq"].State)
+	assert.Equal(t, "up", ops.Data.Dependencies["store"].State)
 
 	p.Cut()
 	require.Eventually(t, func() bool {

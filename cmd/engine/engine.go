@@ -39,19 +39,23 @@ type kvStore interface {
 // engine is every long-lived component of one process, built by newEngine
 // and run by Run, which also closes them in reverse order.
 type engine struct {
-	cfg    configs.Config
-	log    *zap.Logger
-	lock   *dataDirLock
-	store  engineStore
-	kv     kvStore
-	ln     net.Listener
-	conv   *conversationEngine
-	out    *outbound
-	sender *sender.Sender
-	relay  *relay
-	audit  *audit.Log
-	gw     *gateway.Server
-	media  *engineMedia
+	cfg   configs.Config
+	log   *zap.Logger
+	lock  *dataDirLock
+	store engineStore
+	kv    kvStore
+	ln    net.Listener
+	// opsLn is the METRICS_ADDR listener (nil when it is off); opsAddr
+	// its address.
+	opsLn   net.Listener
+	opsAddr string
+	conv    *conversationEngine
+	out     *outbound
+	sender  *sender.Sender
+	relay   *relay
+	audit   *audit.Log
+	gw      *gateway.Server
+	media   *engineMedia
 	// calls is the call side; nil when calls are off (production without
 	// an Exotel token).
 	calls    *engineCalls
@@ -115,6 +119,12 @@ func (e *engine) open(ctx context.Context) error {
 	addr := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
 	if e.ln, err = net.Listen("tcp", addr); err != nil {
 		return fmt.Errorf("listen for the API on PORT %d (%s): %w", cfg.Port, addr, listenCause(err))
+	}
+	if e.opsLn, err = listenOps(cfg, log); err != nil {
+		return err
+	}
+	if e.opsLn != nil {
+		e.opsAddr = e.opsLn.Addr().String()
 	}
 
 	checks := []gateway.Check{{Name: "store", Ping: e.store.Ping}}
@@ -323,6 +333,9 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 		g.Go(func() error { return c.replayEvents(gctx) })
 	}
 	g.Go(func() error { return servePprof(gctx, e.cfg.PprofAddr, e.log) })
+	opsLn := e.opsLn
+	e.opsLn = nil // serveOps owns and closes it now
+	g.Go(func() error { return serveOps(gctx, opsLn, e.gw.OpsHandler(), e.log) })
 	g.Go(func() error {
 		select {
 		case a := <-addrs:
@@ -398,6 +411,10 @@ func (e *engine) close() {
 	if e.ln != nil {
 		_ = e.ln.Close()
 		e.ln = nil
+	}
+	if e.opsLn != nil {
+		_ = e.opsLn.Close()
+		e.opsLn = nil
 	}
 	if e.kv != nil {
 		if err := e.kv.Close(); err != nil {

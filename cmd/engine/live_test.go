@@ -52,6 +52,7 @@ func testConfig(t *testing.T) configs.Config {
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.ConversationShards = 4
 	cfg.SandboxPort = 0
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.SandboxExotelPort = 0
 	// The tests post customers' messages to the engine's webhook directly,
 	// not through the sandbox, so the sandbox cannot see them open the

@@ -177,12 +177,12 @@ func startObserved(t *testing.T, cfg configs.Config) (*live, *observer.ObservedL
 	return l, logs
 }
 
-// metric reads one sample of GET /metrics; series is the name with its
+// metric reads one sample of GET /metrics (on the METRICS_ADDR listener); series is the name with its
 // labels as Prometheus prints them, e.g. engine_sends_total{outcome="held"}.
 // A series not yet exported reads 0.
 func (l *live) metric(series string) float64 {
 	l.t.Helper()
-	res, err := l.client.Get(l.url + "/metrics")
+	res, err := l.client.Get("http://" + l.e.opsAddr + "/metrics")
 	require.NoError(l.t, err)
 	defer res.Body.Close()
 	require.Equal(l.t, http.StatusOK, res.StatusCode)

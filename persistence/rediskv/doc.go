@@ -34,6 +34,12 @@
 //     bounded by the ttls and by the server's maxmemory policy.
 //   - Errors from Redis are wrapped with the operation, the key, and
 //     actors.ErrUnavailable, so the edge can answer 503.
+//   - Failing fast: a client built by Dial bounds each command to
+//     DefaultCommandTimeout (1 s) unless REDIS_URL sets its own timeouts, and
+//     once a command fails for want of the server (timeout, refused, reset)
+//     every command fails at once with actors.ErrUnavailable for one command
+//     timeout, then the server is tried again: a stopped or paused Redis
+//     costs a request at most one timeout, and recovery needs no restart.
 //   - KV does not own the client: whoever built it (usually with Dial)
 //     closes it.
 package rediskv

@@ -40,7 +40,11 @@ func New(rdb redis.UniversalClient, prefix string, holdoff time.Duration) *KV {
 
 // Dial connects to the Redis at redisURL (redis://host:port/db, or any form
 // redis.ParseURL accepts), using password when it is not empty, and pings it
-// once. The caller closes the returned client.
+// once. The caller closes the returned client. Unless the URL says
+// otherwise (read_timeout, write_timeout, dial_timeout, max_retries), a
+// command waits at most DefaultCommandTimeout, a dial twice that, and is
+// retried once; after a failure for want of the server every command fails
+// at once for one command timeout (see breaker).
 func Dial(ctx context.Context, redisURL, password string) (redis.UniversalClient, error) {
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -53,12 +57,35 @@ func Dial(ctx context.Context, redisURL, password string) (redis.UniversalClient
 	if password != "" {
 		opts.Password = password
 	}
+	q := mustQuery(redisURL)
+	if !q.Has("read_timeout") {
+		opts.ReadTimeout = DefaultCommandTimeout
+	}
+	if !q.Has("write_timeout") {
+		opts.WriteTimeout = DefaultCommandTimeout
+	}
+	if !q.Has("dial_timeout") {
+		opts.DialTimeout = 2 * DefaultCommandTimeout
+	}
+	if !q.Has("max_retries") {
+		opts.MaxRetries = 1
+	}
 	rdb := redis.NewClient(opts)
+	rdb.AddHook(&breaker{cooldown: opts.ReadTimeout})
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("ping redis %s db %d: %w: %w", opts.Addr, opts.DB, actors.ErrUnavailable, err)
 	}
 	return rdb, nil
+}
+
+// mustQuery is the query of a URL redis.ParseURL accepted.
+func mustQuery(raw string) url.Values {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return url.Values{}
+	}
+	return u.Query()
 }
 
 // unavailable wraps a Redis error for op with actors.ErrUnavailable.

@@ -8,10 +8,9 @@
 // line with its result (pass, fail, not covered yet with the reason, or not
 // applicable with the reason), the counts of delivery tests (lost,
 // recovered, unexpected, duplicated) and their timings. A line without a
-// test is listed as such, never left out.
-//
-// The engine binary is built with the faults tag too: it adds only a job
-// kind the sender panics on (the poison job of line 44), so a panic in
-// the handler can be caused from outside without a test-only path in
-// ordinary builds.
+// test is listed as such, never left out. TestMain builds the engine with
+// the faults tag, which adds only the hooks some tests fire: a conversation
+// actor that panics on conversation.PanicText (line 50) and a job kind the
+// sender panics on (the poison job of line 44). The binaries the engine
+// ships are built without it.
 package faults

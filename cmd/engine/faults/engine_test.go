@@ -42,8 +42,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	engineBin = filepath.Join(dir, "engine")
-	// The faults tag adds the poison job kind the sender panics on
-	// (gateway/outbound/sender/faultshook_faults.go); nothing else.
+	// The faults tag adds only the hooks some tests fire: an actor that
+	// panics on a magic text (actors/conversation/faulthook_faults.go) and
+	// the poison job kind the sender panics on
+	// (gateway/outbound/sender/faultshook_faults.go).
 	build := exec.Command("go", "build", "-tags", "faults", "-o", engineBin, "github.com/wacc/engine/cmd/engine")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -69,6 +71,9 @@ type proc struct {
 	done   chan struct{}
 	err    error
 	client *http.Client
+	// ops is the address of the engine's METRICS_ADDR listener, read
+	// off its log.
+	ops *lockedBuffer
 }
 
 type lockedBuffer struct {
@@ -94,7 +99,7 @@ var listenRE = regexp.MustCompile(`"addr": ?"([^"]+)"`)
 func baseEnv(t *testing.T) map[string]string {
 	return map[string]string{
 		"APP_ENV": "development", "HOST": "127.0.0.1", "PORT": "0", "SANDBOX_PORT": "0", "SANDBOX_EXOTEL_PORT": "0",
-		"DATA_DIR": t.TempDir(), "LOG_LEVEL": "info",
+		"DATA_DIR": t.TempDir(), "LOG_LEVEL": "info", "METRICS_ADDR": "127.0.0.1:0",
 		"JWT_SECRET": strings.Repeat("j", 40), "JWT_REFRESH_SECRET": strings.Repeat("r", 40),
 		"WHATSAPP_APP_SECRET": appSecret, "WHATSAPP_VERIFY_TOKEN": "verify-me",
 		"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword,
@@ -140,6 +145,8 @@ func (p *proc) run() {
 	}
 	pr, pw := io.Pipe()
 	p.out = &lockedBuffer{}
+	ops := &lockedBuffer{}
+	p.ops = ops
 	cmd.Stdout = io.MultiWriter(pw, p.out)
 	cmd.Stderr = io.MultiWriter(pw, p.out)
 	require.NoError(t, cmd.Start())
@@ -151,6 +158,9 @@ func (p *proc) run() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			if strings.Contains(sc.Text(), "metrics listening") && listenRE.MatchString(sc.Text()) {
+				_, _ = ops.Write([]byte(listenRE.FindStringSubmatch(sc.Text())[1]))
+			}
 			if strings.Contains(sc.Text(), "engine listening") && listenRE.MatchString(sc.Text()) {
 				select {
 				case found <- sc.Text():
