@@ -132,9 +132,10 @@ func StringKeyID(s string) (string, bool) {
 }
 
 // Stale reports whether b needs re-encryption: it is plaintext, or sealed
-// under a key other than the current one. Always false when k is nil.
+// under a key other than the current one. Always false when k is nil or b
+// is empty (empty values are kept empty, see SealString).
 func (k *Keyring) Stale(b []byte) bool {
-	if k == nil {
+	if k == nil || len(b) == 0 {
 		return false
 	}
 	id, ok := KeyID(b)
@@ -143,7 +144,7 @@ func (k *Keyring) Stale(b []byte) bool {
 
 // StaleString is Stale of a string field.
 func (k *Keyring) StaleString(s string) bool {
-	if k == nil {
+	if k == nil || s == "" {
 		return false
 	}
 	id, ok := StringKeyID(s)

@@ -40,7 +40,7 @@ const (
 
 // Message returns the message with that id, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) {
-	m, err := scanMessage(s.st.messageByID.QueryRowContext(ctx, id))
+	m, err := s.scanMessage(s.st.messageByID.QueryRowContext(ctx, id))
 	if err != nil {
 		return actors.Message{}, fmt.Errorf("message %s: %w", id, err)
 	}
@@ -57,7 +57,7 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 	defer rows.Close()
 	var out []actors.Message
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := s.scanMessage(rows)
 		if err != nil {
 			return nil, fmt.Errorf("queued outbound messages: %w", err)
 		}
