@@ -185,3 +185,8 @@ func (k *Keyring) SealBytes(aad, b []byte) []byte {
 	}
 	return k.Seal(aad, b)
 }
+
+// BlobAAD binds sealed media bytes to their content address: the stores
+// keep them under the SHA-256 of the plaintext, and bytes moved under
+// another digest do not open.
+func BlobAAD(sha string) []byte { return AAD("media", "bytes", sha) }

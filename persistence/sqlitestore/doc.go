@@ -7,7 +7,10 @@
 // actors.MediaStore and actors.CallStore and passes the shared contract
 // suites in persistence/storetest (Run, RunConversations, RunTemplates,
 // RunMedia and RunCalls).
-// Media bytes are not kept here: see persistence/fsblobs.
+// Media bytes are not kept here: see persistence/fsblobs. With a keyring
+// (WithKeyring) customer names, e-mails and attributes and message text,
+// content and raw are sealed at rest (persistence/sealed; see sealing.go),
+// and Reencrypt moves them to the newest key.
 //
 // # Guarantees
 //
