@@ -60,7 +60,11 @@ func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) 
 	if err != nil {
 		return actors.Message{}, classify("message "+id, err)
 	}
-	return d.message(), nil
+	m, err := s.openMessageDoc(d)
+	if err != nil {
+		return actors.Message{}, fmt.Errorf("message %s: %w", id, err)
+	}
+	return m, nil
 }
 
 // QueuedOutbound returns up to limit outbound messages still queued,
@@ -78,7 +82,11 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 	}
 	out := make([]actors.Message, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, d.message())
+		m, err := s.openMessageDoc(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }

@@ -273,3 +273,13 @@ func StreamKeyID(head []byte) (string, bool) {
 
 // StreamHeadLen is how many head bytes StreamKeyID needs at most.
 const StreamHeadLen = len(streamMagic) + 2 + maxKeyIDLen
+
+// StreamLen is the length of the sealed stream of plain bytes under the
+// current key (plain itself when k is nil).
+func (k *Keyring) StreamLen(plain int64) int64 {
+	if k == nil {
+		return plain
+	}
+	segs := max(1, (plain+SegmentSize-1)/SegmentSize)
+	return int64(len(streamMagic)+2+len(k.keys[0].id)+noncePrefixLen) + plain + segs*tagSize
+}
