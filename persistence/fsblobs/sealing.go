@@ -22,6 +22,10 @@ type Option func(*Store)
 // digest); Open reads sealed and plaintext files alike.
 func WithKeyring(k *sealed.Keyring) Option { return func(s *Store) { s.keys = k } }
 
+// WithoutSweep skips the Sweep of Open: for a second process (engine
+// reencrypt) beside the engine that owns the directory.
+func WithoutSweep() Option { return func(s *Store) { s.noSweep = true } }
+
 // countWriter counts the bytes written through it.
 type countWriter int64
 

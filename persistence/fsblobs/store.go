@@ -41,6 +41,8 @@ type Store struct {
 	root string
 	// keys seal the bytes at rest; nil is encryption off (see sealing.go).
 	keys *sealed.Keyring
+	// noSweep: Open does not sweep (WithoutSweep).
+	noSweep bool
 }
 
 // Open returns the store under root, creating the directory when missing,
@@ -60,6 +62,9 @@ func Open(root string, opts ...Option) (*Store, error) {
 	s := &Store{root: abs}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.noSweep {
+		return s, nil
 	}
 	if _, err := s.Sweep(); err != nil {
 		return nil, fmt.Errorf("open media blob store %s: %w", abs, err)
