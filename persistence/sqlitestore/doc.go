@@ -90,6 +90,21 @@
 // escaped, scanning the table. The trigram index folds Unicode case; the LIKE
 // fallback folds ASCII case only.
 //
+// # Encryption at rest
+//
+// With WithKeyring, customers.name, email and attributes and messages.text,
+// content and raw hold values sealed by persistence/sealed, bound to their
+// table, column and row id; customers.email_hash (migration 0013) keeps the
+// keyed hash of the normalised e-mail. The search index indexes a sealed
+// value as '' (the triggers of migration 0013), so with keys a search is
+// searchSealedCustomers: the newest SealedSearchWindow customers decrypted
+// and matched in memory, plus phone substrings through the index and exact
+// e-mails through email_hash. secure_delete is on, so resealed or deleted
+// values leave no plaintext in free pages. Rows written before keys were
+// set are read as they are; Reencrypt (keyset batches, one conditional
+// UPDATE per row, safe beside a running engine) seals them, moves rows
+// sealed under older keys to the current one, and merges the search index.
+//
 // # Conversations
 //
 // Zero optional times (NextTimerAt, ClosedAt, ReadAt, ...) are NULL, so the
