@@ -326,7 +326,7 @@ func TestProductionLogsAreJSON(t *testing.T) {
 		"APP_ENV": "production", "DATA_DIR": t.TempDir(),
 		"JWT_SECRET": strings.Repeat("j", 32), "JWT_REFRESH_SECRET": strings.Repeat("r", 32),
 		"WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_ACCESS_TOKEN": "t",
-		"WHATSAPP_API_URL": "http://127.0.0.1:1",
+		"WHATSAPP_API_URL":     "http://127.0.0.1:1",
 		"DATA_ENCRYPTION_KEYS": "k1:" + strings.Repeat("A", 43) + "=", "DATA_HASH_KEY": strings.Repeat("B", 43) + "=",
 	})
 	assert.Contains(t, p.stderr.String(), `"encryption at rest on"`)

@@ -96,7 +96,7 @@
 // content and raw hold values sealed by persistence/sealed, bound to their
 // table, column and row id; customers.email_hash (migration 0013) keeps the
 // keyed hash of the normalised e-mail. The search index indexes a sealed
-// value as '' (the triggers of migration 0013), so with keys a search is
+// value as the empty string (the triggers of migration 0013), so with keys a search is
 // searchSealedCustomers: the newest SealedSearchWindow customers decrypted
 // and matched in memory, plus phone substrings through the index and exact
 // e-mails through email_hash. secure_delete is on, so resealed or deleted
