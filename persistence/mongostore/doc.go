@@ -181,7 +181,7 @@
 //
 // With WithKeyring, customers' name and email, their attributes (as sealed
 // JSON in sealedAttributes, attributes then []), messages' text, content
-// and raw, and the chunks of GridFS files hold data sealed by
+// and raw, inbox bodies, and the chunks of GridFS files hold data sealed by
 // persistence/sealed, bound to collection, field and document id (files:
 // their digest). customers.emailHash (indexed) is the keyed hash of the
 // normalised e-mail. A files document keeps the plaintext's digest as its

@@ -23,6 +23,7 @@ import (
 //	           sealed JSON; attributes is then empty), emailHash (keyed
 //	           lookup hash of the normalised e-mail)
 //	messages:  text (string), content and raw (binary)
+//	inbox:     body (binary; not reencrypted: entries live until processed)
 //	media.files/media.chunks: the bytes, as a sealed stream (blobs.go)
 //
 // Phone numbers, WhatsApp ids, tags and everything else stay plaintext

@@ -75,7 +75,7 @@ func rawContains(t *testing.T, s *Store, str string) []string {
 	t.Helper()
 	db := s.customers.Database()
 	var found []string
-	for _, coll := range []string{customersColl, messagesColl, mediaChunksColl} {
+	for _, coll := range []string{customersColl, messagesColl, mediaChunksColl, inboxColl} {
 		cur, err := db.Collection(coll).Find(t.Context(), bson.D{})
 		require.NoError(t, err)
 		for cur.Next(t.Context()) {
@@ -161,6 +161,12 @@ func runSealedAtRest(t *testing.T, handler string) {
 	// On with the old key: new documents sealed, old ones readable.
 	s1 := openSealedStore(t, uri, database, storetest.Keyring(t, hashKey, oldKey))
 	c1, m1, media1 := write(s1, "1", at.Add(time.Minute))
+	inboxBody := []byte(`{"entry":[{"changes":[{"value":{"messages":[{"text":{"body":"canary inbox body"}}]}}]}]}`)
+	require.NoError(t, s1.AppendInbox(ctx, []actors.InboxEntry{{ID: "i1", Body: inboxBody, ReceivedAt: at}}))
+	pending, err := s1.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, inboxBody, pending[0].Body, "a sealed inbox body opens")
 	check(s1, c0, m0, media0)
 	check(s1, c1, m1, media1)
 
@@ -189,12 +195,12 @@ func runSealedAtRest(t *testing.T, handler string) {
 		assert.NotZero(t, total, q)
 		assert.Len(t, list, total, q)
 	}
-	for _, c := range []string{"Zyxwvut", "canary-mail", "canary-attribute", "canary body", "canary content", "canary raw", "canary media"} {
+	for _, c := range []string{"Zyxwvut", "canary-mail", "canary-attribute", "canary body", "canary content", "canary raw", "canary media", "canary inbox"} {
 		assert.Empty(t, rawContains(t, s3, c), "plaintext %q at rest", c)
 	}
 
 	// Without keys a sealed document is an error, never ciphertext shown.
-	_, err := plain.Customer(ctx, c1.ID)
+	_, err = plain.Customer(ctx, c1.ID)
 	require.ErrorIs(t, err, sealed.ErrNoKeys)
 	_, err = plain.Blobs(testChunkSize).Open(ctx, blobtest.Digest(media1))
 	require.ErrorIs(t, err, sealed.ErrNoKeys)

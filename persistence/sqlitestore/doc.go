@@ -92,8 +92,8 @@
 //
 // # Encryption at rest
 //
-// With WithKeyring, customers.name, email and attributes and messages.text,
-// content and raw hold values sealed by persistence/sealed, bound to their
+// With WithKeyring, customers.name, email and attributes, messages.text,
+// content and raw, and inbox.body hold values sealed by persistence/sealed, bound to their
 // table, column and row id; customers.email_hash (migration 0013) keeps the
 // keyed hash of the normalised e-mail. The search index indexes a sealed
 // value as the empty string (the triggers of migration 0013), so with keys a search is

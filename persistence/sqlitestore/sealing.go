@@ -17,6 +17,8 @@ import (
 //
 //	customers: name, email, attributes   (email_hash: keyed lookup hash)
 //	messages:  text, content, raw
+//	inbox:     body (in the inbox database; not reencrypted: entries
+//	           live until processed)
 //
 // Phone numbers, WhatsApp ids, tags, message media summaries and
 // everything else stay plaintext (see the README, "Data at rest"). Rows

@@ -48,7 +48,7 @@ func TestContractSealed(t *testing.T) {
 }
 
 // canaries are strings that must not appear in the files when sealed.
-var canaries = []string{"Zyxwvut Canary", "canary-mail@example.org", "canary-attribute", "canary body text", "canary content", "canary raw"}
+var canaries = []string{"Zyxwvut Canary", "canary-mail@example.org", "canary-attribute", "canary body text", "canary content", "canary raw", "canary inbox body"}
 
 func canaryRecords(id string, at time.Time) (actors.Customer, actors.Message) {
 	c := actors.Customer{ID: "c-" + id, Name: "Zyxwvut Canary " + id, Phone: "+1555000" + id, WaID: "1555000" + id,
@@ -107,6 +107,12 @@ func TestSealedAtRest(t *testing.T) {
 	gm, err := s.MessageByWaID(ctx, m1.WaMessageID)
 	require.NoError(t, err)
 	assert.Equal(t, m1.Text, gm.Text)
+	inboxBody := []byte(`{"entry":[{"changes":[{"value":{"messages":[{"text":{"body":"canary inbox body"}}]}}]}]}`)
+	require.NoError(t, s.AppendInbox(ctx, []actors.InboxEntry{{ID: "i1", Body: inboxBody, ReceivedAt: at}}))
+	pending, err := s.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, inboxBody, pending[0].Body, "a sealed inbox body opens")
 	assert.JSONEq(t, string(m1.Content), string(gm.Content))
 	assert.JSONEq(t, string(m1.Raw), string(gm.Raw))
 

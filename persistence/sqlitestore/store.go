@@ -141,7 +141,11 @@ func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*S
 	if s.keys.On() {
 		// Deleted and overwritten content is zeroed, so a row resealed or
 		// deleted leaves no plaintext in free space of the file.
-		if _, err := w.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		_, err := w.ExecContext(ctx, "PRAGMA secure_delete = ON")
+		if err == nil {
+			_, err = iw.ExecContext(ctx, "PRAGMA secure_delete = ON")
+		}
+		if err != nil {
 			wc.close()
 			for _, cp := range cps {
 				_ = cp.close()
