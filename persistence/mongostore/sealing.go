@@ -24,6 +24,7 @@ import (
 //	           lookup hash of the normalised e-mail)
 //	messages:  text (string), content and raw (binary)
 //	inbox:     body (binary; not reencrypted: entries live until processed)
+//	idempotency_keys: body (not reencrypted: answers expire)
 //	media.files/media.chunks: the bytes, as a sealed stream (blobs.go)
 //
 // Phone numbers, WhatsApp ids, tags and everything else stay plaintext

@@ -75,7 +75,7 @@ func rawContains(t *testing.T, s *Store, str string) []string {
 	t.Helper()
 	db := s.customers.Database()
 	var found []string
-	for _, coll := range []string{customersColl, messagesColl, mediaChunksColl, inboxColl} {
+	for _, coll := range []string{customersColl, messagesColl, mediaChunksColl, inboxColl, idempotencyColl} {
 		cur, err := db.Collection(coll).Find(t.Context(), bson.D{})
 		require.NoError(t, err)
 		for cur.Next(t.Context()) {
@@ -167,6 +167,14 @@ func runSealedAtRest(t *testing.T, handler string) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 	assert.Equal(t, inboxBody, pending[0].Body, "a sealed inbox body opens")
+	_, err = s1.ClaimIdempotency(ctx, actors.IdempotencyRecord{Key: "idem-1", RequestHash: "h", CreatedAt: at,
+		ExpiresAt: at.Add(24 * time.Hour), Owner: "o1", LeaseUntil: at.Add(time.Minute)})
+	require.NoError(t, err)
+	answer := []byte(`{"data":{"customer":{"name":"canary idempotent answer"}}}`)
+	require.NoError(t, s1.CompleteIdempotency(ctx, "idem-1", "o1", 201, answer))
+	rec, err := s1.IdempotencyRecord(ctx, "idem-1")
+	require.NoError(t, err)
+	assert.Equal(t, answer, rec.Body, "a sealed stored answer opens")
 	check(s1, c0, m0, media0)
 	check(s1, c1, m1, media1)
 
@@ -195,7 +203,7 @@ func runSealedAtRest(t *testing.T, handler string) {
 		assert.NotZero(t, total, q)
 		assert.Len(t, list, total, q)
 	}
-	for _, c := range []string{"Zyxwvut", "canary-mail", "canary-attribute", "canary body", "canary content", "canary raw", "canary media", "canary inbox"} {
+	for _, c := range []string{"Zyxwvut", "canary-mail", "canary-attribute", "canary body", "canary content", "canary raw", "canary media", "canary inbox", "canary idempotent"} {
 		assert.Empty(t, rawContains(t, s3, c), "plaintext %q at rest", c)
 	}
 

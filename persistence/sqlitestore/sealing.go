@@ -19,6 +19,7 @@ import (
 //	messages:  text, content, raw
 //	inbox:     body (in the inbox database; not reencrypted: entries
 //	           live until processed)
+//	idempotency_keys: body (not reencrypted: answers expire)
 //
 // Phone numbers, WhatsApp ids, tags, message media summaries and
 // everything else stay plaintext (see the README, "Data at rest"). Rows

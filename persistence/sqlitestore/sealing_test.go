@@ -48,7 +48,7 @@ func TestContractSealed(t *testing.T) {
 }
 
 // canaries are strings that must not appear in the files when sealed.
-var canaries = []string{"Zyxwvut Canary", "canary-mail@example.org", "canary-attribute", "canary body text", "canary content", "canary raw", "canary inbox body"}
+var canaries = []string{"Zyxwvut Canary", "canary-mail@example.org", "canary-attribute", "canary body text", "canary content", "canary raw", "canary inbox body", "canary idempotent"}
 
 func canaryRecords(id string, at time.Time) (actors.Customer, actors.Message) {
 	c := actors.Customer{ID: "c-" + id, Name: "Zyxwvut Canary " + id, Phone: "+1555000" + id, WaID: "1555000" + id,
@@ -113,6 +113,14 @@ func TestSealedAtRest(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 	assert.Equal(t, inboxBody, pending[0].Body, "a sealed inbox body opens")
+	_, err = s.ClaimIdempotency(ctx, actors.IdempotencyRecord{Key: "idem-1", RequestHash: "h", CreatedAt: at,
+		ExpiresAt: at.Add(24 * time.Hour), Owner: "o1", LeaseUntil: at.Add(time.Minute)})
+	require.NoError(t, err)
+	answer := []byte(`{"data":{"customer":{"name":"canary idempotent answer"}}}`)
+	require.NoError(t, s.CompleteIdempotency(ctx, "idem-1", "o1", 201, answer))
+	rec, err := s.IdempotencyRecord(ctx, "idem-1")
+	require.NoError(t, err)
+	assert.Equal(t, answer, rec.Body, "a sealed stored answer opens")
 	assert.JSONEq(t, string(m1.Content), string(gm.Content))
 	assert.JSONEq(t, string(m1.Raw), string(gm.Raw))
 
