@@ -106,6 +106,36 @@ func BenchmarkSealing(b *testing.B) {
 			}
 		})
 	}
+	for _, on := range []bool{false, true} {
+		name := map[bool]string{false: "off", true: "on"}[on]
+		b.Run("sqlite/customer-search-of-2000/"+name, func(b *testing.B) {
+			var opts []sqlitestore.Option
+			if on {
+				opts = append(opts, sqlitestore.WithKeyring(sealingKeyring(b)))
+			}
+			s, err := sqlitestore.Open(b.Context(), filepath.Join(b.TempDir(), "engine.db"), zap.NewNop(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range sqlitestore.SealedSearchWindow {
+				c := actors.Customer{ID: fmt.Sprintf("c%05d", i), Name: fmt.Sprintf("Customer %05d Rao", i),
+					Phone: fmt.Sprintf("+9198%08d", i), WaID: fmt.Sprintf("9198%08d", i), Email: fmt.Sprintf("c%05d@example.com", i),
+					Attributes: map[string]string{"plan": "gold"}, Version: 1, CreatedAt: at.Add(time.Duration(i) * time.Second), UpdatedAt: at}
+				if err := s.CreateCustomer(b.Context(), c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				list, total, err := s.ListCustomers(b.Context(), actors.CustomerFilter{Search: "01234 rao", Page: 1, Limit: 20})
+				if err != nil || total != 1 || len(list) != 1 {
+					b.Fatalf("search: %d found, %v", total, err)
+				}
+			}
+		})
+	}
 	media := make([]byte, 1<<20)
 	_, _ = rand.Read(media)
 	sum := sha256.Sum256(media)

@@ -126,7 +126,8 @@ func (s *Store) openMessageDoc(d messageDoc) (actors.Message, error) {
 // searchSealedCustomers is ListCustomers with a search while encryption is
 // on. The server can no longer match a substring of a sealed name or
 // e-mail, so the candidates are (1) the newest SealedSearchWindow
-// customers, decrypted and matched in memory on name, phone and e-mail,
+// customers, their name and e-mail decrypted and matched in memory with
+// the phone (the matches then read whole),
 // (2) what the server still matches (phone numbers, and names and e-mails
 // not sealed yet; rechecked after decryption), and (3) the customers whose
 // e-mail is exactly the search, through emailHash. The total counts these
@@ -160,8 +161,31 @@ func (s *Store) searchSealedCustomers(ctx context.Context, op string, f actors.C
 	if f.Tag != "" {
 		window = append(window, bson.E{Key: "tags", Value: f.Tag})
 	}
-	if err := collect(window, inMemory); err != nil {
-		return nil, 0, err
+	// The window reads and opens only the fields searched; the matches
+	// are then read whole.
+	opts := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: 1}, {Key: "phone", Value: 1}, {Key: "email", Value: 1}}).
+		SetSort(customerSort).SetLimit(SealedSearchWindow)
+	light, err := findAll[customerDoc](ctx, s.customers, window, opts)
+	if err != nil {
+		return nil, 0, classify(op, err)
+	}
+	var ids bson.A
+	for _, d := range light {
+		c := actors.Customer{ID: d.ID, Phone: d.Phone}
+		if c.Name, err = s.keys.OpenString(sealed.AAD(customersColl, "name", d.ID), d.Name); err != nil {
+			return nil, 0, fmt.Errorf("%s: open name of customer %s: %w", op, d.ID, err)
+		}
+		if c.Email, err = s.keys.OpenString(sealed.AAD(customersColl, "email", d.ID), d.Email); err != nil {
+			return nil, 0, fmt.Errorf("%s: open email of customer %s: %w", op, d.ID, err)
+		}
+		if inMemory(c) {
+			ids = append(ids, d.ID)
+		}
+	}
+	if len(ids) > 0 {
+		if err := collect(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, func(actors.Customer) bool { return true }); err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := collect(customerFilter(f), inMemory); err != nil {
 		return nil, 0, err

@@ -93,10 +93,12 @@ func (s *Store) openMessage(m *actors.Message, content, raw *[]byte) error {
 	return nil
 }
 
-// SQL of the sealed customer search.
+// SQL of the sealed customer search. The window reads only what is
+// matched (id, name, phone, e-mail); the matches are then read whole.
 const (
-	qWindowCustomers      = `SELECT ` + customerCols + ` FROM customers c ORDER BY c.created_at DESC, c.id DESC LIMIT ?`
-	qWindowCustomersByTag = `SELECT ` + customerCols + `
+	windowCols            = `c.id, c.name, c.phone, c.email`
+	qWindowCustomers      = `SELECT ` + windowCols + ` FROM customers c ORDER BY c.created_at DESC, c.id DESC LIMIT ?`
+	qWindowCustomersByTag = `SELECT ` + windowCols + `
 		FROM customer_tags t CROSS JOIN customers c ON c.id = t.customer_id
 		WHERE t.tag = ?
 		ORDER BY t.created_at DESC, t.customer_id DESC LIMIT ?`
@@ -136,12 +138,50 @@ func (s *Store) searchSealedCustomers(ctx context.Context, f actors.CustomerFilt
 			strings.Contains(strings.ToLower(c.Email), q)
 	}
 	ofTag := func(c actors.Customer) bool { return f.Tag == "" || slices.Contains(c.Tags, f.Tag) }
+	// window matches the newest customers on the fields searched, opening
+	// only those, and reads the matches whole.
+	window := func(tx *sql.Tx, query string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return mapErr(err)
+		}
+		var ids []string
+		for rows.Next() {
+			var c actors.Customer
+			if err := rows.Scan(&c.ID, &c.Name, &c.Phone, &c.Email); err != nil {
+				_ = rows.Close()
+				return mapErr(err)
+			}
+			if c.Name, err = s.keys.OpenString(sealed.AAD("customers", "name", c.ID), c.Name); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("open name of customer %s: %w", c.ID, err)
+			}
+			if c.Email, err = s.keys.OpenString(sealed.AAD("customers", "email", c.ID), c.Email); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("open email of customer %s: %w", c.ID, err)
+			}
+			if inMemory(c) {
+				ids = append(ids, c.ID)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return mapErr(err)
+		}
+		for _, id := range ids {
+			c, err := s.scanCustomer(tx.QueryRowContext(ctx, qCustomerByID, id))
+			if err != nil {
+				return err
+			}
+			found[c.ID] = c
+		}
+		return nil
+	}
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if f.Tag == "" {
-			err = collect(tx, inMemory, qWindowCustomers, SealedSearchWindow)
+			err = window(tx, qWindowCustomers, SealedSearchWindow)
 		} else {
-			err = collect(tx, inMemory, qWindowCustomersByTag, f.Tag, SealedSearchWindow)
+			err = window(tx, qWindowCustomersByTag, f.Tag, SealedSearchWindow)
 		}
 		if err != nil {
 			return err
