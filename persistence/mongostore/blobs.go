@@ -107,6 +107,9 @@ type fileDoc struct {
 	// HiddenAt is when Hide renamed the file (not part of GridFS); absent
 	// while it is not hidden.
 	HiddenAt *time.Time `bson:"hiddenAt,omitempty"`
+	// Sealed says the chunks hold a sealed stream (blobseal.go; not part
+	// of GridFS); absent for bytes stored as they are.
+	Sealed bool `bson:"sealed,omitempty"`
 }
 
 // uploadDoc is a document of media_uploads: a Put in progress.
@@ -180,7 +183,7 @@ func (b *Blobs) Put(ctx context.Context, sha string, size int64, r io.Reader) er
 		// Sweep deleted the chunks it found; those written since are ours.
 		return errors.Join(fmt.Errorf("%s: swept as abandoned before it finished: %w", op, actors.ErrConflict), b.dropChunks(ctx, id))
 	}
-	doc := fileDoc{ID: id, Length: stored, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha}
+	doc := fileDoc{ID: id, Length: stored, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha, Sealed: b.s.keys.On()}
 	if _, err := b.files.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return b.dropChunks(ctx, id) // stored by a concurrent Put

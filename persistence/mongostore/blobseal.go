@@ -18,9 +18,9 @@ import (
 // stream of the bytes (persistence/sealed: 64 KiB AES-256-GCM segments,
 // bound to the digest) in the chunks; the files document keeps the
 // plaintext's SHA-256 as its filename, so identical uploads are still
-// stored once (dedupe by plaintext digest), and its length is the stored
-// (sealed) length. Open reads sealed and plaintext files alike and reports
-// the plaintext's size.
+// stored once (dedupe by plaintext digest), its length is the stored
+// (sealed) length, and its field sealed is true. Open reads sealed and
+// plaintext files alike and reports the plaintext's size.
 
 // countWriter counts the bytes written through it.
 type countWriter int64
@@ -34,18 +34,23 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func storedBound(k *sealed.Keyring, size int64) int64 { return k.StreamLen(size+1) + 1 }
 
 // plainReader is the reader of file f (of digest sha): its chunks as they
-// are, or their plaintext when they hold a sealed stream.
+// are, or their plaintext when its files document says they hold a sealed
+// stream (which the stream's own header confirms). Plain files are opened
+// without reading a chunk, as before encryption existed.
 func (b *Blobs) plainReader(op, sha string, f fileDoc) (actors.MediaBlob, error) {
 	r := &blobReader{chunks: b.chunks, file: f, readAhead: b.readAhead}
+	if !f.Sealed {
+		return r, nil
+	}
 	sr, isSealed, err := b.s.keys.OpenStream(sealed.BlobAAD(sha), r, f.Length)
+	if err == nil && !isSealed {
+		err = fmt.Errorf("files document says sealed, chunks are not: %w", sealed.ErrCorrupt)
+	}
 	if err != nil {
 		_ = r.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if isSealed {
-		return sr, nil
-	}
-	return r, nil
+	return sr, nil
 }
 
 // ReencryptKinds are the kinds Reencrypt takes.
@@ -111,23 +116,26 @@ func (b *Blobs) reseal(ctx context.Context, f fileDoc) (resealOutcome, error) {
 	sha := f.Filename
 	old := &blobReader{chunks: b.chunks, file: f, readAhead: b.readAhead}
 	defer old.Close()
-	head := make([]byte, min(f.Length, int64(sealed.StreamHeadLen)))
-	if _, err := io.ReadFull(old, head); err != nil {
-		return 0, err
-	}
-	if id, ok := sealed.StreamKeyID(head); ok && id == b.s.keys.Current() {
-		return resealFresh, nil
-	}
-	if _, err := old.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
 	var plain io.Reader = old
-	sr, isSealed, err := b.s.keys.OpenStream(sealed.BlobAAD(sha), old, f.Length)
-	if err != nil {
-		return 0, err
-	}
 	size := f.Length
-	if isSealed {
+	if f.Sealed {
+		head := make([]byte, min(f.Length, int64(sealed.StreamHeadLen)))
+		if _, err := io.ReadFull(old, head); err != nil {
+			return 0, err
+		}
+		if id, ok := sealed.StreamKeyID(head); ok && id == b.s.keys.Current() {
+			return resealFresh, nil
+		}
+		if _, err := old.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		sr, isSealed, err := b.s.keys.OpenStream(sealed.BlobAAD(sha), old, f.Length)
+		if err == nil && !isSealed {
+			err = fmt.Errorf("files document says sealed, chunks are not: %w", sealed.ErrCorrupt)
+		}
+		if err != nil {
+			return 0, err
+		}
 		plain, size = sr, sr.Size()
 	}
 	id := bson.NewObjectID()
@@ -156,7 +164,7 @@ func (b *Blobs) reseal(ctx context.Context, f fileDoc) (resealOutcome, error) {
 			outcome = resealRaced
 			return b.dropChunks(ctx, id)
 		}
-		doc := fileDoc{ID: id, Length: stored, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha}
+		doc := fileDoc{ID: id, Length: stored, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha, Sealed: true}
 		if _, err := b.files.InsertOne(ctx, doc); err != nil {
 			if _, ferr := b.file(ctx, sha); ferr != nil {
 				// Not stored by anyone: put the old file back.

@@ -185,8 +185,9 @@
 // persistence/sealed, bound to collection, field and document id (files:
 // their digest). customers.emailHash (indexed) is the keyed hash of the
 // normalised e-mail. A files document keeps the plaintext's digest as its
-// filename (dedupe by plaintext digest) and the sealed length as its
-// length; Open returns a seekable reader of the plaintext. With keys, a
+// filename (dedupe by plaintext digest), the sealed length as its length
+// and sealed: true (so a plain file opens without a read, as before);
+// Open returns a seekable reader of the plaintext. With keys, a
 // customer search is searchSealedCustomers (the newest SealedSearchWindow
 // customers decrypted and matched in memory, phone substrings and exact
 // e-mails over the collection). Documents and files written before keys
