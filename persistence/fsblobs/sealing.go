@@ -2,6 +2,8 @@ package fsblobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -112,15 +114,7 @@ func (s *Store) reseal(ctx context.Context, sha string) (resealOutcome, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	var plain io.Reader = f
-	size := before.Size()
-	sr, isSealed, err := s.keys.OpenStream(sealed.BlobAAD(sha), f, before.Size())
-	if err != nil {
-		return 0, err
-	}
-	if isSealed {
-		plain, size = sr, sr.Size()
-	}
+	sr, isSealed, openErr := s.keys.OpenStream(sealed.BlobAAD(sha), f, before.Size())
 	tmp, err := os.CreateTemp(s.dir(sha), tempPrefix+sha+"-*")
 	if err != nil {
 		return 0, err
@@ -135,13 +129,46 @@ func (s *Store) reseal(ctx context.Context, sha string) (resealOutcome, error) {
 	if err := lockFile(tmp); err != nil {
 		return 0, fmt.Errorf("lock temporary file: %w", err)
 	}
-	var n countWriter
-	src := io.TeeReader(ctxReader{ctx: ctx, r: plain}, &n)
-	if _, err := io.Copy(tmp, s.keys.SealReader(sealed.BlobAAD(sha), src)); err != nil {
+	// reseal writes the sealed stream of plain to tmp and reports whether
+	// plain was the bytes of sha.
+	reseal := func(plain io.Reader) (bool, error) {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return false, err
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return false, err
+		}
+		h := sha256.New()
+		src := io.TeeReader(ctxReader{ctx: ctx, r: plain}, h)
+		if _, err := io.Copy(tmp, s.keys.SealReader(sealed.BlobAAD(sha), src)); err != nil {
+			return false, err
+		}
+		return hex.EncodeToString(h.Sum(nil)) == sha, nil
+	}
+	var ok bool
+	if openErr == nil && isSealed {
+		ok, err = reseal(sr)
+	}
+	if !ok && (isSealed || openErr != nil) {
+		// Not a stream that opens to sha's bytes: it may be a file stored
+		// before encryption whose bytes merely start like a sealed stream,
+		// which its digest tells.
+		if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+			return 0, serr
+		}
+		if plainOK, perr := reseal(f); perr == nil && plainOK {
+			ok, err = true, nil
+		} else if err == nil {
+			err = openErr
+		}
+	} else if !isSealed {
+		ok, err = reseal(f)
+	}
+	if err != nil {
 		return 0, err
 	}
-	if int64(n) != size {
-		return 0, fmt.Errorf("read %d bytes, want %d: %w", n, size, mediabytes.ErrMismatch)
+	if !ok {
+		return 0, fmt.Errorf("stored bytes do not have digest %s: %w", sha, mediabytes.ErrMismatch)
 	}
 	if err := tmp.Sync(); err != nil {
 		return 0, err

@@ -128,3 +128,30 @@ func TestSealedBytesAtRest(t *testing.T) {
 	_, err = plain.Open(ctx, legacySHA)
 	require.ErrorIs(t, err, sealed.ErrNoKeys, "without keys a sealed file is an error")
 }
+
+// A file stored before encryption whose bytes happen to start like a
+// sealed stream is told apart by its digest and resealed like any other.
+func TestReencryptPlainFileThatLooksSealed(t *testing.T) {
+	ctx := t.Context()
+	root := filepath.Join(t.TempDir(), "media")
+	data := append([]byte("\x1eSEALS\x01\x02zzabcdefg"), bytes.Repeat([]byte("not really sealed "), 100)...)
+	sha := blobtest.Digest(data)
+	plain, err := Open(root)
+	require.NoError(t, err)
+	require.NoError(t, plain.Put(ctx, sha, int64(len(data)), bytes.NewReader(data)))
+
+	s, err := Open(root, WithKeyring(storetest.Keyring(t, "")))
+	require.NoError(t, err)
+	_, err = s.Open(ctx, sha)
+	require.Error(t, err, "unreadable until moved")
+	b, err := s.Reencrypt(ctx, "media", "", 10)
+	require.NoError(t, err)
+	assert.Equal(t, 1, b.Resealed)
+	assert.Equal(t, data, readBlob(t, s, sha))
+
+	// A file whose bytes are neither a stream that opens nor its digest's
+	// is reported, not resealed.
+	require.NoError(t, os.WriteFile(s.path(sha), []byte("\x1eSEALS\x01\x02k9garbage!"), 0o600))
+	_, err = s.Reencrypt(ctx, "media", "", 10)
+	require.ErrorIs(t, err, sealed.ErrUnknownKey)
+}
