@@ -23,6 +23,9 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL" doc:"debug, info, warn or error"`
 	DataDir  string `env:"DATA_DIR" doc:"directory of the embedded SQLite database (used when MONGODB_URI is unset)"`
 
+	DataEncryptionKeys string `env:"DATA_ENCRYPTION_KEYS" doc:"encryption at rest of customer names, e-mails and attributes, message bodies and media: comma-separated id:base64key entries (32-byte AES-256 keys, ids of letters, digits, - and _); the first seals new data, all open, so a key rotates by putting a new one first and running engine reencrypt; required in production, off (with a warning) otherwise"`
+	DataHashKey        string `env:"DATA_HASH_KEY" doc:"base64 32-byte key of the lookup hashes (HMAC-SHA256) kept beside encrypted e-mails; required with DATA_ENCRYPTION_KEYS, different from each of them, and never rotated with them (changing it breaks exact e-mail search until engine reencrypt has run)"`
+
 	MongoURI      string `env:"MONGODB_URI" doc:"MongoDB connection string; when set, MongoDB replaces SQLite"`
 	MongoDatabase string `env:"MONGODB_DATABASE" doc:"MongoDB database name"`
 	MongoPoolSize int    `env:"MONGODB_POOL_SIZE" doc:"maximum MongoDB connections"`

@@ -27,7 +27,18 @@ func TestValidate(t *testing.T) {
 			c.WhatsAppVerifyToken = "verify"
 			c.WhatsAppAppSecret = "app-secret"
 			c.WhatsAppAccessToken = "token"
+			c.DataEncryptionKeys = "k1:key"
+			c.DataHashKey = "hash"
 		}},
+		{name: "production without encryption keys", mutate: func(c *Config) {
+			c.AppEnv = EnvProduction
+			c.JWTSecret = secret
+			c.JWTRefreshSecret = secret + "x"
+			c.WhatsAppVerifyToken = "verify"
+			c.WhatsAppAppSecret = "app-secret"
+			c.WhatsAppAccessToken = "token"
+		}, wantVar: "DATA_ENCRYPTION_KEYS"},
+		{name: "encryption keys without hash key", mutate: func(c *Config) { c.DataEncryptionKeys = "k1:key" }, wantVar: "DATA_HASH_KEY"},
 		{name: "bad rabbit url", mutate: func(c *Config) { c.RabbitMQURL = "http://x" }, wantVar: "RABBITMQ_URL"},
 		{name: "call queue is the send queue", mutate: func(c *Config) { c.RabbitMQCallQueue = c.RabbitMQQueue }, wantVar: "RABBITMQ_CALL_QUEUE"},
 		{name: "empty call queue", mutate: func(c *Config) { c.RabbitMQCallQueue = "" }, wantVar: "RABBITMQ_CALL_QUEUE"},

@@ -9,8 +9,12 @@
 // one variable to a valid value and leaves the rest to their defaults: a
 // default that depends on another variable (WINDOW_WARNING on
 // WHATSAPP_SERVICE_WINDOW, ALLOWED_ORIGINS and SANDBOX_PORT on PORT) follows
-// it when it was not set itself. Explicit values are never changed; an
-// explicit impossible pair is refused naming both variables. Validate
-// checks by section (server, storage, auth, limits, conversations,
-// whatsapp, sending) and reports every bad variable at once.
+// it when it was not set itself. The one exception is a pair that only
+// works together: DATA_ENCRYPTION_KEYS needs DATA_HASH_KEY (a lookup hash
+// key cannot be derived from keys that rotate). Explicit values are never
+// changed; an explicit impossible pair is refused naming both variables.
+// Validate checks by section (server, storage, encryption, auth, limits,
+// conversations, whatsapp, sending, calls) and reports every bad variable
+// at once. The format of the encryption keys is checked by
+// persistence/sealed when cmd/engine builds its keyring.
 package configs

@@ -64,6 +64,7 @@ var sections = []struct {
 }{
 	{"server", validateServer},
 	{"storage", validateStorage},
+	{"encryption", validateEncryption},
 	{"auth", validateAuth},
 	{"limits", validateLimits},
 	{"conversations", validateConversations},
@@ -143,6 +144,15 @@ func validateStorage(c Config, r *report) {
 	}
 	if c.AuditBuffer < 100 {
 		r.bad("AUDIT_BUFFER", "must be at least 100")
+	}
+}
+
+// validateEncryption checks presence only; the keys' format is checked by
+// persistence/sealed when the engine builds its keyring.
+func validateEncryption(c Config, r *report) {
+	r.required(c, "DATA_ENCRYPTION_KEYS", c.DataEncryptionKeys, " (encryption at rest of customer data, messages and media)")
+	if c.DataEncryptionKeys != "" && c.DataHashKey == "" {
+		r.bad("DATA_HASH_KEY", "is required with DATA_ENCRYPTION_KEYS")
 	}
 }
 

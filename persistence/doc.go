@@ -3,7 +3,9 @@
 // key-value stores (revocations, rate limits, caches), the media byte stores
 // (the local filesystem in fsblobs, GridFS in mongostore), and the contract
 // suites every implementation of one interface must pass (storetest,
-// blobtest, kvtest, queuetest).
+// blobtest, kvtest, queuetest). Package sealed encrypts customer data,
+// message bodies and media bytes at rest for the SQLite, Mongo and byte
+// stores; the contract suites run with it on and off.
 //
 // The adapters satisfy interfaces declared by their callers (actors, gateway);
 // they return the sentinel errors of package actors wrapped with context.

@@ -71,6 +71,7 @@ type engine struct {
 // whatever it had opened: a failed start leaves no lock, listener or
 // connection behind.
 func newEngine(ctx context.Context, cfg configs.Config, log *zap.Logger) (*engine, error) {
+	logEncryptionAtRest(cfg, log)
 	if cfg.JWTSecret == "" || cfg.JWTRefreshSecret == "" {
 		// Validate made these fatal in production; in development they are
 		// generated so `make run` works with no setup.
@@ -203,10 +204,14 @@ func (e *engine) open(ctx context.Context) error {
 // openStore opens MongoDB (within CONNECT_TIMEOUT) or the SQLite database
 // in DATA_DIR, and describes it for the start-up line.
 func openStore(ctx context.Context, cfg configs.Config, log *zap.Logger) (engineStore, string, error) {
+	keys, err := dataKeyring(cfg)
+	if err != nil {
+		return nil, "", err
+	}
 	if cfg.MongoURI != "" {
 		oc, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 		defer cancel()
-		s, err := mongostore.Open(oc, cfg.MongoURI, cfg.MongoDatabase, uint64(cfg.MongoPoolSize), log)
+		s, err := mongostore.Open(oc, cfg.MongoURI, cfg.MongoDatabase, uint64(cfg.MongoPoolSize), log, mongostore.WithKeyring(keys))
 		if err != nil {
 			return nil, "", fmt.Errorf("connect to MONGODB_URI within CONNECT_TIMEOUT %s: %w", cfg.ConnectTimeout, err)
 		}
@@ -216,7 +221,7 @@ func openStore(ctx context.Context, cfg configs.Config, log *zap.Logger) (engine
 		return nil, "", fmt.Errorf("create DATA_DIR %s: %w", cfg.DataDir, err)
 	}
 	path := filepath.Join(cfg.DataDir, "engine.db")
-	s, err := sqlitestore.Open(ctx, path, log)
+	s, err := sqlitestore.Open(ctx, path, log, sqlitestore.WithKeyring(keys))
 	if err != nil {
 		return nil, "", fmt.Errorf("open the SQLite database in DATA_DIR %s: %w", path, err)
 	}

@@ -216,6 +216,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 func TestStartupLineAndDevSecretsWarning(t *testing.T) {
 	p := startEngine(t, map[string]string{"DATA_DIR": t.TempDir()})
 	assert.Contains(t, p.stderr.String(), "JWT_SECRET/JWT_REFRESH_SECRET not set")
+	assert.Contains(t, p.stderr.String(), "ENCRYPTION AT REST IS OFF", "a loud warning without DATA_ENCRYPTION_KEYS")
 	assert.Contains(t, p.listenLine, "store=sqlite")
 	assert.Contains(t, p.listenLine, "shared=in-process")
 	st, _ := p.get(t, "/readyz", "")
@@ -328,8 +329,10 @@ func TestProductionLogsAreJSON(t *testing.T) {
 		"APP_ENV": "production", "DATA_DIR": t.TempDir(),
 		"JWT_SECRET": strings.Repeat("j", 32), "JWT_REFRESH_SECRET": strings.Repeat("r", 32),
 		"WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_APP_SECRET": "s", "WHATSAPP_ACCESS_TOKEN": "t",
-		"WHATSAPP_API_URL": "http://127.0.0.1:1",
+		"WHATSAPP_API_URL":     "http://127.0.0.1:1",
+		"DATA_ENCRYPTION_KEYS": "k1:" + strings.Repeat("A", 43) + "=", "DATA_HASH_KEY": strings.Repeat("B", 43) + "=",
 	})
+	assert.Contains(t, p.stderr.String(), `"encryption at rest on"`)
 	var listening map[string]any
 	require.NoError(t, json.Unmarshal([]byte(p.listenLine), &listening), p.listenLine)
 	require.Equal(t, "engine listening", listening["msg"])

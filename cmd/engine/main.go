@@ -6,6 +6,7 @@
 //
 //	engine                         serve (default)
 //	engine admin create --email E --password-stdin [--name N]
+//	engine reencrypt [--batch N] [--kinds customers,messages,media] [--after ID]
 //
 // A bad configuration, and any failure of the start-up after it (a busy
 // port, DATA_DIR in use by another engine or not writable, MongoDB, Redis
@@ -52,8 +53,10 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout io.W
 		switch args[0] {
 		case "admin":
 			return adminCommand(context.Background(), cfg, log, args[1:], stdin, stdout)
+		case "reencrypt":
+			return reencryptCommand(context.Background(), cfg, log, args[1:], stdout)
 		default:
-			return fmt.Errorf("unknown command %q; commands: serve, admin create", args[0])
+			return fmt.Errorf("unknown command %q; commands: serve, admin create, reencrypt", args[0])
 		}
 	}
 

@@ -55,7 +55,11 @@ func openMedia(ctx context.Context, cfg configs.Config, store engineStore, ownsD
 		m.desc = "gridfs bucket media"
 	} else {
 		root := filepath.Join(cfg.DataDir, "media")
-		fs, err := fsblobs.Open(root)
+		keys, err := dataKeyring(cfg)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := fsblobs.Open(root, fsblobs.WithKeyring(keys))
 		if err != nil {
 			return nil, fmt.Errorf("open the media store in DATA_DIR %s: %w", root, err)
 		}

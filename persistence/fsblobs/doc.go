@@ -37,6 +37,14 @@
 //     them. Sweep is safe beside running Puts, also of other processes.
 //     Where flock is missing (not unix) Sweep leaves temporary files.
 //   - Safe for concurrent use; several Stores may share one root.
+//   - With WithKeyring, Put seals the bytes (persistence/sealed, 64 KiB
+//     AES-256-GCM segments bound to the digest) after hashing and counting
+//     the plaintext: files keep the plaintext's SHA-256 as their name, so
+//     identical uploads are stored once (dedupe by plaintext digest, which
+//     also tells someone with the disk that two uploads are equal, or that
+//     a file they hold is stored). Open returns a seekable reader of the
+//     plaintext for sealed files and the *os.File for files stored before
+//     encryption was on; Reencrypt rewrites both kinds under the newest key.
 //
 // Files are created 0600 and directories 0750: only the engine's user reads
 // media.

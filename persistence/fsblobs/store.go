@@ -14,6 +14,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/mediabytes"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 var (
@@ -38,12 +39,16 @@ const dirPerm = 0o750
 // Stores on one root.
 type Store struct {
 	root string
+	// keys seal the bytes at rest; nil is encryption off (see sealing.go).
+	keys *sealed.Keyring
+	// noSweep: Open does not sweep (WithoutSweep).
+	noSweep bool
 }
 
 // Open returns the store under root, creating the directory when missing,
 // and sweeps it (Sweep): temporary files of Puts that died are removed and
 // bytes a Release set aside before a crash are put back.
-func Open(root string) (*Store, error) {
+func Open(root string, opts ...Option) (*Store, error) {
 	if root == "" {
 		return nil, errors.New("open media blob store: empty root directory")
 	}
@@ -55,6 +60,12 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("open media blob store %s: %w", abs, err)
 	}
 	s := &Store{root: abs}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.noSweep {
+		return s, nil
+	}
 	if _, err := s.Sweep(); err != nil {
 		return nil, fmt.Errorf("open media blob store %s: %w", abs, err)
 	}
@@ -143,13 +154,15 @@ func (s *Store) write(ctx context.Context, sha string, size int64, r io.Reader, 
 	if err := lockFile(f); err != nil {
 		return fmt.Errorf("lock temporary file: %w", err)
 	}
+	// The digest and length are the plaintext's, taken before sealing.
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx: ctx, r: r}, size+1))
-	if err != nil {
+	var n countWriter
+	plain := io.TeeReader(io.LimitReader(ctxReader{ctx: ctx, r: r}, size+1), io.MultiWriter(h, &n))
+	if _, err := io.Copy(f, s.keys.SealReader(sealed.BlobAAD(sha), plain)); err != nil {
 		return fmt.Errorf("write after %d bytes: %w", n, err)
 	}
-	if n != size {
-		return fmt.Errorf("read %d bytes%s, want %d: %w", min(n, size+1), orMore(n > size), size, mediabytes.ErrMismatch)
+	if int64(n) != size {
+		return fmt.Errorf("read %d bytes%s, want %d: %w", min(int64(n), size+1), orMore(int64(n) > size), size, mediabytes.ErrMismatch)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
 		return fmt.Errorf("digest is %s: %w", got, mediabytes.ErrMismatch)
@@ -227,7 +240,8 @@ type blob struct {
 
 func (b blob) Size() int64 { return b.size }
 
-// Open returns the bytes of sha, an *os.File positioned at the start;
+// Open returns the bytes of sha, an *os.File positioned at the start (a
+// reader of the plaintext when the bytes are sealed);
 // actors.ErrNotFound when sha is not stored. The file stays readable to
 // the end even when the bytes are deleted meanwhile.
 func (s *Store) Open(_ context.Context, sha string) (actors.MediaBlob, error) {
@@ -246,6 +260,14 @@ func (s *Store) Open(_ context.Context, sha string) (actors.MediaBlob, error) {
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("%s %s: %w", op, sha, err)
+	}
+	sr, isSealed, err := s.keys.OpenStream(sealed.BlobAAD(sha), f, st.Size())
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s %s: %w", op, sha, err)
+	}
+	if isSealed {
+		return sr, nil
 	}
 	return blob{File: f, size: st.Size()}, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/mediabytes"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 var (
@@ -106,6 +107,9 @@ type fileDoc struct {
 	// HiddenAt is when Hide renamed the file (not part of GridFS); absent
 	// while it is not hidden.
 	HiddenAt *time.Time `bson:"hiddenAt,omitempty"`
+	// Sealed says the chunks hold a sealed stream (blobseal.go; not part
+	// of GridFS); absent for bytes stored as they are.
+	Sealed bool `bson:"sealed,omitempty"`
 }
 
 // uploadDoc is a document of media_uploads: a Put in progress.
@@ -166,7 +170,8 @@ func (b *Blobs) Put(ctx context.Context, sha string, size int64, r io.Reader) er
 	if _, err := b.uploads.InsertOne(ctx, uploadDoc{FileID: id, SHA256: sha, At: time.Now().UTC()}); err != nil {
 		return classify(op+": mark upload", err)
 	}
-	if err := b.writeChunks(ctx, id, sha, size, r); err != nil {
+	stored, err := b.writeChunks(ctx, id, sha, size, r)
+	if err != nil {
 		return errors.Join(fmt.Errorf("%s: %w", op, err), b.dropChunks(ctx, id), b.unmark(ctx, id))
 	}
 	// Taking the marker back is what entitles the files document: a Sweep
@@ -178,7 +183,7 @@ func (b *Blobs) Put(ctx context.Context, sha string, size int64, r io.Reader) er
 		// Sweep deleted the chunks it found; those written since are ours.
 		return errors.Join(fmt.Errorf("%s: swept as abandoned before it finished: %w", op, actors.ErrConflict), b.dropChunks(ctx, id))
 	}
-	doc := fileDoc{ID: id, Length: size, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha}
+	doc := fileDoc{ID: id, Length: stored, ChunkSize: b.chunkSize, UploadDate: time.Now().UTC(), Filename: sha, Sealed: b.s.keys.On()}
 	if _, err := b.files.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return b.dropChunks(ctx, id) // stored by a concurrent Put
@@ -188,28 +193,49 @@ func (b *Blobs) Put(ctx context.Context, sha string, size int64, r io.Reader) er
 	return nil
 }
 
-// writeChunks copies r into chunks of file id, checking size and digest.
-func (b *Blobs) writeChunks(ctx context.Context, id bson.ObjectID, sha string, size int64, r io.Reader) error {
+// writeChunks copies r into chunks of file id, checking size and digest of
+// the plaintext, and returns the length stored: with a keyring the chunks
+// hold the sealed stream of the bytes (see sealing.go), bound to sha.
+func (b *Blobs) writeChunks(ctx context.Context, id bson.ObjectID, sha string, size int64, r io.Reader) (int64, error) {
 	h := sha256.New()
-	lr := io.LimitReader(r, size+1)
+	var plainN countWriter
+	plain := io.TeeReader(io.LimitReader(r, size+1), io.MultiWriter(h, &plainN))
+	stored, err := b.chunkAll(ctx, id, b.s.keys.SealReader(sealed.BlobAAD(sha), plain), storedBound(b.s.keys, size))
+	if err != nil {
+		return 0, err
+	}
+	if int64(plainN) > size {
+		return 0, fmt.Errorf("read more than %d bytes: %w", size, mediabytes.ErrMismatch)
+	}
+	if int64(plainN) != size {
+		return 0, fmt.Errorf("read %d bytes, want %d: %w", plainN, size, mediabytes.ErrMismatch)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
+		return 0, fmt.Errorf("digest is %s: %w", got, mediabytes.ErrMismatch)
+	}
+	return stored, nil
+}
+
+// chunkAll writes everything r yields as chunks of file id, in batches;
+// bound is the most it may yield plus one (it sizes the buffer).
+func (b *Blobs) chunkAll(ctx context.Context, id bson.ObjectID, r io.Reader, bound int64) (int64, error) {
 	chunk := int(b.chunkSize)
 	perBatch := max(1, b.batchBytes/chunk)
-	buf := make([]byte, min(int64(perBatch*chunk), size+1))
+	buf := make([]byte, min(int64(perBatch*chunk), bound))
 	var n int32
 	var total int64
 	for {
-		filled, rerr := fill(lr, buf)
+		filled, rerr := fill(r, buf)
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return fmt.Errorf("read after %d bytes: %w", total+int64(filled), rerr)
+			return 0, fmt.Errorf("read after %d bytes: %w", total+int64(filled), rerr)
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		total += int64(filled)
-		if total > size {
-			return fmt.Errorf("read more than %d bytes: %w", size, mediabytes.ErrMismatch)
+		if total >= bound {
+			return 0, fmt.Errorf("read more than %d bytes: %w", bound-1, mediabytes.ErrMismatch)
 		}
-		h.Write(buf[:filled])
 		var docs []any
 		for off := 0; off < filled; off += chunk {
 			end := min(off+chunk, filled)
@@ -218,20 +244,13 @@ func (b *Blobs) writeChunks(ctx context.Context, id bson.ObjectID, sha string, s
 		}
 		if len(docs) > 0 {
 			if _, err := b.chunks.InsertMany(ctx, docs); err != nil {
-				return classify("insert chunks", err)
+				return 0, classify("insert chunks", err)
 			}
 		}
 		if rerr != nil { // the reader is drained
-			break
+			return total, nil
 		}
 	}
-	if total != size {
-		return fmt.Errorf("read %d bytes, want %d: %w", total, size, mediabytes.ErrMismatch)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return fmt.Errorf("digest is %s: %w", got, mediabytes.ErrMismatch)
-	}
-	return nil
 }
 
 // fill reads into buf until it is full or r ends: io.EOF then, unlike
@@ -285,7 +304,7 @@ func (b *Blobs) Open(ctx context.Context, sha string) (actors.MediaBlob, error) 
 	if f.ChunkSize <= 0 || f.Length < 0 {
 		return nil, fmt.Errorf("%s %s: files document has chunk size %d and length %d", op, sha, f.ChunkSize, f.Length)
 	}
-	return &blobReader{chunks: b.chunks, file: f, readAhead: b.readAhead}, nil
+	return b.plainReader(op+" "+sha, sha, f)
 }
 
 // Delete removes the bytes of sha (files document first, so readers stop

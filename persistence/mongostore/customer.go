@@ -32,6 +32,11 @@ type customerDoc struct {
 	Version    int64          `bson:"version"`
 	CreatedAt  time.Time      `bson:"createdAt"`
 	UpdatedAt  time.Time      `bson:"updatedAt"`
+	// SealedAttributes holds the attributes, as sealed JSON, when
+	// encryption is on (Attributes is then empty); EmailHash is the keyed
+	// lookup hash of the e-mail. See sealing.go.
+	SealedAttributes string `bson:"sealedAttributes,omitempty"`
+	EmailHash        string `bson:"emailHash,omitempty"`
 }
 
 // attributeDoc is one customer attribute.
@@ -44,6 +49,7 @@ var customerProjection = bson.D{
 	{Key: "_id", Value: 1}, {Key: "name", Value: 1}, {Key: "phone", Value: 1}, {Key: "waId", Value: 1},
 	{Key: "email", Value: 1}, {Key: "tags", Value: 1}, {Key: "attributes", Value: 1},
 	{Key: "version", Value: 1}, {Key: "createdAt", Value: 1}, {Key: "updatedAt", Value: 1},
+	{Key: "sealedAttributes", Value: 1},
 }
 
 // customerSort is the listing order: newest first, then id descending.
@@ -105,7 +111,11 @@ func (d customerDoc) customer() actors.Customer {
 // CreateCustomer inserts c; actors.ErrDuplicate when the id or phone is
 // taken.
 func (s *Store) CreateCustomer(ctx context.Context, c actors.Customer) error {
-	if _, err := s.customers.InsertOne(ctx, toCustomerDoc(c)); err != nil {
+	d, err := s.sealCustomerDoc(toCustomerDoc(c))
+	if err != nil {
+		return fmt.Errorf("create customer %s: %w", c.ID, err)
+	}
+	if _, err := s.customers.InsertOne(ctx, d); err != nil {
 		return classify("create customer "+c.ID, err)
 	}
 	return nil
@@ -127,7 +137,11 @@ func (s *Store) findCustomer(ctx context.Context, op string, filter bson.D) (act
 	if err != nil {
 		return actors.Customer{}, classify(op, err)
 	}
-	return d.customer(), nil
+	c, err := s.openCustomerDoc(d)
+	if err != nil {
+		return actors.Customer{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return c, nil
 }
 
 // UpdateCustomer replaces name, phone, waId, email, tags, attributes and
@@ -149,15 +163,21 @@ func (s *Store) UpdateCustomer(ctx context.Context, c actors.Customer) (actors.C
 	}
 	defer release()
 
+	sd, err := s.sealCustomerDoc(toCustomerDoc(c))
+	if err != nil {
+		return actors.Customer{}, fmt.Errorf("%s: %w", op, err)
+	}
 	filter := bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: c.Version}}
 	update := bson.D{
 		{Key: "$set", Value: bson.D{
-			{Key: "name", Value: c.Name},
+			{Key: "name", Value: sd.Name},
 			{Key: "phone", Value: c.Phone},
 			{Key: "waId", Value: c.WaID},
-			{Key: "email", Value: c.Email},
+			{Key: "email", Value: sd.Email},
 			{Key: "tags", Value: tagsDoc(c.Tags)},
-			{Key: "attributes", Value: attributesDoc(c.Attributes)},
+			{Key: "attributes", Value: sd.Attributes},
+			{Key: "sealedAttributes", Value: sd.SealedAttributes},
+			{Key: "emailHash", Value: sd.EmailHash},
 			{Key: "updatedAt", Value: c.UpdatedAt},
 		}},
 		{Key: "$inc", Value: bson.D{{Key: "version", Value: int64(1)}}},
@@ -167,7 +187,11 @@ func (s *Store) UpdateCustomer(ctx context.Context, c actors.Customer) (actors.C
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	switch {
 	case err == nil:
-		return d.customer(), nil
+		stored, err := s.openCustomerDoc(d)
+		if err != nil {
+			return actors.Customer{}, fmt.Errorf("%s: %w", op, err)
+		}
+		return stored, nil
 	case errors.Is(err, mongo.ErrNoDocuments):
 		n, cerr := s.customers.CountDocuments(ctx, bson.D{{Key: "_id", Value: c.ID}}, options.Count().SetLimit(1))
 		if cerr != nil {
@@ -212,8 +236,24 @@ func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
 // The page and the total are two reads, not one snapshot.
 func (s *Store) ListCustomers(ctx context.Context, f actors.CustomerFilter) ([]actors.Customer, int, error) {
 	op := fmt.Sprintf("list customers (page %d, limit %d)", f.Page, f.Limit)
+	if s.keys.On() && f.Search != "" {
+		return s.searchSealedCustomers(ctx, op, f)
+	}
 	filter := customerFilter(f)
-	return findPage(ctx, op, s.customers, filter, customerProjection, customerSort, f.Page, f.Limit, customerDoc.customer)
+	docs, total, err := findPage(ctx, op, s.customers, filter, customerProjection, customerSort, f.Page, f.Limit,
+		func(d customerDoc) customerDoc { return d })
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]actors.Customer, 0, len(docs))
+	for _, d := range docs {
+		c, err := s.openCustomerDoc(d)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, c)
+	}
+	return out, total, nil
 }
 
 // customerFilter builds the query of f from its typed fields only. Search

@@ -177,6 +177,26 @@
 //     accumulator only (they share one iterator), so every $group here has
 //     one accumulator; on MongoDB one $group with three would do.
 //
+// # Encryption at rest
+//
+// With WithKeyring, customers' name and email, their attributes (as sealed
+// JSON in sealedAttributes, attributes then []), messages' text, content
+// and raw, inbox bodies, and the chunks of GridFS files hold data sealed by
+// persistence/sealed, bound to collection, field and document id (files:
+// their digest). customers.emailHash (indexed) is the keyed hash of the
+// normalised e-mail. A files document keeps the plaintext's digest as its
+// filename (dedupe by plaintext digest), the sealed length as its length
+// and sealed: true (so a plain file opens without a read, as before);
+// Open returns a seekable reader of the plaintext. With keys, a
+// customer search is searchSealedCustomers (the newest SealedSearchWindow
+// customers decrypted and matched in memory, phone substrings and exact
+// e-mails over the collection). Documents and files written before keys
+// were set are read as they are; Store.Reencrypt and Blobs.Reencrypt seal
+// them and move data sealed under older keys to the current one, with
+// conditional writes (a customer on its version, a message on the values
+// read, a file swapped under its digest's write claim) so they run beside
+// live engines. See sealing.go, reencrypt.go and blobseal.go.
+//
 // # Media bytes in GridFS
 //
 // Blobs (Store.Blobs) keeps media bytes in the GridFS bucket "media", one

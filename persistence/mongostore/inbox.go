@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 // inboxDoc is a document of the inbox collection: one accepted webhook
@@ -38,7 +39,8 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 	}
 	docs := make([]inboxDoc, 0, len(entries))
 	for _, e := range entries {
-		docs = append(docs, inboxDoc{ID: e.ID, Body: e.Body, ReceivedAt: optTime(e.ReceivedAt), Attempts: int64(e.Attempts)})
+		body := s.keys.SealBytes(sealed.AAD(inboxColl, "body", e.ID), e.Body)
+		docs = append(docs, inboxDoc{ID: e.ID, Body: body, ReceivedAt: optTime(e.ReceivedAt), Attempts: int64(e.Attempts)})
 	}
 	if _, err := s.inbox.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
 		return classify(fmt.Sprintf("append %d inbox entries", len(entries)), err)
@@ -60,7 +62,13 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntr
 	}
 	out := make([]actors.InboxEntry, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, actors.InboxEntry{ID: d.ID, Body: d.Body, ReceivedAt: fromOpt(d.ReceivedAt), Attempts: int(d.Attempts)})
+		// A body that does not open stops the batch: handing it on would
+		// set an accepted webhook aside as unreadable.
+		body, err := s.keys.Open(sealed.AAD(inboxColl, "body", d.ID), d.Body)
+		if err != nil {
+			return nil, fmt.Errorf("pending inbox entries: open body of entry %s: %w", d.ID, err)
+		}
+		out = append(out, actors.InboxEntry{ID: d.ID, Body: body, ReceivedAt: fromOpt(d.ReceivedAt), Attempts: int(d.Attempts)})
 	}
 	return out, nil
 }

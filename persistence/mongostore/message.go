@@ -156,7 +156,7 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 			return classify(op+": take wamid guard", err)
 		}
 	}
-	if _, err := s.messages.InsertOne(ctx, toMessageDoc(m)); err != nil {
+	if _, err := s.messages.InsertOne(ctx, s.sealMessageDoc(toMessageDoc(m))); err != nil {
 		if m.WaMessageID != "" {
 			s.drop(ctx, s.wamidGuard(), m.WaMessageID, m.ID, at)
 		}
@@ -189,7 +189,11 @@ func (s *Store) MessageByWaID(ctx context.Context, waMessageID string) (actors.M
 	if err != nil {
 		return actors.Message{}, classify(op, err)
 	}
-	return d.message(), nil
+	m, err := s.openMessageDoc(d)
+	if err != nil {
+		return actors.Message{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return m, nil
 }
 
 // messageState reads the fields a status update checks.
@@ -317,7 +321,11 @@ func (s *Store) ListMessages(ctx context.Context, conversationID, before string,
 	}
 	out := make([]actors.Message, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, d.message())
+		m, err := s.openMessageDoc(d)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, m)
 	}
 	return out, next, nil
 }

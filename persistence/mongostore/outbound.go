@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 var _ actors.OutboundStore = (*Store)(nil)
@@ -60,7 +61,11 @@ func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) 
 	if err != nil {
 		return actors.Message{}, classify("message "+id, err)
 	}
-	return d.message(), nil
+	m, err := s.openMessageDoc(d)
+	if err != nil {
+		return actors.Message{}, fmt.Errorf("message %s: %w", id, err)
+	}
+	return m, nil
 }
 
 // QueuedOutbound returns up to limit outbound messages still queued,
@@ -78,7 +83,11 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 	}
 	out := make([]actors.Message, 0, len(docs))
 	for _, d := range docs {
-		out = append(out, d.message())
+		m, err := s.openMessageDoc(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
@@ -154,6 +163,11 @@ func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.Idemp
 	if err != nil {
 		return actors.IdempotencyRecord{}, classify("idempotency key", err)
 	}
+	if len(d.Body) > 0 {
+		if d.Body, err = s.keys.Open(sealed.AAD(idempotencyColl, "body", key), d.Body); err != nil {
+			return actors.IdempotencyRecord{}, fmt.Errorf("idempotency key: open stored answer: %w", err)
+		}
+	}
 	return d.record(), nil
 }
 
@@ -168,7 +182,10 @@ func (s *Store) CompleteIdempotency(ctx context.Context, key, owner string, stat
 	}
 	defer release()
 	res, err := s.idempotency().UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: owner}, {Key: "status", Value: int32(0)}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: int32(status)}, {Key: "body", Value: body}}}})
+		// The stored answer repeats what the request returned (a customer,
+		// a message): sealed like the records it shows.
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: int32(status)},
+			{Key: "body", Value: s.keys.SealBytes(sealed.AAD(idempotencyColl, "body", key), body)}}}})
 	if err != nil {
 		return classify("complete idempotency key", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 var _ actors.Store = (*Store)(nil)
@@ -84,6 +85,10 @@ type Store struct {
 
 	log *zap.Logger
 
+	// keys seal customer and message fields and media bytes at rest; nil
+	// is encryption off (see sealing.go).
+	keys *sealed.Keyring
+
 	// now is the store's clock for write claims (see claim.go).
 	now func() time.Time
 
@@ -95,7 +100,7 @@ type Store struct {
 // connections, checks that it answers, and creates the indexes the store
 // needs in database (each only when missing, so reopening is cheap). An
 // unreachable server is actors.ErrUnavailable.
-func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.Logger) (*Store, error) {
+func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.Logger, opts ...Option) (*Store, error) {
 	if database == "" {
 		return nil, errors.New("open mongodb store: empty database name")
 	}
@@ -134,6 +139,9 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		log: log.With(zap.String("store", "mongodb"), zap.String("database", database)),
 		now: time.Now,
 	}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
@@ -146,7 +154,7 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		_ = s.Close()
 		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
 	}
-	s.log.Info("mongodb store opened", zap.Uint64("pool_size", poolSize))
+	s.log.Info("mongodb store opened", zap.Uint64("pool_size", poolSize), zap.Bool("encryption_at_rest", s.keys.On()))
 	return s, nil
 }
 

@@ -23,15 +23,15 @@ const (
 // planner.
 const (
 	qInsertCustomer = `INSERT INTO customers
-		(id, name, phone, wa_id, email, tags, attributes, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, name, phone, wa_id, email, tags, attributes, version, created_at, updated_at, email_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qCustomerByID = `SELECT ` + customerCols + ` FROM customers c WHERE c.id = ?`
 	// qCustomerByPhone is served by the UNIQUE index on customers(phone).
 	qCustomerByPhone = `SELECT ` + customerCols + ` FROM customers c WHERE c.phone = ?`
 	// qUpdateCustomer is the version check and the write in one statement.
 	qUpdateCustomer = `UPDATE customers
 		SET name = ?, phone = ?, wa_id = ?, email = ?, tags = ?, attributes = ?,
-		    updated_at = ?, version = version + 1
+		    updated_at = ?, email_hash = ?, version = version + 1
 		WHERE id = ? AND version = ?
 		RETURNING ` + customerReturning
 	qCustomerCreatedAt = `SELECT created_at FROM customers WHERE id = ?`
@@ -91,12 +91,15 @@ const (
 // minTrigramSearch is the shortest search the trigram index can serve.
 const minTrigramSearch = 3
 
-func scanCustomer(row interface{ Scan(...any) error }) (actors.Customer, error) {
+func (s *Store) scanCustomer(row interface{ Scan(...any) error }) (actors.Customer, error) {
 	var c actors.Customer
 	var tags, attrs string
 	var created, updated int64
 	if err := row.Scan(&c.ID, &c.Name, &c.Phone, &c.WaID, &c.Email, &tags, &attrs, &c.Version, &created, &updated); err != nil {
 		return actors.Customer{}, mapErr(err)
+	}
+	if err := s.openCustomer(&c, &attrs); err != nil {
+		return actors.Customer{}, err
 	}
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
 		return actors.Customer{}, fmt.Errorf("decode tags: %w", err)
@@ -160,10 +163,11 @@ func (s *Store) CreateCustomer(ctx context.Context, c actors.Customer) error {
 	if err != nil {
 		return fmt.Errorf("create customer %s: %w", c.ID, err)
 	}
+	sc := s.sealCustomer(c, attrs)
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, qInsertCustomer,
-			c.ID, c.Name, c.Phone, c.WaID, c.Email, tags, attrs, c.Version,
-			millis(c.CreatedAt), millis(c.UpdatedAt)); err != nil {
+			c.ID, sc.name, c.Phone, c.WaID, sc.email, tags, sc.attrs, c.Version,
+			millis(c.CreatedAt), millis(c.UpdatedAt), sc.emailHash); err != nil {
 			return mapErr(err)
 		}
 		return insertTags(ctx, tx, c.ID, millis(c.CreatedAt), c.Tags)
@@ -176,7 +180,7 @@ func (s *Store) CreateCustomer(ctx context.Context, c actors.Customer) error {
 
 // Customer returns the customer or ErrNotFound.
 func (s *Store) Customer(ctx context.Context, id string) (actors.Customer, error) {
-	c, err := scanCustomer(s.r.QueryRowContext(ctx, qCustomerByID, id))
+	c, err := s.scanCustomer(s.r.QueryRowContext(ctx, qCustomerByID, id))
 	if err != nil {
 		return actors.Customer{}, fmt.Errorf("customer %s: %w", id, err)
 	}
@@ -185,7 +189,7 @@ func (s *Store) Customer(ctx context.Context, id string) (actors.Customer, error
 
 // CustomerByPhone looks up by E.164 phone; ErrNotFound when absent.
 func (s *Store) CustomerByPhone(ctx context.Context, phone string) (actors.Customer, error) {
-	c, err := scanCustomer(s.st.customerByPhone.QueryRowContext(ctx, phone))
+	c, err := s.scanCustomer(s.st.customerByPhone.QueryRowContext(ctx, phone))
 	if err != nil {
 		// The number is personal data; the error names the operation only.
 		return actors.Customer{}, fmt.Errorf("customer by phone: %w", err)
@@ -202,11 +206,12 @@ func (s *Store) UpdateCustomer(ctx context.Context, c actors.Customer) (actors.C
 	if err != nil {
 		return actors.Customer{}, fmt.Errorf("update customer %s: %w", c.ID, err)
 	}
+	sc := s.sealCustomer(c, attrs)
 	var stored actors.Customer
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		stored, err = scanCustomer(tx.QueryRowContext(ctx, qUpdateCustomer,
-			c.Name, c.Phone, c.WaID, c.Email, tags, attrs, millis(c.UpdatedAt), c.ID, c.Version))
+		stored, err = s.scanCustomer(tx.QueryRowContext(ctx, qUpdateCustomer,
+			sc.name, c.Phone, c.WaID, sc.email, tags, sc.attrs, millis(c.UpdatedAt), sc.emailHash, c.ID, c.Version))
 		if errNoRow(err) {
 			// Nothing matched: tell a missing customer from a stale version.
 			var created int64
@@ -245,6 +250,9 @@ func (s *Store) DeleteCustomer(ctx context.Context, id string) error {
 // ListCustomers returns one page, newest first, and the total matching f.
 // The page and the total come from one snapshot.
 func (s *Store) ListCustomers(ctx context.Context, f actors.CustomerFilter) ([]actors.Customer, int, error) {
+	if s.keys.On() && f.Search != "" {
+		return s.searchSealedCustomers(ctx, f)
+	}
 	limit, offset := pageWindow(f.Page, f.Limit)
 	list, count, args := customerQueries(f)
 
@@ -264,7 +272,7 @@ func (s *Store) ListCustomers(ctx context.Context, f actors.CustomerFilter) ([]a
 		}
 		defer rows.Close()
 		for rows.Next() {
-			c, err := scanCustomer(rows)
+			c, err := s.scanCustomer(rows)
 			if err != nil {
 				return err
 			}

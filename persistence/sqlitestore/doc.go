@@ -7,7 +7,10 @@
 // actors.MediaStore and actors.CallStore and passes the shared contract
 // suites in persistence/storetest (Run, RunConversations, RunTemplates,
 // RunMedia and RunCalls).
-// Media bytes are not kept here: see persistence/fsblobs.
+// Media bytes are not kept here: see persistence/fsblobs. With a keyring
+// (WithKeyring) customer names, e-mails and attributes and message text,
+// content and raw are sealed at rest (persistence/sealed; see sealing.go),
+// and Reencrypt moves them to the newest key.
 //
 // # Guarantees
 //
@@ -86,6 +89,21 @@
 // customers table; shorter strings fall back to LIKE with %, _ and \
 // escaped, scanning the table. The trigram index folds Unicode case; the LIKE
 // fallback folds ASCII case only.
+//
+// # Encryption at rest
+//
+// With WithKeyring, customers.name, email and attributes, messages.text,
+// content and raw, and inbox.body hold values sealed by persistence/sealed, bound to their
+// table, column and row id; customers.email_hash (migration 0013) keeps the
+// keyed hash of the normalised e-mail. The search index indexes a sealed
+// value as the empty string (the triggers of migration 0013), so with keys a search is
+// searchSealedCustomers: the newest SealedSearchWindow customers decrypted
+// and matched in memory, plus phone substrings through the index and exact
+// e-mails through email_hash. secure_delete is on, so resealed or deleted
+// values leave no plaintext in free pages. Rows written before keys were
+// set are read as they are; Reencrypt (keyset batches, one conditional
+// UPDATE per row, safe beside a running engine) seals them, moves rows
+// sealed under older keys to the current one, and merges the search index.
 //
 // # Conversations
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 // SQL the inbox methods run, on the inbox database (see inboxPath). Pending
@@ -32,7 +33,7 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 		stmt := tx.StmtContext(ctx, s.st.insertInbox)
 		defer stmt.Close()
 		for _, e := range entries {
-			body := e.Body
+			body := s.keys.SealBytes(sealed.AAD("inbox", "body", e.ID), e.Body)
 			if body == nil {
 				body = []byte{}
 			}
@@ -63,6 +64,11 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntr
 		var at int64
 		if err := rows.Scan(&e.ID, &e.Body, &at, &e.Attempts); err != nil {
 			return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
+		}
+		// A body that does not open stops the batch: handing it on would
+		// set an accepted webhook aside as unreadable.
+		if e.Body, err = s.keys.Open(sealed.AAD("inbox", "body", e.ID), e.Body); err != nil {
+			return nil, fmt.Errorf("pending inbox: open body of entry %s: %w", e.ID, err)
 		}
 		if e.Body == nil {
 			e.Body = []byte{}

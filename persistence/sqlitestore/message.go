@@ -69,7 +69,7 @@ const (
 		WHERE wa_message_id = ? ORDER BY ts, rowid`
 )
 
-func scanMessage(row interface{ Scan(...any) error }) (actors.Message, error) {
+func (s *Store) scanMessage(row interface{ Scan(...any) error }) (actors.Message, error) {
 	var m actors.Message
 	var content, raw []byte
 	var werr, media, model, category, typ sql.NullString
@@ -78,6 +78,9 @@ func scanMessage(row interface{ Scan(...any) error }) (actors.Message, error) {
 	if err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Type, &m.Text, &content, &m.Status,
 		&m.WaMessageID, &m.Seq, &werr, &raw, &created, &updated, &media, &billable, &model, &category, &typ); err != nil {
 		return actors.Message{}, mapErr(err)
+	}
+	if err := s.openMessage(&m, &content, &raw); err != nil {
+		return actors.Message{}, err
 	}
 	if billable.Valid {
 		m.Pricing = &actors.Pricing{Billable: billable.Bool, Model: model.String, Category: category.String, Type: typ.String}
@@ -131,7 +134,7 @@ func encodeMessageMedia(mm *actors.MessageMedia) (sql.NullString, error) {
 }
 
 // messageArgs are the arguments of qInsertMessage for m.
-func messageArgs(m actors.Message) ([]any, error) {
+func (s *Store) messageArgs(m actors.Message) ([]any, error) {
 	werr, err := encodeError(m.Error)
 	if err != nil {
 		return nil, err
@@ -140,8 +143,9 @@ func messageArgs(m actors.Message) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{m.ID, m.ConversationID, m.Direction, m.Type, m.Text, blob(m.Content), m.Status, m.WaMessageID,
-		m.Seq, werr, blob(m.Raw), millis(m.CreatedAt), millis(m.UpdatedAt), media}, nil
+	text, content, raw := s.sealMessage(m)
+	return []any{m.ID, m.ConversationID, m.Direction, m.Type, text, blob(content), m.Status, m.WaMessageID,
+		m.Seq, werr, blob(raw), millis(m.CreatedAt), millis(m.UpdatedAt), media}, nil
 }
 
 // blob keeps nil as NULL and anything else as its exact bytes.
@@ -155,7 +159,7 @@ func blob(b []byte) any {
 // AppendMessage inserts m; ErrDuplicate when its id or WaMessageID is
 // already stored.
 func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
-	args, err := messageArgs(m)
+	args, err := s.messageArgs(m)
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
@@ -168,7 +172,7 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 // AppendMessageAndSave inserts m and saves c in one job of the committer:
 // both or neither.
 func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
-	args, err := messageArgs(m)
+	args, err := s.messageArgs(m)
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
@@ -186,7 +190,7 @@ func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c ac
 // MessageByWaID returns the message with that wamid, or ErrNotFound (always
 // for "").
 func (s *Store) MessageByWaID(ctx context.Context, waMessageID string) (actors.Message, error) {
-	m, err := scanMessage(s.st.messageByWaID.QueryRowContext(ctx, waMessageID))
+	m, err := s.scanMessage(s.st.messageByWaID.QueryRowContext(ctx, waMessageID))
 	if err != nil {
 		return actors.Message{}, fmt.Errorf("message by wamid %s: %w", waMessageID, err)
 	}
@@ -238,7 +242,7 @@ func (s *Store) ListMessages(ctx context.Context, conversationID, before string,
 	defer rows.Close()
 	out := make([]actors.Message, 0, min(limit+1, 64))
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := s.scanMessage(rows)
 		if err != nil {
 			return nil, "", fmt.Errorf("list messages of %s: %w", conversationID, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 var _ actors.OutboundStore = (*Store)(nil)
@@ -40,7 +41,7 @@ const (
 
 // Message returns the message with that id, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id string) (actors.Message, error) {
-	m, err := scanMessage(s.st.messageByID.QueryRowContext(ctx, id))
+	m, err := s.scanMessage(s.st.messageByID.QueryRowContext(ctx, id))
 	if err != nil {
 		return actors.Message{}, fmt.Errorf("message %s: %w", id, err)
 	}
@@ -57,7 +58,7 @@ func (s *Store) QueuedOutbound(ctx context.Context, limit int) ([]actors.Message
 	defer rows.Close()
 	var out []actors.Message
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := s.scanMessage(rows)
 		if err != nil {
 			return nil, fmt.Errorf("queued outbound messages: %w", err)
 		}
@@ -96,6 +97,13 @@ func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.Idemp
 	if err := s.r.QueryRowContext(ctx, qIdempotency, key).Scan(&r.Key, &r.RequestHash, &r.Status, &r.Body, &created, &expires, &r.Owner, &lease); err != nil {
 		return actors.IdempotencyRecord{}, fmt.Errorf("idempotency key: %w", mapErr(err))
 	}
+	if len(r.Body) > 0 {
+		body, err := s.keys.Open(sealed.AAD("idempotency_keys", "body", key), r.Body)
+		if err != nil {
+			return actors.IdempotencyRecord{}, fmt.Errorf("idempotency key: open stored answer: %w", err)
+		}
+		r.Body = body
+	}
 	r.CreatedAt, r.ExpiresAt = fromMillis(created), fromMillis(expires)
 	if lease > 0 {
 		r.LeaseUntil = fromMillis(lease)
@@ -105,7 +113,10 @@ func (s *Store) IdempotencyRecord(ctx context.Context, key string) (actors.Idemp
 
 // CompleteIdempotency stores the answer of owner's unanswered claim of key.
 func (s *Store) CompleteIdempotency(ctx context.Context, key, owner string, status int, body []byte) error {
-	n, err := s.exec(ctx, nil, qCompleteIdem, status, blob(body), key, owner)
+	// The stored answer repeats what the request returned (a customer, a
+	// message): sealed like the records it shows.
+	sealedBody := s.keys.SealBytes(sealed.AAD("idempotency_keys", "body", key), body)
+	n, err := s.exec(ctx, nil, qCompleteIdem, status, blob(sealedBody), key, owner)
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}

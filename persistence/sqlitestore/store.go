@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/sealed"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -49,9 +50,20 @@ type Store struct {
 	// cps checkpoint the main and the inbox database off their write paths.
 	cps []*checkpointer
 
+	// keys seal customer and message fields at rest; nil is encryption
+	// off (see sealing.go).
+	keys *sealed.Keyring
+
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithKeyring seals customer names, e-mails and attributes and message
+// bodies with k (nil: encryption off). See sealing.go.
+func WithKeyring(k *sealed.Keyring) Option { return func(s *Store) { s.keys = k } }
 
 var _ actors.Store = (*Store)(nil)
 
@@ -68,7 +80,7 @@ func inboxPath(path string) string {
 // database, and returns the store. path must name a file: ":memory:" is
 // rejected because the reader and writer pools would see different
 // databases.
-func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
+func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open sqlite store %q: path must be a plain file path", path)
 	}
@@ -122,9 +134,31 @@ func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
 		cps = append(cps, cp)
 	}
 
+	s := &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st, wc: wc, cps: cps}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.keys.On() {
+		// Deleted and overwritten content is zeroed, so a row resealed or
+		// deleted leaves no plaintext in free space of the file.
+		_, err := w.ExecContext(ctx, "PRAGMA secure_delete = ON")
+		if err == nil {
+			_, err = iw.ExecContext(ctx, "PRAGMA secure_delete = ON")
+		}
+		if err != nil {
+			wc.close()
+			for _, cp := range cps {
+				_ = cp.close()
+			}
+			_ = st.close()
+			closeAll()
+			return nil, fmt.Errorf("open sqlite store %s: secure_delete: %w", path, mapErr(err))
+		}
+	}
 	log.Info("sqlite store opened", zap.Strings("migrations_applied", applied),
-		zap.Strings("inbox_migrations_applied", inboxApplied), zap.Int("inbox_rows_moved", moved))
-	return &Store{w: w, r: r, iw: iw, ir: ir, log: log, st: st, wc: wc, cps: cps}, nil
+		zap.Strings("inbox_migrations_applied", inboxApplied), zap.Int("inbox_rows_moved", moved),
+		zap.Bool("encryption_at_rest", s.keys.On()))
+	return s, nil
 }
 
 // openDB opens one database file: a single-connection writer pool, the
