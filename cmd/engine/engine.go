@@ -155,6 +155,9 @@ func (e *engine) open(ctx context.Context) error {
 	if c := e.out.check(); c != nil {
 		checks = append(checks, *c)
 	}
+	if e.out.rabbit != nil {
+		reg.MustRegister(rabbitBlockedGauge(e.out.rabbit))
+	}
 	// Refused authentications are aggregated once for the HTTP edge and
 	// the agent sessions.
 	refusals := audit.NewRefusals(e.audit, reg, audit.RefusalOptions{})

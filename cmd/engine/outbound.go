@@ -110,6 +110,20 @@ func (o *outbound) check() *gateway.Check {
 	return &gateway.Check{Name: "rabbitmq", Ping: o.rabbit.Ping}
 }
 
+// rabbitBlockedGauge is engine_rabbitmq_blocked: 1 while RabbitMQ blocks
+// the outbound queue's connection (connection.blocked, a memory or disk
+// alarm), when sends answer 503 at once.
+func rabbitBlockedGauge(q *rabbitqueue.Queue) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "engine_rabbitmq_blocked",
+		Help: "1 while RabbitMQ blocks the outbound queue's publishing connection (memory or disk alarm), else 0."},
+		func() float64 {
+			if blocked, _ := q.Blocked(); blocked {
+				return 1
+			}
+			return 0
+		})
+}
+
 // staleQueued is how long a message may stay queued in the store before a
 // start-up on a shared database (MongoDB) publishes it again: one queued
 // that long was either never published (the process died between storing

@@ -45,6 +45,17 @@
 //     reopens the publisher channel. Publish during an outage waits for the
 //     reconnect (bounded as above) and publishes again; when its outcome on
 //     the dead connection was unknown the job may end up queued twice.
+//   - Blocked connection (a memory or disk alarm on the broker): the
+//     broker sends connection.blocked once the connection publishes during
+//     the alarm and stops reading it. Every (re)connected connection
+//     follows connection.blocked/unblocked (logged at warn with the
+//     broker's reason, and at info); while blocked, Publish (and Retry,
+//     DeadLetter, Redrive) fail at once with ErrBlocked, sending nothing
+//     (surely not queued; it wraps actors.ErrUnavailable, the edge's 503),
+//     Ping fails with ErrBlocked (so /readyz names rabbitmq), and Blocked
+//     reports it. A publish written before the block came waits for its
+//     confirm as usual (ErrOutcomeUnknown if it does not come in time).
+//     Consumers share the connection, so their acks wait for the unblock.
 //   - Delivery is at least once. Consume uses manual acks with
 //     basic.qos(Prefetch) per Consume call, so at most Prefetch deliveries
 //     are unsettled. Consume reopens its channel after a loss and carries

@@ -8,7 +8,8 @@ import (
 )
 
 // Ping reports whether the queue is usable now: it has a live connection
-// (not one being re-established) and the broker answers a round trip on
+// (not one being re-established), the broker does not block it
+// (connection.blocked: ErrBlocked with the broker's reason) and answers a round trip on
 // it, a passive declare of the main queue on a channel of its own. It
 // returns an error wrapping actors.ErrUnavailable otherwise (ErrClosed
 // after Close), and never waits for a reconnect; ctx bounds the round
@@ -22,6 +23,9 @@ func (q *Queue) Ping(ctx context.Context) error {
 	q.mu.Unlock()
 	if s == nil || s.conn.IsClosed() {
 		return fmt.Errorf("rabbitmq %s: not connected: %w", q.host, actors.ErrUnavailable)
+	}
+	if err := s.block.err(); err != nil { // a round trip would wait for the unblock
+		return fmt.Errorf("rabbitmq %s: %w", q.host, err)
 	}
 	done := make(chan error, 1)
 	go func() {

@@ -35,8 +35,10 @@ var errSessionLost = errors.New("rabbitmq connection lost")
 // waits for the reconnect and publishes again, bounded by ctx and
 // PublishTimeout; then the error wraps actors.ErrUnavailable, and also
 // actors.ErrPublishUnknown (ErrOutcomeUnknown) when a publish reached the
-// broker without a confirm, so the job may be queued. A publish repeated
-// after a lost connection may queue the job twice.
+// broker without a confirm, so the job may be queued. While the broker
+// blocks the connection (a memory or disk alarm) it fails at once with
+// ErrBlocked, sending nothing. A publish repeated after a lost connection
+// may queue the job twice.
 func (q *Queue) Publish(ctx context.Context, job actors.OutboundJob) error {
 	if job.MessageID == "" {
 		return errors.New("publish outbound job: empty message id")
@@ -81,6 +83,9 @@ func (q *Queue) publish(ctx context.Context, key string, job actors.OutboundJob,
 		}
 		if err := ctx.Err(); err != nil { // nothing sent yet on this attempt
 			return outcome(fmt.Errorf("%w: %w", actors.ErrUnavailable, err))
+		}
+		if err := s.block.err(); err != nil { // the broker reads nothing now: send nothing
+			return outcome(err)
 		}
 		h := amqp.Table{publishIDHeader: strconv.FormatUint(q.publishSeq.Add(1), 10)}
 		for k, v := range headers {

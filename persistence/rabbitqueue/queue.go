@@ -148,6 +148,10 @@ type session struct {
 	// lost is closed by the supervisor once the connection or the
 	// publisher channel is gone.
 	lost chan struct{}
+
+	// block is set while the broker blocks this connection
+	// (connection.blocked); see watchBlocked.
+	block blockState
 }
 
 // returnCapacity bounds the returns buffered between two publisher confirms.
@@ -208,14 +212,16 @@ func (q *Queue) openSession(conn *amqp.Connection) (*session, error) {
 	if err := ch.Confirm(false); err != nil {
 		return nil, fmt.Errorf("enable publisher confirms: %w", err)
 	}
-	return &session{
+	s := &session{
 		conn:     conn,
 		pub:      ch,
 		returns:  ch.NotifyReturn(make(chan amqp.Return, returnCapacity)),
 		waiting:  make(map[string]struct{}),
 		returned: make(map[string]amqp.Return),
 		lost:     make(chan struct{}),
-	}, nil
+	}
+	q.watchBlocked(conn, s)
+	return s, nil
 }
 
 // permanent reports whether a connect error cannot be fixed by retrying:
