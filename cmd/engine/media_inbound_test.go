@@ -175,7 +175,12 @@ func TestInboundMediaThroughTheSandbox(t *testing.T) {
 			assert.Equal(t, served.Data, content)
 			assert.Equal(t, served.SHA256, m.SHA256)
 			assert.Equal(t, tc.wantMime, m.MimeType)
-			assert.Equal(t, "stored", media["status"])
+			// The message's copy of its medium follows the medium's record
+			// through the conversation actor: a moment later.
+			require.Eventually(t, func() bool {
+				media = l.messageMediaOf(agentTok, c.ID, msg.ID)
+				return media != nil && media["status"] == "stored"
+			}, 10*time.Second, 20*time.Millisecond, "the message shows its medium stored")
 			assert.Equal(t, tc.wantMime, media["mimeType"])
 			assert.Equal(t, float64(served.Size), media["size"])
 			if tc.wantFile != "" {
