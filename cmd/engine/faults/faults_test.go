@@ -171,6 +171,35 @@ func account(accepted, unknown map[string]bool, sent map[string]int) (b buckets,
 	return b, missing
 }
 
+// settledAccount waits up to within until every accepted send reached the
+// sandbox (sent reads its counts), then linger more so late duplicates
+// show up too, and accounts for every send in the four buckets.
+func settledAccount(accepted, unknown map[string]bool, sent func() map[string]int, within, linger time.Duration) (buckets, []string) {
+	deadline := time.Now().Add(within)
+	for {
+		if b, _ := account(accepted, unknown, sent()); b.lost == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(linger)
+	return account(accepted, unknown, sent())
+}
+
+// recoveredAfter records time_to_recover: from end to the first of
+// acceptedAt after it, which must exist.
+func (r *rec) recoveredAfter(acceptedAt map[string]time.Time, end time.Time, what string) {
+	r.t.Helper()
+	var first time.Time
+	for _, at := range acceptedAt {
+		if at.After(end) && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	require.False(r.t, first.IsZero(), what)
+	r.timing("time_to_recover", first.Sub(end))
+}
+
 func (r *rec) buckets(b buckets) {
 	r.count("lost", b.lost)
 	r.count("recovered", b.recovered)
