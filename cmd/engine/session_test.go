@@ -143,7 +143,10 @@ func (l *live) session(email, password string) (string, string) {
 // without one the grace closes it with 4001.
 func TestAgentSocketLivesByItsToken(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.JWTExpiresIn = 2 * time.Second
+	// 4 s: long enough for the login and the dial on a loaded machine
+	// under -race (2 s ran out before the dial in CI), short enough to
+	// wait for.
+	cfg.JWTExpiresIn = 4 * time.Second
 	cfg.SocketAuthGrace = time.Second
 	l := startLive(t, cfg)
 	id, _ := l.user(actors.RoleAgent)
