@@ -18,7 +18,7 @@ import (
 // insertUserJob is a committer job writing one user row.
 func insertUserJob(id string) func(context.Context, *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, qInsertUser, id, id+"@example.com", id+"@example.com", id, string(actors.RoleAgent), "h", "", 1, 1)
+		_, err := tx.ExecContext(ctx, qInsertUser, id, id+"@example.com", id+"@example.com", id, string(actors.RoleAgent), "h", "", false, 0, 1, 1)
 		return mapErr(err)
 	}
 }
