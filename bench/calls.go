@@ -251,14 +251,20 @@ func setUpCaller(ctx context.Context, g *engine, admin, run string, i int, custo
 			AccessToken string `json:"accessToken"`
 		} `json:"data"`
 	}
-	body, _ := json.Marshal(map[string]string{"email": fmt.Sprintf("bench-%s-caller-%d@bench.example.com", run, i), "password": "bench-password-" + run, "name": fmt.Sprintf("Bench caller %d", i)})
+	email, password := fmt.Sprintf("bench-%s-caller-%d@bench.example.com", run, i), "bench-password-"+run
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password, "name": fmt.Sprintf("Bench caller %d", i)})
 	if err := g.do(ctx, http.MethodPost, g.URL+"/api/auth/register", "", body, http.StatusCreated, &reg); err != nil {
 		return caller{}, err
 	}
-	c := caller{token: reg.Data.AccessToken}
 	if err := g.do(ctx, http.MethodPatch, g.URL+"/api/users/"+url.PathEscape(reg.Data.User.ID)+"/role", admin, []byte(`{"role":"supervisor"}`), http.StatusOK, nil); err != nil {
 		return caller{}, err
 	}
+	// A role change ends the user's older tokens: log in again.
+	login, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	if err := g.do(ctx, http.MethodPost, g.URL+"/api/auth/login", "", login, http.StatusOK, &reg); err != nil {
+		return caller{}, err
+	}
+	c := caller{token: reg.Data.AccessToken}
 	phone := fmt.Sprintf(`{"phone":"+9197%08d"}`, i)
 	if err := g.do(ctx, http.MethodPatch, g.URL+"/api/auth/me", c.token, []byte(phone), http.StatusOK, nil); err != nil {
 		return caller{}, err
