@@ -52,5 +52,15 @@ func dataOf(f inFrame) string {
 	if len(f.Data) == 0 {
 		return "null"
 	}
-	return string(f.Data)
+	// Compared by meaning, not bytes: re-encoding escapes characters
+	// such as & as \u0026, the same JSON in other bytes.
+	var v any
+	if err := json.Unmarshal(f.Data, &v); err != nil {
+		return string(f.Data)
+	}
+	canon, err := json.Marshal(v)
+	if err != nil {
+		return string(f.Data)
+	}
+	return string(canon)
 }
