@@ -41,17 +41,8 @@ func sendTimed(p *proc, token, to, text string) (status int, retryAfter string, 
 func Test39_RabbitBlockedMidBurst(t *testing.T) {
 	t.Parallel()
 	r := covers(t, 39)
-	node := startRabbit(t)
-	sbPort := freePort(t)
-	sandbox := fmt.Sprintf("http://127.0.0.1:%d", sbPort)
-	p := start(t, queueEnv(t, node, sbPort))
 	const customers, per = 10, 60
-	var was []string
-	for c := 0; c < customers; c++ {
-		was = append(was, fmt.Sprintf("9198239%02d411", c))
-	}
-	customersWrite(t, p, was)
-	token := p.admin()
+	node, sandbox, p, was, token := burstSetup(t, "239", customers)
 
 	var mu sync.Mutex
 	accepted, unknown, refused := map[string]bool{}, map[string]bool{}, map[string]bool{}

@@ -67,17 +67,8 @@ func sendText(p *proc, token, to, text string) int {
 func Test39_RabbitRestartMidBurst(t *testing.T) {
 	t.Parallel()
 	r := covers(t, 39)
-	node := startRabbit(t)
-	sbPort := freePort(t)
-	sandbox := fmt.Sprintf("http://127.0.0.1:%d", sbPort)
-	p := start(t, queueEnv(t, node, sbPort))
 	const customers, per = 20, 50
-	var was []string
-	for c := 0; c < customers; c++ {
-		was = append(was, fmt.Sprintf("9198139%02d411", c))
-	}
-	customersWrite(t, p, was)
-	token := p.admin()
+	node, sandbox, p, was, token := burstSetup(t, "139", customers)
 
 	var mu sync.Mutex
 	accepted, unknown, refused := map[string]bool{}, map[string]bool{}, map[string]bool{}

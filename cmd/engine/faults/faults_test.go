@@ -217,3 +217,20 @@ func newRequest(url, token, body string) (*http.Request, error) {
 	req.Header.Set("Authorization", "Bearer "+token)
 	return req, nil
 }
+
+// burstSetup starts a RabbitMQ node of the test's own, a WhatsApp sandbox
+// port and the engine on both, and opens the windows of customers
+// customers whose numbers are 9198<series><nn>411; it returns the
+// sandbox's URL, the engine, the customers and an admin token.
+func burstSetup(t *testing.T, series string, customers int) (*rabbitNode, string, *proc, []string, string) {
+	t.Helper()
+	node := startRabbit(t)
+	sbPort := freePort(t)
+	p := start(t, queueEnv(t, node, sbPort))
+	var was []string
+	for c := 0; c < customers; c++ {
+		was = append(was, fmt.Sprintf("9198%s%02d411", series, c))
+	}
+	customersWrite(t, p, was)
+	return node, fmt.Sprintf("http://127.0.0.1:%d", sbPort), p, was, p.admin()
+}
