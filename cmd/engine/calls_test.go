@@ -46,7 +46,7 @@ func callQueueModes(t *testing.T, run func(t *testing.T, cfg configs.Config)) {
 		_, _ = rand.Read(b)
 		cfg.RabbitMQQueue = "test.outbound." + hex.EncodeToString(b)
 		cfg.RabbitMQCallQueue = cfg.RabbitMQQueue + ".calls"
-		t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
+		t.Cleanup(func() { deleteQueues(t, cfg) })
 		run(t, cfg)
 	})
 }

@@ -180,7 +180,8 @@ func TestReadyzChecksRabbitMQ(t *testing.T) {
 	broker.Host = p.Addr()
 	cfg.RabbitMQURL = broker.String()
 	cfg.RabbitMQQueue = "test.readyz." + actors.NewID()[16:]
-	t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
+	cfg.RabbitMQCallQueue = cfg.RabbitMQQueue + ".calls"
+	t.Cleanup(func() { deleteQueues(t, cfg) })
 	l := startLive(t, cfg)
 
 	ready := func() (int, map[string]any) {

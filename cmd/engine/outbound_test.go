@@ -32,22 +32,10 @@ func queueModes(t *testing.T, run func(t *testing.T, cfg configs.Config)) {
 		b := make([]byte, 6)
 		rand.Read(b)
 		cfg.RabbitMQQueue = "test.outbound." + hex.EncodeToString(b)
-		t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
+		cfg.RabbitMQCallQueue = cfg.RabbitMQQueue + ".calls"
+		t.Cleanup(func() { deleteQueues(t, cfg) })
 		run(t, cfg)
 	})
-}
-
-// deleteQueues removes a test's queues from the broker.
-func deleteQueues(prefix string) {
-	out, err := exec.Command("rabbitmqctl", "list_queues", "-q", "name").Output()
-	if err != nil {
-		return
-	}
-	for _, name := range strings.Fields(string(out)) {
-		if strings.HasPrefix(name, prefix) {
-			_ = exec.Command("rabbitmqctl", "delete_queue", name).Run()
-		}
-	}
 }
 
 func (l *live) sandbox() *cloudapi.Sandbox {
@@ -425,11 +413,12 @@ func TestRabbitRestartMidSends(t *testing.T) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	cfg.RabbitMQQueue = "test.restart." + hex.EncodeToString(b)
+	cfg.RabbitMQCallQueue = cfg.RabbitMQQueue + ".calls"
 	cfg.WhatsAppMPS = 400
 	cfg.PairInterval = 0
 	cfg.PairBurst = 1000
 	cfg.SandboxStatusDelay = 0
-	t.Cleanup(func() { deleteQueues(cfg.RabbitMQQueue) })
+	t.Cleanup(func() { deleteQueues(t, cfg) })
 	l := startLive(t, cfg)
 	admin := l.admin()
 	const customers, per = 20, 25

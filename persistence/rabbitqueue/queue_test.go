@@ -455,3 +455,23 @@ func TestPingFollowsTheConnection(t *testing.T) {
 	require.NoError(t, q.Close())
 	require.ErrorIs(t, q.Ping(ctx), ErrClosed)
 }
+
+// QueueNames names exactly what New declares: each exists on the broker
+// (a passive declare fails on a missing queue), for default and own tiers.
+func TestQueueNamesAreWhatNewDeclares(t *testing.T) {
+	for _, tiers := range [][]time.Duration{nil, {250 * time.Millisecond, 2 * time.Second}} {
+		q, _ := openQueue(t, "", Options{DelayTiers: tiers})
+		names := QueueNames(Options{Name: q.opts.Name, DelayTiers: tiers})
+		want := len(tiers)
+		if tiers == nil {
+			want = len(DefaultDelayTiers)
+		}
+		require.Len(t, names, 2+want)
+		assert.Equal(t, q.opts.Name, names[0], "main queue first")
+		ch := admin(t)
+		for _, name := range names {
+			_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+			require.NoError(t, err, "queue %s was declared", name)
+		}
+	}
+}

@@ -91,3 +91,13 @@ func (t topology) declare(ch *amqp.Channel) error {
 	}
 	return nil
 }
+
+// QueueNames lists every queue a Queue with options o declares (its main
+// queue first, then its dead-letter and delay queues), so an operator's
+// script or a test can remove them; nil DelayTiers means the defaults.
+func QueueNames(o Options) []string {
+	if o.DelayTiers == nil {
+		o.DelayTiers = DefaultDelayTiers
+	}
+	return newTopology(o).queues()
+}
