@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.uber.org/zap"
 
 	"github.com/wacc/engine/actors"
 )
@@ -124,4 +125,55 @@ func (s *Store) SettleSendClaims(ctx context.Context) (int, error) {
 		return 0, classify("settle send claims", err)
 	}
 	return int(res.ModifiedCount), nil
+}
+
+// oldSendClaimPrefix keyed the send claims of earlier versions, kept as
+// idempotency records "whatsapp.send:<message id>".
+const oldSendClaimPrefix = "whatsapp.send:"
+
+// carrySendClaims moves the send claims an earlier version left as
+// idempotency records onto their queued messages (owner, first claim time
+// and lease kept; an unanswered record's missing lease is out), so a send
+// that was in flight when that version stopped is still not made twice,
+// and deletes the records. Open runs it; with none left it is one empty
+// range read of idempotency_keys by _id.
+func (s *Store) carrySendClaims(ctx context.Context) error {
+	old, err := findAll[idempotencyDoc](ctx, s.idempotency(), bson.D{{Key: "_id", Value: bson.D{
+		{Key: "$gte", Value: oldSendClaimPrefix}, {Key: "$lt", Value: "whatsapp.send;"}}}}, nil)
+	if err != nil {
+		return classify("find send claims of an earlier version", err)
+	}
+	for _, d := range old {
+		id := d.Key[len(oldSendClaimPrefix):]
+		owner := d.Owner
+		if owner == "" {
+			owner = "migrated"
+		}
+		lease := d.LeaseUntil.UTC()
+		if d.LeaseUntil.IsZero() {
+			lease = time.Unix(0, 0).UTC()
+		}
+		err := retryClaimed(ctx, func() error {
+			release, err := s.claim(ctx, messageClaimKey(id, queuedRank))
+			if err != nil {
+				return err
+			}
+			defer release()
+			_, err = s.messages.UpdateOne(ctx,
+				bson.D{{Key: "_id", Value: id}, {Key: "statusRank", Value: queuedRank}, {Key: fSendOwner, Value: bson.D{{Key: "$exists", Value: false}}}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: fSendOwner, Value: owner}, {Key: fSendClaimedAt, Value: d.CreatedAt.UTC()},
+					{Key: fSendLeaseUntil, Value: lease}}}})
+			return err
+		})
+		if err != nil {
+			return classify("carry the send claim of message "+id, err)
+		}
+		if _, err := s.idempotency().DeleteOne(ctx, bson.D{{Key: "_id", Value: d.Key}}); err != nil {
+			return classify("delete the send claim record of message "+id, err)
+		}
+	}
+	if len(old) > 0 {
+		s.log.Info("send claims of an earlier version moved onto their messages", zap.Int("claims", len(old)))
+	}
+	return nil
 }
