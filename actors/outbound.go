@@ -146,7 +146,8 @@ type IdempotencyRecord struct {
 }
 
 // OutboundStore is what the send path keeps beyond messages: lookups by
-// message id, recovery of queued sends, and idempotency keys.
+// message id, recovery of queued sends, idempotency keys, and the claim a
+// send holds on its message while its Cloud API call is in flight.
 type OutboundStore interface {
 	// Message returns the message with that id, or ErrNotFound.
 	Message(ctx context.Context, id string) (Message, error)
@@ -179,7 +180,30 @@ type OutboundStore interface {
 	// DeleteExpiredIdempotency removes records expired before before.
 	DeleteExpiredIdempotency(ctx context.Context, before time.Time) (int, error)
 	// RequeueFailed moves a failed outbound message back to queued (its
-	// error cleared) for a re-drive of its dead letter; it reports whether
-	// the message was failed. Statuses otherwise never move backwards.
+	// error and any send claim cleared) for a re-drive of its dead letter;
+	// it reports whether the message was failed. Statuses otherwise never
+	// move backwards.
 	RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error)
+
+	// ClaimSend claims the send of message id for owner, in one
+	// conditional write on the message that also stands for reading it:
+	// a queued message with no claim, or one whose claim's lease ended
+	// before now, is claimed (owner, lease until leaseUntil) and the answer
+	// is SendClaimed, or SendOutcomeUnknown when a lapsed claim was taken
+	// over (it keeps its first ClaimedAt). A message that is not queued is
+	// SendNotQueued, one claimed under a live lease SendInFlight, both left
+	// as they were; an absent one ErrNotFound. Concurrent callers: one
+	// claims, the others see SendInFlight. Moving the message's status
+	// (UpdateMessageStatus: the send's outcome) clears its claim in the
+	// same write.
+	ClaimSend(ctx context.Context, id, owner string, now, leaseUntil time.Time) (SendClaim, error)
+	// ReleaseSend clears owner's claim of message id's send without
+	// changing the message (its call had no effect); a no-op when owner
+	// does not hold it.
+	ReleaseSend(ctx context.Context, id, owner string) error
+	// SettleSendClaims ends the lease of every claim of a queued message,
+	// so the next claim of each takes it over at once (SendOutcomeUnknown),
+	// and returns how many. As SettleIdempotencyClaims: only a process that
+	// knows no other is sending from this store may call it.
+	SettleSendClaims(ctx context.Context) (int, error)
 }

@@ -232,10 +232,13 @@ func openStore(ctx context.Context, cfg configs.Config, log *zap.Logger) (engine
 }
 
 // settleIdempotency ends, at start-up, the lease of every Idempotency-Key
-// claim left unanswered by a previous process. Only an engine holding the
-// DATA_DIR lock may: no other engine can be running a request on this
-// database. With MongoDB (shared by several engines) a dead claim is taken
-// over when its lease runs out.
+// claim left unanswered by a previous process, and of every send claim it
+// left on a queued message (a send it died during: its redelivery fails
+// the message as of unknown outcome at once, without waiting out the
+// lease). Only an engine holding the DATA_DIR lock may: no other engine
+// can be running a request or a send on this database. With MongoDB
+// (shared by several engines) a dead claim is taken over when its lease
+// runs out.
 func (e *engine) settleIdempotency(ctx context.Context) error {
 	if e.lock == nil {
 		return nil
@@ -246,6 +249,12 @@ func (e *engine) settleIdempotency(ctx context.Context) error {
 	}
 	if n > 0 {
 		e.log.Info("unanswered Idempotency-Key claims of the previous process settled; their retries run", zap.Int("count", n))
+	}
+	if n, err = e.store.SettleSendClaims(ctx); err != nil {
+		return fmt.Errorf("settle the send claims of the previous process: %w", err)
+	}
+	if n > 0 {
+		e.log.Info("sends the previous process died during settled; their messages fail as of unknown outcome", zap.Int("count", n))
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func openOutbound(ctx context.Context, cfg configs.Config, budget whatsapp.Budge
 // conversations publish to it).
 func (o *outbound) newSender(store engineStore, blobs mediabytes.Blobs, dir conversation.Directory, pauses *sender.Pauses, reg prometheus.Registerer) *sender.Sender {
 	opts := sender.Options{Consumer: o.queue, Client: o.client, Shaper: o.shaper, Store: store, Directory: dir, Log: o.log, Registry: reg,
-		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause, Pauses: pauses, Claims: store}
+		NumberPause: o.cfg.NumberPause, RecipientPause: o.cfg.RecipientPause, Pauses: pauses}
 	if blobs != nil {
 		// Our media: upload jobs, and sends that wait for them.
 		opts.Media, opts.Blobs, opts.Uploader, opts.Outbox = store, blobs, o.client, o.queue

@@ -126,6 +126,19 @@
 // (unique). The guard, claim, template_syncs and media_uploads
 // collections are reached by _id only (media_uploads by at in Sweep).
 //
+// A send's claim (ClaimSend) is the fields sendOwner, sendClaimedAt and
+// sendLeaseUntil of the message, absent while no send holds it. ClaimSend
+// is one findAndModify filtered on {_id, statusRank: queued, no owner or a
+// lapsed lease}, returning the document as it was (a former owner means a
+// take-over: its first sendClaimedAt is put back), under the write claim
+// "message/<id>/<queued rank>" that UpdateMessageStatus takes to move a
+// queued message on, so on FerretDB neither writes the other's old fields
+// back and of concurrent claimers one wins; ReleaseSend takes the same
+// claim. Moving a status and RequeueFailed $unset the three fields. Open
+// moves the claims of an earlier version (idempotency records
+// "whatsapp.send:<message id>") onto their queued messages and deletes
+// them, so a send in flight across the upgrade is still not made twice.
+//
 // A message's medium (actors.MessageMedia) is the subdocument media,
 // absent for a message without one. SetMessageMedia takes the message's
 // write claim for its current status rank, the one UpdateMessageStatus

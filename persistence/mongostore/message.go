@@ -271,7 +271,8 @@ func (s *Store) applyStatus(ctx context.Context, id string, st messageState, sta
 		set = append(set, bson.E{Key: "waMessageId", Value: waMessageID})
 	}
 	filter := bson.D{{Key: "_id", Value: id}, {Key: "statusRank", Value: st.StatusRank}}
-	res, err := s.messages.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}})
+	// A status that moves ends the message's send claim (sendclaim.go).
+	res, err := s.messages.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: unsetSendClaim}})
 	if err == nil && res.MatchedCount == 0 {
 		err = errClaimed // changed since read: read again
 	}

@@ -231,15 +231,15 @@ func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time) 
 	return int(res.DeletedCount), nil
 }
 
-// RequeueFailed moves a failed outbound message back to queued. A failed
-// message takes no other status update, so the single conditional update
-// has no writer to race.
+// RequeueFailed moves a failed outbound message back to queued, its error
+// and any send claim unset. A failed message takes no other status update,
+// so the single conditional update has no writer to race.
 func (s *Store) RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error) {
 	res, err := s.messages.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: actors.StatusFailed}, {Key: "direction", Value: actors.DirectionOutbound}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "status", Value: actors.StatusQueued}, {Key: "statusRank", Value: int32(actors.StatusRank(actors.StatusQueued))}, {Key: "updatedAt", Value: at.UTC()}}},
-			{Key: "$unset", Value: bson.D{{Key: "error", Value: ""}}},
+			{Key: "$unset", Value: append(bson.D{{Key: "error", Value: ""}}, unsetSendClaim...)},
 		})
 	if err != nil {
 		return false, classify("requeue message "+id, err)

@@ -154,6 +154,10 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		_ = s.Close()
 		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
 	}
+	if err := s.carrySendClaims(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open mongodb store %s: %w", database, err)
+	}
 	s.log.Info("mongodb store opened", zap.Uint64("pool_size", poolSize), zap.Bool("encryption_at_rest", s.keys.On()))
 	return s, nil
 }

@@ -29,7 +29,17 @@
 //   - SaveConversation is one UPDATE ... WHERE id = ? AND version = ?; of
 //     concurrent saves from the same loaded version exactly one wins.
 //     UpdateMessageStatus compares ranks inside its UPDATE, so a late
-//     "delivered" can never overwrite "read", whoever runs first. Of two
+//     "delivered" can never overwrite "read", whoever runs first.
+//   - A send's claim (ClaimSend, migration 0014) is three columns of its
+//     message, taken by one UPDATE ... RETURNING on the primary key that
+//     asks for a queued message with no claim or a lapsed one: of
+//     concurrent claimers exactly one wins, and a claim taken over keeps
+//     its first send_claimed_at, which is how the taker knows. Only when
+//     nothing was claimed does a second statement, in the same committer
+//     job, tell absent, not queued and held apart. The status write that
+//     moves the message (the send's outcome) and RequeueFailed clear the
+//     claim in their own UPDATE; SettleSendClaims walks the partial index
+//     of queued outbound messages. Of two
 //     conversations of one (business number, customer) at most one is not
 //     closed: a partial unique index enforces it.
 //   - AppendInbox writes its whole batch in one transaction (one commit for

@@ -35,12 +35,13 @@ const (
 
 	// qUpdateMessageStatus moves forward only: the stored status's rank
 	// (statusRankSQL, the same order as actors.StatusRank) must be below
-	// the new one's, which the caller computes. Arguments: status, error,
-	// wamid, wamid, at, id, new rank.
+	// the new one's, which the caller computes. A status that moves ends
+	// the message's send claim (0014_send_claim). Arguments: status,
+	// error, wamid, wamid, at, id, new rank.
 	qUpdateMessageStatus = `UPDATE messages
 		SET status = ?, error = ?,
 		    wa_message_id = CASE WHEN ? != '' THEN ? ELSE wa_message_id END,
-		    updated_at = ?
+		    updated_at = ?, send_owner = NULL, send_claimed_at = NULL, send_lease_until = NULL
 		WHERE id = ? AND ` + statusRankSQL + ` < ?`
 	statusRankSQL = `(CASE status
 		WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3

@@ -36,7 +36,9 @@ const (
 	qReleaseIdem   = `DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND status = 0`
 	qSettleIdem    = `UPDATE idempotency_keys SET lease_until = 0 WHERE status = 0 AND lease_until > 0`
 	qExpireIdem    = `DELETE FROM idempotency_keys WHERE expires_at < ?`
-	qRequeueFailed = `UPDATE messages SET status = 'queued', error = NULL, updated_at = ? WHERE id = ? AND status = 'failed' AND direction = 'outbound'`
+	qRequeueFailed = `UPDATE messages SET status = 'queued', error = NULL, updated_at = ?,
+		send_owner = NULL, send_claimed_at = NULL, send_lease_until = NULL
+		WHERE id = ? AND status = 'failed' AND direction = 'outbound'`
 )
 
 // Message returns the message with that id, or ErrNotFound.
@@ -152,7 +154,8 @@ func (s *Store) DeleteExpiredIdempotency(ctx context.Context, before time.Time) 
 	return int(n), nil
 }
 
-// RequeueFailed moves a failed outbound message back to queued.
+// RequeueFailed moves a failed outbound message back to queued, its error
+// and any send claim cleared, so the re-drive's send is claimed afresh.
 func (s *Store) RequeueFailed(ctx context.Context, id string, at time.Time) (bool, error) {
 	n, err := s.exec(ctx, nil, qRequeueFailed, millis(at), id)
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 )
 
 // stmts holds the statements the webhook ingest path runs for every webhook
-// or message, those every media upload and download runs, and those of every
-// call's writes and callbacks, prepared once
+// or message, the claim of every send, those every media upload and
+// download runs, and those of every call's writes and callbacks, prepared
+// once
 // at Open: SQLite then parses each once per connection instead of on every
 // call. Writes are prepared on the writer pool, reads on the reader pool,
 // and the inbox statements on the inbox database's pools; inside a
@@ -27,6 +28,7 @@ type stmts struct {
 	// Writer.
 	insertMessage       *sql.Stmt
 	updateMessageStatus *sql.Stmt
+	claimSend           *sql.Stmt
 	takePendingStatuses *sql.Stmt
 	insertConversation  *sql.Stmt
 	saveConversation    *sql.Stmt
@@ -64,6 +66,7 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 
 		{&p.insertMessage, w, qInsertMessage},
 		{&p.updateMessageStatus, w, qUpdateMessageStatus},
+		{&p.claimSend, w, qClaimSend},
 		{&p.takePendingStatuses, w, qTakePendingStatuses},
 		{&p.insertConversation, w, qInsertConversation},
 		{&p.saveConversation, w, qSaveConversation},

@@ -211,4 +211,5 @@ func RunOutbound(t *testing.T, open func(t *testing.T) OutboundTestStore) {
 			tc.check(t, t.Context(), open(t))
 		})
 	}
+	runSendClaims(t, open)
 }

@@ -3,13 +3,24 @@
 // Guarantees: a job is acknowledged only after its outcome is persisted
 // (the message's status: sent with its wamid, or failed with Meta's code). A
 // redelivered job whose message is no longer queued is acknowledged without a
-// second send. With Options.Claims, each call to the Cloud API is claimed
-// first (an idempotency record "whatsapp.send:<message id>", released once
-// answered): a redelivered job whose claim was left by a process that died
-// during the call is not sent again; its message is failed ("send outcome
-// unknown", it may have reached the customer) and the job dead-lettered, so
-// a message reaches Meta at most once even across a crash (an operator's
-// re-drive sends it again). Sends are shaped per business number
+// second send. Each call to the Cloud API is claimed first, on the message
+// itself (Store.ClaimSend: one conditional write, owner and a lease of
+// claimLease, that also answers what reading the message would: absent,
+// dead-lettered; no longer queued, acknowledged); the outcome's status
+// write ends the claim, and an answered error that is retried releases
+// it (Store.ReleaseSend). So a send costs the store two writes and no read
+// (a send naming our medium reads its message first, before touching the
+// medium). A job whose message another send holds under a live lease is
+// held for the lease; a redelivered job whose claim was left by a process
+// that died during the call (its lease ran out, or a SQLite engine settled
+// it at start-up) is not sent again: its message is failed ("send outcome
+// unknown", it may have reached the customer) and the job dead-lettered,
+// so a message reaches Meta at most once even across a crash (an
+// operator's re-drive queues it again, claim cleared, and sends it). A job
+// is claimed only once its shaper slot came, just before its call, so only
+// sends under way at a crash are of unknown outcome; a redelivery of a
+// text already sent takes a slot before its claim finds it sent. Sends
+// are shaped per business number
 // (WHATSAPP_MPS) and serialised per recipient at Meta's pair rate. Errors are
 // classified by Meta's code through the engine's one table
 // (actors.WhatsAppErrorRule, the same the conversations apply to failed

@@ -108,12 +108,23 @@ func (f *cloudAPI) calls(to string) int {
 	return f.requests[to]
 }
 
-// store is the sender's Store in memory: statuses only move forward.
+// store is the sender's Store in memory, with the store contract's rules
+// (persistence/storetest): statuses only move forward, a send claim is
+// taken over once its lease ends, and a status that moves ends it.
 type store struct {
-	mu   sync.Mutex
-	msgs map[string]actors.Message
-	// poison: reading this message panics, as a bug in a handler would.
+	mu     sync.Mutex
+	msgs   map[string]actors.Message
+	claims map[string]sendClaim
+	// poison: reading or claiming this message panics, as a bug in a
+	// handler would.
 	poison string
+}
+
+// sendClaim is a message's claim in the store.
+type sendClaim struct {
+	owner      string
+	claimedAt  time.Time
+	leaseUntil time.Time
 }
 
 var _ sender.Store = (*store)(nil)
@@ -131,6 +142,55 @@ func (s *store) Message(_ context.Context, id string) (actors.Message, error) {
 	return m, nil
 }
 
+func (s *store) ClaimSend(_ context.Context, id, owner string, now, leaseUntil time.Time) (actors.SendClaim, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id == s.poison {
+		panic("poison message " + id)
+	}
+	m, ok := s.msgs[id]
+	switch {
+	case !ok:
+		return actors.SendClaim{}, fmt.Errorf("message %s: %w", id, actors.ErrNotFound)
+	case m.Status != actors.StatusQueued:
+		return actors.SendClaim{State: actors.SendNotQueued}, nil
+	}
+	c, held := s.claims[id]
+	switch {
+	case !held:
+		s.claims[id] = sendClaim{owner: owner, claimedAt: now, leaseUntil: leaseUntil}
+		return actors.SendClaim{State: actors.SendClaimed, ClaimedAt: now}, nil
+	case !c.leaseUntil.Before(now):
+		return actors.SendClaim{State: actors.SendInFlight}, nil
+	}
+	s.claims[id] = sendClaim{owner: owner, claimedAt: c.claimedAt, leaseUntil: leaseUntil}
+	return actors.SendClaim{State: actors.SendOutcomeUnknown, ClaimedAt: c.claimedAt}, nil
+}
+
+func (s *store) ReleaseSend(_ context.Context, id, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.claims[id]; ok && c.owner == owner {
+		delete(s.claims, id)
+	}
+	return nil
+}
+
+// claimed reports whether message id's send is claimed.
+func (s *store) claimed(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.claims[id]
+	return ok
+}
+
+// claim puts a claim on message id, as a process that then died left it.
+func (s *store) claim(id string, c sendClaim) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.claims[id] = c
+}
+
 func (s *store) UpdateMessageStatus(_ context.Context, id, status, wamid string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,6 +202,7 @@ func (s *store) UpdateMessageStatus(_ context.Context, id, status, wamid string,
 		return false, nil
 	}
 	m.Status, m.UpdatedAt = status, at
+	delete(s.claims, id)
 	if wamid != "" {
 		m.WaMessageID = wamid
 	}
@@ -270,7 +331,6 @@ type world struct {
 	rec      *recorder
 	outcomes *outcomes
 	reg      *prometheus.Registry
-	claims   *claims
 	n        atomic.Int32
 }
 
@@ -283,8 +343,8 @@ type options struct {
 
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
-	w := &world{t: t, api: newCloudAPI(t), store: &store{msgs: map[string]actors.Message{}}, outcomes: &outcomes{},
-		reg: prometheus.NewRegistry(), claims: &claims{recs: map[string]actors.IdempotencyRecord{}}}
+	w := &world{t: t, api: newCloudAPI(t), store: &store{msgs: map[string]actors.Message{}, claims: map[string]sendClaim{}}, outcomes: &outcomes{},
+		reg: prometheus.NewRegistry()}
 	w.queue = memqueue.New(memqueue.Options{MaxAttempts: o.maxAttempts})
 	t.Cleanup(func() { _ = w.queue.Close() })
 	w.rec = &recorder{q: w.queue, settled: map[string][]settlement{}}
@@ -292,7 +352,7 @@ func newWorld(t *testing.T, o options) *world {
 		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
 	shaper := whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, PairBurst: 1000})
 	s := sender.New(sender.Options{Consumer: w.rec, Client: client, Shaper: shaper, Store: w.store, Directory: w.outcomes,
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause, Claims: w.claims})
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

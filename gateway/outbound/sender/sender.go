@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,9 +29,15 @@ type Shaper interface {
 	PauseRecipient(phoneNumberID, to string, until time.Time)
 }
 
-// Store is what the sender reads and writes of messages.
+// Store is what the sender reads and writes of messages. A send costs a
+// claim (ClaimSend, which also stands for reading the message) and its
+// outcome (UpdateMessageStatus, which ends the claim); ReleaseSend only
+// follows an answered error that is retried, and Message is read only for
+// a send naming our medium, before its medium is looked at.
 type Store interface {
 	Message(ctx context.Context, id string) (actors.Message, error)
+	ClaimSend(ctx context.Context, id, owner string, now, leaseUntil time.Time) (actors.SendClaim, error)
+	ReleaseSend(ctx context.Context, id, owner string) error
 	UpdateMessageStatus(ctx context.Context, id, status, waMessageID string, werr *actors.WhatsAppError, at time.Time) (bool, error)
 }
 
@@ -63,9 +70,6 @@ type Options struct {
 	// Outbox is the queue the sender drains, to ask again for an upload
 	// that was lost (a send whose medium did not move for UploadStall).
 	Outbox actors.OutboundPublisher
-	// Claims, when set, records each send in flight (see SendClaims), so
-	// a send whose process died mid-call is not made twice.
-	Claims SendClaims
 	// MediaHold is the longest a send waiting for its medium's upload is
 	// put back for (DefaultMediaHold when zero; the first waits are
 	// shorter); UploadStall how long a medium may
@@ -82,6 +86,9 @@ type Sender struct {
 	mu       sync.Mutex
 	inflight map[string]bool
 	wg       sync.WaitGroup
+	// owner and claims name each claim this sender takes (see claim).
+	owner  string
+	claims atomic.Uint64
 
 	outcomes *prometheus.CounterVec
 	uploads  *prometheus.CounterVec
@@ -94,7 +101,7 @@ type Sender struct {
 
 // New returns a Sender; Run starts it.
 func New(opts Options) *Sender {
-	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{},
+	s := &Sender{opts: opts, log: opts.Log.With(zap.String("component", "sender")), inflight: map[string]bool{}, owner: "sender:" + actors.NewID() + ":",
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engine_sends_total", Help: "Send attempts by outcome (sent, retried, failed, dead_lettered, skipped, held: requeued untried while its number or recipient is paused, panicked: the handler panicked and the job was retried, unknown: an earlier send died mid-call and the message was failed, not sent again)."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engine_send_duration_seconds", Help: "Cloud API send latency.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
@@ -181,29 +188,14 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	}
 	defer s.end(job.MessageID)
 
-	m, err := s.opts.Store.Message(ctx, job.MessageID)
-	switch {
-	case errors.Is(err, actors.ErrNotFound):
-		log.Error("outbound job for an unknown message; dead-lettering")
-		if err := d.DeadLetter("message not found"); err != nil {
-			log.Warn("dead-letter job", zap.Error(err))
-		}
-		return
-	case err != nil:
-		if ctx.Err() != nil {
-			return // redelivered after the restart
-		}
-		s.retry(ctx, d, job, whatsapp.Backoff(job.Attempt, time.Second), "load message: "+err.Error(), log)
-		return
-	case m.Status != actors.StatusQueued:
-		// Already sent or failed: a redelivery. Nothing to do twice.
-		s.outcomes.WithLabelValues("skipped").Inc()
-		s.ack(d, log)
-		return
-	}
-
 	body := job.Body
 	if job.MediaID != "" {
+		// A send naming our medium reads its message first: a redelivery
+		// of one already sent must not touch its medium (fail it, ask for
+		// an upload). A text's claim below answers the same questions.
+		if !s.stillQueued(ctx, d, job, log) {
+			return
+		}
 		if s.opts.Media == nil {
 			s.failMedia(ctx, d, job, "the engine has no media store", log)
 			return
@@ -227,7 +219,7 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 		return
 	}
 
-	c, ok := s.claim(ctx, d, job, log)
+	owner, ok := s.claim(ctx, d, job, log)
 	if !ok {
 		return
 	}
@@ -235,20 +227,21 @@ func (s *Sender) process(ctx context.Context, d actors.Delivery) {
 	wamid, err := s.opts.Client.Send(ctx, job.PhoneNumberID, body)
 	s.latency.Observe(time.Since(start).Seconds())
 	if err == nil {
+		// The outcome's write ends the claim.
 		s.record(ctx, job, actors.StatusSent, wamid, nil, false, log)
-		s.release(ctx, c, log)
 		s.outcomes.WithLabelValues("sent").Inc()
 		s.ack(d, log)
 		return
 	}
-	if ctx.Err() == nil {
-		// Answered (or refused before reaching Meta): the outcome is
-		// known. A call cut by shutdown keeps its claim: Meta may have
-		// the message.
-		s.release(ctx, c, log)
-	}
 	dec := whatsapp.Classify(err)
 	werr := failure(dec)
+	if dec.Action != whatsapp.Fail && ctx.Err() == nil {
+		// Answered (or refused before reaching Meta) and to be tried
+		// again: the outcome is known, the claim is released. A failure
+		// for good is released by its status write; a call cut by
+		// shutdown keeps its claim: Meta may have the message.
+		s.release(ctx, job.MessageID, owner, log)
+	}
 	switch dec.Action {
 	case whatsapp.Retry:
 		if dec.RecipientOnly {
@@ -333,8 +326,8 @@ func (s *Sender) ack(d actors.Delivery, log *zap.Logger) {
 }
 
 // record persists a send's outcome, then tells the conversation. The
-// status write is retried briefly: once a message was sent, losing its
-// status would let a redelivery send it again.
+// status write (which also ends the send's claim) is retried briefly: a
+// message whose status is lost stays queued, its job acknowledged.
 func (s *Sender) record(ctx context.Context, job actors.OutboundJob, status, wamid string, werr *actors.WhatsAppError, windowClosed bool, log *zap.Logger) {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -347,7 +340,10 @@ func (s *Sender) record(ctx context.Context, job actors.OutboundJob, status, wam
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 	}
 	if err != nil {
-		log.Error("send outcome not recorded; a redelivery may send it again", zap.String("status", status), zap.Error(err))
+		// The message stays queued. After a call its claim stays too, so
+		// a redelivery fails it as of unknown outcome rather than send it
+		// again.
+		log.Error("send outcome not recorded", zap.String("status", status), zap.Error(err))
 	}
 	key := conversation.Key{PhoneNumberID: job.PhoneNumberID, WaID: job.To}
 	s.opts.Directory.Send(key, conversation.SendOutcome{MessageID: job.MessageID, WaMessageID: wamid, Status: status, Error: werr, WindowClosed: windowClosed})

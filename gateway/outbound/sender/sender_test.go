@@ -1,11 +1,9 @@
 package sender_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +76,7 @@ func TestSenderClassifiesMetasErrors(t *testing.T) {
 			assert.Equal(t, 1, got.attempt)
 			assert.Equal(t, 1, w.api.calls("4915100000001"))
 			m := w.store.get(id)
+			assert.False(t, w.store.claimed(id), "answered: the claim is released (retry) or ended by the failed status")
 
 			switch tt.wantOp {
 			case "retry":
@@ -260,62 +259,22 @@ func TestJobForAnUnknownMessageIsDeadLettered(t *testing.T) {
 	assert.Equal(t, "message not found", dead[0].Reason)
 }
 
-// claims is an idempotency-record store with the store contract's claim
-// rules (take over an unanswered claim whose lease ended).
-type claims struct {
-	mu   sync.Mutex
-	recs map[string]actors.IdempotencyRecord
-}
-
-func (c *claims) ClaimIdempotency(_ context.Context, rec actors.IdempotencyRecord) (actors.IdempotencyRecord, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old, ok := c.recs[rec.Key]
-	switch {
-	case !ok || old.ExpiresAt.Before(rec.CreatedAt):
-		c.recs[rec.Key] = rec
-		return rec, nil
-	case old.Status == 0 && old.RequestHash == rec.RequestHash && old.LeaseUntil.Before(rec.CreatedAt):
-		old.Owner, old.LeaseUntil = rec.Owner, rec.LeaseUntil
-		c.recs[rec.Key] = old
-		return old, nil
-	}
-	return actors.IdempotencyRecord{}, actors.ErrDuplicate
-}
-
-func (c *claims) ReleaseIdempotency(_ context.Context, key, owner string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r, ok := c.recs[key]; ok && r.Owner == owner && r.Status == 0 {
-		delete(c.recs, key)
-	}
-	return nil
-}
-
-func (c *claims) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.recs)
-}
-
-// A send is claimed while in flight and released once answered; a job
-// whose claim was left by a process that died mid-call is not sent again:
-// its message fails as "send outcome unknown" and the job is dead-lettered.
+// A send is claimed while in flight and its claim ends with its outcome; a
+// job whose claim was left by a process that died mid-call is not sent
+// again: its message fails as "send outcome unknown" and the job is
+// dead-lettered.
 func TestClaimStopsASecondSendAfterACrash(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, options{})
 	id := w.send("4915100000008")
 	assert.Equal(t, "ack", w.settled(id, 1).op)
 	assert.Equal(t, 1, w.api.calls("4915100000008"))
-	require.Eventually(t, func() bool { return w.claims.count() == 0 }, 5*time.Second, 5*time.Millisecond, "released once answered")
+	assert.False(t, w.store.claimed(id), "its outcome ended the claim")
 
 	// The claim a dead process left: its lease ended.
 	next := fmt.Sprintf("msg-%d", w.n.Load()+1)
 	past := time.Now().UTC().Add(-2 * time.Minute)
-	w.claims.mu.Lock()
-	w.claims.recs["whatsapp.send:"+next] = actors.IdempotencyRecord{Key: "whatsapp.send:" + next, RequestHash: next, Owner: "dead",
-		CreatedAt: past, ExpiresAt: past.Add(time.Hour), LeaseUntil: past.Add(time.Minute)}
-	w.claims.mu.Unlock()
+	w.store.claim(next, sendClaim{owner: "dead", claimedAt: past, leaseUntil: past.Add(time.Minute)})
 	require.Equal(t, next, w.send("4915100000009"))
 	got := w.settled(next, 1)
 	assert.Equal(t, "dead-letter", got.op)
@@ -323,5 +282,40 @@ func TestClaimStopsASecondSendAfterACrash(t *testing.T) {
 	assert.Zero(t, w.api.calls("4915100000009"), "not sent again")
 	require.Eventually(t, func() bool { return w.store.get(next).Status == actors.StatusFailed }, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, "send outcome unknown", w.store.get(next).Error.Title)
-	assert.Zero(t, w.claims.count(), "a re-drive may send it")
+	assert.False(t, w.store.claimed(next), "a re-drive may send it")
+	assert.Equal(t, 1.0, w.counter("engine_sends_total", "outcome", "unknown"))
+}
+
+// A claim under a live lease is another send of the same message in
+// flight (in another process): the job is held for the lease, untried.
+func TestLiveClaimHoldsTheJob(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{})
+	next := fmt.Sprintf("msg-%d", w.n.Load()+1)
+	now := time.Now().UTC()
+	w.store.claim(next, sendClaim{owner: "alive", claimedAt: now, leaseUntil: now.Add(time.Minute)})
+	require.Equal(t, next, w.send("4915100000010"))
+	got := w.settled(next, 1)
+	assert.Equal(t, "hold", got.op)
+	assert.Equal(t, time.Minute, got.delay)
+	assert.Contains(t, got.reason, "in flight")
+	assert.Zero(t, w.api.calls("4915100000010"))
+	assert.Equal(t, actors.StatusQueued, w.store.get(next).Status)
+	assert.True(t, w.store.claimed(next), "the other holder's claim stays")
+}
+
+// An answered error that is retried releases the claim: the next attempt
+// claims afresh and sends.
+func TestRetriedSendReleasesItsClaim(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, options{maxAttempts: 3})
+	const to = "4915100000011"
+	w.api.answer(to, answer{status: 500, code: 2})
+	id := w.send(to)
+	assert.Equal(t, "retry", w.settled(id, 1).op)
+	assert.False(t, w.store.claimed(id), "released once answered")
+	w.api.accept(to)
+	assert.Equal(t, "ack", w.settled(id, 2).op)
+	assert.Equal(t, actors.StatusSent, w.store.get(id).Status)
+	assert.Equal(t, 2, w.api.calls(to))
 }
