@@ -152,9 +152,10 @@ func HydratedProps(system *actor.ActorSystem, d *Deps) *actor.Props {
 type Actor struct {
 	env  *env
 	self *actor.PID
-	// conv is the open conversation, nil when there is none. It is updated
-	// in place and never handed out: answers and events carry copies.
-	conv *actors.Conversation
+	// conv is the open conversation, nil when there is none, with what the
+	// actor holds of its latest outbound messages. It is updated in place
+	// and never handed out: answers and events carry copies.
+	conv *held
 	// timer is the actor's one timer: it wakes the actor for the
 	// conversation's NextTimerAt and for the idle timeout (see armTimer).
 	timer Timer
@@ -176,6 +177,15 @@ type Actor struct {
 	awaitHydrate bool
 	// armed is set while timer is armed (for timerAt).
 	armed bool
+}
+
+// held is the open conversation an actor holds and its latest outbound
+// messages (nil until it holds one; see recent). One allocation, in the
+// conversation's own size class (320 bytes), so an idle conversation pays
+// nothing for the messages it does not hold.
+type held struct {
+	actors.Conversation
+	recent *recent
 }
 
 // Receive handles one message.
@@ -335,7 +345,8 @@ func (a *Actor) io() (context.Context, context.CancelFunc) {
 }
 
 // hold makes c the actor's open conversation (nil: none), copying it into
-// the storage the actor holds already. The key's strings and the state's
+// the storage the actor holds already; the messages it holds go with a
+// conversation it no longer holds. The key's strings and the state's
 // constant stand in for the equal strings c carries, so an idle actor keeps
 // only the conversation's own ids.
 func (a *Actor) hold(c *actors.Conversation) {
@@ -344,9 +355,11 @@ func (a *Actor) hold(c *actors.Conversation) {
 		return
 	}
 	if a.conv == nil {
-		a.conv = new(actors.Conversation)
+		a.conv = new(held)
+	} else if a.conv.ID != c.ID {
+		a.conv.recent = nil
 	}
-	*a.conv = *c
+	a.conv.Conversation = *c
 	key := a.key()
 	if a.conv.PhoneNumberID == key.PhoneNumberID {
 		a.conv.PhoneNumberID = key.PhoneNumberID
@@ -406,7 +419,7 @@ func (a *Actor) current() actors.Conversation {
 	if a.conv == nil {
 		return actors.Conversation{}
 	}
-	return *a.conv
+	return a.conv.Conversation
 }
 
 // save persists next conditionally on the loaded version. On a conflict the

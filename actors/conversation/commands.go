@@ -29,7 +29,7 @@ func (a *Actor) close(m Close) Result {
 		return Failed(err)
 	}
 	now := a.now()
-	next := *a.conv
+	next := a.conv.Conversation
 	next.State, next.ClosedAt, next.UpdatedAt, next.NextTimerAt = actors.StateClosed, now, now, time.Time{}
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
@@ -49,18 +49,18 @@ func (a *Actor) assign(m Assign) Result {
 		return Failed(err)
 	}
 	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive)) {
-		return Result{Conversation: *a.conv, Duplicate: true}
+		return Result{Conversation: a.conv.Conversation, Duplicate: true}
 	}
 	if a.conv.AssigneeID == m.AgentID {
-		return Result{Conversation: *a.conv, Duplicate: true}
+		return Result{Conversation: a.conv.Conversation, Duplicate: true}
 	}
 	prevAssignee := a.conv.AssigneeID
-	next := *a.conv
+	next := a.conv.Conversation
 	next.AssigneeID, next.UpdatedAt = m.AgentID, a.now()
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
-	c := a.conv
+	c := &a.conv.Conversation
 	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationAssigned, c, prevAssignee, a.assignedView(ctx, c))
 	}
@@ -80,14 +80,14 @@ func (a *Actor) markRead(m MarkRead) Result {
 		return Failed(err)
 	}
 	if a.conv.Unread == 0 {
-		return Result{Conversation: *a.conv, Duplicate: true}
+		return Result{Conversation: a.conv.Conversation, Duplicate: true}
 	}
-	next := *a.conv
+	next := a.conv.Conversation
 	next.Unread, next.UpdatedAt = 0, a.now()
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
-	c := a.conv
+	c := &a.conv.Conversation
 	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationUpdated, c, "", c.View())
 	}

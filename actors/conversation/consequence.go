@@ -60,6 +60,15 @@ func (a *Actor) failedMessage(ctx context.Context, m actors.Message, werr *actor
 	}
 	key := a.key()
 	if werr.Kind == actors.FailureTemplate && a.env.Templates != nil {
+		if m.Content == nil {
+			// The message as the actor holds it, without its content:
+			// the template's name is in the store.
+			if full, err := a.env.Store.Message(ctx, m.ID); err == nil {
+				m = full
+			} else {
+				a.log().Warn("read a failed message's template", zap.String("message_id", m.ID), zap.Error(err))
+			}
+		}
 		name, lang := templateOf(m)
 		if err := a.env.Templates.TemplateFailed(ctx, key.PhoneNumberID, name, lang, *werr); err != nil {
 			a.log().Warn("tell the template registry a template failed", zap.String("conversation_id", m.ConversationID),
@@ -88,13 +97,13 @@ func (a *Actor) expireWindow(ctx context.Context, conversationID string) error {
 	if a.conv == nil || a.conv.ID != conversationID || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive) {
 		return nil
 	}
-	next := *a.conv
+	next := a.conv.Conversation
 	next.State, next.NextTimerAt, next.UpdatedAt = actors.StateExpired, time.Time{}, a.now()
 	if err := a.save(ctx, &next); err != nil {
 		return err
 	}
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationUpdated, a.conv, "", a.conv.View())
+		a.publish(actors.EventConversationUpdated, &a.conv.Conversation, "", a.conv.View())
 	}
 	a.armTimer()
 	return nil

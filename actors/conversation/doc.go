@@ -30,8 +30,24 @@
 //     mailbox order; the Directory delivers the commands for one key in the
 //     order they were sent.
 //   - Idempotence: a wamid is applied once however often it is delivered;
-//     a Send's MessageID is queued once; statuses only move forward; a status
-//     for an unknown wamid is kept and applied when the message appears.
+//     a Send's MessageID is queued once (a send of a stored message is
+//     answered Duplicate with it, before any refusal); statuses only move
+//     forward; a status for an unknown wamid is kept and applied when the
+//     message appears.
+//   - Memory: besides its open conversation, an actor holds the newest
+//     outbound messages of it (up to 64: ids, wamid, status, error,
+//     pricing; not their content), allocated with the first one and
+//     dropped with the conversation (closed, passivated, stale, restarted).
+//     A send into the open conversation is stored without reading first (a
+//     duplicate id fails the insert, then the stored message is read); a
+//     send's outcome and a status find a held message without a read and
+//     apply with one conditional write, or none when the held status shows
+//     the store has it already (what is held is never ahead of the store);
+//     a message not held is read, as after a restart, and held from then
+//     on. Pending statuses are looked for on an outcome only where some may
+//     be: always for a message this activation did not store, otherwise
+//     only when it kept one for that wamid itself (a message's statuses
+//     come to its key's one activation, and none precedes its send).
 //   - Durability: every change is persisted before it is acknowledged or
 //     published, conditional on the version the actor loaded, so a stale
 //     second activation can never overwrite newer state (it stops instead).

@@ -202,7 +202,14 @@ type harness struct {
 // anything is spawned.
 func newHarness(t *testing.T, cfg conversation.Config, change ...func(*conversation.Deps)) *harness {
 	t.Helper()
-	h := &harness{t: t, system: quietSystem(), store: newMemStore(), clock: conversationtest.NewClock(start),
+	return newHarnessOn(t, cfg, newMemStore(), change...)
+}
+
+// newHarnessOn is newHarness over store: a second harness on the store of
+// a first is the engine restarted (nothing in memory survives).
+func newHarnessOn(t *testing.T, cfg conversation.Config, store *memStore, change ...func(*conversation.Deps)) *harness {
+	t.Helper()
+	h := &harness{t: t, system: quietSystem(), store: store, clock: conversationtest.NewClock(start),
 		events: &eventLog{}, outbox: &outbox{}, probe: &probe{}}
 	t.Cleanup(h.system.Shutdown)
 	deps := &conversation.Deps{Store: h.store, Publisher: h.events, Outbox: h.outbox, Config: cfg, Clock: h.clock,

@@ -186,7 +186,7 @@ func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message
 }
 
 func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
-	next := *a.conv
+	next := a.conv.Conversation
 	next.Seq = msg.Seq
 	if at.After(next.LastInboundAt) {
 		next.LastInboundAt = at
@@ -216,7 +216,7 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 	}
 	a.announceInbound(ctx, msg, in)
 	a.armTimer()
-	r.Conversation = *a.conv
+	r.Conversation = a.conv.Conversation
 	return nil
 }
 
@@ -225,7 +225,7 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 //
 //go:noinline
 func (a *Actor) announceInbound(ctx context.Context, msg *actors.Message, in *actors.InboundMessage) {
-	c := a.conv
+	c := &a.conv.Conversation
 	if a.env.Publisher != nil {
 		a.publish(actors.EventMessageCreated, c, "", msg.View())
 		a.publish(actors.EventConversationUpdated, c, "", c.View())

@@ -119,7 +119,9 @@ func (SendOutcome) command()   {}
 type Result struct {
 	// Conversation is the state after the command (zero when none).
 	Conversation actors.Conversation
-	// Message is the message a Send queued.
+	// Message is the message a Send queued (or, for a Duplicate, the
+	// stored one); for a SendOutcome, the message as the actor knows it:
+	// without its content when it answered from the messages it holds.
 	Message actors.Message
 	// Duplicate reports an inbound message or status already applied.
 	Duplicate bool

@@ -29,8 +29,25 @@ func (a *Actor) send(m Send) Result {
 		return Failed(err)
 	}
 	now := a.now()
-	if existing, err := a.env.Store.Message(ctx, m.MessageID); err == nil {
-		return Result{Conversation: a.current(), Message: existing, Duplicate: true}
+	if a.conv != nil {
+		if s := a.conv.recent.byID(m.MessageID); s != nil {
+			// A send of a message the actor holds, again: answered with the
+			// stored message (its content is not held).
+			if r, ok := a.storedBefore(ctx, m.MessageID); ok {
+				return r
+			}
+			return Result{Conversation: a.current(), Message: s.message(a.conv.ID), Duplicate: true}
+		}
+	}
+	if a.refusesOrOpens(&m, now) {
+		// What follows refuses the send, opens a conversation or links a
+		// medium: a message stored before (a send again) is looked for
+		// first, so it is answered Duplicate and changes nothing. A send
+		// into the open conversation is stored without a read: a duplicate
+		// id fails the insert (below).
+		if r, ok := a.storedBefore(ctx, m.MessageID); ok {
+			return r
+		}
 	}
 	if a.conv == nil {
 		if !m.Template {
@@ -45,7 +62,7 @@ func (a *Actor) send(m Send) Result {
 		return Failed(fmt.Errorf("send to conversation %s: not assigned to agent %s: %w", a.conv.ID, m.AgentID, actors.ErrNotFound))
 	}
 	if !m.Template && !a.windowOpen(now) {
-		return Result{Conversation: *a.conv, Failure: failureOf(ErrOutsideWindow)}
+		return Result{Conversation: a.conv.Conversation, Failure: failureOf(ErrOutsideWindow)}
 	}
 	msg := actors.Message{ID: m.MessageID, ConversationID: a.conv.ID, Direction: actors.DirectionOutbound, Type: m.Type, Text: m.Text,
 		Content: m.Content, Status: actors.StatusQueued, Seq: a.conv.Seq, Raw: m.Body, CreatedAt: now, UpdatedAt: now}
@@ -60,12 +77,18 @@ func (a *Actor) send(m Send) Result {
 		}
 		msg.Media, upload = mm, job
 	}
-	next := *a.conv
+	next := a.conv.Conversation
 	next.LastOutboundAt, next.UpdatedAt = now, now
 	if err := a.saveWith(ctx, &next, &msg); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			if r, ok := a.storedBefore(ctx, m.MessageID); ok {
+				return r
+			}
+		}
 		return Failed(err)
 	}
-	c := *a.conv
+	a.holdSent(sentOf(&msg, true))
+	c := a.conv.Conversation
 	if a.env.Outbox == nil {
 		return a.failQueued(ctx, msg, c, errors.New("no outbound queue"))
 	}
@@ -88,6 +111,43 @@ func (a *Actor) send(m Send) Result {
 	return Result{Conversation: c, Message: msg}
 }
 
+// refusesOrOpens reports whether send m, now, is refused (no open
+// conversation for a free-form message, another agent's conversation, the
+// window closed), opens a conversation or names a medium to link: the
+// sends that must know first whether the message was stored before.
+func (a *Actor) refusesOrOpens(m *Send, now time.Time) bool {
+	return a.conv == nil || m.MediaID != "" || (m.AgentID != "" && a.conv.AssigneeID != m.AgentID) || (!m.Template && !a.windowOpen(now))
+}
+
+// storedBefore answers a send of message id stored before (a send again):
+// Duplicate, with the stored message. ok is false when it is not stored
+// (or cannot be read: the send goes on, and the insert tells).
+func (a *Actor) storedBefore(ctx context.Context, id string) (Result, bool) {
+	existing, err := a.env.Store.Message(ctx, id)
+	if err != nil {
+		return Result{}, false
+	}
+	return Result{Conversation: a.current(), Message: existing, Duplicate: true}, true
+}
+
+// heldMessages is what the actor holds of its open conversation's
+// outbound messages; nil (which holds none) when it holds none.
+func (a *Actor) heldMessages() *recent {
+	if a.conv == nil {
+		return nil
+	}
+	return a.conv.recent
+}
+
+// holdSent holds s, an outbound message of the open conversation just
+// stored or read, and returns where (valid until the next one is held).
+func (a *Actor) holdSent(s sentMessage) *sentMessage {
+	if a.conv.recent == nil {
+		a.conv.recent = new(recent)
+	}
+	return a.conv.recent.add(s)
+}
+
 // openBySend opens the conversation a template starts. An agent's template
 // makes the agent its assignee (they could not open it otherwise);
 // anyone else's leaves it to the assigner.
@@ -101,11 +161,11 @@ func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 	a.hold(&c)
 	a.log().Info("conversation opened by a template", zap.String("conversation_id", c.ID), zap.String("agent_id", m.AgentID))
 	if c.AssigneeID == "" {
-		a.requestAgent(a.conv)
+		a.requestAgent(&a.conv.Conversation)
 		return nil
 	}
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationAssigned, a.conv, "", a.assignedView(ctx, a.conv))
+		a.publish(actors.EventConversationAssigned, &a.conv.Conversation, "", a.assignedView(ctx, &a.conv.Conversation))
 	}
 	return nil
 }
@@ -135,8 +195,11 @@ func (a *Actor) failQueued(_ context.Context, msg actors.Message, c actors.Conve
 	ctx, cancel := a.io()
 	defer cancel()
 	werr := &actors.WhatsAppError{Code: 0, Title: "queue unavailable", Message: "the message was not queued; send it again"}
-	if _, err := a.env.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, a.now()); err != nil {
+	at := a.now()
+	if _, err := a.env.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, at); err != nil {
 		a.log().Error("record unqueued message as failed", zap.String("conversation_id", c.ID), zap.Error(err))
+	} else if s := a.heldMessages().byID(msg.ID); s != nil {
+		s.advance(actors.StatusFailed, werr, at)
 	}
 	a.log().Warn("outbound queue refused a message", zap.String("conversation_id", c.ID), zap.Error(cause))
 	return Result{Conversation: c, Failure: failureOf(fmt.Errorf("publish message %s: %w", msg.ID, errors.Join(ErrQueueUnavailable, cause)))}
@@ -144,54 +207,12 @@ func (a *Actor) failQueued(_ context.Context, msg actors.Message, c actors.Conve
 
 // windowOpen reports whether a free-form message may be sent now.
 func (a *Actor) windowOpen(now time.Time) bool {
-	c := a.conv
-	if c == nil || c.LastInboundAt.IsZero() || c.State == actors.StateExpired || c.State == actors.StateClosed {
+	if a.conv == nil {
+		return false
+	}
+	c := &a.conv.Conversation
+	if c.LastInboundAt.IsZero() || c.State == actors.StateExpired || c.State == actors.StateClosed {
 		return false
 	}
 	return now.Before(c.LastInboundAt.Add(a.env.Config.Window))
-}
-
-// sendOutcome publishes a send's outcome and applies what follows from it.
-func (a *Actor) sendOutcome(o SendOutcome) Result {
-	ctx, cancel := a.io()
-	defer cancel()
-	if err := a.ensureLoaded(ctx); err != nil {
-		return Failed(err)
-	}
-	m, err := a.env.Store.Message(ctx, o.MessageID)
-	if err != nil {
-		return Failed(fmt.Errorf("load sent message %s: %w", o.MessageID, err))
-	}
-	c := a.current()
-	if c.ID != m.ConversationID {
-		c = actors.Conversation{ID: m.ConversationID}
-	}
-	if a.env.Publisher != nil {
-		a.publish(actors.EventMessageStatus, &c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: m.WaMessageID,
-			Status: m.Status, Error: m.Error, At: m.UpdatedAt})
-	}
-	if o.WaMessageID != "" {
-		pending, err := a.env.Store.TakePendingStatuses(ctx, o.WaMessageID)
-		if err != nil {
-			a.log().Warn("take pending statuses", zap.String("wa_message_id", o.WaMessageID), zap.Error(err))
-		}
-		for _, u := range pending {
-			m.WaMessageID = o.WaMessageID
-			a.applyStatus(ctx, m, u)
-		}
-	}
-	if o.Status == actors.StatusFailed {
-		werr := o.Error
-		if o.WindowClosed && (werr == nil || werr.Kind != actors.FailureWindowClosed) {
-			e := actors.WhatsAppError{Code: 131047}.Explained()
-			if werr != nil {
-				e.Code, e.Title, e.Message = werr.Code, werr.Title, werr.Message
-			}
-			werr = &e
-		}
-		if err := a.failedMessage(ctx, m, werr, false, &c); err != nil {
-			return Failed(err)
-		}
-	}
-	return Result{Conversation: a.current(), Message: m}
 }

@@ -31,7 +31,7 @@ func (a *Actor) tick() Result {
 		return Result{}
 	}
 	now := a.now()
-	next := *a.conv
+	next := a.conv.Conversation
 	var warned, expired bool
 	if (next.State == actors.StateNew || next.State == actors.StateActive) && !next.ExpiresAt.IsZero() {
 		if !now.Before(next.ExpiresAt) {
@@ -53,7 +53,7 @@ func (a *Actor) tick() Result {
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
-	c := a.conv
+	c := &a.conv.Conversation
 	if expired {
 		a.log().Info("conversation expired", zap.String("conversation_id", c.ID))
 		if a.env.Publisher != nil {

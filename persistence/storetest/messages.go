@@ -117,6 +117,45 @@ func runMessages(t *testing.T, open func(t *testing.T) actors.ConversationsStore
 			missing.Version = 2
 			require.ErrorIs(t, s.AppendMessageAndSave(ctx, msg("m0004", "c0404", base), missing), actors.ErrNotFound)
 		}},
+		{name: "append and save: a duplicate message id is ErrDuplicate and changes nothing", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
+			// The conversation actor stores a send without looking for its
+			// id first: the store's refusal is how it learns of a send of
+			// the same message again.
+			c := conv("c0001", "491511")
+			require.NoError(t, s.CreateConversation(ctx, c))
+			m := outbound("m0001", "c0001", base)
+			m.Seq = 3
+			next := created(c)
+			next.Version, next.LastOutboundAt, next.UpdatedAt = 2, base, base
+			require.NoError(t, s.AppendMessageAndSave(ctx, m, next))
+			changed, err := s.UpdateMessageStatus(ctx, "m0001", actors.StatusSent, "wamid.sent", nil, base.Add(time.Second))
+			require.NoError(t, err)
+			require.True(t, changed)
+
+			again := outbound("m0001", "c0001", base.Add(time.Minute))
+			again.Text, again.Content = "another text", json.RawMessage(`{"body":"another text"}`)
+			later := next
+			later.Version, later.LastOutboundAt, later.UpdatedAt = 3, base.Add(time.Minute), base.Add(time.Minute)
+			err = s.AppendMessageAndSave(ctx, again, later)
+			require.ErrorIs(t, err, actors.ErrDuplicate)
+			assert.NotErrorIs(t, err, actors.ErrConflict)
+			assert.NotErrorIs(t, err, actors.ErrNotFound)
+			assert.Equal(t, next, mustConv(t, ctx, s, "c0001"), "the conversation is not saved")
+			stored := allMessages(t, ctx, s, "c0001")
+			require.Len(t, stored, 1)
+			want := m
+			want.Status, want.WaMessageID, want.UpdatedAt = actors.StatusSent, "wamid.sent", base.Add(time.Second)
+			assertMessage(t, want, stored[0], "the stored message is left as it was")
+
+			// The same id in another conversation is as much a duplicate.
+			other := conv("c0002", "491522")
+			require.NoError(t, s.CreateConversation(ctx, other))
+			otherNext := created(other)
+			otherNext.Version = 2
+			require.ErrorIs(t, s.AppendMessageAndSave(ctx, outbound("m0001", "c0002", base), otherNext), actors.ErrDuplicate)
+			assert.Equal(t, created(other), mustConv(t, ctx, s, "c0002"))
+			assert.Empty(t, allMessages(t, ctx, s, "c0002"))
+		}},
 		{name: "content and raw round-trip as JSON", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			tests := []struct {
 				name    string
