@@ -58,7 +58,7 @@ func runOutbound(ctx context.Context, env *Env, res *Result) error {
 			steps, skipped, err = outboundSteps(ctx, env, g, v.name, customers, e2e.Rate, k == 0)
 		}
 		if len(skipped) > 0 {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s: steps %s not offered in --quick: more than twice the saturation run's %s sends/s end to end, they cannot be held and their backlog would outlast the quick run", v.name, strings.Join(skipped, ", "), num(e2e.Rate)))
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: steps %s not offered in --quick: above 1,000/s and more than twice the saturation run's %s sends/s end to end, they cannot be held and their backlog would outlast the quick run", v.name, strings.Join(skipped, ", "), num(e2e.Rate)))
 		}
 		if env.Opts.Quick && k > 0 && len(env.Opts.Steps) > 0 {
 			res.Notes = append(res.Notes, v.name+": no fixed-rate steps in --quick (the in-process queue's steps stand for both)")

@@ -183,7 +183,7 @@ func scenarioCPULine(r Result) string {
 		}
 	}
 	if len(l.Figures) == 0 {
-		return "engine CPU µs per operation: no per-operation figure in this scenario (it measures memory or sockets held, see its comparisons)"
+		return "engine CPU µs per operation: no CPU per operation measured in this scenario (see its comparisons)"
 	}
 	return l.String()
 }

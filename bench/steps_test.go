@@ -85,6 +85,6 @@ func TestSummaryHasACPULinePerScenario(t *testing.T) {
 	out := b.String()
 	assert.Contains(t, out, "- **ingest** engine CPU µs per webhook: saturation 800 (20.0/s); target ≤ 80.0 µs at every step: NOT met")
 	assert.Contains(t, out, "- **media** engine CPU µs per operation: engine upload 9000 (40.0/s); no per-operation CPU target")
-	assert.Contains(t, out, "- **density** engine CPU µs per operation: no per-operation figure")
+	assert.Contains(t, out, "- **density** engine CPU µs per operation: no CPU per operation measured")
 	assert.Contains(t, out, "ingest rate: target ≥ 5000/s", "the comparisons stay")
 }
