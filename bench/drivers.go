@@ -23,9 +23,9 @@ import (
 // mattn/go-sqlite3 (cgo) when built with cgoSQLiteTags. With
 // --sqlite-drivers both, ingest runs an engine child of each build (its
 // saturation run and its steps), and actors runs its SQLite variant with
-// each: in this process for the default build, and in a child of this
-// bench built with the tags for the cgo one (the variant is in-process, so
-// the driver is the bench binary's).
+// each, in a child process: this bench for modernc, and this bench built
+// with the tags for cgo (the variant is in-process, so the driver is the
+// bench binary's; with one driver it runs in this process as before).
 
 // cgoSQLiteTags select mattn/go-sqlite3 in persistence/sqlitestore
 // (sqlite_fts5 is mattn's tag for FTS5, which the customer search needs).
@@ -102,10 +102,19 @@ func (e *Env) actorsSQLite(ctx context.Context, v sqliteVariant) (Run, error) {
 	if v.name == "cgo" {
 		want = "github.com/mattn/go-sqlite3"
 	}
-	if sqlitestore.Driver() == want {
+	// Side by side, both run in a fresh child process, so that neither
+	// inherits the heap and goroutines of the scenario's earlier runs.
+	both := e.Opts.SQLiteDrivers == "both"
+	if sqlitestore.Driver() == want && !both {
 		return actorsSQLiteHere(ctx, e, name)
 	}
-	bin, err := e.buildBench(ctx, v.tags)
+	var bin string
+	var err error
+	if sqlitestore.Driver() == want {
+		bin, err = os.Executable()
+	} else {
+		bin, err = e.buildBench(ctx, v.tags)
+	}
 	if err != nil {
 		return Run{}, err
 	}
@@ -132,8 +141,8 @@ func (e *Env) actorsSQLite(ctx context.Context, v sqliteVariant) (Run, error) {
 	if err := json.Unmarshal([]byte(out.String()), &run); err != nil {
 		return Run{}, fmt.Errorf("the %s bench child's run: %w", v.name, err)
 	}
-	if run.Extra["driverCgo"] != 1 {
-		return Run{}, errors.New("the cgo bench child did not run on mattn/go-sqlite3")
+	if (run.Extra["driverCgo"] == 1) != (v.name == "cgo") {
+		return Run{}, errors.New("the bench child did not run on " + want)
 	}
 	return run, nil
 }
