@@ -44,23 +44,35 @@ const (
 	childPassword  = "bench-admin-password"
 )
 
-// buildEngine builds cmd/engine once into the temporary directory.
-func (e *Env) buildEngine(ctx context.Context) (string, error) {
-	if e.engineBin != "" {
-		return e.engineBin, nil
+// buildEngine builds cmd/engine once per set of build tags into the
+// temporary directory.
+func (e *Env) buildEngine(ctx context.Context, tags string) (string, error) {
+	if bin, ok := e.engineBins[tags]; ok {
+		return bin, nil
 	}
 	root, err := moduleRoot(ctx)
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(e.Tmp, "engine")
-	fmt.Fprintln(e.Progress, "   building cmd/engine")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/engine")
+	args := []string{"build", "-o", bin}
+	if tags != "" {
+		bin += "-" + strings.NewReplacer(",", "-", " ", "-").Replace(tags)
+		args = []string{"build", "-tags", tags, "-o", bin}
+	}
+	fmt.Fprintf(e.Progress, "   building cmd/engine%s\n", map[bool]string{true: " -tags " + tags}[tags != ""])
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/engine")...)
 	cmd.Dir = root
+	if strings.Contains(tags, "sqlite_cgo") {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build cmd/engine: %w: %s", err, out)
 	}
-	e.engineBin = bin
+	if e.engineBins == nil {
+		e.engineBins = map[string]string{}
+	}
+	e.engineBins[tags] = bin
 	return bin, nil
 }
 
@@ -92,12 +104,17 @@ func freePort() (int, error) {
 // the default embedded configuration plus env (KEY=value), and waits until
 // it is ready. The caller stops it.
 func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
+	return e.startEngineTagged(ctx, e.Opts.EngineTags, env...)
+}
+
+// startEngineTagged is startEngine with the engine built with tags.
+func (e *Env) startEngineTagged(ctx context.Context, tags string, env ...string) (*engine, error) {
 	client := newClient(e.Opts.Conns)
 	if e.Opts.Target != "" {
 		return &engine{URL: strings.TrimRight(e.Opts.Target, "/"), SandboxURL: strings.TrimRight(e.Opts.SandboxURL, "/"),
 			AppSecret: e.Opts.AppSecret, Email: e.Opts.AdminEmail, Password: e.Opts.AdminPassword, Client: client}, nil
 	}
-	bin, err := e.buildEngine(ctx)
+	bin, err := e.buildEngine(ctx, tags)
 	if err != nil {
 		return nil, err
 	}

@@ -39,40 +39,63 @@ func textWebhook(i int, run string, seq int64, text string) []byte {
 		benchPhoneNumberID, i, w, w, run, seq, ts, text)
 }
 
-// runIngest posts signed webhooks to the engine, then the same load to a
-// bare handler that only verifies the HMAC.
+// runIngest posts signed webhooks to the engine (at saturation, then at
+// each fixed-rate step), with each SQLite driver asked for, then the same
+// load to a bare handler that only verifies the HMAC, and to the Express
+// peers.
 func runIngest(ctx context.Context, env *Env, res *Result) error {
 	convs := ingestConversations
 	if env.Opts.Quick {
 		convs = 10_000
 	}
-	g, err := env.startEngine(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = g.Stop() }()
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	body0 := textWebhook(0, runID, 0, ingestText)
 	res.Notes = append(res.Notes, fmt.Sprintf("%d-byte text webhooks over %d conversations, %d keep-alive clients; 200 only after the inbox write", len(body0), convs, env.Opts.Conns))
-	post := func(target *engine) func(ctx context.Context, i int64) error {
+	// post posts the i-th webhook of the run rid (wamids are unique to it).
+	post := func(target *engine, rid string) func(ctx context.Context, i int64) error {
 		return func(ctx context.Context, i int64) error {
-			return target.postWebhook(ctx, textWebhook(int(i%int64(convs)), runID, i, ingestText))
+			return target.postWebhook(ctx, textWebhook(int(i%int64(convs)), rid, i, ingestText))
 		}
 	}
-	ours := env.loadWithCPU(ctx, g, loadSpec{Name: "engine webhook", Rate: env.Opts.Rate, Op: post(g)})
-	res.Runs = append(res.Runs, ours)
-	if err := g.Stop(); err != nil {
-		res.Notes = append(res.Notes, err.Error())
+	var ours Run
+	var secret string
+	var byDriver []driverRuns
+	for k, d := range env.sqliteVariants() {
+		g, err := env.startEngineTagged(ctx, d.tags)
+		if err != nil {
+			return err
+		}
+		label := "engine webhook" + d.suffix
+		rid := runID + d.name
+		sat := env.loadWithCPU(ctx, g, loadSpec{Name: label, Rate: env.Opts.Rate, Op: post(g, rid)})
+		steps := env.ingestSteps(ctx, g, label, rid, func(r string) func(context.Context, int64) error { return post(g, r) })
+		if err := g.Stop(); err != nil {
+			res.Notes = append(res.Notes, err.Error())
+		}
+		res.Runs = append(res.Runs, sat)
+		res.Runs = append(res.Runs, steps...)
+		line := cpuLine("webhook (accepted and processed)"+d.suffix, 80, sat, steps)
+		if k == 0 {
+			ours, secret = sat, g.AppSecret
+			res.CPU = line
+		} else {
+			res.Notes = append(res.Notes, line.String())
+		}
+		byDriver = append(byDriver, driverRuns{variant: d, saturation: sat, steps: steps})
+	}
+	compareDrivers(res, "ingest", "webhook", byDriver)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 
 	// The peer: a bare net/http handler verifying the same HMAC.
-	bare, stop, err := bareWebhookServer(g.AppSecret)
+	bare, stop, err := bareWebhookServer(secret)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	bare.Client = newClient(env.Opts.Conns)
-	peer := env.load(ctx, loadSpec{Name: "bare net/http HMAC", Rate: env.Opts.Rate, Op: post(bare)})
+	peer := env.load(ctx, loadSpec{Name: "bare net/http HMAC", Rate: env.Opts.Rate, Op: post(bare, runID)})
 	res.Runs = append(res.Runs, peer)
 
 	res.Comparisons = append(res.Comparisons,
@@ -80,10 +103,11 @@ func runIngest(ctx context.Context, env *Env, res *Result) error {
 		compare("ingest p99", ours.Latency.P99, 50, "ms", true),
 		compare("ingest rate vs bare net/http handler (0.5× wanted)", ours.Rate/max(peer.Rate, 1), 0.5, "×", false),
 	)
-	res.Notes = append(res.Notes, "the bare handler runs inside the bench process, so it shares the CPU with the load generator; the engine's CPU per webhook is in the table")
+	res.Notes = append(res.Notes, "the bare handler runs inside the bench process, so it shares the CPU with the load generator; the engine's CPU per webhook is in the table",
+		"engine CPU per webhook counts everything the engine child did over the measurement (accepting, the inbox write, applying each message through its conversation actor, timers) ÷ the webhooks accepted in it; the fixed-rate steps run on the same engine after the saturation run, once it has settled, over the same conversations (already created)")
 	stop()
 
-	env.runExpressPeers(ctx, res, ours, g.AppSecret, post)
+	env.runExpressPeers(ctx, res, ours, secret, func(t *engine) func(context.Context, int64) error { return post(t, runID) })
 	return nil
 }
 

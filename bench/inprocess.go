@@ -42,25 +42,20 @@ func runActors(ctx context.Context, env *Env, res *Result) error {
 		return fmt.Errorf("actors: %w", err)
 	}
 
-	dir, err := os.MkdirTemp(env.Tmp, "actors-")
-	if err != nil {
-		return fmt.Errorf("actors: %w", err)
+	var withIO Run
+	var byDriver []driverRuns
+	for k, d := range env.sqliteVariants() {
+		run, err := env.actorsSQLite(ctx, d)
+		if err != nil {
+			return fmt.Errorf("actors: %w", err)
+		}
+		res.Runs = append(res.Runs, run)
+		if k == 0 {
+			withIO = run
+		}
+		byDriver = append(byDriver, driverRuns{variant: d, saturation: run})
 	}
-	f, err := density.OpenFleet(ctx, dir, zap.NewNop())
-	if err != nil {
-		return fmt.Errorf("actors: %w", err)
-	}
-	defer f.Close()
-	if err := f.Activate(ctx, 0, conversations); err != nil {
-		return fmt.Errorf("actors: %w", err)
-	}
-	withIO := loadInProcess(ctx, env, loadSpec{Name: "conversation actor (SQLite)", Op: func(_ context.Context, i int64) error {
-		return f.Deliver(int(i%conversations), 1+int(i/conversations))
-	}})
-	res.Runs = append(res.Runs, withIO)
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("actors: %w", err)
-	}
+	compareDrivers(res, "actors (conversation actor over SQLite)", "message", byDriver)
 
 	churn := loadInProcess(ctx, env, loadSpec{Name: "bare spawn/stop churn", Op: func(_ context.Context, _ int64) error { return bare.SpawnStop() }})
 	res.Runs = append(res.Runs, churn)
@@ -71,6 +66,13 @@ func runActors(ctx context.Context, env *Env, res *Result) error {
 	ch := loadInProcess(ctx, env, loadSpec{Name: "Go channel ping-pong", Workers: 1, Op: channelPingPong()})
 	res.Runs = append(res.Runs, ch)
 
+	res.CPU = &CPULine{Op: "message (the whole bench process, load generator included)",
+		Figures: []CPUFigure{cpuFigure("no I/O", noIO), cpuFigure("bare protoactor actor", peer)},
+		Note: fmt.Sprintf("no µs target; the issue's is conversation (no I/O) ≥ 0.5× the bare actor's rate, which at equal CPU per message is ≤ 2× its CPU per message: ≤ %s µs, got %s µs",
+			num(2*peer.Extra["cpuUsPerOp"]), num(noIO.Extra["cpuUsPerOp"]))}
+	for _, d := range byDriver {
+		res.CPU.Figures = append(res.CPU.Figures, cpuFigure("SQLite"+d.variant.suffix, d.saturation))
+	}
 	res.Comparisons = append(res.Comparisons,
 		compare("conversation actor (no I/O) vs bare protoactor actor (0.5× wanted)", noIO.Rate/max(peer.Rate, 1), 0.5, "×", false),
 	)
@@ -81,6 +83,31 @@ func runActors(ctx context.Context, env *Env, res *Result) error {
 		"cpuUsPerOp, allocsPerOp and bytesPerOp (extra) are the whole bench process's over the measurement, load generator included, divided by the operations",
 		"the channel ping-pong is one goroutine pair, one round trip per op; spawn/stop churn of conversations (load, spawn, handle, passivate) is the activation scenario")
 	return nil
+}
+
+// actorsSQLiteConversations is the actors scenario's population.
+const actorsSQLiteConversations = 1000
+
+// actorsSQLiteHere measures conversation actors over SQLite in this process,
+// with the SQLite driver this binary was built with.
+func actorsSQLiteHere(ctx context.Context, env *Env, name string) (Run, error) {
+	const conversations = actorsSQLiteConversations
+	dir, err := os.MkdirTemp(env.Tmp, "actors-")
+	if err != nil {
+		return Run{}, err
+	}
+	f, err := density.OpenFleet(ctx, dir, zap.NewNop())
+	if err != nil {
+		return Run{}, err
+	}
+	defer f.Close()
+	if err := f.Activate(ctx, 0, conversations); err != nil {
+		return Run{}, err
+	}
+	run := loadInProcess(ctx, env, loadSpec{Name: name, Op: func(_ context.Context, i int64) error {
+		return f.Deliver(int(i%conversations), 1+int(i/conversations))
+	}})
+	return run, f.Close()
 }
 
 // loadInProcess is env.load for a load that runs in this process: it adds

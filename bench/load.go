@@ -100,6 +100,9 @@ type loadSpec struct {
 	Measure time.Duration
 	// OnMeasure, when set, is called as the measurement starts.
 	OnMeasure func()
+	// OnStart, when set, is called with the time the load starts (the
+	// time op 0 is due when Rate is set).
+	OnStart func(time.Time)
 	// Op performs the i-th operation (i counts from 0 across workers).
 	Op func(ctx context.Context, i int64) error
 }
@@ -112,6 +115,9 @@ func runLoad(ctx context.Context, spec loadSpec, progress io.Writer) Run {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
+	if spec.OnStart != nil {
+		spec.OnStart(start)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range spec.Workers {

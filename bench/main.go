@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "%-11s %s\n", s.ID, s.What)
 		}
 		return nil
+	case childActorsSQLite:
+		return runChildActorsSQLite(ctx, args[1:], out)
 	case "run":
 		opts, ids, err := parseRunFlags(args[1:])
 		if err != nil {
@@ -77,6 +80,16 @@ type Options struct {
 	// MongoURI is the activation peer's server (default: FerretDB embedded
 	// in the bench); not written to the report, it may hold a password.
 	MongoURI string `json:"-"`
+	// Steps are the fixed rates (ops/s) of the ingest and outbound steps,
+	// each measured for StepDuration after a short warm-up.
+	Steps        []int         `json:"steps,omitempty"`
+	StepDuration time.Duration `json:"stepDuration,omitempty"`
+	// EngineTags are build tags of the engine child (go build -tags).
+	EngineTags string `json:"engineTags,omitempty"`
+	// SQLiteDrivers is modernc (the default build), cgo (mattn/go-sqlite3:
+	// -tags sqlite_cgo,sqlite_fts5) or both, side by side in ingest and in
+	// actors' SQLite variant.
+	SQLiteDrivers string `json:"sqliteDrivers,omitempty"`
 }
 
 // parseRunFlags reads the flags of bench run; flags and scenario ids may be
@@ -97,6 +110,10 @@ func parseRunFlags(args []string) (Options, []string, error) {
 	fs.StringVar(&o.Out, "out", "results", "directory the results are written to")
 	fs.StringVar(&o.RabbitURL, "rabbitmq", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ for the outbound scenario (skipped when unreachable)")
 	fs.StringVar(&o.MongoURI, "mongo", "", "MongoDB URI of the activation scenario's FindOne peer (default: FerretDB embedded in the bench)")
+	steps := fs.String("steps", "200,1000,5000", "fixed rates (ops/s) of the ingest and outbound steps, comma-separated; none for no steps")
+	fs.DurationVar(&o.StepDuration, "step-duration", 0, "measurement per fixed-rate step (default 10s, 2s with --quick)")
+	fs.StringVar(&o.EngineTags, "engine-tags", "", "build tags of the engine child, e.g. sqlite_cgo,sqlite_fts5")
+	fs.StringVar(&o.SQLiteDrivers, "sqlite-drivers", "modernc", "SQLite driver of ingest and actors' SQLite variant: modernc, cgo (mattn/go-sqlite3) or both side by side")
 	var ids []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
@@ -114,6 +131,21 @@ func parseRunFlags(args []string) (Options, []string, error) {
 			o.Duration = 5 * time.Second
 		}
 	}
+	var err error
+	if o.Steps, err = parseSteps(*steps); err != nil {
+		return o, nil, err
+	}
+	if o.StepDuration <= 0 {
+		o.StepDuration = 10 * time.Second
+		if o.Quick {
+			o.StepDuration = 2 * time.Second
+		}
+	}
+	switch o.SQLiteDrivers {
+	case "modernc", "cgo", "both":
+	default:
+		return o, nil, fmt.Errorf("--sqlite-drivers is modernc, cgo or both, got %q", o.SQLiteDrivers)
+	}
 	o.Warmup = 5 * time.Second
 	if o.Quick {
 		o.Warmup = time.Second
@@ -130,4 +162,21 @@ func parseRunFlags(args []string) (Options, []string, error) {
 		}
 	}
 	return o, ids, nil
+}
+
+// parseSteps reads "200,1000,5000" (or "none", or "").
+func parseSteps(v string) ([]int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "none" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--steps: %q is not a rate (a positive integer)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -46,17 +46,39 @@ func runOutbound(ctx context.Context, env *Env, res *Result) error {
 		res.Notes = append(res.Notes, "RabbitMQ at "+redact(env.Opts.RabbitURL)+" is unreachable: the RabbitMQ variant and its peer are skipped")
 	}
 	var rabbitE2E float64
-	for _, v := range variants {
+	for k, v := range variants {
 		g, err := env.startEngine(ctx, append(pacing, v.env...)...)
 		if err != nil {
 			return err
 		}
 		api, e2e, err := outboundRun(ctx, env, g, v.name, customers)
+		var steps []Run
+		var skipped []string
+		if err == nil {
+			steps, skipped, err = outboundSteps(ctx, env, g, v.name, customers, e2e.Rate, k == 0)
+		}
+		if len(skipped) > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: steps %s not offered in --quick: above 1,000/s and more than twice the saturation run's %s sends/s end to end, they cannot be held and their backlog would outlast the quick run", v.name, strings.Join(skipped, ", "), num(e2e.Rate)))
+		}
+		if env.Opts.Quick && k > 0 && len(env.Opts.Steps) > 0 {
+			res.Notes = append(res.Notes, v.name+": no fixed-rate steps in --quick (the in-process queue's steps stand for both)")
+		}
 		_ = g.Stop()
 		if err != nil {
 			return fmt.Errorf("outbound %s: %w", v.name, err)
 		}
 		res.Runs = append(res.Runs, api, e2e)
+		res.Runs = append(res.Runs, steps...)
+		if res.CPU == nil {
+			res.CPU = &CPULine{Op: "send (accepted, sent, its 3 status callbacks applied)", TargetUs: 250,
+				Note: "saturation is the API run's CPU per accepted send (its callbacks partly after the measurement)"}
+		}
+		for _, st := range steps {
+			res.CPU.Figures = append(res.CPU.Figures, cpuFigure(v.name+" "+stepLabel(int(st.Offered)), st))
+		}
+		if api.EngineCPUPerOp > 0 {
+			res.CPU.Figures = append(res.CPU.Figures, cpuFigure(v.name+" saturation", api))
+		}
 		if v.name == "RabbitMQ" {
 			rabbitE2E = e2e.Rate
 			res.Comparisons = append(res.Comparisons, compare("end-to-end sends with RabbitMQ", e2e.Rate, 5000, "/s", false))
@@ -190,6 +212,8 @@ func waitConversations(ctx context.Context, g *engine, token string, n int) erro
 // its CPU and held the sandbox's log while it copied.
 type sentCounter struct {
 	marker string
+	// every is the polling interval (250 ms when zero).
+	every  time.Duration
 	mu     sync.Mutex
 	seen   map[int64]time.Time
 	after  uint64
@@ -197,7 +221,11 @@ type sentCounter struct {
 }
 
 func (s *sentCounter) poll(ctx context.Context, g *engine) {
-	t := time.NewTicker(250 * time.Millisecond)
+	every := s.every
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		s.once(ctx, g)

@@ -36,6 +36,7 @@ func writeSummary(w io.Writer, results []Result) {
 	fmt.Fprintln(w, "## Targets and peers")
 	fmt.Fprintln(w)
 	for _, r := range results {
+		fmt.Fprintf(w, "- **%s** %s\n", r.Scenario, scenarioCPULine(r))
 		for _, c := range r.Comparisons {
 			fmt.Fprintf(w, "- **%s** %s\n", r.Scenario, c)
 		}
@@ -166,4 +167,23 @@ func niceCeil(v float64) float64 {
 
 func esc(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
+
+// scenarioCPULine is r's CPU line, or one made of its runs' CPU per
+// operation (engine child, or the bench process's for in-process runs) for
+// scenarios the issue sets no per-operation target for.
+func scenarioCPULine(r Result) string {
+	if r.CPU != nil {
+		return r.CPU.String()
+	}
+	l := &CPULine{Op: "operation", Note: "no per-operation CPU target in the issue for this scenario"}
+	for _, run := range r.Runs {
+		if run.EngineCPUPerOp > 0 || run.Extra["cpuUsPerOp"] > 0 {
+			l.Figures = append(l.Figures, cpuFigure(run.Name, run))
+		}
+	}
+	if len(l.Figures) == 0 {
+		return "engine CPU µs per operation: no CPU per operation measured in this scenario (see its comparisons)"
+	}
+	return l.String()
 }

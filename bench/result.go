@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -19,7 +20,101 @@ type Result struct {
 	Runs        []Run        `json:"runs"`
 	Comparisons []Comparison `json:"comparisons"`
 	Notes       []string     `json:"notes,omitempty"`
-	Error       string       `json:"error,omitempty"`
+	// CPU is the scenario's line "engine CPU µs per operation" of the
+	// summary, next to its target (nil: the summary says it has none).
+	CPU   *CPULine `json:"engineCpu,omitempty"`
+	Error string   `json:"error,omitempty"`
+}
+
+// CPULine is a scenario's engine CPU per operation at each of its runs that
+// has one (fixed-rate steps and saturation), set against the issue's target.
+type CPULine struct {
+	// Op names the operation: "webhook", "send (3 status callbacks applied)".
+	Op string `json:"op"`
+	// TargetUs is the most CPU per operation the target allows at every
+	// figure, in µs; 0: no per-operation target (Note says what stands for it).
+	TargetUs float64     `json:"targetUs,omitempty"`
+	Figures  []CPUFigure `json:"figures"`
+	Note     string      `json:"note,omitempty"`
+}
+
+// CPUFigure is one run's CPU per operation.
+type CPUFigure struct {
+	Label   string  `json:"label"`
+	UsPerOp float64 `json:"usPerOp"`
+	// Offered is the step's fixed rate (0: saturation, a closed loop).
+	Offered float64 `json:"offeredPerSec,omitempty"`
+	Rate    float64 `json:"achievedPerSec"`
+	// Held reports whether a fixed-rate step kept its rate (nil: saturation).
+	Held *bool `json:"held,omitempty"`
+}
+
+// Met reports whether every figure is within the target (false without one).
+func (l *CPULine) Met() bool {
+	if l.TargetUs <= 0 || len(l.Figures) == 0 {
+		return false
+	}
+	for _, f := range l.Figures {
+		if f.UsPerOp > l.TargetUs {
+			return false
+		}
+	}
+	return true
+}
+
+// String writes the line: "engine CPU µs per webhook: @200/s 310 (held),
+// saturation 88 (6,100/s); target ≤ 80 µs at every step: NOT met (worst
+// 310 µs, 3.88× the target)".
+func (l *CPULine) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "engine CPU µs per %s: ", l.Op)
+	worst := 0.0
+	for i, f := range l.Figures {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		worst = max(worst, f.UsPerOp)
+		switch {
+		case f.Held == nil:
+			fmt.Fprintf(&b, "%s %s (%s/s)", f.Label, num(f.UsPerOp), num(f.Rate))
+		case *f.Held:
+			fmt.Fprintf(&b, "%s %s (held)", f.Label, num(f.UsPerOp))
+		default:
+			fmt.Fprintf(&b, "%s %s (NOT held: %s/s of %s/s)", f.Label, num(f.UsPerOp), num(f.Rate), num(f.Offered))
+		}
+	}
+	if len(l.Figures) == 0 {
+		b.WriteString("not measured")
+	}
+	switch {
+	case l.TargetUs > 0 && len(l.Figures) > 0:
+		verdict := "met"
+		if !l.Met() {
+			verdict = fmt.Sprintf("NOT met (worst %s µs, %.2f× the target)", num(worst), worst/l.TargetUs)
+		}
+		fmt.Fprintf(&b, "; target ≤ %s µs at every step: %s", num(l.TargetUs), verdict)
+	case l.TargetUs > 0:
+		fmt.Fprintf(&b, "; target ≤ %s µs", num(l.TargetUs))
+	}
+	if l.Note != "" {
+		b.WriteString("; " + l.Note)
+	}
+	return b.String()
+}
+
+// cpuFigure is run's figure for a CPU line: the engine child's CPU per
+// operation, or (in-process runs) the process's, from extra cpuUsPerOp.
+func cpuFigure(label string, run Run) CPUFigure {
+	us := run.EngineCPUPerOp
+	if us == 0 {
+		us = run.Extra["cpuUsPerOp"]
+	}
+	f := CPUFigure{Label: label, UsPerOp: us, Rate: run.Rate, Offered: run.Offered}
+	if run.Offered > 0 {
+		held := run.Held
+		f.Held = &held
+	}
+	return f
 }
 
 // Run is one measured load (the engine, or a peer) of a scenario.
@@ -37,6 +132,10 @@ type Run struct {
 	EngineCPUPerOp float64 `json:"engineCpuPerOpUs,omitempty"`
 	// EngineCPUCores is the engine's CPU time over wall time.
 	EngineCPUCores float64 `json:"engineCpuCores,omitempty"`
+	// Offered is a fixed-rate step's rate (ops/s; 0 for other runs), and
+	// Held whether the step kept it (see steps.go).
+	Offered float64 `json:"offeredPerSec,omitempty"`
+	Held    bool    `json:"held,omitempty"`
 	// FirstError is the first failure seen, warm-up included.
 	FirstError string             `json:"firstError,omitempty"`
 	Series     []Bucket           `json:"series,omitempty"`

@@ -53,8 +53,9 @@ type Env struct {
 	// Progress receives the live progress lines.
 	Progress io.Writer
 	// Tmp is a directory removed when the bench ends.
-	Tmp       string
-	engineBin string
+	Tmp string
+	// engineBins are the engine binaries built so far, by build tags.
+	engineBins map[string]string
 }
 
 // load runs spec with the options' warm-up and duration.

@@ -8,9 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/wacc/engine/actors"
 )
 
@@ -129,8 +126,7 @@ func (s *Store) CreateCall(ctx context.Context, c actors.Call) error {
 // actors.ErrConflict; any other unique or primary-key violation (the id,
 // the CallSid) is actors.ErrDuplicate.
 func callWriteErr(ctx context.Context, tx *sql.Tx, c actors.Call, err error) error {
-	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE || !c.Live() {
+	if code, _, ok := sqliteCode(err); !ok || code != codeConstraintUnique || !c.Live() {
 		return mapErr(err)
 	}
 	var other string

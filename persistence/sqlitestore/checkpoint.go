@@ -32,7 +32,7 @@ type checkpointer struct {
 const checkpointEvery = 250 * time.Millisecond
 
 func newCheckpointer(ctx context.Context, path string, log *zap.Logger) (*checkpointer, error) {
-	db, err := sql.Open("sqlite", dsn(path, checkpointParams))
+	db, err := openPool(path, checkpointParams)
 	if err != nil {
 		return nil, err
 	}

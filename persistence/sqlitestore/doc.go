@@ -2,7 +2,9 @@
 // refresh-token families, customers, the audit log, the conversation
 // engine's conversations, messages, pending statuses and notifications, the
 // template registry, media records, and calls with their Exotel callbacks) in one SQLite file, and the webhook inbox in a
-// second file beside it, using the pure-Go modernc.org/sqlite driver. It
+// second file beside it, using the pure-Go modernc.org/sqlite driver (built
+// with -tags sqlite_cgo,sqlite_fts5 it uses mattn/go-sqlite3 instead, with
+// the same pragmas and error mapping: see driver.go). It
 // implements actors.Store, actors.ConversationsStore, actors.TemplateStore,
 // actors.MediaStore and actors.CallStore and passes the shared contract
 // suites in persistence/storetest (Run, RunConversations, RunTemplates,

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/persistence/sealed"
@@ -164,7 +162,7 @@ func Open(ctx context.Context, path string, log *zap.Logger, opts ...Option) (*S
 // openDB opens one database file: a single-connection writer pool, the
 // migrations applied through it, then a reader pool.
 func openDB(ctx context.Context, path string, migrateFn func(context.Context, *sql.DB) ([]string, error)) (w, r *sql.DB, applied []string, err error) {
-	w, err = sql.Open("sqlite", dsn(path, writerParams))
+	w, err = openPool(path, writerParams)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -183,7 +181,7 @@ func openDB(ctx context.Context, path string, migrateFn func(context.Context, *s
 		return nil, nil, nil, err
 	}
 
-	r, err = sql.Open("sqlite", dsn(path, readerParams))
+	r, err = openPool(path, readerParams)
 	if err != nil {
 		_ = w.Close()
 		return nil, nil, nil, err
@@ -238,7 +236,8 @@ var (
 	}
 )
 
-// dsn builds a file: URI so that any character in path ('?', '#', '%') is
+// dsn builds a file: URI (modernc's form; driver_cgo.go translates params
+// for mattn/go-sqlite3) so that any character in path ('?', '#', '%') is
 // taken literally.
 func dsn(path string, params url.Values) string {
 	u := url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: params.Encode()}
@@ -296,15 +295,14 @@ func mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return actors.ErrNotFound
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%s: %w", se.Error(), actors.ErrDuplicate)
+	if code, text, ok := sqliteCode(err); ok {
+		switch code {
+		case codeConstraintUnique, codeConstraintPrimaryKey:
+			return fmt.Errorf("%s: %w", text, actors.ErrDuplicate)
 		}
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("%s: %w", se.Error(), actors.ErrUnavailable)
+		switch code & 0xff {
+		case codeBusy, codeLocked:
+			return fmt.Errorf("%s: %w", text, actors.ErrUnavailable)
 		}
 	}
 	return err

@@ -1,7 +1,6 @@
 package sqlitestore
 
 import (
-	"database/sql"
 	"io/fs"
 	"path/filepath"
 	"testing"
@@ -31,7 +30,7 @@ func TestSkeletonMigrationBackfillsExistingUsers(t *testing.T) {
 		require.NoError(t, err)
 		older[n] = &fstest.MapFile{Data: b}
 	}
-	db, err := sql.Open("sqlite", dsn(path, writerParams))
+	db, err := openPool(path, writerParams)
 	require.NoError(t, err)
 	_, err = migrateFrom(ctx, db, older, mainMigrationsDir)
 	require.NoError(t, err)
