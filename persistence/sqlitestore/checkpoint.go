@@ -29,7 +29,9 @@ import (
 // the checkpoint runs only if they changed in the last two ticks (the second
 // covers a write within the file system's timestamp granularity of the
 // previous stat) or the last checkpoint left frames behind (a reader held
-// them). An idle engine ran 8 no-op checkpoints a second, 40% of its CPU.
+// them); and while the log does not change, the tick slows down to every
+// checkpointIdle. An idle engine ran 8 no-op checkpoints a second, 40% of
+// its profiled idle CPU.
 type checkpointer struct {
 	db   *sql.DB
 	wal  string
@@ -56,8 +58,13 @@ func statWAL(path string) walStat {
 	return walStat{size: fi.Size(), mtime: fi.ModTime()}
 }
 
-// checkpointEvery is how often the log is copied back.
-const checkpointEvery = 250 * time.Millisecond
+// checkpointEvery is how often the log is copied back while it is written;
+// an idle log is looked at less and less often, down to every
+// checkpointIdle (a write is then copied back within that).
+const (
+	checkpointEvery = 250 * time.Millisecond
+	checkpointIdle  = 2 * time.Second
+)
 
 func newCheckpointer(ctx context.Context, path string, log *zap.Logger) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn(path, checkpointParams))
@@ -80,11 +87,14 @@ func newCheckpointer(ctx context.Context, path string, log *zap.Logger) (*checkp
 
 func (c *checkpointer) run() {
 	defer c.wg.Done()
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTimer(checkpointEvery)
 	defer t.Stop()
 	failing := false
 	// A first checkpoint copies what an earlier run left.
 	prev, changed, behind := walStat{size: -2}, true, true
+	// every is the tick: checkpointEvery while the log changes, doubling
+	// up to checkpointIdle while it does not.
+	every := checkpointEvery
 	for {
 		select {
 		case <-c.stop:
@@ -94,6 +104,12 @@ func (c *checkpointer) run() {
 		st := statWAL(c.wal)
 		changedNow := !st.same(prev)
 		prev = st
+		if changedNow || behind {
+			every = checkpointEvery
+		} else {
+			every = min(2*every, checkpointIdle)
+		}
+		t.Reset(every)
 		if !changedNow && !changed && !behind {
 			continue
 		}

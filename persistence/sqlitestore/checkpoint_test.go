@@ -71,7 +71,7 @@ func TestCheckpointerSkipsAnUnchangedLog(t *testing.T) {
 	var settled int64
 	require.Eventually(t, func() bool {
 		n := cp.runs.Load()
-		time.Sleep(4 * checkpointEvery)
+		time.Sleep(checkpointIdle + checkpointEvery)
 		settled = cp.runs.Load()
 		return settled == n
 	}, 20*time.Second, time.Millisecond, "no checkpoint while nothing is written")
