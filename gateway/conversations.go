@@ -46,10 +46,14 @@ type Engine struct {
 	Reads     ConversationReads
 	Directory conversation.Directory
 	Inbox     InboxWriter
-	// WakeInbox tells the inbox dispatcher new bodies were stored.
+	// WakeInbox tells the inbox dispatcher new bodies were stored; used
+	// when Accepted is nil.
 	WakeInbox func()
-	Sockets   Sockets
-	Loads     AgentLoads
+	// Accepted hands the bodies just stored to the inbox dispatcher (in
+	// append order), so that it need not read them back.
+	Accepted func([]actors.InboxEntry)
+	Sockets  Sockets
+	Loads    AgentLoads
 	// Idempotency keeps Idempotency-Key answers of mutating requests.
 	Idempotency IdempotencyStore
 	// DeadLetters lists and re-drives failed sends; Requeue puts their

@@ -26,7 +26,9 @@
 // listener (the engine's METRICS_ADDR, loopback by default): /metrics
 // without a token, /readyz with each dependency's state, ping time and
 // error, and /healthz. A webhook waits at most 5 s for its inbox write,
-// then is answered 503 (Meta retries).
+// then is answered 503 (Meta retries). Once written, the batch of bodies is
+// handed to the inbox dispatcher in memory (Engine.Accepted), which then
+// need not read them back.
 //
 // An Idempotency-Key is claimed for its request with a lease a little
 // longer than WriteTimeout (the longest a request may run: its context ends

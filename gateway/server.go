@@ -131,7 +131,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s.webhookMetrics = newWebhookMetrics(d.Registry)
 	if d.Engine != nil {
-		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, queue: make(chan commitReq, 8192), maxRun: 256,
+		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, accepted: d.Engine.Accepted, queue: make(chan commitReq, 8192), maxRun: 256,
 			metrics: s.webhookMetrics, log: s.log}
 	}
 	s.users = &readCache[actors.User]{

@@ -100,12 +100,13 @@ func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
 // commit). The queue is bounded: when full, the request is refused with 503
 // rather than waiting without bound.
 type committer struct {
-	inbox   InboxWriter
-	wake    func()
-	queue   chan commitReq
-	maxRun  int
-	metrics *webhookMetrics
-	log     *zap.Logger
+	inbox    InboxWriter
+	wake     func()
+	accepted func([]actors.InboxEntry)
+	queue    chan commitReq
+	maxRun   int
+	metrics  *webhookMetrics
+	log      *zap.Logger
 }
 
 type commitReq struct {
@@ -192,7 +193,11 @@ func (c *committer) write(batch []commitReq) {
 	for _, b := range batch {
 		b.done <- err
 	}
-	if err == nil && c.wake != nil {
+	switch {
+	case err != nil:
+	case c.accepted != nil:
+		c.accepted(entries)
+	case c.wake != nil:
 		c.wake()
 	}
 }

@@ -53,6 +53,10 @@
 //     second activation can never overwrite newer state (it stops instead).
 //     After a panic protoactor builds a fresh actor from the same Props,
 //     which reads its conversation from the store when it starts.
+//     The first message of a key opens its conversation in one write when
+//     the store offers OpenConversationWith (sqlitestore): the customer
+//     when unknown, the conversation, the message and the state after it,
+//     all or nothing (on a duplicate it opens step by step instead).
 //   - Events: every persisted change is published to Deps.Publisher (the
 //     engine's actors.Bus) with the conversation's key; an open conversation
 //     without an assignee publishes actors.EventAgentRequested, which is how

@@ -35,21 +35,16 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 		}
 	}
 	if a.conv == nil {
+		if op, ok := a.env.Store.(conversationOpener); ok && (a.env.Media == nil || !mediaTypes[in.Type]) {
+			if opened, err := a.openWith(ctx, op, r, in, at, now); opened || err != nil {
+				return err
+			}
+		}
 		if err := a.open(ctx, in, now); err != nil {
 			return err
 		}
 	}
-	msg := actors.Message{
-		ID: actors.NewID(), ConversationID: a.conv.ID, Direction: actors.DirectionInbound, Type: in.Type,
-		Text: in.Text, Content: in.Content, Status: "received", WaMessageID: in.WaMessageID, Seq: a.conv.Seq + 1,
-		Raw: in.Raw, CreatedAt: at, UpdatedAt: now,
-	}
-	if len(in.Errors) > 0 {
-		// Message-level errors (131051 on unsupported types) are kept with
-		// the message; the whole list stays in Raw.
-		e := in.Errors[0]
-		msg.Error = &e
-	}
+	msg := newInbound(in, &a.conv.Conversation, at, now)
 	if a.env.Media != nil {
 		// The medium's record is written before the message, so a stored
 		// message never lacks it (see mediafetch).
@@ -73,6 +68,22 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 	return err
 }
 
+// newInbound is the message in, to be stored in c.
+func newInbound(in *actors.InboundMessage, c *actors.Conversation, at, now time.Time) actors.Message {
+	msg := actors.Message{
+		ID: actors.NewID(), ConversationID: c.ID, Direction: actors.DirectionInbound, Type: in.Type,
+		Text: in.Text, Content: in.Content, Status: "received", WaMessageID: in.WaMessageID, Seq: c.Seq + 1,
+		Raw: in.Raw, CreatedAt: at, UpdatedAt: now,
+	}
+	if len(in.Errors) > 0 {
+		// Message-level errors (131051 on unsupported types) are kept with
+		// the message; the whole list stays in Raw.
+		e := in.Errors[0]
+		msg.Error = &e
+	}
+	return msg
+}
+
 // inboundStored finishes an inbound message whose wamid is stored already
 // (out of line: see receiveInbound).
 //
@@ -90,6 +101,57 @@ func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.Inbound
 	}
 	r.Conversation, r.Duplicate = a.current(), true
 	return nil
+}
+
+// conversationOpener is a store that opens a conversation with its first
+// message in one write (sqlitestore).
+type conversationOpener interface {
+	OpenConversationWith(ctx context.Context, cust *actors.Customer, c actors.Conversation, m actors.Message, next actors.Conversation) error
+}
+
+// mediaTypes are the message types whose medium is recorded (Media.Pending)
+// before the message: their conversation is opened by open, before the
+// record names it.
+var mediaTypes = map[string]bool{"image": true, "audio": true, "video": true, "document": true, "sticker": true}
+
+// openWith opens the conversation for the first inbound message of the key
+// in one write: the customer when unknown, the conversation, the message
+// and the conversation's state after it (instead of three writes, each its
+// own commit at modest rates). It reports whether it did; on a duplicate
+// (another activation, a customer created meanwhile, a redelivered wamid)
+// nothing was written and the caller opens step by step, which sorts each
+// of those out.
+func (a *Actor) openWith(ctx context.Context, op conversationOpener, r *Result, in *actors.InboundMessage, at, now time.Time) (bool, error) {
+	cust, found, err := a.findCustomer(ctx, in, now)
+	if err != nil {
+		return false, err
+	}
+	var newCust *actors.Customer
+	if !found {
+		newCust = &cust
+	}
+	key := a.key()
+	c := actors.Conversation{
+		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
+		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	a.hold(&c)
+	msg := newInbound(in, &a.conv.Conversation, at, now)
+	next := a.nextInbound(msg.Seq, at, now)
+	next.Version++
+	if err := op.OpenConversationWith(ctx, newCust, c, msg, next); err != nil {
+		a.conv = nil
+		if errors.Is(err, actors.ErrDuplicate) {
+			return false, nil
+		}
+		return false, err
+	}
+	a.hold(&next)
+	a.log().Info("conversation opened", zap.String("conversation_id", c.ID))
+	a.announceInbound(ctx, &msg, in)
+	a.armTimer()
+	r.Conversation = a.conv.Conversation
+	return true, nil
 }
 
 // open creates the conversation (and the customer when unknown) for the
@@ -122,14 +184,30 @@ func (a *Actor) open(ctx context.Context, in *actors.InboundMessage, now time.Ti
 }
 
 func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now time.Time) (actors.Customer, error) {
+	c, found, err := a.findCustomer(ctx, in, now)
+	if err != nil || found {
+		return c, err
+	}
+	if err := a.env.Store.CreateCustomer(ctx, c); err != nil {
+		if errors.Is(err, actors.ErrDuplicate) {
+			return a.env.Store.CustomerByPhone(ctx, c.Phone)
+		}
+		return actors.Customer{}, fmt.Errorf("create customer: %w", err)
+	}
+	return c, nil
+}
+
+// findCustomer returns the stored customer of the key (found), or the one
+// to create for it, not stored yet.
+func (a *Actor) findCustomer(ctx context.Context, in *actors.InboundMessage, now time.Time) (actors.Customer, bool, error) {
 	waID := a.key().WaID
 	phone := "+" + waID
 	c, err := a.env.Store.CustomerByPhone(ctx, phone)
 	if err == nil {
-		return c, nil
+		return c, true, nil
 	}
 	if !errors.Is(err, actors.ErrNotFound) {
-		return actors.Customer{}, fmt.Errorf("find customer: %w", err)
+		return actors.Customer{}, false, fmt.Errorf("find customer: %w", err)
 	}
 	name := in.ProfileName
 	if name == "" {
@@ -138,15 +216,8 @@ func (a *Actor) customerFor(ctx context.Context, in *actors.InboundMessage, now 
 	if len(name) > 200 {
 		name = name[:200]
 	}
-	c = actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: waID, Tags: []string{}, Attributes: map[string]string{},
-		Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := a.env.Store.CreateCustomer(ctx, c); err != nil {
-		if errors.Is(err, actors.ErrDuplicate) {
-			return a.env.Store.CustomerByPhone(ctx, phone)
-		}
-		return actors.Customer{}, fmt.Errorf("create customer: %w", err)
-	}
-	return c, nil
+	return actors.Customer{ID: actors.NewID(), Name: name, Phone: phone, WaID: waID, Tags: []string{}, Attributes: map[string]string{},
+		Version: 1, CreatedAt: now, UpdatedAt: now}, false, nil
 }
 
 // applyInbound applies msg to the conversation, inserting it in the same
@@ -186,8 +257,25 @@ func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message
 }
 
 func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
+	next := a.nextInbound(msg.Seq, at, now)
+	var stored *actors.Message
+	if insert {
+		stored = msg
+	}
+	if err := a.saveWith(ctx, &next, stored); err != nil {
+		return err
+	}
+	a.announceInbound(ctx, msg, in)
+	a.armTimer()
+	r.Conversation = a.conv.Conversation
+	return nil
+}
+
+// nextInbound is the held conversation's next state once message number
+// seq, sent at at, is applied (Version not yet moved on).
+func (a *Actor) nextInbound(seq int64, at, now time.Time) actors.Conversation {
 	next := a.conv.Conversation
-	next.Seq = msg.Seq
+	next.Seq = seq
 	if at.After(next.LastInboundAt) {
 		next.LastInboundAt = at
 		next.ExpiresAt = at.Add(a.env.Config.Window)
@@ -207,17 +295,7 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 	next.Unread++
 	next.UpdatedAt = now
 	next.NextTimerAt = a.nextTimer(&next)
-	var stored *actors.Message
-	if insert {
-		stored = msg
-	}
-	if err := a.saveWith(ctx, &next, stored); err != nil {
-		return err
-	}
-	a.announceInbound(ctx, msg, in)
-	a.armTimer()
-	r.Conversation = a.conv.Conversation
-	return nil
+	return next
 }
 
 // announceInbound publishes an applied inbound message and notifies the

@@ -4,8 +4,12 @@
 // Guarantees: an entry leaves the inbox only after every message and status
 // in it was applied (persisted) by its conversation actor, and its
 // value-level errors[] were stored for operators (WebhookErrors, with an
-// error log and engine_webhook_errors_total); until then it is retried, so a crash after the webhook's 200 loses nothing. Entries are
-// dispatched oldest first and, within a batch, in body order; each
+// error log and engine_webhook_errors_total); until then it is retried, so a
+// crash after the webhook's 200 loses nothing. Applied entries are deleted
+// in batches (one DELETE per completionDelay), so a crash may apply the last
+// ones again, as duplicates. Entries accepted by the gateway are handed over
+// in memory (Accept) and dispatched without being read back; the store is
+// read at start and to retry (see memory.go). Entries are dispatched oldest first and, within a batch, in body order; each
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. Applying twice is harmless: conversations drop
 // duplicate wamids and statuses only move forward. An entry refused only by
@@ -61,6 +65,10 @@ type Dispatcher struct {
 	// deferred are entries refused only by parked conversations, not read
 	// again before the time given (Run's goroutine only).
 	deferred map[string]time.Time
+	// memory is the entries handed over by Accept, the entries taken and
+	// not yet deleted, and the completions waiting for their DELETE (see
+	// memory.go).
+	memory
 
 	applied  prometheus.Counter
 	failures prometheus.Counter
@@ -96,7 +104,8 @@ func New(o Options) *Dispatcher {
 	}
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
 		log:  log.With(zap.String("component", "inbox")),
-		wake: make(chan struct{}, 1), batch: 256, timeout: 15 * time.Second, deferred: map[string]time.Time{},
+		wake: make(chan struct{}, 1), batch: dispatchBatch, timeout: 15 * time.Second, deferred: map[string]time.Time{},
+		memory:   memory{poll: true, known: map[string]struct{}{}},
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
 		stuck:    prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_stuck_total", Help: "Webhook bodies set aside after too many failed attempts."}),
@@ -110,35 +119,62 @@ func New(o Options) *Dispatcher {
 	return d
 }
 
-// Notify wakes the dispatcher: new entries were appended.
+// Notify wakes the dispatcher: new entries were appended to the store
+// (not handed over by Accept), so they are read back from it.
 func (d *Dispatcher) Notify() {
+	d.mu.Lock()
+	d.poll = true
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *Dispatcher) signal() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run dispatches until ctx ends. It polls every second as well, so entries
-// left by a crash or a failed attempt are retried.
+// Run dispatches until ctx ends.
 //
-// Two rounds overlap: the next batch is read, parsed and handed to the
+// Entries come from memory (Accept) while everything goes well, and from
+// the store (PendingInbox) at start, after a failure, a deferral or an
+// overflow of the in-memory queue, until a read finds nothing it has not
+// seen (see memory.go). Nothing wakes the dispatcher when there is nothing
+// to do but the next due completion flush, deferral or retry, and a
+// safety read every safetyPoll.
+//
+// Two rounds overlap: the next batch is taken, parsed and handed to the
 // conversations before the answers of the previous one are awaited, so the
 // conversations work on one batch while the dispatcher prepares the next,
 // instead of everything stopping at each batch's slowest answer. Entries of
-// the round in flight are not read again. Handing out stays in inbox order,
+// the round in flight are not taken again. Handing out stays in inbox order,
 // and each conversation's mailbox keeps it, so per-conversation order is as
 // with one round at a time.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	defer d.flushOnExit()
 	backoff := time.Duration(0)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	lastPoll := time.Now()
 	var inFlight *round
 	for {
-		next, err := d.dispatch(ctx, inFlight)
+		if time.Since(lastPoll) >= safetyPoll {
+			d.Notify()
+		}
+		if d.polling() {
+			lastPoll = time.Now()
+		}
+		next, err := d.dispatch(ctx)
 		if inFlight != nil {
 			if ferr := d.finish(ctx, inFlight); err == nil {
 				err = ferr
 			}
 		}
 		inFlight = next
+		if ferr := d.flushDone(ctx, false); err == nil {
+			err = ferr
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -147,7 +183,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.log.Warn("inbox dispatch failed; will retry", zap.Duration("backoff", backoff), zap.Error(err))
 		case inFlight != nil:
 			backoff = 0
-			continue // finish it at once, reading what came meanwhile
+			continue // finish it at once, taking what came meanwhile
 		default:
 			backoff = 0
 		}
@@ -158,15 +194,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			inFlight = nil
 		}
-		wait := time.Second
-		if backoff > 0 {
-			wait = backoff
-		}
+		wait := d.idleWait(backoff, lastPoll)
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-d.wake:
-		case <-time.After(wait):
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
 }
@@ -186,43 +226,15 @@ type round struct {
 	bad []bool
 }
 
-// dispatch reads up to a batch of pending entries, skipping those of
-// inFlight and those set aside (out of attempts), and hands their messages
-// and statuses to the conversations. It returns nil when there is nothing
-// to do.
-func (d *Dispatcher) dispatch(ctx context.Context, inFlight *round) (*round, error) {
-	skip := 0
-	if inFlight != nil {
-		skip = len(inFlight.entries)
-	}
-	now := time.Now()
-	for id, until := range d.deferred {
-		if now.After(until) {
-			delete(d.deferred, id)
-		}
-	}
-	entries, err := d.store.PendingInbox(ctx, d.batch+skip+len(d.deferred))
-	if err != nil {
+// dispatch takes up to a batch of entries (from memory, or from the store
+// when polling; see take), none of them taken before and still in flight
+// (such as those of the round in flight) and none set aside (out of
+// attempts), and hands their messages and statuses to the conversations.
+// It returns nil when there is nothing to do.
+func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
+	entries, err := d.take(ctx)
+	if err != nil || len(entries) == 0 {
 		return nil, err
-	}
-	busy := make(map[string]bool, skip)
-	if inFlight != nil {
-		for _, e := range inFlight.entries {
-			busy[e.ID] = true
-		}
-	}
-	kept := entries[:0]
-	for _, e := range entries {
-		if _, later := d.deferred[e.ID]; !busy[e.ID] && !later && e.Attempts < MaxAttempts {
-			kept = append(kept, e)
-		}
-	}
-	entries = kept
-	if len(entries) > d.batch {
-		entries = entries[:d.batch]
-	}
-	if len(entries) == 0 {
-		return nil, nil
 	}
 	r := &round{entries: entries, bad: make([]bool, len(entries))}
 	for i, e := range entries {
@@ -281,8 +293,9 @@ func (d *Dispatcher) keepErrors(ctx context.Context, e actors.InboxEntry, errs [
 	return true
 }
 
-// finish awaits the answers of r, removes the entries fully applied and
-// counts an attempt for the others.
+// finish awaits the answers of r, queues the removal of the entries fully
+// applied (flushDone deletes them, many at once) and counts an attempt for
+// the others, which are read back from the store when retried.
 func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	entries, bad := r.entries, r.bad
 	// deferred are entries refused only by parked conversations: kept and
@@ -301,17 +314,26 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 		}
 	}
 	var done []string
+	var retry []actors.InboxEntry
 	now := time.Now()
 	for i, e := range entries {
-		if deferred[i] {
+		switch {
+		case deferred[i]:
 			d.deferred[e.ID] = now.Add(parkedRetry)
-			continue
-		}
-		if !bad[i] {
+			d.forget(e.ID)
+		case !bad[i]:
 			done = append(done, e.ID)
 			d.lag.Observe(now.Sub(e.ReceivedAt).Seconds())
-			continue
+		default:
+			retry = append(retry, e)
+			d.forget(e.ID)
 		}
+	}
+	if len(done) > 0 {
+		d.completed(done, now)
+		d.applied.Add(float64(len(done)))
+	}
+	for _, e := range retry {
 		d.failures.Inc()
 		if e.Attempts+1 == MaxAttempts {
 			d.stuck.Inc()
@@ -320,12 +342,6 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 		if err := d.store.RecordInboxAttempt(ctx, e.ID); err != nil {
 			return err
 		}
-	}
-	if len(done) > 0 {
-		if err := d.store.MarkInboxDone(ctx, done); err != nil {
-			return err
-		}
-		d.applied.Add(float64(len(done)))
 	}
 	if len(done)+len(deferred) < len(entries) {
 		return errors.New("some webhook items could not be applied")

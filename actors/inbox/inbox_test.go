@@ -159,33 +159,37 @@ func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	d.batch = 1
 
-	first, err := d.dispatch(ctx, nil)
+	first, err := d.dispatch(ctx)
 	require.NoError(t, err)
-	second, err := d.dispatch(ctx, first)
+	second, err := d.dispatch(ctx)
 	require.NoError(t, err)
 	require.NotNil(t, second, "dispatched before the first batch was answered")
 	require.Equal(t, []string{"911:w1", "922:w2"}, dir.got, "in inbox order, the entry in flight not again")
-	again, err := d.dispatch(ctx, second)
+	again, err := d.dispatch(ctx)
 	require.NoError(t, err)
-	require.Len(t, again.entries, 1, "only the entry not in flight is read again")
-	require.Equal(t, first.entries[0].ID, again.entries[0].ID)
+	require.Nil(t, again, "neither entry in flight is read again")
 
 	close(dir.release)
 	require.NoError(t, d.finish(ctx, first))
 	require.NoError(t, d.finish(ctx, second))
+	require.NoError(t, d.flushDone(ctx, true))
 	pending, err := store.PendingInbox(ctx, 10)
 	require.NoError(t, err)
 	require.Empty(t, pending)
 }
 
-// drainOnce applies one batch of pending entries and returns how many it
-// read.
+// drainOnce applies one batch of pending entries, deletes the completed
+// ones and returns how many it took.
 func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
-	r, err := d.dispatch(ctx, nil)
+	r, err := d.dispatch(ctx)
 	if err != nil || r == nil {
 		return 0, err
 	}
-	return len(r.entries), d.finish(ctx, r)
+	err = d.finish(ctx, r)
+	if ferr := d.flushDone(ctx, true); err == nil {
+		err = ferr
+	}
+	return len(r.entries), err
 }
 
 // failingErrors refuses value-level errors while down is set, then stores

@@ -58,3 +58,30 @@ func TestCheckpointerCopiesTheLogBackAndCloseEmptiesIt(t *testing.T) {
 	assert.Equal(t, 2000, total)
 	assert.Len(t, got, 1)
 }
+
+// An idle store runs no checkpoints: a tick whose log did not change since
+// the tick before last costs a stat only. A write is checkpointed.
+func TestCheckpointerSkipsAnUnchangedLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engine.db")
+	s, err := Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	cp := s.cps[0]
+	// Settled: the runs stop growing once the log stopped changing.
+	var settled int64
+	require.Eventually(t, func() bool {
+		n := cp.runs.Load()
+		time.Sleep(checkpointIdle + checkpointEvery)
+		settled = cp.runs.Load()
+		return settled == n
+	}, 20*time.Second, time.Millisecond, "no checkpoint while nothing is written")
+
+	require.NoError(t, s.AppendAudit(t.Context(), []actors.AuditRecord{{ID: "a1", ActorID: "u1", Action: "login", Outcome: actors.OutcomeSuccess,
+		At: time.Now().UTC()}}))
+	require.Eventually(t, func() bool { return cp.runs.Load() > settled }, 10*time.Second, 10*time.Millisecond,
+		"a write is checkpointed")
+	got, total, err := s.ListAudit(t.Context(), actors.AuditFilter{ActorID: "u1", Limit: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 1, total)
+	assert.Len(t, got, 1)
+}

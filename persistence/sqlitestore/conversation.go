@@ -141,14 +141,18 @@ func scanConversations(rows *sql.Rows, capacity int) ([]actors.Conversation, err
 // taken or another conversation of the same (PhoneNumberID, WaID) is not
 // closed.
 func (s *Store) CreateConversation(ctx context.Context, c actors.Conversation) error {
-	if _, err := s.exec(ctx, s.st.insertConversation, "",
-		c.ID, c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
-		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
-		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
-		c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt)); err != nil {
+	if _, err := s.exec(ctx, s.st.insertConversation, "", conversationInsertArgs(c)...); err != nil {
 		return fmt.Errorf("create conversation %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// conversationInsertArgs are the arguments of qInsertConversation for c.
+func conversationInsertArgs(c actors.Conversation) []any {
+	return []any{c.ID, c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
+		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
+		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
+		c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt)}
 }
 
 // Conversation returns the conversation or ErrNotFound.

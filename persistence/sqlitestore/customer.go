@@ -164,18 +164,23 @@ func (s *Store) CreateCustomer(ctx context.Context, c actors.Customer) error {
 		return fmt.Errorf("create customer %s: %w", c.ID, err)
 	}
 	sc := s.sealCustomer(c, attrs)
-	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, qInsertCustomer,
-			c.ID, sc.name, c.Phone, c.WaID, sc.email, tags, sc.attrs, c.Version,
-			millis(c.CreatedAt), millis(c.UpdatedAt), sc.emailHash); err != nil {
-			return mapErr(err)
-		}
-		return insertTags(ctx, tx, c.ID, millis(c.CreatedAt), c.Tags)
-	})
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.insertCustomerTx(ctx, tx, c, sc, tags) })
 	if err != nil {
 		return fmt.Errorf("create customer %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// insertCustomerTx is CreateCustomer's write, in tx, through the statement
+// prepared at Open (the insert fires the search index's trigger, which
+// SQLite would otherwise compile again on every call).
+func (s *Store) insertCustomerTx(ctx context.Context, tx *sql.Tx, c actors.Customer, sc customerSeal, tags string) error {
+	if _, err := tx.StmtContext(ctx, s.st.insertCustomer).ExecContext(ctx,
+		c.ID, sc.name, c.Phone, c.WaID, sc.email, tags, sc.attrs, c.Version,
+		millis(c.CreatedAt), millis(c.UpdatedAt), sc.emailHash); err != nil {
+		return mapErr(err)
+	}
+	return insertTags(ctx, tx, c.ID, millis(c.CreatedAt), c.Tags)
 }
 
 // Customer returns the customer or ErrNotFound.
