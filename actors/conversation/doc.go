@@ -42,8 +42,10 @@
 //     duplicate id fails the insert, then the stored message is read); a
 //     send's outcome and a status find a held message without a read and
 //     apply with one conditional write, or none when the held status shows
-//     the store has it already (what is held is never ahead of the store);
-//     a message not held is read, as after a restart, and held from then
+//     the store has it already (what is held is never ahead of the store,
+//     but for a failed status, which a re-drive of the dead letters undoes
+//     behind the actor's back: that one is checked against the store); a
+//     message not held is read, as after a restart, and held from then
 //     on. Pending statuses are looked for on an outcome only where some may
 //     be: always for a message this activation did not store, otherwise
 //     only when it kept one for that wamid itself (a message's statuses

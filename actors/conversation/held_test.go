@@ -247,3 +247,56 @@ func (s *memStore) conversations() int {
 	defer s.mu.Unlock()
 	return len(s.convs)
 }
+
+// requeue puts a failed outbound message back to queued, as a re-drive of
+// the dead letters does (actors.OutboundStore.RequeueFailed), behind the
+// actors' back.
+func (s *memStore) requeue(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.msgs[id]
+	if m.Status == actors.StatusFailed {
+		m.Status, m.Error = actors.StatusQueued, nil
+		s.msgs[id] = m
+	}
+}
+
+// A failed message re-driven goes back to queued without its actor
+// knowing: the actor does not trust the failed status it holds, and the
+// message's new send and statuses are applied.
+func TestRedrivenMessageIsAppliedAgain(t *testing.T) {
+	t.Parallel()
+	cs := &countingStore{}
+	h := newHarness(t, testConfig, cs.wrap)
+	h.must(h.inbound("wamid.1", "hello"))
+	h.must(text("out-1", "hi"))
+	// Dead-lettered: the sender stores the failure, then tells.
+	werr := &actors.WhatsAppError{Title: "dead-lettered after the last attempt"}
+	_, err := h.store.UpdateMessageStatus(t.Context(), "out-1", actors.StatusFailed, "", werr, h.clock.Now())
+	require.NoError(t, err)
+	h.must(conversation.SendOutcome{MessageID: "out-1", Status: actors.StatusFailed, Error: werr})
+	require.Equal(t, actors.StatusFailed, h.store.message("out-1").Status)
+
+	h.store.requeue("out-1")
+	cs.reset()
+	out := h.sent("out-1", "wamid.again")
+	assert.Equal(t, actors.StatusSent, out.Message.Status, "the stored status, read")
+	assert.EqualValues(t, 1, cs.reads.Load(), "a held failed status is not trusted")
+	for _, st := range []string{actors.StatusSent, actors.StatusDelivered, actors.StatusRead} {
+		h.statusOf("wamid.again", st)
+		assert.Equal(t, st, h.store.message("out-1").Status)
+	}
+	assert.Zero(t, cs.byWaID.Load(), "held again")
+	assert.EqualValues(t, 2, cs.statusWrites.Load(), "delivered and read")
+
+	// A failed status held, then re-driven and sent again: the next
+	// status is written, not answered from memory.
+	h.statusOf("wamid.again", actors.StatusFailed)
+	require.Equal(t, actors.StatusFailed, h.store.message("out-1").Status)
+	h.store.requeue("out-1")
+	_, err = h.store.UpdateMessageStatus(t.Context(), "out-1", actors.StatusSent, "wamid.again", nil, h.clock.Now())
+	require.NoError(t, err)
+	assert.False(t, h.statusOf("wamid.again", actors.StatusDelivered).Duplicate)
+	assert.Equal(t, actors.StatusDelivered, h.store.message("out-1").Status)
+	assert.True(t, h.statusOf("wamid.again", actors.StatusSent).Duplicate)
+}

@@ -25,10 +25,14 @@ const maxPendingKept = 16
 //
 // What it holds is never ahead of the store: a message enters it once
 // stored (by this actor's write, or as read from the store), and a status
-// once stored (this actor's write, a status the store reported already
-// reached, or a send outcome, which the sender stores before telling the
-// actor). So a status that ranks no higher than the held one would change
-// nothing in the store either, and is answered without a write.
+// once stored (this actor's write, as read from the store, or a send
+// outcome, which the sender stores before telling the actor). Stored
+// statuses only move forward, but for one exception: a re-drive of the
+// dead letters puts a failed message back to queued without telling the
+// actor. So a status that ranks no higher than a held one other than
+// failed would change nothing in the store either, and is answered
+// without a write; a held failed status is checked against the store (the
+// conditional write, or a read for a send outcome).
 type recent struct {
 	// msgs is a ring of at most recentCap messages, grown as it fills;
 	// once full, next is the oldest, which the next message replaces.
@@ -60,6 +64,10 @@ type sentMessage struct {
 	// pending statuses are known (recent.pending).
 	ours bool
 }
+
+// failedRank is actors.StatusRank(actors.StatusFailed): the one held
+// status the store may have left behind the actor's back (see recent).
+const failedRank = 5
 
 // statusOfRank is the status whose actors.StatusRank is r.
 func statusOfRank(r uint8) string {
@@ -99,6 +107,18 @@ func (s *sentMessage) advance(status string, werr *actors.WhatsAppError, at time
 	}
 	s.rank, s.err, s.at = r, werr, at.UnixMilli()
 	return true
+}
+
+// set records that the store holds status (with werr) since at: a write
+// of it that changed the message, or a read.
+func (s *sentMessage) set(status string, werr *actors.WhatsAppError, at time.Time) {
+	s.rank, s.err, s.at = rankOf(status), werr, at.UnixMilli()
+}
+
+// spares reports whether a status update to status is known to change
+// nothing in the store: the held status ranks as high, and is not failed.
+func (s *sentMessage) spares(status string) bool {
+	return s.rank != failedRank && rankOf(status) <= s.rank
 }
 
 // message is the message as the actor knows it, in conversation convID:

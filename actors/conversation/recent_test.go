@@ -85,9 +85,16 @@ func TestSentMessageMovesForwardOnly(t *testing.T) {
 		assert.Equal(t, st.changed, s.advance(st.status, werr, at), "step %d (%s)", i, st.status)
 		assert.Equal(t, st.want, s.status(), "after step %d", i)
 	}
+	assert.False(t, s.spares(actors.StatusRead), "a held failed status may be behind the store (a re-drive)")
+	s.set(actors.StatusSent, nil, at)
+	assert.Equal(t, actors.StatusSent, s.status(), "set as the store holds it")
+	assert.True(t, s.spares(actors.StatusSent))
+	assert.True(t, s.spares(actors.StatusQueued))
+	assert.False(t, s.spares(actors.StatusDelivered))
+	s.set(actors.StatusFailed, werr, at)
 	m := s.message("conv-1")
 	assert.Equal(t, actors.Message{ID: "m", ConversationID: "conv-1", Direction: actors.DirectionOutbound, Status: actors.StatusFailed,
-		WaMessageID: "w", Error: werr, UpdatedAt: time.Date(2025, 6, 2, 9, 0, 6, 0, time.UTC)}, m)
+		WaMessageID: "w", Error: werr, UpdatedAt: at}, m)
 }
 
 func TestRecentKnowsWhereStatusesMayBePending(t *testing.T) {

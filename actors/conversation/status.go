@@ -62,12 +62,10 @@ func (a *Actor) holdRead(m *actors.Message) *sentMessage {
 	if s == nil {
 		return a.holdSent(sentOf(m, false))
 	}
-	if s.wamid == "" {
+	if m.WaMessageID != "" {
 		s.wamid = m.WaMessageID
 	}
-	if r := rankOf(m.Status); r > s.rank {
-		s.rank, s.err, s.at = r, m.Error, m.UpdatedAt.UnixMilli()
-	}
+	s.set(m.Status, m.Error, m.UpdatedAt)
 	if m.Pricing != nil {
 		s.pricing = m.Pricing
 	}
@@ -101,7 +99,7 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, s *sentMessag
 			s.pricing = &p
 		}
 	}
-	if s != nil && rankOf(u.Status) <= s.rank {
+	if s != nil && s.spares(u.Status) {
 		return Result{Conversation: a.current(), Duplicate: true}
 	}
 	changed, err := a.env.Store.UpdateMessageStatus(ctx, m.ID, u.Status, "", werr, at)
@@ -112,7 +110,7 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, s *sentMessag
 		return Result{Conversation: a.current(), Duplicate: true}
 	}
 	if s != nil {
-		s.advance(u.Status, werr, at)
+		s.set(u.Status, werr, at)
 	}
 	c := a.current()
 	if c.ID != m.ConversationID {
@@ -143,8 +141,13 @@ func (a *Actor) sendOutcome(o SendOutcome) Result {
 	}
 	var m actors.Message
 	s := a.heldMessages().byID(o.MessageID)
+	if s != nil && s.rank == failedRank && rankOf(o.Status) < failedRank {
+		// Sent again after it failed: re-driven, so what is held is
+		// behind the store (see recent); read it.
+		s = nil
+	}
 	if s != nil {
-		if s.wamid == "" {
+		if o.WaMessageID != "" {
 			s.wamid = o.WaMessageID
 		}
 		s.advance(o.Status, o.Error, a.now())
