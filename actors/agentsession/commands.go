@@ -108,9 +108,9 @@ func (a *sessionActor) commandFailed(c actor.Context, typ, conversationID string
 	}
 	code, message := commandError(err)
 	if code == CodeInternal || code == CodeDependencyUnavailable {
-		a.log.Warn(typ+" frame", zap.String("conversation_id", conversationID), zap.Error(err))
+		a.log().Warn(typ+" frame", zap.String("conversation_id", conversationID), zap.Error(err))
 	} else {
-		a.log.Debug(typ+" frame refused", zap.String("conversation_id", conversationID), zap.Error(err))
+		a.log().Debug(typ+" frame refused", zap.String("conversation_id", conversationID), zap.Error(err))
 	}
 	a.replyError(c, &frameError{code: code, message: message, typ: typ}, conversationID)
 }

@@ -3,9 +3,9 @@
 // may see which event.
 //
 // The Hub is the engine's actors.Publisher for sockets. Each event becomes
-// one frame {"type":...,"data":...}, marshalled once (by the first session
-// that handles it) and written as the same bytes to every session that may
-// see it:
+// one Frame {"type":...,"data":...}, shared by every session that may see
+// it and marshalled once, by the first socket that writes it, so that every
+// socket writes the same bytes:
 //   - an event with UserID set (a notification) goes only to that user's
 //     sessions;
 //   - any other event goes to the sessions of its AssigneeID and of its
@@ -47,19 +47,32 @@
 // here only as a Sink; this package imports nothing of HTTP or WebSocket.
 // The use cases behind the frames (gateway/app) are seen only as Commands.
 //
+// Events do not pass through the session's actor: Publish pushes them to
+// each session's outbox on the publisher's goroutine. The outbox holds the
+// state events see (New, Active, Expired, Closed) under a lock of its own,
+// which the actor takes too when it pushes its own frames and when it
+// changes state with the frame that says so (hello, session.expired, the
+// ack and resync of a renewal), so no event slips between a state change
+// and its frame. A New session keeps the events published before its hello
+// (at most 256; one more closes it with 1013) and pushes them after it.
+//
 // Guarantees:
-//   - Ordering: a session pushes frames in its mailbox order. Events published
-//     by one goroutine (one conversation actor) reach every session in the
-//     order they were published; events of different publishers interleave
-//     in no defined order. The hello frame is always a session's first frame.
-//   - Non-blocking fan-out: Publish only looks up the sessions under a read
-//     lock and enqueues one shared message to each (no marshalling, no other
-//     allocation per session); it never waits for a session or a socket. Sink.Push is non-blocking, so a session never
-//     waits either, and one slow socket cannot slow another.
+//   - Ordering: events published by one goroutine (one conversation actor)
+//     reach every session in the order they were published; events of
+//     different publishers interleave in no defined order. A session's own
+//     frames (replies) are pushed in its mailbox order. The hello frame is
+//     always a session's first frame.
+//   - Non-blocking fan-out: Publish looks up the sessions under a read lock,
+//     releases it and pushes one shared Frame to each (one allocation per
+//     event, none per session, no marshalling); it never waits for a socket:
+//     Sink.Push is non-blocking, so one slow socket cannot slow another or
+//     the publisher.
 //   - Bounded buffers: the Sink's buffer is bounded by the socket. When Push
 //     reports it full the session closes the socket with 1013 (try again
 //     later) and stops; events are never silently dropped from a live socket
 //     (an expired session withholds them and says so with session.resync).
+//     A Sink that panics on an event closes its socket with 1011; the
+//     publisher carries on.
 //     Client frames are bounded too: Deliver blocks the socket's reader while
 //     MaxPendingFrames frames wait in the session (back-pressure onto the
 //     client's TCP connection), at most MaxReadsInFlight read commands run per

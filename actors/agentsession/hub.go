@@ -18,8 +18,8 @@ import (
 type Sink interface {
 	// Push queues frame for writing without blocking; false means the
 	// socket's bounded buffer is full. frame is shared by every session of
-	// an event and must not be modified.
-	Push(frame []byte) bool
+	// an event: the socket writes frame.Bytes() (skipping a nil one).
+	Push(frame *Frame) bool
 	// Close asks the socket to close with a WebSocket close code. It must
 	// not block; calls after the first are ignored.
 	Close(code int, reason string)
@@ -181,6 +181,13 @@ type Session struct {
 	// started is set by the first Started; a second one is a restart after
 	// a panic.
 	started atomic.Bool
+	// outMu guards the outbox (outbox.go): out is the state publishers
+	// see, withheld the events an Expired session did not push, early the
+	// events that came while New.
+	outMu    sync.Mutex
+	out      State
+	withheld int
+	early    []*Frame
 	// slots bounds the client frames waiting in the mailbox.
 	slots chan struct{}
 	// stopped is closed when the actor has stopped.
@@ -200,9 +207,8 @@ func (h *Hub) Open(user actors.User, expiresAt time.Time, source Source, sink Si
 		watcher: user.Role == actors.RoleSupervisor || user.Role == actors.RoleAdmin,
 		sink:    sink, slots: make(chan struct{}, MaxPendingFrames), stopped: make(chan struct{})}
 	s.lastHeard.Store(h.opts.Clock.Now().UnixNano())
-	log := h.log.With(zap.String("agent_id", user.ID))
 	s.pid = h.system.Root.SpawnPrefix(actor.PropsFromProducer(func() actor.Actor {
-		return &sessionActor{s: s, log: log, clock: h.opts.Clock, typingTokens: float64(h.opts.TypingBurst)}
+		return &sessionActor{s: s, clock: h.opts.Clock, typingTokens: float64(h.opts.TypingBurst)}
 	}), "agentsession-")
 
 	h.mu.Lock()
@@ -211,11 +217,14 @@ func (h *Hub) Open(user actors.User, expiresAt time.Time, source Source, sink Si
 		h.watchers = append(h.watchers, s)
 	}
 	h.sessions.Add(1)
-	// Under the write lock no Publish is sending: greet is the first
-	// message in the mailbox, and a client that sees hello is registered.
+	// greet is the first message in the mailbox, and a client that sees
+	// hello is registered; events published before the hello wait in the
+	// session's outbox (New) and follow it.
 	h.system.Root.Send(s.pid, greet{})
 	h.mu.Unlock()
-	log.Debug("agent session opened", zap.String("role", string(user.Role)))
+	if ce := h.log.Check(zap.DebugLevel, "agent session opened"); ce != nil {
+		ce.Write(zap.String("agent_id", user.ID), zap.String("role", string(user.Role)))
+	}
 	return s
 }
 
@@ -279,77 +288,64 @@ func (h *Hub) unregister(s *Session) {
 	h.sessions.Add(-1)
 }
 
-// eventFrame is one published event, shared by every session it goes to.
-// The first session to handle it marshals it; the others reuse the bytes.
-type eventFrame struct {
-	typ            string
-	conversationID string
-	data           any
-	once           sync.Once
-	b              []byte
-}
-
-// frame returns the marshalled event, nil when it cannot be marshalled
-// (logged once).
-func (f *eventFrame) frame(log *zap.Logger) []byte {
-	f.once.Do(func() {
-		b, err := marshalFrame(f.typ, f.data)
-		if err != nil {
-			log.Error("event dropped", zap.String("event", f.typ), zap.String("conversation_id", f.conversationID), zap.Error(err))
-			return
-		}
-		f.b = b
-	})
-	return f.b
-}
-
-// Publish sends ev to every session that may see it. It only looks the
-// sessions up and enqueues: the frame is marshalled once, by the first
-// session that handles it, so even that work is off the caller's
-// goroutine. It never blocks on a session. An expired session drops what
-// it gets (it counts them for its resync frame).
+// Publish sends ev to every session that may see it, on the caller's
+// goroutine: it looks the sessions up under a read lock and pushes one
+// shared Frame to each session's Sink, which never blocks. The frame is
+// marshalled once, later, by the first socket that writes it. An expired
+// session counts what it does not get (for its resync frame).
 func (h *Hub) Publish(ev actors.Event) {
 	if h.sessions.Load() == 0 {
 		return
 	}
-	msg := &eventFrame{typ: ev.Type, conversationID: ev.ConversationID, data: ev.Data}
+	p := publication{typ: ev.Type, conversationID: ev.ConversationID, data: ev.Data, log: h.log}
+	// The slices are copied on delete and only appended to under the write
+	// lock, so what was read under the read lock stays valid after it.
 	h.mu.RLock()
-	defer h.mu.RUnlock()
 	if ev.UserID != "" {
-		h.send(h.byUser[ev.UserID], msg, false, "")
+		ss := h.byUser[ev.UserID]
+		h.mu.RUnlock()
+		offerAll(ss, &p, false, "")
 		return
 	}
+	var assignee, previous []*Session
 	if ev.AssigneeID != "" {
-		h.send(h.byUser[ev.AssigneeID], msg, true, "")
+		assignee = h.byUser[ev.AssigneeID]
 	}
 	if ev.PreviousAssigneeID != "" && ev.PreviousAssigneeID != ev.AssigneeID {
-		h.send(h.byUser[ev.PreviousAssigneeID], msg, true, "")
+		previous = h.byUser[ev.PreviousAssigneeID]
 	}
-	h.send(h.watchers, msg, false, "")
+	watchers := h.watchers
+	h.mu.RUnlock()
+	offerAll(assignee, &p, true, "")
+	offerAll(previous, &p, true, "")
+	offerAll(watchers, &p, false, "")
 }
 
 // relayTyping tells the other users who may see c (its assignee, the
 // supervisors and admins) that from is typing in it. None of from's own
 // sessions get it.
 func (h *Hub) relayTyping(from *Session, c actors.Conversation) {
-	msg := &eventFrame{typ: FrameTyping, conversationID: c.ID,
-		data: typingData{ConversationID: c.ID, UserID: from.user.ID}}
+	p := publication{typ: FrameTyping, conversationID: c.ID,
+		data: typingData{ConversationID: c.ID, UserID: from.user.ID}, log: h.log}
 	h.mu.RLock()
-	defer h.mu.RUnlock()
+	var assignee []*Session
 	if c.AssigneeID != "" && c.AssigneeID != from.user.ID {
-		h.send(h.byUser[c.AssigneeID], msg, true, "")
+		assignee = h.byUser[c.AssigneeID]
 	}
-	h.send(h.watchers, msg, false, from.user.ID)
+	watchers := h.watchers
+	h.mu.RUnlock()
+	offerAll(assignee, &p, true, "")
+	offerAll(watchers, &p, false, from.user.ID)
 }
 
-// send enqueues msg to ss; skipWatchers leaves out the sessions that get
+// offerAll offers p to ss; skipWatchers leaves out the sessions that get
 // it as watchers anyway, and skipUser the sessions of that user.
-func (h *Hub) send(ss []*Session, msg *eventFrame, skipWatchers bool, skipUser string) {
+func offerAll(ss []*Session, p *publication, skipWatchers bool, skipUser string) {
 	for _, s := range ss {
-		if (skipWatchers && s.watcher) || s.closing.Load() || (skipUser != "" && s.user.ID == skipUser) {
+		if (skipWatchers && s.watcher) || (skipUser != "" && s.user.ID == skipUser) {
 			continue
 		}
-		h.system.Root.Send(s.pid, msg)
+		s.offer(p)
 	}
 }
 

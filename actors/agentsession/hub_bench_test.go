@@ -20,9 +20,9 @@ type countingSink struct {
 	bytes  *atomic.Int64
 }
 
-func (s countingSink) Push(b []byte) bool {
+func (s countingSink) Push(f *agentsession.Frame) bool {
 	s.frames.Add(1)
-	s.bytes.Add(int64(len(b)))
+	s.bytes.Add(int64(len(f.Bytes())))
 	return true
 }
 

@@ -22,8 +22,10 @@ type clientFrame struct{ b []byte }
 // from Receive, one message at a time.
 type sessionActor struct {
 	s     *Session
-	log   *zap.Logger
 	clock Clock
+	// lg is the session's logger, made on first use (log): most sessions
+	// never log, and a logger with a field costs an encoding of it.
+	lg *zap.Logger
 	// ctx is cancelled when the actor stops; commands derive from it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -31,10 +33,9 @@ type sessionActor struct {
 	state State
 	// expiresAt is when the current access token expires (zero: never).
 	expiresAt time.Time
-	// expiredAt is when the session last became Expired; withheld counts
-	// the events it dropped since.
+	// expiredAt is when the session last became Expired (the outbox
+	// counts the events withheld since).
 	expiredAt time.Time
-	withheld  int
 	// timers are the pending expiry, grace and idle timers; gens the
 	// generation each was armed with (a stale firing is ignored).
 	timers [timerKinds]Timer
@@ -64,8 +65,6 @@ func (a *sessionActor) Receive(c actor.Context) {
 		a.s.markStopped()
 	case greet:
 		a.greet(c)
-	case *eventFrame:
-		a.event(c, m)
 	case clientFrame:
 		<-a.s.slots
 		a.handle(c, m.b)
@@ -87,33 +86,34 @@ func (a *sessionActor) start(c actor.Context) {
 	if a.s.started.Swap(true) {
 		// Restarted after a panic: the client's view may be stale; make it
 		// reconnect and start from a fresh hello.
-		a.log.Warn("agent session restarted; closing its socket")
+		a.log().Warn("agent session restarted; closing its socket")
 		a.shut(c, CloseInternalError, ReasonInternal)
 	}
 }
 
-// event pushes a published event to an active session; an expired one
-// withholds it (and counts it for its resync frame).
-func (a *sessionActor) event(c actor.Context, m *eventFrame) {
-	switch a.state {
-	case StateActive:
-		if b := m.frame(a.s.hub.log); b != nil {
-			a.push(c, b)
-		}
-	case StateExpired:
-		a.withheld++
+// log is the session's logger, with its agent's id.
+func (a *sessionActor) log() *zap.Logger {
+	if a.lg == nil {
+		a.lg = a.s.hub.log.With(zap.String("agent_id", a.s.user.ID))
 	}
+	return a.lg
 }
 
-// push hands a frame to the socket; a full buffer closes the socket.
-func (a *sessionActor) push(c actor.Context, b []byte) {
+// push hands one of the session's own frames to the socket; a full buffer
+// closes the socket.
+func (a *sessionActor) push(c actor.Context, b *Frame) {
 	if a.state == StateClosed {
 		return
 	}
-	if a.s.sink.Push(b) {
+	if a.s.pushOwn(b) {
 		return
 	}
-	a.log.Info("agent socket too slow; closing")
+	a.tooSlow(c)
+}
+
+// tooSlow closes a socket whose buffer is full.
+func (a *sessionActor) tooSlow(c actor.Context) {
+	a.log().Info("agent socket too slow; closing")
 	a.shut(c, CloseTryAgainLater, ReasonTooSlow)
 }
 
@@ -121,6 +121,7 @@ func (a *sessionActor) push(c actor.Context, b []byte) {
 // stops counting for presence, stops its timers and the actor.
 func (a *sessionActor) shut(c actor.Context, code int, reason string) {
 	a.setState(StateClosed)
+	a.s.transition(StateClosed)
 	a.s.closing.Store(true)
 	a.s.sink.Close(code, reason)
 	a.s.hub.setActive(a.s, false)
@@ -135,19 +136,27 @@ func (a *sessionActor) disconnected(c actor.Context) {
 		return
 	}
 	a.setState(StateClosed)
+	a.s.transition(StateClosed)
 	a.s.hub.setActive(a.s, false)
 	a.stopTimers()
 	c.Stop(c.Self())
 }
 
 func (a *sessionActor) reply(c actor.Context, typ string, data any) {
+	if b := a.frame(typ, data); b != nil {
+		a.push(c, b)
+	}
+}
+
+// frame marshals one of the session's own frames; nil (logged) on failure.
+func (a *sessionActor) frame(typ string, data any) *Frame {
 	b, err := marshalFrame(typ, data)
 	if err != nil {
 		// Only this package's own types get here: a bug.
-		a.log.Error("reply dropped", zap.Error(err))
-		return
+		a.log().Error("reply dropped", zap.Error(err))
+		return nil
 	}
-	a.push(c, b)
+	return RawFrame(b)
 }
 
 func (a *sessionActor) replyError(c actor.Context, e *frameError, conversationID string) {

@@ -88,18 +88,21 @@ func (a *sessionActor) greet(c actor.Context) {
 	}
 	a.expiresAt = a.s.expiresAt
 	a.arm(c, timerIdle, a.s.hub.opts.IdleTimeout)
-	hello := helloData{UserID: a.s.user.ID, Role: a.s.user.Role, ServerTime: a.now(), ExpiresAt: timePtr(a.expiresAt)}
+	hello := a.frame(FrameHello, helloData{UserID: a.s.user.ID, Role: a.s.user.Role, ServerTime: a.now(), ExpiresAt: timePtr(a.expiresAt)})
 	if a.expiresAt.IsZero() || a.now().Before(a.expiresAt) {
 		a.activate(c)
-		a.reply(c, FrameHello, hello)
+		// The events published since Open follow the hello.
+		if !a.s.transition(StateActive, hello) {
+			a.tooSlow(c)
+		}
 		return
 	}
-	a.reply(c, FrameHello, hello)
-	a.expire(c)
+	a.expire(c, hello)
 }
 
-// activate makes the session Active: it counts for presence (before any
-// frame says so) and its expiry timer runs.
+// activate makes the session Active for its commands and presence (before
+// any frame says so) and runs its expiry timer; the caller moves the
+// outbox with the frame that says so.
 func (a *sessionActor) activate(c actor.Context) {
 	a.setState(StateActive)
 	a.s.hub.setActive(a.s, true)
@@ -114,16 +117,20 @@ func (a *sessionActor) armExpiry(c actor.Context) {
 	a.arm(c, timerExpiry, a.expiresAt.Sub(a.now()))
 }
 
-// expire moves an active session to Expired: the user goes offline, the
-// client is told, and the grace timer runs.
-func (a *sessionActor) expire(c actor.Context) {
+// expire moves a session to Expired: the user goes offline, the client is
+// told (after before, the hello of a session whose token expired before
+// it), events are withheld from then on and the grace timer runs.
+func (a *sessionActor) expire(c actor.Context, before ...*Frame) {
 	a.setState(StateExpired)
-	a.expiredAt, a.withheld = a.now(), 0
+	a.expiredAt = a.now()
 	a.s.hub.setActive(a.s, false)
 	grace := a.s.hub.opts.Grace
-	a.log.Debug("agent session expired", zap.Duration("grace", grace))
+	a.log().Debug("agent session expired", zap.Duration("grace", grace))
 	a.arm(c, timerGrace, grace)
-	a.reply(c, FrameSessionExpired, expiredData{ExpiredAt: a.expiredAt, Deadline: a.expiredAt.Add(grace)})
+	frames := append(before, a.frame(FrameSessionExpired, expiredData{ExpiredAt: a.expiredAt, Deadline: a.expiredAt.Add(grace)}))
+	if !a.s.transition(StateExpired, frames...) {
+		a.tooSlow(c)
+	}
 }
 
 func (a *sessionActor) timerFired(c actor.Context, m timerFired) {
@@ -143,7 +150,7 @@ func (a *sessionActor) timerFired(c actor.Context, m timerFired) {
 		a.expire(c)
 	case timerGrace:
 		if a.state == StateExpired {
-			a.log.Info("agent session closed: token expired and not renewed")
+			a.log().Info("agent session closed: token expired and not renewed")
 			a.shut(c, CloseSessionExpired, ReasonSessionExpired)
 		}
 	case timerIdle:
@@ -153,7 +160,7 @@ func (a *sessionActor) timerFired(c actor.Context, m timerFired) {
 			a.arm(c, timerIdle, timeout-idle)
 			return
 		}
-		a.log.Info("agent session closed: idle", zap.Duration("idle", idle))
+		a.log().Info("agent session closed: idle", zap.Duration("idle", idle))
 		a.shut(c, CloseIdleTimeout, ReasonIdleTimeout)
 	}
 }
@@ -213,9 +220,9 @@ func (a *sessionActor) authDone(c actor.Context, m authDone) {
 		}
 		code, message := commandError(m.err)
 		if code == CodeInternal || code == CodeDependencyUnavailable {
-			a.log.Warn("auth frame", zap.Error(m.err))
+			a.log().Warn("auth frame", zap.Error(m.err))
 		} else {
-			a.log.Debug("auth frame refused", zap.Error(m.err))
+			a.log().Debug("auth frame refused", zap.Error(m.err))
 		}
 		if reason := refusalOf(m.err); reason != "" {
 			a.refused(reason)
@@ -224,7 +231,7 @@ func (a *sessionActor) authDone(c actor.Context, m authDone) {
 		return
 	}
 	if m.userID != a.s.user.ID {
-		a.log.Info("auth frame with another user's token refused")
+		a.log().Info("auth frame with another user's token refused")
 		a.refused(RefusalOtherUser)
 		a.replyError(c, &frameError{code: CodeForbidden, message: "access token belongs to another user", typ: FrameAuth}, "")
 		return
@@ -242,9 +249,11 @@ func (a *sessionActor) authDone(c actor.Context, m authDone) {
 	}
 	a.stopTimer(timerGrace)
 	a.activate(c)
-	a.log.Debug("agent session renewed", zap.Int("withheld", a.withheld))
-	a.reply(c, FrameAck, ackData{Type: FrameAuth, ExpiresAt: timePtr(a.expiresAt)})
-	a.reply(c, FrameSessionResync, resyncData{Since: a.expiredAt, Withheld: a.withheld})
+	withheld, ok := a.s.renew(a.frame(FrameAck, ackData{Type: FrameAuth, ExpiresAt: timePtr(a.expiresAt)}), a.expiredAt)
+	a.log().Debug("agent session renewed", zap.Int("withheld", withheld))
+	if !ok {
+		a.tooSlow(c)
+	}
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -21,8 +21,16 @@ import (
 // frames (or a close is requested), and the pings come from a timer whose
 // function runs on a goroutine of its own only while it pings. Agents sit
 // idle most of the day, so this is what a socket costs most of the time.
+//
+// The writer takes every frame queued at once and writes them as one batch:
+// the WebSocket messages go back to back into the socket's cork (cork.go)
+// and reach the kernel in one write, bounded by the write timeout, instead
+// of one write (and one timer) per frame.
 type conn struct {
-	ws      *websocket.Conn
+	ws *websocket.Conn
+	// cork is the connection under ws; nil when the upgrade did not go
+	// through Serve's hijack (each frame is then written on its own).
+	cork    *corkConn
 	max     int
 	timeout time.Duration
 	// ctx ends when the reader is done with the socket.
@@ -31,8 +39,10 @@ type conn struct {
 	log     *zap.Logger
 
 	mu sync.Mutex
-	// queue holds the frames not written yet, oldest first.
-	queue [][]byte
+	// queue holds the frames not written yet, oldest first; inflight
+	// counts the frames of the batch being written.
+	queue    []*agentsession.Frame
+	inflight int
 	// writing is set while a writer goroutine runs; at most one does.
 	writing bool
 	// closeAsked is set by the first Close, with code and reason.
@@ -47,15 +57,16 @@ type conn struct {
 
 var _ agentsession.Sink = (*conn)(nil)
 
-func newConn(ctx context.Context, ws *websocket.Conn, max int, timeout time.Duration, agentID string, log *zap.Logger) *conn {
-	return &conn{ws: ws, max: max, timeout: timeout, ctx: ctx, agentID: agentID, log: log}
+func newConn(ctx context.Context, ws *websocket.Conn, cork *corkConn, max int, timeout time.Duration, agentID string, log *zap.Logger) *conn {
+	return &conn{ws: ws, cork: cork, max: max, timeout: timeout, ctx: ctx, agentID: agentID, log: log}
 }
 
-// Push queues frame without blocking; false when the queue is full.
-func (c *conn) Push(frame []byte) bool {
+// Push queues frame without blocking; false when the queue (with the batch
+// being written) holds max frames.
+func (c *conn) Push(frame *agentsession.Frame) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.queue) >= c.max {
+	if len(c.queue)+c.inflight >= c.max {
 		return false
 	}
 	c.queue = append(c.queue, frame)
@@ -84,12 +95,14 @@ func (c *conn) wakeWriterLocked() {
 	go c.write()
 }
 
-// write writes queued frames in order until the queue is empty, then ends;
-// a requested close wins over queued frames.
+// write writes the queued frames in order, a batch at a time, until the
+// queue is empty, then ends; a requested close wins over queued frames.
 func (c *conn) write() {
 	defer c.writers.Done()
+	var batch []*agentsession.Frame
 	for {
 		c.mu.Lock()
+		c.inflight = 0
 		if c.closeAsked {
 			c.queue = nil
 			c.mu.Unlock()
@@ -98,30 +111,66 @@ func (c *conn) write() {
 			return
 		}
 		if len(c.queue) == 0 || c.ctx.Err() != nil {
-			c.queue = nil // the backing array goes with the burst
+			c.queue = nil // the backing arrays go with the burst
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
-		b := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
+		// The previous batch's array takes what comes meanwhile.
+		batch, c.queue = c.queue, batch[:0]
+		c.inflight = len(batch)
 		c.mu.Unlock()
 
-		wctx, cancel := context.WithTimeout(c.ctx, c.timeout)
-		err := c.ws.Write(wctx, websocket.MessageText, b)
-		cancel()
+		err := c.writeBatch(batch)
+		clear(batch)
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.log.Debug("agent socket write", zap.String("agent_id", c.agentID), zap.Error(err))
 			}
 			_ = c.ws.CloseNow()
 			c.mu.Lock()
-			c.queue = nil
+			c.queue, c.inflight = nil, 0
 			c.mu.Unlock()
 			return // writing stays set: the connection is gone
 		}
 	}
+}
+
+// writeBatch writes frames in order: corked, into one write (or a few,
+// when they exceed maxCorked) bounded by the write timeout.
+func (c *conn) writeBatch(frames []*agentsession.Frame) error {
+	if c.cork == nil {
+		for _, f := range frames {
+			if b := f.Bytes(); b != nil {
+				wctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+				err := c.ws.Write(wctx, websocket.MessageText, b)
+				cancel()
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	c.cork.cork()
+	for _, f := range frames {
+		b := f.Bytes()
+		if b == nil {
+			continue
+		}
+		// Corked, the write only copies: no context deadline (and no
+		// timer) per frame; the flush below is bounded instead.
+		if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+			c.cork.discard()
+			return err
+		}
+		if c.cork.buffered() >= maxCorked {
+			if err := c.cork.flush(c.timeout, false); err != nil {
+				return err
+			}
+		}
+	}
+	return c.cork.flush(c.timeout, true)
 }
 
 // closeHandshake sends the requested close frame and waits (bounded by the

@@ -14,9 +14,15 @@
 // was told it closed; Shutdown waits for that. Agents sit idle most of the
 // day, and this is what keeps a socket cheap.
 //
+// The writer writes every frame queued when it looks as one batch: the
+// WebSocket messages go back to back into one write to the connection
+// (each a complete message, as the protocol allows), so a socket that gets
+// frames faster than one write takes costs one write per batch, not per
+// frame, and no timer per frame.
+//
 // Guarantees:
 //   - Bounded buffers: outgoing frames wait in a queue of at most BufferSize
-//     frames. Push never blocks; when the queue is full the session closes
+//     frames (the batch being written counts). Push never blocks; when the queue is full the session closes
 //     the socket with 1013, so a slow client never slows the publisher or
 //     other sockets. Client frames are limited to ReadLimit bytes (1009).
 //   - Flood: each socket's client frames pass a token bucket (FrameBurst,
@@ -31,8 +37,8 @@
 //   - Close: a requested close (slow client, DisconnectUser, an expired
 //     session's grace, the idle timeout, Shutdown) drops the frames still
 //     queued and performs the close handshake with the requested code; a
-//     write (frame or ping) that does not finish within WriteTimeout drops
-//     the connection without a handshake.
+//     write (a batch of frames, or a ping) that does not finish within
+//     WriteTimeout drops the connection without a handshake.
 //   - Liveness: every pong is reported to the session (Session.Alive). A
 //     ping left unanswered does not end the socket by itself: the session
 //     closes a client it has not heard from (no frame, no pong) for the

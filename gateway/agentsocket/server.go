@@ -146,7 +146,8 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User,
 			s.opts.MaxSocketsPerUser)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	cw := &corkingWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		// Accept has answered the request.
 		s.log.Debug("websocket upgrade refused", zap.String("agent_id", user.ID), zap.Error(err))
@@ -157,17 +158,17 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User,
 	if len(ua) > 256 {
 		ua = ua[:256]
 	}
-	go s.run(ws, user, expiresAt, agentsession.Source{IP: clientIP, UserAgent: ua})
+	go s.run(ws, cw.cork, user, expiresAt, agentsession.Source{IP: clientIP, UserAgent: ua})
 }
 
 // run runs an accepted socket until it closes.
-func (s *Server) run(ws *websocket.Conn, user actors.User, expiresAt time.Time, source agentsession.Source) {
+func (s *Server) run(ws *websocket.Conn, cork *corkConn, user actors.User, expiresAt time.Time, source agentsession.Source) {
 	defer s.leave(user.ID)
 	ws.SetReadLimit(s.opts.ReadLimit)
 	// No logger per socket (zap's With keeps an encoded copy of its fields
 	// for the logger's life): the agent id is added to the rare lines.
 	ctx, cancel := context.WithCancel(context.Background())
-	c := newConn(ctx, ws, s.opts.BufferSize, s.opts.WriteTimeout, user.ID, s.log)
+	c := newConn(ctx, ws, cork, s.opts.BufferSize, s.opts.WriteTimeout, user.ID, s.log)
 	if !s.track(c) {
 		c.Close(agentsession.CloseGoingAway, "server shutting down")
 	}

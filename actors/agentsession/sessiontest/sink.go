@@ -41,10 +41,14 @@ type Sink struct {
 
 var _ agentsession.Sink = (*Sink)(nil)
 
-// Push records frame.
-func (s *Sink) Push(b []byte) bool {
+// Push records frame's bytes (nil ones are skipped, as a socket does).
+func (s *Sink) Push(f *agentsession.Frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	b := f.Bytes()
+	if b == nil {
+		return true
+	}
 	if s.PanicOn != "" && !s.panicked && strings.Contains(string(b), s.PanicOn) {
 		s.panicked = true
 		panic("sink exploded")
