@@ -12,7 +12,7 @@ FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./ga
 # fresh machine needs nothing installed by hand.
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: run test test-unit test-faults fuzz vet lint cover build bench bench-quick clean
+.PHONY: run test test-unit test-faults test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean
 
 # A development admin is created when none is configured, so a newcomer can
 # log in at once (development only; set your own for anything shared).
@@ -42,6 +42,12 @@ test-unit:
 # cmd/engine/faults/faults-report.md and .json. Run by .ci/run after make test.
 test-faults:
 	$(GO) test -tags faults -count=1 -timeout 15m ./cmd/engine/faults/
+
+# The SQLite store built on mattn/go-sqlite3 (cgo) instead of modernc (pure
+# Go, the default): the same suite on the other driver, so the alternative
+# the bench compares (bench/README.md) stays correct. Needs gcc; run by .ci/run.
+test-sqlite-cgo:
+	CGO_ENABLED=1 $(GO) test -tags sqlite_cgo,sqlite_fts5 -count=1 -timeout 10m ./persistence/sqlitestore/
 
 # staticcheck, unused, errcheck, misspell, goimports and govet as configured in
 # .golangci.yml, over both modules.
