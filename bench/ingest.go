@@ -135,12 +135,24 @@ func (e *Env) runExpressPeers(ctx context.Context, res *Result, ours Run, secret
 			continue
 		}
 		run := e.loadWithCPU(ctx, np, loadSpec{Name: p.Name, Rate: e.Opts.Rate, Op: post(np)})
-		if err := np.Stop(); err != nil {
-			res.Notes = append(res.Notes, p.Name+": "+err.Error())
-		}
 		res.Runs = append(res.Runs, run)
 		res.Notes = append(res.Notes, fmt.Sprintf("ingest rate vs %s: engine %s/s ÷ %s/s = %.2f× (measured beside, no target); p99 %s ms vs %s ms",
 			p.Name, num(ours.Rate), num(run.Rate), ours.Rate/max(run.Rate, 1), num(ours.Latency.P99), num(run.Latency.P99)))
+		if len(e.Opts.Steps) > 0 && ctx.Err() == nil {
+			// The lowest step on the peer too: what any server costs per
+			// request on this machine at a modest rate (wake-ups and system
+			// calls no batching amortises), beside the engine's step.
+			low := e.Opts.Steps[0]
+			step := e.loadWithCPU(ctx, np, loadSpec{Name: p.Name + " " + stepLabel(low), Rate: low,
+				Warmup: e.stepWarmup(), Measure: e.Opts.StepDuration, Op: post(np)})
+			step.Offered = float64(low)
+			res.Runs = append(res.Runs, step)
+			res.Notes = append(res.Notes, fmt.Sprintf("%s at %d/s: %s µs of CPU per request (the engine's steps are above; the floor a server pays per request at this rate on this machine)",
+				p.Name, low, num(step.EngineCPUPerOp)))
+		}
+		if err := np.Stop(); err != nil {
+			res.Notes = append(res.Notes, p.Name+": "+err.Error())
+		}
 	}
 	res.Notes = append(res.Notes, "Express peers: one Node process each (no cluster), started from "+dir+"; their engine CPU columns are the Node process's CPU")
 }
