@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/persistence/servicetest"
 )
 
 // TestMain lets tests run the real engine binary: the test binary re-executes
@@ -30,7 +32,14 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := servicetest.StopFerretDB(); err != nil {
+		fmt.Fprintln(os.Stderr, "engine: stop FerretDB:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func TestLoadConfigNamesBadVariables(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -22,25 +20,8 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/gateway/media/samples"
+	"github.com/wacc/engine/persistence/servicetest"
 )
-
-// startFerretDB runs FerretDB (SQLite handler) embedded in the test on a
-// loopback port until the test ends, and returns its MongoDB URI.
-func startFerretDB(t *testing.T) string {
-	t.Helper()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Logger:    slog.New(slog.DiscardHandler),
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + t.TempDir() + "/",
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return f.MongoDBURI()
-}
 
 // TestMediaOnGridFS: with MONGODB_URI the engine keeps media bytes in the
 // GridFS bucket "media" of its database (FerretDB here), nothing under
@@ -48,7 +29,7 @@ func startFerretDB(t *testing.T) string {
 // them from the bucket.
 func TestMediaOnGridFS(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.MongoURI = startFerretDB(t)
+	cfg.MongoURI = servicetest.FerretDB(t, servicetest.FerretSQLite)
 	cfg.MongoDatabase = "media_" + strings.ToLower(actors.NewID()[:12])
 	cfg.ConnectTimeout = 30 * time.Second
 	l := startLive(t, cfg)

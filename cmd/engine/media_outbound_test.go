@@ -15,6 +15,7 @@ import (
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway/media/samples"
 	"github.com/wacc/engine/gateway/sandbox/cloudapi"
+	"github.com/wacc/engine/persistence/servicetest"
 )
 
 // upload posts a file to POST /api/media/upload as token's user and
@@ -236,7 +237,7 @@ func TestMediaSendSurvivesRestart(t *testing.T) {
 func TestMediaInMotionOnMongo(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.MongoURI = startFerretDB(t)
+	cfg.MongoURI = servicetest.FerretDB(t, servicetest.FerretSQLite)
 	cfg.MongoDatabase = "motion_" + strings.ToLower(actors.NewID()[:12])
 	cfg.ConnectTimeout = 30 * time.Second
 	cfg.MediaFetchBackoff = 20 * time.Millisecond

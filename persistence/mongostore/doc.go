@@ -12,7 +12,10 @@
 // Blobs implements actors.MediaBlobs and mediabytes.Blobs and passes
 // persistence/blobtest (Run, RunReferences); all against FerretDB v1.24 on
 // its SQLite and PostgreSQL backends, so it runs on MongoDB and on FerretDB
-// alike.
+// alike. The tests run FerretDB (the embedded library) in a child process,
+// one per handler shared by the test binary, built without -race by
+// servicetest.FerretDB (persistence/servicetest/ferretd); each test works in
+// a database of its own, dropped when it ends.
 //
 // # Guarantees
 //
@@ -263,7 +266,7 @@
 // buffered in the connection, which goes back to FerretDB's pool looking
 // healthy. The next command to use it (an update's BEGIN, a query, a
 // delete) reads the stale error and fails, whatever its own deadline.
-// Nothing in the URL or the embedded server's configuration prevents it
+// Nothing in the URL or FerretDB's configuration prevents it
 // (a pgx pool without connection reuse does, but makes the store's tests
 // 25 times slower).
 //

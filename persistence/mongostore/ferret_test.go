@@ -5,13 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -22,126 +20,75 @@ import (
 
 // The FerretDB handlers the tests run against.
 const (
-	handlerSQLite   = "sqlite"
-	handlerPostgres = "postgresql"
+	handlerSQLite   = servicetest.FerretSQLite
+	handlerPostgres = servicetest.FerretPostgres
 )
 
-// ferretServer is one embedded FerretDB shared by every test of the binary
-// that uses its handler. Each test gets its own database on it.
-type ferretServer struct {
+// ferretAdmin is the admin client of one handler's FerretDB (a child process
+// shared by every test of the binary, see servicetest.FerretDB). Each test
+// gets its own database on it, which the admin client drops.
+type ferretAdmin struct {
 	once   sync.Once
 	uri    string
-	admin  *mongo.Client // drops the databases tests leave behind
+	client *mongo.Client
 	err    error
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 var (
-	ferretMu      sync.Mutex
-	ferretServers = map[string]*ferretServer{
+	ferretMu     sync.Mutex
+	ferretAdmins = map[string]*ferretAdmin{
 		handlerSQLite:   {},
 		handlerPostgres: {},
 	}
-	// sqliteDir holds the SQLite handler's files; removed by TestMain.
-	sqliteDir string
-	// ferretNewMu serialises ferretdb.New.
-	ferretNewMu sync.Mutex
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopFerrets()
-	if sqliteDir != "" {
-		_ = os.RemoveAll(sqliteDir)
+	disconnectAdmins()
+	if err := servicetest.StopFerretDB(); err != nil {
+		fmt.Fprintln(os.Stderr, "mongostore: stop FerretDB:", err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
 
-// stopFerrets stops every FerretDB that was started and waits for it.
-func stopFerrets() {
+// disconnectAdmins closes the admin clients.
+func disconnectAdmins() {
 	ferretMu.Lock()
 	defer ferretMu.Unlock()
-	for _, fs := range ferretServers {
-		if fs.admin != nil {
+	for _, fa := range ferretAdmins {
+		if fa.client != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = fs.admin.Disconnect(ctx)
+			_ = fa.client.Disconnect(ctx)
 			cancel()
 		}
-		if fs.cancel != nil {
-			fs.cancel()
-			<-fs.done
-		}
 	}
 }
 
-// ferretLogger discards FerretDB's own logs unless FERRETDB_LOG=1.
-func ferretLogger() *slog.Logger {
-	if os.Getenv("FERRETDB_LOG") == "1" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// ferretURI returns the MongoDB URI of the embedded FerretDB for handler,
-// starting it on first use. The PostgreSQL handler needs the local server
-// and skips (or fails, see servicetest) when it is missing.
+// ferretURI returns the MongoDB URI of the FerretDB for handler, started on
+// first use, and its admin client. The PostgreSQL handler needs the local
+// server and skips (or fails, see servicetest) when it is missing.
 func ferretURI(t *testing.T, handler string) (string, *mongo.Client) {
 	t.Helper()
-	var pgURL string
-	if handler == handlerPostgres {
-		pgURL = servicetest.PostgresURL(t)
-	}
+	uri := servicetest.FerretDB(t, handler)
 	ferretMu.Lock()
-	fs := ferretServers[handler]
+	fa := ferretAdmins[handler]
 	ferretMu.Unlock()
-	require.NotNil(t, fs, "unknown FerretDB handler %q", handler)
-
-	fs.once.Do(func() {
-		cfg := &ferretdb.Config{
-			Listener:      ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-			Logger:        ferretLogger(),
-			Handler:       handler,
-			PostgreSQLURL: pgURL,
-		}
-		if handler == handlerSQLite {
-			dir, err := os.MkdirTemp("", "mongostore-ferretdb-")
-			if err != nil {
-				fs.err = fmt.Errorf("sqlite dir: %w", err)
-				return
-			}
-			ferretMu.Lock()
-			sqliteDir = dir
-			ferretMu.Unlock()
-			cfg.SQLiteURL = "file:" + dir + "/"
-		}
-		// ferretdb.New sets package-level state: two handlers starting at
-		// once (from parallel tests) race on it.
-		ferretNewMu.Lock()
-		f, err := ferretdb.New(cfg)
-		ferretNewMu.Unlock()
+	require.NotNil(t, fa, "unknown FerretDB handler %q", handler)
+	fa.once.Do(func() {
+		client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(4))
+		ferretMu.Lock()
+		defer ferretMu.Unlock()
 		if err != nil {
-			fs.err = fmt.Errorf("new ferretdb %s: %w", handler, err)
+			fa.err = fmt.Errorf("connect admin client: %w", err)
 			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = f.Run(ctx)
-		}()
-		uri := f.MongoDBURI()
-		admin, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(4))
-		ferretMu.Lock()
-		fs.cancel, fs.done = cancel, done
-		if err != nil {
-			fs.err = fmt.Errorf("connect admin client: %w", err)
-		}
-		fs.uri, fs.admin = uri, admin
-		ferretMu.Unlock()
+		fa.uri, fa.client = uri, client
 	})
-	require.NoError(t, fs.err, "start FerretDB with the %s handler", handler)
-	return fs.uri, fs.admin
+	require.NoError(t, fa.err, "connect to FerretDB with the %s handler", handler)
+	return fa.uri, fa.client
 }
 
 // freshDatabase returns the URI of the FerretDB for handler and the name of a

@@ -3,6 +3,9 @@
 // test is skipped with a loud message, or failed when ENGINE_REQUIRE_SERVICES=1
 // (CI sets it), so a missing service can never pass silently in CI. Proxy
 // stands between a test and such a server to cut or freeze its connections.
+// FerretDB runs FerretDB as a child process of the test binary (the command
+// in ./ferretd, build tag ferretd, built without -race) and returns its
+// MongoDB URI; TestMain stops it with StopFerretDB.
 package servicetest
 
 import (

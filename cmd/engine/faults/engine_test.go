@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/persistence/servicetest"
 )
 
 // Fixed secrets of the engines the suite starts.
@@ -55,6 +57,10 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if err := writeReport(); err != nil {
 		fmt.Fprintln(os.Stderr, "faults: write the report:", err)
+		code = 1
+	}
+	if err := servicetest.StopFerretDB(); err != nil {
+		fmt.Fprintln(os.Stderr, "faults: stop FerretDB:", err)
 		code = 1
 	}
 	_ = os.RemoveAll(dir)

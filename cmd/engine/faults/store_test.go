@@ -3,10 +3,8 @@
 package faults
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,29 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/persistence/servicetest"
 )
 
-// startFerretDB runs FerretDB (SQLite handler) in the test process on a
-// loopback port until the test ends and returns its host:port.
-func startFerretDB(t *testing.T) string {
+// ferretHost returns host:port of the FerretDB (SQLite handler) child
+// process shared by the binary's tests (see servicetest.FerretDB).
+func ferretHost(t *testing.T) string {
 	t.Helper()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Logger:    slog.New(slog.DiscardHandler),
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + t.TempDir() + "/",
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	u, err := url.Parse(f.MongoDBURI())
+	u, err := url.Parse(servicetest.FerretDB(t, servicetest.FerretSQLite))
 	require.NoError(t, err)
 	return u.Host
 }
@@ -51,8 +37,8 @@ func startFerretDB(t *testing.T) string {
 func Test47_StoreSlowedPastDeadline(t *testing.T) {
 	t.Parallel()
 	r := covers(t, 47)
-	proxy := servicetest.StartProxy(t, startFerretDB(t))
-	p := start(t, map[string]string{"MONGODB_URI": "mongodb://" + proxy.Addr() + "/", "MONGODB_DATABASE": "faults47",
+	proxy := servicetest.StartProxy(t, ferretHost(t))
+	p := start(t, map[string]string{"MONGODB_URI": "mongodb://" + proxy.Addr() + "/", "MONGODB_DATABASE": fmt.Sprintf("faults47_%d", time.Now().UnixNano()),
 		"CONNECT_TIMEOUT": "30s"})
 	token := p.admin()
 	st, body := p.api("POST", "/api/customers", token, map[string]any{"name": "Before", "phone": "+14155554701"})
