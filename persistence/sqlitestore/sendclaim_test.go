@@ -110,7 +110,7 @@ func TestSendClaimMigrationCarriesOldClaims(t *testing.T) {
 		require.NoError(t, err)
 		older[n] = &fstest.MapFile{Data: b}
 	}
-	db, err := sql.Open("sqlite", dsn(path, writerParams))
+	db, err := openPool(path, writerParams)
 	require.NoError(t, err)
 	_, err = migrateFrom(ctx, db, older, mainMigrationsDir)
 	require.NoError(t, err)
