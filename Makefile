@@ -66,12 +66,15 @@ cover:
 			for (p in all) printf "%-45s %6.1f%%\n", p, 100 * cov[p] / all[p] | "sort"; close("sort"); \
 			printf "%-45s %6.1f%%\n", "total", 100 * C / T }'
 
+# Two targets at a time: most of each is building and linking its
+# instrumented test binary, which a second core shortens; a failing
+# target's output is printed whole and fails the step.
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
-	done
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P 2 -I{} sh -c '\
+		pkg=$${1%%:*}; name=$${1##*:}; \
+		if out=$$($(GO) test -run "^$$" -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); then \
+			echo "fuzz $$pkg $$name for $(FUZZTIME): ok"; \
+		else echo "$$out"; echo "fuzz $$pkg $$name for $(FUZZTIME): FAILED"; exit 1; fi' _ {}
 
 # Load scenarios with their peers, results and charts under bench/results
 # (see bench/README.md); BENCH_ARGS adds flags, e.g. BENCH_ARGS='ingest --conns 128'.
