@@ -2,11 +2,9 @@ package sqlitestore
 
 import (
 	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -99,21 +97,8 @@ func TestStatusWriteEndsSendClaim(t *testing.T) {
 func TestSendClaimMigrationCarriesOldClaims(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "engine.db")
-	older := fstest.MapFS{}
-	names, err := fs.Glob(migrationFiles, mainMigrationsDir+"/*.sql")
-	require.NoError(t, err)
-	for _, n := range names {
-		if filepath.Base(n) >= "0014" {
-			continue
-		}
-		b, err := fs.ReadFile(migrationFiles, n)
-		require.NoError(t, err)
-		older[n] = &fstest.MapFile{Data: b}
-	}
-	db, err := openPool(path, writerParams)
-	require.NoError(t, err)
-	_, err = migrateFrom(ctx, db, older, mainMigrationsDir)
-	require.NoError(t, err)
+	db := migratedBefore(t, path, "0014")
+	var err error
 	now := time.Now().UTC()
 	claimedAt := now.Add(-time.Hour)
 	for _, m := range []struct{ id, status string }{{"live", "queued"}, {"lapsed", "queued"}, {"sent", "sent"}, {"free", "queued"}} {
