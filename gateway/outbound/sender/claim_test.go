@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -14,11 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/gateway/outbound/sender"
-	"github.com/wacc/engine/gateway/outbound/whatsapp"
 	"github.com/wacc/engine/persistence/memqueue"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
@@ -73,18 +70,7 @@ func newSQLiteWorld(t *testing.T) *sqliteWorld {
 	w.queue = memqueue.New(memqueue.Options{MaxAttempts: 3})
 	t.Cleanup(func() { _ = w.queue.Close() })
 	w.rec = &recorder{q: w.queue, settled: map[string][]settlement{}}
-	client := whatsapp.NewClient(whatsapp.ClientOptions{BaseURL: w.api.srv.URL, AccessToken: "token",
-		HTTPClient: &http.Client{Timeout: 2 * time.Second}})
-	shaper := whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, PairBurst: 1000})
-	s := sender.New(sender.Options{Consumer: w.rec, Client: client, Shaper: shaper, Store: w.store, Directory: &outcomes{},
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runSender(t, w.api, 2*time.Second, sender.Options{Consumer: w.rec, Store: w.store, Directory: &outcomes{}, Registry: w.reg})
 	return w
 }
 

@@ -348,11 +348,21 @@ func newWorld(t *testing.T, o options) *world {
 	w.queue = memqueue.New(memqueue.Options{MaxAttempts: o.maxAttempts})
 	t.Cleanup(func() { _ = w.queue.Close() })
 	w.rec = &recorder{q: w.queue, settled: map[string][]settlement{}}
-	client := whatsapp.NewClient(whatsapp.ClientOptions{BaseURL: w.api.srv.URL, AccessToken: "token",
-		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
-	shaper := whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, PairBurst: 1000})
-	s := sender.New(sender.Options{Consumer: w.rec, Client: client, Shaper: shaper, Store: w.store, Directory: w.outcomes,
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)), Registry: w.reg, NumberPause: o.numberPause, RecipientPause: o.recipientPause})
+	runSender(t, w.api, 200*time.Millisecond, sender.Options{Consumer: w.rec, Store: w.store, Directory: w.outcomes, Registry: w.reg,
+		NumberPause: o.numberPause, RecipientPause: o.recipientPause})
+	return w
+}
+
+// runSender runs a sender with opts, sending to api through a client
+// whose calls time out after timeout and a shaper that lets every test's
+// rate through, until the test ends.
+func runSender(t *testing.T, api *cloudAPI, timeout time.Duration, opts sender.Options) {
+	t.Helper()
+	opts.Client = whatsapp.NewClient(whatsapp.ClientOptions{BaseURL: api.srv.URL, AccessToken: "token",
+		HTTPClient: &http.Client{Timeout: timeout}})
+	opts.Shaper = whatsapp.NewShaper(whatsapp.ShaperOptions{MPS: 1000, PairInterval: time.Millisecond, PairBurst: 1000})
+	opts.Log = zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1))
+	s := sender.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -360,7 +370,6 @@ func newWorld(t *testing.T, o options) *world {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return w
 }
 
 // send stores a queued message to recipient to and puts its job on the
