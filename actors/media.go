@@ -18,6 +18,16 @@ const (
 	MediaFailed    = "failed"
 )
 
+// CarriesMedium reports whether a WhatsApp message of type typ carries a
+// medium (image, audio, video, document or sticker).
+func CarriesMedium(typ string) bool {
+	switch typ {
+	case "image", "audio", "video", "document", "sticker":
+		return true
+	}
+	return false
+}
+
 // MediaWaLife is how long a media id given by the Cloud API's upload stays
 // usable; a send re-uploads a medium whose WaUploadedAt is older.
 const MediaWaLife = 30 * 24 * time.Hour

@@ -35,7 +35,10 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 		}
 	}
 	if a.conv == nil {
-		if op, ok := a.env.Store.(conversationOpener); ok && (a.env.Media == nil || !mediaTypes[in.Type]) {
+		if op, ok := a.env.Store.(conversationOpener); ok && (a.env.Media == nil || !actors.CarriesMedium(in.Type)) {
+			// A medium's record (Media.Pending) is written before its
+			// message and names the conversation, so a media message's
+			// conversation is opened step by step.
 			if opened, err := a.openWith(ctx, op, r, in, at, now); opened || err != nil {
 				return err
 			}
@@ -108,11 +111,6 @@ func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.Inbound
 type conversationOpener interface {
 	OpenConversationWith(ctx context.Context, cust *actors.Customer, c actors.Conversation, m actors.Message, next actors.Conversation) error
 }
-
-// mediaTypes are the message types whose medium is recorded (Media.Pending)
-// before the message: their conversation is opened by open, before the
-// record names it.
-var mediaTypes = map[string]bool{"image": true, "audio": true, "video": true, "document": true, "sticker": true}
 
 // openWith opens the conversation for the first inbound message of the key
 // in one write: the customer when unknown, the conversation, the message

@@ -16,9 +16,6 @@ import (
 	"github.com/wacc/engine/gateway/media"
 )
 
-// mediaTypes are the inbound message types that carry a medium.
-var mediaTypes = map[string]bool{"image": true, "audio": true, "video": true, "document": true, "sticker": true}
-
 // webhookMedia is the medium object of an inbound media message, as Meta
 // sends it (the message's Content).
 type webhookMedia struct {
@@ -32,7 +29,7 @@ type webhookMedia struct {
 // parseWebhookMedia reads the medium of an inbound message; ok is false
 // for a message without one.
 func parseWebhookMedia(typ string, content json.RawMessage) (webhookMedia, bool) {
-	if !mediaTypes[typ] || len(content) == 0 {
+	if !actors.CarriesMedium(typ) || len(content) == 0 {
 		return webhookMedia{}, false
 	}
 	var wm webhookMedia
