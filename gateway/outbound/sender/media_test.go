@@ -320,7 +320,9 @@ func TestUploadFailures(t *testing.T) {
 			assert.Equal(t, actors.MediaFailed, med.Status)
 			assert.Contains(t, med.Error, tc.wantErr)
 			assert.Empty(t, w.sb.Sent(), "nothing sent")
-			require.NotEmpty(t, w.outcomes.of(msg.ID), "the conversation was told")
+			// The status is written before the conversation is told.
+			require.Eventually(t, func() bool { return len(w.outcomes.of(msg.ID)) > 0 }, 5*time.Second, 5*time.Millisecond,
+				"the conversation was told")
 			assert.Equal(t, actors.StatusFailed, w.outcomes.of(msg.ID)[0].Status)
 
 			// A new send of the medium asks for a new upload.
