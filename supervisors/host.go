@@ -120,7 +120,7 @@ type shard struct {
 	// Host.Rehydrate).
 	hydrated *actor.Props
 	log      *zap.Logger
-	children map[conversation.Key]*actor.PID
+	children children
 	stopping map[conversation.Key][]pending
 	// parked are the keys whose actor exhausted its restart budget.
 	sup    *supervision
@@ -129,7 +129,7 @@ type shard struct {
 
 func newShard(system *actor.ActorSystem, deps *conversation.Deps, sup *supervision, log *zap.Logger) *shard {
 	return &shard{props: conversation.Props(system, deps), hydrated: conversation.HydratedProps(system, deps), log: log,
-		children: map[conversation.Key]*actor.PID{},
+		children: children{},
 		stopping: map[conversation.Key][]pending{},
 		sup:      sup, parked: map[conversation.Key]*parkedKey{}}
 }
@@ -158,11 +158,11 @@ func (s *shard) Receive(c actor.Context) {
 	case hydrate:
 		c.Respond(s.hydrate(c, m.conversations))
 	case conversation.Idle:
-		pid, ok := s.children[m.Key]
+		pid, ok := s.children.get(m.Key)
 		if !ok || pid.Id != m.ID {
 			return
 		}
-		delete(s.children, m.Key)
+		s.children.remove(m.Key)
 		s.stopping[m.Key] = nil
 		c.Poison(pid)
 	case *actor.Terminated:
@@ -170,10 +170,10 @@ func (s *shard) Receive(c actor.Context) {
 		if !ok {
 			return
 		}
-		if cur, ok := s.children[key]; ok && cur.Id == m.Who.Id {
+		if cur, ok := s.children.get(key); ok && cur.Id == m.Who.Id {
 			// Stopped after exhausting its restart budget (parked), or
 			// retired (a newer activation owns its state).
-			delete(s.children, key)
+			s.children.remove(key)
 			s.park(key, m.Who)
 		}
 		if buf, ok := s.stopping[key]; ok {
@@ -189,7 +189,7 @@ func (s *shard) Receive(c actor.Context) {
 }
 
 func (s *shard) child(c actor.Context, key conversation.Key) *actor.PID {
-	if pid, ok := s.children[key]; ok {
+	if pid, ok := s.children.get(key); ok {
 		return pid
 	}
 	// A parent is told when a child stops (*actor.Terminated) without
@@ -201,7 +201,7 @@ func (s *shard) child(c actor.Context, key conversation.Key) *actor.PID {
 		// (s.stopping), so this is a bug; deliver to the live actor.
 		s.log.Error("conversation actor of this key already running", zap.String("actor", key.Name()), zap.Error(err))
 	}
-	s.children[key] = pid
+	s.children.put(key, pid)
 	return pid
 }
 

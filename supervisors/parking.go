@@ -77,12 +77,12 @@ type parkedKey struct {
 // receiveParked handles an envelope for a parked key; it reports false
 // when the key is not (or no longer) parked.
 func (s *shard) receiveParked(c actor.Context, m envelope) bool {
-	if pid, ok := s.children[m.key]; ok {
+	if pid, ok := s.children.get(m.key); ok {
 		if _, parking := s.sup.parking.Load(pid.GetId()); !parking {
 			return false
 		}
 		// Being stopped for exhausting its budget: parked from now on.
-		delete(s.children, m.key)
+		s.children.remove(m.key)
 		s.park(m.key, pid)
 	}
 	p, ok := s.parked[m.key]

@@ -154,7 +154,7 @@ func (s *shard) hydrate(c actor.Context, convs []actors.Conversation) int {
 	n := 0
 	for _, conv := range convs {
 		key := conversation.Key{PhoneNumberID: conv.PhoneNumberID, WaID: conv.WaID}
-		if _, ok := s.children[key]; ok || !key.Valid() {
+		if s.children.has(key) || !key.Valid() {
 			continue
 		}
 		if _, ok := s.stopping[key]; ok {
@@ -171,7 +171,7 @@ func (s *shard) hydrate(c actor.Context, convs []actors.Conversation) int {
 		// Hydrate is the first message in the child's mailbox: whatever the
 		// shard forwards to it later comes after.
 		c.Send(pid, conversation.Hydrate{Conversation: conv})
-		s.children[key] = pid
+		s.children.put(key, pid)
 		n++
 	}
 	return n

@@ -16,6 +16,15 @@ type Key struct {
 // Name is the actor's stable name, "conversation/<phoneNumberId>/<waId>".
 func (k Key) Name() string { return "conversation/" + k.PhoneNumberID + "/" + k.WaID }
 
+// AppendName appends k's Name to dst: a caller with a buffer of its own
+// looks a name up without allocating it.
+func (k Key) AppendName(dst []byte) []byte {
+	dst = append(dst, namePrefix...)
+	dst = append(dst, k.PhoneNumberID...)
+	dst = append(dst, '/')
+	return append(dst, k.WaID...)
+}
+
 // ErrInvalidKey means a key whose PhoneNumberID contains '/' cannot name an
 // actor (see Key.Valid); messages for it are refused.
 var ErrInvalidKey = errors.New("conversation key cannot name an actor")
