@@ -105,12 +105,13 @@ type MessageLister interface {
 }
 
 // env is what the actors of one Props share: the Deps, the actor system
-// their timers send to, and the clock. Kept once per Props rather than per
-// actor, so an idle actor stays small.
+// their timers send to, the clock, and the alarms that wake them. Kept once
+// per Props rather than per actor, so an idle actor stays small.
 type env struct {
 	*Deps
 	system *actor.ActorSystem
 	clock  Clock
+	alarms *alarms
 }
 
 func newEnv(system *actor.ActorSystem, d *Deps) *env {
@@ -118,7 +119,7 @@ func newEnv(system *actor.ActorSystem, d *Deps) *env {
 	if clock == nil {
 		clock = SystemClock
 	}
-	return &env{Deps: d, system: system, clock: clock}
+	return &env{Deps: d, system: system, clock: clock, alarms: newAlarms(system, clock)}
 }
 
 // Props returns the props of the conversation actors of system, one for
@@ -145,10 +146,10 @@ func HydratedProps(system *actor.ActorSystem, d *Deps) *actor.Props {
 }
 
 // Actor is one conversation's actor. Its fields are touched only from
-// Receive, one message at a time (fire, run by the timer, reads only env
-// and self, set before the timer exists). The flags sit together at the end
-// so the struct fits the 64-byte size class: every idle conversation holds
-// one.
+// Receive, one message at a time, but for slot, which its alarms own (they
+// read self, set before the actor's first alarm). The flags sit together at
+// the end so the struct fits the 64-byte size class: every idle
+// conversation holds one.
 type Actor struct {
 	env  *env
 	self *actor.PID
@@ -156,10 +157,9 @@ type Actor struct {
 	// actor holds of its latest outbound messages. It is updated in place
 	// and never handed out: answers and events carry copies.
 	conv *held
-	// timer is the actor's one timer: it wakes the actor for the
-	// conversation's NextTimerAt and for the idle timeout (see armTimer).
-	timer Timer
-	// timerAt is when timer fires (see mono), while armed.
+	// timerAt is when the actor's one alarm fires (see mono), while armed:
+	// it wakes the actor for the conversation's NextTimerAt and for the
+	// idle timeout (see armTimer).
 	timerAt int64
 	// activeAt is when the actor last received a message (see mono); the
 	// idle timeout counts from it.
@@ -167,6 +167,9 @@ type Actor struct {
 	// nameAt is where the actor's name (Key.Name) starts in self.Id; the
 	// key is read back from it (see key) rather than kept.
 	nameAt int32
+	// slot is the actor's entry in env.alarms (its index plus one; 0 when
+	// it has none), guarded by the alarms' lock.
+	slot int32
 	// loaded is false until the open conversation (if any) was read.
 	loaded bool
 	// retire is set when a write was rejected (another activation changed
@@ -175,17 +178,8 @@ type Actor struct {
 	// awaitHydrate is set for actors of HydratedProps: they do not read the
 	// store when they start, Hydrate brings their state.
 	awaitHydrate bool
-	// armed is set while timer is armed (for timerAt).
+	// armed is set while the alarm is armed (for timerAt).
 	armed bool
-}
-
-// held is the open conversation an actor holds and its latest outbound
-// messages (nil until it holds one; see recent). One allocation, in the
-// conversation's own size class (320 bytes), so an idle conversation pays
-// nothing for the messages it does not hold.
-type held struct {
-	actors.Conversation
-	recent *recent
 }
 
 // Receive handles one message.
@@ -309,9 +303,8 @@ func (a *Actor) hydrate(c actors.Conversation) {
 }
 
 func (a *Actor) stop() {
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
+	if a.self != nil {
+		a.env.alarms.cancel(a)
 	}
 	a.armed = false
 }
@@ -344,11 +337,9 @@ func (a *Actor) io() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
 
-// hold makes c the actor's open conversation (nil: none), copying it into
-// the storage the actor holds already; the messages it holds go with a
-// conversation it no longer holds. The key's strings and the state's
-// constant stand in for the equal strings c carries, so an idle actor keeps
-// only the conversation's own ids.
+// hold makes c the actor's open conversation (nil: none), in the storage
+// the actor holds already (see held); the messages it holds go with a
+// conversation it no longer holds.
 func (a *Actor) hold(c *actors.Conversation) {
 	if c == nil {
 		a.conv = nil
@@ -359,22 +350,7 @@ func (a *Actor) hold(c *actors.Conversation) {
 	} else if a.conv.ID != c.ID {
 		a.conv.recent = nil
 	}
-	a.conv.Conversation = *c
-	key := a.key()
-	if a.conv.PhoneNumberID == key.PhoneNumberID {
-		a.conv.PhoneNumberID = key.PhoneNumberID
-	}
-	if a.conv.WaID == key.WaID {
-		a.conv.WaID = key.WaID
-	}
-	switch a.conv.State {
-	case actors.StateNew:
-		a.conv.State = actors.StateNew
-	case actors.StateActive:
-		a.conv.State = actors.StateActive
-	case actors.StateExpired:
-		a.conv.State = actors.StateExpired
-	}
+	a.conv.set(c, a.key())
 }
 
 // load reads the open conversation of the key.
@@ -415,11 +391,12 @@ func (a *Actor) loadIfNeeded() error {
 	return a.ensureLoaded(ctx)
 }
 
+// current is the open conversation, whole (zero when there is none).
 func (a *Actor) current() actors.Conversation {
 	if a.conv == nil {
 		return actors.Conversation{}
 	}
-	return a.conv.Conversation
+	return a.conv.conversation(a.key())
 }
 
 // save persists next conditionally on the loaded version. On a conflict the

@@ -29,7 +29,7 @@ func (a *Actor) close(m Close) Result {
 		return Failed(err)
 	}
 	now := a.now()
-	next := a.conv.Conversation
+	next := a.current()
 	next.State, next.ClosedAt, next.UpdatedAt, next.NextTimerAt = actors.StateClosed, now, now, time.Time{}
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
@@ -48,19 +48,19 @@ func (a *Actor) assign(m Assign) Result {
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Failed(err)
 	}
-	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive)) {
-		return Result{Conversation: a.conv.Conversation, Duplicate: true}
+	if m.Auto && (a.conv.AssigneeID != "" || (a.conv.State() != actors.StateNew && a.conv.State() != actors.StateActive)) {
+		return Result{Conversation: a.current(), Duplicate: true}
 	}
 	if a.conv.AssigneeID == m.AgentID {
-		return Result{Conversation: a.conv.Conversation, Duplicate: true}
+		return Result{Conversation: a.current(), Duplicate: true}
 	}
 	prevAssignee := a.conv.AssigneeID
-	next := a.conv.Conversation
+	next := a.current()
 	next.AssigneeID, next.UpdatedAt = m.AgentID, a.now()
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
-	c := &a.conv.Conversation
+	c := &next
 	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationAssigned, c, prevAssignee, a.assignedView(ctx, c))
 	}
@@ -79,15 +79,15 @@ func (a *Actor) markRead(m MarkRead) Result {
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Failed(err)
 	}
-	if a.conv.Unread == 0 {
-		return Result{Conversation: a.conv.Conversation, Duplicate: true}
+	if a.conv.unreadZero() {
+		return Result{Conversation: a.current(), Duplicate: true}
 	}
-	next := a.conv.Conversation
+	next := a.current()
 	next.Unread, next.UpdatedAt = 0, a.now()
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
-	c := &a.conv.Conversation
+	c := &next
 	if a.env.Publisher != nil {
 		a.publish(actors.EventConversationUpdated, c, "", c.View())
 	}

@@ -94,16 +94,16 @@ func (a *Actor) failedMessage(ctx context.Context, m actors.Message, werr *actor
 // expireWindow marks the open conversation expired after Meta said its
 // window is closed (131047): from now on only templates reach the customer.
 func (a *Actor) expireWindow(ctx context.Context, conversationID string) error {
-	if a.conv == nil || a.conv.ID != conversationID || (a.conv.State != actors.StateNew && a.conv.State != actors.StateActive) {
+	if a.conv == nil || a.conv.ID != conversationID || (a.conv.State() != actors.StateNew && a.conv.State() != actors.StateActive) {
 		return nil
 	}
-	next := a.conv.Conversation
+	next := a.current()
 	next.State, next.NextTimerAt, next.UpdatedAt = actors.StateExpired, time.Time{}, a.now()
 	if err := a.save(ctx, &next); err != nil {
 		return err
 	}
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationUpdated, &a.conv.Conversation, "", a.conv.View())
+		a.publish(actors.EventConversationUpdated, &next, "", next.View())
 	}
 	a.armTimer()
 	return nil

@@ -47,7 +47,8 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 			return err
 		}
 	}
-	msg := newInbound(in, &a.conv.Conversation, at, now)
+	cur := a.current()
+	msg := newInbound(in, &cur, at, now)
 	if a.env.Media != nil {
 		// The medium's record is written before the message, so a stored
 		// message never lacks it (see mediafetch).
@@ -134,7 +135,7 @@ func (a *Actor) openWith(ctx context.Context, op conversationOpener, r *Result, 
 		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	a.hold(&c)
-	msg := newInbound(in, &a.conv.Conversation, at, now)
+	msg := newInbound(in, &c, at, now)
 	next := a.nextInbound(msg.Seq, at, now)
 	next.Version++
 	if err := op.OpenConversationWith(ctx, newCust, c, msg, next); err != nil {
@@ -148,7 +149,7 @@ func (a *Actor) openWith(ctx context.Context, op conversationOpener, r *Result, 
 	a.log().Info("conversation opened", zap.String("conversation_id", c.ID))
 	a.announceInbound(ctx, &msg, in)
 	a.armTimer()
-	r.Conversation = a.conv.Conversation
+	r.Conversation = a.current()
 	return true, nil
 }
 
@@ -265,14 +266,14 @@ func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Mes
 	}
 	a.announceInbound(ctx, msg, in)
 	a.armTimer()
-	r.Conversation = a.conv.Conversation
+	r.Conversation = a.current()
 	return nil
 }
 
 // nextInbound is the held conversation's next state once message number
 // seq, sent at at, is applied (Version not yet moved on).
 func (a *Actor) nextInbound(seq int64, at, now time.Time) actors.Conversation {
-	next := a.conv.Conversation
+	next := a.current()
 	next.Seq = seq
 	if at.After(next.LastInboundAt) {
 		next.LastInboundAt = at
@@ -301,7 +302,8 @@ func (a *Actor) nextInbound(seq int64, at, now time.Time) actors.Conversation {
 //
 //go:noinline
 func (a *Actor) announceInbound(ctx context.Context, msg *actors.Message, in *actors.InboundMessage) {
-	c := &a.conv.Conversation
+	cur := a.current()
+	c := &cur
 	if a.env.Publisher != nil {
 		a.publish(actors.EventMessageCreated, c, "", msg.View())
 		a.publish(actors.EventConversationUpdated, c, "", c.View())

@@ -62,7 +62,7 @@ func (a *Actor) send(m Send) Result {
 		return Failed(fmt.Errorf("send to conversation %s: not assigned to agent %s: %w", a.conv.ID, m.AgentID, actors.ErrNotFound))
 	}
 	if !m.Template && !a.windowOpen(now) {
-		return Result{Conversation: a.conv.Conversation, Failure: failureOf(ErrOutsideWindow)}
+		return Result{Conversation: a.current(), Failure: failureOf(ErrOutsideWindow)}
 	}
 	msg := actors.Message{ID: m.MessageID, ConversationID: a.conv.ID, Direction: actors.DirectionOutbound, Type: m.Type, Text: m.Text,
 		Content: m.Content, Status: actors.StatusQueued, Seq: a.conv.Seq, Raw: m.Body, CreatedAt: now, UpdatedAt: now}
@@ -71,13 +71,13 @@ func (a *Actor) send(m Send) Result {
 		if a.env.MediaSends == nil {
 			return Failed(fmt.Errorf("send message %s with medium %s: no media store: %w", m.MessageID, m.MediaID, actors.ErrUnavailable))
 		}
-		mm, job, err := a.env.MediaSends.Prepare(ctx, m.MediaID, a.conv.PhoneNumberID, msg)
+		mm, job, err := a.env.MediaSends.Prepare(ctx, m.MediaID, a.key().PhoneNumberID, msg)
 		if err != nil {
 			return Failed(fmt.Errorf("send message %s with medium %s: %w", m.MessageID, m.MediaID, err))
 		}
 		msg.Media, upload = mm, job
 	}
-	next := a.conv.Conversation
+	next := a.current()
 	next.LastOutboundAt, next.UpdatedAt = now, now
 	if err := a.saveWith(ctx, &next, &msg); err != nil {
 		if errors.Is(err, actors.ErrDuplicate) {
@@ -88,7 +88,7 @@ func (a *Actor) send(m Send) Result {
 		return Failed(err)
 	}
 	a.holdSent(sentOf(&msg, true))
-	c := a.conv.Conversation
+	c := a.current()
 	if a.env.Outbox == nil {
 		return a.failQueued(ctx, msg, c, errors.New("no outbound queue"))
 	}
@@ -161,11 +161,11 @@ func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 	a.hold(&c)
 	a.log().Info("conversation opened by a template", zap.String("conversation_id", c.ID), zap.String("agent_id", m.AgentID))
 	if c.AssigneeID == "" {
-		a.requestAgent(&a.conv.Conversation)
+		a.requestAgent(&c)
 		return nil
 	}
 	if a.env.Publisher != nil {
-		a.publish(actors.EventConversationAssigned, &a.conv.Conversation, "", a.assignedView(ctx, &a.conv.Conversation))
+		a.publish(actors.EventConversationAssigned, &c, "", a.assignedView(ctx, &c))
 	}
 	return nil
 }
@@ -210,7 +210,7 @@ func (a *Actor) windowOpen(now time.Time) bool {
 	if a.conv == nil {
 		return false
 	}
-	c := &a.conv.Conversation
+	c := a.current()
 	if c.LastInboundAt.IsZero() || c.State == actors.StateExpired || c.State == actors.StateClosed {
 		return false
 	}

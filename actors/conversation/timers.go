@@ -31,7 +31,7 @@ func (a *Actor) tick() Result {
 		return Result{}
 	}
 	now := a.now()
-	next := a.conv.Conversation
+	next := a.current()
 	var warned, expired bool
 	if (next.State == actors.StateNew || next.State == actors.StateActive) && !next.ExpiresAt.IsZero() {
 		if !now.Before(next.ExpiresAt) {
@@ -43,7 +43,7 @@ func (a *Actor) tick() Result {
 		}
 	}
 	next.NextTimerAt = a.nextTimer(&next)
-	if !expired && !warned && next.NextTimerAt.Equal(a.conv.NextTimerAt) {
+	if !expired && !warned && next.NextTimerAt.Equal(a.conv.NextTimerAt()) {
 		a.armTimer()
 		return Result{Conversation: next}
 	}
@@ -53,7 +53,7 @@ func (a *Actor) tick() Result {
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
-	c := &a.conv.Conversation
+	c := &next
 	if expired {
 		a.log().Info("conversation expired", zap.String("conversation_id", c.ID))
 		if a.env.Publisher != nil {
@@ -93,7 +93,7 @@ const timerRetry = 5 * time.Second
 func (a *Actor) wake(c actor.Context) {
 	a.armed = false
 	failed := false
-	if a.conv != nil && !a.conv.NextTimerAt.IsZero() && !a.env.clock.Now().Before(a.conv.NextTimerAt) {
+	if a.conv != nil && a.conv.due(a.env.clock.Now()) {
 		// The window timer's Tick counted as activity, and still does.
 		a.activeAt = a.mono()
 		if r := a.tick(); r.Failure != nil {
@@ -114,17 +114,21 @@ func (a *Actor) wake(c actor.Context) {
 	a.armTimer()
 }
 
-// armIn arms the actor's timer for d from now, whatever it was armed for.
+// armIn arms the actor's alarm for d from now, whatever it was armed for.
 func (a *Actor) armIn(d time.Duration) {
 	if a.self == nil {
 		return
 	}
-	if a.timer == nil {
-		a.timer = a.env.clock.AfterFunc(d, a.fire)
-	} else {
-		a.timer.Reset(d)
-	}
 	a.timerAt, a.armed = a.mono()+int64(d), true
+	a.env.alarms.set(a, a.timerAt)
+}
+
+// nextTimerAt is the held conversation's NextTimerAt (zero when none).
+func (a *Actor) nextTimerAt() time.Time {
+	if a.conv == nil {
+		return time.Time{}
+	}
+	return a.conv.NextTimerAt()
 }
 
 // armTimer makes the actor's timer wake it no later than the conversation's
@@ -139,8 +143,8 @@ func (a *Actor) armTimer() {
 	now := int64(nowAt.Sub(monoBase))
 	var at int64
 	due := false
-	if a.conv != nil && !a.conv.NextTimerAt.IsZero() {
-		d := max(a.conv.NextTimerAt.Sub(nowAt), 0)
+	if next := a.nextTimerAt(); !next.IsZero() {
+		d := max(next.Sub(nowAt), 0)
 		at, due = now+int64(d+time.Millisecond), true
 	}
 	if idle := a.env.Config.IdleTimeout; idle > 0 {
@@ -150,22 +154,14 @@ func (a *Actor) armTimer() {
 	}
 	switch {
 	case !due:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		// An alarm set while a wake was in flight may be armed even when
+		// armed is not: cancel looks.
+		a.env.alarms.cancel(a)
 		a.armed = false
 		return
 	case a.armed && a.timerAt <= at:
 		return
 	}
-	d := time.Duration(max(at-now, 0))
-	if a.timer == nil {
-		a.timer = a.env.clock.AfterFunc(d, a.fire)
-	} else {
-		a.timer.Reset(d)
-	}
 	a.timerAt, a.armed = at, true
+	a.env.alarms.set(a, at)
 }
-
-// fire runs on the timer's goroutine: it only sends the actor a wake.
-func (a *Actor) fire() { a.env.system.Root.Send(a.self, wake{}) }
