@@ -87,8 +87,10 @@
 //     job, when the medium has no WhatsApp id fresh for the business number,
 //     is published before the send's on the same queue; the send job names
 //     the medium (OutboundJob.MediaID) and the sender waits for the upload.
-//   - Timers: the actor arms one timer (Deps.Clock) for the window warning,
-//     the expiry and its idle timeout while in memory; NextTimerAt is
+//   - Timers: the actor arms one alarm for the window warning, the expiry
+//     and its idle timeout while in memory; the alarms of the actors of one
+//     Props share one Deps.Clock timer (a heap of deadlines), so an idle
+//     conversation holds no runtime timer of its own; NextTimerAt is
 //     persisted so the Sweeper fires it when the actor is passivated or the
 //     engine restarted. A timer write that fails is retried after a pause.
 //     Every decision on time reads the Clock, so tests drive it with
