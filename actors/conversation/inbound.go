@@ -14,8 +14,8 @@ import (
 // inbound applies a customer message and answers in r, or returns why it
 // could not.
 func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.ensureLoaded(ctx); err != nil {
 		return err
 	}
@@ -51,7 +51,10 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 	if a.env.Media != nil {
 		// The medium's record is written before the message, so a stored
 		// message never lacks it (see mediafetch).
-		mm, err := a.env.Media.Pending(ctx, msg.ID, msg.ConversationID, in)
+		// Pending is handed a copy: in is the message the actor was sent,
+		// and handing it out would move every inbound message to the heap.
+		cp := *in
+		mm, err := a.env.Media.Pending(ctx, msg.ID, msg.ConversationID, &cp)
 		if err != nil {
 			return fmt.Errorf("record the medium of %s: %w", in.WaMessageID, err)
 		}
