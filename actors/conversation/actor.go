@@ -229,7 +229,9 @@ func (a *Actor) receiveInbound(c actor.Context, msg any) {
 	if err := a.inbound(&r, &m.Msg); err != nil {
 		r.Failure = failureOf(err)
 	}
-	respond(c, &r)
+	if c.Sender() != nil {
+		c.Respond(inboundAnswer{Conversation: r.Conversation, Duplicate: r.Duplicate, Failure: r.Failure})
+	}
 }
 
 // receiveCommand handles every other command (see receiveInbound).
