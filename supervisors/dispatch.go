@@ -16,7 +16,7 @@ const (
 	maxWorkers = 64
 	// workerIdle is how long the workers may all sit idle before they
 	// stop: a Host at rest keeps no goroutine.
-	workerIdle = 100 * time.Millisecond
+	workerIdle = 50 * time.Millisecond
 	// mailboxThroughput is how many messages a mailbox handles per batch
 	// (protoactor's default).
 	mailboxThroughput = 300
