@@ -225,12 +225,12 @@ func (a *Actor) Receive(c actor.Context) {
 //go:noinline
 func (a *Actor) receiveInbound(c actor.Context, msg any) {
 	m := msg.(Inbound)
-	var r Result
+	var r inboundAnswer
 	if err := a.inbound(&r, &m.Msg); err != nil {
 		r.Failure = failureOf(err)
 	}
 	if c.Sender() != nil {
-		c.Respond(inboundAnswer{Conversation: r.Conversation, Duplicate: r.Duplicate, Failure: r.Failure})
+		c.Respond(r)
 	}
 }
 
