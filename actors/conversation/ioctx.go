@@ -43,8 +43,20 @@ func (c *ioContext) endBy(t time.Time) {
 // Deadline is when the context ends.
 func (c *ioContext) Deadline() (time.Time, bool) { return c.deadline, true }
 
-// Value carries nothing.
-func (c *ioContext) Value(any) any { return nil }
+// Value carries nothing of its own. Once Done has made the inner context,
+// it answers for it, so that a context derived from this one (a store's
+// own timeout) hooks onto the inner one's cancellation directly, as it
+// would onto a context.WithTimeout, instead of starting a goroutine to
+// watch Done.
+func (c *ioContext) Value(key any) any {
+	c.mu.Lock()
+	inner := c.ctx
+	c.mu.Unlock()
+	if inner == nil {
+		return nil
+	}
+	return inner.Value(key)
+}
 
 // Done is closed at the deadline or by finish, whichever is first.
 func (c *ioContext) Done() <-chan struct{} {

@@ -64,3 +64,23 @@ func TestIOContextEndBy(t *testing.T) {
 	<-ctx.Done()
 	require.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
 }
+
+// A context derived from one whose Done was asked for ends with it without
+// a goroutine of its own watching it: the derived context's cause is the
+// parent's, reported at once by context.Cause.
+func TestIOContextDerivedHooksOn(t *testing.T) {
+	t.Parallel()
+	parent := newIOContext(time.Hour)
+	_ = parent.Done()
+	child, cancel := context.WithCancel(parent)
+	defer cancel()
+	parent.finish()
+	// Cancelled synchronously by the parent's cancel: no watcher goroutine
+	// had to run first.
+	select {
+	case <-child.Done():
+	default:
+		t.Fatal("derived context not ended with its parent")
+	}
+	require.ErrorIs(t, context.Cause(child), context.Canceled)
+}
