@@ -21,7 +21,12 @@
 // activates a fresh actor, which gets the held commands first. Each conversation actor
 // is named by its key (conversation.Key.Name) and reads the key back from
 // its name, so one Props serves a whole shard and a restarted actor keeps
-// its key; keys that cannot round-trip through a name are refused.
+// its key; keys that cannot round-trip through a name are refused. The
+// mailboxes of a Host's shards and conversations run on its workers: each
+// batch goes to a worker goroutine waiting for one (it keeps the stack it
+// grew), or else to a fresh goroutine, so a batch never waits for a worker;
+// the workers stop after 50 ms without work, so a Host at rest keeps no
+// goroutine.
 //
 // Calls is the call.Directory: one supervising actor over the call actors
 // (actors/call), with the conversations' restart budget (a panic restarts

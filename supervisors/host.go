@@ -26,6 +26,8 @@ type Host struct {
 	deps   *conversation.Deps
 	log    *zap.Logger
 	sup    *supervision
+	// workers run the mailboxes of the shards and their conversations.
+	workers *workers
 }
 
 var _ conversation.Directory = (*Host)(nil)
@@ -35,9 +37,10 @@ func NewHost(system *actor.ActorSystem, deps *conversation.Deps, shards int, log
 	if shards < 1 {
 		shards = 1
 	}
-	h := &Host{system: system, deps: deps, log: log, sup: &supervision{log: log, parkFor: ParkFor}}
+	h := &Host{system: system, deps: deps, log: log, sup: &supervision{log: log, parkFor: ParkFor}, workers: newWorkers()}
 	for i := 0; i < shards; i++ {
-		props := actor.PropsFromProducer(func() actor.Actor { return newShard(system, deps, h.sup, log) }, actor.WithSupervisor(h.sup))
+		props := actor.PropsFromProducer(func() actor.Actor { return newShard(system, deps, h.sup, h.workers, log) },
+			actor.WithSupervisor(h.sup), actor.WithDispatcher(h.workers))
 		h.shards = append(h.shards, system.Root.Spawn(props))
 	}
 	return h
@@ -127,8 +130,9 @@ type shard struct {
 	parked map[conversation.Key]*parkedKey
 }
 
-func newShard(system *actor.ActorSystem, deps *conversation.Deps, sup *supervision, log *zap.Logger) *shard {
-	return &shard{props: conversation.Props(system, deps), hydrated: conversation.HydratedProps(system, deps), log: log,
+func newShard(system *actor.ActorSystem, deps *conversation.Deps, sup *supervision, w *workers, log *zap.Logger) *shard {
+	return &shard{props: conversation.Props(system, deps).Configure(actor.WithDispatcher(w)),
+		hydrated: conversation.HydratedProps(system, deps).Configure(actor.WithDispatcher(w)), log: log,
 		children: children{},
 		stopping: map[conversation.Key][]pending{},
 		sup:      sup, parked: map[conversation.Key]*parkedKey{}}
@@ -143,6 +147,12 @@ func (s *shard) Receive(c actor.Context) {
 			if c.Sender() != nil {
 				c.Respond(conversation.Failed(fmt.Errorf("deliver to %s: %w", m.key.Name(), conversation.ErrInvalidKey)))
 			}
+			return
+		}
+		if pid, ok := s.children.get(m.key); ok && !s.sup.isParking(pid) {
+			// The common case: a live child (a key with a child is never
+			// stopping, and is parked only once its child is).
+			c.RequestWithCustomSender(pid, m.msg, c.Sender())
 			return
 		}
 		if buf, ok := s.stopping[m.key]; ok {

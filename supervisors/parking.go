@@ -68,6 +68,13 @@ func (s *supervision) HandleFailure(system *actor.ActorSystem, sup actor.Supervi
 	sup.RestartChildren(child)
 }
 
+// isParking reports whether pid is being stopped for exhausting its
+// restart budget.
+func (s *supervision) isParking(pid *actor.PID) bool {
+	_, ok := s.parking.Load(pid.Id)
+	return ok
+}
+
 // parkedKey is a conversation whose actor exhausted its restart budget.
 type parkedKey struct {
 	until time.Time
@@ -78,7 +85,7 @@ type parkedKey struct {
 // when the key is not (or no longer) parked.
 func (s *shard) receiveParked(c actor.Context, m envelope) bool {
 	if pid, ok := s.children.get(m.key); ok {
-		if _, parking := s.sup.parking.Load(pid.GetId()); !parking {
+		if !s.sup.isParking(pid) {
 			return false
 		}
 		// Being stopped for exhausting its budget: parked from now on.

@@ -219,11 +219,13 @@ func (a *Actor) Receive(c actor.Context) {
 //go:noinline
 func (a *Actor) receiveInbound(c actor.Context, msg any) {
 	m := msg.(Inbound)
-	var r Result
+	var r inboundAnswer
 	if err := a.inbound(&r, &m.Msg); err != nil {
 		r.Failure = failureOf(err)
 	}
-	respond(c, &r)
+	if c.Sender() != nil {
+		c.Respond(r)
+	}
 }
 
 // receiveCommand handles every other command (see receiveInbound).
@@ -278,8 +280,8 @@ func (a *Actor) start(c actor.Context) {
 		a.armTimer()
 		return
 	}
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.load(ctx); err != nil {
 		a.armTimer()
 		a.log().Warn("load conversation; will retry on the next message", zap.Error(err))
@@ -326,15 +328,16 @@ func (a *Actor) log() *zap.Logger { return a.env.Log.With(zap.String("actor", a.
 func (a *Actor) now() time.Time { return a.env.clock.Now().UTC().Truncate(time.Millisecond) }
 
 // io returns the I/O context of one message: every store call the message
-// makes shares its timeout.
-func (a *Actor) io() (context.Context, context.CancelFunc) {
+// makes shares its timeout. The caller finishes it when the message is
+// done (defer ctx.finish()).
+func (a *Actor) io() *ioContext {
 	d := a.env.Config.IOTimeout
 	if d <= 0 {
 		d = 5 * time.Second
 	}
 	// Store calls run inside Receive, so stopping the actor never needs to
 	// interrupt one: a per-message timeout is all they need.
-	return context.WithTimeout(context.Background(), d)
+	return newIOContext(d)
 }
 
 // hold makes c the actor's open conversation (nil: none), in the storage
@@ -386,8 +389,8 @@ func (a *Actor) loadIfNeeded() error {
 	if a.loaded {
 		return nil
 	}
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	return a.ensureLoaded(ctx)
 }
 

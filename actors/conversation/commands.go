@@ -23,8 +23,8 @@ func (a *Actor) commandOn(ctx context.Context, id string) error {
 }
 
 func (a *Actor) close(m Close) Result {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Failed(err)
 	}
@@ -43,8 +43,8 @@ func (a *Actor) close(m Close) Result {
 }
 
 func (a *Actor) assign(m Assign) Result {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Failed(err)
 	}
@@ -74,8 +74,8 @@ func (a *Actor) assign(m Assign) Result {
 }
 
 func (a *Actor) markRead(m MarkRead) Result {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.commandOn(ctx, m.ConversationID); err != nil {
 		return Failed(err)
 	}

@@ -48,8 +48,13 @@ func Await(key Key, r Reply) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("ask %s: %w: %w", key.Name(), ErrNoAnswer, err)
 	}
-	res, ok := v.(Result)
-	if !ok {
+	var res Result
+	switch v := v.(type) {
+	case Result:
+		res = v
+	case inboundAnswer:
+		res = Result{Conversation: v.Conversation, Duplicate: v.Duplicate, Failure: v.Failure}
+	default:
 		return Result{}, fmt.Errorf("ask %s: answer is %T, not a conversation.Result", key.Name(), v)
 	}
 	if res.Failure != nil {

@@ -24,7 +24,9 @@
 //   - Wire shape: commands and Results are plain data (no interface values,
 //     errors, functions or pointers to shared state; a failure travels as a
 //     code and a message), so a cluster placement can give them a wire
-//     format without reshaping the actor. Hydrate and Idle pass only between
+//     format without reshaping the actor (an Inbound is answered with the
+//     Result less its Message, which Await makes the Result again; a wire
+//     format carries that shape too). Hydrate and Idle pass only between
 //     an actor and its local parent and never leave the node.
 //   - Ordering: messages for one conversation are applied one at a time in
 //     mailbox order; the Directory delivers the commands for one key in the

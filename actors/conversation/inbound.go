@@ -13,9 +13,9 @@ import (
 
 // inbound applies a customer message and answers in r, or returns why it
 // could not.
-func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
-	ctx, cancel := a.io()
-	defer cancel()
+func (a *Actor) inbound(r *inboundAnswer, in *actors.InboundMessage) error {
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.ensureLoaded(ctx); err != nil {
 		return err
 	}
@@ -52,7 +52,10 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 	if a.env.Media != nil {
 		// The medium's record is written before the message, so a stored
 		// message never lacks it (see mediafetch).
-		mm, err := a.env.Media.Pending(ctx, msg.ID, msg.ConversationID, in)
+		// Pending is handed a copy: in is the message the actor was sent,
+		// and handing it out would move every inbound message to the heap.
+		cp := *in
+		mm, err := a.env.Media.Pending(ctx, msg.ID, msg.ConversationID, &cp)
 		if err != nil {
 			return fmt.Errorf("record the medium of %s: %w", in.WaMessageID, err)
 		}
@@ -63,7 +66,7 @@ func (a *Actor) inbound(r *Result, in *actors.InboundMessage) error {
 	// and no read.
 	err := a.applyInbound(ctx, r, &msg, in, at, now, true)
 	if errors.Is(err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
-		*r = Result{}
+		*r = inboundAnswer{}
 		return a.inboundStored(ctx, r, in, at, now)
 	}
 	if err == nil && msg.Media != nil {
@@ -92,7 +95,7 @@ func newInbound(in *actors.InboundMessage, c *actors.Conversation, at, now time.
 // (out of line: see receiveInbound).
 //
 //go:noinline
-func (a *Actor) inboundStored(ctx context.Context, r *Result, in *actors.InboundMessage, at, now time.Time) error {
+func (a *Actor) inboundStored(ctx context.Context, r *inboundAnswer, in *actors.InboundMessage, at, now time.Time) error {
 	existing, err := a.env.Store.MessageByWaID(ctx, in.WaMessageID)
 	if err != nil {
 		return fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
@@ -120,7 +123,7 @@ type conversationOpener interface {
 // (another activation, a customer created meanwhile, a redelivered wamid)
 // nothing was written and the caller opens step by step, which sorts each
 // of those out.
-func (a *Actor) openWith(ctx context.Context, op conversationOpener, r *Result, in *actors.InboundMessage, at, now time.Time) (bool, error) {
+func (a *Actor) openWith(ctx context.Context, op conversationOpener, r *inboundAnswer, in *actors.InboundMessage, at, now time.Time) (bool, error) {
 	cust, found, err := a.findCustomer(ctx, in, now)
 	if err != nil {
 		return false, err
@@ -221,7 +224,7 @@ func (a *Actor) findCustomer(ctx context.Context, in *actors.InboundMessage, now
 
 // applyInbound applies msg to the conversation, inserting it in the same
 // write when insert is set (else it is stored already), and answers in r.
-func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
+func (a *Actor) applyInbound(ctx context.Context, r *inboundAnswer, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
 	err := a.applyInboundOnce(ctx, r, msg, in, at, now, insert)
 	if !errors.Is(err, ErrStale) {
 		return err
@@ -229,7 +232,7 @@ func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message
 	// The write was rejected: another activation moved the conversation
 	// on. Apply the message once on top of the newer state, so nothing is
 	// lost and nothing newer is overwritten, then retire.
-	*r = Result{}
+	*r = inboundAnswer{}
 	a.retire = true
 	if err := a.load(ctx); err != nil {
 		return err
@@ -249,13 +252,13 @@ func (a *Actor) applyInbound(ctx context.Context, r *Result, msg *actors.Message
 	if insert && errors.Is(err, actors.ErrDuplicate) {
 		// A store without transactions kept the message of the rejected
 		// write.
-		*r = Result{}
+		*r = inboundAnswer{}
 		return a.applyInboundOnce(ctx, r, msg, in, at, now, false)
 	}
 	return err
 }
 
-func (a *Actor) applyInboundOnce(ctx context.Context, r *Result, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
+func (a *Actor) applyInboundOnce(ctx context.Context, r *inboundAnswer, msg *actors.Message, in *actors.InboundMessage, at, now time.Time, insert bool) error {
 	next := a.nextInbound(msg.Seq, at, now)
 	var stored *actors.Message
 	if insert {

@@ -129,6 +129,15 @@ type Result struct {
 	Failure *Failure
 }
 
+// inboundAnswer is how an actor answers an Inbound: its Result without the
+// Message, which an Inbound never sets, so the answer carries half the
+// bytes. Await turns it back into the Result.
+type inboundAnswer struct {
+	Conversation actors.Conversation
+	Duplicate    bool
+	Failure      *Failure
+}
+
 // Hydrate hands an actor spawned from HydratedProps the open conversation of
 // its key, as read from the store by its parent's caller (rehydration after
 // a restart). It must be the actor's first message and is not answered. The

@@ -18,12 +18,10 @@ func (a *Actor) send(m Send) Result {
 		return Failed(fmt.Errorf("send message %s: reached after its caller stopped waiting (%s): %w", m.MessageID,
 			m.Deadline.Format(time.RFC3339Nano), actors.ErrUnavailable))
 	}
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if !m.Deadline.IsZero() {
-		var stop context.CancelFunc
-		ctx, stop = context.WithDeadline(ctx, m.Deadline)
-		defer stop()
+		ctx.endBy(m.Deadline)
 	}
 	if err := a.ensureLoaded(ctx); err != nil {
 		return Failed(err)
@@ -192,8 +190,8 @@ func (a *Actor) mayBeQueued(msg actors.Message, c actors.Conversation, err error
 // one: a message left queued would be published again later and sent
 // after the caller was told to send it again.
 func (a *Actor) failQueued(_ context.Context, msg actors.Message, c actors.Conversation, cause error) Result {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	werr := &actors.WhatsAppError{Code: 0, Title: "queue unavailable", Message: "the message was not queued; send it again"}
 	at := a.now()
 	if _, err := a.env.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, at); err != nil {

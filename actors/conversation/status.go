@@ -26,8 +26,8 @@ type statusView struct {
 // ones the actor holds, or else read from the store (and held, when it is
 // one of the open conversation's).
 func (a *Actor) status(u actors.StatusUpdate) Result {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.ensureLoaded(ctx); err != nil {
 		return Failed(err)
 	}
@@ -134,8 +134,8 @@ func (a *Actor) applyStatus(ctx context.Context, m actors.Message, s *sentMessag
 // does not hold (sent before a restart, or long ago) is read. Pending
 // statuses are looked for only where some may be (see recent.mayPend).
 func (a *Actor) sendOutcome(o SendOutcome) Result {
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.ensureLoaded(ctx); err != nil {
 		return Failed(err)
 	}

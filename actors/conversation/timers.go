@@ -48,8 +48,8 @@ func (a *Actor) tick() Result {
 		return Result{Conversation: next}
 	}
 	next.UpdatedAt = now
-	ctx, cancel := a.io()
-	defer cancel()
+	ctx := a.io()
+	defer ctx.finish()
 	if err := a.save(ctx, &next); err != nil {
 		return Failed(err)
 	}
