@@ -76,6 +76,7 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	users          *readCache[actors.User]
 	customers      *readCache[actors.Customer]
+	phoneIDs       phoneIDs
 	routes         []route
 	handler        http.Handler
 	engine         *Engine
