@@ -71,9 +71,10 @@ func Current(c auth.Claims, u actors.User) error {
 	return nil
 }
 
-// VerifyAccess checks an access token's signature and claims, then whether
-// it, its refresh family or its user's token version was revoked (one
-// lookup). Errors wrap
+// VerifyAccess checks an access token's signature and claims (once per
+// token, see auth.Issuer), then whether it, its refresh family or its
+// user's token version was revoked (one lookup; none while a revocation
+// list that can tell it holds nothing at all holds nothing). Errors wrap
 // actors.ErrTokenExpired, actors.ErrTokenInvalid, actors.ErrTokenRevoked, or
 // actors.ErrUnavailable when the revocation list cannot be read. It does
 // not load the user.
