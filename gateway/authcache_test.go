@@ -30,7 +30,7 @@ func (h *harness) dialSocket(token string) int {
 		require.NotNil(h.t, res, "dial: %v", err)
 		return res.StatusCode
 	}
-	defer c.CloseNow()
+	defer func() { _ = c.CloseNow() }()
 	_, hello, err := c.Read(ctx)
 	require.NoError(h.t, err)
 	require.Contains(h.t, string(hello), `"hello"`)
