@@ -49,7 +49,7 @@
 // (a password change, a role change, the account disabled): every token
 // carries the version it was issued under, the stored user's is compared on
 // every request (app.Current, through the read cache, which each change
-// invalidates), the revocation list holds the previous version's key so
+// invalidates on the node that made it before the change is answered), the revocation list holds the previous version's key so
 // the refusal holds before a cached user is refreshed (fail closed while
 // Redis is down), refresh families of an older version are refused, and the
 // user's sockets close with 1008. Passwords on the embedded list of common
@@ -99,6 +99,15 @@
 // /api/whatsapp/conversations/{id}/calls, a route of calls.go) are shown to
 // whoever may see the conversation, checked by the same visible as the
 // conversation routes (404 otherwise).
+//
+// What an authenticated request reads is answered from memory once warm:
+// the token's claims (auth), the user and customers decoded once in the
+// read cache (over the embedded in-process KV the decoded values are the
+// cache; over Redis each read still asks Redis, so another node's
+// invalidation holds at once, and only new bytes are decoded), a send's
+// customer by phone through a phone index checked against the cached
+// customer, and no revocation lookup at all while the in-process list is
+// empty (over Redis: one EXISTS per request, as before).
 //
 // The gateway reaches storage and shared state only through the small
 // interfaces declared in deps.go; cmd/engine hands in the concrete types.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/stretchr/testify/require"
@@ -20,7 +21,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/agentsession"
 	"github.com/wacc/engine/gateway"
+	"github.com/wacc/engine/gateway/agentsocket"
 	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
@@ -34,7 +37,7 @@ import (
 // harness is a real gateway on a loopback port over a real SQLite store, the
 // in-process shared store and the real audit log.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	cfg   gateway.Options
 	store *sqlitestore.Store
@@ -47,6 +50,8 @@ type harness struct {
 	spool  string
 	srv    *gateway.Server
 	client *http.Client
+	// sockets is the agent socket server (harnessOpts.sockets).
+	sockets *agentsocket.Server
 	// clock, when set by a test, shifts the server's time.
 	skew atomic.Int64
 }
@@ -66,6 +71,9 @@ type harnessOpts struct {
 	refusalWindow time.Duration
 	// mediaMaxBytes is MEDIA_MAX_BYTES (100 MB when 0).
 	mediaMaxBytes int64
+	// sockets, when set, serves the agent socket (GET /ws) through a real
+	// agent-session hub, and nothing else of the conversation engine.
+	sockets bool
 }
 
 // The harness's token secrets; tests sign their own forged tokens with them.
@@ -74,7 +82,7 @@ var (
 	testJWTRefreshSecret = strings.Repeat("b", 32)
 )
 
-func newHarness(t *testing.T, opts harnessOpts) *harness {
+func newHarness(t testing.TB, opts harnessOpts) *harness {
 	t.Helper()
 	cfg := gateway.Options{
 		Host: "127.0.0.1", AllowedOrigins: []string{"http://localhost:4000", "http://127.0.0.1:4000"},
@@ -132,8 +140,16 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	}
 	intake, err := media.NewIntake(media.Options{Dir: h.spool, MaxBytes: maxBytes})
 	require.NoError(t, err)
+	var engine *gateway.Engine
+	if opts.sockets {
+		system := actor.NewActorSystem()
+		t.Cleanup(system.Shutdown)
+		hub := agentsession.NewHub(system, agentsession.Options{Log: log, Commands: h.app})
+		h.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: hub})
+		engine = &gateway.Engine{Sockets: harnessSockets{Server: h.sockets, hub: hub}}
+	}
 	h.srv, err = gateway.New(gateway.Deps{
-		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app,
+		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app, Engine: engine,
 		Media:         &gateway.Media{Store: store, Blobs: h.blobs, Intake: intake},
 		Checks:        []gateway.Check{{Name: "store", Ping: store.Ping}},
 		Now:           now,
@@ -147,6 +163,11 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	go func() { served <- h.srv.Serve(ctx, ln, ready) }()
 	h.url = "http://" + (<-ready).String()
 	t.Cleanup(func() {
+		if h.sockets != nil {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			require.NoError(t, h.sockets.Shutdown(sctx))
+		}
 		cancel()
 		require.NoError(t, <-served)
 		<-auditDone
@@ -210,7 +231,7 @@ type session struct {
 	Refresh string
 }
 
-func sessionOf(t *testing.T, r response) session {
+func sessionOf(t testing.TB, r response) session {
 	t.Helper()
 	d := r.data()
 	require.NotNil(t, d, r.String())
@@ -242,7 +263,7 @@ func (h *harness) userWithRole(role actors.Role) session {
 }
 
 // requireError checks an answer is the contract's error envelope.
-func requireError(t *testing.T, r response, status int, code string) {
+func requireError(t testing.TB, r response, status int, code string) {
 	t.Helper()
 	require.Equal(t, status, r.Status, r.String())
 	require.Equal(t, "error", r.Env["status"], r.String())
@@ -272,3 +293,16 @@ func (h *harness) auditRecords(filter actors.AuditFilter) []actors.AuditRecord {
 	require.NoError(h.t, err)
 	return recs
 }
+
+// harnessSockets is the agent socket server with the hub's DisconnectUser
+// and Online, as cmd/engine wires them.
+type harnessSockets struct {
+	*agentsocket.Server
+	hub *agentsession.Hub
+}
+
+func (s harnessSockets) DisconnectUser(userID string, code int, reason string) {
+	s.hub.DisconnectUser(userID, code, reason)
+}
+
+func (s harnessSockets) Online(userID string) bool { return s.hub.Online(userID) }

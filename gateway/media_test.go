@@ -33,7 +33,7 @@ type upFile struct {
 
 // multipartBody encodes files in field; it returns the body and its
 // Content-Type.
-func multipartBody(t *testing.T, field string, files ...upFile) ([]byte, string) {
+func multipartBody(t testing.TB, field string, files ...upFile) ([]byte, string) {
 	t.Helper()
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)

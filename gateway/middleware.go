@@ -149,6 +149,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			route := routePattern(r)
 			s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
 			s.metrics.latency.WithLabelValues(r.Method, route).Observe(d.Seconds())
+			ce := s.log.Check(zap.InfoLevel, "request")
+			if ce == nil {
+				return
+			}
 			fields := []zap.Field{
 				zap.String("request_id", requestIDFrom(r.Context())),
 				zap.String("method", r.Method),
@@ -160,7 +164,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if id := holder.id.Load(); id != nil {
 				fields = append(fields, zap.String("user_id", *id))
 			}
-			s.log.Info("request", fields...)
+			ce.Write(fields...)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -221,7 +221,7 @@ func (s *Server) recipient(ctx context.Context, to string, create bool) (actors.
 			ve.add("to", "INVALID_PHONE", "must be an E.164 number such as +919876543210, or a customer id")
 			return actors.Customer{}, ve.err(), nil
 		}
-		c, err := s.store.CustomerByPhone(ctx, phone)
+		c, err := s.customerByPhone(ctx, phone)
 		if err == nil {
 			return c, nil, nil
 		}
@@ -237,7 +237,7 @@ func (s *Server) recipient(ctx context.Context, to string, create bool) (actors.
 			Attributes: map[string]string{}, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := s.store.CreateCustomer(ctx, c); err != nil {
 			if errors.Is(err, actors.ErrDuplicate) {
-				c, err = s.store.CustomerByPhone(ctx, phone)
+				c, err = s.customerByPhone(ctx, phone)
 				return c, nil, err
 			}
 			return actors.Customer{}, nil, err

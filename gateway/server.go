@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -74,6 +76,7 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	users          *readCache[actors.User]
 	customers      *readCache[actors.Customer]
+	phoneIDs       phoneIDs
 	routes         []route
 	handler        http.Handler
 	engine         *Engine
@@ -134,15 +137,19 @@ func New(d Deps) (*Server, error) {
 		s.committer = &committer{inbox: d.Engine.Inbox, wake: d.Engine.WakeInbox, accepted: d.Engine.Accepted, queue: make(chan commitReq, 8192), maxRun: 256,
 			metrics: s.webhookMetrics, log: s.log}
 	}
-	s.users = &readCache[actors.User]{
+	s.users = newReadCache(&readCache[actors.User]{
 		name: "users", prefix: "user:", kv: d.KV, ttl: opts.CacheTTL, m: s.metrics, log: s.log,
 		load:  d.Store.UserByID,
 		scrub: func(u actors.User) actors.User { u.PasswordHash = ""; return u },
-	}
-	s.customers = &readCache[actors.Customer]{
+	})
+	s.customers = newReadCache(&readCache[actors.Customer]{
 		name: "customers", prefix: "customer:", kv: d.KV, ttl: opts.CacheTTL, m: s.metrics, log: s.log,
 		load: d.Store.Customer,
-	}
+		clone: func(c actors.Customer) actors.Customer {
+			c.Tags, c.Attributes = slices.Clone(c.Tags), maps.Clone(c.Attributes)
+			return c
+		},
+	})
 	s.routes = s.routeTable()
 	s.handler = s.buildRouter()
 	return s, nil

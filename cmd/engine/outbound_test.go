@@ -587,3 +587,33 @@ func TestEveryMessageTypeReachesWhatsApp(t *testing.T) {
 	}
 	assert.True(t, sawContext, "reply context sent as context.message_id")
 }
+
+// TestSendByPhoneFollowsCustomerChanges: a send names its customer by
+// phone, answered from the gateway's memory once seen (a phone index
+// checked against the read cache). When the customer's phone moves to
+// another number and a new customer takes the old one, a send to the old
+// number is the new customer's: here the one whose WhatsApp id has the
+// open conversation (the moved customer's new number has none, which
+// would be refused).
+func TestSendByPhoneFollowsCustomerChanges(t *testing.T) {
+	t.Parallel()
+	l := startLive(t, testConfig(t))
+	admin := l.admin()
+	oldWa, newWa := "919811170000", "919811170001"
+	conv := l.customerWrites(oldWa)
+	st, body := l.send(admin, "+"+oldWa, "to the first customer")
+	require.Equal(t, 202, st, body)
+	assert.Equal(t, conv.ID, body["data"].(map[string]any)["message"].(map[string]any)["conversationId"])
+
+	st, body = l.api("PUT", "/api/customers/"+conv.CustomerID, admin, map[string]any{"name": "Moved", "phone": "+" + newWa})
+	require.Equal(t, 200, st, body)
+	st, body = l.api("POST", "/api/customers", admin, map[string]any{"name": "Second", "phone": "+" + oldWa})
+	require.Equal(t, 201, st, body)
+
+	st, body = l.send(admin, "+"+oldWa, "to the second customer")
+	require.Equal(t, 202, st, body)
+	assert.Equal(t, conv.ID, body["data"].(map[string]any)["message"].(map[string]any)["conversationId"])
+	st, body = l.send(admin, "+"+newWa, "to the moved customer")
+	require.Equal(t, 422, st, body)
+	assert.Equal(t, "OUTSIDE_SERVICE_WINDOW", body["code"])
+}

@@ -54,6 +54,7 @@ type Issuer struct {
 	accessTTL  time.Duration
 	now        func() time.Time
 	parser     *jwt.Parser
+	verified   verifiedTokens
 }
 
 // NewIssuer returns an Issuer. accessKey signs access tokens (HS256);
@@ -105,12 +106,28 @@ func (is *Issuer) IssueAccess(userID, role, fid string, tv int64) (string, Claim
 }
 
 // VerifyAccess checks an access token and returns its claims. It returns
-// ErrTokenExpired or ErrTokenInvalid (wrapped).
+// ErrTokenExpired or ErrTokenInvalid (wrapped). A token is parsed and its
+// signature checked once: the claims of a token that passed are
+// remembered (bounded), and the same token presented again is checked
+// only against the clock (exp, nbf, iat).
 func (is *Issuer) VerifyAccess(token string) (Claims, error) {
-	var c Claims
 	if len(token) > 4096 {
 		return Claims{}, fmt.Errorf("%w: too long", ErrTokenInvalid)
 	}
+	now := is.now()
+	if c, ok, err := is.verified.lookup(token, now); ok {
+		return c, err
+	}
+	c, err := is.verify(token)
+	if err == nil {
+		is.verified.remember(token, c, now)
+	}
+	return c, err
+}
+
+// verify parses token and checks its signature and claims.
+func (is *Issuer) verify(token string) (Claims, error) {
+	var c Claims
 	_, err := is.parser.ParseWithClaims(token, &c, is.key)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {

@@ -13,6 +13,11 @@ type cacheEntry struct {
 	expires time.Time
 }
 
+// LocalEntries is how many values the cache holds at most; having it says
+// the cache lives in this process only, so a caller may keep its values
+// decoded instead (no other process can invalidate them).
+func (k *KV) LocalEntries() int { return k.maxEntries }
+
 // CacheGet returns a copy of the value under key. A missing or expired value
 // and a tombstone are misses.
 func (k *KV) CacheGet(ctx context.Context, key string) ([]byte, bool, error) {

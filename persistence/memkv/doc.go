@@ -12,7 +12,9 @@
 //     another.
 //   - Revocations: an id is revoked until the latest until it was given; an
 //     until in the past is a no-op. AnyRevoked reads all its ids under one
-//     lock and is true when any of them is revoked.
+//     lock and is true when any of them is revoked; while nothing is
+//     recorded it answers false without the lock, and NoneRevoked says so
+//     with one atomic load (callers then skip building the ids).
 //   - Limiter: GCRA with the semantics of redis_rate.PerMinute(n): a fresh key
 //     allows a burst of exactly n, then one request every minute/n. A
 //     refusal's retryAfter is in (0, minute/n]. Keys share nothing; a key's
@@ -23,6 +25,8 @@
 //     CacheMaxEntries and never evicted early, because evicting one would
 //     reopen the stale-read window it guards. Their number is bounded by the
 //     invalidations of one hold-off period. Values are copied in and out.
+//     LocalEntries tells a caller the cache lives in this process only, so
+//     it may keep values decoded instead (the gateway's read cache does).
 //   - Memory: expired revocations, idle limiter buckets, expired values and
 //     tombstones are dropped by a janitor goroutine started by New (and
 //     checked lazily on every read). Close stops the janitor and waits for it;

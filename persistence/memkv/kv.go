@@ -3,6 +3,7 @@ package memkv
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,8 @@ type KV struct {
 
 	revMu   sync.RWMutex
 	revoked map[string]time.Time // jti -> until
+	// live is len(revoked), read without the lock.
+	live atomic.Int64
 
 	limMu   sync.Mutex
 	buckets map[string]time.Time // key -> theoretical arrival time (GCRA)
@@ -107,6 +110,7 @@ func (k *KV) sweep() {
 	for jti, until := range k.revoked {
 		if !now.Before(until) {
 			delete(k.revoked, jti)
+			k.live.Add(-1)
 		}
 	}
 	k.revMu.Unlock()

@@ -16,17 +16,28 @@ func (k *KV) Revoke(ctx context.Context, jti string, until time.Time) error {
 	}
 	k.revMu.Lock()
 	defer k.revMu.Unlock()
-	if cur, ok := k.revoked[jti]; !ok || until.After(cur) {
+	cur, ok := k.revoked[jti]
+	if !ok {
+		k.live.Add(1)
+	}
+	if !ok || until.After(cur) {
 		k.revoked[jti] = until
 	}
 	return nil
 }
+
+// NoneRevoked is true when no id is revoked: a check that costs one atomic
+// load, for callers to skip building the ids they would ask about.
+func (k *KV) NoneRevoked() bool { return k.live.Load() == 0 }
 
 // AnyRevoked reports whether any of ids is revoked now (false for none).
 // All ids are read under one lock, as one snapshot.
 func (k *KV) AnyRevoked(ctx context.Context, ids ...string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
+	}
+	if k.live.Load() == 0 {
+		return false, nil
 	}
 	now := k.now()
 	k.revMu.RLock()
