@@ -24,8 +24,6 @@ type memStore struct {
 	pending   map[string][]actors.StatusUpdate
 	notes     []actors.Notification
 	customers map[string]actors.Customer
-	// statusWrites counts status writes (see writes).
-	statusWrites int
 
 	// saveErr, when set, fails every conversation write.
 	saveErr error
@@ -147,7 +145,6 @@ func (s *memStore) MessageByWaID(_ context.Context, wamid string) (actors.Messag
 func (s *memStore) UpdateMessageStatus(_ context.Context, id, status, wamid string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.statusWrites++
 	return s.updateStatusLocked(id, status, wamid, werr, at)
 }
 
@@ -156,7 +153,6 @@ func (s *memStore) UpdateMessageStatus(_ context.Context, id, status, wamid stri
 func (s *memStore) UpdateMessageStatuses(_ context.Context, changes []actors.StatusChange) ([]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.statusWrites++
 	for _, c := range changes {
 		if _, ok := s.msgs[c.MessageID]; !ok {
 			return nil, fmt.Errorf("update message %s: %w", c.MessageID, actors.ErrNotFound)
@@ -167,14 +163,6 @@ func (s *memStore) UpdateMessageStatuses(_ context.Context, changes []actors.Sta
 		changed[i], _ = s.updateStatusLocked(c.MessageID, c.Status, "", c.Error, c.At)
 	}
 	return changed, nil
-}
-
-// writes is how many status writes (UpdateMessageStatus or
-// UpdateMessageStatuses calls) the store took.
-func (s *memStore) writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.statusWrites
 }
 
 func (s *memStore) updateStatusLocked(id, status, wamid string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
