@@ -139,6 +139,19 @@ type Message struct {
 	UpdatedAt time.Time
 }
 
+// StatusChange is one delivery status to apply to a stored message (see
+// MessageStore.UpdateMessageStatuses).
+type StatusChange struct {
+	// MessageID is the message's id.
+	MessageID string
+	// Status is the status it moves to, only forward (StatusRank).
+	Status string
+	// Error is the status's error; nil clears it.
+	Error *WhatsAppError
+	// At is when the status happened: the message's UpdatedAt.
+	At time.Time
+}
+
 // MessageStore keeps messages and statuses that arrived before their
 // message.
 type MessageStore interface {
@@ -159,6 +172,14 @@ type MessageStore interface {
 	// if StatusRank(status) is greater than the stored status's rank.
 	// It reports whether it changed anything. ErrNotFound when absent.
 	UpdateMessageStatus(ctx context.Context, id, status, waMessageID string, werr *WhatsAppError, at time.Time) (bool, error)
+	// UpdateMessageStatuses applies changes in order, each as
+	// UpdateMessageStatus would (forward only, without a wamid), in one
+	// write: one transaction on a store that has them (SQLite), where all
+	// apply or none does. It reports, for each change, whether it changed
+	// its message. ErrNotFound, naming the id, when a message is absent; a
+	// store without transactions (Mongo) may then have applied the changes
+	// before it, which is harmless, statuses moving only forward.
+	UpdateMessageStatuses(ctx context.Context, changes []StatusChange) ([]bool, error)
 	// ListMessages returns up to limit messages of a conversation, newest
 	// first, older than the cursor (empty: from the newest), and the cursor
 	// of the next page ("" when there is none).

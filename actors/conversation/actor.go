@@ -21,6 +21,7 @@ type Store interface {
 	Message(ctx context.Context, id string) (actors.Message, error)
 	MessageByWaID(ctx context.Context, waMessageID string) (actors.Message, error)
 	UpdateMessageStatus(ctx context.Context, id, status, waMessageID string, werr *actors.WhatsAppError, at time.Time) (bool, error)
+	UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error)
 	AddPendingStatus(ctx context.Context, s actors.StatusUpdate) error
 	TakePendingStatuses(ctx context.Context, waMessageID string) ([]actors.StatusUpdate, error)
 	AddNotifications(ctx context.Context, ns []actors.Notification) error
@@ -239,6 +240,8 @@ func (a *Actor) receiveCommand(c actor.Context, msg any) {
 		return
 	case StatusChanged:
 		r = a.status(m.Update)
+	case StatusesChanged:
+		r = a.statuses(m.Updates)
 	case Tick:
 		r = a.tick()
 	case Close:

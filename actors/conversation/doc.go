@@ -10,8 +10,8 @@
 // (Send.AgentID), the agent is its assignee, otherwise the assigner picks one.
 //
 // Callers reach conversations only through a Directory, by Key, with the
-// commands of this package (Inbound, StatusChanged, Tick, Close, Assign,
-// MarkRead, Send, SendOutcome: the sealed Command set), and read the answer
+// commands of this package (Inbound, StatusChanged, StatusesChanged, Tick,
+// Close, Assign, MarkRead, Send, SendOutcome: the sealed Command set), and read the answer
 // with Ask (or Await): a Result, and an error that is nil, the actor's
 // *Failure (matching ErrClosed, ErrOutsideWindow, ErrQueueUnavailable,
 // ErrStale, ErrParked (answered by the supervisor for a parked
@@ -48,7 +48,12 @@
 //     but for a failed status, which a re-drive of the dead letters undoes
 //     behind the actor's back: that one is checked against the store); a
 //     message not held is read, as after a restart, and held from then
-//     on. Pending statuses are looked for on an outcome only where some may
+//     on. Statuses that arrive together (a StatusesChanged: the inbox hands
+//     over a conversation's statuses of one round at once; a send outcome's
+//     pending statuses) apply with one store write for all of them
+//     (UpdateMessageStatuses: on SQLite one job of the group commit, all or
+//     none), then publish one message.status event each, in order, exactly
+//     as applied one at a time. Pending statuses are looked for on an outcome only where some may
 //     be: always for a message this activation did not store, otherwise
 //     only when it kept one for that wamid itself (a message's statuses
 //     come to its key's one activation, and none precedes its send).

@@ -56,6 +56,11 @@ func (s *countingStore) UpdateMessageStatus(ctx context.Context, id, status, wam
 	return s.Store.UpdateMessageStatus(ctx, id, status, wamid, werr, at)
 }
 
+func (s *countingStore) UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error) {
+	s.statusWrites.Add(1)
+	return s.Store.UpdateMessageStatuses(ctx, changes)
+}
+
 func (s *countingStore) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
 	s.appends.Add(1)
 	return s.Store.AppendMessageAndSave(ctx, m, c)

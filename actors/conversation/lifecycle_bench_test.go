@@ -38,7 +38,14 @@ func cpuTime() time.Duration {
 // conversations each run their messages one after another, all at once,
 // so the store's group committer batches as under load. cpu-µs/op is the
 // process's CPU time (the store's included) per message.
-func BenchmarkSendLifecycleSQLite(b *testing.B) {
+func BenchmarkSendLifecycleSQLite(b *testing.B) { sendLifecycle(b, false) }
+
+// BenchmarkSendLifecycleSQLiteBatchedStatuses is BenchmarkSendLifecycleSQLite
+// with Meta's three statuses handed over together (StatusesChanged), as the
+// inbox does when they are in one round: one store write for the three.
+func BenchmarkSendLifecycleSQLiteBatchedStatuses(b *testing.B) { sendLifecycle(b, true) }
+
+func sendLifecycle(b *testing.B, batched bool) {
 	ctx := context.Background()
 	store, err := sqlitestore.Open(ctx, filepath.Join(b.TempDir(), "engine.db"), zap.NewNop())
 	if err != nil {
@@ -83,9 +90,17 @@ func BenchmarkSendLifecycleSQLite(b *testing.B) {
 					b.Error(err)
 				}
 				ask(k, conversation.SendOutcome{MessageID: id, WaMessageID: wamid, Status: actors.StatusSent})
+				ups := make([]actors.StatusUpdate, 0, 3)
 				for _, st := range []string{actors.StatusSent, actors.StatusDelivered, actors.StatusRead} {
-					ask(k, conversation.StatusChanged{Update: actors.StatusUpdate{PhoneNumberID: k.PhoneNumberID, RecipientID: k.WaID,
-						WaMessageID: wamid, Status: st, Timestamp: time.Now()}})
+					ups = append(ups, actors.StatusUpdate{PhoneNumberID: k.PhoneNumberID, RecipientID: k.WaID,
+						WaMessageID: wamid, Status: st, Timestamp: time.Now()})
+				}
+				if batched {
+					ask(k, conversation.StatusesChanged{Updates: ups})
+					continue
+				}
+				for _, u := range ups {
+					ask(k, conversation.StatusChanged{Update: u})
 				}
 			}
 		}()

@@ -8,8 +8,8 @@ import (
 )
 
 // Command is a message a conversation actor answers with a Result. The set
-// is closed (the marker method is unexported): Inbound, StatusChanged, Tick,
-// Close, Assign, MarkRead, Send and SendOutcome. Every command is plain
+// is closed (the marker method is unexported): Inbound, StatusChanged,
+// StatusesChanged, Tick, Close, Assign, MarkRead, Send and SendOutcome. Every command is plain
 // data: named fields of strings, numbers, times, bytes (json.RawMessage) and
 // the value types of package actors, with no interface values, errors,
 // functions or pointers to shared state, so it can be given a wire format
@@ -26,6 +26,15 @@ type Inbound struct {
 // StatusChanged applies a delivery status of an outbound message.
 type StatusChanged struct {
 	Update actors.StatusUpdate
+}
+
+// StatusesChanged applies delivery statuses of outbound messages, in order,
+// as many StatusChanged would, with one store write for all of them (the
+// inbox hands over the statuses it has for one conversation together). It
+// is answered once all are applied; on a failure, some may be, and
+// applying them again is harmless (statuses only move forward).
+type StatusesChanged struct {
+	Updates []actors.StatusUpdate
 }
 
 // Tick asks the actor to fire whatever timers are due.
@@ -103,14 +112,15 @@ type SendOutcome struct {
 	WindowClosed bool
 }
 
-func (Inbound) command()       {}
-func (StatusChanged) command() {}
-func (Tick) command()          {}
-func (Close) command()         {}
-func (Assign) command()        {}
-func (MarkRead) command()      {}
-func (Send) command()          {}
-func (SendOutcome) command()   {}
+func (Inbound) command()         {}
+func (StatusChanged) command()   {}
+func (StatusesChanged) command() {}
+func (Tick) command()            {}
+func (Close) command()           {}
+func (Assign) command()          {}
+func (MarkRead) command()        {}
+func (Send) command()            {}
+func (SendOutcome) command()     {}
 
 // Result answers every command. Like the commands it is plain data: a
 // failure travels as a Failure (a code and a message), not as an error

@@ -163,6 +163,13 @@ func (s ctxStore) UpdateMessageStatus(ctx context.Context, id, status, wamid str
 	return s.Store.UpdateMessageStatus(ctx, id, status, wamid, werr, at)
 }
 
+func (s ctxStore) UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateMessageStatuses(ctx, changes)
+}
+
 // A publish that waited out the actor's deadline still leaves its message
 // failed, not queued (a queued one would be published again later and
 // sent after the caller was told 503).

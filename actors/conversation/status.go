@@ -1,8 +1,6 @@
 package conversation
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -21,33 +19,9 @@ type statusView struct {
 	At             time.Time             `json:"at"`
 }
 
-// status applies a delivery status, forward only; a status for an unknown
-// wamid is kept until the message appears. The message is found among the
-// ones the actor holds, or else read from the store (and held, when it is
-// one of the open conversation's).
+// status applies one delivery status (see statuses).
 func (a *Actor) status(u actors.StatusUpdate) Result {
-	ctx := a.io()
-	defer ctx.finish()
-	if err := a.ensureLoaded(ctx); err != nil {
-		return Failed(err)
-	}
-	if s := a.heldMessages().byWaID(u.WaMessageID); s != nil {
-		return a.applyStatus(ctx, s.message(a.conv.ID), s, u)
-	}
-	m, err := a.env.Store.MessageByWaID(ctx, u.WaMessageID)
-	if errors.Is(err, actors.ErrNotFound) {
-		if err := a.env.Store.AddPendingStatus(ctx, u); err != nil {
-			return Failed(fmt.Errorf("keep pending status %s/%s: %w", u.WaMessageID, u.Status, err))
-		}
-		if r := a.heldMessages(); r != nil {
-			r.keptPending(u.WaMessageID)
-		}
-		return Result{Conversation: a.current()}
-	}
-	if err != nil {
-		return Failed(fmt.Errorf("look up wamid %s: %w", u.WaMessageID, err))
-	}
-	return a.applyStatus(ctx, m, a.holdRead(&m), u)
+	return a.statuses([]actors.StatusUpdate{u})
 }
 
 // holdRead holds m, as read from the store, when it is an outbound message
@@ -70,62 +44,6 @@ func (a *Actor) holdRead(m *actors.Message) *sentMessage {
 		s.pricing = m.Pricing
 	}
 	return s
-}
-
-// applyStatus applies u to message m, which the actor holds at s (nil when
-// it does not): one conditional write, none when s shows the store holds
-// this status or a later one already (see recent).
-func (a *Actor) applyStatus(ctx context.Context, m actors.Message, s *sentMessage, u actors.StatusUpdate) Result {
-	var werr *actors.WhatsAppError
-	if len(u.Errors) > 0 {
-		e := u.Errors[0]
-		if u.Status == actors.StatusFailed && m.Direction == actors.DirectionOutbound {
-			// The same table as for an error answered to the send: the
-			// failure's kind and the reason an agent can act on.
-			e = e.Explained()
-		}
-		werr = &e
-	}
-	at := u.Timestamp
-	if at.IsZero() {
-		at = a.now()
-	}
-	if u.Pricing != nil && a.env.Pricing != nil && m.Direction == actors.DirectionOutbound && (m.Pricing == nil || *m.Pricing != *u.Pricing) {
-		if err := a.env.Pricing.SetMessagePricing(ctx, m.ID, u.PhoneNumberID, *u.Pricing); err != nil {
-			return Failed(fmt.Errorf("record pricing of message %s: %w", m.ID, err))
-		}
-		if s != nil {
-			p := *u.Pricing
-			s.pricing = &p
-		}
-	}
-	if s != nil && s.spares(u.Status) {
-		return Result{Conversation: a.current(), Duplicate: true}
-	}
-	changed, err := a.env.Store.UpdateMessageStatus(ctx, m.ID, u.Status, "", werr, at)
-	if err != nil {
-		return Failed(fmt.Errorf("update status of message %s: %w", m.ID, err))
-	}
-	if !changed {
-		return Result{Conversation: a.current(), Duplicate: true}
-	}
-	if s != nil {
-		s.set(u.Status, werr, at)
-	}
-	c := a.current()
-	if c.ID != m.ConversationID {
-		c = actors.Conversation{ID: m.ConversationID}
-	}
-	if a.env.Publisher != nil {
-		a.publish(actors.EventMessageStatus, &c, "", statusView{MessageID: m.ID, ConversationID: m.ConversationID, WaMessageID: u.WaMessageID,
-			Status: u.Status, Error: werr, At: at.UTC()})
-	}
-	if u.Status == actors.StatusFailed {
-		if err := a.failedMessage(ctx, m, werr, true, &c); err != nil {
-			return Failed(err)
-		}
-	}
-	return Result{Conversation: a.current()}
 }
 
 // sendOutcome publishes a send's outcome and applies what follows from it.
@@ -174,12 +92,13 @@ func (a *Actor) sendOutcome(o SendOutcome) Result {
 		} else {
 			a.heldMessages().tookPending(o.WaMessageID)
 		}
-		for _, u := range pending {
+		if len(pending) > 0 {
 			m.WaMessageID = o.WaMessageID
-			if s != nil {
-				m.Pricing = s.pricing
+			ts := make([]statusTarget, len(pending))
+			for i := range pending {
+				ts[i] = statusTarget{u: &pending[i], m: m, held: s != nil}
 			}
-			a.applyStatus(ctx, m, s, u)
+			a.applyStatuses(ctx, ts)
 		}
 	}
 	if o.Status == actors.StatusFailed {

@@ -145,6 +145,27 @@ func (s *memStore) MessageByWaID(_ context.Context, wamid string) (actors.Messag
 func (s *memStore) UpdateMessageStatus(_ context.Context, id, status, wamid string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.updateStatusLocked(id, status, wamid, werr, at)
+}
+
+// UpdateMessageStatuses applies changes in order, all or none: none when a
+// message is absent.
+func (s *memStore) UpdateMessageStatuses(_ context.Context, changes []actors.StatusChange) ([]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range changes {
+		if _, ok := s.msgs[c.MessageID]; !ok {
+			return nil, fmt.Errorf("update message %s: %w", c.MessageID, actors.ErrNotFound)
+		}
+	}
+	changed := make([]bool, len(changes))
+	for i, c := range changes {
+		changed[i], _ = s.updateStatusLocked(c.MessageID, c.Status, "", c.Error, c.At)
+	}
+	return changed, nil
+}
+
+func (s *memStore) updateStatusLocked(id, status, wamid string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
 	m, ok := s.msgs[id]
 	if !ok {
 		return false, fmt.Errorf("update message %s: %w", id, actors.ErrNotFound)

@@ -11,7 +11,11 @@
 // in memory (Accept) and dispatched without being read back; the store is
 // read at start and to retry (see memory.go). Entries are dispatched oldest first and, within a batch, in body order; each
 // conversation applies what it receives in that order, so per-conversation
-// order follows arrival order. Applying twice is harmless: conversations drop
+// order follows arrival order. The statuses a batch holds for one
+// conversation are handed over together (conversation.StatusesChanged,
+// applied with one store write), up to the next message for that
+// conversation; if that command fails, every entry that contributed to it
+// is retried. Applying twice is harmless: conversations drop
 // duplicate wamids and statuses only move forward. An entry refused only by
 // parked conversations (conversation.ErrParked) waits for the park to end:
 // it is tried again without counting an attempt.
@@ -211,11 +215,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
+// job is one command handed to a conversation, and the entries whose items
+// it carries: one entry's message, or the statuses for one conversation of
+// one or more entries (see dispatch).
 type job struct {
-	entry   int
+	entries []int
 	key     conversation.Key
 	reply   conversation.Reply
 	waMsgID string
+	// msg is the message of an Inbound, ups the statuses of a
+	// StatusesChanged (until the job is handed out).
+	msg *actors.InboundMessage
+	ups []actors.StatusUpdate
 }
 
 // round is one batch of entries handed to the conversations.
@@ -231,12 +242,21 @@ type round struct {
 // (such as those of the round in flight) and none set aside (out of
 // attempts), and hands their messages and statuses to the conversations.
 // It returns nil when there is nothing to do.
+//
+// The statuses the round has for one conversation go to it in one
+// StatusesChanged, applied with one store write: those of one body and of
+// the bodies after it, up to the next message for that conversation (so
+// each conversation still receives its items in body order). A failed
+// StatusesChanged retries every entry that contributed to it.
 func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 	entries, err := d.take(ctx)
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
 	r := &round{entries: entries, bad: make([]bool, len(entries))}
+	// collecting is the job gathering each conversation's statuses, until
+	// a message for it comes.
+	var collecting map[conversation.Key]int
 	for i, e := range entries {
 		b, err := d.parse(e.Body)
 		if err != nil {
@@ -247,13 +267,15 @@ func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 		if len(b.Templates) > 0 && !d.applyTemplates(ctx, e, b.Templates) {
 			r.bad[i] = true
 		}
-		for _, m := range b.Messages {
+		for k := range b.Messages {
+			m := &b.Messages[k]
 			if m.PhoneNumberID == "" || m.WaID == "" {
 				d.log.Warn("message without business number or wa_id; not routable", zap.String("wa_message_id", m.WaMessageID))
 				continue
 			}
 			key := conversation.Key{PhoneNumberID: m.PhoneNumberID, WaID: m.WaID}
-			r.jobs = append(r.jobs, job{entry: i, key: key, reply: d.directory.Request(key, conversation.Inbound{Msg: m}, d.timeout), waMsgID: m.WaMessageID})
+			delete(collecting, key)
+			r.jobs = append(r.jobs, job{entries: []int{i}, key: key, msg: m, waMsgID: m.WaMessageID})
 		}
 		for _, s := range b.Statuses {
 			if s.PhoneNumberID == "" || s.RecipientID == "" {
@@ -261,11 +283,37 @@ func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 				continue
 			}
 			key := conversation.Key{PhoneNumberID: s.PhoneNumberID, WaID: s.RecipientID}
-			r.jobs = append(r.jobs, job{entry: i, key: key, reply: d.directory.Request(key, conversation.StatusChanged{Update: s}, d.timeout), waMsgID: s.WaMessageID})
+			if j, ok := collecting[key]; ok {
+				jb := &r.jobs[j]
+				jb.ups = append(jb.ups, s)
+				if jb.entries[len(jb.entries)-1] != i {
+					jb.entries = append(jb.entries, i)
+				}
+				continue
+			}
+			if collecting == nil {
+				collecting = map[conversation.Key]int{}
+			}
+			collecting[key] = len(r.jobs)
+			r.jobs = append(r.jobs, job{entries: []int{i}, key: key, ups: []actors.StatusUpdate{s}, waMsgID: s.WaMessageID})
 		}
 		if len(b.Errors) > 0 && !d.keepErrors(ctx, e, b.Errors) {
 			r.bad[i] = true
 		}
+	}
+	for k := range r.jobs {
+		j := &r.jobs[k]
+		var cmd conversation.Command
+		switch {
+		case j.msg != nil:
+			cmd = conversation.Inbound{Msg: *j.msg}
+		case len(j.ups) == 1:
+			cmd = conversation.StatusChanged{Update: j.ups[0]}
+		default:
+			cmd = conversation.StatusesChanged{Updates: j.ups}
+		}
+		j.reply = d.directory.Request(j.key, cmd, d.timeout)
+		j.msg, j.ups = nil, nil
 	}
 	return r, nil
 }
@@ -303,13 +351,19 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	deferred := map[int]bool{}
 	for _, j := range r.jobs {
 		if _, err := conversation.Await(j.key, j.reply); err != nil {
-			if errors.Is(err, conversation.ErrParked) && !bad[j.entry] {
-				deferred[j.entry] = true
+			parked := errors.Is(err, conversation.ErrParked)
+			for _, i := range j.entries {
+				if parked && !bad[i] {
+					deferred[i] = true
+					continue
+				}
+				bad[i] = true
+				delete(deferred, i)
+			}
+			if parked {
 				d.log.Debug("webhook item waits for its parked conversation", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
 				continue
 			}
-			bad[j.entry] = true
-			delete(deferred, j.entry)
 			d.log.Warn("apply webhook item", zap.String("wa_message_id", j.waMsgID), zap.Error(err))
 		}
 	}

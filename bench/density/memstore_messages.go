@@ -146,6 +146,20 @@ func (s *memStore) UpdateMessageStatus(ctx context.Context, id, status, waMessag
 	return true, nil
 }
 
+// UpdateMessageStatuses applies changes in order, each as
+// UpdateMessageStatus does without a wamid; the first that fails stops the
+// rest.
+func (s *memStore) UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error) {
+	changed := make([]bool, len(changes))
+	for i, c := range changes {
+		var err error
+		if changed[i], err = s.UpdateMessageStatus(ctx, c.MessageID, c.Status, "", c.Error, c.At); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
 // errBadCursor: a ListMessages cursor this store did not hand out.
 var errBadCursor = fmt.Errorf("message cursor: %w", actors.ErrBadCursor)
 

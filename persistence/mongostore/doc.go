@@ -42,7 +42,9 @@
 //     on {_id, statusRank} under "message/<id>/<stored rank>"; a writer
 //     that finds the claim held waits and re-reads (its status may still be
 //     further forward), so a status never moves backwards and each
-//     transition is reported changed once. RecordInboxAttempt (a $set from
+//     transition is reported changed once. UpdateMessageStatuses is that,
+//     once per status in order (no bulk write: it would bypass the claims),
+//     stopping at the first error. RecordInboxAttempt (a $set from
 //     the count read, under "inbox/<id>/<count>") and MarkNotificationsRead
 //     (one updateMany under "notifications/<userId>") wait for each other
 //     the same way, so no increment is lost and each notification is

@@ -244,6 +244,23 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	return changed, nil
 }
 
+// UpdateMessageStatuses applies changes in order, each as
+// UpdateMessageStatus does without a wamid, and reports for each whether it
+// changed its message. Each is its own update under its message's write
+// claim (a bulk write would bypass the claims that keep concurrent writers
+// of one message in order on FerretDB), so the first that fails (such as
+// actors.ErrNotFound) stops the rest, the ones before it applied.
+func (s *Store) UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error) {
+	changed := make([]bool, len(changes))
+	for i, c := range changes {
+		var err error
+		if changed[i], err = s.UpdateMessageStatus(ctx, c.MessageID, c.Status, "", c.Error, c.At); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
 // applyStatus writes a status update under the claim for st's rank. A
 // message that changed since st was read is errClaimed, so the caller reads
 // it again.

@@ -32,6 +32,9 @@
 //     concurrent saves from the same loaded version exactly one wins.
 //     UpdateMessageStatus compares ranks inside its UPDATE, so a late
 //     "delivered" can never overwrite "read", whoever runs first.
+//     UpdateMessageStatuses runs the same UPDATE once per status, in order,
+//     in one committer job: one conversation's statuses in one savepoint,
+//     all applied or none.
 //   - A send's claim (ClaimSend, migration 0014) is three columns of its
 //     message, taken by one UPDATE ... RETURNING on the primary key that
 //     asks for a queued message with no claim or a lapsed one: of

@@ -220,6 +220,37 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	return changed, nil
 }
 
+// UpdateMessageStatuses applies changes in order, each as
+// UpdateMessageStatus does without a wamid, in one committer job: one
+// savepoint of the group commit, all or none. It reports for each change
+// whether it changed its message; ErrNotFound, naming the id, when a
+// message is absent (then none applies).
+func (s *Store) UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error) {
+	errs := make([]sql.NullString, len(changes))
+	for i, c := range changes {
+		e, err := encodeError(c.Error)
+		if err != nil {
+			return nil, fmt.Errorf("update status of message %s: %w", c.MessageID, err)
+		}
+		errs[i] = e
+	}
+	changed := make([]bool, len(changes))
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		st := tx.StmtContext(ctx, s.st.updateMessageStatus)
+		for i, c := range changes {
+			res, err := st.ExecContext(ctx, c.Status, errs[i], "", "", millis(c.At), c.MessageID, actors.StatusRank(c.Status))
+			if changed[i], err = updated(ctx, tx, res, err, qMessageExists, c.MessageID); err != nil {
+				return fmt.Errorf("update status of message %s: %w", c.MessageID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update %d message statuses: %w", len(changes), err)
+	}
+	return changed, nil
+}
+
 // ListMessages returns up to limit messages of a conversation, newest
 // first, older than before (empty: from the newest), and the cursor of the
 // next page, "" when no older message exists. A cursor the store did not

@@ -23,6 +23,7 @@ func RunConversations(t *testing.T, open func(t *testing.T) actors.Conversations
 	t.Run("open_conversations_since", func(t *testing.T) { runOpenConversationsSince(t, open) })
 	t.Run("messages", func(t *testing.T) { runMessages(t, open) })
 	t.Run("message_pages", func(t *testing.T) { runMessagePages(t, open) })
+	t.Run("status_batches", func(t *testing.T) { runStatusBatches(t, open) })
 	t.Run("pending_statuses", func(t *testing.T) { runPendingStatuses(t, open) })
 	t.Run("inbox", func(t *testing.T) { runInbox(t, open) })
 	t.Run("notifications", func(t *testing.T) { runNotifications(t, open) })
