@@ -66,6 +66,9 @@ type harnessOpts struct {
 	refusalWindow time.Duration
 	// mediaMaxBytes is MEDIA_MAX_BYTES (100 MB when 0).
 	mediaMaxBytes int64
+	// accepted, when set, makes the webhook route live: bodies go to the
+	// store's inbox and, once stored, to accepted (Engine.Accepted).
+	accepted func([]actors.InboxEntry)
 }
 
 // The harness's token secrets; tests sign their own forged tokens with them.
@@ -132,8 +135,12 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	}
 	intake, err := media.NewIntake(media.Options{Dir: h.spool, MaxBytes: maxBytes})
 	require.NoError(t, err)
+	var engine *gateway.Engine
+	if opts.accepted != nil {
+		engine = &gateway.Engine{Inbox: store, Accepted: opts.accepted}
+	}
 	h.srv, err = gateway.New(gateway.Deps{
-		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app,
+		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app, Engine: engine,
 		Media:         &gateway.Media{Store: store, Blobs: h.blobs, Intake: intake},
 		Checks:        []gateway.Check{{Name: "store", Ping: store.Ping}},
 		Now:           now,
