@@ -218,7 +218,13 @@ func (s *Store) saveConversationTx(ctx context.Context, tx *sql.Tx, c actors.Con
 	if n, err := res.RowsAffected(); err != nil || n > 0 {
 		return mapErr(err)
 	}
-	res, err = tx.StmtContext(ctx, s.st.saveConversation).ExecContext(ctx,
+	return s.saveWholeConversationTx(ctx, tx, c)
+}
+
+// saveWholeConversationTx writes every column of c, if the stored version
+// is c.Version-1.
+func (s *Store) saveWholeConversationTx(ctx context.Context, tx *sql.Tx, c actors.Conversation) error {
+	res, err := tx.StmtContext(ctx, s.st.saveConversation).ExecContext(ctx,
 		c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
 		nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
 		nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),

@@ -139,12 +139,7 @@ func BenchmarkSaveConversationInBatch(b *testing.B) {
 							}
 							continue
 						}
-						if _, err := tx.StmtContext(ctx, s.st.saveConversation).ExecContext(ctx,
-							c.CustomerID, c.PhoneNumberID, c.WaID, c.State, c.AssigneeID,
-							nullMillis(c.LastInboundAt), nullMillis(c.LastOutboundAt), nullMillis(c.ExpiresAt),
-							nullMillis(c.NextTimerAt), nullMillis(c.WarnedAt),
-							c.Unread, c.Seq, millis(c.CreatedAt), millis(c.UpdatedAt), nullMillis(c.ClosedAt),
-							c.Version, c.ID, c.Version-1); err != nil {
+						if err := s.saveWholeConversationTx(ctx, tx, *c); err != nil {
 							return err
 						}
 					}

@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"slices"
@@ -137,4 +138,68 @@ func TestSaveConversationOfMessageColumnsLeavesTheRest(t *testing.T) {
 	missing := next
 	missing.ID, missing.Version = "absent", 2
 	require.ErrorIs(t, s.SaveConversation(ctx, missing), actors.ErrNotFound)
+}
+
+// TestInboundCommitWritesFewerPages counts the WAL frames (pages) the
+// commit of one inbound message writes (its message row and its
+// conversation's save, as AppendMessageAndSave), over 2000 conversations:
+// the save of the message columns dirties fewer pages than the whole-row
+// UPDATE, whose conversations_open_pair entry is rewritten too. At low
+// rates each message is its own commit, so its pages are written (and
+// synced) one commit each.
+func TestInboundCommitWritesFewerPages(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const convs = 2000
+	cs := make([]actors.Conversation, convs)
+	for i := range cs {
+		cs[i] = actors.Conversation{
+			ID: fmt.Sprintf("c%06d", i), CustomerID: fmt.Sprintf("cu%06d", i), PhoneNumberID: "pn1",
+			WaID: fmt.Sprintf("4915%08d", i), State: actors.StateActive, AssigneeID: fmt.Sprintf("agent%02d", i%20),
+			LastInboundAt: at, ExpiresAt: at.Add(24 * time.Hour), NextTimerAt: at.Add(23 * time.Hour),
+			Version: 1, CreatedAt: at, UpdatedAt: at,
+		}
+		require.NoError(t, s.CreateConversation(ctx, cs[i]))
+	}
+	// frames commits one inbound message to conversation i with save and
+	// returns the WAL frames the commit wrote.
+	n := 0
+	frames := func(i int, save func(ctx context.Context, tx *sql.Tx, c actors.Conversation) error) int {
+		t.Helper()
+		var busy, logged, done int
+		require.NoError(t, s.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logged, &done))
+		require.Zero(t, busy)
+		n++
+		c := &cs[i]
+		c.Version++
+		c.Unread++
+		c.Seq++
+		c.UpdatedAt = at.Add(time.Duration(n) * time.Second)
+		c.LastInboundAt, c.ExpiresAt, c.NextTimerAt = c.UpdatedAt, c.UpdatedAt.Add(24*time.Hour), c.UpdatedAt.Add(23*time.Hour)
+		args, err := s.messageArgs(actors.Message{ID: fmt.Sprintf("m%06d", n), ConversationID: c.ID, Direction: actors.DirectionInbound,
+			Type: "text", Text: "where is my order?", Status: "received", WaMessageID: fmt.Sprintf("wamid.%06d", n), Seq: c.Seq,
+			CreatedAt: c.UpdatedAt, UpdatedAt: c.UpdatedAt})
+		require.NoError(t, err)
+		require.NoError(t, s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.StmtContext(ctx, s.st.insertMessage).ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			return save(ctx, tx, *c)
+		}))
+		// Checkpoints copy frames but only the next write restarts the log,
+		// so its frame count is this commit's.
+		require.NoError(t, s.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logged, &done))
+		return logged
+	}
+	var whole, columns int
+	const commits = 50
+	for k := range commits {
+		i := (k * 37) % convs
+		whole += frames(i, s.saveWholeConversationTx)
+		columns += frames(i+1, s.saveConversationTx)
+	}
+	t.Logf("WAL frames per inbound message commit over %d conversations: whole row %.1f, message columns %.1f",
+		convs, float64(whole)/commits, float64(columns)/commits)
+	assert.Less(t, columns, whole)
 }
