@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,24 +15,30 @@ import (
 	"github.com/wacc/engine/gateway/webhook"
 )
 
-// acceptedLog keeps what the gateway hands to the dispatcher.
-type acceptedLog struct {
-	mu      sync.Mutex
-	entries []actors.InboxEntry
-}
+// acceptedLog passes on what the gateway hands to the dispatcher, in the
+// order handed over. The gateway answers 200 once the body is stored and
+// hands it over just after, so tests wait for it with next.
+type acceptedLog struct{ ch chan actors.InboxEntry }
+
+func newAcceptedLog() *acceptedLog { return &acceptedLog{ch: make(chan actors.InboxEntry, 256)} }
 
 func (l *acceptedLog) accept(es []actors.InboxEntry) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.entries = append(l.entries, es...)
+	for _, e := range es {
+		l.ch <- e
+	}
 }
 
-func (l *acceptedLog) taken() []actors.InboxEntry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.entries
-	l.entries = nil
-	return out
+// next returns the next entry handed over; it fails the test if none comes
+// within 10 s (a hang, not a speed check).
+func (l *acceptedLog) next(t *testing.T) actors.InboxEntry {
+	t.Helper()
+	select {
+	case e := <-l.ch:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no entry handed over to the dispatcher")
+		return actors.InboxEntry{}
+	}
 }
 
 // metaEscaped is a body as Meta writes it (non-ASCII as \u escapes, "/" as
@@ -49,7 +55,7 @@ const metaEscaped = `{"object":"whatsapp_business_account","entry":[{"id":"10000
 // so recovery (which parses the stored body) applies the same thing. The
 // stored body is the raw signed bytes.
 func TestWebhookHandsOverTheBatchItParsed(t *testing.T) {
-	var log acceptedLog
+	log := newAcceptedLog()
 	h := newHarness(t, harnessOpts{accepted: log.accept})
 	ctx := context.Background()
 
@@ -67,15 +73,14 @@ func TestWebhookHandsOverTheBatchItParsed(t *testing.T) {
 			r := h.call(http.MethodPost, "/api/whatsapp/webhook", "", body, "X-Hub-Signature-256", webhook.Sign(body, h.cfg.WhatsAppAppSecret))
 			require.Equal(t, http.StatusOK, r.Status, r.String())
 
-			handed := log.taken()
-			require.Len(t, handed, 1)
-			require.NotNil(t, handed[0].Batch, "a WhatsApp body is handed over parsed")
+			handed := log.next(t)
+			require.NotNil(t, handed.Batch, "a WhatsApp body is handed over parsed")
 
 			stored, err := h.store.PendingInbox(ctx, 1000)
 			require.NoError(t, err)
 			var got *actors.InboxEntry
 			for i := range stored {
-				if stored[i].ID == handed[0].ID {
+				if stored[i].ID == handed.ID {
 					got = &stored[i]
 				}
 			}
@@ -84,7 +89,7 @@ func TestWebhookHandsOverTheBatchItParsed(t *testing.T) {
 			assert.Nil(t, got.Batch)
 			reparsed, err := webhook.Parse(got.Body)
 			require.NoError(t, err)
-			assert.Equal(t, reparsed, *handed[0].Batch)
+			assert.Equal(t, reparsed, *handed.Batch)
 			require.NoError(t, h.store.MarkInboxDone(ctx, []string{got.ID}))
 		})
 	}
@@ -96,7 +101,7 @@ func TestWebhookHandsOverTheBatchItParsed(t *testing.T) {
 // is not JSON is refused with 400 and neither stored nor handed over; a
 // bad signature is refused before any parse.
 func TestWebhookBodiesThatDoNotParse(t *testing.T) {
-	var log acceptedLog
+	log := newAcceptedLog()
 	h := newHarness(t, harnessOpts{accepted: log.accept})
 	ctx := context.Background()
 	post := func(body []byte, sig string) response {
@@ -106,9 +111,8 @@ func TestWebhookBodiesThatDoNotParse(t *testing.T) {
 	other := []byte(`{"object":"page","entry":[]}`)
 	r := post(other, webhook.Sign(other, h.cfg.WhatsAppAppSecret))
 	require.Equal(t, http.StatusOK, r.Status, r.String())
-	handed := log.taken()
-	require.Len(t, handed, 1)
-	assert.Nil(t, handed[0].Batch)
+	handed := log.next(t)
+	assert.Nil(t, handed.Batch)
 	stored, err := h.store.PendingInbox(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, stored, 1)
@@ -123,8 +127,14 @@ func TestWebhookBodiesThatDoNotParse(t *testing.T) {
 	r = post(escaped, webhook.Sign([]byte(`{"object":"whatsapp_business_account"}`), h.cfg.WhatsAppAppSecret))
 	require.Equal(t, http.StatusUnauthorized, r.Status, r.String())
 
-	assert.Empty(t, log.taken())
+	// Entries are handed over in commit order: the next one after the
+	// refused bodies is this one.
+	r = post(escaped, webhook.Sign(escaped, h.cfg.WhatsAppAppSecret))
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	sentinel := log.next(t)
+	assert.Equal(t, escaped, sentinel.Body, "nothing refused was handed over")
 	stored, err = h.store.PendingInbox(ctx, 10)
 	require.NoError(t, err)
-	assert.Len(t, stored, 1, "only the first body was stored")
+	require.Len(t, stored, 2, "nothing refused was stored")
+	assert.Equal(t, []string{handed.ID, sentinel.ID}, []string{stored[0].ID, stored[1].ID})
 }
