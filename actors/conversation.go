@@ -199,6 +199,11 @@ type InboxEntry struct {
 	Body       []byte
 	ReceivedAt time.Time
 	Attempts   int
+	// Batch is Body as parsed when the webhook was accepted, handed to the
+	// dispatcher in memory with the entry so that Body is not parsed
+	// again. Stores neither keep nor return it: an entry read back from a
+	// store has a nil Batch and is parsed from Body.
+	Batch *WebhookBatch
 }
 
 // InboxStore is the durable inbox of webhook bodies.

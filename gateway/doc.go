@@ -26,9 +26,11 @@
 // listener (the engine's METRICS_ADDR, loopback by default): /metrics
 // without a token, /readyz with each dependency's state, ping time and
 // error, and /healthz. A webhook waits at most 5 s for its inbox write,
-// then is answered 503 (Meta retries). Once written, the batch of bodies is
-// handed to the inbox dispatcher in memory (Engine.Accepted), which then
-// need not read them back.
+// then is answered 503 (Meta retries). Each body is parsed once, after its
+// signature is checked over the raw bytes and before it is written; the raw
+// bytes are what the inbox stores. Once written, the batch of bodies is
+// handed to the inbox dispatcher in memory (Engine.Accepted) with their
+// parsed batches, so it need neither read them back nor parse them again.
 //
 // An Idempotency-Key is claimed for its request with a lease a little
 // longer than WriteTimeout (the longest a request may run: its context ends

@@ -74,6 +74,9 @@ type harnessOpts struct {
 	// sockets, when set, serves the agent socket (GET /ws) through a real
 	// agent-session hub, and nothing else of the conversation engine.
 	sockets bool
+	// accepted, when set, makes the webhook route live: bodies go to the
+	// store's inbox and, once stored, to accepted (Engine.Accepted).
+	accepted func([]actors.InboxEntry)
 }
 
 // The harness's token secrets; tests sign their own forged tokens with them.
@@ -141,12 +144,18 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 	intake, err := media.NewIntake(media.Options{Dir: h.spool, MaxBytes: maxBytes})
 	require.NoError(t, err)
 	var engine *gateway.Engine
+	if opts.sockets || opts.accepted != nil {
+		engine = &gateway.Engine{}
+	}
 	if opts.sockets {
 		system := actor.NewActorSystem()
 		t.Cleanup(system.Shutdown)
 		hub := agentsession.NewHub(system, agentsession.Options{Log: log, Commands: h.app})
 		h.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: hub})
-		engine = &gateway.Engine{Sockets: harnessSockets{Server: h.sockets, hub: hub}}
+		engine.Sockets = harnessSockets{Server: h.sockets, hub: hub}
+	}
+	if opts.accepted != nil {
+		engine.Inbox, engine.Accepted = store, opts.accepted
 	}
 	h.srv, err = gateway.New(gateway.Deps{
 		Log: log, Options: cfg, Store: gs, KV: kv, Audit: h.audit, Registry: reg, App: h.app, Engine: engine,

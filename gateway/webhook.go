@@ -41,9 +41,11 @@ func (s *Server) handleWebhookVerify(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, challenge)
 }
 
-// handleWebhook accepts a signed webhook body: signature first, then a
-// durable write to the inbox (group-committed with concurrent requests), and
-// only then 200. A store that cannot take it gets Meta to retry (503).
+// handleWebhook accepts a signed webhook body: signature first (over the raw
+// bytes, as Meta signs them), then one parse, then a durable write of the
+// raw body to the inbox (group-committed with concurrent requests), and
+// only then 200, with the parsed batch handed to the dispatcher in memory.
+// A store that cannot take it gets Meta to retry (503).
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body) // limited to WebhookMaxBytes by the route
 	if err != nil {
@@ -65,11 +67,19 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errf(http.StatusUnauthorized, CodeUnauthorized, "X-Hub-Signature-256 is missing or does not match the body"))
 		return
 	}
-	if !json.Valid(body) {
+	entry := actors.InboxEntry{ID: actors.NewID(), Body: body, ReceivedAt: s.now().UTC()}
+	// Parsed once, here: the dispatcher applies this batch from memory and
+	// parses the stored body again only when it reads it back (recovery).
+	// Parse's decode checks the whole body's syntax, so a parsed body is
+	// valid JSON; a body that does not parse is checked on its own.
+	if batch, err := webhook.Parse(body); err == nil {
+		entry.Batch = &batch
+	} else if !json.Valid(body) {
 		writeError(w, r, errf(http.StatusBadRequest, CodeInvalidJSON, "webhook body is not valid JSON"))
 		return
 	}
-	entry := actors.InboxEntry{ID: actors.NewID(), Body: body, ReceivedAt: s.now().UTC()}
+	// Valid JSON that is not a WhatsApp body is still stored and answered
+	// 200 (Meta signed it); the dispatcher sets it aside with an error log.
 	if err := s.committer.commit(r.Context(), entry); err != nil {
 		s.log.Warn("webhook not accepted; Meta will retry", zap.String("request_id", requestIDFrom(r.Context())), zap.Error(err))
 		writeError(w, r, errf(http.StatusServiceUnavailable, CodeUnavailable, "webhook could not be stored; retry"))

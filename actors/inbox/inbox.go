@@ -8,8 +8,10 @@
 // crash after the webhook's 200 loses nothing. Applied entries are deleted
 // in batches (one DELETE per completionDelay), so a crash may apply the last
 // ones again, as duplicates. Entries accepted by the gateway are handed over
-// in memory (Accept) and dispatched without being read back; the store is
-// read at start and to retry (see memory.go). Entries are dispatched oldest first and, within a batch, in body order; each
+// in memory (Accept) with the batch parsed on acceptance and dispatched
+// without being read back or parsed again; the store is read at start and
+// to retry (see memory.go), and what it returns is parsed from the stored
+// body. Entries are dispatched oldest first and, within a batch, in body order; each
 // conversation applies what it receives in that order, so per-conversation
 // order follows arrival order. The statuses a batch holds for one
 // conversation are handed over together (conversation.StatusesChanged,
@@ -258,7 +260,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 	// a message for it comes.
 	var collecting map[conversation.Key]int
 	for i, e := range entries {
-		b, err := d.parse(e.Body)
+		b, err := d.batchOf(e)
 		if err != nil {
 			// Signed by Meta but not a WhatsApp body: nothing to apply.
 			d.log.Error("inbox entry is not a WhatsApp webhook; setting it aside", zap.String("entry", e.ID), zap.Error(err))
@@ -316,6 +318,15 @@ func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 		j.msg, j.ups = nil, nil
 	}
 	return r, nil
+}
+
+// batchOf returns e's batch: the one parsed on acceptance and handed over
+// with it, or, for an entry read back from the store, its body parsed.
+func (d *Dispatcher) batchOf(e actors.InboxEntry) (actors.WebhookBatch, error) {
+	if e.Batch != nil {
+		return *e.Batch, nil
+	}
+	return d.parse(e.Body)
 }
 
 // keepErrors stores the value-level errors of entry e for operators, with

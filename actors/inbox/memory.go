@@ -49,17 +49,31 @@ type memory struct {
 // text webhooks, 2026-12-06): at 200/s every round held one entry and its
 // own DELETE cost ~70 µs of engine CPU (profile: MarkInboxDone 0.14 s of
 // 10 s at 200 webhooks/s), as much as the inbox INSERT; deleting every
-// 250 ms makes that one statement per ~50 entries at 200/s. dispatchBatch
-// (256, two rounds in flight) is kept as it was: on that machine the
-// closed-loop runs were too noisy (±15% between identical runs) to tell
-// other sizes apart.
+// 250 ms makes that one statement per ~50 entries at 200/s.
+//
+// freshMax: at saturation the conversations apply more slowly than the
+// gateway accepts, the queue overflows and every entry behind it is read
+// back from the store and parsed again. Engine CPU µs per webhook, bench
+// `run ingest --quick --steps 200,1000,5000`, runs alternated on the same
+// machine (2026-12-06, loaded by other work: ±20% between identical runs):
+//
+//	freshMax  saturation          @5000/s             @1000/s
+//	1024      561 617 496 492     546 331 401 418     801 651 647 554
+//	4096      486 461 432 556     465 311 333 415     506 453 697 603
+//	8192      563 645             409 416             489 700
+//
+// 4096 was lower in three pairs of four and 8192 no better, so 4096: at most
+// ~4096 × (1.5 KB body + its parsed batch, ~2 KB) ≈ 14 MB held. A round
+// of 64 entries (dispatchBatch 64, freshMax 4096) measured saturation 447
+// and 363, @1000/s 642 and 670: no better than 256, which is kept, as are
+// the two rounds in flight (not varied).
 const (
 	// dispatchBatch bounds the entries of one round.
 	dispatchBatch = 256
 	// freshMax bounds the queue of accepted entries waiting in memory
-	// (about 1.5 MB of 1.5 KB bodies); beyond it, they are read back from
-	// the store.
-	freshMax = 4 * dispatchBatch
+	// with their parsed batches; beyond it, they are read back from the
+	// store and parsed again.
+	freshMax = 16 * dispatchBatch
 	// completionBatch and completionDelay: completed entries are deleted
 	// once this many wait, or the oldest waited this long.
 	completionBatch = 256

@@ -23,7 +23,8 @@ func (s *memStore) AppendInbox(ctx context.Context, entries []actors.InboxEntry)
 		}
 	}
 	for _, e := range entries {
-		e.Body, e.ReceivedAt = slices.Clone(e.Body), dbTime(e.ReceivedAt)
+		// The parsed batch travels in memory only, as with a real store.
+		e.Body, e.ReceivedAt, e.Batch = slices.Clone(e.Body), dbTime(e.ReceivedAt), nil
 		s.inbox[e.ID] = e
 	}
 	return nil

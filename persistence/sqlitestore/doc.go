@@ -29,7 +29,11 @@
 //     callers presenting the same old hash or version exactly one wins and
 //     the others get actors.ErrConflict.
 //   - SaveConversation is one UPDATE ... WHERE id = ? AND version = ?; of
-//     concurrent saves from the same loaded version exactly one wins.
+//     concurrent saves from the same loaded version exactly one wins. A
+//     save that moves only the message columns (times, unread, seq) sets
+//     only those, guarded by the others being as given; any other save
+//     (state, assignee, close) falls back to the whole-row UPDATE in the
+//     same transaction. Either way the stored row ends as given.
 //     UpdateMessageStatus compares ranks inside its UPDATE, so a late
 //     "delivered" can never overwrite "read", whoever runs first.
 //     UpdateMessageStatuses runs the same UPDATE once per status, in order,

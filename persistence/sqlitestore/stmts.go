@@ -32,6 +32,7 @@ type stmts struct {
 	takePendingStatuses *sql.Stmt
 	insertConversation  *sql.Stmt
 	saveConversation    *sql.Stmt
+	saveConversationHot *sql.Stmt
 	insertCustomer      *sql.Stmt
 	insertNotification  *sql.Stmt
 	insertMedia         *sql.Stmt
@@ -71,6 +72,7 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.takePendingStatuses, w, qTakePendingStatuses},
 		{&p.insertConversation, w, qInsertConversation},
 		{&p.saveConversation, w, qSaveConversation},
+		{&p.saveConversationHot, w, qSaveConversationHot},
 		{&p.insertCustomer, w, qInsertCustomer},
 		{&p.insertNotification, w, qInsertNotification},
 		{&p.insertMedia, w, qInsertMedia},

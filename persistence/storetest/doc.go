@@ -71,7 +71,8 @@
 //   - TakePendingStatuses orders by Timestamp; Errors nil and empty are
 //     equivalent.
 //   - PendingInbox orders by ID only; Body bytes are kept exactly (not
-//     necessarily valid JSON or UTF-8). MarkInboxDone of unknown or done ids
+//     necessarily valid JSON or UTF-8); an entry's in-memory Batch is not
+//     kept (read back, it is nil). MarkInboxDone of unknown or done ids
 //     and empty batches are no-ops; RecordInboxAttempt of an unknown id is
 //     ErrNotFound.
 //   - MarkNotificationsRead counts only notifications that were unread and

@@ -45,6 +45,16 @@ func runInbox(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"i0001", "i0002"}, inboxIDs(got))
 		}},
+		{name: "the parsed batch is not kept: read back, the body alone", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
+			e := inboxEntry(1, base)
+			e.Batch = &actors.WebhookBatch{Messages: []actors.InboundMessage{{WaMessageID: "wamid.kept"}}}
+			require.NoError(t, s.AppendInbox(ctx, []actors.InboxEntry{e}))
+			got, err := s.PendingInbox(ctx, 10)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			assert.Nil(t, got[0].Batch)
+			assert.Equal(t, e.Body, got[0].Body)
+		}},
 		{name: "body bytes are exact", check: func(t *testing.T, ctx context.Context, s actors.ConversationsStore) {
 			bodies := [][]byte{
 				[]byte(`{"a" : 1,  "b":"Grüße 👋\u00e9"}` + "\n"),
