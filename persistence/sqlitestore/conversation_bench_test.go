@@ -70,16 +70,7 @@ func BenchmarkSaveConversation(b *testing.B) {
 	ctx := b.Context()
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	const convs = 1000
-	cs := make([]actors.Conversation, convs)
-	for i := range cs {
-		cs[i] = actors.Conversation{
-			ID: fmt.Sprintf("c%06d", i), CustomerID: fmt.Sprintf("cu%06d", i), PhoneNumberID: "pn1",
-			WaID: fmt.Sprintf("4915%08d", i), State: actors.StateActive, AssigneeID: fmt.Sprintf("agent%02d", i%20),
-			LastInboundAt: at, ExpiresAt: at.Add(24 * time.Hour), NextTimerAt: at.Add(23 * time.Hour),
-			Version: 1, CreatedAt: at, UpdatedAt: at,
-		}
-		require.NoError(b, s.CreateConversation(ctx, cs[i]))
-	}
+	cs := seedActiveConversations(b, s, convs, at)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
@@ -108,16 +99,7 @@ func BenchmarkSaveConversationInBatch(b *testing.B) {
 			ctx := b.Context()
 			at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 			const convs, perTx = 1000, 100
-			cs := make([]actors.Conversation, convs)
-			for i := range cs {
-				cs[i] = actors.Conversation{
-					ID: fmt.Sprintf("c%06d", i), CustomerID: fmt.Sprintf("cu%06d", i), PhoneNumberID: "pn1",
-					WaID: fmt.Sprintf("4915%08d", i), State: actors.StateActive, AssigneeID: fmt.Sprintf("agent%02d", i%20),
-					LastInboundAt: at, ExpiresAt: at.Add(24 * time.Hour), NextTimerAt: at.Add(23 * time.Hour),
-					Version: 1, CreatedAt: at, UpdatedAt: at,
-				}
-				require.NoError(b, s.CreateConversation(ctx, cs[i]))
-			}
+			cs := seedActiveConversations(b, s, convs, at)
 			b.ReportAllocs()
 			n := 0
 			cpu0 := processCPU(b)
@@ -179,4 +161,21 @@ func BenchmarkMessageByWaID(b *testing.B) {
 			}
 		}
 	})
+}
+
+// seedActiveConversations creates n active, assigned conversations of
+// one business number, last written at at, and returns them.
+func seedActiveConversations(t testing.TB, s *Store, n int, at time.Time) []actors.Conversation {
+	t.Helper()
+	cs := make([]actors.Conversation, n)
+	for i := range cs {
+		cs[i] = actors.Conversation{
+			ID: fmt.Sprintf("c%06d", i), CustomerID: fmt.Sprintf("cu%06d", i), PhoneNumberID: "pn1",
+			WaID: fmt.Sprintf("4915%08d", i), State: actors.StateActive, AssigneeID: fmt.Sprintf("agent%02d", i%20),
+			LastInboundAt: at, ExpiresAt: at.Add(24 * time.Hour), NextTimerAt: at.Add(23 * time.Hour),
+			Version: 1, CreatedAt: at, UpdatedAt: at,
+		}
+		require.NoError(t, s.CreateConversation(t.Context(), cs[i]))
+	}
+	return cs
 }

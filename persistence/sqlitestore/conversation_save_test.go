@@ -152,16 +152,7 @@ func TestInboundCommitWritesFewerPages(t *testing.T) {
 	ctx := t.Context()
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	const convs = 2000
-	cs := make([]actors.Conversation, convs)
-	for i := range cs {
-		cs[i] = actors.Conversation{
-			ID: fmt.Sprintf("c%06d", i), CustomerID: fmt.Sprintf("cu%06d", i), PhoneNumberID: "pn1",
-			WaID: fmt.Sprintf("4915%08d", i), State: actors.StateActive, AssigneeID: fmt.Sprintf("agent%02d", i%20),
-			LastInboundAt: at, ExpiresAt: at.Add(24 * time.Hour), NextTimerAt: at.Add(23 * time.Hour),
-			Version: 1, CreatedAt: at, UpdatedAt: at,
-		}
-		require.NoError(t, s.CreateConversation(ctx, cs[i]))
-	}
+	cs := seedActiveConversations(t, s, convs, at)
 	// frames commits one inbound message to conversation i with save and
 	// returns the WAL frames the commit wrote.
 	n := 0
