@@ -168,7 +168,8 @@ type Session struct {
 	// expires. The actor keeps the current one.
 	expiresAt time.Time
 
-	// state is the actor's State, for State().
+	// state is the outbox's State, for State(), stored as outMu is
+	// released (unlockOut).
 	state atomic.Int32
 	// active is whether the session counts for presence; guarded by the
 	// hub's presenceMu.

@@ -108,7 +108,7 @@ func (s *Session) offerLocked(p *publication) (code int) {
 			s.out, s.early = StateClosed, nil
 			code = CloseInternalError
 		}
-		s.outMu.Unlock()
+		s.unlockOut()
 	}()
 	switch s.out {
 	case StateActive:
@@ -147,7 +147,7 @@ func (s *Session) abort(code int) {
 // pushed once the session is Closed.
 func (s *Session) pushOwn(b *Frame) bool {
 	s.outMu.Lock()
-	defer s.outMu.Unlock()
+	defer s.unlockOut()
 	if s.out == StateClosed {
 		return true
 	}
@@ -166,7 +166,7 @@ func (s *Session) pushOwn(b *Frame) bool {
 // (the outbox is then Closed).
 func (s *Session) transition(st State, frames ...*Frame) bool {
 	s.outMu.Lock()
-	defer s.outMu.Unlock()
+	defer s.unlockOut()
 	if s.out == StateClosed {
 		return true
 	}
@@ -207,7 +207,7 @@ func (s *Session) transition(st State, frames ...*Frame) bool {
 // False when the Sink is full.
 func (s *Session) renew(ack *Frame, since time.Time) (withheld int, ok bool) {
 	s.outMu.Lock()
-	defer s.outMu.Unlock()
+	defer s.unlockOut()
 	if s.out == StateClosed {
 		return 0, true
 	}
@@ -225,4 +225,12 @@ func (s *Session) renew(ack *Frame, since time.Time) (withheld int, ok bool) {
 		}
 	}
 	return withheld, true
+}
+
+// unlockOut publishes the outbox's state to State() and unlocks it: State()
+// says Expired (or Active) only once publishers see it, so an event
+// published after State() changed is handled by the new state.
+func (s *Session) unlockOut() {
+	s.state.Store(int32(s.out))
+	s.outMu.Unlock()
 }

@@ -75,9 +75,9 @@ type authDone struct {
 	err       error
 }
 
+// setState is the actor's own state; State() follows the outbox (unlockOut).
 func (a *sessionActor) setState(st State) {
 	a.state = st
-	a.s.state.Store(int32(st))
 }
 
 // greet starts a registered session: Active (or straight to Expired if the
