@@ -14,8 +14,7 @@ import (
 // of its message, written by one conditional UPDATE.
 const (
 	// qClaimSend claims a queued message that no live claim holds. A claim
-	// taken over (its lease ran out) keeps its send_claimed_at, so the time
-	// handed back tells a take-over (an older time) from a new claim (now).
+	// taken over (its lease ran out) keeps its send_claimed_at.
 	// Arguments: owner, now, lease until, id.
 	qClaimSend = `UPDATE messages
 		SET send_owner = ?1, send_lease_until = ?3,
@@ -24,6 +23,11 @@ const (
 		RETURNING send_claimed_at`
 	// qSendClaimState tells why qClaimSend changed nothing.
 	qSendClaimState = `SELECT status, send_owner IS NOT NULL FROM messages WHERE id = ?`
+	// qSendClaimHeld tells, before qClaimSend in the same transaction,
+	// whether a claim (live or lapsed) is on the message: a claim that
+	// succeeds over one is a take-over. The times cannot tell it: a dead
+	// holder's claim may carry the same millisecond as the new one.
+	qSendClaimHeld = `SELECT send_owner IS NOT NULL FROM messages WHERE id = ?`
 	qReleaseSend    = `UPDATE messages SET send_owner = NULL, send_claimed_at = NULL, send_lease_until = NULL
 		WHERE id = ? AND send_owner = ?`
 	// qSettleSendClaims walks the queued outbound messages only (the
@@ -38,8 +42,12 @@ const (
 // the message was for (absent, no longer queued).
 func (s *Store) ClaimSend(ctx context.Context, id, owner string, now, leaseUntil time.Time) (actors.SendClaim, error) {
 	var claimed int64
+	var held bool
 	var out actors.SendClaim
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, qSendClaimHeld, id).Scan(&held); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return mapErr(err)
+		}
 		err := tx.StmtContext(ctx, s.st.claimSend).QueryRowContext(ctx, owner, millis(now), millis(leaseUntil), id).Scan(&claimed)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return mapErr(err)
@@ -47,8 +55,8 @@ func (s *Store) ClaimSend(ctx context.Context, id, owner string, now, leaseUntil
 		// Not claimed: absent, not queued, or held. Asked inside the job,
 		// so a write earlier in the same batch is seen.
 		var status string
-		var held bool
-		if err := tx.QueryRowContext(ctx, qSendClaimState, id).Scan(&status, &held); err != nil {
+		var owned bool
+		if err := tx.QueryRowContext(ctx, qSendClaimState, id).Scan(&status, &owned); err != nil {
 			return mapErr(err)
 		}
 		out.State = actors.SendInFlight
@@ -64,7 +72,7 @@ func (s *Store) ClaimSend(ctx context.Context, id, owner string, now, leaseUntil
 		return out, nil
 	}
 	out.State, out.ClaimedAt = actors.SendClaimed, fromMillis(claimed)
-	if claimed != millis(now) {
+	if held {
 		out.State = actors.SendOutcomeUnknown
 	}
 	return out, nil

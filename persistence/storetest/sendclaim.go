@@ -108,6 +108,11 @@ func runSendClaims(t *testing.T, open func(t *testing.T) OutboundTestStore) {
 			n, err = s.SettleSendClaims(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 2, n, "open-1 and free under their new leases; open-2 was settled already")
+			// A restart within the dead holder's millisecond: the time
+			// cannot tell the take-over, the claim on the message does.
+			c = claim(t, ctx, s, "open-2", "new", base)
+			require.Equal(t, actors.SendOutcomeUnknown, c.State, "taken over in the claim's own millisecond")
+			require.True(t, c.ClaimedAt.Equal(base))
 		}},
 		{name: "concurrent send claims have one winner", check: func(t *testing.T, ctx context.Context, s OutboundTestStore) {
 			queued(t, ctx, s, "fresh")
