@@ -28,7 +28,7 @@ const (
 	// succeeds over one is a take-over. The times cannot tell it: a dead
 	// holder's claim may carry the same millisecond as the new one.
 	qSendClaimHeld = `SELECT send_owner IS NOT NULL FROM messages WHERE id = ?`
-	qReleaseSend    = `UPDATE messages SET send_owner = NULL, send_claimed_at = NULL, send_lease_until = NULL
+	qReleaseSend   = `UPDATE messages SET send_owner = NULL, send_claimed_at = NULL, send_lease_until = NULL
 		WHERE id = ? AND send_owner = ?`
 	// qSettleSendClaims walks the queued outbound messages only (the
 	// partial index messages_queued_outbound): a claim is only ever
