@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -216,10 +217,13 @@ func TestTextWebhookIsARealTextMessageOfAboutOneAndAHalfKB(t *testing.T) {
 }
 
 func TestBareWebhookServerVerifiesTheSignature(t *testing.T) {
-	srv, stop, err := bareWebhookServer("secret")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	t.Cleanup(stop)
-	srv.Client = newClient(1)
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- serveBareWebhook(ctx, l, "secret") }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-served) })
+	srv := &engine{URL: "http://" + l.Addr().String(), AppSecret: "secret", Client: newClient(1)}
 	body := textWebhook(1, "run", 1, "hi")
 	require.NoError(t, srv.postWebhook(t.Context(), body))
 	srv.AppSecret = "wrong"

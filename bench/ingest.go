@@ -4,14 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/wacc/engine/gateway/webhook"
 )
 
 const (
@@ -88,24 +83,30 @@ func runIngest(ctx context.Context, env *Env, res *Result) error {
 		return ctx.Err()
 	}
 
-	// The peer: a bare net/http handler verifying the same HMAC.
-	bare, stop, err := bareWebhookServer(secret)
+	// The floor: a bare net/http handler verifying the same HMAC, in a
+	// child process, at saturation and at the same fixed-rate steps.
+	bare, err := env.startBarePeer(ctx, secret)
 	if err != nil {
 		return err
 	}
-	defer stop()
-	bare.Client = newClient(env.Opts.Conns)
-	peer := env.load(ctx, loadSpec{Name: "bare net/http HMAC", Rate: env.Opts.Rate, Op: post(bare, runID)})
+	peer := env.loadWithCPU(ctx, bare, loadSpec{Name: "bare net/http HMAC", Rate: env.Opts.Rate, Op: post(bare, runID)})
+	floor := env.ingestSteps(ctx, bare, "bare net/http HMAC", runID+"bare", func(r string) func(context.Context, int64) error { return post(bare, r) })
+	if err := bare.Stop(); err != nil {
+		res.Notes = append(res.Notes, "bare net/http HMAC: "+err.Error())
+	}
 	res.Runs = append(res.Runs, peer)
+	res.Runs = append(res.Runs, floor...)
+	if res.CPU != nil {
+		res.CPU.Note = "floor (a bare Go net/http HMAC handler, its own process, no storage): " + floorFigures(floor, peer)
+	}
 
 	res.Comparisons = append(res.Comparisons,
 		compare("ingest rate", ours.Rate, 5000, "/s", false),
 		compare("ingest p99", ours.Latency.P99, 50, "ms", true),
 		compare("ingest rate vs bare net/http handler (0.5× wanted)", ours.Rate/max(peer.Rate, 1), 0.5, "×", false),
 	)
-	res.Notes = append(res.Notes, "the bare handler runs inside the bench process, so it shares the CPU with the load generator; the engine's CPU per webhook is in the table",
+	res.Notes = append(res.Notes, "the bare handler runs as a child process of the bench like the engine (this executable, command "+childBareWebhook+"); its CPU columns are its own process's, the floor any Go server pays per request on this machine at each rate",
 		"engine CPU per webhook counts everything the engine child did over the measurement (accepting, the inbox write, applying each message through its conversation actor, timers) ÷ the webhooks accepted in it; the fixed-rate steps run on the same engine after the saturation run, once it has settled, over the same conversations (already created)")
-	stop()
 
 	env.runExpressPeers(ctx, res, ours, secret, func(t *engine) func(context.Context, int64) error { return post(t, runID) })
 	return nil
@@ -157,26 +158,13 @@ func (e *Env) runExpressPeers(ctx context.Context, res *Result, ours Run, secret
 	res.Notes = append(res.Notes, "Express peers: one Node process each (no cluster), started from "+dir+"; their engine CPU columns are the Node process's CPU")
 }
 
-// bareWebhookServer serves POST /api/whatsapp/webhook on a free port:
-// read the body, verify X-Hub-Signature-256, answer 200.
-func bareWebhookServer(secret string) (*engine, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, fmt.Errorf("bare webhook server: %w", err)
+// floorFigures writes the bare peer's CPU per request at each step and at
+// saturation: "@200/s 610, @1000/s 180, saturation 95 µs".
+func floorFigures(steps []Run, saturation Run) string {
+	var parts []string
+	for _, s := range steps {
+		parts = append(parts, stepLabel(int(s.Offered))+" "+num(s.EngineCPUPerOp))
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 3<<20))
-		if err != nil {
-			http.Error(w, "read", http.StatusBadRequest)
-			return
-		}
-		if !webhook.VerifySignature(body, r.Header.Get(webhook.SignatureHeader), secret) {
-			http.Error(w, "signature", http.StatusUnauthorized)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return &engine{URL: "http://" + l.Addr().String(), AppSecret: secret}, func() { _ = srv.Close() }, nil
+	parts = append(parts, "saturation "+num(saturation.EngineCPUPerOp))
+	return strings.Join(parts, ", ") + " µs"
 }

@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case childActorsSQLite:
 		return runChildActorsSQLite(ctx, args[1:], out)
+	case childBareWebhook:
+		return runChildBareWebhook(ctx, args[1:])
 	case "run":
 		opts, ids, err := parseRunFlags(args[1:])
 		if err != nil {
