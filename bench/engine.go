@@ -36,8 +36,8 @@ type engine struct {
 	// sandbox is the WhatsApp sandbox's own process (nil: the engine
 	// serves its built-in sandbox, or a target).
 	sandbox *sandboxProc
-	stderr    *bytes.Buffer
-	Client    *http.Client
+	stderr  *bytes.Buffer
+	Client  *http.Client
 }
 
 // Child secrets: fixed, the child lives only for the scenario.
