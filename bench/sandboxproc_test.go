@@ -20,7 +20,8 @@ func TestOwnSandboxProcessCarriesSendsAndTheirCallbacks(t *testing.T) {
 	}
 	env := &Env{Opts: Options{Duration: time.Second, Warmup: 0, Conns: 2}, Progress: testWriter{t}, Tmp: t.TempDir()}
 	ctx := t.Context()
-	g, err := env.startEngineOwnSandbox(ctx, "SANDBOX_STATUS_DELAY=0")
+	// One recipient: no pair pacing.
+	g, err := env.startEngineOwnSandbox(ctx, "WHATSAPP_PAIR_BURST=1000", "WHATSAPP_PAIR_INTERVAL=0s")
 	require.NoError(t, err)
 	defer func() { _ = g.Stop() }()
 	require.NotNil(t, g.sandbox, "the sandbox runs as a process of its own")
