@@ -6,7 +6,12 @@
 // scenario that needs an engine builds cmd/engine once and starts it as a
 // child process on free ports, with a temporary DATA_DIR and the sandbox, so
 // the engine's CPU time (utime+stime of the child, from /proc) is read apart
-// from the load generator's; with --target it drives a running engine over
+// from the load generator's. The outbound scenario runs the WhatsApp
+// sandbox (cmd/sandbox) as a process of its own and points the engine at it
+// as at Meta's Cloud API, so the engine's CPU per send excludes the fake
+// Meta's work (its CPU is reported apart); --sandbox-in-engine has the
+// engine serve its built-in sandbox instead, the old way, whose CPU then
+// counts as the engine's. With --target it drives a running engine over
 // HTTP with webhooks signed by --app-secret and an admin login.
 //
 // # Guarantees

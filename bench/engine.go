@@ -33,8 +33,11 @@ type engine struct {
 	Password  string
 	cmd       *exec.Cmd
 	exited    chan struct{}
-	stderr    *bytes.Buffer
-	Client    *http.Client
+	// sandbox is the WhatsApp sandbox's own process (nil: the engine
+	// serves its built-in sandbox, or a target).
+	sandbox *sandboxProc
+	stderr  *bytes.Buffer
+	Client  *http.Client
 }
 
 // Child secrets: fixed, the child lives only for the scenario.
@@ -109,6 +112,17 @@ func (e *Env) startEngine(ctx context.Context, env ...string) (*engine, error) {
 
 // startEngineTagged is startEngine with the engine built with tags.
 func (e *Env) startEngineTagged(ctx context.Context, tags string, env ...string) (*engine, error) {
+	return e.startChild(ctx, tags, false, env)
+}
+
+// startEngineOwnSandbox is startEngine with the WhatsApp sandbox run as a
+// process of its own (cmd/sandbox), the engine pointed at it as at Meta's
+// Cloud API, unless --sandbox-in-engine asks for the engine's built-in one.
+func (e *Env) startEngineOwnSandbox(ctx context.Context, env ...string) (*engine, error) {
+	return e.startChild(ctx, e.Opts.EngineTags, !e.Opts.SandboxInEngine, env)
+}
+
+func (e *Env) startChild(ctx context.Context, tags string, ownSandbox bool, env []string) (*engine, error) {
 	client := newClient(e.Opts.Conns)
 	if e.Opts.Target != "" {
 		return &engine{URL: strings.TrimRight(e.Opts.Target, "/"), SandboxURL: strings.TrimRight(e.Opts.SandboxURL, "/"),
@@ -149,14 +163,26 @@ func (e *Env) startEngineTagged(ctx context.Context, tags string, env ...string)
 		// customer service window.
 		"SANDBOX_ASSUME_WINDOW_OPEN=true",
 	)
+	var sb *sandboxProc
+	if ownSandbox {
+		if sb, err = e.startSandbox(ctx, sport, port); err != nil {
+			return nil, err
+		}
+		// A token makes the engine send to WHATSAPP_API_URL instead of
+		// starting its own sandbox (the last of a repeated key wins).
+		cmd.Env = append(cmd.Env, "WHATSAPP_ACCESS_TOKEN=bench-token", "WHATSAPP_API_URL=http://127.0.0.1:"+strconv.Itoa(sport))
+	}
 	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &limitedWriter{b: &stderr, max: 64 << 10}
 	if err := cmd.Start(); err != nil {
+		if sb != nil {
+			sb.stop()
+		}
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
-	g := &engine{URL: "http://127.0.0.1:" + strconv.Itoa(port), SandboxURL: "http://127.0.0.1:" + strconv.Itoa(sport),
+	g := &engine{sandbox: sb, URL: "http://127.0.0.1:" + strconv.Itoa(port), SandboxURL: "http://127.0.0.1:" + strconv.Itoa(sport),
 		ExotelURL: "http://127.0.0.1:" + strconv.Itoa(xport),
 		AppSecret: childAppSecret, Email: childEmail, Password: childPassword, cmd: cmd, exited: make(chan struct{}), stderr: &stderr, Client: client}
 	go func() { _ = cmd.Wait(); close(g.exited) }()
@@ -172,6 +198,9 @@ func (e *Env) startEngineTagged(ctx context.Context, tags string, env ...string)
 		}
 		select {
 		case <-g.exited:
+			if sb != nil {
+				sb.stop()
+			}
 			return nil, fmt.Errorf("start engine: exited: %s", stderr.String())
 		case <-ctx.Done():
 			_ = g.Stop()
@@ -190,6 +219,9 @@ func (g *engine) Stop() error {
 	g.Client.CloseIdleConnections()
 	if g.cmd == nil {
 		return nil
+	}
+	if g.sandbox != nil {
+		defer g.sandbox.stop()
 	}
 	_ = g.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -250,7 +282,7 @@ func parseStatCPU(stat string) (time.Duration, error) {
 // loadWithCPU runs spec against g and fills the run's engine CPU figures
 // over the measurement (spec's own OnMeasure still runs).
 func (e *Env) loadWithCPU(ctx context.Context, g *engine, spec loadSpec) Run {
-	var cpu0 time.Duration
+	var cpu0, sb0 time.Duration
 	var t0 time.Time
 	onMeasure := spec.OnMeasure
 	spec.OnMeasure = func() {
@@ -258,12 +290,21 @@ func (e *Env) loadWithCPU(ctx context.Context, g *engine, spec loadSpec) Run {
 			onMeasure()
 		}
 		cpu0, t0 = g.CPU(), time.Now()
+		if g.sandbox != nil {
+			sb0 = g.sandbox.cpu()
+		}
 	}
 	run := e.load(ctx, spec)
 	if g.Child() && run.Ops > 0 {
 		used := g.CPU() - cpu0
 		run.EngineCPUPerOp = float64(used.Microseconds()) / float64(run.Ops)
 		run.EngineCPUCores = used.Seconds() / time.Since(t0).Seconds()
+		if g.sandbox != nil {
+			if run.Extra == nil {
+				run.Extra = map[string]float64{}
+			}
+			run.Extra[sandboxCPUKey] = float64((g.sandbox.cpu() - sb0).Microseconds()) / float64(run.Ops)
+		}
 	}
 	return run
 }

@@ -92,6 +92,10 @@ type Options struct {
 	// -tags sqlite_cgo,sqlite_fts5) or both, side by side in ingest and in
 	// actors' SQLite variant.
 	SQLiteDrivers string `json:"sqliteDrivers,omitempty"`
+	// SandboxInEngine has the outbound scenario's engine serve its
+	// built-in WhatsApp sandbox (its CPU then counts as the engine's)
+	// instead of running cmd/sandbox as a process of its own.
+	SandboxInEngine bool `json:"sandboxInEngine,omitempty"`
 }
 
 // parseRunFlags reads the flags of bench run; flags and scenario ids may be
@@ -116,6 +120,7 @@ func parseRunFlags(args []string) (Options, []string, error) {
 	fs.DurationVar(&o.StepDuration, "step-duration", 0, "measurement per fixed-rate step (default 10s, 2s with --quick)")
 	fs.StringVar(&o.EngineTags, "engine-tags", "", "build tags of the engine child, e.g. sqlite_cgo,sqlite_fts5")
 	fs.StringVar(&o.SQLiteDrivers, "sqlite-drivers", "modernc", "SQLite driver of ingest and actors' SQLite variant: modernc, cgo (mattn/go-sqlite3) or both side by side")
+	fs.BoolVar(&o.SandboxInEngine, "sandbox-in-engine", false, "outbound: the engine serves its built-in WhatsApp sandbox (the old way: its CPU counts as the engine's) instead of cmd/sandbox in a process of its own")
 	var ids []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {

@@ -47,7 +47,7 @@ func runOutbound(ctx context.Context, env *Env, res *Result) error {
 	}
 	var rabbitE2E float64
 	for k, v := range variants {
-		g, err := env.startEngine(ctx, append(pacing, v.env...)...)
+		g, err := env.startEngineOwnSandbox(ctx, append(pacing, v.env...)...)
 		if err != nil {
 			return err
 		}
@@ -72,6 +72,10 @@ func runOutbound(ctx context.Context, env *Env, res *Result) error {
 		if res.CPU == nil {
 			res.CPU = &CPULine{Op: "send (accepted, sent, its 3 status callbacks applied)", TargetUs: 250,
 				Note: "saturation is the API run's CPU per accepted send (its callbacks partly after the measurement)"}
+		}
+		if k == 0 && g.Child() {
+			res.CPU.Note += "; " + sandboxNote(g)
+			res.Notes = append(res.Notes, sandboxNote(g)+sandboxCPUs(append([]Run{api}, steps...)))
 		}
 		for _, st := range steps {
 			res.CPU.Figures = append(res.CPU.Figures, cpuFigure(v.name+" "+stepLabel(int(st.Offered)), st))

@@ -174,11 +174,16 @@ func outboundStep(ctx context.Context, env *Env, g *engine, token, name string, 
 	if completed > 0 && usedUs > 0 {
 		run.EngineCPUPerOp = usedUs / float64(completed)
 	}
+	sandboxUs, ownSandbox := api.Extra[sandboxCPUKey]
 	run.Held = api.Errors == 0 && run.Rate >= heldShare*float64(rate) && completed == int64(len(measured)) && lag <= stepCallbackLag
 	run.Extra = map[string]float64{
 		"acceptedPerSec": api.Rate, "acceptP99Ms": api.Latency.P99, "sentInWindowPerSec": float64(sentInWindow) / max(run.Seconds, 1e-9),
 		"measuredSends": float64(len(measured)), "callbacksApplied": float64(len(read)), "callbackLagS": lag.Seconds(),
 		"settledCores": idle, "pollMisses": float64(sent.misses.Load()),
+	}
+	if ownSandbox && completed > 0 {
+		// Per completed send, as the engine's figure.
+		run.Extra[sandboxCPUKey] = sandboxUs * float64(api.Ops) / float64(completed)
 	}
 	if !run.Held {
 		run.Name += fmt.Sprintf(" (NOT held: %s/s)", num(run.Rate))

@@ -77,11 +77,17 @@ func NormalizePhone(raw, region string) (string, bool) {
 	if region == "" {
 		region = "ZZ"
 	}
-	num, err := phonenumbers.Parse(raw, region)
-	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return "", false
+	key := phoneKey{raw: raw, region: region}
+	if p, ok := phones.get(key); ok {
+		return p.e164, p.ok
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	num, err := phonenumbers.Parse(raw, region)
+	p := normalized{}
+	if err == nil && phonenumbers.IsValidNumber(num) {
+		p = normalized{e164: phonenumbers.Format(num, phonenumbers.E164), ok: true}
+	}
+	phones.put(key, p)
+	return p.e164, p.ok
 }
 
 // validate checks and normalises a customer body into c's fields.
