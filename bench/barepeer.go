@@ -107,26 +107,10 @@ func (e *Env) startBarePeer(ctx context.Context, secret string) (*engine, error)
 	g := &engine{URL: "http://127.0.0.1:" + strconv.Itoa(port), AppSecret: secret, cmd: cmd, exited: make(chan struct{}),
 		stderr: &stderr, Client: newClient(e.Opts.Conns)}
 	go func() { _ = cmd.Wait(); close(g.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		// Any HTTP answer means the server listens.
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/", nil)
-		if resp, err := g.Client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return g, nil
-		}
-		select {
-		case <-g.exited:
-			return nil, fmt.Errorf("start the bare webhook child: exited: %s", stderr.String())
-		case <-ctx.Done():
-			_ = g.Stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = g.Stop()
-			return nil, fmt.Errorf("start the bare webhook child: not answering after 30 s: %s", stderr.String())
-		}
+	// Any HTTP answer means the server listens.
+	if err := awaitChild(ctx, g.Client, g.URL+"/", "start the bare webhook child", g.exited, &stderr, 50*time.Millisecond, 30*time.Second, nil); err != nil {
+		_ = g.Stop()
+		return nil, err
 	}
+	return g, nil
 }

@@ -186,32 +186,12 @@ func (e *Env) startChild(ctx context.Context, tags string, ownSandbox bool, env 
 		ExotelURL: "http://127.0.0.1:" + strconv.Itoa(xport),
 		AppSecret: childAppSecret, Email: childEmail, Password: childPassword, cmd: cmd, exited: make(chan struct{}), stderr: &stderr, Client: client}
 	go func() { _ = cmd.Wait(); close(g.exited) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/readyz", nil)
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return g, nil
-			}
-		}
-		select {
-		case <-g.exited:
-			if sb != nil {
-				sb.stop()
-			}
-			return nil, fmt.Errorf("start engine: exited: %s", stderr.String())
-		case <-ctx.Done():
-			_ = g.Stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = g.Stop()
-			return nil, fmt.Errorf("start engine: not ready after a minute: %s", stderr.String())
-		}
+	ready := func(status int) bool { return status == http.StatusOK }
+	if err := awaitChild(ctx, client, g.URL+"/readyz", "start engine", g.exited, &stderr, 100*time.Millisecond, time.Minute, ready); err != nil {
+		_ = g.Stop() // and its sandbox
+		return nil, err
 	}
+	return g, nil
 }
 
 // Stop ends a child engine (SIGTERM, then SIGKILL after 20 s).

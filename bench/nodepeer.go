@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -198,28 +197,12 @@ func (e *Env) startNodePeer(ctx context.Context, dir, script, secret string, env
 	client := newClient(e.Opts.Conns)
 	g := &engine{URL: "http://127.0.0.1:" + strconv.Itoa(port), AppSecret: secret, cmd: cmd, exited: make(chan struct{}), stderr: &stderr, Client: client}
 	go func() { _ = cmd.Wait(); close(g.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		// Any HTTP answer means the server listens.
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/", nil)
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return g, nil
-		}
-		select {
-		case <-g.exited:
-			return nil, fmt.Errorf("start %s: exited: %s", script, stderr.String())
-		case <-ctx.Done():
-			_ = g.Stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = g.Stop()
-			return nil, fmt.Errorf("start %s: not answering after 30 s: %s", script, stderr.String())
-		}
+	// Any HTTP answer means the server listens.
+	if err := awaitChild(ctx, client, g.URL+"/", "start "+script, g.exited, &stderr, 50*time.Millisecond, 30*time.Second, nil); err != nil {
+		_ = g.Stop()
+		return nil, err
 	}
+	return g, nil
 }
 
 // tail is the last n bytes of s.

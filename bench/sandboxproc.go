@@ -71,27 +71,11 @@ func (e *Env) startSandbox(ctx context.Context, port, enginePort int) (*sandboxP
 	s := &sandboxProc{cmd: cmd, exited: make(chan struct{}), stderr: &stderr}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/sandbox/whatsapp/sent"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("start sandbox: exited: %s", stderr.String())
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("start sandbox: not answering after 30 s: %s", stderr.String())
-		}
+	if err := awaitChild(ctx, http.DefaultClient, url, "start sandbox", s.exited, &stderr, 50*time.Millisecond, 30*time.Second, nil); err != nil {
+		s.stop()
+		return nil, err
 	}
+	return s, nil
 }
 
 // stop ends the sandbox (SIGTERM, then SIGKILL after 10 s).
