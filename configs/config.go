@@ -119,6 +119,15 @@ type Config struct {
 	TemplateSyncInterval      time.Duration `env:"WHATSAPP_TEMPLATE_SYNC_INTERVAL" doc:"how often the template registry is synced from WhatsApp besides start-up, template webhooks and an admin's POST /api/whatsapp/templates/sync (0: never)"`
 
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" doc:"bound on reaching MongoDB, Redis and RabbitMQ at start-up; the engine exits naming the one it could not reach"`
+
+	ClusterProvider        string        `env:"CLUSTER_PROVIDER" doc:"membership of a multi-node engine: etcd (CLUSTER_ETCD_ENDPOINTS) or automanaged (a fixed CLUSTER_SEEDS list); unset: a single node, no cluster"`
+	ClusterEtcdEndpoints   []string      `env:"CLUSTER_ETCD_ENDPOINTS" doc:"comma-separated host:port of the etcd servers (CLUSTER_PROVIDER=etcd)"`
+	ClusterSeeds           []string      `env:"CLUSTER_SEEDS" doc:"comma-separated host:port of every node's automanaged membership endpoint, this node's included (CLUSTER_PROVIDER=automanaged)"`
+	ClusterBind            string        `env:"CLUSTER_BIND" doc:"host:port this node's cluster traffic (gRPC remote) binds and is reached at; required with CLUSTER_PROVIDER; the host must be an address the other nodes reach"`
+	ClusterAutoManagedPort int           `env:"CLUSTER_AUTOMANAGED_PORT" doc:"port of this node's automanaged membership endpoint (one of CLUSTER_SEEDS); 0: the port of CLUSTER_BIND plus one"`
+	ClusterName            string        `env:"CLUSTER_NAME" doc:"name of the cluster; nodes of one cluster share it"`
+	ClusterAttemptTimeout  time.Duration `env:"CLUSTER_ATTEMPT_TIMEOUT" doc:"bound on one attempt to reach a conversation on another node; a failed attempt is retried with backoff on the conversation's owner at that time, within the caller's own timeout"`
+	ClusterLeaseTTL        time.Duration `env:"CLUSTER_LEASE_TTL" doc:"how long a node may be frozen, unlisted or alone before it stops its conversations and rejoins as a new member (the etcd provider's own lease is 3s)"`
 }
 
 // DefaultMetricsAddr is METRICS_ADDR's default: loopback only.
@@ -186,6 +195,9 @@ func Defaults() Config {
 		SandboxPricing:         "PMP",
 		SandboxWindow:          24 * time.Hour,
 		ConnectTimeout:         20 * time.Second,
+		ClusterName:            "wacc-engine",
+		ClusterAttemptTimeout:  time.Second,
+		ClusterLeaseTTL:        3 * time.Second,
 		TemplateSyncInterval:   time.Hour,
 		ExotelAPIURL:           "https://api.exotel.com",
 		ExotelSID:              "sandbox1",

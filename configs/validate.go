@@ -71,6 +71,7 @@ var sections = []struct {
 	{"whatsapp", validateWhatsApp},
 	{"sending", validateSending},
 	{"calls", validateCalls},
+	{"cluster", validateCluster},
 }
 
 // Validate checks every field and returns one error listing each bad
