@@ -12,7 +12,7 @@ FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./ga
 # fresh machine needs nothing installed by hand.
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: run test test-unit test-faults test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean
+.PHONY: run test test-unit test-faults test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean proto
 
 # A development admin is created when none is configured, so a newcomer can
 # log in at once (development only; set your own for anything shared).
@@ -98,6 +98,13 @@ bench:
 
 bench-quick:
 	cd bench && $(GO) run . run --quick $(BENCH_ARGS)
+
+# Regenerates the cluster's protobuf messages (cluster/wire.pb.go, committed)
+# with Debian's protoc and the protoc-gen-go of go.mod's protobuf version.
+PROTOC_GEN_GO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
+proto:
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative cluster/wire.proto
 
 clean:
 	rm -rf bin data coverage.out coverage.log
