@@ -26,7 +26,10 @@
 // batch goes to a worker goroutine waiting for one (it keeps the stack it
 // grew), or else to a fresh goroutine, so a batch never waits for a worker;
 // the workers stop after 50 ms without work, so a Host at rest keeps no
-// goroutine.
+// goroutine. Host.StopAll stops every conversation actor (each answers the
+// commands already in its mailbox first) and keeps the shards: a cluster
+// node that lost its membership calls it, and the next command for a key
+// activates a fresh actor that reloads from the store.
 //
 // Calls is the call.Directory: one supervising actor over the call actors
 // (actors/call), with the conversations' restart budget (a panic restarts

@@ -165,6 +165,8 @@ func (s *shard) Receive(c actor.Context) {
 		c.RequestWithCustomSender(s.child(c, m.key), m.msg, c.Sender())
 	case countLive:
 		c.Respond(len(s.children))
+	case stopAll:
+		c.Respond(s.stopChildren(c))
 	case hydrate:
 		c.Respond(s.hydrate(c, m.conversations))
 	case conversation.Idle:
