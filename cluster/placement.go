@@ -60,11 +60,18 @@ func (p *Placement) Members() []string {
 }
 
 // Owner is the member that owns key; "" when there are no members.
-func (p *Placement) Owner(key string) string {
+func (p *Placement) Owner(key string) string { return p.OwnerExcept(key, nil) }
+
+// OwnerExcept is the member that owns key among those skip does not refuse
+// (nil: all): the owner key would have if the refused members left.
+func (p *Placement) OwnerExcept(key string, skip func(addr string) bool) string {
 	ms := *p.members.Load()
 	hk := fnv64(key)
 	best, bestScore := "", uint64(0)
 	for _, m := range ms {
+		if skip != nil && skip(m.addr) {
+			continue
+		}
 		if s := mix64(hk ^ m.hash); best == "" || s > bestScore {
 			best, bestScore = m.addr, s
 		}

@@ -1,0 +1,161 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/wacc/engine/actors/conversation"
+)
+
+// Backoff between attempts: backoffBase doubled per attempt, capped at
+// backoffMax, with up to a quarter of jitter either way.
+const (
+	backoffBase = 100 * time.Millisecond
+	backoffMax  = time.Second
+)
+
+// backoff is the wait after the attempt-th failed attempt.
+func backoff(attempt int) time.Duration {
+	d := backoffBase << min(attempt-1, 10)
+	d = min(d, backoffMax)
+	return d - d/4 + rand.N(d/2+1)
+}
+
+// errNoOwner means no member is known to own a key (the node is joining or
+// rejoining, or every member is suspected).
+var errNoOwner = errors.New("no cluster member owns this conversation")
+
+// Directory is the cluster's conversation.Directory: it delivers a command
+// to the conversation's owner, the local host directly (no serialization)
+// when that is this node, else the owner's router over remote. A remote
+// command carries a message id and is tried with a per-attempt timeout
+// (Config.AttemptTimeout) and backoff (100 ms doubling to 1 s, jittered),
+// re-resolving the owner each time and skipping a member that failed an
+// attempt, within the caller's timeout; the owner applies a retried
+// command once (dedupe). Send queues remote commands per key, in order,
+// and retries each with its message id until the owner takes it.
+type Directory struct{ n *Node }
+
+var _ conversation.Directory = (*Directory)(nil)
+
+// Directory is the node's conversation.Directory.
+func (n *Node) Directory() *Directory { return &Directory{n: n} }
+
+// Request delivers cmd to the conversation of key and returns its pending
+// answer.
+func (d *Directory) Request(key conversation.Key, cmd conversation.Command, timeout time.Duration) conversation.Reply {
+	n := d.n
+	owner := n.owner(key)
+	if owner == n.cfg.Bind {
+		return n.local.Request(key, cmd, timeout)
+	}
+	kind, payload, err := conversation.EncodeCommand(cmd)
+	if err != nil {
+		return failedReply{err: err}
+	}
+	env := &Envelope{MessageId: n.nextID(), PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, Command: kind, Payload: payload, WantAnswer: true}
+	r := &remoteReply{done: make(chan struct{})}
+	deadline := time.Now().Add(timeout)
+	// The first attempt leaves in the caller's order.
+	first := n.attempt(owner, env, deadline)
+	go func() {
+		defer close(r.done)
+		r.v, r.err, r.attempts = n.deliver(key, cmd, env, deadline, owner, first)
+	}()
+	return r
+}
+
+// Send delivers cmd without waiting: to the local host when this node owns
+// key and nothing for key is queued, else through key's queue.
+func (d *Directory) Send(key conversation.Key, cmd conversation.Command) {
+	d.n.sends.push(key, cmd)
+}
+
+// attempt sends env to owner's router; nil when owner is unknown or the
+// node has no incarnation.
+func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *actor.Future {
+	inc := n.current()
+	if owner == "" || inc == nil {
+		return nil
+	}
+	timeout := min(n.cfg.AttemptTimeout, time.Until(deadline))
+	if timeout <= 0 {
+		return nil
+	}
+	return inc.request(actor.NewPID(owner, routerName), env, timeout)
+}
+
+// deliver waits for the first attempt and retries until an answer or the
+// deadline. It returns the Result (or the error), and how many attempts
+// were made.
+func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, f *actor.Future) (any, error, int) {
+	var last error
+	for attempt := 1; ; attempt++ {
+		if owner == n.cfg.Bind {
+			v, err := n.local.Request(key, cmd, max(time.Until(deadline), time.Millisecond)).Result()
+			return v, err, attempt
+		}
+		if f == nil {
+			last = errNoOwner
+			n.metrics.attempts.WithLabelValues(outcomeNoOwner).Inc()
+		} else {
+			v, err := f.Result()
+			ans, _ := v.(*Answer)
+			switch {
+			case err == nil && ans != nil && ans.GetUndelivered() == "":
+				n.metrics.attempts.WithLabelValues(outcomeAnswered).Inc()
+				res, err := conversation.DecodeResult(ans.GetResult())
+				if err != nil {
+					return nil, fmt.Errorf("answer of %s from %s: %w", env.GetMessageId(), owner, err), attempt
+				}
+				return res, nil, attempt
+			case err == nil && ans != nil:
+				n.metrics.attempts.WithLabelValues(outcomeUndelivered).Inc()
+				last = fmt.Errorf("%s: %s", owner, ans.GetUndelivered())
+			default:
+				n.metrics.attempts.WithLabelValues(outcomeTimeout).Inc()
+				if err == nil {
+					err = fmt.Errorf("unexpected answer %T", v)
+				}
+				last = fmt.Errorf("%s: %w", owner, err)
+				// A dead member costs one attempt: skip it until membership
+				// decides.
+				n.suspect(owner)
+			}
+		}
+		wait := backoff(attempt)
+		if time.Until(deadline) <= wait {
+			return nil, fmt.Errorf("deliver %s to %s after %d attempts: %w", env.GetMessageId(), key.Name(), attempt, last), attempt
+		}
+		select {
+		case <-time.After(wait):
+		case <-n.stop:
+			return nil, fmt.Errorf("deliver %s to %s: node stopping: %w", env.GetMessageId(), key.Name(), last), attempt
+		}
+		owner = n.owner(key)
+		f = n.attempt(owner, env, deadline)
+	}
+}
+
+// remoteReply is the pending answer of a command sent to another node.
+type remoteReply struct {
+	done     chan struct{}
+	v        any
+	err      error
+	attempts int
+}
+
+// Result waits for the answer.
+func (r *remoteReply) Result() (any, error) {
+	<-r.done
+	return r.v, r.err
+}
+
+// failedReply answers err at once.
+type failedReply struct{ err error }
+
+func (r failedReply) Result() (any, error) { return nil, r.err }

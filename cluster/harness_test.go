@@ -1,0 +1,200 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/persistence/servicetest"
+	"github.com/wacc/engine/persistence/sqlitestore"
+	"github.com/wacc/engine/supervisors"
+)
+
+// freePort is a loopback port nothing listens on (it was free a moment
+// ago).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// testLocal is a node's own conversation host on its own SQLite store,
+// counting the commands and StopAll calls that reach it.
+type testLocal struct {
+	*supervisors.Host
+	store    *sqlitestore.Store
+	requests atomic.Int64
+	sends    atomic.Int64
+	stopAlls atomic.Int64
+}
+
+func (l *testLocal) Request(key conversation.Key, cmd conversation.Command, timeout time.Duration) conversation.Reply {
+	l.requests.Add(1)
+	return l.Host.Request(key, cmd, timeout)
+}
+
+func (l *testLocal) Send(key conversation.Key, cmd conversation.Command) {
+	l.sends.Add(1)
+	l.Host.Send(key, cmd)
+}
+
+func (l *testLocal) StopAll(ctx context.Context) (int, error) {
+	l.stopAlls.Add(1)
+	return l.Host.StopAll(ctx)
+}
+
+func newTestLocal(t *testing.T) *testLocal {
+	t.Helper()
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	system := actor.NewActorSystem()
+	t.Cleanup(system.Shutdown)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	deps := &conversation.Deps{Store: store, Config: conversation.Config{Window: time.Hour, IdleTimeout: time.Minute}, Log: log}
+	return &testLocal{Host: supervisors.NewHost(system, deps, 2, log), store: store}
+}
+
+// testNode is a started node with its local host.
+type testNode struct {
+	*Node
+	local *testLocal
+}
+
+func startNode(t *testing.T, cfg Config) *testNode {
+	t.Helper()
+	local := newTestLocal(t)
+	n, err := NewNode(cfg, local, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(cfg.Bind), nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, n.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.Stop(ctx)
+	})
+	return &testNode{Node: n, local: local}
+}
+
+// autoManagedCluster starts size nodes that list each other by automanaged
+// seeds, and waits until every one sees all.
+func autoManagedCluster(t *testing.T, size int) []*testNode {
+	t.Helper()
+	type ports struct{ bind, am int }
+	ps := make([]ports, size)
+	var seeds []string
+	for i := range ps {
+		ps[i] = ports{bind: freePort(t), am: freePort(t)}
+		seeds = append(seeds, fmt.Sprintf("127.0.0.1:%d", ps[i].am))
+	}
+	nodes := make([]*testNode, size)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i] = startNode(t, Config{Provider: ProviderAutoManaged, Seeds: seeds, Bind: fmt.Sprintf("127.0.0.1:%d", ps[i].bind),
+				AutoManagedPort: ps[i].am, Name: "test-" + t.Name(), AttemptTimeout: time.Second, LeaseTTL: 1500 * time.Millisecond})
+		}()
+	}
+	wg.Wait()
+	waitMembers(t, nodes, size)
+	return nodes
+}
+
+// waitMembers waits until every node sees want members.
+func waitMembers(t *testing.T, nodes []*testNode, want int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, n := range nodes {
+			if len(n.Members()) != want {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "every node sees %d members", want)
+}
+
+// keyOwnedBy is a conversation key whose owner is addr among members.
+func keyOwnedBy(t *testing.T, members []string, addr string, skip int) conversation.Key {
+	t.Helper()
+	p := NewPlacement(members...)
+	for i := 0; i < 10000; i++ {
+		k := conversation.Key{PhoneNumberID: "100000000000001", WaID: fmt.Sprintf("9198%08d", i)}
+		if p.Owner(k.Name()) == addr {
+			if skip == 0 {
+				return k
+			}
+			skip--
+		}
+	}
+	t.Fatalf("no key owned by %s", addr)
+	return conversation.Key{}
+}
+
+func inboundFor(key conversation.Key, wamid, text string) conversation.Inbound {
+	return conversation.Inbound{Msg: actors.InboundMessage{PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, WaMessageID: wamid,
+		Type: "text", Text: text, Content: []byte(`{"body":"` + text + `"}`), Timestamp: time.Now().UTC()}}
+}
+
+// openConversation is key's open conversation in store, if any.
+func openConversation(t *testing.T, store *sqlitestore.Store, key conversation.Key) (actors.Conversation, bool) {
+	t.Helper()
+	c, err := store.OpenConversation(context.Background(), key.PhoneNumberID, key.WaID)
+	if err != nil {
+		return actors.Conversation{}, false
+	}
+	return c, true
+}
+
+// startEtcd runs Debian's etcd on free loopback ports with a temporary data
+// directory, or skips (fails with ENGINE_REQUIRE_SERVICES=1) without it.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	bin := "/usr/bin/etcd"
+	if _, err := os.Stat(bin); err != nil {
+		msg := fmt.Sprintf("\n\n*** etcd is not installed at %s (%v) ***\n*** this test needs the real server (apt-get install etcd-server); set ENGINE_REQUIRE_SERVICES=1 to make this a failure ***\n", bin, err)
+		if servicetest.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	client, peer := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "--name", "test", "--data-dir", t.TempDir(),
+		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
+		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
+		"--initial-cluster", "test=http://"+peer, "--log-level", "error")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", client, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "etcd listens on %s", client)
+	return client
+}
+
+// routerPID is n's router.
+func routerPID(n *testNode) *actor.PID { return actor.NewPID(n.Address(), routerName) }

@@ -1,0 +1,139 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors/conversation"
+)
+
+// TestRemoteCommandReachesOwnerAndAnswers: on three nodes over real
+// loopback remote, a command sent on A for a key C owns is applied by C's
+// host (its store has the conversation, A's and B's do not) and C's answer
+// comes back to A; a key A owns stays on A without crossing the wire.
+func TestRemoteCommandReachesOwnerAndAnswers(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	key := keyOwnedBy(t, a.Members(), c.Address(), 0)
+
+	res, err := conversation.Ask(a.Directory(), key, inboundFor(key, "wamid.remote.1", "hello"), 5*time.Second)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Conversation.ID)
+	require.Equal(t, key.WaID, res.Conversation.WaID)
+	stored, ok := openConversation(t, c.local.store, key)
+	require.True(t, ok, "C's store has the conversation")
+	require.Equal(t, res.Conversation.ID, stored.ID)
+	_, onA := openConversation(t, a.local.store, key)
+	_, onB := openConversation(t, b.local.store, key)
+	require.False(t, onA || onB, "only the owner applied it")
+	require.Zero(t, a.local.requests.Load(), "A's host never saw it")
+
+	// A failure answered by C's actor keeps its sentinel across the wire.
+	_, err = conversation.Ask(a.Directory(), key, conversation.Close{ConversationID: "not-the-open-one"}, 5*time.Second)
+	require.ErrorIs(t, err, conversation.ErrClosed)
+	require.NotErrorIs(t, err, conversation.ErrNoAnswer)
+
+	// A key A owns is handed to A's host directly.
+	own := keyOwnedBy(t, a.Members(), a.Address(), 0)
+	_, err = conversation.Ask(a.Directory(), own, inboundFor(own, "wamid.local.1", "hi"), 5*time.Second)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, a.local.requests.Load())
+
+	// Fire-and-forget commands to a remote owner arrive, in order.
+	for i := 0; i < 20; i++ {
+		a.Directory().Send(key, inboundFor(key, fmt.Sprintf("wamid.send.%02d", i), "queued"))
+	}
+	require.Eventually(t, func() bool {
+		got, ok := openConversation(t, c.local.store, key)
+		return ok && got.Unread == 21
+	}, 10*time.Second, 20*time.Millisecond, "all 20 sends applied on C")
+	msgs, _, err := c.local.store.ListMessages(t.Context(), res.Conversation.ID, "", 100)
+	require.NoError(t, err)
+	var order []string
+	for _, m := range msgs {
+		order = append(order, m.WaMessageID)
+	}
+	t.Logf("messages on C: %v", order)
+}
+
+// TestDeadNodeCostsOneAttempt: a node stopped abruptly (remote and
+// membership endpoint gone, no goodbye) costs the next request for one of
+// its keys at most one failed attempt; the new owner (the next by
+// rendezvous) answers it.
+func TestDeadNodeCostsOneAttempt(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	members := a.Members()
+	// A key C owns whose next owner is B.
+	var key conversation.Key
+	for skip := 0; ; skip++ {
+		key = keyOwnedBy(t, members, c.Address(), skip)
+		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
+			break
+		}
+	}
+	_, err := conversation.Ask(a.Directory(), key, inboundFor(key, "wamid.dead.1", "before"), 5*time.Second)
+	require.NoError(t, err)
+
+	inc := c.current()
+	c.mu.Lock()
+	c.inc = nil
+	c.mu.Unlock()
+	c.leave(inc, false)
+
+	began := time.Now()
+	r := a.Directory().Request(key, inboundFor(key, "wamid.dead.2", "after"), 10*time.Second)
+	res, err := conversation.Await(key, r)
+	took := time.Since(began)
+	require.NoError(t, err)
+	attempts := r.(*remoteReply).attempts
+	t.Logf("request after the owner died: %d attempts, answered in %s", attempts, took)
+	require.LessOrEqual(t, attempts, 2, "at most one failed attempt on the dead node")
+	stored, ok := openConversation(t, b.local.store, key)
+	require.True(t, ok, "B, the next owner, applied it")
+	require.Equal(t, res.Conversation.ID, stored.ID)
+
+	// Once membership drops C, requests for its keys need one attempt.
+	waitMembers(t, []*testNode{a, b}, 2)
+	began = time.Now()
+	r = a.Directory().Request(key, inboundFor(key, "wamid.dead.3", "later"), 10*time.Second)
+	_, err = conversation.Await(key, r)
+	require.NoError(t, err)
+	t.Logf("request once C left the members: %d attempts, %s", r.(*remoteReply).attempts, time.Since(began))
+	require.Equal(t, 1, r.(*remoteReply).attempts)
+}
+
+// TestRetryWithSameMessageIDAppliesOnce: the same envelope delivered twice
+// (a retry after a lost answer) reaches the owner's host once, and both
+// deliveries get the same answer; a concurrent duplicate joins the first.
+func TestRetryWithSameMessageIDAppliesOnce(t *testing.T) {
+	nodes := autoManagedCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	kind, payload, err := conversation.EncodeCommand(inboundFor(key, "wamid.dedupe.1", "once"))
+	require.NoError(t, err)
+	env := &Envelope{MessageId: "retry-test-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, Command: kind, Payload: payload, WantAnswer: true}
+
+	inc := a.current()
+	first := inc.request(routerPID(b), env, 5*time.Second)
+	second := inc.request(routerPID(b), env, 5*time.Second)
+	v1, err := first.Result()
+	require.NoError(t, err)
+	v2, err := second.Result()
+	require.NoError(t, err)
+	third, err := inc.request(routerPID(b), env, 5*time.Second).Result()
+	require.NoError(t, err)
+
+	for _, v := range []any{v1, v2, third} {
+		ans := v.(*Answer)
+		require.Empty(t, ans.GetUndelivered())
+		require.Equal(t, v1.(*Answer).GetResult(), ans.GetResult(), "the same answer each time")
+	}
+	require.EqualValues(t, 1, b.local.requests.Load(), "applied once on B")
+	res, err := conversation.DecodeResult(v1.(*Answer).GetResult())
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Conversation.Unread)
+}
