@@ -80,7 +80,7 @@ type testNode struct {
 func startNode(t *testing.T, cfg Config) *testNode {
 	t.Helper()
 	local := newTestLocal(t)
-	n, err := NewNode(cfg, local, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(cfg.Bind), nil)
+	n, err := NewNode(cfg, local, testLogger(t).Named(cfg.Bind), nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -198,3 +198,16 @@ func startEtcd(t *testing.T) string {
 
 // routerPID is n's router.
 func routerPID(n *testNode) *actor.PID { return actor.NewPID(n.Address(), routerName) }
+
+// testLogger logs errors only: protoactor's remote logs every lost
+// connection of a test's stopped nodes as an error.
+func testLogger(t *testing.T) *zap.Logger {
+	return zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+}
+
+// lastChecked is when the node's membership check last ran.
+func (n *Node) lastChecked() time.Time {
+	n.checkMu.Lock()
+	defer n.checkMu.Unlock()
+	return n.lastCheck
+}

@@ -74,7 +74,9 @@ type Node struct {
 
 	suspects sync.Map // address -> time.Time until which it is skipped
 
-	// lastCheck is when check last ran (monotonic).
+	// lastCheck is when check last ran (monotonic); checkMu serializes
+	// check.
+	checkMu   sync.Mutex
 	lastCheck time.Time
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -147,7 +149,9 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 	n.route(inc)
+	n.checkMu.Lock()
 	n.lastCheck = time.Now()
+	n.checkMu.Unlock()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -408,6 +412,8 @@ func (n *Node) watch() {
 // seen fewer than a quorum of the seeds for a TTL (the minority side of a
 // partition).
 func (n *Node) check(now time.Time) {
+	n.checkMu.Lock()
+	defer n.checkMu.Unlock()
 	gap := now.Sub(n.lastCheck)
 	n.lastCheck = now
 	inc := n.current()
