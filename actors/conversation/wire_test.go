@@ -209,7 +209,7 @@ func (r fixedReply) Result() (any, error) { return r.v, nil }
 
 func BenchmarkWireSend(b *testing.B) {
 	cmd := Send{MessageID: "m-1", Type: "text", Text: "hello there", Content: json.RawMessage(`{"body":"hello there"}`),
-		Body: json.RawMessage(`{"messaging_product":"whatsapp","to":"919876543210","type":"text","text":{"body":"hello there"}}`),
+		Body:     json.RawMessage(`{"messaging_product":"whatsapp","to":"919876543210","type":"text","text":{"body":"hello there"}}`),
 		ByUserID: "u1", Deadline: time.Now().UTC()}
 	b.ReportAllocs()
 	for b.Loop() {

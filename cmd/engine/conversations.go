@@ -17,6 +17,7 @@ import (
 	"github.com/wacc/engine/actors/conversation"
 	"github.com/wacc/engine/actors/inbox"
 	"github.com/wacc/engine/actors/mediabytes"
+	"github.com/wacc/engine/cluster"
 	"github.com/wacc/engine/configs"
 	"github.com/wacc/engine/gateway"
 	"github.com/wacc/engine/gateway/agentsocket"
@@ -47,17 +48,22 @@ type engineStore interface {
 // sessions and the gateway, agent sessions, the inbox dispatcher and the
 // timer sweeper.
 type conversationEngine struct {
-	log        *zap.Logger
-	system     *actor.ActorSystem
-	events     *actors.Bus
-	host       *supervisors.Host
+	log    *zap.Logger
+	system *actor.ActorSystem
+	events *actors.Bus
+	host   *supervisors.Host
+	// dir reaches conversations: the host, or with CLUSTER_PROVIDER the
+	// cluster's Directory (the owner node's host, wherever it is).
+	dir conversation.Directory
+	// node is this engine's cluster member; nil without CLUSTER_PROVIDER.
+	node       *cluster.Node
 	assigner   *assignment.Assigner
 	app        *app.App
 	hub        *agentsession.Hub
 	sockets    *agentsocket.Server
 	dispatcher *inbox.Dispatcher
 	sweeper    *conversation.Sweeper
-	// rehydration is nil when REHYDRATE_ON_START is off.
+	// rehydration is nil when REHYDRATE_ON_START is off, and in a cluster.
 	rehydration *rehydration
 	// pauses are Meta's pauses and operator alerts, shared with the sender.
 	pauses *sender.Pauses
@@ -137,21 +143,33 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "engine_conversations_parked_total",
 		Help: "Conversations parked after their actor exhausted its restart budget (alert on any increase)."},
 		func() float64 { return float64(host.Parked()) }))
-	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
+	ce.dir = ce.host
+	if cfg.Clustered() {
+		node, err := startClusterNode(ctx, cfg, ce.host, log, reg)
+		if err != nil {
+			ce.host.Stop(ctx)
+			system.Shutdown()
+			return nil, err
+		}
+		ce.node, ce.dir = node, node.Directory()
+	}
+	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.dir, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: revocations,
 		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
-		Conversations: store, Directory: ce.host, Media: store, Log: log,
+		Conversations: store, Directory: ce.dir, Media: store, Log: log,
 	})
 	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
 		Grace: cfg.SocketAuthGrace})
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer,
 		MaxFramesPerSecond: float64(cfg.SocketMaxFrames), FrameBurst: cfg.SocketFrameBurst, MaxSocketsPerUser: cfg.SocketsPerUser})
-	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.host, WebhookErrors: store, Templates: tmplEvents,
+	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.dir, WebhookErrors: store, Templates: tmplEvents,
 		Log: log, Registry: reg})
-	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.host, Log: log}
-	if cfg.RehydrateOnStart {
+	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.dir, Log: log}
+	// Rehydration brings back this node's conversations into its own host;
+	// in a cluster most of them belong to other nodes: not done there.
+	if cfg.RehydrateOnStart && !cfg.Clustered() {
 		ce.rehydration = newRehydration(ce.host, store, cfg.RehydrateMax, log, reg)
 	}
 	return ce, nil
@@ -160,7 +178,7 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 // gatewayEngine is what the gateway needs of the actor side.
 func (ce *conversationEngine) gatewayEngine(store engineStore, deadLetters actors.DeadLetters) *gateway.Engine {
 	return &gateway.Engine{
-		Reads: store, Directory: ce.host, Inbox: store, WakeInbox: ce.dispatcher.Notify, Accepted: ce.dispatcher.Accept,
+		Reads: store, Directory: ce.dir, Inbox: store, WakeInbox: ce.dispatcher.Notify, Accepted: ce.dispatcher.Accept,
 		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store, DeadLetters: deadLetters,
 		Reports: store, Templates: ce.templates,
 	}
@@ -172,6 +190,11 @@ func (ce *conversationEngine) stop(timeout time.Duration) {
 	defer cancel()
 	if err := ce.sockets.Shutdown(ctx); err != nil {
 		ce.log.Warn("agent sockets did not all close in time; their sessions end on their own", zap.Error(err))
+	}
+	if ce.node != nil {
+		// Leave first, so the others own this node's conversations from
+		// now on; its queued send outcomes are delivered before it goes.
+		ce.node.Stop(ctx)
 	}
 	ce.host.Stop(ctx)
 	ce.assigner.Stop()
@@ -198,4 +221,21 @@ type socketRefusals struct{ r *audit.Refusals }
 
 func (s socketRefusals) Refused(userID string, src agentsession.Source, reason string) {
 	s.r.Refused(actors.AuditRecord{ActorID: userID, Resource: "ws", IP: src.IP, UserAgent: src.UserAgent, At: time.Now().UTC()}, reason)
+}
+
+// startClusterNode joins the cluster of CLUSTER_PROVIDER, within
+// CONNECT_TIMEOUT.
+func startClusterNode(ctx context.Context, cfg configs.Config, host *supervisors.Host, log *zap.Logger, reg prometheus.Registerer) (*cluster.Node, error) {
+	node, err := cluster.NewNode(cluster.Config{Provider: cfg.ClusterProvider, EtcdEndpoints: cfg.ClusterEtcdEndpoints, Seeds: cfg.ClusterSeeds,
+		Bind: cfg.ClusterBind, AutoManagedPort: cfg.ClusterAutoManagedPort, Name: cfg.ClusterName, AttemptTimeout: cfg.ClusterAttemptTimeout,
+		LeaseTTL: cfg.ClusterLeaseTTL}, host, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	if err := node.Start(ctx); err != nil {
+		return nil, err
+	}
+	return node, nil
 }

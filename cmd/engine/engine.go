@@ -167,7 +167,7 @@ func (e *engine) open(ctx context.Context) error {
 		outbox: newCountingPublisher(e.relay, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client}, log, reg); err != nil {
 		return err
 	}
-	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.host, e.conv.pauses, reg)
+	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.dir, e.conv.pauses, reg)
 	var (
 		deadLetters actors.DeadLetters = e.out.queue
 		callRoutes  *gateway.Calls
