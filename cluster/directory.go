@@ -64,7 +64,7 @@ func (d *Directory) Request(key conversation.Key, cmd conversation.Command, time
 	first := n.attempt(owner, env, deadline)
 	go func() {
 		defer close(r.done)
-		r.v, r.err, r.attempts = n.deliver(key, cmd, env, deadline, owner, first)
+		r.v, r.attempts, r.err = n.deliver(key, cmd, env, deadline, owner, first)
 	}()
 	return r
 }
@@ -90,14 +90,14 @@ func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *actor.F
 }
 
 // deliver waits for the first attempt and retries until an answer or the
-// deadline. It returns the Result (or the error), and how many attempts
-// were made.
-func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, f *actor.Future) (any, error, int) {
+// deadline. It returns the Result, how many attempts were made, and the
+// error when no answer came.
+func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, f *actor.Future) (any, int, error) {
 	var last error
 	for attempt := 1; ; attempt++ {
 		if owner == n.cfg.Bind {
 			v, err := n.local.Request(key, cmd, max(time.Until(deadline), time.Millisecond)).Result()
-			return v, err, attempt
+			return v, attempt, err
 		}
 		if f == nil {
 			last = errNoOwner
@@ -110,9 +110,9 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 				n.metrics.attempts.WithLabelValues(outcomeAnswered).Inc()
 				res, err := conversation.DecodeResult(ans.GetResult())
 				if err != nil {
-					return nil, fmt.Errorf("answer of %s from %s: %w", env.GetMessageId(), owner, err), attempt
+					return nil, attempt, fmt.Errorf("answer of %s from %s: %w", env.GetMessageId(), owner, err)
 				}
-				return res, nil, attempt
+				return res, attempt, nil
 			case err == nil && ans != nil:
 				n.metrics.attempts.WithLabelValues(outcomeUndelivered).Inc()
 				last = fmt.Errorf("%s: %s", owner, ans.GetUndelivered())
@@ -129,12 +129,12 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 		}
 		wait := backoff(attempt)
 		if time.Until(deadline) <= wait {
-			return nil, fmt.Errorf("deliver %s to %s after %d attempts: %w", env.GetMessageId(), key.Name(), attempt, last), attempt
+			return nil, attempt, fmt.Errorf("deliver %s to %s after %d attempts: %w", env.GetMessageId(), key.Name(), attempt, last)
 		}
 		select {
 		case <-time.After(wait):
 		case <-n.stop:
-			return nil, fmt.Errorf("deliver %s to %s: node stopping: %w", env.GetMessageId(), key.Name(), last), attempt
+			return nil, attempt, fmt.Errorf("deliver %s to %s: node stopping: %w", env.GetMessageId(), key.Name(), last)
 		}
 		owner = n.owner(key)
 		f = n.attempt(owner, env, deadline)

@@ -91,7 +91,7 @@ func (s *sendQueues) work(key conversation.Key) {
 			n.local.Send(key, next.cmd)
 		} else {
 			deadline := time.Now().Add(sendRetryFor)
-			_, err, attempts := n.deliver(key, next.cmd, next.env, deadline, owner, n.attempt(owner, next.env, deadline))
+			_, attempts, err := n.deliver(key, next.cmd, next.env, deadline, owner, n.attempt(owner, next.env, deadline))
 			if err != nil {
 				n.metrics.sendsLost.Inc()
 				n.log.Error("fire-and-forget command given up", zap.String("actor", key.Name()), zap.Int("attempt", attempts), zap.Error(err))
