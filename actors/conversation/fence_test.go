@@ -204,7 +204,10 @@ func TestFenceExpiresAWindowOnceWithStaleTimersAndTheSweeper(t *testing.T) {
 	sw := &conversation.Sweeper{Store: store, Directory: old.dir, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		MaxSleep: 5 * time.Millisecond, Now: clock.Now}
 	go func() { swept <- sw.Run(sweepCtx) }()
-	t.Cleanup(func() { stop(); <-swept })
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-swept)
+	})
 
 	clock.Advance(c.ExpiresAt.Sub(clock.Now()) + time.Millisecond)
 	require.Eventually(t, func() bool {
