@@ -70,7 +70,8 @@
 //     nothing, and the actor stops; the next command activates afresh.
 //     Timers and the Sweeper's Ticks write through the actor, so a window
 //     expires once. Notifications, media records and pricing are not
-//     fenced: they follow a fenced write or are idempotent.
+//     fenced: they follow a fenced write or are idempotent; nor is failing
+//     a send the queue refused, which undoes the actor's own write.
 //     After a panic protoactor builds a fresh actor from the same Props,
 //     which reads its conversation from the store when it starts.
 //     The first message of a key opens its conversation in one write when

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -69,20 +68,6 @@ func (a *Actor) fenced(err error) bool {
 func (a *Actor) fence() actors.Fence {
 	key := a.key()
 	return actors.Fence{PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, Epoch: a.epoch}
-}
-
-// updateStatus is Store.UpdateMessageStatus, fenced when the activation
-// holds an epoch.
-func (a *Actor) updateStatus(ctx context.Context, id, status, waMessageID string, werr *actors.WhatsAppError, at time.Time) (bool, error) {
-	var changed bool
-	var err error
-	if a.epoch != 0 {
-		changed, err = a.env.Epochs.UpdateMessageStatusFenced(ctx, a.fence(), id, status, waMessageID, werr, at)
-	} else {
-		changed, err = a.env.Store.UpdateMessageStatus(ctx, id, status, waMessageID, werr, at)
-	}
-	a.fenced(err)
-	return changed, err
 }
 
 // updateStatuses is Store.UpdateMessageStatuses, fenced when the activation

@@ -195,7 +195,11 @@ func (a *Actor) failQueued(_ context.Context, msg actors.Message, c actors.Conve
 	defer ctx.finish()
 	werr := &actors.WhatsAppError{Code: 0, Title: "queue unavailable", Message: "the message was not queued; send it again"}
 	at := a.now()
-	if _, err := a.updateStatus(ctx, msg.ID, actors.StatusFailed, "", werr, at); err != nil {
+	// Unfenced: this activation stored msg queued a moment ago and the
+	// queue surely did not take it; failing it undoes that write, and must
+	// happen even if a newer activation took the key since, or the message
+	// could be sent later behind the caller's back.
+	if _, err := a.env.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, at); err != nil {
 		a.log().Error("record unqueued message as failed", zap.String("conversation_id", c.ID), zap.Error(err))
 	} else if s := a.heldMessages().byID(msg.ID); s != nil {
 		s.advance(actors.StatusFailed, werr, at)

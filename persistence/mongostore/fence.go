@@ -43,9 +43,15 @@ var _ actors.EpochStore = (*Store)(nil)
 //     between that check and the insert lets the message in and refuses the
 //     conversation save (ErrFenced): the message is stored with a Seq the
 //     conversation does not reflect, unacknowledged and unpublished, as after
-//     a crash between the two writes; the webhook that carried it is
-//     delivered again to the newer activation, which finds the wamid stored
-//     and applies it to the conversation once (see conversation.inboundStored).
+//     a crash between the two writes. The webhook that carried it is
+//     delivered again (it was not acknowledged) to the newer activation,
+//     which finds the wamid stored: if the message's Seq is still beyond the
+//     conversation's it applies it to the conversation (once, by the
+//     conversation's version check); if the newer activation applied other
+//     messages first, the message stays stored and listed and is answered as
+//     a duplicate without moving the conversation's counters (unread, last
+//     inbound time). Nothing is lost and nothing applies twice; the
+//     conversation's summary may miss that one message.
 //   - UpdateMessageStatusFenced(es): refused unless the epoch is current
 //     before the writes; a status racing an acquisition may land. Statuses
 //     move only forward and apply once, so such a write is what the newer
