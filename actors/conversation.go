@@ -42,8 +42,14 @@ type Conversation struct {
 	// Seq counts the messages applied to this conversation; a message
 	// carries the Seq it was applied at, so a replay can tell whether the
 	// conversation already reflects it.
-	Seq       int64
-	Version   int64
+	Seq     int64
+	Version int64
+	// Epoch, when not zero, fences a write of the conversation
+	// (CreateConversation, SaveConversation, AppendMessageAndSave): it
+	// applies only while Epoch is the current epoch of the conversation's
+	// (PhoneNumberID, WaID) in the EpochStore, else it is ErrFenced and
+	// changes nothing. Zero writes unfenced. Reads return zero.
+	Epoch     int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ClosedAt  time.Time
@@ -244,6 +250,34 @@ type NotificationStore interface {
 	// the user's when ids is empty) read at at, and returns how many
 	// changed. Other users' notifications are never touched.
 	MarkNotificationsRead(ctx context.Context, userID string, ids []string, at time.Time) (int, error)
+}
+
+// Fence names the activation a write is made for: a conversation key and
+// the epoch that activation acquired for it.
+type Fence struct {
+	PhoneNumberID string
+	WaID          string
+	Epoch         int64
+}
+
+// EpochStore hands out the epochs that fence the activations of a
+// conversation key (PhoneNumberID, WaID), so that of two activations of one
+// key (two nodes, or a node that froze and resumed) only the newest writes.
+// Writes of a conversation carry the epoch in Conversation.Epoch; the
+// status writes below carry it in a Fence. A fenced write made with an
+// epoch that is not the key's current one is ErrFenced and changes nothing
+// (each store documents how atomic the check is).
+type EpochStore interface {
+	// AcquireEpoch increments the key's epoch (1 for a key never seen) and
+	// returns it. From then on, writes fenced with an older epoch are
+	// refused.
+	AcquireEpoch(ctx context.Context, phoneNumberID, waID string) (int64, error)
+	// UpdateMessageStatusFenced is MessageStore.UpdateMessageStatus,
+	// applied only while f.Epoch is the key's current epoch.
+	UpdateMessageStatusFenced(ctx context.Context, f Fence, id, status, waMessageID string, werr *WhatsAppError, at time.Time) (bool, error)
+	// UpdateMessageStatusesFenced is MessageStore.UpdateMessageStatuses,
+	// applied only while f.Epoch is the key's current epoch.
+	UpdateMessageStatusesFenced(ctx context.Context, f Fence, changes []StatusChange) ([]bool, error)
 }
 
 // ConversationsStore is what the conversation engine keeps durably. SQLite

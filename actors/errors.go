@@ -17,6 +17,10 @@ var (
 	// ErrUnavailable means a backing service could not be reached; the edge
 	// answers 503 DEPENDENCY_UNAVAILABLE.
 	ErrUnavailable = errors.New("dependency unavailable")
+	// ErrFenced means a write of a conversation key was refused because a
+	// newer activation took the key's epoch (see EpochStore): the writer is
+	// stale and nothing was changed.
+	ErrFenced = errors.New("fenced: a newer activation holds the conversation's epoch")
 )
 
 // Refusals of a credential (an access token), shared by the HTTP edge and

@@ -78,6 +78,17 @@ type Deps struct {
 	// MediaSends readies our media for sends; nil refuses a send that
 	// names one.
 	MediaSends MediaSends
+	// Epochs, when not nil, fences every activation (see fence.go): it
+	// acquires its key's epoch before it reads, and every conversation,
+	// message and status write it makes is refused once a newer activation
+	// took the key (actors.ErrFenced; the actor stops). The engine sets it
+	// when it runs in a cluster; nil (one node) costs no write per
+	// activation. A Hydrate is ignored when set: the actor reads its
+	// conversation, after acquiring its epoch, on its first message.
+	Epochs actors.EpochStore
+	// FencedWrite is called once for every write refused as fenced
+	// (engine_fenced_writes_total); nil counts nothing.
+	FencedWrite func()
 }
 
 // MediaSends readies our media for sends (gateway/outbound/sender).
@@ -165,6 +176,9 @@ type Actor struct {
 	// activeAt is when the actor last received a message (see mono); the
 	// idle timeout counts from it.
 	activeAt int64
+	// epoch is the activation's epoch of its key (0 until acquired, and
+	// always when Deps.Epochs is nil); every write carries it.
+	epoch int64
 	// nameAt is where the actor's name (Key.Name) starts in self.Id; the
 	// key is read back from it (see key) rather than kept.
 	nameAt int32
@@ -285,7 +299,7 @@ func (a *Actor) start(c actor.Context) {
 	}
 	ctx := a.io()
 	defer ctx.finish()
-	if err := a.load(ctx); err != nil {
+	if err := a.activate(ctx); err != nil {
 		a.armTimer()
 		a.log().Warn("load conversation; will retry on the next message", zap.Error(err))
 		return
@@ -299,6 +313,11 @@ func (a *Actor) start(c actor.Context) {
 // store.
 func (a *Actor) hydrate(c actors.Conversation) {
 	key := a.key()
+	if a.env.Epochs != nil {
+		// Fenced: what the parent read may predate the epoch; read after
+		// acquiring it, on the first message.
+		return
+	}
 	if a.loaded || c.PhoneNumberID != key.PhoneNumberID || c.WaID != key.WaID || !c.Open() {
 		return
 	}
@@ -379,7 +398,7 @@ func (a *Actor) ensureLoaded(ctx context.Context) error {
 	if a.loaded {
 		return nil
 	}
-	if err := a.load(ctx); err != nil {
+	if err := a.activate(ctx); err != nil {
 		return err
 	}
 	a.armTimer()
@@ -417,6 +436,7 @@ func (a *Actor) save(ctx context.Context, next *actors.Conversation) error {
 // success the actor holds next (or none, when next is closed).
 func (a *Actor) saveWith(ctx context.Context, next *actors.Conversation, msg *actors.Message) error {
 	next.Version++
+	next.Epoch = a.epoch
 	var err error
 	if msg != nil {
 		err = a.env.Store.AppendMessageAndSave(ctx, *msg, *next)
@@ -441,6 +461,9 @@ func (a *Actor) saveWith(ctx context.Context, next *actors.Conversation, msg *ac
 func (a *Actor) saveFailed(next *actors.Conversation, msg *actors.Message, err error) error {
 	if errors.Is(err, actors.ErrDuplicate) && msg != nil {
 		return fmt.Errorf("store message %s: %w", msg.ID, err)
+	}
+	if a.fenced(err) {
+		return fmt.Errorf("save conversation %s: %w", next.ID, err)
 	}
 	if errors.Is(err, actors.ErrConflict) || errors.Is(err, actors.ErrNotFound) {
 		a.log().Warn("conversation changed by another activation; stopping", zap.String("conversation_id", next.ID), zap.Int64("version", next.Version-1))

@@ -14,7 +14,7 @@
 // Close, Assign, MarkRead, Send, SendOutcome: the sealed Command set), and read the answer
 // with Ask (or Await): a Result, and an error that is nil, the actor's
 // *Failure (matching ErrClosed, ErrOutsideWindow, ErrQueueUnavailable,
-// ErrStale, ErrParked (answered by the supervisor for a parked
+// ErrStale, actors.ErrFenced, ErrParked (answered by the supervisor for a parked
 // conversation), ErrInvalidKey, actors.ErrNotFound, actors.ErrConflict,
 // actors.ErrDuplicate or actors.ErrUnavailable through errors.Is), or
 // ErrNoAnswer when the Directory brought no answer back (a timeout or a
@@ -60,6 +60,18 @@
 //   - Durability: every change is persisted before it is acknowledged or
 //     published, conditional on the version the actor loaded, so a stale
 //     second activation can never overwrite newer state (it stops instead).
+//   - Fencing (Deps.Epochs, on in a cluster; fence.go): each activation
+//     acquires its key's epoch before it reads, and every write it makes
+//     for the key (conversation create and save, message append, status
+//     updates) carries it. Once a newer activation exists, even one that
+//     has not written yet, the older one's writes are refused
+//     (actors.ErrFenced, answered with CodeFenced, which also matches
+//     ErrStale): the refusal is counted (Deps.FencedWrite), changes
+//     nothing, and the actor stops; the next command activates afresh.
+//     Timers and the Sweeper's Ticks write through the actor, so a window
+//     expires once. Notifications, media records and pricing are not
+//     fenced: they follow a fenced write or are idempotent; nor is failing
+//     a send the queue refused, which undoes the actor's own write.
 //     After a panic protoactor builds a fresh actor from the same Props,
 //     which reads its conversation from the store when it starts.
 //     The first message of a key opens its conversation in one write when

@@ -44,6 +44,7 @@ const (
 	CodeOutsideWindow    Code = "outside_window"    // ErrOutsideWindow
 	CodeQueueUnavailable Code = "queue_unavailable" // ErrQueueUnavailable and actors.ErrUnavailable
 	CodeStale            Code = "stale"             // ErrStale
+	CodeFenced           Code = "fenced"            // actors.ErrFenced and ErrStale
 	CodeParked           Code = "parked"            // ErrParked and actors.ErrUnavailable
 	CodeInvalidKey       Code = "invalid_key"       // ErrInvalidKey
 	CodeNotFound         Code = "not_found"         // actors.ErrNotFound
@@ -76,6 +77,8 @@ func (f *Failure) Is(target error) bool {
 		return target == ErrQueueUnavailable || target == actors.ErrUnavailable
 	case CodeStale:
 		return target == ErrStale
+	case CodeFenced:
+		return target == actors.ErrFenced || target == ErrStale
 	case CodeParked:
 		return target == ErrParked || target == actors.ErrUnavailable
 	case CodeInvalidKey:
@@ -116,6 +119,8 @@ func codeOf(err error) Code {
 		return CodeOutsideWindow
 	case errors.Is(err, ErrQueueUnavailable):
 		return CodeQueueUnavailable
+	case errors.Is(err, actors.ErrFenced):
+		return CodeFenced
 	case errors.Is(err, ErrStale):
 		return CodeStale
 	case errors.Is(err, ErrParked):

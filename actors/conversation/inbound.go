@@ -135,14 +135,18 @@ func (a *Actor) openWith(ctx context.Context, op conversationOpener, r *inboundA
 	key := a.key()
 	c := actors.Conversation{
 		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
-		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
+		State: actors.StateNew, Version: 1, Epoch: a.epoch, CreatedAt: now, UpdatedAt: now,
 	}
 	a.hold(&c)
 	msg := newInbound(in, &c, at, now)
 	next := a.nextInbound(msg.Seq, at, now)
 	next.Version++
+	next.Epoch = a.epoch
 	if err := op.OpenConversationWith(ctx, newCust, c, msg, next); err != nil {
 		a.conv = nil
+		if a.fenced(err) {
+			return false, err
+		}
 		if errors.Is(err, actors.ErrDuplicate) {
 			return false, nil
 		}
@@ -166,9 +170,12 @@ func (a *Actor) open(ctx context.Context, in *actors.InboundMessage, now time.Ti
 	key := a.key()
 	c := actors.Conversation{
 		ID: actors.NewID(), CustomerID: cust.ID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
-		State: actors.StateNew, Version: 1, CreatedAt: now, UpdatedAt: now,
+		State: actors.StateNew, Version: 1, Epoch: a.epoch, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := a.env.Store.CreateConversation(ctx, c); err != nil {
+		if a.fenced(err) {
+			return fmt.Errorf("create conversation for %s: %w", key.Name(), err)
+		}
 		if errors.Is(err, actors.ErrDuplicate) {
 			// Another activation opened it first.
 			if lerr := a.load(ctx); lerr != nil {

@@ -38,14 +38,19 @@ func cpuTime() time.Duration {
 // conversations each run their messages one after another, all at once,
 // so the store's group committer batches as under load. cpu-µs/op is the
 // process's CPU time (the store's included) per message.
-func BenchmarkSendLifecycleSQLite(b *testing.B) { sendLifecycle(b, false) }
+func BenchmarkSendLifecycleSQLite(b *testing.B) { sendLifecycle(b, false, false) }
+
+// BenchmarkSendLifecycleSQLiteFenced is BenchmarkSendLifecycleSQLite with
+// fencing on (Deps.Epochs): every write also checks the key's epoch in its
+// committer job.
+func BenchmarkSendLifecycleSQLiteFenced(b *testing.B) { sendLifecycle(b, false, true) }
 
 // BenchmarkSendLifecycleSQLiteBatchedStatuses is BenchmarkSendLifecycleSQLite
 // with Meta's three statuses handed over together (StatusesChanged), as the
 // inbox does when they are in one round: one store write for the three.
-func BenchmarkSendLifecycleSQLiteBatchedStatuses(b *testing.B) { sendLifecycle(b, true) }
+func BenchmarkSendLifecycleSQLiteBatchedStatuses(b *testing.B) { sendLifecycle(b, true, false) }
 
-func sendLifecycle(b *testing.B, batched bool) {
+func sendLifecycle(b *testing.B, batched, fenced bool) {
 	ctx := context.Background()
 	store, err := sqlitestore.Open(ctx, filepath.Join(b.TempDir(), "engine.db"), zap.NewNop())
 	if err != nil {
@@ -56,6 +61,9 @@ func sendLifecycle(b *testing.B, batched bool) {
 	defer system.Shutdown()
 	cfg := conversation.Config{Window: 24 * time.Hour, IdleTimeout: time.Hour, IOTimeout: 10 * time.Second}
 	deps := &conversation.Deps{Store: store, Outbox: discardOutbox{}, Config: cfg, Log: zap.NewNop()}
+	if fenced {
+		deps.Epochs = store
+	}
 	pid := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &parent{props: conversation.Props(system, deps), hydrated: conversation.HydratedProps(system, deps),
 			children: map[conversation.Key]*actor.PID{}, probe: &probe{}}

@@ -152,8 +152,9 @@ func (a *Actor) holdSent(s sentMessage) *sentMessage {
 func (a *Actor) openBySend(ctx context.Context, m *Send, now time.Time) error {
 	key := a.key()
 	c := actors.Conversation{ID: actors.NewID(), CustomerID: m.CustomerID, PhoneNumberID: key.PhoneNumberID, WaID: key.WaID,
-		State: actors.StateNew, AssigneeID: m.AgentID, Version: 1, CreatedAt: now, UpdatedAt: now}
+		State: actors.StateNew, AssigneeID: m.AgentID, Version: 1, Epoch: a.epoch, CreatedAt: now, UpdatedAt: now}
 	if err := a.env.Store.CreateConversation(ctx, c); err != nil {
+		a.fenced(err)
 		return fmt.Errorf("create conversation for %s: %w", key.Name(), err)
 	}
 	a.hold(&c)
@@ -194,6 +195,10 @@ func (a *Actor) failQueued(_ context.Context, msg actors.Message, c actors.Conve
 	defer ctx.finish()
 	werr := &actors.WhatsAppError{Code: 0, Title: "queue unavailable", Message: "the message was not queued; send it again"}
 	at := a.now()
+	// Unfenced: this activation stored msg queued a moment ago and the
+	// queue surely did not take it; failing it undoes that write, and must
+	// happen even if a newer activation took the key since, or the message
+	// could be sent later behind the caller's back.
 	if _, err := a.env.Store.UpdateMessageStatus(ctx, msg.ID, actors.StatusFailed, "", werr, at); err != nil {
 		a.log().Error("record unqueued message as failed", zap.String("conversation_id", c.ID), zap.Error(err))
 	} else if s := a.heldMessages().byID(msg.ID); s != nil {

@@ -156,7 +156,7 @@ func (a *Actor) applyStatuses(ctx context.Context, ts []statusTarget) Result {
 	if len(changes) == 0 {
 		return Result{Conversation: a.current(), Duplicate: true}
 	}
-	changed, err := a.env.Store.UpdateMessageStatuses(ctx, changes)
+	changed, err := a.updateStatuses(ctx, changes)
 	if err != nil {
 		return Failed(fmt.Errorf("update %d statuses of conversation %s: %w", len(changes), a.key().Name(), err))
 	}

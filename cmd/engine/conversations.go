@@ -41,6 +41,7 @@ type engineStore interface {
 	actors.TemplateStore
 	actors.MediaStore
 	actors.CallStore
+	actors.EpochStore
 }
 
 // conversationEngine is the actor side of the engine: the actor system, the
@@ -90,6 +91,11 @@ type actorInputs struct {
 	// blobs inbound media are not fetched and sends of our media refused.
 	blobs  mediabytes.Blobs
 	client *whatsapp.Client
+	// fence fences every conversation activation with an epoch from the
+	// store (conversation.Deps.Epochs): set when the engine runs in a
+	// cluster, where two nodes may hold one conversation; off on one node,
+	// where it would cost a write per activation.
+	fence bool
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
@@ -134,6 +140,13 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 		Config: conversation.Config{Window: cfg.ServiceWindow, Warning: cfg.WindowWarning, IdleTimeout: cfg.ActorIdleTimeout,
 			IOTimeout: 5 * time.Second},
 		Log: log,
+	}
+	fenced := prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_fenced_writes_total",
+		Help: "Conversation writes refused because a newer activation of the conversation holds its epoch (the stale actor stopped)."})
+	reg.MustRegister(fenced)
+	deps.FencedWrite = fenced.Inc
+	if in.fence {
+		deps.Epochs = store
 	}
 	if ce.media != nil {
 		deps.Media, deps.MediaSends = ce.media.fetcher, ce.media.prep

@@ -35,6 +35,7 @@ func TestOperationsListener(t *testing.T) {
 	st, body := get("http://" + l.e.opsAddr + "/metrics")
 	require.Equal(t, 200, st)
 	assert.Contains(t, body, "engine_webhooks_accepted_total")
+	assert.Contains(t, body, "engine_fenced_writes_total", "exposed at 0 on one node too")
 	assert.Contains(t, body, "go_goroutines")
 	st, body = get("http://" + l.e.opsAddr + "/readyz")
 	require.Equal(t, 200, st)

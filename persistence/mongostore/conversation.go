@@ -36,6 +36,9 @@ type conversationDoc struct {
 	CreatedAt      time.Time  `bson:"createdAt"`
 	UpdatedAt      time.Time  `bson:"updatedAt"`
 	ClosedAt       *time.Time `bson:"closedAt,omitempty"`
+	// Epoch is the newest epoch of the key that wrote or acquired the
+	// conversation (fence.go); absent when written unfenced.
+	Epoch int64 `bson:"epoch,omitempty"`
 }
 
 var conversationProjection = bson.D{
@@ -54,10 +57,12 @@ type conversationState struct {
 	WaID          string `bson:"waId"`
 	State         string `bson:"state"`
 	Version       int64  `bson:"version"`
+	Epoch         int64  `bson:"epoch"`
 }
 
 var conversationStateProjection = bson.D{
 	{Key: "phoneNumberId", Value: 1}, {Key: "waId", Value: 1}, {Key: "state", Value: 1}, {Key: "version", Value: 1},
+	{Key: "epoch", Value: 1},
 }
 
 // conversationSort is the listing order: most recently updated first.
@@ -93,6 +98,7 @@ func toConversationDoc(c actors.Conversation) conversationDoc {
 		CreatedAt:      c.CreatedAt,
 		UpdatedAt:      c.UpdatedAt,
 		ClosedAt:       optTime(c.ClosedAt),
+		Epoch:          c.Epoch,
 	}
 }
 
@@ -126,6 +132,9 @@ func (d conversationDoc) conversation() actors.Conversation {
 func (s *Store) CreateConversation(ctx context.Context, c actors.Conversation) error {
 	op := "create conversation " + c.ID
 	c.Version = 1
+	if err := s.checkEpoch(ctx, op, c.PhoneNumberID, c.WaID, c.Epoch); err != nil {
+		return err
+	}
 	if !c.Open() {
 		if _, err := s.conversations.InsertOne(ctx, toConversationDoc(c)); err != nil {
 			return classify(op, err)
@@ -143,6 +152,11 @@ func (s *Store) CreateConversation(ctx context.Context, c actors.Conversation) e
 	if _, err := s.conversations.InsertOne(ctx, toConversationDoc(c)); err != nil {
 		s.drop(ctx, s.openGuard(), key, c.ID, at)
 		return classify(op, err)
+	}
+	if c.Epoch != 0 {
+		if err := s.fenceCreated(ctx, c); err != nil {
+			return classify(op+": raise its epoch", err)
+		}
 	}
 	return nil
 }
@@ -199,6 +213,9 @@ func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) err
 	if err != nil {
 		return classify(op, err)
 	}
+	if c.Epoch != 0 && cur.Epoch > c.Epoch {
+		return fmt.Errorf("%s: epoch %d is older than the stored %d: %w", op, c.Epoch, cur.Epoch, actors.ErrFenced)
+	}
 	if cur.Version != prev {
 		return fmt.Errorf("%s: stored version is %d: %w", op, cur.Version, actors.ErrConflict)
 	}
@@ -220,9 +237,13 @@ func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) err
 		}
 	}
 
-	res, err := s.conversations.ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: prev}}, toConversationDoc(c))
+	filter := bson.D{{Key: "_id", Value: c.ID}, {Key: "version", Value: prev}}
+	if c.Epoch != 0 {
+		filter = append(filter, epochFilter(c.Epoch))
+	}
+	res, err := s.conversations.ReplaceOne(ctx, filter, toConversationDoc(c))
 	if err == nil && res.MatchedCount == 0 {
-		err = fmt.Errorf("changed concurrently: %w", actors.ErrConflict)
+		err = s.saveMissed(ctx, c)
 	}
 	if err != nil {
 		if !takenAt.IsZero() {

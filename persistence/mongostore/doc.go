@@ -35,6 +35,15 @@
 //     rotation in flight can never write a revoked family back as live. A
 //     claim left by a crashed writer blocks that one state for at most
 //     claimTTL, after which the next writer breaks it.
+//   - Fencing of conversation activations (fence.go): AcquireEpoch moves a
+//     key's conversation_epochs document on under the claim
+//     "epoch/<key>/<epoch>" and then raises the epoch field of the key's
+//     open conversation under its save claim. A fenced SaveConversation
+//     (and the save of AppendMessageAndSave) checks the stored epoch in its
+//     own filtered replace: refused (actors.ErrFenced, nothing written) once
+//     a newer epoch was acquired. Creates, message inserts and status
+//     updates check the key's epoch just before they write; fence.go states
+//     exactly what an acquisition racing them can let through.
 //   - The conversation engine's conditional writes use the same claims.
 //     SaveConversation is one replace filtered on {_id, version} under the
 //     claim "conversation/<id>/<version-1>": of concurrent saves from one

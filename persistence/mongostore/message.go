@@ -169,7 +169,16 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 // transactions, so the two are separate writes: when the save fails, m
 // stays stored, as after a crash between the two (the conversation actor
 // finishes applying such a message when it meets its wamid again).
+//
+// With c.Epoch set, the write is fenced: see fence.go for what is then
+// guaranteed.
 func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
+	if err := s.checkEpoch(ctx, "append message "+m.ID, c.PhoneNumberID, c.WaID, c.Epoch); err != nil {
+		return err
+	}
+	if s.beforeFencedInsert != nil && c.Epoch != 0 {
+		s.beforeFencedInsert()
+	}
 	if err := s.AppendMessage(ctx, m); err != nil {
 		return err
 	}

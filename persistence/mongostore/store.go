@@ -73,6 +73,8 @@ type Store struct {
 	// openConvs and wamids are the uniqueness guards (see guard.go).
 	openConvs *mongo.Collection
 	wamids    *mongo.Collection
+	// epochs are the conversation keys' epochs (fence.go).
+	epochs *mongo.Collection
 	// webhookErrors keeps value-level webhook errors (webhookerror.go).
 	webhookErrors *mongo.Collection
 	// media keeps media records (media.go).
@@ -91,6 +93,10 @@ type Store struct {
 
 	// now is the store's clock for write claims (see claim.go).
 	now func() time.Time
+	// beforeFencedInsert, when set (tests only), runs between the epoch
+	// check of a fenced AppendMessageAndSave and its message insert: where
+	// an acquisition can slip in (see fence.go).
+	beforeFencedInsert func()
 
 	closeOnce sync.Once
 	closeErr  error
@@ -130,6 +136,7 @@ func Open(ctx context.Context, uri, database string, poolSize uint64, log *zap.L
 		notifications: db.Collection(notificationsColl),
 		openConvs:     db.Collection(openConvsColl),
 		wamids:        db.Collection(wamidsColl),
+		epochs:        db.Collection(epochsColl),
 		webhookErrors: db.Collection(webhookErrorsColl),
 		media:         db.Collection(mediaColl),
 		calls:         db.Collection(callsColl),

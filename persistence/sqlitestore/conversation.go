@@ -154,8 +154,22 @@ func scanConversations(rows *sql.Rows, capacity int) ([]actors.Conversation, err
 
 // CreateConversation inserts c with Version 1. ErrDuplicate when the id is
 // taken or another conversation of the same (PhoneNumberID, WaID) is not
-// closed.
+// closed. A fenced c (Epoch not 0) is inserted only while Epoch is its
+// key's epoch, checked in the same committer job; else ErrFenced.
 func (s *Store) CreateConversation(ctx context.Context, c actors.Conversation) error {
+	if c.Epoch != 0 {
+		err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if err := s.checkEpochTx(ctx, tx, c.PhoneNumberID, c.WaID, c.Epoch); err != nil {
+				return err
+			}
+			_, err := tx.StmtContext(ctx, s.st.insertConversation).ExecContext(ctx, conversationInsertArgs(c)...)
+			return mapErr(err)
+		})
+		if err != nil {
+			return fmt.Errorf("create conversation %s: %w", c.ID, err)
+		}
+		return nil
+	}
 	if _, err := s.exec(ctx, s.st.insertConversation, "", conversationInsertArgs(c)...); err != nil {
 		return fmt.Errorf("create conversation %s: %w", c.ID, err)
 	}
@@ -193,9 +207,16 @@ func (s *Store) OpenConversation(ctx context.Context, phoneNumberID, waID string
 // SaveConversation stores c if the stored Version is c.Version-1, in one
 // conditional UPDATE. ErrConflict (nothing changed) on any other stored
 // version, ErrNotFound when absent, ErrDuplicate when the save would leave
-// two open conversations of one (PhoneNumberID, WaID).
+// two open conversations of one (PhoneNumberID, WaID), ErrFenced (nothing
+// changed, checked in the same committer job) when c.Epoch is set and is not
+// its key's epoch.
 func (s *Store) SaveConversation(ctx context.Context, c actors.Conversation) error {
-	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.saveConversationTx(ctx, tx, c) })
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.checkEpochTx(ctx, tx, c.PhoneNumberID, c.WaID, c.Epoch); err != nil {
+			return err
+		}
+		return s.saveConversationTx(ctx, tx, c)
+	})
 	if err != nil {
 		return fmt.Errorf("save conversation %s: %w", c.ID, err)
 	}

@@ -18,3 +18,8 @@ func TestOutboundContract(t *testing.T) {
 func TestTemplatesContract(t *testing.T) {
 	storetest.RunTemplates(t, func(t *testing.T) actors.TemplateStore { return openTemp(t) })
 }
+
+func TestFencingContractSQLite(t *testing.T) {
+	t.Parallel()
+	storetest.RunFencing(t, func(t *testing.T) storetest.FencingTestStore { return openTemp(t) })
+}

@@ -39,6 +39,13 @@
 //     UpdateMessageStatuses runs the same UPDATE once per status, in order,
 //     in one committer job: one conversation's statuses in one savepoint,
 //     all applied or none.
+//   - Fencing (migration 0015, fence.go): AcquireEpoch increments a key's
+//     row of conversation_epochs in one committer job. A fenced write (a
+//     Conversation with Epoch set, or the Fenced status updates) reads the
+//     key's epoch inside its own committer job and is actors.ErrFenced,
+//     writing nothing, unless it is the writer's: the committer runs one
+//     job at a time, so the check and the write are atomic. Unfenced writes
+//     (Epoch 0) skip the check.
 //   - A send's claim (ClaimSend, migration 0014) is three columns of its
 //     message, taken by one UPDATE ... RETURNING on the primary key that
 //     asks for a queued message with no claim or a lapsed one: of

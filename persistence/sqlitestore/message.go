@@ -171,13 +171,16 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 }
 
 // AppendMessageAndSave inserts m and saves c in one job of the committer:
-// both or neither.
+// both or neither; neither when c.Epoch is not the key's epoch (ErrFenced).
 func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
 	args, err := s.messageArgs(m)
 	if err != nil {
 		return fmt.Errorf("append message %s: %w", m.ID, err)
 	}
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.checkEpochTx(ctx, tx, c.PhoneNumberID, c.WaID, c.Epoch); err != nil {
+			return fmt.Errorf("append message %s: %w", m.ID, err)
+		}
 		if _, err := tx.StmtContext(ctx, s.st.insertMessage).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("append message %s: %w", m.ID, mapErr(err))
 		}
@@ -209,9 +212,7 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	}
 	changed := false
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.st.updateMessageStatus).ExecContext(ctx,
-			status, e, waMessageID, waMessageID, millis(at), id, actors.StatusRank(status))
-		changed, err = updated(ctx, tx, res, err, qMessageExists, id)
+		changed, err = s.updateStatusTx(ctx, tx, id, status, e, waMessageID, at)
 		return err
 	})
 	if err != nil {
@@ -220,12 +221,25 @@ func (s *Store) UpdateMessageStatus(ctx context.Context, id, status, waMessageID
 	return changed, nil
 }
 
+// updateStatusTx is UpdateMessageStatus's write, in tx.
+func (s *Store) updateStatusTx(ctx context.Context, tx *sql.Tx, id, status string, e sql.NullString, waMessageID string, at time.Time) (bool, error) {
+	res, err := tx.StmtContext(ctx, s.st.updateMessageStatus).ExecContext(ctx,
+		status, e, waMessageID, waMessageID, millis(at), id, actors.StatusRank(status))
+	return updated(ctx, tx, res, err, qMessageExists, id)
+}
+
 // UpdateMessageStatuses applies changes in order, each as
 // UpdateMessageStatus does without a wamid, in one committer job: one
 // savepoint of the group commit, all or none. It reports for each change
 // whether it changed its message; ErrNotFound, naming the id, when a
 // message is absent (then none applies).
 func (s *Store) UpdateMessageStatuses(ctx context.Context, changes []actors.StatusChange) ([]bool, error) {
+	return s.updateStatuses(ctx, actors.Fence{}, changes)
+}
+
+// updateStatuses is UpdateMessageStatuses, fenced by f (unfenced when its
+// Epoch is 0).
+func (s *Store) updateStatuses(ctx context.Context, f actors.Fence, changes []actors.StatusChange) ([]bool, error) {
 	errs := make([]sql.NullString, len(changes))
 	for i, c := range changes {
 		e, err := encodeError(c.Error)
@@ -236,6 +250,9 @@ func (s *Store) UpdateMessageStatuses(ctx context.Context, changes []actors.Stat
 	}
 	changed := make([]bool, len(changes))
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.checkEpochTx(ctx, tx, f.PhoneNumberID, f.WaID, f.Epoch); err != nil {
+			return err
+		}
 		st := tx.StmtContext(ctx, s.st.updateMessageStatus)
 		for i, c := range changes {
 			res, err := st.ExecContext(ctx, c.Status, errs[i], "", "", millis(c.At), c.MessageID, actors.StatusRank(c.Status))

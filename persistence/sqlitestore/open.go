@@ -16,7 +16,8 @@ import (
 // (Version 2). Opening used to cost three writes, each its own commit when
 // webhooks arrive one at a time. Any error writes nothing: ErrDuplicate when
 // the customer's id or phone, the conversation's id or open (business
-// number, customer) pair, or the message's id or wamid is taken.
+// number, customer) pair, or the message's id or wamid is taken; ErrFenced
+// when c is fenced (Epoch) with an epoch that is not its key's.
 func (s *Store) OpenConversationWith(ctx context.Context, cust *actors.Customer, c actors.Conversation, m actors.Message, next actors.Conversation) error {
 	var tags string
 	var sc customerSeal
@@ -32,6 +33,9 @@ func (s *Store) OpenConversationWith(ctx context.Context, cust *actors.Customer,
 		return fmt.Errorf("open conversation %s: message %s: %w", c.ID, m.ID, err)
 	}
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.checkEpochTx(ctx, tx, c.PhoneNumberID, c.WaID, max(c.Epoch, next.Epoch)); err != nil {
+			return err
+		}
 		if cust != nil {
 			if err := s.insertCustomerTx(ctx, tx, *cust, sc, tags); err != nil {
 				return fmt.Errorf("create customer %s: %w", cust.ID, err)

@@ -40,6 +40,8 @@ type stmts struct {
 	insertCall          *sql.Stmt
 	saveCall            *sql.Stmt
 	insertCallEvent     *sql.Stmt
+	acquireEpoch        *sql.Stmt
+	epochOf             *sql.Stmt
 
 	// Reader.
 	messageByWaID    *sql.Stmt
@@ -80,6 +82,8 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.insertCall, w, qInsertCall},
 		{&p.saveCall, w, qSaveCall},
 		{&p.insertCallEvent, w, qInsertCallEvent},
+		{&p.acquireEpoch, w, qAcquireEpoch},
+		{&p.epochOf, w, qEpochOf},
 
 		{&p.messageByWaID, r, qMessageByWaID},
 		{&p.messageByID, r, qMessageByID},

@@ -78,6 +78,14 @@
 //   - MarkNotificationsRead counts only notifications that were unread and
 //     keeps the first ReadAt.
 //
+// RunFencing is the suite of actors.EpochStore (with the conversation
+// writes it fences): epochs start at 1 per key and concurrent acquisitions
+// each get their own; a write fenced with an epoch older than the key's is
+// actors.ErrFenced (not ErrConflict) and changes nothing, even before the
+// newer epoch's holder wrote (a save, a create, a message append with its
+// save, single and batched status updates); the current epoch writes; an
+// unfenced write (Epoch 0) is not checked.
+//
 // RunTemplates is the suite of actors.TemplateStore (see its comment for
 // what it pins down beyond package actors).
 //
