@@ -205,6 +205,13 @@ type InboxEntry struct {
 	Body       []byte
 	ReceivedAt time.Time
 	Attempts   int
+	// Owner is the node that holds the entry's lease ("" when unclaimed)
+	// and LeaseUntil when the lease runs out; until then no other node is
+	// handed the entry (see InboxStore.ClaimInbox). AppendInbox stores
+	// them as given, so a node that dispatches what it accepted from
+	// memory holds it from the start.
+	Owner      string
+	LeaseUntil time.Time
 	// Batch is Body as parsed when the webhook was accepted, handed to the
 	// dispatcher in memory with the entry so that Body is not parsed
 	// again. Stores neither keep nor return it: an entry read back from a
@@ -212,13 +219,26 @@ type InboxEntry struct {
 	Batch *WebhookBatch
 }
 
-// InboxStore is the durable inbox of webhook bodies.
+// InboxStore is the durable inbox of webhook bodies, shared by every node
+// of a cluster: a node takes the entries it applies under a lease, so each
+// entry is worked on by one node at a time and a dead node's entries are
+// taken over once its leases run out.
 type InboxStore interface {
-	// AppendInbox stores a batch of entries in one durable write.
+	// AppendInbox stores a batch of entries (with their Owner and
+	// LeaseUntil) in one durable write.
 	AppendInbox(ctx context.Context, entries []InboxEntry) error
 	// PendingInbox returns up to limit entries not yet done, oldest
-	// first (by ID, which sorts by arrival).
+	// first (by ID, which sorts by arrival), whoever holds them.
 	PendingInbox(ctx context.Context, limit int) ([]InboxEntry, error)
+	// ClaimInbox leases to owner, until until, up to limit entries not
+	// yet done that are unclaimed, held by owner already, or whose lease
+	// ran out before now, and returns them oldest first with the new
+	// lease. Of concurrent claims of one entry exactly one gets it.
+	ClaimInbox(ctx context.Context, owner string, now, until time.Time, limit int) ([]InboxEntry, error)
+	// RenewInbox moves to until the lease of every entry owner holds whose
+	// lease has not run out at now, and returns how many it renewed. An
+	// entry whose lease ran out stays claimable by any node.
+	RenewInbox(ctx context.Context, owner string, now, until time.Time) (int, error)
 	// MarkInboxDone removes (or marks done) the entries.
 	MarkInboxDone(ctx context.Context, ids []string) error
 	// RecordInboxAttempt increments an entry's Attempts.

@@ -32,6 +32,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +70,15 @@ type Dispatcher struct {
 	wake      chan struct{}
 	batch     int
 	timeout   time.Duration
+	// node owns the leases this dispatcher takes, lease is how long one
+	// lasts, pollEvery how often the store is read whatever else happens
+	// (see lease.go).
+	node      string
+	lease     time.Duration
+	pollEvery time.Duration
+	// holding: the dispatcher holds entries whose leases need renewing
+	// (set by Run's goroutine, read by the renewer's).
+	holding atomic.Bool
 	// deferred are entries refused only by parked conversations, not read
 	// again before the time given (Run's goroutine only).
 	deferred map[string]time.Time
@@ -97,7 +108,15 @@ type Options struct {
 	// before the entry's messages and statuses; an entry leaves the inbox
 	// only once it applied them all. Nil leaves them in the batch's Other.
 	Templates TemplateEvents
-	Log       *zap.Logger
+	// NodeID names this node in the leases of the entries it works on: a
+	// random id per process start when several nodes share the store; ""
+	// is single-node mode (the constant SingleNode; see lease.go).
+	NodeID string
+	// Lease is how long an entry stays this node's without renewal
+	// (DefaultLease when 0): the longest a dead node's entries wait before
+	// another node takes them over.
+	Lease time.Duration
+	Log   *zap.Logger
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 }
@@ -108,9 +127,20 @@ func New(o Options) *Dispatcher {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	node, lease, pollEvery := o.NodeID, o.Lease, safetyPoll
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	if node == "" {
+		node = SingleNode
+	} else {
+		// Other nodes' entries are taken over once their leases run out.
+		pollEvery = min(safetyPoll, lease/2)
+	}
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
-		log:  log.With(zap.String("component", "inbox")),
+		log:  log.With(zap.String("component", "inbox"), zap.String("node", node)),
 		wake: make(chan struct{}, 1), batch: dispatchBatch, timeout: 15 * time.Second, deferred: map[string]time.Time{},
+		node: node, lease: lease, pollEvery: pollEvery,
 		memory:   memory{poll: true, known: map[string]struct{}{}},
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
@@ -159,13 +189,18 @@ func (d *Dispatcher) signal() {
 // with one round at a time.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	defer d.flushOnExit()
+	renewCtx, stopRenewing := context.WithCancel(ctx)
+	var renewer sync.WaitGroup
+	renewer.Go(func() { d.renewLeases(renewCtx) })
+	defer renewer.Wait()
+	defer stopRenewing()
 	backoff := time.Duration(0)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	lastPoll := time.Now()
 	var inFlight *round
 	for {
-		if time.Since(lastPoll) >= safetyPoll {
+		if time.Since(lastPoll) >= d.pollEvery {
 			d.Notify()
 		}
 		if d.polling() {
@@ -178,6 +213,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		inFlight = next
+		d.holding.Store(d.holds())
 		if ferr := d.flushDone(ctx, false); err == nil {
 			err = ferr
 		}

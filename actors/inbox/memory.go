@@ -14,12 +14,14 @@ import (
 //
 // The gateway hands the entries it has just made durable to Accept, so
 // while everything goes well the dispatcher never reads an entry back from
-// the store: the store is read (PendingInbox) only at start, after a round
+// the store: the store is read (ClaimInbox) only at start, after a round
 // with failures or deferrals, when the in-memory queue overflowed, when
 // Notify says entries were appended behind its back, and every safetyPoll.
 // Polling goes on until a read returns fewer entries than it asked for: by
 // then every entry committed before the read was seen, and every entry
 // committed after it is in the queue (Accept is called after the commit).
+// A read returns only the entries this node may take (see lease.go): other
+// nodes' entries under a live lease are neither seen nor waited for.
 //
 // An applied entry is deleted by flushDone, one DELETE for all the entries
 // completed within completionDelay (or completionBatch of them), instead
@@ -155,7 +157,7 @@ func (d *Dispatcher) read(ctx context.Context) ([]actors.InboxEntry, error) {
 		}
 	}
 	limit := d.batch + len(d.known) + len(d.deferred)
-	entries, err := d.store.PendingInbox(ctx, limit)
+	entries, err := d.store.ClaimInbox(ctx, d.node, now, now.Add(d.lease), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +230,7 @@ func (d *Dispatcher) flushOnExit() {
 // backoff, the completions' flush, the first deferral's end or the safety
 // read, whichever comes first.
 func (d *Dispatcher) idleWait(backoff time.Duration, lastPoll time.Time) time.Duration {
-	wait := safetyPoll - time.Since(lastPoll)
+	wait := d.pollEvery - time.Since(lastPoll)
 	if backoff > 0 {
 		wait = min(wait, backoff)
 	}

@@ -25,11 +25,11 @@ type countingStore struct {
 	deletes [][]string
 }
 
-func (s *countingStore) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntry, error) {
+func (s *countingStore) ClaimInbox(ctx context.Context, owner string, now, until time.Time, limit int) ([]actors.InboxEntry, error) {
 	s.mu.Lock()
 	s.reads++
 	s.mu.Unlock()
-	return s.Store.PendingInbox(ctx, limit)
+	return s.Store.ClaimInbox(ctx, owner, now, until, limit)
 }
 
 func (s *countingStore) MarkInboxDone(ctx context.Context, ids []string) error {
@@ -53,14 +53,15 @@ func openCounting(t *testing.T) *countingStore {
 	return &countingStore{Store: store}
 }
 
-// appendAccepted stores entries as the gateway does, then hands them over.
+// appendAccepted stores entries as the gateway does (through the
+// dispatcher, leased to its node), then hands them over.
 func appendAccepted(t *testing.T, store *countingStore, d *Dispatcher, bodies ...[]byte) []string {
 	t.Helper()
 	var entries []actors.InboxEntry
 	for _, b := range bodies {
 		entries = append(entries, actors.InboxEntry{ID: actors.NewID(), Body: b, ReceivedAt: time.Now().UTC()})
 	}
-	require.NoError(t, store.AppendInbox(context.Background(), entries))
+	require.NoError(t, d.AppendInbox(context.Background(), entries))
 	d.Accept(entries)
 	ids := make([]string, len(entries))
 	for i, e := range entries {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wacc/engine/actors"
 )
@@ -25,6 +26,9 @@ func (s *memStore) AppendInbox(ctx context.Context, entries []actors.InboxEntry)
 	for _, e := range entries {
 		// The parsed batch travels in memory only, as with a real store.
 		e.Body, e.ReceivedAt, e.Batch = slices.Clone(e.Body), dbTime(e.ReceivedAt), nil
+		if !e.LeaseUntil.IsZero() {
+			e.LeaseUntil = dbTime(e.LeaseUntil)
+		}
 		s.inbox[e.ID] = e
 	}
 	return nil
@@ -74,4 +78,48 @@ func (s *memStore) RecordInboxAttempt(ctx context.Context, id string) error {
 	e.Attempts++
 	s.inbox[id] = e
 	return nil
+}
+
+// ClaimInbox leases to owner up to limit entries that are unclaimed,
+// owner's, or whose lease ran out before now, oldest first.
+func (s *memStore) ClaimInbox(ctx context.Context, owner string, now, until time.Time, limit int) ([]actors.InboxEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("claim inbox entries for %s: %w", owner, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(s.inbox))
+	var out []actors.InboxEntry
+	for _, id := range ids {
+		if len(out) >= limit {
+			break
+		}
+		e := s.inbox[id]
+		if e.Owner != "" && e.Owner != owner && !e.LeaseUntil.Before(now) {
+			continue
+		}
+		e.Owner, e.LeaseUntil = owner, dbTime(until)
+		s.inbox[id] = e
+		e.Body = slices.Clone(e.Body)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// RenewInbox moves owner's live leases to until.
+func (s *memStore) RenewInbox(ctx context.Context, owner string, now, until time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("renew inbox leases of %s: %w", owner, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, e := range s.inbox {
+		if e.Owner == owner && !e.LeaseUntil.Before(now) {
+			e.LeaseUntil = dbTime(until)
+			s.inbox[id] = e
+			n++
+		}
+	}
+	return n, nil
 }

@@ -191,7 +191,7 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 // gatewayEngine is what the gateway needs of the actor side.
 func (ce *conversationEngine) gatewayEngine(store engineStore, deadLetters actors.DeadLetters) *gateway.Engine {
 	return &gateway.Engine{
-		Reads: store, Directory: ce.dir, Inbox: store, WakeInbox: ce.dispatcher.Notify, Accepted: ce.dispatcher.Accept,
+		Reads: store, Directory: ce.dir, Inbox: ce.dispatcher, WakeInbox: ce.dispatcher.Notify, Accepted: ce.dispatcher.Accept,
 		Sockets: socketsAdapter{ce}, Loads: ce.assigner, Idempotency: store, Requeue: store, DeadLetters: deadLetters,
 		Reports: store, Templates: ce.templates,
 	}

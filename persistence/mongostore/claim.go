@@ -67,6 +67,11 @@ func customerClaimKey(id string, version int64) string {
 // holds it, and otherwise a release function the caller must call (with
 // defer) once its write is done. Release runs even when ctx is cancelled.
 func (s *Store) claim(ctx context.Context, key string) (release func(), err error) {
+	return s.claimFor(ctx, key, claimTTL)
+}
+
+// claimFor is claim with a claim abandoned after ttl instead of claimTTL.
+func (s *Store) claimFor(ctx context.Context, key string, ttl time.Duration) (release func(), err error) {
 	for range claimAttempts {
 		at := s.now()
 		_, err := s.claims.InsertOne(ctx, claimDoc{Key: key, At: at})
@@ -85,7 +90,7 @@ func (s *Store) claim(ctx context.Context, key string) (release func(), err erro
 			return nil, err
 		}
 		age := at.Sub(held.At)
-		if age < claimTTL {
+		if age < ttl {
 			return nil, errClaimed
 		}
 		s.log.Warn("breaking abandoned write claim", zap.String("claim", key), zap.Duration("duration", age))

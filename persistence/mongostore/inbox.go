@@ -21,14 +21,26 @@ type inboxDoc struct {
 	Body       []byte     `bson:"body"`
 	ReceivedAt *time.Time `bson:"receivedAt,omitempty"`
 	Attempts   int64      `bson:"attempts"`
+	// Owner and LeaseUntil are the lease (see inboxlease.go), absent
+	// while unclaimed.
+	Owner      string     `bson:"owner,omitempty"`
+	LeaseUntil *time.Time `bson:"leaseUntil,omitempty"`
+}
+
+// entry is d as an actors.InboxEntry, its body opened.
+func (s *Store) inboxEntry(d inboxDoc) (actors.InboxEntry, error) {
+	// A body that does not open stops the batch: handing it on would set an
+	// accepted webhook aside as unreadable.
+	body, err := s.keys.Open(sealed.AAD(inboxColl, "body", d.ID), d.Body)
+	if err != nil {
+		return actors.InboxEntry{}, fmt.Errorf("open body of entry %s: %w", d.ID, err)
+	}
+	return actors.InboxEntry{ID: d.ID, Body: body, ReceivedAt: fromOpt(d.ReceivedAt), Attempts: int(d.Attempts),
+		Owner: d.Owner, LeaseUntil: fromOpt(d.LeaseUntil)}, nil
 }
 
 // maxInboxBatch bounds PendingInbox.
 const maxInboxBatch = 1000
-
-func inboxClaimKey(id string, attempts int64) string {
-	return fmt.Sprintf("inbox/%s/%d", id, attempts)
-}
 
 // AppendInbox stores the entries with one ordered insertMany.
 // actors.ErrDuplicate when an id is already stored (or repeated in the
@@ -40,7 +52,8 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 	docs := make([]inboxDoc, 0, len(entries))
 	for _, e := range entries {
 		body := s.keys.SealBytes(sealed.AAD(inboxColl, "body", e.ID), e.Body)
-		docs = append(docs, inboxDoc{ID: e.ID, Body: body, ReceivedAt: optTime(e.ReceivedAt), Attempts: int64(e.Attempts)})
+		docs = append(docs, inboxDoc{ID: e.ID, Body: body, ReceivedAt: optTime(e.ReceivedAt), Attempts: int64(e.Attempts),
+			Owner: e.Owner, LeaseUntil: optTime(e.LeaseUntil)})
 	}
 	if _, err := s.inbox.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
 		return classify(fmt.Sprintf("append %d inbox entries", len(entries)), err)
@@ -62,13 +75,11 @@ func (s *Store) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntr
 	}
 	out := make([]actors.InboxEntry, 0, len(docs))
 	for _, d := range docs {
-		// A body that does not open stops the batch: handing it on would
-		// set an accepted webhook aside as unreadable.
-		body, err := s.keys.Open(sealed.AAD(inboxColl, "body", d.ID), d.Body)
+		e, err := s.inboxEntry(d)
 		if err != nil {
-			return nil, fmt.Errorf("pending inbox entries: open body of entry %s: %w", d.ID, err)
+			return nil, fmt.Errorf("pending inbox entries: %w", err)
 		}
-		out = append(out, actors.InboxEntry{ID: d.ID, Body: body, ReceivedAt: fromOpt(d.ReceivedAt), Attempts: int(d.Attempts)})
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -85,31 +96,27 @@ func (s *Store) MarkInboxDone(ctx context.Context, ids []string) error {
 }
 
 // RecordInboxAttempt increments an entry's Attempts; actors.ErrNotFound
-// when absent. FerretDB's $inc is a read followed by a write, so the
-// increment is a $set from the count just read, filtered on it and taken
-// under the entry's write claim for that count; concurrent increments wait
-// for each other and none is lost.
+// when absent. FerretDB's $inc is a read followed by a write of the whole
+// document, so the increment is a $set from the count just read, filtered
+// on it and taken under the inbox lock (see inboxlease.go), which every
+// write of an entry but its insert and delete takes: no increment is lost
+// and no lease written meanwhile is overwritten.
 func (s *Store) RecordInboxAttempt(ctx context.Context, id string) error {
 	op := "record attempt of inbox entry " + id
-	err := retryClaimed(ctx, func() error {
+	err := s.underInboxLock(ctx, func(ctx context.Context) error {
 		d, err := findOne[struct {
 			Attempts int64 `bson:"attempts"`
 		}](ctx, s.inbox, bson.D{{Key: "_id", Value: id}}, options.Find().SetProjection(bson.D{{Key: "attempts", Value: 1}}))
 		if err != nil {
 			return err
 		}
-		release, err := s.claim(ctx, inboxClaimKey(id, d.Attempts))
-		if err != nil {
-			return err
-		}
-		defer release()
 		res, err := s.inbox.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "attempts", Value: d.Attempts}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "attempts", Value: d.Attempts + 1}}}})
 		if err != nil {
 			return err
 		}
 		if res.MatchedCount == 0 {
-			return errClaimed // changed or deleted since read: read again
+			return mongo.ErrNoDocuments // deleted since read
 		}
 		return nil
 	})

@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/persistence/sealed"
@@ -16,8 +20,18 @@ import (
 const (
 	// An entry whose id is stored already is skipped, so retrying a batch
 	// whose commit answer was lost is harmless.
-	qInsertInbox        = `INSERT OR IGNORE INTO inbox (id, body, received_at, attempts) VALUES (?, ?, ?, ?)`
-	qPendingInbox       = `SELECT id, body, received_at, attempts FROM inbox ORDER BY id LIMIT ?`
+	qInsertInbox = `INSERT OR IGNORE INTO inbox (id, body, received_at, attempts, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?)`
+	// qPendingInbox also reads the main database's legacy inbox table,
+	// which has no lease columns (see moveLegacyInbox).
+	qPendingInbox      = `SELECT id, body, received_at, attempts FROM inbox ORDER BY id LIMIT ?`
+	qPendingInboxLease = `SELECT id, body, received_at, attempts, owner, lease_until FROM inbox ORDER BY id LIMIT ?`
+	// qClaimInbox is one statement: SQLite runs it alone on the inbox
+	// database's single writer, so no other claim sees the rows between
+	// its choice and its write. RETURNING has no order; ClaimInbox sorts.
+	qClaimInbox = `UPDATE inbox SET owner = ?1, lease_until = ?2 WHERE id IN (
+	SELECT id FROM inbox WHERE owner = '' OR owner = ?1 OR lease_until < ?3 ORDER BY id LIMIT ?4)
+	RETURNING id, body, received_at, attempts, owner, lease_until`
+	qRenewInbox         = `UPDATE inbox SET lease_until = ?1 WHERE owner = ?2 AND lease_until >= ?3`
 	qDeleteInbox        = `DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(?))`
 	qRecordInboxAttempt = `UPDATE inbox SET attempts = attempts + 1 WHERE id = ?`
 )
@@ -37,7 +51,7 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 			if body == nil {
 				body = []byte{}
 			}
-			if _, err := stmt.ExecContext(ctx, e.ID, body, millis(e.ReceivedAt), e.Attempts); err != nil {
+			if _, err := stmt.ExecContext(ctx, e.ID, body, millis(e.ReceivedAt), e.Attempts, e.Owner, leaseMillis(e)); err != nil {
 				return fmt.Errorf("entry %s: %w", e.ID, mapErr(err))
 			}
 		}
@@ -50,36 +64,91 @@ func (s *Store) AppendInbox(ctx context.Context, entries []actors.InboxEntry) er
 }
 
 // PendingInbox returns up to limit entries not yet done, oldest (smallest
-// id) first.
+// id) first, whoever holds them.
 func (s *Store) PendingInbox(ctx context.Context, limit int) ([]actors.InboxEntry, error) {
 	limit, _ = pageWindow(1, limit)
 	rows, err := s.st.pendingInbox.QueryContext(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
 	}
+	out, err := s.scanInbox(rows, min(limit, 64))
+	if err != nil {
+		return nil, fmt.Errorf("pending inbox: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimInbox leases to owner, until until, up to limit entries that are
+// unclaimed, owner's, or whose lease ran out before now, in one UPDATE on
+// the inbox database's writer, and returns them oldest first.
+func (s *Store) ClaimInbox(ctx context.Context, owner string, now, until time.Time, limit int) ([]actors.InboxEntry, error) {
+	if owner == "" {
+		return nil, errors.New("claim inbox entries: the owner is empty")
+	}
+	limit, _ = pageWindow(1, limit)
+	rows, err := s.st.claimInbox.QueryContext(ctx, owner, millis(until), millis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim inbox entries for %s: %w", owner, mapErr(err))
+	}
+	out, err := s.scanInbox(rows, min(limit, 64))
+	if err != nil {
+		return nil, fmt.Errorf("claim inbox entries for %s: %w", owner, err)
+	}
+	slices.SortFunc(out, func(a, b actors.InboxEntry) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// RenewInbox moves to until the live leases (not run out at now) of owner.
+func (s *Store) RenewInbox(ctx context.Context, owner string, now, until time.Time) (int, error) {
+	res, err := s.st.renewInbox.ExecContext(ctx, millis(until), owner, millis(now))
+	if err != nil {
+		return 0, fmt.Errorf("renew inbox leases of %s: %w", owner, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("renew inbox leases of %s: %w", owner, mapErr(err))
+	}
+	return int(n), nil
+}
+
+// scanInbox reads rows of (id, body, received_at, attempts, owner,
+// lease_until) and opens the bodies; it closes rows.
+func (s *Store) scanInbox(rows *sql.Rows, capacity int) ([]actors.InboxEntry, error) {
 	defer rows.Close()
-	out := make([]actors.InboxEntry, 0, min(limit, 64))
+	out := make([]actors.InboxEntry, 0, capacity)
 	for rows.Next() {
 		var e actors.InboxEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &e.Body, &at, &e.Attempts); err != nil {
-			return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
+		var at, lease int64
+		if err := rows.Scan(&e.ID, &e.Body, &at, &e.Attempts, &e.Owner, &lease); err != nil {
+			return nil, mapErr(err)
 		}
 		// A body that does not open stops the batch: handing it on would
 		// set an accepted webhook aside as unreadable.
+		var err error
 		if e.Body, err = s.keys.Open(sealed.AAD("inbox", "body", e.ID), e.Body); err != nil {
-			return nil, fmt.Errorf("pending inbox: open body of entry %s: %w", e.ID, err)
+			return nil, fmt.Errorf("open body of entry %s: %w", e.ID, err)
 		}
 		if e.Body == nil {
 			e.Body = []byte{}
 		}
 		e.ReceivedAt = fromMillis(at)
+		if lease != 0 {
+			e.LeaseUntil = fromMillis(lease)
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending inbox: %w", mapErr(err))
+		return nil, mapErr(err)
 	}
 	return out, nil
+}
+
+// leaseMillis is e's LeaseUntil as stored: 0 when unclaimed.
+func leaseMillis(e actors.InboxEntry) int64 {
+	if e.LeaseUntil.IsZero() {
+		return 0
+	}
+	return millis(e.LeaseUntil)
 }
 
 // MarkInboxDone deletes the entries in one statement; unknown ids are
@@ -138,7 +207,7 @@ func moveLegacyInbox(ctx context.Context, w, iw *sql.DB) (int, error) {
 		err = inTxOn(ctx, iw, func(tx *sql.Tx) error {
 			for i, e := range batch {
 				ids[i] = e.ID
-				if _, err := tx.ExecContext(ctx, qInsertInbox, e.ID, e.Body, millis(e.ReceivedAt), e.Attempts); err != nil {
+				if _, err := tx.ExecContext(ctx, qInsertInbox, e.ID, e.Body, millis(e.ReceivedAt), e.Attempts, "", 0); err != nil {
 					return fmt.Errorf("entry %s: %w", e.ID, mapErr(err))
 				}
 			}

@@ -21,6 +21,8 @@ type stmts struct {
 	insertInbox        *sql.Stmt
 	deleteInbox        *sql.Stmt
 	recordInboxAttempt *sql.Stmt
+	claimInbox         *sql.Stmt
+	renewInbox         *sql.Stmt
 
 	// Inbox reader.
 	pendingInbox *sql.Stmt
@@ -66,7 +68,9 @@ func (p *stmts) specs(w, r, iw, ir *sql.DB) []stmtSpec {
 		{&p.insertInbox, iw, qInsertInbox},
 		{&p.deleteInbox, iw, qDeleteInbox},
 		{&p.recordInboxAttempt, iw, qRecordInboxAttempt},
-		{&p.pendingInbox, ir, qPendingInbox},
+		{&p.claimInbox, iw, qClaimInbox},
+		{&p.renewInbox, iw, qRenewInbox},
+		{&p.pendingInbox, ir, qPendingInboxLease},
 
 		{&p.insertMessage, w, qInsertMessage},
 		{&p.updateMessageStatus, w, qUpdateMessageStatus},

@@ -113,6 +113,7 @@ func runInbox(t *testing.T, open func(t *testing.T) actors.ConversationsStore) {
 			assert.ErrorIs(t, s.RecordInboxAttempt(ctx, "i0404"), actors.ErrNotFound)
 		}},
 	})
+	t.Run("leases", func(t *testing.T) { runInboxLeases(t, open) })
 }
 
 // --------------------------------------------------------- notifications
