@@ -64,9 +64,9 @@
 // Options.Replay reads, off the mailbox, the events after the cursor it
 // may see (at most Options.MaxReplay), keeping the live events published
 // meanwhile (at most 4096); then it pushes hello (cursor: the last event
-// read), the replayed frames, and the kept live events not replayed
-// already (cursor above the last read), so each frame arrives once and
-// none is skipped. When the events cannot be replayed (trimmed, too many,
+// read), the replayed frames, and the live events not replayed already
+// (cursor above the last read, whether kept meanwhile or delivered late by
+// this node), so each frame arrives once and none is skipped. When the events cannot be replayed (trimmed, too many,
 // the stream unreadable, or no Replayer) hello is followed by
 // session.resync {since, withheld: 0, reason} and the client reloads
 // through the API.

@@ -192,8 +192,9 @@ type Session struct {
 	// resume is the cursor the socket asked to resume after ("" for a
 	// fresh one); helloCursor the hub's last cursor when it opened.
 	resume, helloCursor string
-	// through and filterEarly: set by the actor before a resume's
-	// transition to Active, whose early events up to through were replayed.
+	// through and filterEarly (under outMu): set by a resume before its
+	// transition to Active; events up to through were replayed, so the
+	// early ones and the live ones this node delivers late are skipped.
 	through     cursor
 	filterEarly bool
 	// closing is set once the socket is on its way out; Publish skips it.

@@ -114,6 +114,11 @@ func (s *Session) offerLocked(p *publication) (code int) {
 	}()
 	switch s.out {
 	case StateActive:
+		if s.filterEarly && !after(p.cursor, s.through) {
+			// A resumed session: replayed already (this node's reader
+			// delivers it after the replay read it from the stream).
+			return 0
+		}
 		if !s.sink.Push(p.frame()) {
 			s.out = StateClosed
 			return CloseTryAgainLater

@@ -163,8 +163,12 @@ func (a *sessionActor) resumed(c actor.Context, r replayed) {
 		}
 		frames = append(frames, a.frame(FrameSessionResync, resyncData{Since: since, Reason: r.reason}))
 	}
-	a.s.through, _ = parseCursor(r.through)
-	a.s.filterEarly = r.reason == ""
+	if r.reason == "" {
+		through, _ := parseCursor(r.through)
+		a.s.outMu.Lock()
+		a.s.through, a.s.filterEarly = through, true
+		a.s.unlockOut()
+	}
 	a.activate(c)
 	if !a.s.transition(StateActive, frames...) {
 		a.tooSlow(c)
