@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
@@ -47,9 +48,11 @@ type engineStore interface {
 // sessions and the gateway, agent sessions, the inbox dispatcher and the
 // timer sweeper.
 type conversationEngine struct {
-	log        *zap.Logger
-	system     *actor.ActorSystem
-	events     *actors.Bus
+	log    *zap.Logger
+	system *actor.ActorSystem
+	events *actors.Bus
+	// cluster is nil when the engine runs alone (no CLUSTER_EVENTS).
+	cluster    *clusterEvents
 	host       *supervisors.Host
 	assigner   *assignment.Assigner
 	app        *app.App
@@ -84,6 +87,9 @@ type actorInputs struct {
 	// blobs inbound media are not fetched and sends of our media refused.
 	blobs  mediabytes.Blobs
 	client *whatsapp.Client
+	// redis is the shared Redis (nil without REDIS_URL): with
+	// CLUSTER_EVENTS, socket events and presence go through it.
+	redis redis.UniversalClient
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
@@ -109,6 +115,7 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	// their construction, the use cases on the host, the hub calling them.
 	events := actors.NewBus()
 	ce.events = events
+	ce.cluster = newClusterEvents(cfg, in.redis, events, log, reg)
 	// One Pauses for the sender (errors answered to a send) and the
 	// conversations (errors reported later in a failed status): the same
 	// pauses on the same shaper, the same operator alerts.
@@ -137,15 +144,16 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "engine_conversations_parked_total",
 		Help: "Conversations parked after their actor exhausted its restart budget (alert on any increase)."},
 		func() float64 { return float64(host.Parked()) }))
-	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
+	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.host, Events: ce.cluster.assignerEvents(events),
+		MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: revocations,
 		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
 		Conversations: store, Directory: ce.host, Media: store, Log: log,
 	})
-	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
-		Grace: cfg.SocketAuthGrace})
+	ce.hub = agentsession.NewHub(system, ce.cluster.hubOptions(agentsession.Options{Log: log, Commands: ce.app, Refusals: refusals,
+		Grace: cfg.SocketAuthGrace}, events, ce.assigner, in.redis, cfg, log))
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer,
 		MaxFramesPerSecond: float64(cfg.SocketMaxFrames), FrameBurst: cfg.SocketFrameBurst, MaxSocketsPerUser: cfg.SocketsPerUser})
 	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.host, WebhookErrors: store, Templates: tmplEvents,
@@ -189,7 +197,13 @@ func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
 	a.ce.hub.DisconnectUser(userID, code, reason)
 }
 
-func (a socketsAdapter) Online(userID string) bool { return a.ce.hub.Online(userID) }
+// Online is cluster-wide with CLUSTER_EVENTS: a socket on any node.
+func (a socketsAdapter) Online(userID string) bool {
+	if c := a.ce.cluster; c != nil {
+		return a.ce.hub.Online(userID) || c.presence.Online(userID)
+	}
+	return a.ce.hub.Online(userID)
+}
 
 // socketRefusals audits the tokens agent sessions refuse on open sockets
 // through the aggregator the gateway audits its refused tokens with (place

@@ -139,6 +139,9 @@ func (r *Relay) Publish(ev actors.Event) {
 // written after it is delivered.
 func (r *Relay) Ready() <-chan struct{} { return r.ready }
 
+// Node is the name this relay writes its events under.
+func (r *Relay) Node() string { return r.opts.Node }
+
 // Dropped counts the events a full queue refused.
 func (r *Relay) Dropped() int64 { return r.dropped.Load() }
 
