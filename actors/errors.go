@@ -36,3 +36,8 @@ var (
 	// (logout, refresh-token reuse); the holder must log in again.
 	ErrTokenRevoked = errors.New("token revoked")
 )
+
+// ErrCursorExpired means a resume cursor points before the oldest event
+// still kept (or at none ever handed out): what was missed cannot be
+// replayed, and the client reloads through the API instead.
+var ErrCursorExpired = errors.New("cursor expired")

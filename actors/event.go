@@ -45,6 +45,11 @@ type Event struct {
 	// Data is the frame's data, ready for JSON.
 	Data any
 	At   time.Time
+	// Cursor is the event's position in the cluster's event stream, set
+	// when it was delivered through it (persistence/redisbus) and pushed
+	// with its frame so a reconnecting socket can resume after it; empty
+	// when the engine runs alone.
+	Cursor string
 }
 
 // Publisher fans events out; Publish never blocks on a slow receiver.

@@ -33,6 +33,9 @@ type Config struct {
 	RedisURL      string `env:"REDIS_URL" doc:"redis://host:port/db; when set, revocations, rate limits and caches are shared through Redis instead of kept in process"`
 	RedisPassword string `env:"REDIS_PASSWORD" doc:"Redis password (overrides one in REDIS_URL)"`
 	RedisPrefix   string `env:"REDIS_PREFIX" doc:"prefix of every Redis key the engine writes"`
+	// ClusterEvents stands in for "this engine is one of several nodes"
+	// until the cluster configuration (CLUSTER_PROVIDER) decides it.
+	ClusterEvents bool `env:"CLUSTER_EVENTS" doc:"share agent-socket events, presence and the /ws resume cursor with the other nodes through Redis (one Redis stream); needs REDIS_URL; set on every node of a multi-node deployment"`
 
 	JWTSecret           string        `env:"JWT_SECRET" doc:"HMAC key for access tokens, at least 32 bytes; required in production"`
 	JWTRefreshSecret    string        `env:"JWT_REFRESH_SECRET" doc:"HMAC key for refresh-token hashes, at least 32 bytes, different from JWT_SECRET; required in production"`

@@ -127,6 +127,9 @@ func validateStorage(c Config, r *report) {
 	}
 	r.intIn("MONGODB_POOL_SIZE", int64(c.MongoPoolSize), 1, 10000)
 	r.urlScheme("REDIS_URL", c.RedisURL, "a redis:// or rediss:// URL", "redis", "rediss")
+	if c.ClusterEvents && c.RedisURL == "" {
+		r.bad("CLUSTER_EVENTS", "needs REDIS_URL: the nodes share events through Redis")
+	}
 	r.urlScheme("RABBITMQ_URL", c.RabbitMQURL, "an amqp:// or amqps:// URL", "amqp", "amqps")
 	if c.RabbitMQQueue == "" || len(c.RabbitMQQueue) > 200 {
 		r.bad("RABBITMQ_QUEUE", "must be 1-200 characters")

@@ -102,7 +102,7 @@ func (s *Server) engineRoutes() []route {
 		{method: "POST", pattern: "/api/notifications/read", handler: s.handleMarkNotificationsRead, limited: true, authenticated: true, tag: "notifications",
 			summary: "Mark the caller's notifications read (all when ids is absent)", request: markReadRequest{}, status: 200},
 		{method: "GET", pattern: "/ws", handler: s.handleSocket, limited: true, tag: "agents",
-			summary: "Agent WebSocket (Bearer or ?access_token=); frames {type,data}", status: 101, query: []string{"access_token"}},
+			summary: "Agent WebSocket (Bearer or ?access_token=; ?cursor= resumes); frames {type,data,cursor?}", status: 101, query: []string{"access_token", "cursor"}},
 	}
 }
 

@@ -56,6 +56,21 @@
 // and its frame. A New session keeps the events published before its hello
 // (at most 256; one more closes it with 1013) and pushes them after it.
 //
+// Cursors and resume: an event that came through the cluster's event
+// stream (persistence/redisbus) carries a Cursor, which its frame carries
+// as "cursor"; hello carries the hub's last cursor at Open, where the
+// socket's live events start. A socket opened with OpenAfter(cursor) (the
+// client's last cursor, after its node died) stays New while
+// Options.Replay reads, off the mailbox, the events after the cursor it
+// may see (at most Options.MaxReplay), keeping the live events published
+// meanwhile (at most 4096); then it pushes hello (cursor: the last event
+// read), the replayed frames, and the live events not replayed already
+// (cursor above the last read, whether kept meanwhile or delivered late by
+// this node), so each frame arrives once and none is skipped. When the events cannot be replayed (trimmed, too many,
+// the stream unreadable, or no Replayer) hello is followed by
+// session.resync {since, withheld: 0, reason} and the client reloads
+// through the API.
+//
 // Guarantees:
 //   - Ordering: events published by one goroutine (one conversation actor)
 //     reach every session in the order they were published; events of

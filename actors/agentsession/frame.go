@@ -126,6 +126,9 @@ var ErrForbidden = errors.New("forbidden")
 type outFrame struct {
 	Type string `json:"type"`
 	Data any    `json:"data"`
+	// Cursor is the event's position in the cluster's event stream (only
+	// events delivered through it have one): a socket resumes after it.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 type helloData struct {
@@ -134,6 +137,9 @@ type helloData struct {
 	ServerTime time.Time   `json:"serverTime"`
 	// ExpiresAt is when the session's access token expires.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Cursor is where the socket's events start: a client that got no
+	// event yet resumes after it.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 type pongData struct {
@@ -158,6 +164,9 @@ type resyncData struct {
 	Since time.Time `json:"since"`
 	// Withheld counts the events the session did not push.
 	Withheld int `json:"withheld"`
+	// Reason says why a resume could not replay what was missed
+	// (Resync*); empty after an expiry.
+	Reason string `json:"reason,omitempty"`
 }
 
 // typingData is the relayed typing frame's data.
@@ -283,7 +292,12 @@ func commandError(err error) (code, message string) {
 // marshalFrame renders a server frame. Only values of this package and
 // events' Data reach it.
 func marshalFrame(typ string, data any) ([]byte, error) {
-	b, err := json.Marshal(outFrame{Type: typ, Data: data})
+	return marshalEvent(typ, data, "")
+}
+
+// marshalEvent renders an event's frame with its cursor.
+func marshalEvent(typ string, data any, cursor string) ([]byte, error) {
+	b, err := json.Marshal(outFrame{Type: typ, Data: data, Cursor: cursor})
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s frame: %w", typ, err)
 	}

@@ -78,6 +78,13 @@ type Options struct {
 	// beyond).
 	TypingBurst    int
 	TypingInterval time.Duration
+	// Replay, when set, gives a socket opened with a resume cursor
+	// (OpenAfter) the events it missed; without it such a socket is told
+	// to reload (session.resync, reason cursor_expired).
+	Replay Replayer
+	// MaxReplay is the most missed frames a resume sends
+	// (DefaultMaxReplay); keep it below the socket's buffer.
+	MaxReplay int
 }
 
 // Source is where a session's socket came from: the client's address (as
@@ -123,6 +130,8 @@ type Hub struct {
 	active map[string]int
 	// sessions counts byUser's sessions, read without the lock.
 	sessions atomic.Int64
+	// cursor is the Cursor of the last event published that had one.
+	cursor atomic.Pointer[string]
 }
 
 var _ actors.Publisher = (*Hub)(nil)
@@ -146,6 +155,9 @@ func NewHub(system *actor.ActorSystem, opts Options) *Hub {
 	}
 	if opts.TypingInterval <= 0 {
 		opts.TypingInterval = DefaultTypingInterval
+	}
+	if opts.MaxReplay <= 0 {
+		opts.MaxReplay = DefaultMaxReplay
 	}
 	h := &Hub{system: system, log: opts.Log.With(zap.String("actor", "agentsession")), opts: opts,
 		byUser: map[string][]*Session{}, active: map[string]int{}}
@@ -177,6 +189,14 @@ type Session struct {
 	// lastHeard is when the client was last heard from (a frame or a pong),
 	// in the clock's UnixNano.
 	lastHeard atomic.Int64
+	// resume is the cursor the socket asked to resume after ("" for a
+	// fresh one); helloCursor the hub's last cursor when it opened.
+	resume, helloCursor string
+	// through and filterEarly (under outMu): set by a resume before its
+	// transition to Active; events up to through were replayed, so the
+	// early ones and the live ones this node delivers late are skipped.
+	through     cursor
+	filterEarly bool
 	// closing is set once the socket is on its way out; Publish skips it.
 	closing atomic.Bool
 	// started is set by the first Started; a second one is a restart after
@@ -204,7 +224,16 @@ type Session struct {
 // expiresAt is when the access token of the upgrade expires (zero: never);
 // source is where the socket came from.
 func (h *Hub) Open(user actors.User, expiresAt time.Time, source Source, sink Sink) *Session {
-	s := &Session{hub: h, user: user, source: source, expiresAt: expiresAt,
+	return h.OpenAfter(user, expiresAt, source, sink, "")
+}
+
+// OpenAfter is Open for a socket resuming after cursor (one its client got
+// in a frame, ValidCursor): after its hello it gets the events it may see
+// published after cursor (Options.Replay), then the live ones, each once;
+// when they cannot be replayed, a session.resync frame says why. An empty
+// cursor is Open.
+func (h *Hub) OpenAfter(user actors.User, expiresAt time.Time, source Source, sink Sink, cursor string) *Session {
+	s := &Session{hub: h, user: user, source: source, expiresAt: expiresAt, resume: cursor,
 		watcher: user.Role == actors.RoleSupervisor || user.Role == actors.RoleAdmin,
 		sink:    sink, slots: make(chan struct{}, MaxPendingFrames), stopped: make(chan struct{})}
 	s.lastHeard.Store(h.opts.Clock.Now().UnixNano())
@@ -212,6 +241,11 @@ func (h *Hub) Open(user actors.User, expiresAt time.Time, source Source, sink Si
 		return &sessionActor{s: s, clock: h.opts.Clock, typingTokens: float64(h.opts.TypingBurst)}
 	}), "agentsession-")
 
+	// Read before the session is registered: every event it gets live
+	// comes after this cursor.
+	if c := h.cursor.Load(); c != nil {
+		s.helloCursor = *c
+	}
 	h.mu.Lock()
 	h.byUser[user.ID] = append(h.byUser[user.ID], s)
 	if s.watcher {
@@ -295,10 +329,14 @@ func (h *Hub) unregister(s *Session) {
 // marshalled once, later, by the first socket that writes it. An expired
 // session counts what it does not get (for its resync frame).
 func (h *Hub) Publish(ev actors.Event) {
+	if ev.Cursor != "" {
+		c := ev.Cursor
+		h.cursor.Store(&c)
+	}
 	if h.sessions.Load() == 0 {
 		return
 	}
-	p := publication{typ: ev.Type, conversationID: ev.ConversationID, data: ev.Data, log: h.log}
+	p := publication{typ: ev.Type, conversationID: ev.ConversationID, data: ev.Data, cursor: ev.Cursor, log: h.log}
 	// The slices are copied on delete and only appended to under the write
 	// lock, so what was read under the read lock stays valid after it.
 	h.mu.RLock()
@@ -366,6 +404,18 @@ func (h *Hub) DisconnectUser(userID string, code int, reason string) {
 	if len(ss) > 0 {
 		h.log.Info("agent disconnected", zap.String("agent_id", userID), zap.Int("sockets", len(ss)), zap.Int("code", code))
 	}
+}
+
+// ActiveSessions returns each user's count of active sessions on this hub
+// (users with none are absent): the node's share of cluster presence.
+func (h *Hub) ActiveSessions() map[string]int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[string]int, len(h.active))
+	for u, n := range h.active {
+		out[u] = n
+	}
+	return out
 }
 
 // Online reports whether userID has at least one active session.

@@ -27,6 +27,7 @@ type Frame struct {
 	typ            string
 	conversationID string
 	data           any
+	cursor         string
 	log            *zap.Logger
 }
 
@@ -34,8 +35,8 @@ type Frame struct {
 func RawFrame(b []byte) *Frame { return &Frame{raw: true, b: b} }
 
 // eventFrame is the Frame of a published event, marshalled on first use.
-func eventFrame(typ, conversationID string, data any, log *zap.Logger) *Frame {
-	return &Frame{typ: typ, conversationID: conversationID, data: data, log: log}
+func eventFrame(typ, conversationID string, data any, cursor string, log *zap.Logger) *Frame {
+	return &Frame{typ: typ, conversationID: conversationID, data: data, cursor: cursor, log: log}
 }
 
 // Bytes returns the frame's JSON, marshalling it on the first call; nil
@@ -48,7 +49,7 @@ func (f *Frame) Bytes() []byte {
 		return f.b
 	}
 	f.once.Do(func() {
-		b, err := marshalFrame(f.typ, f.data)
+		b, err := marshalEvent(f.typ, f.data, f.cursor)
 		if err != nil {
 			f.log.Error("event dropped", zap.String("event", f.typ), zap.String("conversation_id", f.conversationID), zap.Error(err))
 			return
@@ -65,13 +66,14 @@ type publication struct {
 	typ            string
 	conversationID string
 	data           any
+	cursor         string
 	log            *zap.Logger
 	f              *Frame
 }
 
 func (p *publication) frame() *Frame {
 	if p.f == nil {
-		p.f = eventFrame(p.typ, p.conversationID, p.data, p.log)
+		p.f = eventFrame(p.typ, p.conversationID, p.data, p.cursor, p.log)
 	}
 	return p.f
 }
@@ -112,6 +114,11 @@ func (s *Session) offerLocked(p *publication) (code int) {
 	}()
 	switch s.out {
 	case StateActive:
+		if s.filterEarly && !after(p.cursor, s.through) {
+			// A resumed session: replayed already (this node's reader
+			// delivers it after the replay read it from the stream).
+			return 0
+		}
 		if !s.sink.Push(p.frame()) {
 			s.out = StateClosed
 			return CloseTryAgainLater
@@ -119,13 +126,22 @@ func (s *Session) offerLocked(p *publication) (code int) {
 	case StateExpired:
 		s.withheld++
 	case StateNew:
-		if len(s.early) >= maxEarlyEvents {
+		if len(s.early) >= s.maxEarly() {
 			s.out, s.early = StateClosed, nil
 			return CloseTryAgainLater
 		}
 		s.early = append(s.early, p.frame())
 	}
 	return 0
+}
+
+// maxEarly is how many events a New session keeps: more while a resume
+// reads what was missed.
+func (s *Session) maxEarly() int {
+	if s.resume != "" {
+		return maxResumeEarly
+	}
+	return maxEarlyEvents
 }
 
 // abort closes the socket of a session a publisher found too slow (or
@@ -193,6 +209,9 @@ func (s *Session) transition(st State, frames ...*Frame) bool {
 			return true
 		}
 		for _, b := range early {
+			if s.filterEarly && !after(b.cursor, s.through) {
+				continue // replayed already
+			}
 			if !s.sink.Push(b) {
 				s.out = StateClosed
 				return false

@@ -65,6 +65,8 @@ func (a *sessionActor) Receive(c actor.Context) {
 		a.s.markStopped()
 	case greet:
 		a.greet(c)
+	case replayed:
+		a.resumed(c, m)
 	case clientFrame:
 		<-a.s.slots
 		a.handle(c, m.b)

@@ -88,8 +88,14 @@ func (a *sessionActor) greet(c actor.Context) {
 	}
 	a.expiresAt = a.s.expiresAt
 	a.arm(c, timerIdle, a.s.hub.opts.IdleTimeout)
-	hello := a.frame(FrameHello, helloData{UserID: a.s.user.ID, Role: a.s.user.Role, ServerTime: a.now(), ExpiresAt: timePtr(a.expiresAt)})
+	hello := a.frame(FrameHello, helloData{UserID: a.s.user.ID, Role: a.s.user.Role, ServerTime: a.now(), ExpiresAt: timePtr(a.expiresAt),
+		Cursor: a.s.helloCursor})
 	if a.expiresAt.IsZero() || a.now().Before(a.expiresAt) {
+		if a.s.resume != "" {
+			// Stays New (keeping live events) until the replay is read.
+			a.startReplay(c)
+			return
+		}
 		a.activate(c)
 		// The events published since Open follow the hello.
 		if !a.s.transition(StateActive, hello) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
@@ -57,7 +58,10 @@ type conversationEngine struct {
 	// cluster's Directory (the owner node's host, wherever it is).
 	dir conversation.Directory
 	// node is this engine's cluster member; nil without CLUSTER_PROVIDER.
-	node       *cluster.Node
+	node *cluster.Node
+	// shared carries socket events and presence between nodes through
+	// Redis; nil when the engine runs alone.
+	shared     *clusterEvents
 	assigner   *assignment.Assigner
 	app        *app.App
 	hub        *agentsession.Hub
@@ -96,6 +100,9 @@ type actorInputs struct {
 	// cluster, where two nodes may hold one conversation; off on one node,
 	// where it would cost a write per activation.
 	fence bool
+	// redis is the shared Redis (nil without REDIS_URL): in a cluster,
+	// socket events and presence go through it.
+	redis redis.UniversalClient
 }
 
 // startConversations builds the actor side, bottom-up: the conversation
@@ -121,6 +128,7 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	// their construction, the use cases on the host, the hub calling them.
 	events := actors.NewBus()
 	ce.events = events
+	ce.shared = newClusterEvents(cfg, in.redis, events, log, reg)
 	// One Pauses for the sender (errors answered to a send) and the
 	// conversations (errors reported later in a failed status): the same
 	// pauses on the same shaper, the same operator alerts.
@@ -166,15 +174,16 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 		}
 		ce.node, ce.dir = node, node.Directory()
 	}
-	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.dir, Events: events, MaxOpen: cfg.AgentMaxOpen, Log: log})
+	ce.assigner = assignment.Start(system, assignment.Options{Store: store, Directory: ce.dir, Events: ce.shared.assignerEvents(events),
+		MaxOpen: cfg.AgentMaxOpen, Log: log})
 	ce.app = app.New(app.Deps{
 		Users: store, Families: store, Revocations: revocations,
 		Issuer:        auth.NewIssuer([]byte(cfg.JWTSecret), []byte(cfg.JWTRefreshSecret), cfg.JWTExpiresIn, time.Now),
 		RefreshTTL:    cfg.JWTRefreshExpiresIn,
 		Conversations: store, Directory: ce.dir, Media: store, Log: log,
 	})
-	ce.hub = agentsession.NewHub(system, agentsession.Options{Log: log, Events: events, Presence: ce.assigner, Commands: ce.app, Refusals: refusals,
-		Grace: cfg.SocketAuthGrace})
+	ce.hub = agentsession.NewHub(system, ce.shared.hubOptions(agentsession.Options{Log: log, Commands: ce.app, Refusals: refusals,
+		Grace: cfg.SocketAuthGrace}, events, ce.assigner, in.redis, cfg, log))
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer,
 		MaxFramesPerSecond: float64(cfg.SocketMaxFrames), FrameBurst: cfg.SocketFrameBurst, MaxSocketsPerUser: cfg.SocketsPerUser})
 	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.dir, WebhookErrors: store, Templates: tmplEvents,
@@ -225,7 +234,13 @@ func (a socketsAdapter) DisconnectUser(userID string, code int, reason string) {
 	a.ce.hub.DisconnectUser(userID, code, reason)
 }
 
-func (a socketsAdapter) Online(userID string) bool { return a.ce.hub.Online(userID) }
+// Online is cluster-wide with CLUSTER_EVENTS: a socket on any node.
+func (a socketsAdapter) Online(userID string) bool {
+	if c := a.ce.shared; c != nil {
+		return a.ce.hub.Online(userID) || c.presence.Online(userID)
+	}
+	return a.ce.hub.Online(userID)
+}
 
 // socketRefusals audits the tokens agent sessions refuse on open sockets
 // through the aggregator the gateway audits its refused tokens with (place

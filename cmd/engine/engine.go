@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -130,6 +131,7 @@ func (e *engine) open(ctx context.Context) error {
 
 	checks := []gateway.Check{{Name: "store", Ping: e.store.Ping}}
 	var budget whatsapp.Budget
+	var rdb redis.UniversalClient
 	if cfg.RedisURL != "" {
 		dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 		client, err := rediskv.Dial(dctx, cfg.RedisURL, cfg.RedisPassword)
@@ -137,6 +139,7 @@ func (e *engine) open(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("connect to REDIS_URL within CONNECT_TIMEOUT %s: %w", cfg.ConnectTimeout, err)
 		}
+		rdb = client
 		e.kv = &redisKV{KV: rediskv.New(client, cfg.RedisPrefix, 10*time.Second), close: client.Close}
 		checks = append(checks, gateway.Check{Name: "redis", Ping: func(ctx context.Context) error { return client.Ping(ctx).Err() }})
 		kvDesc = "redis"
@@ -164,7 +167,8 @@ func (e *engine) open(ctx context.Context) error {
 	e.templates = newTemplates(cfg, e.store, e.out.client, log, reg)
 	e.relay = newRelay(e.out.queue, e.store, log)
 	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
-		outbox: newCountingPublisher(e.relay, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client}, log, reg); err != nil {
+		outbox: newCountingPublisher(e.relay, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client,
+		redis: rdb}, log, reg); err != nil {
 		return err
 	}
 	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.dir, e.conv.pauses, reg)
@@ -337,6 +341,11 @@ func (e *engine) Run(ctx context.Context, ready chan<- net.Addr) error {
 	}
 	g.Go(func() error { return e.sender.Run(gctx) })
 	g.Go(func() error { return e.relay.Run(gctx) })
+	if c := e.conv.shared; c != nil {
+		for _, run := range c.run(gctx, e.conv.hub) {
+			g.Go(run)
+		}
+	}
 	if m := e.conv.media; m != nil {
 		g.Go(func() error { return m.fetcher.Run(gctx) })
 	}

@@ -46,6 +46,10 @@
 //   - Expiry: Serve hands the session the access token's expiry; the
 //     session, not the socket, decides when the socket closes for it
 //     (see agentsession).
+//   - Resume: ?cursor= (a cursor a frame carried) opens the session with
+//     Hub.OpenAfter, which replays what the socket missed (see
+//     agentsession); a malformed one is refused before the upgrade with 400
+//     VALIDATION_ERROR, field cursor, code INVALID_CURSOR.
 //   - Shutdown closes every live socket with 1001, refuses new ones with 503,
 //     waits for every socket to end and is safe to call twice.
 //

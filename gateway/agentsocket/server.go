@@ -146,6 +146,15 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User,
 			s.opts.MaxSocketsPerUser)
 		return
 	}
+	resume := r.URL.Query().Get("cursor")
+	if resume != "" && !agentsession.ValidCursor(resume) {
+		s.leave(user.ID)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"status":"error","message":"request is invalid","code":"VALIDATION_ERROR",` +
+			`"errors":[{"field":"cursor","code":"INVALID_CURSOR","message":"is not a cursor this server issued"}]}`))
+		return
+	}
 	cw := &corkingWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
@@ -158,11 +167,11 @@ func (s *Server) Serve(w http.ResponseWriter, r *http.Request, user actors.User,
 	if len(ua) > 256 {
 		ua = ua[:256]
 	}
-	go s.run(ws, cw.cork, user, expiresAt, agentsession.Source{IP: clientIP, UserAgent: ua})
+	go s.run(ws, cw.cork, user, expiresAt, agentsession.Source{IP: clientIP, UserAgent: ua}, resume)
 }
 
 // run runs an accepted socket until it closes.
-func (s *Server) run(ws *websocket.Conn, cork *corkConn, user actors.User, expiresAt time.Time, source agentsession.Source) {
+func (s *Server) run(ws *websocket.Conn, cork *corkConn, user actors.User, expiresAt time.Time, source agentsession.Source, resume string) {
 	defer s.leave(user.ID)
 	ws.SetReadLimit(s.opts.ReadLimit)
 	// No logger per socket (zap's With keeps an encoded copy of its fields
@@ -176,7 +185,7 @@ func (s *Server) run(ws *websocket.Conn, cork *corkConn, user actors.User, expir
 	started := time.Now()
 	s.log.Debug("agent socket opened", zap.String("agent_id", user.ID))
 
-	session := s.opts.Hub.Open(user, expiresAt, source, c)
+	session := s.opts.Hub.OpenAfter(user, expiresAt, source, c, resume)
 	c.startPings(s.opts.PingInterval, session.Alive)
 	err := readLoop(ctx, ws, session, c, newFrameBucket(s.opts.MaxFramesPerSecond, s.opts.FrameBurst))
 	session.Closed()

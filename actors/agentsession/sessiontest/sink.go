@@ -22,6 +22,9 @@ const (
 type Frame struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
+	// Cursor is set on the frames of events delivered through the
+	// cluster's event stream.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 // Sink records what a session pushes. Limit > 0 makes Push refuse once

@@ -1,0 +1,49 @@
+// Package redisbus carries the engine's events between nodes through
+// Redis, so an agent connected to one node sees the conversations another
+// node runs, and keeps who is online cluster-wide.
+//
+// Relay: every node's conversations publish to their node-local
+// actors.Bus; the relay subscribes to it for actors.SocketEvents and
+// appends each event to one Redis stream (XADD, MAXLEN ~ Options.MaxLen).
+// Each node reads the stream from its end as of Run (XREAD, blocking) and
+// publishes every entry, its own included, to the bus Delivered, with the
+// entry's id as the event's Cursor. Agent sockets and the assigner
+// subscribe there. A stream rather than pub/sub because it gives one
+// order for the whole cluster, an id per event that a socket can resume
+// after (Replay reads what followed a cursor), and it survives a reader's
+// reconnect: a node whose connection to Redis breaks resumes from the last
+// entry it delivered. Own events take the same path as the others (rather
+// than being delivered locally at once and never echoed) so that every
+// frame a socket gets has a cursor and all nodes see one order.
+// agent.requested is not relayed: it stays on the local bus, answered by
+// the node that asked (Subscribe routes each type to its bus).
+//
+// Guarantees of the relay:
+//   - Order: the events of one publisher (one conversation actor) are
+//     delivered on every node in the order published: one writer goroutine
+//     appends in queue order, one reader delivers in stream order.
+//   - Once: an event is delivered once per node. A batch written again
+//     after an error may repeat entries in the stream; readers and Replay
+//     drop them by their node's sequence number.
+//   - Non-blocking: Publish never waits; its queue is bounded
+//     (Options.QueueSize). While Redis fails, writes are retried with
+//     backoff and events wait in the queue; a full queue drops the event,
+//     counted (Dropped) and logged at Error. At shutdown what is queued is
+//     written for at most five seconds.
+//   - Replay: Replay returns the events after a cursor up to the stream's
+//     end, or actors.ErrCursorExpired when some were already trimmed
+//     (XINFO's max-deleted-entry-id is past the cursor).
+//
+// Presence: each node keeps, in a Redis hash of its own, the count of each
+// user's active sockets on it, rewritten at every change and every
+// heartbeat with a TTL, and lists itself with its heartbeat time in a
+// sorted set; a change is announced on a pub/sub channel. Every node
+// computes the union of the live nodes' hashes (its own from memory) and
+// tells the assigner who came online and who went offline cluster-wide. A
+// node that dies stops heartbeating: its hash expires, it drops out of the
+// set after the TTL, and its users go offline unless they are connected
+// elsewhere. While Redis fails, the last view of the other nodes is kept
+// and local changes are applied at once.
+//
+// The relay and presence are safe for concurrent use.
+package redisbus

@@ -1,0 +1,152 @@
+package redisbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/servicetest"
+)
+
+// recorder is a subscriber that keeps what it got.
+type recorder struct {
+	mu  sync.Mutex
+	got []actors.Event
+}
+
+func (r *recorder) Publish(ev actors.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, ev)
+}
+
+func (r *recorder) events() []actors.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]actors.Event(nil), r.got...)
+}
+
+// node is one engine's worth of relay: its local bus and its relay, running.
+type node struct {
+	bus   *actors.Bus
+	relay *Relay
+}
+
+func startNode(t *testing.T, rdb redis.UniversalClient, prefix, name string) *node {
+	t.Helper()
+	bus := actors.NewBus()
+	r := New(rdb, bus, Options{Node: name, Prefix: prefix})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		assert.NoError(t, r.Run(ctx))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return &node{bus: bus, relay: r}
+}
+
+func TestEventRoundTripsThroughTheStreamUnchanged(t *testing.T) {
+	at := time.Date(2026, 12, 6, 15, 4, 5, 123456789, time.UTC)
+	wa := "wamid.1"
+	cases := []struct {
+		name string
+		ev   actors.Event
+	}{
+		{name: "message created with every key field", ev: actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", State: actors.StateActive,
+			AssigneeID: "u1", PhoneNumberID: "pn1", WaID: "4477", PreviousAssigneeID: "u0", At: at,
+			Data: actors.MessageView{ID: "m1", ConversationID: "c1", Direction: "inbound", Type: "text", Text: "héllo \"quoted\"",
+				Status: "received", WaMessageID: &wa, CreatedAt: at, UpdatedAt: at}}},
+		{name: "notification for one user", ev: actors.Event{Type: actors.EventNotification, UserID: "u2", At: at,
+			Data: actors.NotificationView{ID: "n1", Kind: actors.NotifyAssigned, Title: "t", Body: "b", CreatedAt: at}}},
+		{name: "no data and no time", ev: actors.Event{Type: actors.EventConversationUpdated, ConversationID: "c2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			values, err := encode(entry{origin: "A", seq: 7, ev: tc.ev})
+			require.NoError(t, err)
+			m := map[string]any{}
+			for i := 0; i < len(values); i += 2 {
+				m[values[i].(string)] = values[i+1]
+			}
+			got, err := decode("5-1", m)
+			require.NoError(t, err)
+			assert.Equal(t, "A", got.origin)
+			assert.Equal(t, uint64(7), got.seq)
+			assert.Equal(t, "5-1", got.ev.Cursor)
+			want, err := json.Marshal(tc.ev.Data)
+			require.NoError(t, err)
+			gotData, err := json.Marshal(got.ev.Data)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(want), string(gotData), "data marshals to the same frame")
+			if tc.ev.Data == nil {
+				assert.Nil(t, got.ev.Data)
+			}
+			got.ev.Data, tc.ev.Data, got.ev.Cursor = nil, nil, ""
+			assert.Equal(t, tc.ev, got.ev)
+		})
+	}
+}
+
+func TestDecodeRefusesMalformedEntries(t *testing.T) {
+	cases := []struct {
+		name   string
+		values map[string]any
+	}{
+		{name: "no origin", values: map[string]any{fieldType: "x", fieldSeq: "1"}},
+		{name: "bad sequence", values: map[string]any{fieldOrigin: "A", fieldType: "x", fieldSeq: "one"}},
+		{name: "data not JSON", values: map[string]any{fieldOrigin: "A", fieldType: "x", fieldSeq: "1", fieldData: "{"}},
+		{name: "bad time", values: map[string]any{fieldOrigin: "A", fieldType: "x", fieldSeq: "1", fieldAt: "yesterday"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decode("1-0", tc.values)
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestEventOfNodeAReachesSubscribersOfBothNodesInOrder(t *testing.T) {
+	rdb, prefix := servicetest.Redis(t)
+	a := startNode(t, rdb, prefix, "A")
+	b := startNode(t, rdb, prefix, "B")
+	onA, onB := &recorder{}, &recorder{}
+	a.relay.Delivered().Subscribe(onA, actors.SocketEvents...)
+	b.relay.Delivered().Subscribe(onB, actors.SocketEvents...)
+	requestedOnB := &recorder{}
+	b.relay.Subscribe(requestedOnB, actors.EventAgentRequested)
+	<-a.relay.Ready()
+	<-b.relay.Ready()
+
+	const n = 300
+	for i := range n {
+		a.bus.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", AssigneeID: "u1",
+			Data: map[string]int{"i": i}})
+	}
+	a.bus.Publish(actors.Event{Type: actors.EventAgentRequested, ConversationID: "c1"})
+	for _, r := range []*recorder{onA, onB} {
+		require.Eventually(t, func() bool { return len(r.events()) >= n }, 10*time.Second, 5*time.Millisecond)
+		got := r.events()
+		require.Len(t, got, n, "each event once")
+		last := streamID{}
+		for i, ev := range got {
+			assert.JSONEq(t, fmt.Sprintf(`{"i":%d}`, i), string(ev.Data.(json.RawMessage)), "order kept")
+			id, err := parseID(ev.Cursor)
+			require.NoError(t, err)
+			assert.True(t, last.less(id), "cursors increase")
+			last = id
+		}
+	}
+	assert.Empty(t, requestedOnB.events(), "agent.requested stays on the node that asked")
+}
