@@ -176,3 +176,63 @@ func (c *Cluster) WaitStored(t testing.TB, wamids []string, wait time.Duration) 
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// SeqClashes lists the conversations in which two stored messages share a
+// Seq: a write from a stale activation (one that did not see the newer
+// activation's messages) applied beside the newer one's.
+func (c *Cluster) SeqClashes(t testing.TB, db *mongo.Database) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cur, err := db.Collection("messages").Find(ctx, bson.D{},
+		options.Find().SetProjection(bson.D{{Key: "conversationId", Value: 1}, {Key: "seq", Value: 1}, {Key: "direction", Value: 1}}))
+	if err != nil {
+		t.Fatalf("read messages: %v", err)
+	}
+	defer cur.Close(ctx)
+	seen := map[string]bool{}
+	var out []string
+	for cur.Next(ctx) {
+		var d struct {
+			C   string `bson:"conversationId"`
+			Seq int64  `bson:"seq"`
+			Dir string `bson:"direction"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			t.Fatalf("decode message: %v", err)
+		}
+		if d.Dir != "inbound" {
+			continue
+		}
+		k := fmt.Sprintf("%s/%d", d.C, d.Seq)
+		if seen[k] {
+			out = append(out, k)
+		}
+		seen[k] = true
+	}
+	return out
+}
+
+// CheckAccepted waits until every accepted wamid is stored and requires
+// each exactly once, and no wamid stored twice.
+func (c *Cluster) CheckAccepted(t testing.TB, accepted []string, wait time.Duration) {
+	t.Helper()
+	counts := c.WaitStored(t, accepted, wait)
+	bad := 0
+	for _, w := range accepted {
+		if counts[w] != 1 {
+			bad++
+			if bad <= 10 {
+				t.Errorf("wamid %s was answered 200 and is stored %d times", w, counts[w])
+			}
+		}
+	}
+	for w, n := range counts {
+		if n > 1 {
+			t.Errorf("wamid %s stored %d times", w, n)
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of %d accepted webhooks not stored exactly once", bad, len(accepted))
+	}
+}
