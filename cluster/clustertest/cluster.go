@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,11 @@ type Cluster struct {
 	// Shared is the environment every node has in common (the services,
 	// the secrets, the cluster's name).
 	Shared map[string]string
+	// Net is the nodes' test network (Options.Partitionable), else nil.
+	Net *Net
+	// mongoURI is MongoDB's address from the test process (the nodes'
+	// may be a proxy's).
+	mongoURI string
 }
 
 // Options shape a Cluster.
@@ -36,6 +42,9 @@ type Options struct {
 	Nodes int
 	// Env is added to every node's environment (over the defaults).
 	Env map[string]string
+	// Partitionable runs each node in a network namespace of its own (see
+	// Net): Cluster.Net can then cut a node's cluster link.
+	Partitionable bool
 }
 
 // ID is a short random id for the names a test must not share with another
@@ -57,7 +66,30 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		o.Nodes = 3
 	}
 	id := ID()
-	etcd := StartEtcd(t)
+	mongoURI := servicetest.FerretDB(t, servicetest.FerretPostgres)
+	redisAddr, rabbitURL := servicetest.RedisAddr(t), servicetest.RabbitURL(t)
+	var netw *Net
+	var etcd *Etcd
+	nodeMongo := mongoURI
+	if o.Partitionable {
+		netw = NewNet(t)
+		etcd = StartEtcdOn(t, netw.ClusterGateway())
+		u, err := url.Parse(mongoURI)
+		if err != nil {
+			t.Fatalf("FerretDB's URI %q: %v", mongoURI, err)
+		}
+		u.Host = netw.Proxy(u.Host)
+		nodeMongo = u.String()
+		redisAddr = netw.Proxy(redisAddr)
+		r, err := url.Parse(rabbitURL)
+		if err != nil {
+			t.Fatalf("RabbitMQ's URL %q: %v", rabbitURL, err)
+		}
+		r.Host = netw.Proxy(r.Host)
+		rabbitURL = r.String()
+	} else {
+		etcd = StartEtcd(t)
+	}
 	shared := map[string]string{
 		"APP_ENV": "development", "HOST": "127.0.0.1", "PORT": "0", "SANDBOX_PORT": "0", "SANDBOX_EXOTEL_PORT": "0",
 		"LOG_LEVEL": "info", "METRICS_ADDR": "127.0.0.1:0",
@@ -67,16 +99,16 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		"RATE_LIMIT_API_PER_MIN": "1000000", "RATE_LIMIT_AUTH_PER_MIN": "1000000",
 		"SANDBOX_ASSUME_WINDOW_OPEN": "true", "SANDBOX_STATUS_DELAY": "20ms",
 		"WHATSAPP_ACCESS_TOKEN": "", "EXOTEL_API_TOKEN": "",
-		"MONGODB_URI":      servicetest.FerretDB(t, servicetest.FerretPostgres),
+		"MONGODB_URI":      nodeMongo,
 		"MONGODB_DATABASE": "cluster_" + id,
-		"REDIS_URL":        "redis://" + servicetest.RedisAddr(t) + "/0",
+		"REDIS_URL":        "redis://" + redisAddr + "/0",
 		"REDIS_PREFIX":     "cluster-" + id + ":",
-		"RABBITMQ_URL":     servicetest.RabbitURL(t),
+		"RABBITMQ_URL":     rabbitURL,
 		"RABBITMQ_QUEUE":   "cluster-" + id + "-outbound", "RABBITMQ_CALL_QUEUE": "cluster-" + id + "-calls",
 		"CLUSTER_PROVIDER": "etcd", "CLUSTER_ETCD_ENDPOINTS": etcd.Endpoint, "CLUSTER_NAME": "engine-" + id,
 	}
 	maps.Copy(shared, o.Env)
-	c := &Cluster{t: t, Etcd: etcd, Shared: shared}
+	c := &Cluster{t: t, Etcd: etcd, Shared: shared, Net: netw, mongoURI: mongoURI}
 	for i := range o.Nodes {
 		c.Add(fmt.Sprintf("n%d", i+1))
 	}
@@ -89,8 +121,16 @@ func (c *Cluster) Add(name string) *Node {
 	c.t.Helper()
 	env := maps.Clone(c.Shared)
 	env["DATA_DIR"] = c.t.TempDir()
-	env["CLUSTER_BIND"] = fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))
-	n := StartNode(c.t, name, env)
+	netns := ""
+	if c.Net != nil {
+		h := c.Net.AddHost(name, len(c.Nodes)+1)
+		netns = h.Netns
+		env["HOST"], env["METRICS_ADDR"] = h.DataIP, h.DataIP+":0"
+		env["CLUSTER_BIND"] = h.ClusterIP + ":7000"
+	} else {
+		env["CLUSTER_BIND"] = fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))
+	}
+	n := StartNodeIn(c.t, name, netns, env)
 	c.Nodes = append(c.Nodes, n)
 	return n
 }
@@ -110,11 +150,17 @@ func (c *Cluster) Running() []*Node {
 // (engine_cluster_members), failing t after wait.
 func (c *Cluster) WaitMembers(t testing.TB, n int, wait time.Duration) {
 	t.Helper()
+	c.WaitMembersOf(t, c.Running(), n, wait)
+}
+
+// WaitMembersOf is WaitMembers for some nodes only.
+func (c *Cluster) WaitMembersOf(t testing.TB, nodes []*Node, n int, wait time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
 		ok := true
 		var got []string
-		for _, node := range c.Running() {
+		for _, node := range nodes {
 			m := node.Metric("engine_cluster_members")
 			got = append(got, fmt.Sprintf("%s=%v", node.Name, m))
 			if int(m) != n {

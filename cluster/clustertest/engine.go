@@ -62,6 +62,8 @@ type Node struct {
 	t testing.TB
 	// Name tells the node apart in logs ("n1").
 	Name string
+	// Netns is the network namespace it runs in ("": the machine's).
+	Netns string
 	// Env is what it runs with (and restarts with).
 	Env map[string]string
 	// URL is its HTTP server's base URL, read off its log at start.
@@ -83,7 +85,13 @@ var listenRE = regexp.MustCompile(`"addr": ?"([^"]+)"`)
 // then; its output is logged when the test failed).
 func StartNode(t testing.TB, name string, env map[string]string) *Node {
 	t.Helper()
-	n := &Node{t: t, Name: name, Env: env, Client: &http.Client{Timeout: 20 * time.Second}, out: &lockedBuffer{}}
+	return StartNodeIn(t, name, "", env)
+}
+
+// StartNodeIn is StartNode in the network namespace netns.
+func StartNodeIn(t testing.TB, name, netns string, env map[string]string) *Node {
+	t.Helper()
+	n := &Node{t: t, Name: name, Netns: netns, Env: env, Client: &http.Client{Timeout: 20 * time.Second}, out: &lockedBuffer{}}
 	n.Start()
 	t.Cleanup(func() {
 		n.Kill()
@@ -100,6 +108,9 @@ func (n *Node) Start() {
 	t := n.t
 	t.Helper()
 	cmd := exec.Command(Build(t))
+	if n.Netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", n.Netns, Build(t))
+	}
 	cmd.Env = os.Environ()
 	for k, v := range n.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)

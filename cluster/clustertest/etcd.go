@@ -31,6 +31,12 @@ type Etcd struct {
 // when etcd is not installed (see servicetest.Required).
 func StartEtcd(t testing.TB) *Etcd {
 	t.Helper()
+	return StartEtcdOn(t, "127.0.0.1")
+}
+
+// StartEtcdOn is StartEtcd on the address ip (a test network's bridge).
+func StartEtcdOn(t testing.TB, ip string) *Etcd {
+	t.Helper()
 	if _, err := os.Stat(EtcdBin); err != nil {
 		msg := fmt.Sprintf("etcd is not installed at %s (Debian package etcd-server; .ci/run installs it): %v", EtcdBin, err)
 		if servicetest.Required() {
@@ -39,7 +45,7 @@ func StartEtcd(t testing.TB) *Etcd {
 		t.Skip("SKIPPING: " + msg)
 	}
 	client, peer := FreePort(t), FreePort(t)
-	e := &Etcd{t: t, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", client), out: &lockedBuffer{}, done: make(chan struct{})}
+	e := &Etcd{t: t, Endpoint: fmt.Sprintf("http://%s:%d", ip, client), out: &lockedBuffer{}, done: make(chan struct{})}
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peer)
 	e.cmd = exec.Command(EtcdBin,
 		"--name", "test", "--data-dir", t.TempDir(),

@@ -116,7 +116,7 @@ func Accepted(sent []Sent) []string {
 // test ends.
 func (c *Cluster) Mongo(t testing.TB) *mongo.Database {
 	t.Helper()
-	cl, err := mongo.Connect(options.Client().ApplyURI(c.Shared["MONGODB_URI"]))
+	cl, err := mongo.Connect(options.Client().ApplyURI(c.mongoURI))
 	if err != nil {
 		t.Fatalf("mongo: %v", err)
 	}
