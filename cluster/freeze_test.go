@@ -1,0 +1,70 @@
+package cluster_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/cluster/clustertest"
+)
+
+// TestFreezeNodeTwentySecondsFencesItsStaleWrites SIGSTOPs a node for 20 s
+// under load. The others take its conversations over; webhooks sent to it
+// while frozen wait in its kernel's queue and are handled, with its stale
+// activations, when it resumes. No write of those stale activations is
+// accepted: each is refused by its epoch (engine_fenced_writes_total counts
+// them), no conversation gets two inbound messages at one Seq, every
+// webhook answered 200 is stored once, and the node rejoins.
+func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
+	c.WaitMembers(t, 3, 30*time.Second)
+	load := clustertest.StartLoad(c, 30, 4, 5*time.Millisecond)
+	time.Sleep(3 * time.Second)
+	frozen := c.Nodes[2]
+	fencedBefore := frozen.Metric("engine_fenced_writes_total")
+	load.Skip(frozen.Name, true)
+	frozen.Freeze()
+	frozenAt := time.Now()
+	t.Logf("froze %s", frozen.Name)
+
+	// Webhooks sent to the frozen node wait in its listen queue; each
+	// conversation gets one, so each of its stale activations has work
+	// when the node resumes.
+	type late struct {
+		wamid  string
+		status int
+		err    error
+	}
+	lateCh := make(chan late, len(load.WaIDs()))
+	for i, waID := range load.WaIDs() {
+		go func() {
+			w := fmt.Sprintf("wamid.late.%s.%d", clustertest.ID(), i)
+			st, err := frozen.Webhook(clustertest.TextBody(clustertest.PhoneNumberID, waID, w, "sent to the frozen node", time.Now()))
+			lateCh <- late{w, st, err}
+		}()
+	}
+	time.Sleep(20*time.Second - time.Since(frozenAt))
+	frozen.Thaw()
+	t.Logf("thawed %s after %s", frozen.Name, time.Since(frozenAt).Round(time.Millisecond))
+	load.Skip(frozen.Name, false)
+	var lateAccepted []string
+	for range load.WaIDs() {
+		l := <-lateCh
+		if l.status == 200 {
+			lateAccepted = append(lateAccepted, l.wamid)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	sent := load.Stop()
+	c.WaitMembers(t, 3, 60*time.Second)
+
+	accepted := append(clustertest.Accepted(sent), lateAccepted...)
+	c.CheckAccepted(t, accepted, 90*time.Second)
+	db := c.Mongo(t)
+	require.Empty(t, c.SeqClashes(t, db), "conversations with two inbound messages at one Seq")
+	fenced := frozen.Metric("engine_fenced_writes_total") - fencedBefore
+	t.Logf("%d webhooks accepted (%d sent to the frozen node), %v writes of its stale activations refused", len(accepted), len(lateAccepted), fenced)
+	require.Positive(t, fenced, "the frozen node's stale activations had work when it resumed; their writes must have been refused (engine_fenced_writes_total)")
+}

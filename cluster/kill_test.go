@@ -1,0 +1,66 @@
+package cluster_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacc/engine/cluster/clustertest"
+)
+
+// TestKillOneNodeUnderLoadLosesNoAcceptedWebhook posts webhooks to all
+// three nodes, SIGKILLs one of them mid-load and goes on with the other two:
+// every webhook answered 200 (by any node, the dead one included) is
+// stored exactly once, and the dead node's conversations take messages
+// again on the others.
+func TestKillOneNodeUnderLoadLosesNoAcceptedWebhook(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
+	c.WaitMembers(t, 3, 30*time.Second)
+	load := clustertest.StartLoad(c, 40, 6, 5*time.Millisecond)
+	time.Sleep(3 * time.Second)
+	victim := c.Nodes[1]
+	killedAt := time.Now()
+	victim.Kill()
+	t.Logf("killed %s", victim.Name)
+	time.Sleep(4 * time.Second)
+	sent := load.Stop()
+
+	accepted := clustertest.Accepted(sent)
+	require.NotEmpty(t, accepted)
+	var afterKill, failedOnLive int
+	for _, s := range sent {
+		if s.At.After(killedAt) && s.Node != victim.Name {
+			afterKill++
+			if s.Status != 200 {
+				failedOnLive++
+				t.Errorf("webhook %s to live node %s after the kill: %d %v", s.Wamid, s.Node, s.Status, s.Err)
+			}
+		}
+	}
+	require.NotZero(t, afterKill, "the load went on after the kill")
+	_ = failedOnLive
+
+	// Every conversation (the dead node's included) takes a message again.
+	probeAt := time.Now()
+	var probes []string
+	for i, waID := range load.WaIDs() {
+		n := c.Nodes[[]int{0, 2}[i%2]]
+		wamid := fmt.Sprintf("wamid.probe.%s.%d", clustertest.ID(), i)
+		st, err := n.Webhook(clustertest.TextBody(clustertest.PhoneNumberID, waID, wamid, "after the kill", time.Now()))
+		require.NoError(t, err)
+		require.Equal(t, 200, st)
+		probes = append(probes, wamid)
+	}
+	counts := c.WaitStored(t, append(accepted, probes...), 60*time.Second)
+	t.Logf("probes of all %d conversations stored %s after they were sent (%s after the kill)",
+		len(probes), time.Since(probeAt).Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond))
+	for _, w := range append(accepted, probes...) {
+		require.Equalf(t, 1, counts[w], "wamid %s accepted with 200 is stored %d times", w, counts[w])
+	}
+	for w, n := range counts {
+		require.LessOrEqualf(t, n, 1, "wamid %s stored %d times", w, n)
+	}
+	t.Logf("%d webhooks posted, %d accepted, %d to live nodes after the kill", len(sent), len(accepted), afterKill)
+}
