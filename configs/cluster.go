@@ -38,6 +38,16 @@ func validateCluster(c Config, r *report) {
 	switch c.ClusterProvider {
 	case ClusterNone:
 		return
+	}
+	// The nodes share one store and one Redis: a node's own SQLite file or
+	// in-process caches would split the cluster's data.
+	if c.MongoURI == "" {
+		r.bad("MONGODB_URI", "is required with CLUSTER_PROVIDER: every node must read and write one shared store")
+	}
+	if c.RedisURL == "" {
+		r.bad("REDIS_URL", "is required with CLUSTER_PROVIDER: socket events, presence, rate limits and revocations are shared through Redis")
+	}
+	switch c.ClusterProvider {
 	case ClusterEtcd:
 		if len(c.ClusterEtcdEndpoints) == 0 {
 			r.bad("CLUSTER_ETCD_ENDPOINTS", "is required with CLUSTER_PROVIDER=etcd")

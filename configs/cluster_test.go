@@ -26,12 +26,22 @@ func TestValidateCluster(t *testing.T) {
 		}, wantVar: "CLUSTER_SEEDS"},
 		{name: "etcd valid", mutate: func(c *Config) {
 			c.ClusterProvider, c.ClusterBind, c.ClusterEtcdEndpoints = ClusterEtcd, "127.0.0.1:6330", []string{"127.0.0.1:2379"}
+			c.MongoURI, c.RedisURL = "mongodb://127.0.0.1:27017", "redis://127.0.0.1:6379/0"
 		}},
+		{name: "cluster without a shared store", mutate: func(c *Config) {
+			c.ClusterProvider, c.ClusterBind, c.ClusterEtcdEndpoints = ClusterEtcd, "127.0.0.1:6330", []string{"127.0.0.1:2379"}
+			c.RedisURL = "redis://127.0.0.1:6379/0"
+		}, wantVar: "MONGODB_URI"},
+		{name: "cluster without Redis", mutate: func(c *Config) {
+			c.ClusterProvider, c.ClusterBind, c.ClusterEtcdEndpoints = ClusterEtcd, "127.0.0.1:6330", []string{"127.0.0.1:2379"}
+			c.MongoURI = "mongodb://127.0.0.1:27017"
+		}, wantVar: "REDIS_URL"},
 		{name: "automanaged without seeds", mutate: func(c *Config) {
 			c.ClusterProvider, c.ClusterBind = ClusterAutoManaged, "127.0.0.1:6330"
 		}, wantVar: "CLUSTER_SEEDS"},
 		{name: "automanaged valid", mutate: func(c *Config) {
 			c.ClusterProvider, c.ClusterBind, c.ClusterSeeds = ClusterAutoManaged, "127.0.0.1:6330", []string{"127.0.0.1:6331", "127.0.0.1:6341"}
+			c.MongoURI, c.RedisURL = "mongodb://127.0.0.1:27017", "redis://127.0.0.1:6379/0"
 		}},
 		{name: "automanaged port equal to the bind port", mutate: func(c *Config) {
 			c.ClusterProvider, c.ClusterBind, c.ClusterSeeds = ClusterAutoManaged, "127.0.0.1:6330", []string{"127.0.0.1:6330"}

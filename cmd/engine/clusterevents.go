@@ -25,9 +25,9 @@ type clusterEvents struct {
 }
 
 // newClusterEvents builds the relay on the local bus; nil without Redis or
-// without CLUSTER_EVENTS.
+// when the engine is neither in a cluster nor told CLUSTER_EVENTS.
 func newClusterEvents(cfg configs.Config, rdb redis.UniversalClient, local *actors.Bus, log *zap.Logger, reg prometheus.Registerer) *clusterEvents {
-	if rdb == nil || !cfg.ClusterEvents {
+	if rdb == nil || !(cfg.ClusterEvents || cfg.Clustered()) {
 		return nil
 	}
 	node := redisbus.NewNodeID()

@@ -186,8 +186,15 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 		Grace: cfg.SocketAuthGrace}, events, ce.assigner, in.redis, cfg, log))
 	ce.sockets = agentsocket.New(agentsocket.Options{Log: log, Hub: ce.hub, BufferSize: cfg.SocketBuffer,
 		MaxFramesPerSecond: float64(cfg.SocketMaxFrames), FrameBurst: cfg.SocketFrameBurst, MaxSocketsPerUser: cfg.SocketsPerUser})
+	// In a cluster the inbox is shared: this node claims the entries it
+	// works on under a lease, in a name of its own for this start, so a
+	// dead node's entries are taken over by the others.
+	var inboxNode string
+	if ce.node != nil {
+		inboxNode = "node-" + ce.node.Address() + "-" + actors.NewID()
+	}
 	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.dir, WebhookErrors: store, Templates: tmplEvents,
-		Log: log, Registry: reg})
+		Log: log, Registry: reg, NodeID: inboxNode})
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.dir, Log: log}
 	// Rehydration brings back this node's conversations into its own host;
 	// in a cluster most of them belong to other nodes: not done there.

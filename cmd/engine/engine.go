@@ -168,7 +168,7 @@ func (e *engine) open(ctx context.Context) error {
 	e.relay = newRelay(e.out.queue, e.store, log)
 	if e.conv, err = startConversations(ctx, cfg, actorInputs{store: e.store, revocations: e.kv, refusals: socketRefusals{refusals},
 		outbox: newCountingPublisher(e.relay, reg), shaper: e.out.shaper, templates: e.templates, blobs: e.media.blobs, client: e.out.client,
-		redis: rdb}, log, reg); err != nil {
+		redis: rdb, fence: cfg.Clustered()}, log, reg); err != nil {
 		return err
 	}
 	e.sender = e.out.newSender(e.store, e.media.blobs, e.conv.dir, e.conv.pauses, reg)
