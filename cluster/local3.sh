@@ -53,7 +53,7 @@ for i in 1 2 3; do
 		ADMIN_EMAIL="${ADMIN_EMAIL:-admin@example.com}" ADMIN_PASSWORD="${ADMIN_PASSWORD:-change-me-now}" \
 		MONGODB_URI="$MONGODB_URI" MONGODB_DATABASE=${MONGODB_DATABASE:-engine} \
 		REDIS_URL="$REDIS_URL" RABBITMQ_URL="$RABBITMQ_URL" \
-		CLUSTER_PROVIDER=etcd CLUSTER_ETCD_ENDPOINTS="$ETCD" CLUSTER_BIND=127.0.0.1:710$i \
+		CLUSTER_PROVIDER=etcd CLUSTER_ETCD_ENDPOINTS="${ETCD#http://}" CLUSTER_BIND=127.0.0.1:710$i \
 		"$DATA/engine" >"$DATA/node$i.log" 2>&1 &
 	pids+=($!)
 	echo "node$i: http://127.0.0.1:808$i (log $DATA/node$i.log, metrics http://127.0.0.1:909$i/metrics)"
