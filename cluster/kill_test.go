@@ -53,9 +53,20 @@ func TestKillOneNodeUnderLoadLosesNoAcceptedWebhook(t *testing.T) {
 		require.Equal(t, 200, st)
 		probes = append(probes, wamid)
 	}
-	counts := c.WaitStored(t, append(accepted, probes...), 60*time.Second)
+	probed := c.WaitStored(t, probes, 60*time.Second)
+	answered := time.Since(probeAt)
+	for _, w := range probes {
+		require.Equalf(t, 1, probed[w], "probe %s stored %d times", w, probed[w])
+	}
 	t.Logf("probes of all %d conversations stored %s after they were sent (%s after the kill)",
-		len(probes), time.Since(probeAt).Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond))
+		len(probes), answered.Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond))
+	// The bound: the dead node's conversations answer again within
+	// 5 s. The probes went out 4 s after the kill, when the survivors had
+	// dropped the dead member (its etcd lease is 3 s).
+	require.Lessf(t, answered, 5*time.Second, "the conversations answered again %s after the probes", answered)
+	counts := c.WaitStored(t, append(accepted, probes...), 60*time.Second)
+	t.Logf("every accepted webhook stored %s after the kill (the dead node's claimed inbox entries wait for their lease)",
+		time.Since(killedAt).Round(time.Millisecond))
 	for _, w := range append(accepted, probes...) {
 		require.Equalf(t, 1, counts[w], "wamid %s accepted with 200 is stored %d times", w, counts[w])
 	}
