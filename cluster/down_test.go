@@ -47,6 +47,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 // downs itself after a lease TTL and serves no conversation until it sees
 // a majority again.
 func TestMinorityNodeStopsServing(t *testing.T) {
+	requireRaceSafeBuild(t)
 	dead := []string{fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	bind, am := freePort(t), freePort(t)
 	local := newTestLocal(t)
@@ -72,6 +73,7 @@ func TestMinorityNodeStopsServing(t *testing.T) {
 // lease is gone (its key deleted, as when etcd expired it) downs itself
 // and rejoins as a new member, and a node that leaves is dropped at once.
 func TestEtcdMembership(t *testing.T) {
+	requireRaceSafeBuild(t)
 	endpoint := startEtcd(t)
 	cfg := func() Config {
 		return Config{Provider: ProviderEtcd, EtcdEndpoints: []string{endpoint}, Bind: fmt.Sprintf("127.0.0.1:%d", freePort(t)),

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,6 +81,7 @@ type testNode struct {
 
 func startNode(t *testing.T, cfg Config) *testNode {
 	t.Helper()
+	requireRaceSafeBuild(t)
 	local := newTestLocal(t)
 	n, err := NewNode(cfg, local, testLogger(t).Named(cfg.Bind), nil)
 	require.NoError(t, err)
@@ -97,6 +100,7 @@ func startNode(t *testing.T, cfg Config) *testNode {
 // seeds, and waits until every one sees all.
 func autoManagedCluster(t *testing.T, size int) []*testNode {
 	t.Helper()
+	requireRaceSafeBuild(t)
 	type ports struct{ bind, am int }
 	ps := make([]ports, size)
 	var seeds []string
@@ -210,4 +214,34 @@ func (n *Node) lastChecked() time.Time {
 	n.checkMu.Lock()
 	defer n.checkMu.Unlock()
 	return n.lastCheck
+}
+
+// raceExemptMarker is the last of the Makefile's RACE_EXEMPT flags, the
+// one a test binary's build information records.
+const raceExemptMarker = "github.com/asynkron/protoactor-go/remote=-l"
+
+// requireRaceSafeBuild skips (fails with ENGINE_REQUIRE_SERVICES=1) a test
+// that runs nodes in this process when it was built with -race but without
+// the Makefile's RACE_EXEMPT: protoactor's remote swaps gRPC's global
+// logger at every start, a third-party race the detector would report.
+func requireRaceSafeBuild(t *testing.T) {
+	t.Helper()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	race, exempt := false, false
+	for _, s := range bi.Settings {
+		race = race || (s.Key == "-race" && s.Value == "true")
+		exempt = exempt || (s.Key == "-gcflags" && strings.Contains(s.Value, raceExemptMarker))
+	}
+	if !race || exempt {
+		return
+	}
+	msg := "\n\n*** built with -race but without the Makefile's RACE_EXEMPT flags: protoactor's remote would report gRPC's logger race ***\n" +
+		"*** run: make test-unit, or go test -race -gcflags='google.golang.org/grpc/grpclog/...=-race=false' -gcflags='" + raceExemptMarker + "' ./cluster/ ***\n"
+	if servicetest.Required() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
