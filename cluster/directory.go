@@ -61,10 +61,11 @@ func (d *Directory) Request(key conversation.Key, cmd conversation.Command, time
 	r := &remoteReply{done: make(chan struct{})}
 	deadline := time.Now().Add(timeout)
 	// The first attempt leaves in the caller's order.
+	sent := time.Now()
 	first := n.attempt(owner, env, deadline)
 	go func() {
 		defer close(r.done)
-		r.v, r.attempts, r.err = n.deliver(key, cmd, env, deadline, owner, first)
+		r.v, r.attempts, r.err = n.deliver(key, cmd, env, deadline, owner, first, sent)
 	}()
 	return r
 }
@@ -92,7 +93,7 @@ func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *actor.F
 // deliver waits for the first attempt and retries until an answer or the
 // deadline. It returns the Result, how many attempts were made, and the
 // error when no answer came.
-func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, f *actor.Future) (any, int, error) {
+func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, f *actor.Future, sent time.Time) (any, int, error) {
 	var last error
 	for attempt := 1; ; attempt++ {
 		if owner == n.cfg.Bind {
@@ -105,6 +106,9 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 		} else {
 			v, err := f.Result()
 			ans, _ := v.(*Answer)
+			if err == nil && ans != nil {
+				n.heard.Store(owner, time.Now())
+			}
 			switch {
 			case err == nil && ans != nil && ans.GetUndelivered() == "":
 				n.metrics.attempts.WithLabelValues(outcomeAnswered).Inc()
@@ -123,8 +127,11 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 				}
 				last = fmt.Errorf("%s: %w", owner, err)
 				// A dead member costs one attempt: skip it until membership
-				// decides.
-				n.suspect(owner)
+				// decides, unless it answered something since this attempt
+				// left (alive, only this conversation is slow).
+				if h, ok := n.heard.Load(owner); !ok || h.(time.Time).Before(sent) {
+					n.suspect(owner)
+				}
 			}
 		}
 		wait := backoff(attempt)
@@ -137,6 +144,7 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 			return nil, attempt, fmt.Errorf("deliver %s to %s: node stopping: %w", env.GetMessageId(), key.Name(), last)
 		}
 		owner = n.owner(key)
+		sent = time.Now()
 		f = n.attempt(owner, env, deadline)
 	}
 }

@@ -73,6 +73,7 @@ type Node struct {
 	inc *incarnation
 
 	suspects sync.Map // address -> time.Time until which it is skipped
+	heard    sync.Map // address -> time.Time of its last answer
 
 	// lastCheck is when check last ran (monotonic); checkMu serializes
 	// check.

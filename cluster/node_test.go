@@ -137,3 +137,39 @@ func TestRetryWithSameMessageIDAppliesOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Conversation.Unread)
 }
+
+// TestSendsToADeadOwnerAreNotLost: fire-and-forget commands for a key whose
+// owner dies are retried with their message ids until the next owner takes
+// them, in the order they were sent.
+func TestSendsToADeadOwnerAreNotLost(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	var key conversation.Key
+	for skip := 0; ; skip++ {
+		key = keyOwnedBy(t, a.Members(), c.Address(), skip)
+		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
+			break
+		}
+	}
+	inc := c.current()
+	c.mu.Lock()
+	c.inc = nil
+	c.mu.Unlock()
+	c.leave(inc, false)
+
+	const sends = 10
+	for i := 0; i < sends; i++ {
+		a.Directory().Send(key, inboundFor(key, fmt.Sprintf("wamid.orphan.%02d", i), "queued"))
+	}
+	require.Eventually(t, func() bool {
+		got, ok := openConversation(t, b.local.store, key)
+		return ok && got.Unread == sends
+	}, 15*time.Second, 20*time.Millisecond, "every send reached B, the next owner")
+	conv, _ := openConversation(t, b.local.store, key)
+	msgs, _, err := b.local.store.ListMessages(t.Context(), conv.ID, "", 100)
+	require.NoError(t, err)
+	require.Len(t, msgs, sends)
+	for i, m := range msgs { // newest first
+		require.Equal(t, fmt.Sprintf("wamid.orphan.%02d", sends-1-i), m.WaMessageID, "in the order sent")
+	}
+}
