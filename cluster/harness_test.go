@@ -28,7 +28,7 @@ import (
 
 // freePort is a loopback port nothing listens on (it was free a moment
 // ago).
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -61,7 +61,7 @@ func (l *testLocal) StopAll(ctx context.Context) (int, error) {
 	return l.Host.StopAll(ctx)
 }
 
-func newTestLocal(t *testing.T) *testLocal {
+func newTestLocal(t testing.TB) *testLocal {
 	t.Helper()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ type testNode struct {
 	local *testLocal
 }
 
-func startNode(t *testing.T, cfg Config) *testNode {
+func startNode(t testing.TB, cfg Config) *testNode {
 	t.Helper()
 	requireRaceSafeBuild(t)
 	local := newTestLocal(t)
@@ -98,7 +98,7 @@ func startNode(t *testing.T, cfg Config) *testNode {
 
 // autoManagedCluster starts size nodes that list each other by automanaged
 // seeds, and waits until every one sees all.
-func autoManagedCluster(t *testing.T, size int) []*testNode {
+func autoManagedCluster(t testing.TB, size int) []*testNode {
 	t.Helper()
 	requireRaceSafeBuild(t)
 	type ports struct{ bind, am int }
@@ -124,7 +124,7 @@ func autoManagedCluster(t *testing.T, size int) []*testNode {
 }
 
 // waitMembers waits until every node sees want members.
-func waitMembers(t *testing.T, nodes []*testNode, want int) {
+func waitMembers(t testing.TB, nodes []*testNode, want int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		for _, n := range nodes {
@@ -137,7 +137,7 @@ func waitMembers(t *testing.T, nodes []*testNode, want int) {
 }
 
 // keyOwnedBy is a conversation key whose owner is addr among members.
-func keyOwnedBy(t *testing.T, members []string, addr string, skip int) conversation.Key {
+func keyOwnedBy(t testing.TB, members []string, addr string, skip int) conversation.Key {
 	t.Helper()
 	p := NewPlacement(members...)
 	for i := 0; i < 10000; i++ {
@@ -159,7 +159,7 @@ func inboundFor(key conversation.Key, wamid, text string) conversation.Inbound {
 }
 
 // openConversation is key's open conversation in store, if any.
-func openConversation(t *testing.T, store *sqlitestore.Store, key conversation.Key) (actors.Conversation, bool) {
+func openConversation(t testing.TB, store *sqlitestore.Store, key conversation.Key) (actors.Conversation, bool) {
 	t.Helper()
 	c, err := store.OpenConversation(context.Background(), key.PhoneNumberID, key.WaID)
 	if err != nil {
@@ -170,7 +170,7 @@ func openConversation(t *testing.T, store *sqlitestore.Store, key conversation.K
 
 // startEtcd runs Debian's etcd on free loopback ports with a temporary data
 // directory, or skips (fails with ENGINE_REQUIRE_SERVICES=1) without it.
-func startEtcd(t *testing.T) string {
+func startEtcd(t testing.TB) string {
 	t.Helper()
 	bin := "/usr/bin/etcd"
 	if _, err := os.Stat(bin); err != nil {
@@ -205,7 +205,7 @@ func routerPID(n *testNode) *actor.PID { return actor.NewPID(n.Address(), router
 
 // testLogger logs errors only: protoactor's remote logs every lost
 // connection of a test's stopped nodes as an error.
-func testLogger(t *testing.T) *zap.Logger {
+func testLogger(t testing.TB) *zap.Logger {
 	return zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 }
 
@@ -224,7 +224,7 @@ const raceExemptMarker = "github.com/asynkron/protoactor-go/remote=-l"
 // that runs nodes in this process when it was built with -race but without
 // the Makefile's RACE_EXEMPT: protoactor's remote swaps gRPC's global
 // logger at every start, a third-party race the detector would report.
-func requireRaceSafeBuild(t *testing.T) {
+func requireRaceSafeBuild(t testing.TB) {
 	t.Helper()
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
