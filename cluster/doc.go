@@ -43,9 +43,13 @@
 // Self-downing. A node downs itself when its check, run every quarter of
 // the lease TTL, finds that it was blocked longer than the TTL (a frozen
 // process: SIGSTOP, a VM pause), that its etcd lease is lost (keep-alive
-// ended, its key deleted, the watch failed), that it has not been listed
+// ended, its key deleted, the watch failed) or went unrenewed for 3/4 of
+// the TTL (so it stops before etcd expires it), that it has not been listed
 // for a TTL, or that it has seen fewer than a majority of its seeds for a
-// TTL. Downing stops routing, stops the node's remote, stops every
+// TTL. Between a wake-up and that check, the node is not fresh (its check
+// is more than 3/4 of a TTL old): it routes nothing and its router refuses
+// envelopes as undelivered, so callers retry on the new owner and nothing
+// is served from its stale activations. Downing stops routing, stops the node's remote, stops every
 // conversation actor of the local host (Host.StopAll; they reload from the
 // store on their next command) and rejoins as a new member (new member
 // id), retrying with backoff. Conversation writes of a stale activation are

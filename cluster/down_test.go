@@ -112,3 +112,29 @@ func TestEtcdMembership(t *testing.T) {
 	waitMembers(t, []*testNode{a}, 1)
 	require.Zero(t, a.Downs())
 }
+
+// TestUnconfirmedNodeServesNothing: a node whose membership check is late
+// (as when it wakes from a freeze, before the check downs it) routes
+// nothing and its router refuses envelopes, so the caller retries on
+// another owner.
+func TestUnconfirmedNodeServesNothing(t *testing.T) {
+	nodes := autoManagedCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	kind, payload, err := conversation.EncodeCommand(inboundFor(key, "wamid.stale.1", "hi"))
+	require.NoError(t, err)
+
+	// B's last check "ran" a lease TTL ago, and its next one waits for
+	// the test (it takes checkMu first).
+	b.checkMu.Lock()
+	defer b.checkMu.Unlock()
+	b.beat.Store(int64(time.Since(b.born) - b.cfg.LeaseTTL))
+	v, err := a.current().request(routerPID(b), &Envelope{MessageId: "stale-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID,
+		Command: kind, Payload: payload, WantAnswer: true}, 5*time.Second).Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, v.(*Answer).GetUndelivered(), "refused while unconfirmed")
+	require.Zero(t, b.local.requests.Load())
+	_, err = conversation.Ask(b.Directory(), key, inboundFor(key, "wamid.stale.2", "hi"), 300*time.Millisecond)
+	require.ErrorIs(t, err, errNoOwner, "routes nothing while unconfirmed")
+	require.Zero(t, b.local.requests.Load())
+}

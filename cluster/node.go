@@ -79,10 +79,14 @@ type Node struct {
 	// check.
 	checkMu   sync.Mutex
 	lastCheck time.Time
-	stop      chan struct{}
-	stopOnce  sync.Once
-	wg        sync.WaitGroup
-	downs     atomic.Int64
+	// born is the node's monotonic origin; beat is when check last ran
+	// (real time since born), read by fresh on every command.
+	born     time.Time
+	beat     atomic.Int64
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	downs    atomic.Int64
 	// sends are the fire-and-forget commands for remote owners.
 	sends *sendQueues
 }
@@ -126,7 +130,7 @@ func NewNode(cfg Config, local Local, log *zap.Logger, reg prometheus.Registerer
 	}
 	n := &Node{cfg: cfg, local: local, log: log.With(zap.String("node", cfg.Bind)), metrics: newMetrics(reg),
 		place: NewPlacement(), dedupe: newDedupe(), idNonce: strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + cfg.Bind,
-		stop: make(chan struct{})}
+		stop: make(chan struct{}), born: time.Now()}
 	n.sends = newSendQueues(n)
 	return n, nil
 }
@@ -152,6 +156,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.route(inc)
 	n.checkMu.Lock()
 	n.lastCheck = time.Now()
+	n.beat.Store(int64(time.Since(n.born)))
 	n.checkMu.Unlock()
 	n.wg.Add(1)
 	go func() {
@@ -224,7 +229,7 @@ func (n *Node) join() (*incarnation, error) {
 	// The router exists before remote listens, so no envelope finds it
 	// missing.
 	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &router{local: n.local, dedupe: n.dedupe, log: n.log, send: inc.send}
+		return &router{local: n.local, dedupe: n.dedupe, log: n.log, send: inc.send, fresh: n.fresh}
 	}), routerName)
 	if err != nil {
 		system.Shutdown()
@@ -386,9 +391,20 @@ func (n *Node) suspected(addr string) bool {
 	return true
 }
 
-// owner is the member that owns key now ("" when none is known): the
-// placement's owner, skipping suspects.
+// fresh reports whether the membership check ran within 3/4 of a lease TTL.
+// It does not after the process was frozen: until the check downs the node,
+// it neither routes nor serves (its router answers "undelivered"), so a
+// node that wakes up serves nothing stale.
+func (n *Node) fresh() bool {
+	return time.Duration(int64(time.Since(n.born))-n.beat.Load()) < n.cfg.LeaseTTL*3/4
+}
+
+// owner is the member that owns key now ("" when none is known, or this
+// node is not fresh): the placement's owner, skipping suspects.
 func (n *Node) owner(key conversation.Key) string {
+	if !n.fresh() {
+		return ""
+	}
 	var buf [80]byte
 	return n.place.OwnerExcept(string(key.AppendName(buf[:0])), n.suspected)
 }
@@ -417,12 +433,17 @@ func (n *Node) check(now time.Time) {
 	defer n.checkMu.Unlock()
 	gap := now.Sub(n.lastCheck)
 	n.lastCheck = now
+	n.beat.Store(int64(time.Since(n.born)))
 	inc := n.current()
 	if inc == nil {
 		return
 	}
 	if gap > n.cfg.LeaseTTL {
 		n.down(inc, downFrozen, zap.Duration("duration", gap))
+		return
+	}
+	if inc.provider.stale(now) {
+		n.down(inc, downLeaseLost)
 		return
 	}
 	if lost := inc.provider.lostCh(); lost != nil {
