@@ -175,6 +175,8 @@ func (n *Node) Stop(ctx context.Context) {
 		n.sends.drain(ctx)
 		close(n.stop)
 		n.wg.Wait()
+		// Queues still undelivered now give up at once (each logged).
+		n.sends.wg.Wait()
 		n.mu.Lock()
 		inc := n.inc
 		n.inc = nil
