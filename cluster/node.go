@@ -148,6 +148,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for !inc.listed() {
 		select {
 		case <-ctx.Done():
+			n.mu.Lock()
+			n.inc = nil
+			n.mu.Unlock()
 			n.leave(inc, true)
 			return fmt.Errorf("join cluster %s at %s: not listed as a member: %w", n.cfg.Name, n.cfg.Bind, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -419,8 +422,10 @@ func (n *Node) watch() {
 		select {
 		case <-n.stop:
 			return
-		case now := <-t.C:
-			n.check(now)
+		case <-t.C:
+			// The time now, not the tick's: a tick sent before a freeze
+			// must not hide it.
+			n.check(time.Now())
 		}
 	}
 }
@@ -435,7 +440,14 @@ func (n *Node) check(now time.Time) {
 	defer n.checkMu.Unlock()
 	gap := now.Sub(n.lastCheck)
 	n.lastCheck = now
-	n.beat.Store(int64(time.Since(n.born)))
+	// A down takes up to two TTLs (leaving, stopping the actors): the next
+	// check measures from its end, not from this one.
+	defer func() {
+		if end := time.Now(); n.lastCheck.Before(end) {
+			n.lastCheck = end
+		}
+		n.beat.Store(int64(time.Since(n.born)))
+	}()
 	inc := n.current()
 	if inc == nil {
 		return
@@ -492,7 +504,9 @@ func (n *Node) down(inc *incarnation, reason string, fields ...zap.Field) {
 		append(fields, zap.String("reason", reason), zap.String("actor", inc.system.ID))...)
 	// Route nothing until rejoined: requests wait in backoff.
 	n.place.Set(nil)
-	n.leave(inc, false)
+	// Graceful for the membership: an etcd lease still alive is revoked,
+	// so the others re-route at once.
+	n.leave(inc, true)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
 	stopped, err := n.local.StopAll(ctx)
 	cancel()
