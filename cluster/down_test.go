@@ -93,8 +93,8 @@ func TestEtcdMembership(t *testing.T) {
 	_, err = client.Delete(t.Context(), "/wacc/etcd-test/"+before)
 	require.NoError(t, err)
 
-	require.Eventually(t, func() bool { return b.Downs() == 1 }, 10*time.Second, 20*time.Millisecond, "B downed itself")
-	require.EqualValues(t, 1, b.local.stopAlls.Load())
+	require.Eventually(t, func() bool { return b.Downs() == 1 && b.local.stopAlls.Load() == 1 }, 10*time.Second, 20*time.Millisecond,
+		"B downed itself and stopped its conversation actors")
 	require.Eventually(t, func() bool {
 		id := b.MemberID()
 		return id != "" && id != before
