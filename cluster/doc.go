@@ -28,9 +28,12 @@
 // and is tried with a per-attempt timeout (CLUSTER_ATTEMPT_TIMEOUT) and
 // jittered backoff (100 ms doubling to 1 s), resolving the owner again on
 // each attempt, within the caller's timeout; a member that failed an
-// attempt, or whose connection ended, is skipped for a lease TTL, so a dead
-// node costs a request one attempt, after which the next owner by
-// rendezvous answers. The owner's router applies a message id once: a
+// attempt without showing it is alive (no answer to anything since the
+// attempt left, nor to the ping sent beside it when the member was quiet),
+// or whose connection ended, is skipped for a lease TTL, so a dead node
+// costs a request one attempt, after which the next owner by rendezvous
+// answers, while a conversation that is only slow is retried on its owner
+// (the retry joins the command in flight there). The owner's router applies a message id once: a
 // retry of a command in flight joins its answer, a retry of an answered
 // one gets the same answer for 5 minutes (at most 100,000 remembered). An
 // answer that did not come back is conversation.ErrNoAnswer (the command

@@ -43,12 +43,30 @@ type testLocal struct {
 	store    *sqlitestore.Store
 	requests atomic.Int64
 	sends    atomic.Int64
+	// slow delays every answer by this many nanoseconds.
+	slow     atomic.Int64
 	stopAlls atomic.Int64
 }
 
 func (l *testLocal) Request(key conversation.Key, cmd conversation.Command, timeout time.Duration) conversation.Reply {
 	l.requests.Add(1)
-	return l.Host.Request(key, cmd, timeout)
+	r := l.Host.Request(key, cmd, timeout)
+	if d := time.Duration(l.slow.Load()); d > 0 {
+		return slowReply{r: r, d: d}
+	}
+	return r
+}
+
+// slowReply answers d later than r, as a conversation busy with a slow
+// store would.
+type slowReply struct {
+	r conversation.Reply
+	d time.Duration
+}
+
+func (s slowReply) Result() (any, error) {
+	time.Sleep(s.d)
+	return s.r.Result()
 }
 
 func (l *testLocal) Send(key conversation.Key, cmd conversation.Command) {

@@ -173,3 +173,26 @@ func TestSendsToADeadOwnerAreNotLost(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("wamid.orphan.%02d", sends-1-i), m.WaMessageID, "in the order sent")
 	}
 }
+
+// TestSlowConversationIsNotADeadNode: an answer slower than the attempt
+// timeout, on a quiet cluster, is retried on the same owner (its ping
+// shows it alive), joins the command in flight there, and is applied once;
+// no other node activates the conversation.
+func TestSlowConversationIsNotADeadNode(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	b.local.slow.Store(int64(1500 * time.Millisecond))
+
+	r := a.Directory().Request(key, inboundFor(key, "wamid.slow.1", "hi"), 10*time.Second)
+	res, err := conversation.Await(key, r)
+	require.NoError(t, err)
+	t.Logf("slow answer after %d attempts", r.(*remoteReply).attempts)
+	require.GreaterOrEqual(t, r.(*remoteReply).attempts, 2, "the first attempt timed out")
+	require.EqualValues(t, 1, b.local.requests.Load(), "applied once: the retry joined it")
+	require.Equal(t, 1, res.Conversation.Unread)
+	for _, n := range []*testNode{a, nodes[2]} {
+		require.Zero(t, n.local.requests.Load(), "no other node activated it")
+	}
+	require.False(t, a.suspected(b.Address()))
+}

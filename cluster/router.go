@@ -48,6 +48,14 @@ func (r *router) Receive(c actor.Context) {
 		reply(&Answer{Undelivered: "envelope without a message id"})
 		return
 	}
+	if env.GetCommand() == pingCommand {
+		if r.fresh() {
+			reply(&Answer{MessageId: env.GetMessageId()})
+		} else {
+			reply(&Answer{MessageId: env.GetMessageId(), Undelivered: "node membership not confirmed"})
+		}
+		return
+	}
 	if !r.fresh() {
 		// Frozen, or its membership check is late: another node may own
 		// this key by now. The caller retries elsewhere.

@@ -90,9 +90,8 @@ func (s *sendQueues) work(key conversation.Key) {
 		if owner == n.cfg.Bind {
 			n.local.Send(key, next.cmd)
 		} else {
-			sent := time.Now()
-			deadline := sent.Add(sendRetryFor)
-			_, attempts, err := n.deliver(key, next.cmd, next.env, deadline, owner, n.attempt(owner, next.env, deadline), sent)
+			deadline := time.Now().Add(sendRetryFor)
+			_, attempts, err := n.deliver(key, next.cmd, next.env, deadline, owner, n.attempt(owner, next.env, deadline))
 			if err != nil {
 				n.metrics.sendsLost.Inc()
 				n.log.Error("fire-and-forget command given up", zap.String("actor", key.Name()), zap.Int("attempt", attempts), zap.Error(err))
