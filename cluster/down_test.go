@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -31,6 +32,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 	n.check(n.lastChecked().Add(n.cfg.LeaseTTL + time.Second)) // woke up after a freeze
 	require.EqualValues(t, 1, n.Downs())
 	require.EqualValues(t, 1, n.local.stopAlls.Load(), "conversation actors stopped")
+	require.Equal(t, 1.0, testutil.ToFloat64(n.metrics.downs.WithLabelValues(downFrozen)), "engine_cluster_downs_total{reason=frozen}")
 	require.Eventually(t, func() bool { return n.local.Live() == 0 }, 5*time.Second, 10*time.Millisecond)
 
 	require.Eventually(t, func() bool {

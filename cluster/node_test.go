@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors/conversation"
@@ -92,6 +93,7 @@ func TestDeadNodeCostsOneAttempt(t *testing.T) {
 	attempts := r.(*remoteReply).attempts
 	t.Logf("request after the owner died: %d attempts, answered in %s", attempts, took)
 	require.LessOrEqual(t, attempts, 2, "at most one failed attempt on the dead node")
+	require.LessOrEqual(t, testutil.ToFloat64(a.metrics.attempts.WithLabelValues(outcomeTimeout)), 1.0, "engine_cluster_remote_requests_total{outcome=timeout}")
 	stored, ok := openConversation(t, b.local.store, key)
 	require.True(t, ok, "B, the next owner, applied it")
 	require.Equal(t, res.Conversation.ID, stored.ID)
