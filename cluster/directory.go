@@ -75,9 +75,22 @@ func (d *Directory) Send(key conversation.Key, cmd conversation.Command) {
 	d.n.sends.push(key, cmd)
 }
 
+// pingCommand is the command of an envelope that asks a router whether it
+// is alive and serving; it is answered at once, never applied.
+const pingCommand = "ping"
+
+// try is one attempt: the envelope's future and, when the owner was not
+// heard from lately, a ping's, which tells a slow conversation (the ping
+// is answered) from a dead or unconfirmed node (it is not).
+type try struct {
+	answer *actor.Future
+	ping   *actor.Future
+	sent   time.Time
+}
+
 // attempt sends env to owner's router; nil when owner is unknown or the
 // node has no incarnation.
-func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *actor.Future {
+func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *try {
 	inc := n.current()
 	if owner == "" || inc == nil {
 		return nil
@@ -86,25 +99,51 @@ func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *actor.F
 	if timeout <= 0 {
 		return nil
 	}
-	return inc.request(actor.NewPID(owner, routerName), env, timeout)
+	pid := actor.NewPID(owner, routerName)
+	t := &try{sent: time.Now(), answer: inc.request(pid, env, timeout)}
+	if t.answer == nil {
+		return nil
+	}
+	if h, ok := n.heard.Load(owner); !ok || t.sent.Sub(h.(time.Time)) > n.cfg.AttemptTimeout/4 {
+		t.ping = inc.request(pid, &Envelope{MessageId: env.GetMessageId(), Command: pingCommand}, timeout)
+	}
+	return t
+}
+
+// alive reports whether owner showed it is alive and serving during t: it
+// answered anything since t was sent, or t's ping.
+func (n *Node) alive(owner string, t *try) bool {
+	if t.ping != nil {
+		if v, err := t.ping.Result(); err == nil {
+			if a, ok := v.(*Answer); ok && a.GetUndelivered() == "" {
+				n.heard.Store(owner, time.Now())
+				return true
+			}
+		}
+	}
+	h, ok := n.heard.Load(owner)
+	return ok && !h.(time.Time).Before(t.sent)
 }
 
 // deliver waits for the first attempt and retries until an answer or the
 // deadline. It returns the Result, how many attempts were made, and the
 // error when no answer came.
-func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, f *actor.Future) (any, int, error) {
+func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Envelope, deadline time.Time, owner string, t *try) (any, int, error) {
 	var last error
 	for attempt := 1; ; attempt++ {
 		if owner == n.cfg.Bind {
 			v, err := n.local.Request(key, cmd, max(time.Until(deadline), time.Millisecond)).Result()
 			return v, attempt, err
 		}
-		if f == nil {
+		if t == nil {
 			last = errNoOwner
 			n.metrics.attempts.WithLabelValues(outcomeNoOwner).Inc()
 		} else {
-			v, err := f.Result()
+			v, err := t.answer.Result()
 			ans, _ := v.(*Answer)
+			if err == nil && ans != nil {
+				n.heard.Store(owner, time.Now())
+			}
 			switch {
 			case err == nil && ans != nil && ans.GetUndelivered() == "":
 				n.metrics.attempts.WithLabelValues(outcomeAnswered).Inc()
@@ -123,8 +162,11 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 				}
 				last = fmt.Errorf("%s: %w", owner, err)
 				// A dead member costs one attempt: skip it until membership
-				// decides.
-				n.suspect(owner)
+				// decides, unless it showed it is alive (only this
+				// conversation is slow: the retry joins its answer there).
+				if !n.alive(owner, t) {
+					n.suspect(owner)
+				}
 			}
 		}
 		wait := backoff(attempt)
@@ -137,7 +179,7 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 			return nil, attempt, fmt.Errorf("deliver %s to %s: node stopping: %w", env.GetMessageId(), key.Name(), last)
 		}
 		owner = n.owner(key)
-		f = n.attempt(owner, env, deadline)
+		t = n.attempt(owner, env, deadline)
 	}
 }
 

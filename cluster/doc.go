@@ -28,9 +28,12 @@
 // and is tried with a per-attempt timeout (CLUSTER_ATTEMPT_TIMEOUT) and
 // jittered backoff (100 ms doubling to 1 s), resolving the owner again on
 // each attempt, within the caller's timeout; a member that failed an
-// attempt, or whose connection ended, is skipped for a lease TTL, so a dead
-// node costs a request one attempt, after which the next owner by
-// rendezvous answers. The owner's router applies a message id once: a
+// attempt without showing it is alive (no answer to anything since the
+// attempt left, nor to the ping sent beside it when the member was quiet),
+// or whose connection ended, is skipped for a lease TTL, so a dead node
+// costs a request one attempt, after which the next owner by rendezvous
+// answers, while a conversation that is only slow is retried on its owner
+// (the retry joins the command in flight there). The owner's router applies a message id once: a
 // retry of a command in flight joins its answer, a retry of an answered
 // one gets the same answer for 5 minutes (at most 100,000 remembered). An
 // answer that did not come back is conversation.ErrNoAnswer (the command
@@ -43,9 +46,13 @@
 // Self-downing. A node downs itself when its check, run every quarter of
 // the lease TTL, finds that it was blocked longer than the TTL (a frozen
 // process: SIGSTOP, a VM pause), that its etcd lease is lost (keep-alive
-// ended, its key deleted, the watch failed), that it has not been listed
+// ended, its key deleted, the watch failed) or went unrenewed for 3/4 of
+// the TTL (so it stops before etcd expires it), that it has not been listed
 // for a TTL, or that it has seen fewer than a majority of its seeds for a
-// TTL. Downing stops routing, stops the node's remote, stops every
+// TTL. Between a wake-up and that check, the node is not fresh (its check
+// is more than 3/4 of a TTL old): it routes nothing and its router refuses
+// envelopes as undelivered, so callers retry on the new owner and nothing
+// is served from its stale activations. Downing stops routing, stops the node's remote, stops every
 // conversation actor of the local host (Host.StopAll; they reload from the
 // store on their next command) and rejoins as a new member (new member
 // id), retrying with backoff. Conversation writes of a stale activation are

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -31,6 +32,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 	n.check(n.lastChecked().Add(n.cfg.LeaseTTL + time.Second)) // woke up after a freeze
 	require.EqualValues(t, 1, n.Downs())
 	require.EqualValues(t, 1, n.local.stopAlls.Load(), "conversation actors stopped")
+	require.Equal(t, 1.0, testutil.ToFloat64(n.metrics.downs.WithLabelValues(downFrozen)), "engine_cluster_downs_total{reason=frozen}")
 	require.Eventually(t, func() bool { return n.local.Live() == 0 }, 5*time.Second, 10*time.Millisecond)
 
 	require.Eventually(t, func() bool {
@@ -47,6 +49,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 // downs itself after a lease TTL and serves no conversation until it sees
 // a majority again.
 func TestMinorityNodeStopsServing(t *testing.T) {
+	requireRaceSafeBuild(t)
 	dead := []string{fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	bind, am := freePort(t), freePort(t)
 	local := newTestLocal(t)
@@ -72,6 +75,7 @@ func TestMinorityNodeStopsServing(t *testing.T) {
 // lease is gone (its key deleted, as when etcd expired it) downs itself
 // and rejoins as a new member, and a node that leaves is dropped at once.
 func TestEtcdMembership(t *testing.T) {
+	requireRaceSafeBuild(t)
 	endpoint := startEtcd(t)
 	cfg := func() Config {
 		return Config{Provider: ProviderEtcd, EtcdEndpoints: []string{endpoint}, Bind: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
@@ -91,8 +95,8 @@ func TestEtcdMembership(t *testing.T) {
 	_, err = client.Delete(t.Context(), "/wacc/etcd-test/"+before)
 	require.NoError(t, err)
 
-	require.Eventually(t, func() bool { return b.Downs() == 1 }, 10*time.Second, 20*time.Millisecond, "B downed itself")
-	require.EqualValues(t, 1, b.local.stopAlls.Load())
+	require.Eventually(t, func() bool { return b.Downs() == 1 && b.local.stopAlls.Load() == 1 }, 10*time.Second, 20*time.Millisecond,
+		"B downed itself and stopped its conversation actors")
 	require.Eventually(t, func() bool {
 		id := b.MemberID()
 		return id != "" && id != before
@@ -109,4 +113,30 @@ func TestEtcdMembership(t *testing.T) {
 	b.Stop(ctx)
 	waitMembers(t, []*testNode{a}, 1)
 	require.Zero(t, a.Downs())
+}
+
+// TestUnconfirmedNodeServesNothing: a node whose membership check is late
+// (as when it wakes from a freeze, before the check downs it) routes
+// nothing and its router refuses envelopes, so the caller retries on
+// another owner.
+func TestUnconfirmedNodeServesNothing(t *testing.T) {
+	nodes := autoManagedCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	kind, payload, err := conversation.EncodeCommand(inboundFor(key, "wamid.stale.1", "hi"))
+	require.NoError(t, err)
+
+	// B's last check "ran" a lease TTL ago, and its next one waits for
+	// the test (it takes checkMu first).
+	b.checkMu.Lock()
+	defer b.checkMu.Unlock()
+	b.beat.Store(int64(time.Since(b.born) - b.cfg.LeaseTTL))
+	v, err := a.current().request(routerPID(b), &Envelope{MessageId: "stale-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID,
+		Command: kind, Payload: payload, WantAnswer: true}, 5*time.Second).Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, v.(*Answer).GetUndelivered(), "refused while unconfirmed")
+	require.Zero(t, b.local.requests.Load())
+	_, err = conversation.Ask(b.Directory(), key, inboundFor(key, "wamid.stale.2", "hi"), 300*time.Millisecond)
+	require.ErrorIs(t, err, errNoOwner, "routes nothing while unconfirmed")
+	require.Zero(t, b.local.requests.Load())
 }

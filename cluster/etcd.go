@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -34,6 +35,8 @@ type etcdProvider struct {
 
 	lost     chan struct{}
 	lostOnce sync.Once
+	// renewed is when the lease was last renewed (set at grant).
+	renewed atomic.Pointer[time.Time]
 
 	mu      sync.Mutex
 	members map[string]member
@@ -89,6 +92,8 @@ func (p *etcdProvider) register(ctx context.Context) error {
 		return fmt.Errorf("etcd membership: grant lease: %w", err)
 	}
 	p.lease = lease.ID
+	granted := time.Now()
+	p.renewed.Store(&granted)
 	v, _ := json.Marshal(p.self)
 	if _, err := p.client.Put(opCtx, p.key, string(v), clientv3.WithLease(lease.ID)); err != nil {
 		return fmt.Errorf("etcd membership: register %s: %w", p.key, err)
@@ -101,6 +106,8 @@ func (p *etcdProvider) register(ctx context.Context) error {
 	go func() {
 		defer p.wg.Done()
 		for range alive {
+			at := time.Now()
+			p.renewed.Store(&at)
 		}
 		// The channel closes when ctx ends (shutdown) or the lease could
 		// not be renewed within its TTL (expired, revoked, etcd away).
@@ -203,6 +210,13 @@ func decodeMember(v []byte) (member, bool) {
 		return member{}, false
 	}
 	return m, true
+}
+
+// stale reports whether the lease went unrenewed for three quarters of its TTL
+// (clientv3 renews every third): the node stops before etcd expires it.
+func (p *etcdProvider) stale(now time.Time) bool {
+	r := p.renewed.Load()
+	return r != nil && now.Sub(*r) > p.ttl*3/4
 }
 
 // quorum is 0: etcd's own quorum decides membership.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,7 +28,7 @@ import (
 
 // freePort is a loopback port nothing listens on (it was free a moment
 // ago).
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -41,12 +43,30 @@ type testLocal struct {
 	store    *sqlitestore.Store
 	requests atomic.Int64
 	sends    atomic.Int64
+	// slow delays every answer by this many nanoseconds.
+	slow     atomic.Int64
 	stopAlls atomic.Int64
 }
 
 func (l *testLocal) Request(key conversation.Key, cmd conversation.Command, timeout time.Duration) conversation.Reply {
 	l.requests.Add(1)
-	return l.Host.Request(key, cmd, timeout)
+	r := l.Host.Request(key, cmd, timeout)
+	if d := time.Duration(l.slow.Load()); d > 0 {
+		return slowReply{r: r, d: d}
+	}
+	return r
+}
+
+// slowReply answers d later than r, as a conversation busy with a slow
+// store would.
+type slowReply struct {
+	r conversation.Reply
+	d time.Duration
+}
+
+func (s slowReply) Result() (any, error) {
+	time.Sleep(s.d)
+	return s.r.Result()
 }
 
 func (l *testLocal) Send(key conversation.Key, cmd conversation.Command) {
@@ -59,7 +79,7 @@ func (l *testLocal) StopAll(ctx context.Context) (int, error) {
 	return l.Host.StopAll(ctx)
 }
 
-func newTestLocal(t *testing.T) *testLocal {
+func newTestLocal(t testing.TB) *testLocal {
 	t.Helper()
 	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
 	require.NoError(t, err)
@@ -77,8 +97,9 @@ type testNode struct {
 	local *testLocal
 }
 
-func startNode(t *testing.T, cfg Config) *testNode {
+func startNode(t testing.TB, cfg Config) *testNode {
 	t.Helper()
+	requireRaceSafeBuild(t)
 	local := newTestLocal(t)
 	n, err := NewNode(cfg, local, testLogger(t).Named(cfg.Bind), nil)
 	require.NoError(t, err)
@@ -95,8 +116,9 @@ func startNode(t *testing.T, cfg Config) *testNode {
 
 // autoManagedCluster starts size nodes that list each other by automanaged
 // seeds, and waits until every one sees all.
-func autoManagedCluster(t *testing.T, size int) []*testNode {
+func autoManagedCluster(t testing.TB, size int) []*testNode {
 	t.Helper()
+	requireRaceSafeBuild(t)
 	type ports struct{ bind, am int }
 	ps := make([]ports, size)
 	var seeds []string
@@ -120,7 +142,7 @@ func autoManagedCluster(t *testing.T, size int) []*testNode {
 }
 
 // waitMembers waits until every node sees want members.
-func waitMembers(t *testing.T, nodes []*testNode, want int) {
+func waitMembers(t testing.TB, nodes []*testNode, want int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		for _, n := range nodes {
@@ -133,7 +155,7 @@ func waitMembers(t *testing.T, nodes []*testNode, want int) {
 }
 
 // keyOwnedBy is a conversation key whose owner is addr among members.
-func keyOwnedBy(t *testing.T, members []string, addr string, skip int) conversation.Key {
+func keyOwnedBy(t testing.TB, members []string, addr string, skip int) conversation.Key {
 	t.Helper()
 	p := NewPlacement(members...)
 	for i := 0; i < 10000; i++ {
@@ -155,7 +177,7 @@ func inboundFor(key conversation.Key, wamid, text string) conversation.Inbound {
 }
 
 // openConversation is key's open conversation in store, if any.
-func openConversation(t *testing.T, store *sqlitestore.Store, key conversation.Key) (actors.Conversation, bool) {
+func openConversation(t testing.TB, store *sqlitestore.Store, key conversation.Key) (actors.Conversation, bool) {
 	t.Helper()
 	c, err := store.OpenConversation(context.Background(), key.PhoneNumberID, key.WaID)
 	if err != nil {
@@ -166,7 +188,7 @@ func openConversation(t *testing.T, store *sqlitestore.Store, key conversation.K
 
 // startEtcd runs Debian's etcd on free loopback ports with a temporary data
 // directory, or skips (fails with ENGINE_REQUIRE_SERVICES=1) without it.
-func startEtcd(t *testing.T) string {
+func startEtcd(t testing.TB) string {
 	t.Helper()
 	bin := "/usr/bin/etcd"
 	if _, err := os.Stat(bin); err != nil {
@@ -201,7 +223,7 @@ func routerPID(n *testNode) *actor.PID { return actor.NewPID(n.Address(), router
 
 // testLogger logs errors only: protoactor's remote logs every lost
 // connection of a test's stopped nodes as an error.
-func testLogger(t *testing.T) *zap.Logger {
+func testLogger(t testing.TB) *zap.Logger {
 	return zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 }
 
@@ -210,4 +232,34 @@ func (n *Node) lastChecked() time.Time {
 	n.checkMu.Lock()
 	defer n.checkMu.Unlock()
 	return n.lastCheck
+}
+
+// raceExemptMarker is the last of the Makefile's RACE_EXEMPT flags, the
+// one a test binary's build information records.
+const raceExemptMarker = "github.com/asynkron/protoactor-go/remote=-l"
+
+// requireRaceSafeBuild skips (fails with ENGINE_REQUIRE_SERVICES=1) a test
+// that runs nodes in this process when it was built with -race but without
+// the Makefile's RACE_EXEMPT: protoactor's remote swaps gRPC's global
+// logger at every start, a third-party race the detector would report.
+func requireRaceSafeBuild(t testing.TB) {
+	t.Helper()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	race, exempt := false, false
+	for _, s := range bi.Settings {
+		race = race || (s.Key == "-race" && s.Value == "true")
+		exempt = exempt || (s.Key == "-gcflags" && strings.Contains(s.Value, raceExemptMarker))
+	}
+	if !race || exempt {
+		return
+	}
+	msg := "\n\n*** built with -race but without the Makefile's RACE_EXEMPT flags: protoactor's remote would report gRPC's logger race ***\n" +
+		"*** run: make test-unit, or go test -race -gcflags='google.golang.org/grpc/grpclog/...=-race=false' -gcflags='" + raceExemptMarker + "' ./cluster/ ***\n"
+	if servicetest.Required() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }

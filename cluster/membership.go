@@ -31,6 +31,9 @@ type membership interface {
 	// lostCh is closed when the provider knows this incarnation is no
 	// longer a member (nil: it never knows).
 	lostCh() <-chan struct{}
+	// stale reports whether the node can no longer be sure it is a member
+	// at now (its lease could not be renewed lately).
+	stale(now time.Time) bool
 	// quorum is how many members a node must see to serve: a majority of
 	// the seeds, so the minority side of a partition stops; 0 with etcd,
 	// whose own quorum decides (a node cut off from it loses its lease).
@@ -138,6 +141,9 @@ func (p *seedsProvider) poll(ctx context.Context) []member {
 }
 
 func (p *seedsProvider) lostCh() <-chan struct{} { return nil }
+
+// stale is false: the seeds hold no lease; quorum decides.
+func (p *seedsProvider) stale(time.Time) bool { return false }
 
 func (p *seedsProvider) quorum() int { return len(p.seeds)/2 + 1 }
 

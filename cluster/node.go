@@ -73,15 +73,20 @@ type Node struct {
 	inc *incarnation
 
 	suspects sync.Map // address -> time.Time until which it is skipped
+	heard    sync.Map // address -> time.Time of its last answer
 
 	// lastCheck is when check last ran (monotonic); checkMu serializes
 	// check.
 	checkMu   sync.Mutex
 	lastCheck time.Time
-	stop      chan struct{}
-	stopOnce  sync.Once
-	wg        sync.WaitGroup
-	downs     atomic.Int64
+	// born is the node's monotonic origin; beat is when check last ran
+	// (real time since born), read by fresh on every command.
+	born     time.Time
+	beat     atomic.Int64
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	downs    atomic.Int64
 	// sends are the fire-and-forget commands for remote owners.
 	sends *sendQueues
 }
@@ -125,7 +130,7 @@ func NewNode(cfg Config, local Local, log *zap.Logger, reg prometheus.Registerer
 	}
 	n := &Node{cfg: cfg, local: local, log: log.With(zap.String("node", cfg.Bind)), metrics: newMetrics(reg),
 		place: NewPlacement(), dedupe: newDedupe(), idNonce: strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + cfg.Bind,
-		stop: make(chan struct{})}
+		stop: make(chan struct{}), born: time.Now()}
 	n.sends = newSendQueues(n)
 	return n, nil
 }
@@ -143,6 +148,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for !inc.listed() {
 		select {
 		case <-ctx.Done():
+			n.mu.Lock()
+			n.inc = nil
+			n.mu.Unlock()
 			n.leave(inc, true)
 			return fmt.Errorf("join cluster %s at %s: not listed as a member: %w", n.cfg.Name, n.cfg.Bind, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -151,6 +159,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.route(inc)
 	n.checkMu.Lock()
 	n.lastCheck = time.Now()
+	n.beat.Store(int64(time.Since(n.born)))
 	n.checkMu.Unlock()
 	n.wg.Add(1)
 	go func() {
@@ -169,6 +178,8 @@ func (n *Node) Stop(ctx context.Context) {
 		n.sends.drain(ctx)
 		close(n.stop)
 		n.wg.Wait()
+		// Queues still undelivered now give up at once (each logged).
+		n.sends.wg.Wait()
 		n.mu.Lock()
 		inc := n.inc
 		n.inc = nil
@@ -223,7 +234,7 @@ func (n *Node) join() (*incarnation, error) {
 	// The router exists before remote listens, so no envelope finds it
 	// missing.
 	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &router{local: n.local, dedupe: n.dedupe, log: n.log, send: inc.send}
+		return &router{local: n.local, dedupe: n.dedupe, log: n.log, send: inc.send, fresh: n.fresh}
 	}), routerName)
 	if err != nil {
 		system.Shutdown()
@@ -385,9 +396,20 @@ func (n *Node) suspected(addr string) bool {
 	return true
 }
 
-// owner is the member that owns key now ("" when none is known): the
-// placement's owner, skipping suspects.
+// fresh reports whether the membership check ran within 3/4 of a lease TTL.
+// It does not after the process was frozen: until the check downs the node,
+// it neither routes nor serves (its router answers "undelivered"), so a
+// node that wakes up serves nothing stale.
+func (n *Node) fresh() bool {
+	return time.Duration(int64(time.Since(n.born))-n.beat.Load()) < n.cfg.LeaseTTL*3/4
+}
+
+// owner is the member that owns key now ("" when none is known, or this
+// node is not fresh): the placement's owner, skipping suspects.
 func (n *Node) owner(key conversation.Key) string {
+	if !n.fresh() {
+		return ""
+	}
 	var buf [80]byte
 	return n.place.OwnerExcept(string(key.AppendName(buf[:0])), n.suspected)
 }
@@ -400,8 +422,10 @@ func (n *Node) watch() {
 		select {
 		case <-n.stop:
 			return
-		case now := <-t.C:
-			n.check(now)
+		case <-t.C:
+			// The time now, not the tick's: a tick sent before a freeze
+			// must not hide it.
+			n.check(time.Now())
 		}
 	}
 }
@@ -416,12 +440,24 @@ func (n *Node) check(now time.Time) {
 	defer n.checkMu.Unlock()
 	gap := now.Sub(n.lastCheck)
 	n.lastCheck = now
+	// A down takes up to two TTLs (leaving, stopping the actors): the next
+	// check measures from its end, not from this one.
+	defer func() {
+		if end := time.Now(); n.lastCheck.Before(end) {
+			n.lastCheck = end
+		}
+		n.beat.Store(int64(time.Since(n.born)))
+	}()
 	inc := n.current()
 	if inc == nil {
 		return
 	}
 	if gap > n.cfg.LeaseTTL {
 		n.down(inc, downFrozen, zap.Duration("duration", gap))
+		return
+	}
+	if inc.provider.stale(now) {
+		n.down(inc, downLeaseLost)
 		return
 	}
 	if lost := inc.provider.lostCh(); lost != nil {
@@ -468,7 +504,9 @@ func (n *Node) down(inc *incarnation, reason string, fields ...zap.Field) {
 		append(fields, zap.String("reason", reason), zap.String("actor", inc.system.ID))...)
 	// Route nothing until rejoined: requests wait in backoff.
 	n.place.Set(nil)
-	n.leave(inc, false)
+	// Graceful for the membership: an etcd lease still alive is revoked,
+	// so the others re-route at once.
+	n.leave(inc, true)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
 	stopped, err := n.local.StopAll(ctx)
 	cancel()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacc/engine/actors/conversation"
@@ -92,6 +93,7 @@ func TestDeadNodeCostsOneAttempt(t *testing.T) {
 	attempts := r.(*remoteReply).attempts
 	t.Logf("request after the owner died: %d attempts, answered in %s", attempts, took)
 	require.LessOrEqual(t, attempts, 2, "at most one failed attempt on the dead node")
+	require.LessOrEqual(t, testutil.ToFloat64(a.metrics.attempts.WithLabelValues(outcomeTimeout)), 1.0, "engine_cluster_remote_requests_total{outcome=timeout}")
 	stored, ok := openConversation(t, b.local.store, key)
 	require.True(t, ok, "B, the next owner, applied it")
 	require.Equal(t, res.Conversation.ID, stored.ID)
@@ -136,4 +138,63 @@ func TestRetryWithSameMessageIDAppliesOnce(t *testing.T) {
 	res, err := conversation.DecodeResult(v1.(*Answer).GetResult())
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Conversation.Unread)
+}
+
+// TestSendsToADeadOwnerAreNotLost: fire-and-forget commands for a key whose
+// owner dies are retried with their message ids until the next owner takes
+// them, in the order they were sent.
+func TestSendsToADeadOwnerAreNotLost(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	var key conversation.Key
+	for skip := 0; ; skip++ {
+		key = keyOwnedBy(t, a.Members(), c.Address(), skip)
+		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
+			break
+		}
+	}
+	inc := c.current()
+	c.mu.Lock()
+	c.inc = nil
+	c.mu.Unlock()
+	c.leave(inc, false)
+
+	const sends = 10
+	for i := 0; i < sends; i++ {
+		a.Directory().Send(key, inboundFor(key, fmt.Sprintf("wamid.orphan.%02d", i), "queued"))
+	}
+	require.Eventually(t, func() bool {
+		got, ok := openConversation(t, b.local.store, key)
+		return ok && got.Unread == sends
+	}, 15*time.Second, 20*time.Millisecond, "every send reached B, the next owner")
+	conv, _ := openConversation(t, b.local.store, key)
+	msgs, _, err := b.local.store.ListMessages(t.Context(), conv.ID, "", 100)
+	require.NoError(t, err)
+	require.Len(t, msgs, sends)
+	for i, m := range msgs { // newest first
+		require.Equal(t, fmt.Sprintf("wamid.orphan.%02d", sends-1-i), m.WaMessageID, "in the order sent")
+	}
+}
+
+// TestSlowConversationIsNotADeadNode: an answer slower than the attempt
+// timeout, on a quiet cluster, is retried on the same owner (its ping
+// shows it alive), joins the command in flight there, and is applied once;
+// no other node activates the conversation.
+func TestSlowConversationIsNotADeadNode(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	b.local.slow.Store(int64(1500 * time.Millisecond))
+
+	r := a.Directory().Request(key, inboundFor(key, "wamid.slow.1", "hi"), 10*time.Second)
+	res, err := conversation.Await(key, r)
+	require.NoError(t, err)
+	t.Logf("slow answer after %d attempts", r.(*remoteReply).attempts)
+	require.GreaterOrEqual(t, r.(*remoteReply).attempts, 2, "the first attempt timed out")
+	require.EqualValues(t, 1, b.local.requests.Load(), "applied once: the retry joined it")
+	require.Equal(t, 1, res.Conversation.Unread)
+	for _, n := range []*testNode{a, nodes[2]} {
+		require.Zero(t, n.local.requests.Load(), "no other node activated it")
+	}
+	require.False(t, a.suspected(b.Address()))
 }

@@ -28,6 +28,8 @@ type router struct {
 	log    *zap.Logger
 	// send sends over the incarnation's remote (see incarnation.send).
 	send func(*actor.PID, any)
+	// fresh is Node.fresh: a node that is not refuses envelopes.
+	fresh func() bool
 }
 
 // Receive handles one envelope.
@@ -44,6 +46,20 @@ func (r *router) Receive(c actor.Context) {
 	}
 	if env.GetMessageId() == "" {
 		reply(&Answer{Undelivered: "envelope without a message id"})
+		return
+	}
+	if env.GetCommand() == pingCommand {
+		if r.fresh() {
+			reply(&Answer{MessageId: env.GetMessageId()})
+		} else {
+			reply(&Answer{MessageId: env.GetMessageId(), Undelivered: "node membership not confirmed"})
+		}
+		return
+	}
+	if !r.fresh() {
+		// Frozen, or its membership check is late: another node may own
+		// this key by now. The caller retries elsewhere.
+		reply(&Answer{MessageId: env.GetMessageId(), Undelivered: "node membership not confirmed"})
 		return
 	}
 	if !r.dedupe.begin(env.GetMessageId(), reply) {

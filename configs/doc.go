@@ -13,8 +13,11 @@
 // works together: DATA_ENCRYPTION_KEYS needs DATA_HASH_KEY (a lookup hash
 // key cannot be derived from keys that rotate). Explicit values are never
 // changed; an explicit impossible pair is refused naming both variables.
-// Validate checks by section (server, storage, encryption, auth, limits,
-// conversations, whatsapp, sending, calls) and reports every bad variable
-// at once. The format of the encryption keys is checked by
+// CLUSTER_PROVIDER is another group that only works together: it needs
+// CLUSTER_BIND and its provider's list (CLUSTER_ETCD_ENDPOINTS or
+// CLUSTER_SEEDS); unset, the engine is one node and every CLUSTER_* is
+// ignored. Validate checks by section (server, storage, encryption, auth,
+// limits, conversations, whatsapp, sending, calls, cluster) and reports
+// every bad variable at once. The format of the encryption keys is checked by
 // persistence/sealed when cmd/engine builds its keyring.
 package configs

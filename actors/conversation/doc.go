@@ -28,6 +28,12 @@
 //     Result less its Message, which Await makes the Result again; a wire
 //     format carries that shape too). Hydrate and Idle pass only between
 //     an actor and its local parent and never leave the node.
+//     EncodeCommand/DecodeCommand and EncodeResult/DecodeResult are that
+//     wire format (gob: bytes such as json.RawMessage travel byte for byte,
+//     times keep their instant and zone offset, a *WhatsAppError is a fresh
+//     value, and a decoded Failure matches the same sentinels; an answer to
+//     an Inbound travels as its Result). Gob matches fields by name, so
+//     nodes of two versions exchange the fields both know.
 //   - Ordering: messages for one conversation are applied one at a time in
 //     mailbox order; the Directory delivers the commands for one key in the
 //     order they were sent.
