@@ -110,6 +110,7 @@ func TestFailureMatchesTheSentinelOfItsCode(t *testing.T) {
 		{name: "queue refused", err: fmt.Errorf("publish m1: %w", errors.Join(conversation.ErrQueueUnavailable, errors.New("broker gone"))),
 			want: conversation.CodeQueueUnavailable, is: []error{conversation.ErrQueueUnavailable, actors.ErrUnavailable}},
 		{name: "stale", err: fmt.Errorf("save c1: %w", conversation.ErrStale), want: conversation.CodeStale, is: []error{conversation.ErrStale}},
+		{name: "fenced", err: fmt.Errorf("save c1: %w", actors.ErrFenced), want: conversation.CodeFenced, is: []error{actors.ErrFenced, conversation.ErrStale}},
 		{name: "invalid key", err: conversation.ErrInvalidKey, want: conversation.CodeInvalidKey, is: []error{conversation.ErrInvalidKey}},
 		{name: "not found", err: fmt.Errorf("m1: %w", actors.ErrNotFound), want: conversation.CodeNotFound, is: []error{actors.ErrNotFound}},
 		{name: "conflict", err: actors.ErrConflict, want: conversation.CodeConflict, is: []error{actors.ErrConflict}},
@@ -119,7 +120,8 @@ func TestFailureMatchesTheSentinelOfItsCode(t *testing.T) {
 		{name: "anything else", err: errors.New("boom"), want: conversation.CodeInternal},
 	}
 	sentinels := []error{conversation.ErrClosed, conversation.ErrOutsideWindow, conversation.ErrQueueUnavailable, conversation.ErrStale,
-		conversation.ErrInvalidKey, conversation.ErrNoAnswer, actors.ErrNotFound, actors.ErrConflict, actors.ErrDuplicate, actors.ErrUnavailable}
+		conversation.ErrInvalidKey, conversation.ErrNoAnswer, actors.ErrNotFound, actors.ErrConflict, actors.ErrDuplicate, actors.ErrUnavailable,
+		actors.ErrFenced}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

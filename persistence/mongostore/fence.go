@@ -38,20 +38,15 @@ var _ actors.EpochStore = (*Store)(nil)
 //     document's epoch to it. Such a create is kept (it happened before the
 //     newer activation read the store, which finds it), and every later
 //     write of the stale activation is refused.
-//   - AppendMessageAndSave: refused, with nothing written, unless the
-//     writer's epoch is current before the message insert. An acquisition
-//     between that check and the insert lets the message in and refuses the
-//     conversation save (ErrFenced): the message is stored with a Seq the
-//     conversation does not reflect, unacknowledged and unpublished, as after
-//     a crash between the two writes. The webhook that carried it is
-//     delivered again (it was not acknowledged) to the newer activation,
-//     which finds the wamid stored: if the message's Seq is still beyond the
-//     conversation's it applies it to the conversation (once, by the
-//     conversation's version check); if the newer activation applied other
-//     messages first, the message stays stored and listed and is answered as
-//     a duplicate without moving the conversation's counters (unread, last
-//     inbound time). Nothing is lost and nothing applies twice; the
-//     conversation's summary may miss that one message.
+//   - AppendMessageAndSave: the conversation save comes before the
+//     message insert (after the wamid guard), and the insert is made only
+//     once the fenced save was accepted: a stale activation's append is
+//     refused with nothing stored, even when an acquisition races it. (The
+//     multi-node freeze test found the opposite order leaving a stale
+//     activation's message stored at a Seq the newer activation then gave
+//     to another message.) A crash between the save and the insert leaves
+//     a gap in Seq, and the redelivered webhook stores the message at the
+//     next one (see AppendMessageAndSave).
 //   - UpdateMessageStatusFenced(es): refused unless the epoch is current
 //     before the writes; a status racing an acquisition may land. Statuses
 //     move only forward and apply once, so such a write is what the newer

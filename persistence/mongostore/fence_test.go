@@ -24,13 +24,12 @@ func TestFencingContractFerretPostgres(t *testing.T) {
 	storetest.RunFencing(t, func(t *testing.T) storetest.FencingTestStore { return openStore(t, handlerPostgres) })
 }
 
-// TestFenceAppendRacingAnAcquisitionKeepsTheMessageUnapplied pins what a
-// store without transactions guarantees for a message insert an
-// acquisition slips in front of (see fence.go): the message is stored, the
-// conversation save is refused and the conversation is unchanged; the newer
-// activation then applies the stored message once, and the stale one stays
-// refused.
-func TestFenceAppendRacingAnAcquisitionKeepsTheMessageUnapplied(t *testing.T) {
+// TestFenceAppendRacingAnAcquisitionStoresNothing: an acquisition that
+// lands while a stale activation appends a message (after its wamid guard,
+// before its save) refuses the save, and the message is not stored: the
+// newer activation, handed the webhook again, stores it at its own next
+// Seq, and no two messages of the conversation share a Seq.
+func TestFenceAppendRacingAnAcquisitionStoresNothing(t *testing.T) {
 	t.Parallel()
 	s := openStore(t, handlerSQLite)
 	ctx := t.Context()
@@ -43,7 +42,7 @@ func TestFenceAppendRacingAnAcquisitionKeepsTheMessageUnapplied(t *testing.T) {
 	require.NoError(t, err)
 
 	var newer int64
-	s.beforeFencedInsert = func() {
+	s.beforeFencedSave = func() {
 		newer, err = s.AcquireEpoch(ctx, "pn1", "491511")
 		require.NoError(t, err)
 	}
@@ -53,25 +52,34 @@ func TestFenceAppendRacingAnAcquisitionKeepsTheMessageUnapplied(t *testing.T) {
 	m := actors.Message{ID: "m1", ConversationID: "c1", Direction: actors.DirectionInbound, Type: "text", Text: "hi",
 		Content: json.RawMessage(`{"body":"hi"}`), Status: "received", WaMessageID: "wamid.m1", Seq: next.Seq, CreatedAt: at, UpdatedAt: at}
 	require.ErrorIs(t, s.AppendMessageAndSave(ctx, m, next), actors.ErrFenced)
-	s.beforeFencedInsert = nil
+	s.beforeFencedSave = nil
 
-	got, err := s.MessageByWaID(ctx, "wamid.m1")
-	require.NoError(t, err, "the insert the acquisition slipped in front of is kept")
-	assert.Greater(t, got.Seq, stored.Seq, "with a Seq the conversation does not reflect")
+	_, err = s.MessageByWaID(ctx, "wamid.m1")
+	require.ErrorIs(t, err, actors.ErrNotFound, "the stale activation's message is not stored")
 	after, err := s.Conversation(ctx, "c1")
 	require.NoError(t, err)
 	assert.Equal(t, stored.Version, after.Version, "the conversation save was refused")
 	assert.Equal(t, stored.Seq, after.Seq)
 
-	// The newer activation, handed the webhook again, finds the wamid and
-	// applies it (a save alone).
+	// The newer activation applies the redelivered webhook: its wamid is
+	// free again (the guard was given back).
 	apply := after
-	apply.Epoch, apply.Version, apply.Seq = newer, after.Version+1, got.Seq
-	require.NoError(t, s.SaveConversation(ctx, apply))
-	// The stale activation stays refused.
+	apply.Epoch, apply.Version, apply.Seq = newer, after.Version+1, after.Seq+1
+	m2 := m
+	m2.ID, m2.Seq = "m2", apply.Seq
+	require.NoError(t, s.AppendMessageAndSave(ctx, m2, apply))
+	got, err := s.MessageByWaID(ctx, "wamid.m1")
+	require.NoError(t, err)
+	assert.Equal(t, "m2", got.ID)
+	assert.Equal(t, apply.Seq, got.Seq)
+	// The stale activation stays refused, and stores nothing.
 	stale := apply
-	stale.Epoch, stale.Version = old, apply.Version+1
-	require.ErrorIs(t, s.SaveConversation(ctx, stale), actors.ErrFenced)
+	stale.Epoch, stale.Version, stale.Seq = old, apply.Version+1, apply.Seq+1
+	m3 := m
+	m3.ID, m3.WaMessageID, m3.Seq = "m3", "wamid.m3", stale.Seq
+	require.ErrorIs(t, s.AppendMessageAndSave(ctx, m3, stale), actors.ErrFenced)
+	_, err = s.MessageByWaID(ctx, "wamid.m3")
+	require.ErrorIs(t, err, actors.ErrNotFound)
 }
 
 // TestFenceCreateRacingAnAcquisitionFencesTheStaleActivation: a create an

@@ -165,24 +165,58 @@ func (s *Store) AppendMessage(ctx context.Context, m actors.Message) error {
 	return nil
 }
 
-// AppendMessageAndSave inserts m, then saves c. FerretDB has no
-// transactions, so the two are separate writes: when the save fails, m
-// stays stored, as after a crash between the two (the conversation actor
-// finishes applying such a message when it meets its wamid again).
-//
-// With c.Epoch set, the write is fenced: see fence.go for what is then
-// guaranteed.
+// AppendMessageAndSave stores m and saves c. FerretDB has no transactions,
+// so this is a read and three writes, ordered so that a refused save leaves
+// nothing behind: a look-up of m's id (stored: actors.ErrDuplicate), m's
+// wamid guard (a taken one is actors.ErrDuplicate, with
+// nothing written), then the conversation save (one replace filtered on
+// the version and, with c.Epoch set, the epoch: see fence.go), and only
+// once the save is accepted the message insert. A save refused (a stale
+// or fenced activation) gives the guard back and stores no message, so no
+// stale activation's message lands beside a newer activation's at the same
+// Seq. A crash between the save and the insert leaves the conversation one
+// Seq ahead of its messages and a guard no stored message carries (stale,
+// replaced at its next take once its grace is over): the webhook, not
+// acknowledged, is delivered again and its message stored at the next Seq.
+// Nothing is lost; Seq has a gap, and unread counts that message twice.
 func (s *Store) AppendMessageAndSave(ctx context.Context, m actors.Message, c actors.Conversation) error {
-	if err := s.checkEpoch(ctx, "append message "+m.ID, c.PhoneNumberID, c.WaID, c.Epoch); err != nil {
+	op := "append message " + m.ID
+	// The id is checked before the save, as the wamid is by its guard: a
+	// message already stored changes nothing.
+	n, err := s.messages.CountDocuments(ctx, bson.D{{Key: "_id", Value: m.ID}}, options.Count().SetLimit(1))
+	if err != nil {
+		return classify(op+": look up its id", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%s: id already stored: %w", op, actors.ErrDuplicate)
+	}
+	var at time.Time
+	if m.WaMessageID != "" {
+		at, err = s.take(ctx, s.wamidGuard(), m.WaMessageID, m.ID, false)
+		if errors.Is(err, errTaken) {
+			return fmt.Errorf("%s: wamid already stored: %w", op, actors.ErrDuplicate)
+		}
+		if err != nil {
+			return classify(op+": take wamid guard", err)
+		}
+	}
+	giveBack := func() {
+		if m.WaMessageID != "" {
+			s.drop(ctx, s.wamidGuard(), m.WaMessageID, m.ID, at)
+		}
+	}
+	if s.beforeFencedSave != nil && c.Epoch != 0 {
+		s.beforeFencedSave()
+	}
+	if err := s.SaveConversation(ctx, c); err != nil {
+		giveBack()
 		return err
 	}
-	if s.beforeFencedInsert != nil && c.Epoch != 0 {
-		s.beforeFencedInsert()
+	if _, err := s.messages.InsertOne(ctx, s.sealMessageDoc(toMessageDoc(m))); err != nil {
+		giveBack()
+		return classify(op, err)
 	}
-	if err := s.AppendMessage(ctx, m); err != nil {
-		return err
-	}
-	return s.SaveConversation(ctx, c)
+	return nil
 }
 
 // MessageByWaID returns the message with that wamid, or actors.ErrNotFound

@@ -93,10 +93,10 @@ type Store struct {
 
 	// now is the store's clock for write claims (see claim.go).
 	now func() time.Time
-	// beforeFencedInsert, when set (tests only), runs between the epoch
-	// check of a fenced AppendMessageAndSave and its message insert: where
-	// an acquisition can slip in (see fence.go).
-	beforeFencedInsert func()
+	// beforeFencedSave, when set (tests only), runs in a fenced
+	// AppendMessageAndSave between taking the wamid guard and the
+	// conversation save: an acquisition made there is one racing the write.
+	beforeFencedSave func()
 
 	closeOnce sync.Once
 	closeErr  error

@@ -75,6 +75,8 @@ func TestConversationQueryPlansUseIndexes(t *testing.T) {
 			wantInPlan: []string{"SCAN conversations"}, scanOK: "SCAN conversations"},
 		{name: "due conversations", query: qDueConversations, args: []any{int64(1) << 50, 100},
 			wantInPlan: []string{"SEARCH conversations USING INDEX conversations_next_timer (next_timer_at>? AND next_timer_at<?)"}},
+		{name: "epoch of a key", query: qEpochOf, args: []any{"pn1", "4915"},
+			wantInPlan: []string{"SEARCH conversation_epochs USING PRIMARY KEY (phone_number_id=? AND wa_id=?)"}},
 		{name: "next timer", query: qNextTimer,
 			wantInPlan: []string{"SEARCH conversations USING INDEX conversations_next_timer (next_timer_at>?)"}},
 		{name: "count open by assignee", query: qCountOpenByAssignee, sortOK: true,
