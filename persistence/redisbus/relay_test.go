@@ -40,7 +40,7 @@ type node struct {
 	relay *Relay
 }
 
-func startNode(t *testing.T, rdb redis.UniversalClient, prefix, name string) *node {
+func startNode(t testing.TB, rdb redis.UniversalClient, prefix, name string) *node {
 	t.Helper()
 	bus := actors.NewBus()
 	r := New(rdb, bus, Options{Node: name, Prefix: prefix})
