@@ -37,7 +37,11 @@
 //   - Retention: the stream keeps about Options.MaxLen events (100,000 by
 //     default: minutes of a busy engine). A reader that lags further than
 //     that behind the writers (a node stalled that long) misses the
-//     trimmed events, and nothing tells its sockets so yet.
+//     trimmed events. It finds out once it has caught up with the stream's
+//     end (entries-added against what it read: checked when a read finds
+//     nothing new, and every five seconds while busy), counts them (Lost)
+//     and calls Options.OnLost (the engine closes its sockets, which
+//     resume and are told to reload).
 //
 // Presence: each node keeps, in a Redis hash of its own, the count of each
 // user's active sockets on it, rewritten at every change and every

@@ -186,6 +186,7 @@ func TestReplayReturnsEventsAfterACursorAndRefusesOnesItCannotServe(t *testing.T
 		})
 		return ids, err
 	}
+	assert.Zero(t, r.Lost(), "a reader that kept up lost nothing")
 	ids, err := replay(all[n-3].Cursor)
 	require.NoError(t, err)
 	assert.Equal(t, []string{all[n-2].Cursor, all[n-1].Cursor}, ids, "the events after the cursor, in order")
@@ -205,4 +206,42 @@ func TestReplayReturnsEventsAfterACursorAndRefusesOnesItCannotServe(t *testing.T
 	other := New(rdb, actors.NewBus(), Options{Node: "B", Prefix: prefix + "empty:"})
 	err = other.Replay(context.Background(), all[0].Cursor, func(actors.Event) bool { return true })
 	require.ErrorIs(t, err, actors.ErrCursorExpired, "no stream at all")
+}
+
+func TestReaderThatFellBehindTheTrimmingCountsTheLossAndSaysSo(t *testing.T) {
+	rdb, prefix := servicetest.Redis(t)
+	lostCalled := make(chan struct{}, 1)
+	r := New(rdb, actors.NewBus(), Options{Node: "A", Prefix: prefix, MaxLen: 10, OnLost: func() { lostCalled <- struct{}{} }})
+	got := &recorder{}
+	r.Delivered().Subscribe(got, actors.EventMessageCreated)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The reader stands at the end of an empty stream, then stalls while
+	// another node writes far more than the stream keeps.
+	pos, err := r.tail(ctx)
+	require.NoError(t, err)
+	const n = 1000
+	writer := New(rdb, actors.NewBus(), Options{Node: "B", Prefix: prefix, MaxLen: 10})
+	batch := make([]entry, 0, maxBatch)
+	for i := range n {
+		batch = append(batch, entry{origin: "B", seq: uint64(i + 1), ev: actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1"}})
+		if len(batch) == maxBatch || i == n-1 {
+			require.NoError(t, writer.xadd(ctx, batch))
+			batch = batch[:0]
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.read(ctx, &pos)
+	}()
+	select {
+	case <-lostCalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loss was never reported")
+	}
+	cancel()
+	<-done
+	assert.Positive(t, r.Lost())
+	assert.Equal(t, int64(n), r.Lost()+int64(len(got.events())), "every event either delivered or counted lost")
 }
