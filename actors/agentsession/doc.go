@@ -79,7 +79,7 @@
 //     always a session's first frame.
 //   - Non-blocking fan-out: Publish looks up the sessions under a read lock,
 //     releases it and pushes one shared Frame to each (one allocation per
-//     event, none per session, no marshalling); it never waits for a socket:
+//     event, two with a cursor, none per session, no marshalling); it never waits for a socket:
 //     Sink.Push is non-blocking, so one slow socket cannot slow another or
 //     the publisher.
 //   - Bounded buffers: the Sink's buffer is bounded by the socket. When Push

@@ -85,6 +85,10 @@ const (
 	ReasonInternal       = "internal error"
 	ReasonTooSlow        = "client too slow"
 	ReasonTooBig         = "frame too large"
+	// ReasonEventsLost: this node missed events its sockets should have
+	// had (the cluster's event stream trimmed them before it read them);
+	// the client reconnects with its cursor.
+	ReasonEventsLost = "events lost; reconnect"
 )
 
 // Limits of one session.

@@ -406,6 +406,21 @@ func (h *Hub) DisconnectUser(userID string, code int, reason string) {
 	}
 }
 
+// DisconnectAll closes every socket of the hub as DisconnectUser does (the
+// events they should have had were lost: they reconnect and resume or
+// reload).
+func (h *Hub) DisconnectAll(code int, reason string) {
+	h.mu.RLock()
+	users := make([]string, 0, len(h.byUser))
+	for u := range h.byUser {
+		users = append(users, u)
+	}
+	h.mu.RUnlock()
+	for _, u := range users {
+		h.DisconnectUser(u, code, reason)
+	}
+}
+
 // ActiveSessions returns each user's count of active sessions on this hub
 // (users with none are absent): the node's share of cluster presence.
 func (h *Hub) ActiveSessions() map[string]int {

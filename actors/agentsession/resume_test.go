@@ -182,3 +182,18 @@ func TestValidCursor(t *testing.T) {
 		})
 	}
 }
+
+func TestDisconnectAllClosesEverySocketOfTheHub(t *testing.T) {
+	h := newHubWith(t, agentsession.Options{})
+	agent, sup := &sessiontest.Sink{}, &sessiontest.Sink{}
+	open(t, h, user("agent-1", actors.RoleAgent), agent)
+	open(t, h, user("sup-1", actors.RoleSupervisor), sup)
+	h.DisconnectAll(agentsession.CloseTryAgainLater, agentsession.ReasonEventsLost)
+	for _, s := range []*sessiontest.Sink{agent, sup} {
+		code, reason := s.WaitClosed(t)
+		assert.Equal(t, agentsession.CloseTryAgainLater, code)
+		assert.Equal(t, agentsession.ReasonEventsLost, reason)
+	}
+	assert.False(t, h.Online("agent-1"))
+	assert.False(t, h.Online("sup-1"))
+}

@@ -26,12 +26,14 @@ type clusterEvents struct {
 
 // newClusterEvents builds the relay on the local bus; nil without Redis or
 // when the engine is neither in a cluster nor told CLUSTER_EVENTS.
-func newClusterEvents(cfg configs.Config, rdb redis.UniversalClient, local *actors.Bus, log *zap.Logger, reg prometheus.Registerer) *clusterEvents {
+// onLost is called when this node missed events (see redisbus.Options).
+func newClusterEvents(cfg configs.Config, rdb redis.UniversalClient, local *actors.Bus, onLost func(), log *zap.Logger,
+	reg prometheus.Registerer) *clusterEvents {
 	if rdb == nil || !(cfg.ClusterEvents || cfg.Clustered()) {
 		return nil
 	}
 	node := redisbus.NewNodeID()
-	ev := &clusterEvents{relay: redisbus.New(rdb, local, redisbus.Options{Node: node, Prefix: cfg.RedisPrefix, Log: log})}
+	ev := &clusterEvents{relay: redisbus.New(rdb, local, redisbus.Options{Node: node, Prefix: cfg.RedisPrefix, OnLost: onLost, Log: log})}
 	relay := ev.relay
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "engine_cluster_events_dropped_total",
 		Help: "Socket events not relayed to the other nodes because the relay's queue was full (Redis down or too slow)."},
@@ -39,6 +41,9 @@ func newClusterEvents(cfg configs.Config, rdb redis.UniversalClient, local *acto
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "engine_cluster_events_queued",
 		Help: "Socket events waiting to be written to the Redis event stream."},
 		func() float64 { return float64(relay.Queued()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "engine_cluster_events_lost_total",
+		Help: "Events trimmed from the Redis event stream before this node read them (it stalled too long); its sockets were closed to resume."},
+		func() float64 { return float64(relay.Lost()) }))
 	log.Info("agent-socket events and presence shared through Redis", zap.String("node", node))
 	return ev
 }

@@ -128,7 +128,10 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	// their construction, the use cases on the host, the hub calling them.
 	events := actors.NewBus()
 	ce.events = events
-	ce.shared = newClusterEvents(cfg, in.redis, events, log, reg)
+	// Events this node missed: its sockets reconnect, and resume or
+	// reload (ce.hub is set before the relay runs).
+	lost := func() { ce.hub.DisconnectAll(agentsession.CloseTryAgainLater, agentsession.ReasonEventsLost) }
+	ce.shared = newClusterEvents(cfg, in.redis, events, lost, log, reg)
 	// One Pauses for the sender (errors answered to a send) and the
 	// conversations (errors reported later in a failed status): the same
 	// pauses on the same shaper, the same operator alerts.

@@ -247,3 +247,22 @@ type answer struct {
 }
 
 func (a answer) Result() (any, error) { return a.v, a.err }
+
+func TestAgentOnTwoNodesStaysOnlineUntilItsLastSocketCloses(t *testing.T) {
+	rdb, prefix := servicetest.Redis(t)
+	a := startEngineNode(t, rdb, prefix, "A", nodeOptions{})
+	b := startEngineNode(t, rdb, prefix, "B", nodeOptions{})
+	c := startEngineNode(t, rdb, prefix, "C", nodeOptions{})
+	onA, _ := a.connect(t, "agent-1", "")
+	onB1, _ := b.connect(t, "agent-1", "")
+	b.connect(t, "agent-1", "")
+	require.Eventually(t, func() bool { return c.presence.Counts()["agent-1"] == 3 }, waitFor, 5*time.Millisecond,
+		"C counts agent-1's sockets on A and B")
+	assert.True(t, c.presence.Online("agent-1"))
+
+	onA.Closed()
+	onB1.Closed()
+	require.Eventually(t, func() bool { return c.presence.Counts()["agent-1"] == 1 }, waitFor, 5*time.Millisecond)
+	assert.True(t, c.presence.Online("agent-1"), "one socket left on B")
+	assert.True(t, a.presence.Online("agent-1"), "A too sees it online on B")
+}

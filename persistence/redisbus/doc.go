@@ -31,8 +31,17 @@
 //     counted (Dropped) and logged at Error. At shutdown what is queued is
 //     written for at most five seconds.
 //   - Replay: Replay returns the events after a cursor up to the stream's
-//     end, or actors.ErrCursorExpired when some were already trimmed
-//     (XINFO's max-deleted-entry-id is past the cursor).
+//     end, or actors.ErrCursorExpired when some may have been trimmed (the
+//     cursor is before the first entry kept and entries were removed) or
+//     the cursor is past the stream's last entry (never handed out).
+//   - Retention: the stream keeps about Options.MaxLen events (100,000 by
+//     default: minutes of a busy engine). A reader that lags further than
+//     that behind the writers (a node stalled that long) misses the
+//     trimmed events. It finds out once it has caught up with the stream's
+//     end (entries-added against what it read: checked when a read finds
+//     nothing new, and every five seconds while busy), counts them (Lost)
+//     and calls Options.OnLost (the engine closes its sockets, which
+//     resume and are told to reload).
 //
 // Presence: each node keeps, in a Redis hash of its own, the count of each
 // user's active sockets on it, rewritten at every change and every

@@ -39,7 +39,12 @@ type Options struct {
 	MaxLen int64
 	// QueueSize bounds the events waiting to be written to Redis.
 	QueueSize int
-	Log       *zap.Logger
+	// OnLost, when set, is called (on the reader's goroutine) when events
+	// were trimmed from the stream before this node read them: its sockets
+	// missed them and should reconnect (their cursors then tell them to
+	// reload).
+	OnLost func()
+	Log    *zap.Logger
 }
 
 // Relay carries the events of every node to the subscribers of every node
@@ -59,6 +64,8 @@ type Relay struct {
 	// dropped counts events refused by a full queue; malformed the
 	// entries read that could not be decoded.
 	dropped, malformed atomic.Int64
+	// lost counts the entries trimmed before this node read them.
+	lost atomic.Int64
 
 	unsubscribe func()
 	runOnce     sync.Once
@@ -145,6 +152,10 @@ func (r *Relay) Node() string { return r.opts.Node }
 // Dropped counts the events a full queue refused.
 func (r *Relay) Dropped() int64 { return r.dropped.Load() }
 
+// Lost counts the events trimmed from the stream before this node read
+// them (it stalled longer than the stream's retention).
+func (r *Relay) Lost() int64 { return r.lost.Load() }
+
 // Queued is how many events wait to be written.
 func (r *Relay) Queued() int { return len(r.queue) }
 
@@ -171,7 +182,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	stopIO := context.AfterFunc(ctx, func() { time.AfterFunc(drainTimeout, cancelIO) })
 	defer stopIO()
 	var wg sync.WaitGroup
-	wg.Go(func() { r.read(ctx, start) })
+	wg.Go(func() { r.read(ctx, &start) })
 	r.write(ctx, io)
 	wg.Wait()
 	return nil
@@ -180,34 +191,74 @@ func (r *Relay) Run(ctx context.Context) error {
 // drainTimeout bounds the writing of what is queued at shutdown.
 const drainTimeout = 5 * time.Second
 
-// tailWithRetry returns the id of the stream's last entry ("0-0" when it
-// has none), retrying until Redis answers or ctx ends.
-func (r *Relay) tailWithRetry(ctx context.Context) (string, error) {
+// position is where a reader stands in the stream: the last entry it
+// read, how many entries the stream had taken in (entries-added) when it
+// started there, and how many it has read since. When it has caught up
+// with the stream's last entry, added-read-added0 entries went by unread:
+// trimmed before it got to them.
+type position struct {
+	last          string
+	added0, read  int64
+	lastCheckedAt time.Time
+}
+
+// tailWithRetry returns the position at the stream's end, retrying until
+// Redis answers or ctx ends.
+func (r *Relay) tailWithRetry(ctx context.Context) (position, error) {
 	backoff := 50 * time.Millisecond
 	for {
-		id, err := r.tail(ctx)
+		p, err := r.tail(ctx)
 		if err == nil {
-			return id, nil
+			return p, nil
 		}
 		r.log.Warn("read the event stream's end; will retry", zap.Duration("retry_in", backoff), zap.Error(err))
 		if !sleep(ctx, backoff) {
-			return "", ctx.Err()
+			return position{}, ctx.Err()
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
-func (r *Relay) tail(ctx context.Context) (string, error) {
+func (r *Relay) tail(ctx context.Context) (position, error) {
 	c, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	msgs, err := r.rdb.XRevRangeN(c, r.stream, "+", "-", 1).Result()
+	info, err := r.rdb.XInfoStream(c, r.stream).Result()
+	if isNoStream(err) {
+		return position{last: "0-0"}, nil
+	}
 	if err != nil {
-		return "", fmt.Errorf("xrevrange %s: %w", r.stream, err)
+		return position{}, fmt.Errorf("xinfo %s: %w", r.stream, err)
 	}
-	if len(msgs) == 0 {
-		return "0-0", nil
+	return position{last: info.LastGeneratedID, added0: info.EntriesAdded, lastCheckedAt: time.Now()}, nil
+}
+
+// lossCheckEvery is how often a busy reader checks it lost nothing; an
+// idle one checks at every empty read.
+const lossCheckEvery = 5 * time.Second
+
+// checkLoss tells whether entries went by unread (the stream trimmed them
+// before this reader got to them: a node stalled longer than the stream's
+// retention). It can tell only when the reader is at the stream's end; it
+// counts and logs a loss once, and calls Options.OnLost.
+func (r *Relay) checkLoss(ctx context.Context, p *position) {
+	p.lastCheckedAt = time.Now()
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := r.rdb.XInfoStream(c, r.stream).Result()
+	if err != nil || info.LastGeneratedID != p.last {
+		return // not at the end (or Redis failed): next time
 	}
-	return msgs[0].ID, nil
+	lost := info.EntriesAdded - p.added0 - p.read
+	if lost <= 0 {
+		return
+	}
+	p.added0 += lost
+	r.lost.Add(lost)
+	r.log.Error("events trimmed from the stream before this node read them; its sockets reconnect and reload",
+		zap.Int64("events", lost), zap.Int64("max_len", r.opts.MaxLen))
+	if r.opts.OnLost != nil {
+		r.opts.OnLost()
+	}
 }
 
 // write drains the queue into the stream, in batches, in order, until
@@ -297,14 +348,14 @@ func (r *Relay) xadd(ctx context.Context, batch []entry) error {
 // order, until ctx ends; errors are retried with backoff from the last
 // entry delivered, so a Redis outage delays events but loses none the
 // stream still holds.
-func (r *Relay) read(ctx context.Context, start string) {
-	last := start
+func (r *Relay) read(ctx context.Context, pos *position) {
 	seen := dedup{}
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		streams, err := r.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{r.stream, last}, Count: readCount, Block: readBlock}).Result()
+		streams, err := r.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{r.stream, pos.last}, Count: readCount, Block: readBlock}).Result()
 		if errors.Is(err, redis.Nil) {
 			backoff = 50 * time.Millisecond
+			r.checkLoss(ctx, pos)
 			continue
 		}
 		if err != nil {
@@ -317,9 +368,12 @@ func (r *Relay) read(ctx context.Context, start string) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		n := 0
 		for _, s := range streams {
 			for _, m := range s.Messages {
-				last = m.ID
+				pos.last = m.ID
+				pos.read++
+				n++
 				e, err := decode(m.ID, m.Values)
 				if err != nil {
 					r.malformed.Add(1)
@@ -331,6 +385,9 @@ func (r *Relay) read(ctx context.Context, start string) {
 				}
 				r.delivered.Publish(e.ev)
 			}
+		}
+		if n < readCount && time.Since(pos.lastCheckedAt) >= lossCheckEvery {
+			r.checkLoss(ctx, pos)
 		}
 	}
 }

@@ -40,7 +40,7 @@ type node struct {
 	relay *Relay
 }
 
-func startNode(t *testing.T, rdb redis.UniversalClient, prefix, name string) *node {
+func startNode(t testing.TB, rdb redis.UniversalClient, prefix, name string) *node {
 	t.Helper()
 	bus := actors.NewBus()
 	r := New(rdb, bus, Options{Node: name, Prefix: prefix})
@@ -149,4 +149,99 @@ func TestEventOfNodeAReachesSubscribersOfBothNodesInOrder(t *testing.T) {
 		}
 	}
 	assert.Empty(t, requestedOnB.events(), "agent.requested stays on the node that asked")
+}
+
+func TestReplayReturnsEventsAfterACursorAndRefusesOnesItCannotServe(t *testing.T) {
+	rdb, prefix := servicetest.Redis(t)
+	bus := actors.NewBus()
+	r := New(rdb, bus, Options{Node: "A", Prefix: prefix, MaxLen: 10})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		assert.NoError(t, r.Run(ctx))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-r.Ready()
+	got := &recorder{}
+	r.Delivered().Subscribe(got, actors.EventMessageCreated)
+	// MAXLEN ~ trims whole blocks of entries: enough events that the
+	// first ones surely go.
+	// first ones surely go. In rounds, so the reader never lags behind
+	// the trimming.
+	const n = 1000
+	for i := range n {
+		bus.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", Data: map[string]int{"i": i}})
+		if (i+1)%5 == 0 {
+			require.Eventually(t, func() bool { return len(got.events()) == i+1 }, 10*time.Second, time.Millisecond)
+		}
+	}
+	all := got.events()
+
+	replay := func(cursor string) ([]string, error) {
+		var ids []string
+		err := r.Replay(context.Background(), cursor, func(ev actors.Event) bool {
+			ids = append(ids, ev.Cursor)
+			return true
+		})
+		return ids, err
+	}
+	assert.Zero(t, r.Lost(), "a reader that kept up lost nothing")
+	ids, err := replay(all[n-3].Cursor)
+	require.NoError(t, err)
+	assert.Equal(t, []string{all[n-2].Cursor, all[n-1].Cursor}, ids, "the events after the cursor, in order")
+	ids, err = replay(all[n-1].Cursor)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "nothing after the last")
+
+	_, err = replay(all[0].Cursor)
+	require.ErrorIs(t, err, actors.ErrCursorExpired, "events after the first were trimmed")
+	last, err := parseID(all[n-1].Cursor)
+	require.NoError(t, err)
+	_, err = replay(fmt.Sprintf("%d-0", last.ms+60_000))
+	require.ErrorIs(t, err, actors.ErrCursorExpired, "a cursor past the stream's end was never handed out")
+	_, err = replay("not-a-cursor")
+	require.Error(t, err)
+
+	other := New(rdb, actors.NewBus(), Options{Node: "B", Prefix: prefix + "empty:"})
+	err = other.Replay(context.Background(), all[0].Cursor, func(actors.Event) bool { return true })
+	require.ErrorIs(t, err, actors.ErrCursorExpired, "no stream at all")
+}
+
+func TestReaderThatFellBehindTheTrimmingCountsTheLossAndSaysSo(t *testing.T) {
+	rdb, prefix := servicetest.Redis(t)
+	lostCalled := make(chan struct{}, 1)
+	r := New(rdb, actors.NewBus(), Options{Node: "A", Prefix: prefix, MaxLen: 10, OnLost: func() { lostCalled <- struct{}{} }})
+	got := &recorder{}
+	r.Delivered().Subscribe(got, actors.EventMessageCreated)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The reader stands at the end of an empty stream, then stalls while
+	// another node writes far more than the stream keeps.
+	pos, err := r.tail(ctx)
+	require.NoError(t, err)
+	const n = 1000
+	writer := New(rdb, actors.NewBus(), Options{Node: "B", Prefix: prefix, MaxLen: 10})
+	batch := make([]entry, 0, maxBatch)
+	for i := range n {
+		batch = append(batch, entry{origin: "B", seq: uint64(i + 1), ev: actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1"}})
+		if len(batch) == maxBatch || i == n-1 {
+			require.NoError(t, writer.xadd(ctx, batch))
+			batch = batch[:0]
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.read(ctx, &pos)
+	}()
+	select {
+	case <-lostCalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loss was never reported")
+	}
+	cancel()
+	<-done
+	assert.Positive(t, r.Lost())
+	assert.Equal(t, int64(n), r.Lost()+int64(len(got.events())), "every event either delivered or counted lost")
 }

@@ -31,17 +31,33 @@ func (r *Relay) Replay(ctx context.Context, cursor string, fn func(actors.Event)
 	info, err := r.rdb.XInfoStream(ctx, r.stream).Result()
 	if err != nil {
 		if isNoStream(err) {
+			// No event was ever kept: only the empty cursor is one this
+			// stream could have handed out.
+			if from != (streamID{}) {
+				return fmt.Errorf("replay after %s: no event stream: %w", cursor, actors.ErrCursorExpired)
+			}
 			return nil
 		}
 		return fmt.Errorf("replay after %s: xinfo %s: %w: %w", cursor, r.stream, actors.ErrUnavailable, err)
 	}
-	// Entries up to max-deleted-entry-id were trimmed: after an older
-	// cursor some are missing.
+	// Trimming (MAXLEN) removes the oldest entries: when some were
+	// removed, a cursor before the first entry kept may miss some (unless
+	// it was the last one removed: then the client reloads for nothing).
+	// XDEL'd entries (none of ours) count through max-deleted-entry-id.
+	trimmed := info.EntriesAdded > info.Length
+	if first, err := parseID(info.FirstEntry.ID); err == nil && trimmed && from.less(first) {
+		return fmt.Errorf("replay after %s: entries before %s were trimmed: %w", cursor, info.FirstEntry.ID, actors.ErrCursorExpired)
+	}
 	if deleted, err := parseID(info.MaxDeletedEntryID); err == nil && from.less(deleted) {
-		return fmt.Errorf("replay after %s: entries up to %s were trimmed: %w", cursor, info.MaxDeletedEntryID, actors.ErrCursorExpired)
+		return fmt.Errorf("replay after %s: entries up to %s were deleted: %w", cursor, info.MaxDeletedEntryID, actors.ErrCursorExpired)
 	}
 	end := info.LastGeneratedID
-	if end == "" || !from.less(mustID(end)) {
+	switch {
+	case mustID(end).less(from):
+		// Never handed out by this stream (Redis lost it, or another
+		// prefix): live events would all look older than it.
+		return fmt.Errorf("replay after %s: past the stream's last event %s: %w", cursor, end, actors.ErrCursorExpired)
+	case !from.less(mustID(end)):
 		return nil
 	}
 	seen := dedup{}
