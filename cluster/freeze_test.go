@@ -24,6 +24,30 @@ func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	frozen := c.Nodes[2]
 	fencedBefore := frozen.Metric("engine_fenced_writes_total")
+	token := c.Nodes[0].Admin()
+	// Sends through the node to be frozen, in flight when it stops: its
+	// activations hold them half done, and finish them when it resumes.
+	stopSends := make(chan struct{})
+	sendsDone := make(chan int)
+	for i, waID := range load.WaIDs() {
+		go func() {
+			n := 0
+			for k := 0; ; k++ {
+				select {
+				case <-stopSends:
+					sendsDone <- n
+					return
+				default:
+				}
+				st, _, err := frozen.Do("POST", "/api/whatsapp/messages", token,
+					map[string]any{"to": "+" + waID, "type": "text", "text": map[string]string{"body": fmt.Sprintf("send %d/%d", i, k)}})
+				if err == nil && st == 202 {
+					n++
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
 	load.Skip(frozen.Name, true)
 	frozen.Freeze()
 	frozenAt := time.Now()
@@ -38,6 +62,8 @@ func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
 		err    error
 	}
 	lateCh := make(chan late, len(load.WaIDs()))
+	// The node's client gives up after 20 s: these wait longer.
+	frozen.Client.Timeout = 2 * time.Minute
 	for i, waID := range load.WaIDs() {
 		go func() {
 			w := fmt.Sprintf("wamid.late.%s.%d", clustertest.ID(), i)
@@ -57,8 +83,14 @@ func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
 		}
 	}
 	time.Sleep(3 * time.Second)
+	close(stopSends)
+	sends := 0
+	for range load.WaIDs() {
+		sends += <-sendsDone
+	}
 	sent := load.Stop()
 	c.WaitMembers(t, 3, 60*time.Second)
+	t.Logf("%d sends through %s accepted", sends, frozen.Name)
 
 	accepted := append(clustertest.Accepted(sent), lateAccepted...)
 	c.CheckAccepted(t, accepted, 90*time.Second)
