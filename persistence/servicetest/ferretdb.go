@@ -37,6 +37,9 @@ type ferretChild struct {
 	stdin io.WriteCloser
 	exit  chan struct{} // closed when the process has been waited for
 	dir   string        // SQLite files; removed by StopFerretDB
+	// pgURL and pgDB: the PostgreSQL handler's own database (see
+	// pgdatabase.go), dropped by StopFerretDB.
+	pgURL, pgDB string
 }
 
 var (
@@ -129,7 +132,14 @@ func (c *ferretChild) start(handler, pgURL string) error {
 		ferretMu.Unlock()
 		args = append(args, "-sqlite-dir", dir)
 	} else {
-		args = append(args, "-postgresql-url", pgURL)
+		db, dbURL, err := createPGDatabase(pgURL)
+		if err != nil {
+			return err
+		}
+		ferretMu.Lock()
+		c.pgURL, c.pgDB = pgURL, db
+		ferretMu.Unlock()
+		args = append(args, "-postgresql-url", dbURL)
 	}
 	cmd := exec.Command(ferretBin, args...)
 	cmd.Stderr = os.Stderr
@@ -208,6 +218,11 @@ func StopFerretDB() error {
 		}
 		if c.dir != "" {
 			if err := os.RemoveAll(c.dir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if c.pgDB != "" {
+			if err := dropPGDatabase(c.pgURL, c.pgDB); err != nil {
 				errs = append(errs, err)
 			}
 		}

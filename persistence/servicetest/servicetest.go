@@ -5,7 +5,9 @@
 // stands between a test and such a server to cut or freeze its connections.
 // FerretDB runs FerretDB as a child process of the test binary (the command
 // in ./ferretd, build tag ferretd, built without -race) and returns its
-// MongoDB URI; TestMain stops it with StopFerretDB.
+// MongoDB URI; TestMain stops it with StopFerretDB. On the PostgreSQL
+// handler each child gets a PostgreSQL database of its own (see
+// pgdatabase.go), dropped when it stops.
 package servicetest
 
 import (
