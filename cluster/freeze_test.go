@@ -20,7 +20,7 @@ import (
 func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
 	c.WaitMembers(t, 3, 30*time.Second)
-	load := clustertest.StartLoad(c, 30, 4, 5*time.Millisecond)
+	load := clustertest.StartLoad(c, 30, 3, 30*time.Millisecond)
 	time.Sleep(3 * time.Second)
 	frozen := c.Nodes[2]
 	fencedBefore := frozen.Metric("engine_fenced_writes_total")

@@ -18,7 +18,7 @@ import (
 func TestKillOneNodeUnderLoadLosesNoAcceptedWebhook(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
 	c.WaitMembers(t, 3, 30*time.Second)
-	load := clustertest.StartLoad(c, 40, 6, 5*time.Millisecond)
+	load := clustertest.StartLoad(c, 40, 3, 30*time.Millisecond)
 	time.Sleep(3 * time.Second)
 	victim := c.Nodes[1]
 	killedAt := time.Now()

@@ -18,7 +18,7 @@ import (
 func TestPartitionMinorityNodeStopsServingConversationsAndLosesNothing(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3, Partitionable: true})
 	c.WaitMembers(t, 3, 30*time.Second)
-	load := clustertest.StartLoad(c, 30, 4, 5*time.Millisecond)
+	load := clustertest.StartLoad(c, 30, 3, 30*time.Millisecond)
 	time.Sleep(3 * time.Second)
 	minority, majority := c.Nodes[2], c.Nodes[:2]
 	token := c.Nodes[0].Admin()

@@ -14,7 +14,7 @@ import (
 func TestRollingRestartOfAllThreeNodesLosesNothing(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
 	c.WaitMembers(t, 3, 30*time.Second)
-	load := clustertest.StartLoad(c, 30, 4, 5*time.Millisecond)
+	load := clustertest.StartLoad(c, 30, 3, 30*time.Millisecond)
 	for _, n := range c.Nodes {
 		time.Sleep(2 * time.Second)
 		load.Skip(n.Name, true)
