@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/storetest"
 )
 
 func TestInboxPath(t *testing.T) {
@@ -157,4 +158,10 @@ func TestCloseClosesInboxDatabase(t *testing.T) {
 	require.Error(t, s.iw.PingContext(t.Context()))
 	require.Error(t, s.ir.PingContext(t.Context()))
 	require.Error(t, s.Ping(t.Context()))
+}
+
+// TestInboxClaimDrainsOnceAndReportsItsCost logs what the inbox leases
+// cost on SQLite (see storetest.InboxClaimCost) and checks the drain.
+func TestInboxClaimDrainsOnceAndReportsItsCost(t *testing.T) {
+	storetest.InboxClaimCost(t, openAt(t, filepath.Join(t.TempDir(), "engine.db")), 15)
 }
