@@ -31,17 +31,8 @@ import (
 // correctness: a node frozen past its lease may finish an entry another
 // node took over meanwhile, and both delete it.
 //
-// Why the shared inbox on the store rather than a RabbitMQ quorum queue.
-// The inbox is already the store every node reads (MongoDB in a cluster);
-// a webhook's 200 waits for one insert there, and a quorum queue would add
-// a second durable system to the 200's path (a publisher confirm needs a
-// Raft commit on a majority of brokers) while the store write must stay
-// for the entries parked, retried, counted (Attempts) and set aside, which
-// a queue cannot keep in order per conversation without one queue per key.
-// A queue's redelivery on a consumer's death is what the lease gives here,
-// at the cost of one claim per store read, not per webhook: the fast path
-// adds two fields to the insert and nothing else. Measured (see the
-// package doc): the claim costs about what the read it replaces costs.
+// Why the inbox stays in the store rather than a RabbitMQ quorum queue, and
+// what a claim costs: see the package doc.
 
 const (
 	// SingleNode is the owner of every lease in single-node mode

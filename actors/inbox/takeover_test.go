@@ -70,13 +70,12 @@ func clone[V any](m map[string]V) map[string]V {
 }
 
 // nodeDirectory is one node's conversations: it applies inbound messages
-// to the ledger; once stuck is closed... see gate.
+// to the ledger.
 type nodeDirectory struct {
 	node   string
 	ledger *ledger
-	// gate, when set, holds every request after the first pass ones: it
-	// answers them with an error once release is closed (the node died
-	// with them in flight).
+	// release, when set, holds every request after the first pass ones:
+	// they fail once it is closed (the node died with them in flight).
 	mu      sync.Mutex
 	pass    int
 	release chan struct{}
