@@ -69,11 +69,13 @@ func (d *Dispatcher) holds() bool {
 }
 
 // renewLeases renews this node's live leases every lease/3 while the
-// dispatcher holds entries, until ctx ends. A failed renewal is logged:
+// dispatcher holds entries (from the moment they are accepted or claimed
+// until Run finds it holds none), until ctx ends; a renewal may take up to
+// lease/2. A failed renewal is logged:
 // the entries may then be taken over by another node and applied twice,
 // which is harmless.
 func (d *Dispatcher) renewLeases(ctx context.Context) {
-	every := d.lease / 3
+	every := max(d.lease/3, time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -86,7 +88,7 @@ func (d *Dispatcher) renewLeases(ctx context.Context) {
 			continue
 		}
 		now := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, every)
+		rctx, cancel := context.WithTimeout(ctx, d.lease/2)
 		n, err := d.store.RenewInbox(rctx, d.node, now, now.Add(d.lease))
 		cancel()
 		if err != nil {

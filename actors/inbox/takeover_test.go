@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/conversation"
 	"github.com/wacc/engine/gateway/webhook"
+	"github.com/wacc/engine/persistence/mongostore"
+	"github.com/wacc/engine/persistence/servicetest"
 	"github.com/wacc/engine/persistence/sqlitestore"
 )
 
@@ -24,7 +27,7 @@ import (
 // is stored in the real store (whose wamid uniqueness refuses a second
 // copy) and its application counted, by wamid, with the node and time.
 type ledger struct {
-	store *sqlitestore.Store
+	store actors.ConversationsStore
 	mu    sync.Mutex
 	// applied counts applications by wamid; dup counts the ones the store
 	// refused as already stored.
@@ -34,7 +37,7 @@ type ledger struct {
 	at      map[string]time.Time
 }
 
-func newLedger(store *sqlitestore.Store) *ledger {
+func newLedger(store actors.ConversationsStore) *ledger {
 	return &ledger{store: store, applied: map[string]int{}, dup: map[string]int{}, by: map[string]string{}, at: map[string]time.Time{}}
 }
 
@@ -111,12 +114,29 @@ func (r gatedReply) Result() (any, error) {
 	return nil, errors.New("node stopped")
 }
 
-func openShared(t *testing.T) *sqlitestore.Store {
-	t.Helper()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
-	return store
+// sharedStores are the stores two nodes share in these tests: a SQLite
+// file, and a database of FerretDB (SQLite handler) as a cluster shares
+// MongoDB. lease is the nodes' lease there: on FerretDB (over SQLite, on
+// this loaded machine) renewals under load took longer than the second a
+// 2 s lease leaves them, and a lapsed lease is taken over, as it must be.
+var sharedStores = []struct {
+	name  string
+	lease time.Duration
+	open  func(t *testing.T) actors.ConversationsStore
+}{
+	{"sqlite", time.Second, func(t *testing.T) actors.ConversationsStore {
+		store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = store.Close() })
+		return store
+	}},
+	{"ferretdb", 5 * time.Second, func(t *testing.T) actors.ConversationsStore {
+		uri := servicetest.FerretDB(t, servicetest.FerretSQLite)
+		store, err := mongostore.Open(context.Background(), uri, "inbox_"+strings.ToLower(actors.NewID()), 8, zap.NewNop())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = store.Close() })
+		return store
+	}},
 }
 
 func newNode(store actors.InboxStore, dir conversation.Directory, node string, lease time.Duration) *Dispatcher {
@@ -161,10 +181,18 @@ func accept(t *testing.T, d *Dispatcher, prefix string, n int) []string {
 // every message is applied exactly once and stored once.
 func TestTwoNodesClaimEachEntryExactlyOnce(t *testing.T) {
 	t.Parallel()
-	store := openShared(t)
+	for _, st := range sharedStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			twoNodesClaimEachEntryExactlyOnce(t, st.open(t), 2*st.lease)
+		})
+	}
+}
+
+func twoNodesClaimEachEntryExactlyOnce(t *testing.T, store actors.ConversationsStore, lease time.Duration) {
 	l := newLedger(store)
-	a := newNode(store, &nodeDirectory{node: "node-a", ledger: l}, "node-a", 2*time.Second)
-	b := newNode(store, &nodeDirectory{node: "node-b", ledger: l}, "node-b", 2*time.Second)
+	a := newNode(store, &nodeDirectory{node: "node-a", ledger: l}, "node-a", lease)
+	b := newNode(store, &nodeDirectory{node: "node-b", ledger: l}, "node-b", lease)
 	runNode(t, a)
 	runNode(t, b)
 
@@ -188,7 +216,7 @@ func TestTwoNodesClaimEachEntryExactlyOnce(t *testing.T) {
 		applied, _, _, _ := l.snapshot()
 		pending, err := store.PendingInbox(context.Background(), 10)
 		return err == nil && len(applied) == len(want) && len(pending) == 0
-	}, 20*time.Second, 10*time.Millisecond, "every entry applied and deleted")
+	}, 60*time.Second, 10*time.Millisecond, "every entry applied and deleted")
 	applied, dup, by, _ := l.snapshot()
 	nodes := map[string]int{}
 	for _, w := range want {
@@ -217,9 +245,16 @@ func TestTwoNodesClaimEachEntryExactlyOnce(t *testing.T) {
 // message ends stored exactly once.
 func TestTakeoverAfterLeaseWhenANodeStopsMidway(t *testing.T) {
 	t.Parallel()
-	store := openShared(t)
+	for _, st := range sharedStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			takeoverAfterLeaseWhenANodeStopsMidway(t, st.open(t), st.lease)
+		})
+	}
+}
+
+func takeoverAfterLeaseWhenANodeStopsMidway(t *testing.T, store actors.ConversationsStore, lease time.Duration) {
 	l := newLedger(store)
-	const lease = time.Second
 	const first = 15
 	dirA := &nodeDirectory{node: "node-a", ledger: l, pass: first, release: make(chan struct{})}
 	a := newNode(store, dirA, "node-a", lease)
@@ -267,7 +302,7 @@ func TestTakeoverAfterLeaseWhenANodeStopsMidway(t *testing.T) {
 		applied, _, _, _ := l.snapshot()
 		pending, err := store.PendingInbox(context.Background(), 10)
 		return err == nil && len(applied) == len(want) && len(pending) == 0
-	}, 20*time.Second, 10*time.Millisecond, "node-b took node-a's entries over")
+	}, 60*time.Second, 10*time.Millisecond, "node-b took node-a's entries over")
 	applied, dup, by, at := l.snapshot()
 	taken := 0
 	for _, w := range want {
