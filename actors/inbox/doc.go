@@ -43,7 +43,11 @@
 // engine takes its previous process's entries at once, as before. Leases
 // bound duplicate work, not correctness: an entry applied by two nodes (a
 // node frozen past its lease) is stored once, since conversations drop
-// duplicate wamids and statuses only move forward. See lease.go.
+// duplicate wamids and statuses only move forward. See lease.go. The lease
+// must leave renewals room: on FerretDB (SQLite handler) on this loaded
+// 2-core machine, renewals under a two-node test load sometimes took more
+// than a second, so a 2 s lease lapsed and entries were applied twice
+// (stored once); the default 10 s leaves room.
 //
 // Why the inbox stays in the store rather than a RabbitMQ quorum queue: a
 // webhook's 200 waits for one durable write either way, and the store
