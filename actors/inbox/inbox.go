@@ -1,31 +1,3 @@
-// Package inbox applies durably accepted webhook bodies to conversation
-// actors.
-//
-// Guarantees: an entry leaves the inbox only after every message and status
-// in it was applied (persisted) by its conversation actor, and its
-// value-level errors[] were stored for operators (WebhookErrors, with an
-// error log and engine_webhook_errors_total); until then it is retried, so a
-// crash after the webhook's 200 loses nothing. Applied entries are deleted
-// in batches (one DELETE per completionDelay), so a crash may apply the last
-// ones again, as duplicates. Entries accepted by the gateway are handed over
-// in memory (Accept) with the batch parsed on acceptance and dispatched
-// without being read back or parsed again; the store is read at start and
-// to retry (see memory.go), and what it returns is parsed from the stored
-// body. Entries are dispatched oldest first and, within a batch, in body order; each
-// conversation applies what it receives in that order, so per-conversation
-// order follows arrival order. The statuses a batch holds for one
-// conversation are handed over together (conversation.StatusesChanged,
-// applied with one store write), up to the next message for that
-// conversation; if that command fails, every entry that contributed to it
-// is retried. Applying twice is harmless: conversations drop
-// duplicate wamids and statuses only move forward. An entry refused only by
-// parked conversations (conversation.ErrParked) waits for the park to end:
-// it is tried again without counting an attempt.
-//
-// Template webhooks (status, quality, components, category) are handed to
-// the template registry (HandleTemplates) before the entry's messages and
-// statuses; an entry whose template webhook could not be applied is
-// retried like one whose message could not.
 package inbox
 
 import (

@@ -31,17 +31,8 @@ import (
 // correctness: a node frozen past its lease may finish an entry another
 // node took over meanwhile, and both delete it.
 //
-// Why the shared inbox on the store rather than a RabbitMQ quorum queue.
-// The inbox is already the store every node reads (MongoDB in a cluster);
-// a webhook's 200 waits for one insert there, and a quorum queue would add
-// a second durable system to the 200's path (a publisher confirm needs a
-// Raft commit on a majority of brokers) while the store write must stay
-// for the entries parked, retried, counted (Attempts) and set aside, which
-// a queue cannot keep in order per conversation without one queue per key.
-// A queue's redelivery on a consumer's death is what the lease gives here,
-// at the cost of one claim per store read, not per webhook: the fast path
-// adds two fields to the insert and nothing else. Measured (see the
-// package doc): the claim costs about what the read it replaces costs.
+// Why the inbox stays in the store rather than a RabbitMQ quorum queue, and
+// what a claim costs: see the package doc.
 
 const (
 	// SingleNode is the owner of every lease in single-node mode
@@ -78,11 +69,13 @@ func (d *Dispatcher) holds() bool {
 }
 
 // renewLeases renews this node's live leases every lease/3 while the
-// dispatcher holds entries, until ctx ends. A failed renewal is logged:
+// dispatcher holds entries (from the moment they are accepted or claimed
+// until Run finds it holds none), until ctx ends; a renewal may take up to
+// lease/2. A failed renewal is logged:
 // the entries may then be taken over by another node and applied twice,
 // which is harmless.
 func (d *Dispatcher) renewLeases(ctx context.Context) {
-	every := d.lease / 3
+	every := max(d.lease/3, time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -95,7 +88,7 @@ func (d *Dispatcher) renewLeases(ctx context.Context) {
 			continue
 		}
 		now := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, every)
+		rctx, cancel := context.WithTimeout(ctx, d.lease/2)
 		n, err := d.store.RenewInbox(rctx, d.node, now, now.Add(d.lease))
 		cancel()
 		if err != nil {

@@ -100,6 +100,7 @@ func (d *Dispatcher) Accept(entries []actors.InboxEntry) {
 		d.fresh = append(d.fresh, entries...)
 	}
 	d.mu.Unlock()
+	d.holding.Store(true)
 	d.signal()
 }
 
@@ -174,6 +175,10 @@ func (d *Dispatcher) read(ctx context.Context) ([]actors.InboxEntry, error) {
 			kept = append(kept, e)
 			d.known[e.ID] = struct{}{}
 		}
+	}
+	if len(entries) > 0 {
+		// Claimed, kept or not: renew from now on (see lease.go).
+		d.holding.Store(true)
 	}
 	if len(kept) == d.batch {
 		// There may be more behind them.

@@ -53,8 +53,14 @@
 //     further forward), so a status never moves backwards and each
 //     transition is reported changed once. UpdateMessageStatuses is that,
 //     once per status in order (no bulk write: it would bypass the claims),
-//     stopping at the first error. RecordInboxAttempt (a $set from
-//     the count read, under "inbox/<id>/<count>") and MarkNotificationsRead
+//     stopping at the first error. The inbox's leases (ClaimInbox,
+//     RenewInbox) and RecordInboxAttempt (a $set from the count read) run
+//     under one write claim, "inbox/leases", abandoned after five seconds
+//     rather than a minute (see inboxlease.go): of concurrent claims one
+//     gets each entry, and no write of one overwrites another's. A claim is
+//     a read of the ids, one updateMany whose filter repeats the condition,
+//     and a read of what it holds; no multi-document transaction.
+//     MarkNotificationsRead
 //     (one updateMany under "notifications/<userId>") wait for each other
 //     the same way, so no increment is lost and each notification is
 //     counted once.

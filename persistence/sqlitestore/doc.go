@@ -61,6 +61,14 @@
 //   - AppendInbox writes its whole batch in one transaction (one commit for
 //     a group-committed batch of webhook bodies); bodies are kept byte for
 //     byte. TakePendingStatuses reads and deletes in one DELETE ... RETURNING.
+//   - Inbox leases (inbox migration 0002: owner, lease_until): ClaimInbox
+//     is one UPDATE ... RETURNING on the inbox writer that picks, oldest
+//     first, the entries unclaimed, the claimer's own or whose lease ran
+//     out, and leases them; SQLite runs it alone, so of concurrent claims
+//     one gets each entry. RenewInbox is one UPDATE of the owner's live
+//     leases. Several processes may share the files (SQLite's locks), but
+//     a cluster shares MongoDB: the leases matter there (see
+//     actors/inbox).
 //   - Durability: journal_mode=WAL with synchronous=NORMAL. A committed write
 //     survives a crash of the process; a power loss may drop the most recent
 //     commits but never corrupts the file.
@@ -83,8 +91,8 @@
 // writes, so acceptance latency grew with engine load. With its own file the
 // inbox has its own single-connection writer pool, reader pool and WAL
 // (same pragmas as the main file), and its commits wait only for other inbox
-// writes. AppendInbox, PendingInbox, MarkInboxDone and RecordInboxAttempt
-// use it; no transaction spans both files, and none needs to.
+// writes. AppendInbox, PendingInbox, ClaimInbox, RenewInbox, MarkInboxDone
+// and RecordInboxAttempt use it; no transaction spans both files, and none needs to.
 //
 // Upgrade: the main file's inbox table (migration 0002) is left in place but
 // unused. Open moves any rows it still holds into the inbox file in batches,

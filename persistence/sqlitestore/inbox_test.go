@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/wacc/engine/actors"
+	"github.com/wacc/engine/persistence/storetest"
 )
 
 func TestInboxPath(t *testing.T) {
@@ -123,7 +124,9 @@ func TestOpenMovesLegacyInboxRows(t *testing.T) {
 	for i := range total {
 		e := actors.InboxEntry{ID: fmt.Sprintf("i%06d", i), Body: []byte(fmt.Sprintf(`{"n":%d}`, i)), ReceivedAt: at.Add(time.Duration(i) * time.Millisecond), Attempts: i % 3}
 		want = append(want, e)
-		_, err := s.w.ExecContext(ctx, qInsertInbox, e.ID, e.Body, millis(e.ReceivedAt), e.Attempts)
+		// The legacy table has no lease columns.
+		_, err := s.w.ExecContext(ctx, `INSERT INTO inbox (id, body, received_at, attempts) VALUES (?, ?, ?, ?)`,
+			e.ID, e.Body, millis(e.ReceivedAt), e.Attempts)
 		require.NoError(t, err)
 	}
 	// i000000 is in both databases already, as after a crash between the
@@ -157,4 +160,10 @@ func TestCloseClosesInboxDatabase(t *testing.T) {
 	require.Error(t, s.iw.PingContext(t.Context()))
 	require.Error(t, s.ir.PingContext(t.Context()))
 	require.Error(t, s.Ping(t.Context()))
+}
+
+// TestInboxClaimDrainsOnceAndReportsItsCost logs what the inbox leases
+// cost on SQLite (see storetest.InboxClaimCost) and checks the drain.
+func TestInboxClaimDrainsOnceAndReportsItsCost(t *testing.T) {
+	storetest.InboxClaimCost(t, openAt(t, filepath.Join(t.TempDir(), "engine.db")), 15)
 }

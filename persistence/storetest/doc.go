@@ -74,7 +74,12 @@
 //     necessarily valid JSON or UTF-8); an entry's in-memory Batch is not
 //     kept (read back, it is nil). MarkInboxDone of unknown or done ids
 //     and empty batches are no-ops; RecordInboxAttempt of an unknown id is
-//     ErrNotFound.
+//     ErrNotFound. Leases: AppendInbox keeps Owner and LeaseUntil;
+//     ClaimInbox hands an owner, oldest first, only entries unclaimed, its
+//     own, or whose lease ended before now (a lease is live at its end
+//     instant), one owner per entry under concurrent claims; a lost lease
+//     is not renewed; done entries never come back; RecordInboxAttempt
+//     keeps the lease. InboxClaimCost logs what the leases cost a store.
 //   - MarkNotificationsRead counts only notifications that were unread and
 //     keeps the first ReadAt.
 //
