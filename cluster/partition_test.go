@@ -22,9 +22,19 @@ func TestPartitionMinorityNodeStopsServingConversationsAndLosesNothing(t *testin
 	time.Sleep(3 * time.Second)
 	minority, majority := c.Nodes[2], c.Nodes[:2]
 	token := c.Nodes[0].Admin()
+	downsBefore := minority.Metric("engine_cluster_downs_total")
 	c.Net.Cut(minority.Name)
 	cutAt := time.Now()
 	t.Logf("cut %s's cluster link", minority.Name)
+	// The minority node downs itself (stops its conversation actors) once
+	// its etcd lease is lost; its operations listener is on the data link.
+	for minority.Metric("engine_cluster_downs_total") == downsBefore {
+		if time.Since(cutAt) > 60*time.Second {
+			t.Fatalf("the minority node did not down itself within 60 s of the cut")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the minority node downed itself %s after the cut (CLUSTER_LEASE_TTL 3s)", time.Since(cutAt).Round(time.Millisecond))
 
 	c.WaitMembersOf(t, majority, 2, 60*time.Second)
 	t.Logf("the majority is two members %s after the cut", time.Since(cutAt).Round(time.Millisecond))
