@@ -96,7 +96,13 @@ func StartNodeIn(t testing.TB, name, netns string, env map[string]string) *Node 
 	t.Cleanup(func() {
 		n.Kill()
 		if t.Failed() {
-			t.Logf("node %s output:\n%s", n.Name, tail(n.out.String(), 12000))
+			// The whole output goes to a file (CI keeps /tmp until the
+			// machine goes); the test log gets its tail.
+			path := filepath.Join(os.TempDir(), fmt.Sprintf("clustertest-%s-%s-%s.log", safeName(t.Name()), n.Name, ID()))
+			if err := os.WriteFile(path, []byte(n.out.String()), 0o644); err == nil {
+				t.Logf("node %s output: %s", n.Name, path)
+			}
+			t.Logf("node %s output (tail):\n%s", n.Name, tail(n.out.String(), 6000))
 		}
 	})
 	return n
@@ -295,4 +301,14 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// safeName is a test name usable in a file name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
 }
