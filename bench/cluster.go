@@ -21,8 +21,11 @@ import (
 const (
 	clusterRunLocal  = "3 nodes, from A: local (A owns the key)"
 	clusterRunRouted = "3 nodes, from A: routed (B or C owns it)"
-	clusterRunOne    = "1 node: every key (all local)"
-	clusterRunThree  = "3 nodes on one machine: spread over A, B, C"
+	// The same, one message at a time: the hop's own latency, no queue.
+	clusterRunLocalAlone  = "3 nodes, from A: local, 1 in flight"
+	clusterRunRoutedAlone = "3 nodes, from A: routed, 1 in flight"
+	clusterRunOne         = "1 node: every key (all local)"
+	clusterRunThree       = "3 nodes on one machine: spread over A, B, C"
 )
 
 // Cluster timings of the scenario's nodes: the engine's defaults.
@@ -37,8 +40,8 @@ const (
 // the cluster's Directory (cluster.Node, automanaged seeds on loopback;
 // each node's conversation host over an in-memory store): on 3 nodes, from
 // node A to conversations A owns (local: no serialization) and to ones B
-// or C owns (routed: protoactor remote over loopback gRPC, both ways);
-// then the throughput of 1 node against 3 nodes, each message entering at
+// or C owns (routed: protoactor remote over loopback gRPC, both ways),
+// with --conns in flight and one at a time; then the throughput of 1 node against 3 nodes, each message entering at
 // every node in turn, for the same conversations. All nodes share this
 // one machine and process, with the load generator.
 func runCluster(ctx context.Context, env *Env, res *Result) error {
@@ -48,8 +51,8 @@ func runCluster(ctx context.Context, env *Env, res *Result) error {
 	}
 	measure := env.Opts.Duration
 	if env.Opts.Quick {
-		// Four runs and two clusters' start and stop within ~30 s.
-		measure = min(measure, 3*time.Second)
+		// Six runs and two clusters' start and stop within ~30 s.
+		measure = min(measure, 2*time.Second)
 	}
 
 	fmt.Fprintf(env.Progress, "   starting 3 nodes on loopback\n")
@@ -66,9 +69,12 @@ func runCluster(ctx context.Context, env *Env, res *Result) error {
 	}
 	var round int
 	next := func() int { round++; return round * 1_000_000 }
-	runLocal := three.measure(ctx, env, clusterRunLocal, measure, []*benchNode{a}, local, next())
-	runRouted := three.measure(ctx, env, clusterRunRouted, measure, []*benchNode{a}, routed, next())
-	runThree := three.measure(ctx, env, clusterRunThree, measure, three.nodes, all, next())
+	conns := env.Opts.Conns
+	runLocal := three.measure(ctx, env, clusterRunLocal, measure, conns, []*benchNode{a}, local, next())
+	runRouted := three.measure(ctx, env, clusterRunRouted, measure, conns, []*benchNode{a}, routed, next())
+	localAlone := three.measure(ctx, env, clusterRunLocalAlone, measure, 1, []*benchNode{a}, local, next())
+	routedAlone := three.measure(ctx, env, clusterRunRoutedAlone, measure, 1, []*benchNode{a}, routed, next())
+	runThree := three.measure(ctx, env, clusterRunThree, measure, conns, three.nodes, all, next())
 	three.stop()
 
 	fmt.Fprintf(env.Progress, "   starting 1 node on loopback\n")
@@ -80,13 +86,14 @@ func runCluster(ctx context.Context, env *Env, res *Result) error {
 	if err := one.open(ctx, all); err != nil {
 		return fmt.Errorf("cluster: 1 node: %w", err)
 	}
-	runOne := one.measure(ctx, env, clusterRunOne, measure, one.nodes, all, next())
+	runOne := one.measure(ctx, env, clusterRunOne, measure, conns, one.nodes, all, next())
 	one.stop()
 
-	res.Runs = append(res.Runs, runLocal, runRouted, runOne, runThree)
+	res.Runs = append(res.Runs, runLocal, runRouted, localAlone, routedAlone, runOne, runThree)
 	res.CPU = &CPULine{Op: "message (the whole bench process: every node, both ends of each hop, and the load generator)",
-		Figures: []CPUFigure{cpuFigure("local", runLocal), cpuFigure("routed", runRouted), cpuFigure("1 node", runOne), cpuFigure("3 nodes", runThree)},
-		Note:    "no target in the issue: the scenario shows what a routed message costs against a local one, on one machine"}
+		Figures: []CPUFigure{cpuFigure("local", runLocal), cpuFigure("routed", runRouted),
+			cpuFigure("local, 1 in flight", localAlone), cpuFigure("routed, 1 in flight", routedAlone), cpuFigure("1 node", runOne), cpuFigure("3 nodes", runThree)},
+		Note: "no target in the issue: the scenario shows what a routed message costs against a local one, on one machine"}
 	lc, rc := runLocal.Extra["cpuUsPerOp"], runRouted.Extra["cpuUsPerOp"]
 	res.Notes = append(res.Notes,
 		fmt.Sprintf("ONE MACHINE: every node runs in this one process on this machine's %d CPUs (GOMAXPROCS %d), beside the load generator; the 3 nodes share the cores the 1 node had, so 3 nodes is not expected to be faster here, and a routed message crosses loopback gRPC, not a network: the figures are the hop's CPU and codec, not a network's latency",
@@ -94,10 +101,13 @@ func runCluster(ctx context.Context, env *Env, res *Result) error {
 		fmt.Sprintf("routed vs local, from node A: %s vs %s µs of CPU per message (+%s µs, %s×), p50 %s vs %s ms, p99 %s vs %s ms, %s/s vs %s/s",
 			num(rc), num(lc), num(rc-lc), num(rc/max(lc, 1e-9)), num(runRouted.Latency.P50), num(runLocal.Latency.P50),
 			num(runRouted.Latency.P99), num(runLocal.Latency.P99), num(runRouted.Rate), num(runLocal.Rate)),
+		fmt.Sprintf("routed vs local, one message at a time (the hop without a queue): p50 %s vs %s ms, p99 %s vs %s ms, %s vs %s µs of CPU per message",
+			num(routedAlone.Latency.P50), num(localAlone.Latency.P50), num(routedAlone.Latency.P99), num(localAlone.Latency.P99),
+			num(routedAlone.Extra["cpuUsPerOp"]), num(localAlone.Extra["cpuUsPerOp"])),
 		fmt.Sprintf("3 nodes vs 1 node, messages entering at every node in turn: %s/s vs %s/s (%s×), p99 %s vs %s ms, %s vs %s µs of CPU per message; on 3 nodes about 2/3 of them are routed",
 			num(runThree.Rate), num(runOne.Rate), num(runThree.Rate/max(runOne.Rate, 1e-9)), num(runThree.Latency.P99), num(runOne.Latency.P99),
 			num(runThree.Extra["cpuUsPerOp"]), num(runOne.Extra["cpuUsPerOp"])),
-		fmt.Sprintf("each message is an inbound text (the webhook's, with its raw JSON) applied by its conversation actor over an in-memory store (no I/O: bench/density memstore.go) and answered; %d conversations owned by A and %d by B or C, opened before the runs, %d messages in flight; membership automanaged (CLUSTER_SEEDS on loopback), lease TTL %s, attempt timeout %s",
+		fmt.Sprintf("each message is an inbound text (the webhook's, with its raw JSON) applied by its conversation actor over an in-memory store (no I/O: bench/density memstore.go) and answered; %d conversations owned by A and %d by B or C, opened before the runs, %d messages in flight (1 in the \"1 in flight\" runs); membership automanaged (CLUSTER_SEEDS on loopback), lease TTL %s, attempt timeout %s",
 			perSet, perSet, env.Opts.Conns, clusterLeaseTTL, clusterAttemptTimeout),
 		"servedByEntryNode and servedByOtherNodes (extra): messages each side's conversation host answered during the run, warm-up included: a local run has none served elsewhere, a routed run none at A")
 	return nil
@@ -286,13 +296,14 @@ func deliverInbound(dir conversation.Directory, key conversation.Key, round int)
 // errFreshDuplicate: a conversation took a fresh wamid for one applied.
 var errFreshDuplicate = errors.New("fresh message applied as a duplicate")
 
-// measure runs one load of inbound messages to keys round-robin, entering
-// at the entry nodes in turn, with rounds from base+1 (unique per run), and
-// adds the messages each side's hosts served to its extra figures.
-func (c *benchCluster) measure(ctx context.Context, env *Env, name string, d time.Duration, entry []*benchNode, keys []conversation.Key, base int) Run {
+// measure runs one load of inbound messages to keys round-robin, workers
+// at a time, entering at the entry nodes in turn, with rounds from base+1
+// (unique per run), and adds the messages each side's hosts served to its
+// extra figures.
+func (c *benchCluster) measure(ctx context.Context, env *Env, name string, d time.Duration, workers int, entry []*benchNode, keys []conversation.Key, base int) Run {
 	servedBefore := c.served()
 	n := int64(len(keys))
-	run := loadInProcess(ctx, env, loadSpec{Name: name, Measure: d, Op: func(_ context.Context, i int64) error {
+	run := loadInProcess(ctx, env, loadSpec{Name: name, Measure: d, Workers: workers, Op: func(_ context.Context, i int64) error {
 		return deliverInbound(entry[i%int64(len(entry))].dir, keys[i%n], base+1+int(i/n))
 	}})
 	after := c.served()

@@ -24,7 +24,7 @@ func TestClusterScenarioMeasuresLocalAndRoutedMessages(t *testing.T) {
 	for _, r := range res.Runs {
 		runs[r.Name] = r
 	}
-	for _, name := range []string{clusterRunLocal, clusterRunRouted, clusterRunOne, clusterRunThree} {
+	for _, name := range []string{clusterRunLocal, clusterRunRouted, clusterRunLocalAlone, clusterRunRoutedAlone, clusterRunOne, clusterRunThree} {
 		r, ok := runs[name]
 		require.True(t, ok, "run %q in %v", name, res.Runs)
 		assert.Positive(t, r.Ops, name)
@@ -34,11 +34,16 @@ func TestClusterScenarioMeasuresLocalAndRoutedMessages(t *testing.T) {
 		assert.Positive(t, r.Extra["cpuUsPerOp"], name)
 	}
 
-	local, routed := runs[clusterRunLocal], runs[clusterRunRouted]
-	assert.Zero(t, local.Extra["servedByOtherNodes"], "a local message is served by the node it entered")
-	assert.GreaterOrEqual(t, local.Extra["servedByEntryNode"], float64(local.Ops))
-	assert.Zero(t, routed.Extra["servedByEntryNode"], "a routed message is not served by the node it entered")
-	assert.GreaterOrEqual(t, routed.Extra["servedByOtherNodes"], float64(routed.Ops))
+	for _, name := range []string{clusterRunLocal, clusterRunLocalAlone} {
+		local := runs[name]
+		assert.Zero(t, local.Extra["servedByOtherNodes"], "%s: a local message is served by the node it entered", name)
+		assert.GreaterOrEqual(t, local.Extra["servedByEntryNode"], float64(local.Ops), name)
+	}
+	for _, name := range []string{clusterRunRouted, clusterRunRoutedAlone} {
+		routed := runs[name]
+		assert.Zero(t, routed.Extra["servedByEntryNode"], "%s: a routed message is not served by the node it entered", name)
+		assert.GreaterOrEqual(t, routed.Extra["servedByOtherNodes"], float64(routed.Ops), name)
+	}
 	assert.EqualValues(t, 1, runs[clusterRunOne].Extra["nodes"])
 	assert.EqualValues(t, 3, runs[clusterRunThree].Extra["nodes"])
 
