@@ -8,6 +8,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
+
+	"github.com/wacc/engine/actors/conversation"
+	"github.com/wacc/engine/supervisors"
 )
 
 // Footprint is the live heap a population of actors holds, as the bench
@@ -91,6 +94,18 @@ func (f *Fleet) Deliver(i, round int) error {
 
 // Live is how many conversation actors are in memory.
 func (f *Fleet) Live() int { return f.f.host.Live() }
+
+// Host is the fleet's supervisors.Host, for scenarios that put it behind
+// something else (a cluster node's conversation host).
+func (f *Fleet) Host() *supervisors.Host { return f.f.host }
+
+// CustomerKey is the conversation key of the i-th customer, the one
+// Deliver(i, ...) writes to.
+func CustomerKey(i int) conversation.Key { return customerKey(i) }
+
+// Inbound is the round-th inbound text message of key, as Deliver sends
+// it (wamid "wamid.bench.<wa_id>.<round>": each (key, round) once).
+func Inbound(key conversation.Key, round int) conversation.Inbound { return inbound(key, round) }
 
 // Bare is a population of bare protoactor actors that answer a ping.
 type Bare struct {
