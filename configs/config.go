@@ -35,7 +35,7 @@ type Config struct {
 	RedisPrefix   string `env:"REDIS_PREFIX" doc:"prefix of every Redis key the engine writes"`
 	// ClusterEvents stands in for "this engine is one of several nodes"
 	// until the cluster configuration (CLUSTER_PROVIDER) decides it.
-	ClusterEvents bool `env:"CLUSTER_EVENTS" doc:"share agent-socket events, presence and the /ws resume cursor with the other nodes through Redis (one Redis stream); needs REDIS_URL; set on every node of a multi-node deployment"`
+	ClusterEvents bool `env:"CLUSTER_EVENTS" doc:"share agent-socket events, presence and the /ws resume cursor with the other nodes through Redis (one Redis stream) without a cluster; always on with CLUSTER_PROVIDER; needs REDIS_URL; set on every node of a multi-node deployment"`
 
 	JWTSecret           string        `env:"JWT_SECRET" doc:"HMAC key for access tokens, at least 32 bytes; required in production"`
 	JWTRefreshSecret    string        `env:"JWT_REFRESH_SECRET" doc:"HMAC key for refresh-token hashes, at least 32 bytes, different from JWT_SECRET; required in production"`
