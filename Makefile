@@ -12,7 +12,7 @@ FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./ga
 # fresh machine needs nothing installed by hand.
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: run test test-unit test-faults test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean proto
+.PHONY: run test test-unit test-faults test-cluster test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean proto
 
 # A development admin is created when none is configured, so a newcomer can
 # log in at once (development only; set your own for anything shared).
@@ -29,6 +29,7 @@ test: vet test-unit fuzz
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags faults ./cmd/engine/faults/
+	$(GO) vet -tags multinode ./cluster/
 	cd bench && $(GO) vet ./...
 
 # -parallel 4: cmd/engine's end-to-end tests mostly wait on timers and the
@@ -60,6 +61,14 @@ test-unit:
 # cmd/engine/faults/faults-report.md and .json. Run by .ci/run after make test.
 test-faults:
 	$(GO) test -tags faults -count=1 -timeout 15m ./cmd/engine/faults/
+
+# The multi-node tests (cluster/, build tag multinode): three engine
+# processes on loopback sharing etcd, MongoDB (FerretDB on the local
+# PostgreSQL), Redis and RabbitMQ; a SIGKILL, a 20 s SIGSTOP, a partition in
+# network namespaces (needs root and iproute2), a rolling restart and
+# sockets on every node. About four minutes; run by .ci/run after make test.
+test-cluster:
+	$(GO) test -tags multinode -count=1 -timeout 20m -v ./cluster/
 
 # The SQLite store built on mattn/go-sqlite3 (cgo) instead of modernc (pure
 # Go, the default): the same suite on the other driver, so the alternative

@@ -1,3 +1,5 @@
+//go:build multinode
+
 package cluster_test
 
 import (
