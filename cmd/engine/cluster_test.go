@@ -3,13 +3,16 @@ package main
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/cluster"
 	"github.com/wacc/engine/configs"
+	"github.com/wacc/engine/persistence/servicetest"
 )
 
 // TestClusteredEngineServesThroughTheCluster: with CLUSTER_PROVIDER set the
@@ -18,6 +21,11 @@ import (
 // leaves it when it stops.
 func TestClusteredEngineServesThroughTheCluster(t *testing.T) {
 	cfg := testConfig(t)
+	// A cluster shares its store and Redis (configs refuses one without).
+	cfg.MongoURI = servicetest.FerretDB(t, servicetest.FerretSQLite)
+	cfg.MongoDatabase = "cluster_" + strings.ToLower(actors.NewID()[:12])
+	cfg.RedisURL = "redis://" + servicetest.RedisAddr(t) + "/0"
+	cfg.RedisPrefix = "cluster-" + strings.ToLower(actors.NewID()[:12]) + ":"
 	bind, am := freeLoopbackPort(t), freeLoopbackPort(t)
 	cfg.ClusterProvider = configs.ClusterAutoManaged
 	cfg.ClusterBind = fmt.Sprintf("127.0.0.1:%d", bind)
