@@ -55,7 +55,9 @@
 // is served from its stale activations. Downing stops routing, stops the node's remote, stops every
 // conversation actor of the local host (Host.StopAll; they reload from the
 // store on their next command) and rejoins as a new member (new member
-// id), retrying with backoff. Conversation writes of a stale activation are
+// id), retrying with backoff. Node.Serving tells the rest of the engine
+// whether the node serves now (the inbox hands nothing over and lets its
+// leases lapse while it does not). Conversation writes of a stale activation are
 // refused by the stores' fencing, not here. The in-process tests show each
 // trigger and the rejoin; only the multi-process tests show a real SIGSTOP,
 // a SIGKILL and a network partition.

@@ -25,6 +25,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 	_, err := conversation.Ask(n.Directory(), key, inboundFor(key, "wamid.freeze.1", "hi"), 5*time.Second)
 	require.NoError(t, err)
 	require.Equal(t, 1, n.local.Live())
+	require.True(t, n.Serving(), "a fresh, listed node serves")
 	before := n.MemberID()
 
 	n.check(n.lastChecked().Add(n.cfg.LeaseTTL / 4)) // an ordinary tick
@@ -32,6 +33,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 	n.check(n.lastChecked().Add(n.cfg.LeaseTTL + time.Second)) // woke up after a freeze
 	require.EqualValues(t, 1, n.Downs())
 	require.EqualValues(t, 1, n.local.stopAlls.Load(), "conversation actors stopped")
+	require.False(t, n.Serving(), "a node that woke up from a freeze does not serve until it rejoined")
 	require.Equal(t, 1.0, testutil.ToFloat64(n.metrics.downs.WithLabelValues(downFrozen)), "engine_cluster_downs_total{reason=frozen}")
 	require.Eventually(t, func() bool { return n.local.Live() == 0 }, 5*time.Second, 10*time.Millisecond)
 
@@ -39,6 +41,7 @@ func TestFrozenNodeDownsAndRejoins(t *testing.T) {
 		id := n.MemberID()
 		return id != "" && id != before && len(n.Members()) == 1
 	}, 10*time.Second, 20*time.Millisecond, "rejoined as a new member")
+	require.Eventually(t, n.Serving, 10*time.Second, 20*time.Millisecond, "serves again once rejoined")
 	res, err := conversation.Ask(n.Directory(), key, inboundFor(key, "wamid.freeze.2", "again"), 5*time.Second)
 	require.NoError(t, err)
 	require.Equal(t, 2, res.Conversation.Unread, "the fresh actor reloaded the conversation")
@@ -63,6 +66,7 @@ func TestMinorityNodeStopsServing(t *testing.T) {
 	t.Cleanup(func() { n.Stop(context.Background()) })
 
 	require.Empty(t, n.Members(), "one of three seeds: no quorum, nothing routed")
+	require.False(t, n.Serving(), "a minority node does not serve")
 	key := conversation.Key{PhoneNumberID: "100000000000001", WaID: "919800000002"}
 	_, err = conversation.Ask(n.Directory(), key, inboundFor(key, "wamid.minority.1", "hi"), 700*time.Millisecond)
 	require.ErrorIs(t, err, conversation.ErrNoAnswer)

@@ -193,6 +193,15 @@ func (n *Node) Stop(ctx context.Context) {
 // Members are the cluster's members as this node sees them.
 func (n *Node) Members() []string { return n.place.Members() }
 
+// Serving reports whether this node serves conversations now: its
+// membership check is fresh and the placement includes it (it is listed,
+// with a quorum). A node that downed itself (frozen, lease lost, unlisted,
+// in a minority) serves nothing until it has rejoined; the inbox stops
+// handing entries over and lets its leases lapse meanwhile.
+func (n *Node) Serving() bool {
+	return n.fresh() && slices.Contains(n.place.Members(), n.cfg.Bind)
+}
+
 // Address is this node's cluster address (Config.Bind).
 func (n *Node) Address() string { return n.cfg.Bind }
 

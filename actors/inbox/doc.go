@@ -41,6 +41,12 @@
 // are applied by another within about 1.5 leases (DefaultLease, 10 s). In
 // single-node mode (NodeID empty) every lease is SingleNode's: a restarted
 // engine takes its previous process's entries at once, as before. Leases
+// keep work apart. A node that does not serve
+// conversations (Options.Serving false: a cluster node that downed itself,
+// frozen, partitioned or unlisted) hands nothing over, so it counts no
+// attempt against an entry, renews no lease and claims nothing, and what it
+// accepts meanwhile is appended with no lease: the serving nodes take all
+// of it over, so a long partition sets nothing aside. Leases
 // bound duplicate work, not correctness: an entry applied by two nodes (a
 // node frozen past its lease) is stored once, since conversations drop
 // duplicate wamids and statuses only move forward. See lease.go. The lease

@@ -51,6 +51,8 @@ type Dispatcher struct {
 	// holding: the dispatcher holds entries whose leases need renewing
 	// (set by Run's goroutine, read by the renewer's).
 	holding atomic.Bool
+	// serving: see Options.Serving (nil: always).
+	serving func() bool
 	// deferred are entries refused only by parked conversations, not read
 	// again before the time given (Run's goroutine only).
 	deferred map[string]time.Time
@@ -88,7 +90,14 @@ type Options struct {
 	// (DefaultLease when 0): the longest a dead node's entries wait before
 	// another node takes them over.
 	Lease time.Duration
-	Log   *zap.Logger
+	// Serving reports whether this node serves conversations now (the
+	// cluster node's Serving); nil: always. While it does not (a node that
+	// downed itself: frozen, partitioned, unlisted), the dispatcher hands
+	// nothing to the conversations, so it burns no attempt, renews no
+	// lease and claims nothing, and what it accepts meanwhile is appended
+	// without a lease: the nodes that serve take all of it over.
+	Serving func() bool
+	Log     *zap.Logger
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 }
@@ -112,7 +121,7 @@ func New(o Options) *Dispatcher {
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
 		log:  log.With(zap.String("component", "inbox"), zap.String("node", node)),
 		wake: make(chan struct{}, 1), batch: dispatchBatch, timeout: 15 * time.Second, deferred: map[string]time.Time{},
-		node: node, lease: lease, pollEvery: pollEvery,
+		node: node, lease: lease, pollEvery: pollEvery, serving: o.Serving,
 		memory:   memory{poll: true, known: map[string]struct{}{}},
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
@@ -172,6 +181,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	lastPoll := time.Now()
 	var inFlight *round
 	for {
+		if !d.servingNow() {
+			if inFlight != nil {
+				if ferr := d.finish(ctx, inFlight); ferr != nil {
+					d.log.Warn("inbox dispatch failed; will retry", zap.Error(ferr))
+				}
+				inFlight = nil
+			}
+			if !d.waitServing(ctx) {
+				return nil
+			}
+			// Serving again: what this node held may have been taken
+			// over meanwhile, and what it accepted is in the store.
+			d.Notify()
+			lastPoll = time.Now()
+		}
 		if time.Since(lastPoll) >= d.pollEvery {
 			d.Notify()
 		}

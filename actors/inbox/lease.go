@@ -49,6 +49,12 @@ const (
 // given are not changed.
 func (d *Dispatcher) AppendInbox(ctx context.Context, entries []actors.InboxEntry) error {
 	until := time.Now().Add(d.lease)
+	if !d.servingNow() {
+		// Not serving: leased to nobody, so the serving nodes claim it at
+		// once (this node takes it back from the store when it serves
+		// again, if nobody did).
+		until = time.Now()
+	}
 	leased := make([]actors.InboxEntry, len(entries))
 	for i, e := range entries {
 		e.Owner, e.LeaseUntil = d.node, until
@@ -84,7 +90,9 @@ func (d *Dispatcher) renewLeases(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !d.holding.Load() {
+		if !d.holding.Load() || !d.servingNow() {
+			// A node that does not serve lets its leases lapse: the
+			// serving nodes take its entries over.
 			continue
 		}
 		now := time.Now()
@@ -100,3 +108,27 @@ func (d *Dispatcher) renewLeases(ctx context.Context) {
 		d.log.Debug("inbox leases renewed", zap.Int("entries", n))
 	}
 }
+
+// servingNow reports Options.Serving (true when unset).
+func (d *Dispatcher) servingNow() bool { return d.serving == nil || d.serving() }
+
+// waitServing waits until the node serves again, checking every
+// servingCheck; false when ctx ended first.
+func (d *Dispatcher) waitServing(ctx context.Context) bool {
+	d.log.Warn("this node does not serve conversations; the inbox hands nothing over and lets its leases lapse")
+	t := time.NewTicker(servingCheck)
+	defer t.Stop()
+	for !d.servingNow() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	d.log.Info("this node serves conversations again; the inbox resumes")
+	return true
+}
+
+// servingCheck is how often a dispatcher that does not serve checks
+// whether it serves again.
+const servingCheck = 100 * time.Millisecond

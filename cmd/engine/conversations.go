@@ -192,12 +192,15 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	// In a cluster the inbox is shared: this node claims the entries it
 	// works on under a lease, in a name of its own for this start, so a
 	// dead node's entries are taken over by the others.
-	var inboxNode string
+	var (
+		inboxNode string
+		serving   func() bool
+	)
 	if ce.node != nil {
-		inboxNode = "node-" + ce.node.Address() + "-" + actors.NewID()
+		inboxNode, serving = "node-"+ce.node.Address()+"-"+actors.NewID(), ce.node.Serving
 	}
 	ce.dispatcher = inbox.New(inbox.Options{Store: store, Parse: webhook.Parse, Directory: ce.dir, WebhookErrors: store, Templates: tmplEvents,
-		Log: log, Registry: reg, NodeID: inboxNode})
+		Log: log, Registry: reg, NodeID: inboxNode, Serving: serving})
 	ce.sweeper = &conversation.Sweeper{Store: store, Directory: ce.dir, Log: log}
 	// Rehydration brings back this node's conversations into its own host;
 	// in a cluster most of them belong to other nodes: not done there.
