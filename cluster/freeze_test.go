@@ -94,6 +94,20 @@ func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
 	c.WaitMembers(t, 3, 60*time.Second)
 	t.Logf("%d sends through %s accepted", sends, frozen.Name)
 
+	// Rejoined, the node serves again, from the store (its stale actors
+	// were stopped): a send through it is accepted, and the conversation it
+	// reports is the one another node reports.
+	for _, waID := range load.WaIDs()[:5] {
+		st, body := frozen.API("POST", "/api/whatsapp/messages", token,
+			map[string]any{"to": "+" + waID, "type": "text", "text": map[string]string{"body": "after the freeze"}})
+		require.Equalf(t, 202, st, "send through the rejoined node: %v", body)
+		id, _ := body["data"].(map[string]any)["message"].(map[string]any)["conversationId"].(string)
+		require.NotEmpty(t, id)
+		_, here := frozen.API("GET", "/api/whatsapp/conversations/"+id, token, nil)
+		_, there := c.Nodes[0].API("GET", "/api/whatsapp/conversations/"+id, token, nil)
+		require.Equal(t, there["data"], here["data"], "the rejoined node reports the conversation as the others do")
+	}
+
 	accepted := append(clustertest.Accepted(sent), lateAccepted...)
 	c.CheckAccepted(t, accepted, 90*time.Second)
 	db := c.Mongo(t)

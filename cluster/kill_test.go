@@ -4,6 +4,7 @@ package cluster_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +22,68 @@ func TestKillOneNodeUnderLoadLosesNoAcceptedWebhook(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
 	c.WaitMembers(t, 3, 30*time.Second)
 	load := clustertest.StartLoad(c, 40, 3, 30*time.Millisecond)
-	time.Sleep(3 * time.Second)
+	time.Sleep(2 * time.Second)
+	// API sends through the nodes that stay, to customers whose
+	// conversations run on every node (the victim's included).
+	token := c.Nodes[0].Admin()
+	type call struct {
+		at     time.Time
+		took   time.Duration
+		status int
+		err    error
+	}
+	var calls []call
+	var callsMu sync.Mutex
+	stopCalls := make(chan struct{})
+	var callers sync.WaitGroup
+	for w := range 4 {
+		callers.Go(func() {
+			for i := w; ; i += 4 {
+				select {
+				case <-stopCalls:
+					return
+				default:
+				}
+				n := c.Nodes[[]int{0, 2}[i%2]]
+				at := time.Now()
+				st, _, err := n.Do("POST", "/api/whatsapp/messages", token, map[string]any{"to": "+" + load.WaIDs()[i%len(load.WaIDs())],
+					"type": "text", "text": map[string]string{"body": fmt.Sprintf("call %d", i)}})
+				callsMu.Lock()
+				calls = append(calls, call{at, time.Since(at), st, err})
+				callsMu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(time.Second)
 	victim := c.Nodes[1]
 	killedAt := time.Now()
 	victim.Kill()
 	t.Logf("killed %s", victim.Name)
 	time.Sleep(4 * time.Second)
+	close(stopCalls)
+	callers.Wait()
 	sent := load.Stop()
+
+	// No API call through a live node waited for a dead member longer than
+	// one attempt and its backoff: never the whole request timeout.
+	var slowest time.Duration
+	var ok, callsAfter int
+	for _, cl := range calls {
+		if cl.at.Before(killedAt) {
+			continue
+		}
+		callsAfter++
+		slowest = max(slowest, cl.took)
+		if cl.err == nil && cl.status == 202 {
+			ok++
+		}
+	}
+	require.NotZero(t, callsAfter)
+	t.Logf("%d API sends through live nodes after the kill, %d accepted, the slowest %s (attempt timeout 1 s, backoff up to 1 s)",
+		callsAfter, ok, slowest.Round(time.Millisecond))
+	require.Less(t, slowest, 5*time.Second, "an API call waited for the dead node as long as a whole request timeout")
+	require.Equal(t, callsAfter, ok, "every API send through a live node after the kill was accepted")
 
 	accepted := clustertest.Accepted(sent)
 	require.NotEmpty(t, accepted)
