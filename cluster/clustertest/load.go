@@ -233,6 +233,14 @@ func (c *Cluster) CheckAccepted(t testing.TB, accepted []string, wait time.Durat
 		}
 	}
 	if bad > 0 {
-		t.Fatalf("%d of %d accepted webhooks not stored exactly once", bad, len(accepted))
+		// Say whether they were late or lost: wait as long again.
+		late := c.WaitStored(t, accepted, wait)
+		still := 0
+		for _, w := range accepted {
+			if late[w] == 0 {
+				still++
+			}
+		}
+		t.Fatalf("%d of %d accepted webhooks not stored exactly once after %s; %d still missing after %s more", bad, len(accepted), wait, still, wait)
 	}
 }
