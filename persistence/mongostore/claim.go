@@ -34,7 +34,12 @@ import (
 //
 // A claim left behind by a crashed writer is abandoned once it is older than
 // claimTTL and is then broken by the next writer that needs it; claims older
-// than claimSweepAge are swept by DeleteExpiredFamilies.
+// than claimSweepAge are swept by DeleteExpiredFamilies. A claim taken under
+// a context with a deadline is abandoned sooner: claimMargin after that
+// deadline, when its holder's writes have been given up (its Until). In a
+// cluster this is what bounds how long a node killed in a write holds up
+// the node that takes its conversations over: the actors' writes run under
+// a 5 s deadline, so their claims last ~10 s, not claimTTL.
 
 // errClaimed means another writer holds the claim.
 var errClaimed = errors.New("write claimed by another writer")
@@ -47,12 +52,18 @@ const (
 	claimSweepAge = time.Hour
 	// claimAttempts bounds the insert/break loop of one claim.
 	claimAttempts = 3
+	// claimMargin is how long after its holder's deadline a claim still
+	// protects it: a write sent just before the deadline may still land.
+	claimMargin = 5 * time.Second
 )
 
 // claimDoc is a document of the write_claims collection.
 type claimDoc struct {
 	Key string    `bson:"_id"`
 	At  time.Time `bson:"at"`
+	// Until is when the claim is abandoned when its holder had a deadline
+	// (the deadline plus claimMargin, if before At+ttl); absent: At+ttl.
+	Until *time.Time `bson:"until,omitempty"`
 }
 
 func familyClaimKey(id string, generation int64) string {
@@ -74,7 +85,12 @@ func (s *Store) claim(ctx context.Context, key string) (release func(), err erro
 func (s *Store) claimFor(ctx context.Context, key string, ttl time.Duration) (release func(), err error) {
 	for range claimAttempts {
 		at := s.now()
-		_, err := s.claims.InsertOne(ctx, claimDoc{Key: key, At: at})
+		doc := claimDoc{Key: key, At: at}
+		if dl, ok := ctx.Deadline(); ok && dl.Add(claimMargin).Before(at.Add(ttl)) {
+			until := dl.Add(claimMargin).UTC()
+			doc.Until = &until
+		}
+		_, err := s.claims.InsertOne(ctx, doc)
 		if err == nil {
 			return func() { s.release(ctx, key, at) }, nil
 		}
@@ -82,7 +98,7 @@ func (s *Store) claimFor(ctx context.Context, key string, ttl time.Duration) (re
 			return nil, err
 		}
 		held, err := findOne[claimDoc](ctx, s.claims, bson.D{{Key: "_id", Value: key}},
-			options.Find().SetProjection(bson.D{{Key: "at", Value: 1}}))
+			options.Find().SetProjection(bson.D{{Key: "at", Value: 1}, {Key: "until", Value: 1}}))
 		switch {
 		case errors.Is(err, mongo.ErrNoDocuments):
 			continue // released in the meantime
@@ -90,7 +106,11 @@ func (s *Store) claimFor(ctx context.Context, key string, ttl time.Duration) (re
 			return nil, err
 		}
 		age := at.Sub(held.At)
-		if age < ttl {
+		abandoned := age >= ttl
+		if held.Until != nil && !at.Before(*held.Until) {
+			abandoned = true
+		}
+		if !abandoned {
 			return nil, errClaimed
 		}
 		s.log.Warn("breaking abandoned write claim", zap.String("claim", key), zap.Duration("duration", age))

@@ -34,7 +34,11 @@
 //     actors.ErrConflict; a revocation is taken under the same claim, so a
 //     rotation in flight can never write a revoked family back as live. A
 //     claim left by a crashed writer blocks that one state for at most
-//     claimTTL, after which the next writer breaks it.
+//     claimTTL, after which the next writer breaks it; a claim taken under a
+//     deadline (the conversation actors' writes run under 5 s) only until
+//     claimMargin (5 s) after that deadline, so a cluster node killed
+//     mid-write holds up the node taking over its conversations seconds,
+//     not a minute.
 //   - Fencing of conversation activations (fence.go): AcquireEpoch moves a
 //     key's conversation_epochs document on under the claim
 //     "epoch/<key>/<epoch>" and then raises the epoch field of the key's

@@ -320,6 +320,40 @@ func TestWriteClaims(t *testing.T) {
 	}
 }
 
+// TestClaimOfAWriterWithADeadlineIsAbandonedSoonAfterIt: a claim taken
+// under a deadline (as every conversation actor's write is) protects its
+// holder until claimMargin after that deadline, then the next writer breaks
+// it, long before claimTTL: a node killed mid-write holds up the node that
+// takes its conversations over for seconds, not a minute. A claim without a
+// deadline keeps claimTTL.
+func TestClaimOfAWriterWithADeadlineIsAbandonedSoonAfterIt(t *testing.T) {
+	s := openStore(t, handlerSQLite)
+	ctx := t.Context()
+	base := time.Now()
+	s.now = func() time.Time { return base }
+	dctx, cancel := context.WithDeadline(ctx, base.Add(2*time.Second))
+	defer cancel()
+	_, err := s.claim(dctx, "customer/dead/1") // its holder dies: never released
+	require.NoError(t, err)
+	_, err = s.claim(ctx, "customer/free/1") // no deadline, never released
+	require.NoError(t, err)
+
+	s.now = func() time.Time { return base.Add(2*time.Second + claimMargin - time.Millisecond) }
+	_, err = s.claim(ctx, "customer/dead/1")
+	require.ErrorIs(t, err, errClaimed, "protected until its deadline and the margin")
+	s.now = func() time.Time { return base.Add(2*time.Second + claimMargin) }
+	release, err := s.claim(ctx, "customer/dead/1")
+	require.NoError(t, err, "broken once its holder's deadline and the margin passed")
+	release()
+
+	s.now = func() time.Time { return base.Add(claimTTL - time.Second) }
+	_, err = s.claim(ctx, "customer/free/1")
+	require.ErrorIs(t, err, errClaimed, "a claim without a deadline keeps claimTTL")
+	s.now = func() time.Time { return base.Add(claimTTL) }
+	_, err = s.claim(ctx, "customer/free/1")
+	require.NoError(t, err)
+}
+
 func TestSweepRemovesOldClaimsOnly(t *testing.T) {
 	s := openStore(t, handlerSQLite)
 	ctx := t.Context()
