@@ -38,9 +38,12 @@ fi
 if [ -z "${MONGODB_URI:-}" ]; then
 	mkdir -p "$DATA/ferret"
 	go build -tags ferretd -o "$DATA/ferretd" ./persistence/servicetest/ferretd
-	# ferretd exits when its stdin closes: the sleep holds it open.
-	sleep infinity | "$DATA/ferretd" -handler sqlite -sqlite-dir "$DATA/ferret" -listen 127.0.0.1:27018 >"$DATA/ferret.uri" 2>"$DATA/ferret.log" &
+	# ferretd exits when its stdin closes: this script holds the fifo it
+	# reads open (fd 3) until it exits.
+	rm -f "$DATA/ferret.in" "$DATA/ferret.uri" && mkfifo "$DATA/ferret.in"
+	"$DATA/ferretd" -handler sqlite -sqlite-dir "$DATA/ferret" -listen 127.0.0.1:27018 <"$DATA/ferret.in" >"$DATA/ferret.uri" 2>"$DATA/ferret.log" &
 	pids+=($!)
+	exec 3>"$DATA/ferret.in"
 	for _ in $(seq 1 100); do [ -s "$DATA/ferret.uri" ] && break; sleep 0.2; done
 	MONGODB_URI=$(head -1 "$DATA/ferret.uri")
 	echo "FerretDB at $MONGODB_URI"
