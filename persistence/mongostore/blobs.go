@@ -342,7 +342,8 @@ func (b *Blobs) remove(ctx context.Context, f fileDoc) error {
 // both succeed.
 func (b *Blobs) underClaim(ctx context.Context, op, sha string, fn func() error) error {
 	err := retryClaimed(ctx, func() error {
-		release, err := b.s.claim(ctx, "blob/"+sha)
+		// fn's cleanups run even past ctx's deadline (dropChunks, unmark).
+		release, err := b.s.claimPastDeadline(ctx, "blob/"+sha)
 		if err != nil {
 			return err
 		}

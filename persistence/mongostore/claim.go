@@ -36,7 +36,9 @@ import (
 // claimTTL and is then broken by the next writer that needs it; claims older
 // than claimSweepAge are swept by DeleteExpiredFamilies. A claim taken under
 // a context with a deadline is abandoned sooner: claimMargin after that
-// deadline, when its holder's writes have been given up (its Until). In a
+// deadline, when its holder's writes have been given up (its Until); a
+// holder whose work runs past its deadline (blob cleanups) takes
+// claimPastDeadline, which keeps claimTTL. In a
 // cluster this is what bounds how long a node killed in a write holds up
 // the node that takes its conversations over: the actors' writes run under
 // a 5 s deadline, so their claims last ~10 s, not claimTTL.
@@ -83,10 +85,23 @@ func (s *Store) claim(ctx context.Context, key string) (release func(), err erro
 
 // claimFor is claim with a claim abandoned after ttl instead of claimTTL.
 func (s *Store) claimFor(ctx context.Context, key string, ttl time.Duration) (release func(), err error) {
+	return s.claimWith(ctx, key, ttl, true)
+}
+
+// claimPastDeadline is claim for a holder whose claimed work may go on past
+// ctx's deadline (cleanups that run even when ctx is done): its claim
+// keeps claimTTL whatever that deadline.
+func (s *Store) claimPastDeadline(ctx context.Context, key string) (release func(), err error) {
+	return s.claimWith(ctx, key, claimTTL, false)
+}
+
+// claimWith takes the claim; with byDeadline, a claim taken under a
+// deadline is abandoned claimMargin after it (if before ttl).
+func (s *Store) claimWith(ctx context.Context, key string, ttl time.Duration, byDeadline bool) (release func(), err error) {
 	for range claimAttempts {
 		at := s.now()
 		doc := claimDoc{Key: key, At: at}
-		if dl, ok := ctx.Deadline(); ok && dl.Add(claimMargin).Before(at.Add(ttl)) {
+		if dl, ok := ctx.Deadline(); ok && byDeadline && dl.Add(claimMargin).Before(at.Add(ttl)) {
 			until := dl.Add(claimMargin).UTC()
 			doc.Until = &until
 		}

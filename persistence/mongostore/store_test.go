@@ -337,6 +337,8 @@ func TestClaimOfAWriterWithADeadlineIsAbandonedSoonAfterIt(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.claim(ctx, "customer/free/1") // no deadline, never released
 	require.NoError(t, err)
+	_, err = s.claimPastDeadline(dctx, "blob/cleanup") // works past its deadline
+	require.NoError(t, err)
 
 	s.now = func() time.Time { return base.Add(2*time.Second + claimMargin - time.Millisecond) }
 	_, err = s.claim(ctx, "customer/dead/1")
@@ -345,6 +347,8 @@ func TestClaimOfAWriterWithADeadlineIsAbandonedSoonAfterIt(t *testing.T) {
 	release, err := s.claim(ctx, "customer/dead/1")
 	require.NoError(t, err, "broken once its holder's deadline and the margin passed")
 	release()
+	_, err = s.claim(ctx, "blob/cleanup")
+	require.ErrorIs(t, err, errClaimed, "a holder working past its deadline keeps its claim")
 
 	s.now = func() time.Time { return base.Add(claimTTL - time.Second) }
 	_, err = s.claim(ctx, "customer/free/1")
