@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacc/engine/persistence/servicetest"
+	"github.com/wacc/engine/cluster/clustertest"
 )
 
 func TestClusterScenarioMeasuresLocalAndRoutedMessages(t *testing.T) {
@@ -57,33 +56,5 @@ func TestClusterScenarioMeasuresLocalAndRoutedMessages(t *testing.T) {
 	assert.True(t, strings.HasPrefix(res.Notes[0], "ONE MACHINE"), "the first note says it is one machine: %s", res.Notes[0])
 }
 
-// raceExemptMarker is the last of the Makefile's RACE_EXEMPT flags, the
-// one a test binary's build information records.
-const raceExemptMarker = "github.com/asynkron/protoactor-go/remote=-l"
-
-// requireRaceSafeBuild skips (fails with ENGINE_REQUIRE_SERVICES=1) a test
-// that runs cluster nodes in this process when it was built with -race but
-// without the Makefile's RACE_EXEMPT: protoactor's remote swaps gRPC's
-// global logger at every start, a third-party race the detector would
-// report (as the cluster package's tests do).
-func requireRaceSafeBuild(t *testing.T) {
-	t.Helper()
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	race, exempt := false, false
-	for _, s := range bi.Settings {
-		race = race || (s.Key == "-race" && s.Value == "true")
-		exempt = exempt || (s.Key == "-gcflags" && strings.Contains(s.Value, raceExemptMarker))
-	}
-	if !race || exempt {
-		return
-	}
-	msg := "\n\n*** built with -race but without the Makefile's RACE_EXEMPT flags: protoactor's remote would report gRPC's logger race ***\n" +
-		"*** run: make test-unit, or go test -race -gcflags='google.golang.org/grpc/grpclog/...=-race=false' -gcflags='" + raceExemptMarker + "' ./ (in bench/) ***\n"
-	if servicetest.Required() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+// requireRaceSafeBuild: see clustertest.RequireRaceSafeBuild.
+func requireRaceSafeBuild(t *testing.T) { clustertest.RequireRaceSafeBuild(t, "./ (in bench/)") }

@@ -3,12 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,20 +16,10 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/actors/conversation"
-	"github.com/wacc/engine/persistence/servicetest"
+	"github.com/wacc/engine/cluster/clustertest"
 	"github.com/wacc/engine/persistence/sqlitestore"
 	"github.com/wacc/engine/supervisors"
 )
-
-// freePort is a loopback port nothing listens on (it was free a moment
-// ago).
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // testLocal is a node's own conversation host on its own SQLite store,
 // counting the commands and StopAll calls that reach it.
@@ -186,38 +171,6 @@ func openConversation(t testing.TB, store *sqlitestore.Store, key conversation.K
 	return c, true
 }
 
-// startEtcd runs Debian's etcd on free loopback ports with a temporary data
-// directory, or skips (fails with ENGINE_REQUIRE_SERVICES=1) without it.
-func startEtcd(t testing.TB) string {
-	t.Helper()
-	bin := "/usr/bin/etcd"
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("\n\n*** etcd is not installed at %s (%v) ***\n*** this test needs the real server (apt-get install etcd-server); set ENGINE_REQUIRE_SERVICES=1 to make this a failure ***\n", bin, err)
-		if servicetest.Required() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	client, peer := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, "--name", "test", "--data-dir", t.TempDir(),
-		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
-		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
-		"--initial-cluster", "test=http://"+peer, "--log-level", "error")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	require.Eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", client, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "etcd listens on %s", client)
-	return client
-}
-
 // routerPID is n's router.
 func routerPID(n *testNode) *actor.PID { return actor.NewPID(n.Address(), routerName) }
 
@@ -234,32 +187,13 @@ func (n *Node) lastChecked() time.Time {
 	return n.lastCheck
 }
 
-// raceExemptMarker is the last of the Makefile's RACE_EXEMPT flags, the
-// one a test binary's build information records.
-const raceExemptMarker = "github.com/asynkron/protoactor-go/remote=-l"
+// freePort is a loopback port nothing listens on (it was free a moment
+// ago).
+func freePort(t testing.TB) int { return clustertest.FreePort(t) }
 
-// requireRaceSafeBuild skips (fails with ENGINE_REQUIRE_SERVICES=1) a test
-// that runs nodes in this process when it was built with -race but without
-// the Makefile's RACE_EXEMPT: protoactor's remote swaps gRPC's global
-// logger at every start, a third-party race the detector would report.
-func requireRaceSafeBuild(t testing.TB) {
-	t.Helper()
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	race, exempt := false, false
-	for _, s := range bi.Settings {
-		race = race || (s.Key == "-race" && s.Value == "true")
-		exempt = exempt || (s.Key == "-gcflags" && strings.Contains(s.Value, raceExemptMarker))
-	}
-	if !race || exempt {
-		return
-	}
-	msg := "\n\n*** built with -race but without the Makefile's RACE_EXEMPT flags: protoactor's remote would report gRPC's logger race ***\n" +
-		"*** run: make test-unit, or go test -race -gcflags='google.golang.org/grpc/grpclog/...=-race=false' -gcflags='" + raceExemptMarker + "' ./cluster/ ***\n"
-	if servicetest.Required() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+// startEtcd starts an etcd server for the test (see clustertest.StartEtcd)
+// and returns its client endpoint as host:port.
+func startEtcd(t testing.TB) string { return clustertest.StartEtcd(t).Addr() }
+
+// requireRaceSafeBuild: see clustertest.RequireRaceSafeBuild.
+func requireRaceSafeBuild(t testing.TB) { clustertest.RequireRaceSafeBuild(t, "./cluster/") }

@@ -105,7 +105,7 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		"REDIS_PREFIX":     "cluster-" + id + ":",
 		"RABBITMQ_URL":     rabbitURL,
 		"RABBITMQ_QUEUE":   "cluster-" + id + "-outbound", "RABBITMQ_CALL_QUEUE": "cluster-" + id + "-calls",
-		"CLUSTER_PROVIDER": "etcd", "CLUSTER_ETCD_ENDPOINTS": strings.TrimPrefix(etcd.Endpoint, "http://"), "CLUSTER_NAME": "engine-" + id,
+		"CLUSTER_PROVIDER": "etcd", "CLUSTER_ETCD_ENDPOINTS": etcd.Addr(), "CLUSTER_NAME": "engine-" + id,
 	}
 	maps.Copy(shared, o.Env)
 	c := &Cluster{t: t, Etcd: etcd, Shared: shared, Net: netw, mongoURI: mongoURI}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +84,9 @@ func StartEtcdOn(t testing.TB, ip string) *Etcd {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Addr is the client endpoint as host:port (CLUSTER_ETCD_ENDPOINTS' form).
+func (e *Etcd) Addr() string { return strings.TrimPrefix(e.Endpoint, "http://") }
 
 // Stop kills the server and waits for it.
 func (e *Etcd) Stop() {
