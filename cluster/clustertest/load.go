@@ -214,9 +214,13 @@ func (c *Cluster) SeqClashes(t testing.TB, db *mongo.Database) []string {
 }
 
 // CheckAccepted waits until every accepted wamid is stored and requires
-// each exactly once, and no wamid stored twice.
+// each exactly once, and no wamid stored twice; an empty list fails (a
+// check of nothing).
 func (c *Cluster) CheckAccepted(t testing.TB, accepted []string, wait time.Duration) {
 	t.Helper()
+	if len(accepted) == 0 {
+		t.Fatal("no webhook was accepted: the load did not run, so nothing is checked")
+	}
 	counts := c.WaitStored(t, accepted, wait)
 	bad := 0
 	for _, w := range accepted {
