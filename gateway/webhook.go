@@ -86,6 +86,15 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.webhookMetrics.accepted.Inc()
+	if ce := s.log.Check(zap.DebugLevel, "webhook accepted"); ce != nil {
+		var wamids []string
+		if entry.Batch != nil {
+			for _, m := range entry.Batch.Messages {
+				wamids = append(wamids, m.WaMessageID)
+			}
+		}
+		ce.Write(zap.String("entry", entry.ID), zap.Strings("wa_message_ids", wamids))
+	}
 	writeData(w, http.StatusOK, map[string]bool{"received": true})
 }
 

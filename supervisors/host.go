@@ -141,28 +141,12 @@ func newShard(system *actor.ActorSystem, deps *conversation.Deps, sup *supervisi
 // Receive handles one message.
 func (s *shard) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case conversation.Redirect:
+		// A command sent without a sender that reached a retiring actor:
+		// it waits for the key's next actor (the key is stopping).
+		s.deliver(c, envelope{key: m.Key, msg: m.Cmd})
 	case envelope:
-		if !m.key.Valid() {
-			s.log.Warn("message for a conversation key that cannot name an actor refused", zap.String("phone_number_id", m.key.PhoneNumberID))
-			if c.Sender() != nil {
-				c.Respond(conversation.Failed(fmt.Errorf("deliver to %s: %w", m.key.Name(), conversation.ErrInvalidKey)))
-			}
-			return
-		}
-		if pid, ok := s.children.get(m.key); ok && !s.sup.isParking(pid) {
-			// The common case: a live child (a key with a child is never
-			// stopping, and is parked only once its child is).
-			c.RequestWithCustomSender(pid, m.msg, c.Sender())
-			return
-		}
-		if buf, ok := s.stopping[m.key]; ok {
-			s.stopping[m.key] = append(buf, pending{msg: m.msg, sender: c.Sender()})
-			return
-		}
-		if s.receiveParked(c, m) {
-			return
-		}
-		c.RequestWithCustomSender(s.child(c, m.key), m.msg, c.Sender())
+		s.deliver(c, m)
 	case countLive:
 		c.Respond(len(s.children))
 	case stopAll:
@@ -198,6 +182,33 @@ func (s *shard) Receive(c actor.Context) {
 			}
 		}
 	}
+}
+
+// deliver hands m to its key's actor: the live one, or, while the key's
+// actor is stopping, its successor once it ended; a parked key's command
+// is refused.
+func (s *shard) deliver(c actor.Context, m envelope) {
+	if !m.key.Valid() {
+		s.log.Warn("message for a conversation key that cannot name an actor refused", zap.String("phone_number_id", m.key.PhoneNumberID))
+		if c.Sender() != nil {
+			c.Respond(conversation.Failed(fmt.Errorf("deliver to %s: %w", m.key.Name(), conversation.ErrInvalidKey)))
+		}
+		return
+	}
+	if pid, ok := s.children.get(m.key); ok && !s.sup.isParking(pid) {
+		// The common case: a live child (a key with a child is never
+		// stopping, and is parked only once its child is).
+		c.RequestWithCustomSender(pid, m.msg, c.Sender())
+		return
+	}
+	if buf, ok := s.stopping[m.key]; ok {
+		s.stopping[m.key] = append(buf, pending{msg: m.msg, sender: c.Sender()})
+		return
+	}
+	if s.receiveParked(c, m) {
+		return
+	}
+	c.RequestWithCustomSender(s.child(c, m.key), m.msg, c.Sender())
 }
 
 func (s *shard) child(c actor.Context, key conversation.Key) *actor.PID {

@@ -194,6 +194,9 @@ type Actor struct {
 	// retire is set when a write was rejected (another activation changed
 	// the conversation): the actor answers the message in hand, then stops.
 	retire bool
+	// retiring is set once the actor asked its parent to stop it after a
+	// retire: every command left in its mailbox is refused (ErrStale).
+	retiring bool
 	// awaitHydrate is set for actors of HydratedProps: they do not read the
 	// store when they start, Hydrate brings their state.
 	awaitHydrate bool
@@ -210,6 +213,10 @@ func (a *Actor) Receive(c actor.Context) {
 		a.activeAt = a.mono()
 	}
 	injectFault(msg)
+	if a.retiring {
+		a.refuseRetired(c, msg)
+		return
+	}
 	switch msg.(type) {
 	case *actor.Started:
 		a.start(c)
@@ -224,10 +231,44 @@ func (a *Actor) Receive(c actor.Context) {
 	}
 	if a.retire {
 		// Another activation owns newer state: stop, and let the next
-		// message re-activate from the store.
-		a.retire = false
-		c.Stop(c.Self())
+		// message re-activate from the store. The parent is asked to stop
+		// it as after an idle timeout (it holds the key's next commands
+		// until this actor ends, then hands them to a successor); the
+		// commands already in this mailbox are refused at once as stale
+		// (refuseRetired), so none waits for its caller's timeout: a stop
+		// of its own would drop them.
+		a.retire, a.retiring = false, true
+		if c.Parent() == nil {
+			c.Stop(c.Self())
+			return
+		}
+		c.Send(c.Parent(), Idle{Key: a.key(), ID: a.self.Id})
 	}
+}
+
+// refuseRetired answers a command that reached a retiring actor (see
+// Receive) with ErrStale, which callers retry; the actor reads nothing and
+// writes nothing more.
+func (a *Actor) refuseRetired(c actor.Context, msg any) {
+	switch msg.(type) {
+	case *actor.Restarting, *actor.Stopping:
+		a.stop()
+		return
+	}
+	cmd, ok := msg.(Command)
+	if !ok {
+		return
+	}
+	if c.Sender() == nil {
+		c.Send(c.Parent(), Redirect{Key: a.key(), Cmd: cmd})
+		return
+	}
+	err := fmt.Errorf("%s: activation retired: %w", a.key().Name(), ErrStale)
+	if _, ok := cmd.(Inbound); ok {
+		c.Respond(inboundAnswer{Failure: failureOf(err)})
+		return
+	}
+	c.Respond(Failed(err))
 }
 
 // receiveInbound handles an Inbound. Each kind of message is handled in a
@@ -241,6 +282,13 @@ func (a *Actor) receiveInbound(c actor.Context, msg any) {
 	var r inboundAnswer
 	if err := a.inbound(&r, &m.Msg); err != nil {
 		r.Failure = failureOf(err)
+	}
+	if ce := a.env.Log.Check(zap.DebugLevel, "inbound message handled"); ce != nil {
+		// The trail of one wamid across nodes (multi-node tests run at
+		// debug): which activation applied it, at which Seq and epoch.
+		ce.Write(zap.String("actor", a.key().Name()), zap.String("wa_message_id", m.Msg.WaMessageID),
+			zap.String("conversation_id", r.Conversation.ID), zap.Int64("seq", r.Conversation.Seq), zap.Int64("epoch", a.epoch),
+			zap.Bool("duplicate", r.Duplicate), zap.Bool("failed", r.Failure != nil))
 	}
 	if c.Sender() != nil {
 		c.Respond(r)

@@ -2,6 +2,8 @@ package conversation_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -178,6 +180,46 @@ func TestFenceRefusesTheOlderActivationsWrite(t *testing.T) {
 			assert.Equal(t, int64(1), newer.fenced.Load())
 		})
 	}
+}
+
+// TestFencedActivationAnswersEveryQueuedCommand: commands queued behind
+// the write that fences an activation are answered at once (refused as
+// stale, or applied by the key's next activation), none waits for its
+// caller's timeout, and a command sent without waiting for an answer is
+// applied by the next activation rather than dropped.
+func TestFencedActivationAnswersEveryQueuedCommand(t *testing.T) {
+	t.Parallel()
+	store := openFencedStore(t)
+	clock := conversationtest.NewClock(start)
+	old, newer := newFenceNode(t, store, clock, testConfig), newFenceNode(t, store, clock, testConfig)
+	old.must(fenceInbound(clock, "wamid.1", "one"))
+	newer.must(conversation.Tick{})
+
+	// The first of these is fenced; the rest wait in the mailbox behind it.
+	const queued = 30
+	replies := make([]conversation.Reply, queued)
+	for i := range replies {
+		replies[i] = old.dir.Request(key, fenceInbound(clock, fmt.Sprintf("wamid.q%d", i), "queued"), 4*time.Second)
+	}
+	old.dir.Send(key, fenceInbound(clock, "wamid.sent", "sent without waiting"))
+	stale, applied := 0, 0
+	for i, r := range replies {
+		_, err := conversation.Await(key, r)
+		switch {
+		case err == nil:
+			applied++
+		case errors.Is(err, conversation.ErrStale):
+			stale++
+		default:
+			t.Errorf("queued command %d: %v (a command queued behind a fenced write must be answered, not time out)", i, err)
+		}
+	}
+	t.Logf("%d refused as stale, %d applied by the next activation", stale, applied)
+	assert.Positive(t, stale, "the fenced write and the commands behind it are refused as stale")
+	require.Eventually(t, func() bool {
+		_, err := store.MessageByWaID(t.Context(), "wamid.sent")
+		return err == nil
+	}, 5*time.Second, 5*time.Millisecond, "a command sent without waiting reaches the next activation")
 }
 
 // TestFenceExpiresAWindowOnceWithStaleTimersAndTheSweeper: both nodes hold

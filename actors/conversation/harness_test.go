@@ -106,7 +106,15 @@ type spawnHydrated struct {
 type parent struct {
 	props, hydrated *actor.Props
 	children        map[conversation.Key]*actor.PID
-	probe           *probe
+	// stopping holds the commands of a key whose actor was told to stop
+	// (Idle) until it ended, as the shard does.
+	stopping map[conversation.Key][]heldCommand
+	probe    *probe
+}
+
+type heldCommand struct {
+	cmd    conversation.Command
+	sender *actor.PID
 }
 
 // probe is what the parent saw, for the test to read.
@@ -131,7 +139,9 @@ func (p *probe) stopped() []string {
 func (p *parent) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case envelope:
-		c.RequestWithCustomSender(p.child(c, m.key), m.cmd, c.Sender())
+		p.deliver(c, m.key, m.cmd, c.Sender())
+	case conversation.Redirect:
+		p.deliver(c, m.Key, m.Cmd, nil)
 	case spawnHydrated:
 		pid, err := c.SpawnNamed(p.hydrated, m.key.Name())
 		if err != nil {
@@ -146,16 +156,39 @@ func (p *parent) Receive(c actor.Context) {
 		p.probe.mu.Unlock()
 		if pid, ok := p.children[m.Key]; ok && pid.Id == m.ID {
 			delete(p.children, m.Key)
+			if p.stopping == nil {
+				p.stopping = map[conversation.Key][]heldCommand{}
+			}
+			p.stopping[m.Key] = nil
 			c.Poison(pid)
 		}
 	case *actor.Terminated:
 		p.probe.mu.Lock()
 		p.probe.terminated = append(p.probe.terminated, m.Who.Id)
 		p.probe.mu.Unlock()
-		if k, ok := conversation.KeyOf(m.Who, c.Self()); ok && p.children[k] != nil && p.children[k].Id == m.Who.Id {
+		k, ok := conversation.KeyOf(m.Who, c.Self())
+		if !ok {
+			return
+		}
+		if p.children[k] != nil && p.children[k].Id == m.Who.Id {
 			delete(p.children, k)
 		}
+		if held, ok := p.stopping[k]; ok {
+			delete(p.stopping, k)
+			for _, h := range held {
+				c.RequestWithCustomSender(p.child(c, k), h.cmd, h.sender)
+			}
+		}
 	}
+}
+
+// deliver hands cmd to k's actor, or holds it while that actor stops.
+func (p *parent) deliver(c actor.Context, k conversation.Key, cmd conversation.Command, sender *actor.PID) {
+	if held, ok := p.stopping[k]; ok {
+		p.stopping[k] = append(held, heldCommand{cmd: cmd, sender: sender})
+		return
+	}
+	c.RequestWithCustomSender(p.child(c, k), cmd, sender)
 }
 
 func (p *parent) child(c actor.Context, k conversation.Key) *actor.PID {

@@ -97,6 +97,13 @@ func newInbound(in *actors.InboundMessage, c *actors.Conversation, at, now time.
 //go:noinline
 func (a *Actor) inboundStored(ctx context.Context, r *inboundAnswer, in *actors.InboundMessage, at, now time.Time) error {
 	existing, err := a.env.Store.MessageByWaID(ctx, in.WaMessageID)
+	if errors.Is(err, actors.ErrNotFound) {
+		// The wamid is taken but no message carries it: another write of
+		// it is in flight, or one that stopped halfway (a frozen or killed
+		// node) left the wamid's uniqueness guard behind until it expires.
+		// Retried later; it is never dropped as a duplicate.
+		return fmt.Errorf("wamid %s is taken by a write not (yet) stored: %w: %w", in.WaMessageID, actors.ErrUnavailable, err)
+	}
 	if err != nil {
 		return fmt.Errorf("look up wamid %s: %w", in.WaMessageID, err)
 	}

@@ -159,9 +159,19 @@ type Hydrate struct {
 	Conversation actors.Conversation
 }
 
+// Redirect is what a retiring actor hands back to its parent: a command
+// sent without waiting for an answer (Directory.Send) that reached it
+// after it retired, for the key's next actor; nobody else would retry it.
+// Like Hydrate it stays between an actor and its local parent.
+type Redirect struct {
+	Key Key
+	Cmd Command
+}
+
 // Idle is what a conversation actor tells its parent when it has been idle
-// for the idle timeout; the parent stops it. Like Hydrate it stays between
-// an actor and its local parent.
+// for the idle timeout, or when it retires (another activation holds newer
+// state; see Actor.Receive); the parent stops it. Like Hydrate it stays
+// between an actor and its local parent.
 type Idle struct {
 	Key Key
 	// ID is the idle actor's process id, so a late Idle from a previous

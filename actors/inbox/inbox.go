@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
@@ -23,6 +24,24 @@ const MaxAttempts = 20
 // parkedRetry is how long an entry refused only by parked conversations
 // waits before it is dispatched again.
 const parkedRetry = 2 * time.Second
+
+// Retries of a failed entry: the n-th waits retryBase doubled n-1 times,
+// at most retryMax, so the MaxAttempts attempts of an entry span about 13
+// minutes, not the ~2 s that back-to-back rounds took. A conversation
+// whose store writes are held up for a while (a uniqueness guard or write
+// claim left by a frozen or killed node lasts up to a minute; a node
+// taking over a conversation; a store failing over) must not burn an
+// accepted webhook's attempts and have it set aside.
+const (
+	retryBase = 250 * time.Millisecond
+	// retryCap is the longest wait, in retry bases (a minute).
+	retryCap = 240
+)
+
+// retryDelay is how long an entry waits after its n-th failed attempt.
+func (d *Dispatcher) retryDelay(n int) time.Duration {
+	return min(d.retry<<min(max(n-1, 0), 16), d.retry*retryCap)
+}
 
 // Parser decodes a webhook body.
 type Parser func(body []byte) (actors.WebhookBatch, error)
@@ -53,8 +72,11 @@ type Dispatcher struct {
 	holding atomic.Bool
 	// serving: see Options.Serving (nil: always).
 	serving func() bool
-	// deferred are entries refused only by parked conversations, not read
-	// again before the time given (Run's goroutine only).
+	// retry: see Options.Retry.
+	retry time.Duration
+	// deferred are entries not read again before the time given: those
+	// refused only by parked conversations, and failed ones waiting for
+	// their retry (retryDelay) (Run's goroutine only).
 	deferred map[string]time.Time
 	// memory is the entries handed over by Accept, the entries taken and
 	// not yet deleted, and the completions waiting for their DELETE (see
@@ -97,7 +119,11 @@ type Options struct {
 	// lease and claims nothing, and what it accepts meanwhile is appended
 	// without a lease: the nodes that serve take all of it over.
 	Serving func() bool
-	Log     *zap.Logger
+	// Retry is the wait before a failed entry's first retry, doubled for
+	// each next one up to 240 times itself (retryBase when 0: 250 ms, at
+	// most a minute).
+	Retry time.Duration
+	Log   *zap.Logger
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 }
@@ -121,7 +147,7 @@ func New(o Options) *Dispatcher {
 	d := &Dispatcher{store: o.Store, errs: o.WebhookErrors, templates: o.Templates, parse: o.Parse, directory: o.Directory,
 		log:  log.With(zap.String("component", "inbox"), zap.String("node", node)),
 		wake: make(chan struct{}, 1), batch: dispatchBatch, timeout: 15 * time.Second, deferred: map[string]time.Time{},
-		node: node, lease: lease, pollEvery: pollEvery, serving: o.Serving,
+		node: node, lease: lease, pollEvery: pollEvery, serving: o.Serving, retry: cmp.Or(o.Retry, retryBase),
 		memory:   memory{poll: true, known: map[string]struct{}{}},
 		applied:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_applied_total", Help: "Webhook bodies fully applied."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_inbox_failures_total", Help: "Webhook body applications that will be retried."}),
@@ -196,7 +222,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.Notify()
 			lastPoll = time.Now()
 		}
-		if time.Since(lastPoll) >= d.pollEvery {
+		if time.Since(lastPoll) >= d.pollEvery || d.deferralsDue(time.Now()) {
 			d.Notify()
 		}
 		if d.polling() {
@@ -393,7 +419,16 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 	// tried again, without counting an attempt (the park ends by itself).
 	deferred := map[int]bool{}
 	for _, j := range r.jobs {
-		if _, err := conversation.Await(j.key, j.reply); err != nil {
+		res, err := conversation.Await(j.key, j.reply)
+		if ce := d.log.Check(zap.DebugLevel, "webhook item answered"); ce != nil {
+			ids := make([]string, len(j.entries))
+			for k, i := range j.entries {
+				ids[k] = entries[i].ID
+			}
+			ce.Write(zap.Strings("entries", ids), zap.String("wa_message_id", j.waMsgID), zap.String("conversation_id", res.Conversation.ID),
+				zap.Int64("seq", res.Conversation.Seq), zap.Bool("duplicate", res.Duplicate), zap.Error(err))
+		}
+		if err != nil {
 			parked := errors.Is(err, conversation.ErrParked)
 			for _, i := range j.entries {
 				if parked && !bad[i] {
@@ -424,6 +459,7 @@ func (d *Dispatcher) finish(ctx context.Context, r *round) error {
 		default:
 			retry = append(retry, e)
 			d.forget(e.ID)
+			d.deferred[e.ID] = now.Add(d.retryDelay(e.Attempts + 1))
 		}
 	}
 	if len(done) > 0 {

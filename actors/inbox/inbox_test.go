@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,7 +70,7 @@ func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 	}))
 	dir := &recordingDirectory{}
 	dir.down.Store(true)
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 	// While the actors fail, nothing leaves the inbox and attempts count.
 	for i := 0; i < 3; i++ {
@@ -102,7 +103,7 @@ func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: body("933", "w9"), ReceivedAt: time.Now().UTC()}}))
 	dir := &recordingDirectory{}
 	dir.down.Store(true)
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	for i := 0; i < MaxAttempts+3; i++ {
 		_, _ = d.drainOnce(ctx)
 	}
@@ -156,7 +157,7 @@ func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 		{ID: actors.NewID(), Body: body("922", "w2"), ReceivedAt: time.Now().UTC()},
 	}))
 	dir := &blockingDirectory{release: make(chan struct{})}
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	d.batch = 1
 
 	first, err := d.dispatch(ctx)
@@ -181,6 +182,16 @@ func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 // drainOnce applies one batch of pending entries, deletes the completed
 // ones and returns how many it took.
 func (d *Dispatcher) drainOnce(ctx context.Context) (int, error) {
+	// As Run does, once the failed entries' retry waits (testRetry-scaled:
+	// a quarter second at most) ended.
+	for _, until := range d.deferred {
+		if wait := time.Until(until); wait <= d.retry*retryCap {
+			time.Sleep(wait)
+		}
+	}
+	if d.deferralsDue(time.Now()) {
+		d.Notify()
+	}
 	r, err := d.dispatch(ctx)
 	if err != nil || r == nil {
 		return 0, err
@@ -225,7 +236,7 @@ func TestValueErrorsAreKept(t *testing.T) {
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: errBody, ReceivedAt: at}}))
 	errs := &failingErrors{store: store}
 	errs.down.Store(true)
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, WebhookErrors: errs, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, WebhookErrors: errs, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 	_, err = d.drainOnce(ctx)
 	require.Error(t, err, "not stored: the entry is retried")
@@ -290,7 +301,7 @@ func TestParkedConversationDefersWithoutSpendingAttempts(t *testing.T) {
 	}))
 	dir := &parkedDirectory{wa: "944"}
 	dir.parked.Store(true)
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	n, err := d.drainOnce(ctx)
 	require.NoError(t, err, "a parked conversation is not a failed round")
 	require.Equal(t, 2, n)
@@ -311,4 +322,75 @@ func TestParkedConversationDefersWithoutSpendingAttempts(t *testing.T) {
 		return err == nil && len(pending) == 0
 	}, 3*parkedRetry, 50*time.Millisecond, "applied after the park")
 	require.Equal(t, []string{"955:wp2", "944:wp1"}, dir.got)
+}
+
+// testRetry is the tests' first retry wait (Options.Retry), so that an
+// entry's attempts run out in seconds.
+const testRetry = time.Millisecond
+
+// flakyDirectory fails the commands of one customer while fail is set and
+// records the others (recordingDirectory).
+type flakyDirectory struct {
+	recordingDirectory
+	wa   string
+	fail atomic.Bool
+}
+
+func (d *flakyDirectory) Request(key conversation.Key, msg conversation.Command, timeout time.Duration) conversation.Reply {
+	if key.WaID == d.wa && d.fail.Load() {
+		return reply{err: errors.New("conversation held up")}
+	}
+	return d.recordingDirectory.Request(key, msg, timeout)
+}
+
+// TestFailingEntryBacksOffInsteadOfSpendingItsAttempts: an entry whose
+// conversation keeps failing (a write held up by a node that froze, say) is
+// retried after growing waits, so it spends a few of its MaxAttempts in the
+// first seconds, not all of them in back-to-back rounds (which set an
+// accepted webhook aside within ~2 s); the other entries are applied
+// meanwhile, and the failing one once its conversation recovers.
+func TestFailingEntryBacksOffInsteadOfSpendingItsAttempts(t *testing.T) {
+	t.Parallel()
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: actors.NewID(), Body: body("966", "wf1"), ReceivedAt: time.Now().UTC()}}))
+	dir := &flakyDirectory{wa: "966"}
+	dir.fail.Store(true)
+	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// Another customer's webhook arrives meanwhile and is applied.
+	time.Sleep(300 * time.Millisecond)
+	other := actors.InboxEntry{ID: actors.NewID(), Body: body("977", "wo1"), ReceivedAt: time.Now().UTC()}
+	require.NoError(t, d.AppendInbox(ctx, []actors.InboxEntry{other}))
+	d.Notify()
+	require.Eventually(t, func() bool {
+		dir.mu.Lock()
+		defer dir.mu.Unlock()
+		return slices.Contains(dir.got, "977:wo1")
+	}, 5*time.Second, 10*time.Millisecond, "another conversation's entry is applied while one fails")
+
+	// Attempts 1-4 fit in the first 1.75 s (waits of 250, 500, 1000 ms);
+	// back-to-back rounds spent all 20 in that time.
+	time.Sleep(2*time.Second - 300*time.Millisecond)
+	pending, err := store.PendingInbox(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.GreaterOrEqual(t, pending[0].Attempts, 1)
+	require.LessOrEqual(t, pending[0].Attempts, 5, "retries back off")
+
+	dir.fail.Store(false)
+	require.Eventually(t, func() bool {
+		pending, err := store.PendingInbox(ctx, 10)
+		return err == nil && len(pending) == 0
+	}, 10*time.Second, 20*time.Millisecond, "applied once its conversation recovers")
+	require.Contains(t, dir.got, "966:wf1")
 }

@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -162,10 +163,19 @@ func (d *Dispatcher) read(ctx context.Context) ([]actors.InboxEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(entries) < limit && len(d.deferred) == 0 {
+	if len(entries) < limit {
+		// Every entry that may be taken was seen; deferred ones are read
+		// again when their time comes (deferralsDue).
 		d.mu.Lock()
 		d.poll = false
 		d.mu.Unlock()
+	}
+	if ce := d.log.Check(zap.DebugLevel, "inbox entries claimed"); ce != nil && len(entries) > 0 {
+		ids := make([]string, len(entries))
+		for i, e := range entries {
+			ids[i] = e.ID + "/" + e.Owner + "/" + strconv.Itoa(e.Attempts)
+		}
+		ce.Write(zap.Strings("entries", ids))
 	}
 	kept := entries[:0]
 	for _, e := range entries {
@@ -187,6 +197,19 @@ func (d *Dispatcher) read(ctx context.Context) ([]actors.InboxEntry, error) {
 		d.mu.Unlock()
 	}
 	return kept, nil
+}
+
+// deferralsDue drops the deferrals that ended by now and reports whether
+// there were any: their entries are to be read from the store again.
+func (d *Dispatcher) deferralsDue(now time.Time) bool {
+	due := false
+	for id, until := range d.deferred {
+		if !now.Before(until) {
+			delete(d.deferred, id)
+			due = true
+		}
+	}
+	return due
 }
 
 // forget drops a taken entry that is not completed: it is read back from
@@ -214,6 +237,9 @@ func (d *Dispatcher) flushDone(ctx context.Context, force bool) error {
 	}
 	if err := d.store.MarkInboxDone(ctx, d.done); err != nil {
 		return err
+	}
+	if ce := d.log.Check(zap.DebugLevel, "inbox entries deleted"); ce != nil {
+		ce.Write(zap.Strings("entries", d.done))
 	}
 	for _, id := range d.done {
 		delete(d.known, id)

@@ -77,7 +77,7 @@ func TestAcceptedEntriesAreNotReadBackAndLeaveTogether(t *testing.T) {
 	store := openCounting(t)
 	ctx := context.Background()
 	dir := &recordingDirectory{}
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 	// The start reads the store once (what a crash left: nothing).
 	n, err := d.drainOnce(ctx)
@@ -121,7 +121,7 @@ func TestAcceptOverflowIsReadFromTheStore(t *testing.T) {
 	store := openCounting(t)
 	ctx := context.Background()
 	dir := &recordingDirectory{}
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	_, err := d.drainOnce(ctx)
 	require.NoError(t, err)
 
@@ -160,7 +160,7 @@ func TestRunAppliesAcceptedEntriesAndFlushesOnStop(t *testing.T) {
 	t.Parallel()
 	store := openCounting(t)
 	dir := &recordingDirectory{}
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	// One entry stored before the start, as a crash leaves it.
 	require.NoError(t, store.AppendInbox(context.Background(), []actors.InboxEntry{{ID: actors.NewID(), Body: body("991", "r0"), ReceivedAt: time.Now().UTC()}}))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -67,7 +67,7 @@ func TestAcceptedBatchIsNotParsedAgainAndRecoveryParsesTheStore(t *testing.T) {
 	// Accepted in memory: applied from the handed-over batches.
 	var live countingParse
 	liveDir := &messageDirectory{}
-	d := New(Options{Store: store, Parse: live.parse, Directory: liveDir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: live.parse, Directory: liveDir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	d.poll = false // as after its start-up read found nothing
 	d.Accept(entries)
 	r, err := d.dispatch(ctx)
@@ -81,7 +81,7 @@ func TestAcceptedBatchIsNotParsedAgainAndRecoveryParsesTheStore(t *testing.T) {
 
 	var recovered countingParse
 	recDir := &messageDirectory{}
-	d2 := New(Options{Store: store, Parse: recovered.parse, Directory: recDir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d2 := New(Options{Retry: testRetry, Store: store, Parse: recovered.parse, Directory: recDir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	n, err := d2.drainOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, n)

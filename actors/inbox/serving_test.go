@@ -26,9 +26,9 @@ func TestNodeThatDoesNotServeLeavesItsEntriesToTheServingNode(t *testing.T) {
 	// A long lease: what B takes from A must come from A's not holding
 	// it, not from a lapse.
 	const lease = time.Minute
-	a := New(Options{Store: store, Parse: webhook.Parse, Directory: &nodeDirectory{node: "node-a", ledger: l}, NodeID: "node-a",
+	a := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: &nodeDirectory{node: "node-a", ledger: l}, NodeID: "node-a",
 		Lease: lease, Serving: aServes.Load, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
-	b := New(Options{Store: store, Parse: webhook.Parse, Directory: &nodeDirectory{node: "node-b", ledger: l}, NodeID: "node-b",
+	b := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: &nodeDirectory{node: "node-b", ledger: l}, NodeID: "node-b",
 		Lease: 2 * time.Second, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	runNode(t, a)
 	runNode(t, b)

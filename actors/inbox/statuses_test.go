@@ -110,7 +110,7 @@ func TestStatusesForOneConversationGoTogether(t *testing.T) {
 			}
 			require.NoError(t, store.AppendInbox(ctx, entries))
 			dir := &commandDirectory{fail: tc.fail}
-			d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+			d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 			n, err := d.drainOnce(ctx)
 			assert.Equal(t, len(bodies), n, "one round takes every body")
@@ -161,7 +161,7 @@ func TestParkedStatusBatchDefersItsBodies(t *testing.T) {
 	}))
 	dir := &parkedDirectory{wa: "911"}
 	dir.parked.Store(true)
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	_, err = d.drainOnce(ctx)
 	require.NoError(t, err, "a parked conversation is not a failure")
 	pending, err := store.PendingInbox(ctx, 10)

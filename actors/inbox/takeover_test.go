@@ -140,7 +140,7 @@ var sharedStores = []struct {
 }
 
 func newNode(store actors.InboxStore, dir conversation.Directory, node string, lease time.Duration) *Dispatcher {
-	return New(Options{Store: store, Parse: webhook.Parse, Directory: dir, NodeID: node, Lease: lease,
+	return New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, NodeID: node, Lease: lease,
 		Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 }
 

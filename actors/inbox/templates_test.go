@@ -54,7 +54,7 @@ func TestTemplateWebhooksReachTheRegistry(t *testing.T) {
 	}))
 	dir := &recordingDirectory{}
 	reg := &recordingTemplates{down: true}
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: dir, Templates: reg, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Templates: reg, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
 	// While the registry fails, the template entries stay; the message
 	// entry is applied and leaves.
@@ -84,7 +84,7 @@ func TestTemplateWebhooksWithoutRegistryDoNotBlock(t *testing.T) {
 	t.Cleanup(func() { _ = store.Close() })
 	ctx := context.Background()
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: actors.NewID(), Body: templateBody("PAUSED"), ReceivedAt: time.Now().UTC()}}))
-	d := New(Options{Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 	_, err = d.drainOnce(ctx)
 	require.NoError(t, err)
 	pending, err := store.PendingInbox(ctx, 10)

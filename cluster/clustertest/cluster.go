@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,10 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		"RABBITMQ_URL":     rabbitURL,
 		"RABBITMQ_QUEUE":   "cluster-" + id + "-outbound", "RABBITMQ_CALL_QUEUE": "cluster-" + id + "-calls",
 		"CLUSTER_PROVIDER": "etcd", "CLUSTER_ETCD_ENDPOINTS": etcd.Addr(), "CLUSTER_NAME": "engine-" + id,
+	}
+	if lv := os.Getenv("CLUSTERTEST_LOG_LEVEL"); lv != "" {
+		// debug traces every webhook item and inbound message by wamid.
+		shared["LOG_LEVEL"] = lv
 	}
 	maps.Copy(shared, o.Env)
 	c := &Cluster{t: t, Etcd: etcd, Shared: shared, Net: netw, mongoURI: mongoURI}

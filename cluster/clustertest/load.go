@@ -223,7 +223,11 @@ func (c *Cluster) CheckAccepted(t testing.TB, accepted []string, wait time.Durat
 	}
 	counts := c.WaitStored(t, accepted, wait)
 	bad := 0
+	var missing []string
 	for _, w := range accepted {
+		if counts[w] == 0 {
+			missing = append(missing, w)
+		}
 		if counts[w] != 1 {
 			bad++
 			if bad <= 10 {
@@ -237,6 +241,8 @@ func (c *Cluster) CheckAccepted(t testing.TB, accepted []string, wait time.Durat
 		}
 	}
 	if bad > 0 {
+		t.Logf("missing: %v", missing)
+		c.LogInbox(t)
 		// Say whether they were late or lost: wait as long again.
 		late := c.WaitStored(t, accepted, wait)
 		still := 0
@@ -247,4 +253,28 @@ func (c *Cluster) CheckAccepted(t testing.TB, accepted []string, wait time.Durat
 		}
 		t.Fatalf("%d of %d accepted webhooks not stored exactly once after %s; %d still missing after %s more", bad, len(accepted), wait, still, wait)
 	}
+}
+
+// LogInbox logs the entries left in the shared inbox: an accepted webhook
+// that is not stored is either still there (not applied: see its owner,
+// lease and attempts) or was deleted without being applied.
+func (c *Cluster) LogInbox(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cur, err := c.Mongo(t).Collection("inbox").Find(ctx, bson.D{},
+		options.Find().SetProjection(bson.D{{Key: "body", Value: 0}}))
+	if err != nil {
+		t.Logf("read the inbox: %v", err)
+		return
+	}
+	defer cur.Close(ctx)
+	n := 0
+	for cur.Next(ctx) {
+		n++
+		if n <= 50 {
+			t.Logf("inbox entry left: %v", cur.Current)
+		}
+	}
+	t.Logf("%d inbox entries left", n)
 }
