@@ -16,11 +16,17 @@ type stopAll struct{}
 
 // StopAll stops every conversation actor in memory and keeps the shards: a
 // node that lost its cluster membership calls it so that none of its
-// activations keeps serving beside the new owner's. Commands that arrive
-// meanwhile wait for the stopping actor as after an idle stop, and activate
-// a fresh actor that reloads its state from the store. It returns how many
+// activations keeps serving beside the new owner's. The actors are retired
+// first (conversation.Deps.RetireAll): the commands left in their
+// mailboxes are refused as stale, or, sent without waiting for an answer,
+// handed to their successors; none is applied with the old state. Commands
+// that arrive meanwhile wait for the stopping actor as after an idle stop,
+// and activate a fresh actor that reloads its state from the store. It returns how many
 // actors were told to stop, once every shard has, or ctx's error.
 func (h *Host) StopAll(ctx context.Context) (int, error) {
+	// Retired first: what waits in their mailboxes is refused (or handed
+	// to their successors), not applied with the state they hold.
+	h.deps.RetireAll()
 	futures := make([]*actor.Future, 0, len(h.shards))
 	timeout := 5 * time.Second
 	if d, ok := ctx.Deadline(); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -43,7 +44,8 @@ type Config struct {
 }
 
 // Deps are shared by every conversation actor of a process. They are
-// complete before the first actor is spawned and never change after.
+// complete before the first actor is spawned and never change after (but
+// for the generation RetireAll moves on).
 type Deps struct {
 	Store Store
 	// Publisher receives every event a conversation publishes (the
@@ -93,7 +95,22 @@ type Deps struct {
 	// FencedWrite is called once for every write refused as fenced
 	// (engine_fenced_writes_total); nil counts nothing.
 	FencedWrite func()
+	// gen is the generation of the actors (see RetireAll).
+	gen atomic.Uint32
 }
+
+// RetireAll retires every conversation actor made so far: from its next
+// message on, each refuses the commands it gets (ErrStale, or hands those
+// sent without waiting for an answer to its parent for the key's next
+// actor) and applies nothing more, while actors made afterwards work as
+// usual. A node that lost its cluster membership calls it (through
+// supervisors.Host.StopAll) before it stops them, so that the commands
+// queued in their mailboxes meanwhile are not applied with the state of
+// an activation another node may have replaced.
+func (d *Deps) RetireAll() { d.gen.Add(1) }
+
+// generation is the actors' generation, in the width an Actor keeps.
+func (d *Deps) generation() uint16 { return uint16(d.gen.Load()) }
 
 // MediaSends readies our media for sends (gateway/outbound/sender).
 // Prepare links medium mediaID to msg, an outbound message about to be
@@ -147,7 +164,7 @@ func newEnv(system *actor.ActorSystem, d *Deps) *env {
 // cost every idle conversation its own Props and producer closure.
 func Props(system *actor.ActorSystem, d *Deps) *actor.Props {
 	e := newEnv(system, d)
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{env: e} })
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{env: e, gen: d.generation()} })
 }
 
 // HydratedProps returns the props of conversation actors whose state is
@@ -158,7 +175,7 @@ func Props(system *actor.ActorSystem, d *Deps) *actor.Props {
 // the Sweeper fires its timers from the store as for a passivated one.
 func HydratedProps(system *actor.ActorSystem, d *Deps) *actor.Props {
 	e := newEnv(system, d)
-	return actor.PropsFromProducer(func() actor.Actor { return &Actor{env: e, awaitHydrate: true} })
+	return actor.PropsFromProducer(func() actor.Actor { return &Actor{env: e, awaitHydrate: true, gen: d.generation()} })
 }
 
 // Actor is one conversation's actor. Its fields are touched only from
@@ -185,7 +202,10 @@ type Actor struct {
 	epoch int64
 	// nameAt is where the actor's name (Key.Name) starts in self.Id; the
 	// key is read back from it (see key) rather than kept.
-	nameAt int32
+	nameAt int16
+	// gen is Deps' generation when the actor was made: once RetireAll
+	// moves it on, the actor is retiring (see Receive).
+	gen uint16
 	// slot is the actor's entry in env.alarms (its index plus one; 0 when
 	// it has none), guarded by the alarms' lock.
 	slot int32
@@ -213,6 +233,13 @@ func (a *Actor) Receive(c actor.Context) {
 		a.activeAt = a.mono()
 	}
 	injectFault(msg)
+	if !a.retiring && a.gen != a.env.generation() {
+		// Every actor of this process was retired (RetireAll: the node
+		// lost its cluster membership) and the parent stops this one
+		// after its mailbox: nothing left there is applied with the
+		// state this activation holds.
+		a.retiring = true
+	}
 	if a.retiring {
 		a.refuseRetired(c, msg)
 		return
@@ -343,7 +370,7 @@ func (a *Actor) start(c actor.Context) {
 		return
 	}
 	a.self = c.Self()
-	a.nameAt = int32(len(c.Parent().Id) + 1)
+	a.nameAt = int16(len(c.Parent().Id) + 1)
 	a.loaded, a.conv = false, nil
 	if a.awaitHydrate {
 		a.armTimer()

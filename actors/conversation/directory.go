@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,9 +38,28 @@ var ErrNoAnswer = fmt.Errorf("conversation did not answer: %w", actors.ErrUnavai
 // ErrQueueUnavailable, ErrStale, ErrInvalidKey, actors.ErrNotFound,
 // actors.ErrConflict, actors.ErrDuplicate or actors.ErrUnavailable by its
 // Code), returned with the rest of the Result, or ErrNoAnswer.
+//
+// A command refused with ErrStale (the activation it reached was replaced
+// or retired, and applied nothing) is delivered again, to the key's next
+// activation, up to staleRetries times within timeout.
 func Ask(dir Directory, key Key, cmd Command, timeout time.Duration) (Result, error) {
-	return Await(key, dir.Request(key, cmd, timeout))
+	deadline := time.Now().Add(timeout)
+	wait := staleBackoff
+	for retry := 0; ; retry++ {
+		res, err := Await(key, dir.Request(key, cmd, time.Until(deadline)))
+		if err == nil || !errors.Is(err, ErrStale) || retry == staleRetries || time.Until(deadline) <= 2*wait {
+			return res, err
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
 }
+
+// Retries of a command refused as stale (see Ask).
+const (
+	staleRetries = 4
+	staleBackoff = 25 * time.Millisecond
+)
 
 // Await reads a Reply of the conversation of key as Ask does: for callers
 // that put several requests in flight before reading their answers.

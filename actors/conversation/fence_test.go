@@ -62,6 +62,13 @@ func (n *fenceNode) ask(cmd conversation.Command) (conversation.Result, error) {
 	return conversation.Ask(n.dir, key, cmd, 5*time.Second)
 }
 
+// askOnce delivers cmd once (Ask delivers a command refused as stale again,
+// to the key's next activation): the answer of the activation it reaches.
+func (n *fenceNode) askOnce(cmd conversation.Command) (conversation.Result, error) {
+	n.t.Helper()
+	return conversation.Await(key, n.dir.Request(key, cmd, 5*time.Second))
+}
+
 func (n *fenceNode) must(cmd conversation.Command) conversation.Result {
 	n.t.Helper()
 	res, err := n.ask(cmd)
@@ -152,7 +159,7 @@ func TestFenceRefusesTheOlderActivationsWrite(t *testing.T) {
 			// no timer due.
 			newer.must(conversation.Tick{})
 
-			_, err = old.ask(tt.stale(clock, c.ID))
+			_, err = old.askOnce(tt.stale(clock, c.ID))
 			require.ErrorIs(t, err, actors.ErrFenced)
 			require.ErrorIs(t, err, conversation.ErrStale, "callers that retry a stale activation retry a fenced one")
 			var f *conversation.Failure
@@ -175,7 +182,7 @@ func TestFenceRefusesTheOlderActivationsWrite(t *testing.T) {
 			// newer state and now fences the other node.
 			res = old.must(fenceInbound(clock, "wamid.4", "four"))
 			assert.Equal(t, before.Version+2, res.Conversation.Version, "applied on top of the newer activation's write")
-			_, err = newer.ask(fenceInbound(clock, "wamid.5", "five"))
+			_, err = newer.askOnce(fenceInbound(clock, "wamid.5", "five"))
 			require.ErrorIs(t, err, actors.ErrFenced)
 			assert.Equal(t, int64(1), newer.fenced.Load())
 		})
@@ -276,4 +283,24 @@ func TestFenceExpiresAWindowOnceWithStaleTimersAndTheSweeper(t *testing.T) {
 	got, err := store.Conversation(ctx, c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, c.Version+1, got.Version, "one expiry written")
+}
+
+// TestAskDeliversAFencedCommandAgainToTheNextActivation: Ask hands a
+// command refused as stale (here fenced: it applied nothing) to the key's
+// next activation, which reloads and applies it once.
+func TestAskDeliversAFencedCommandAgainToTheNextActivation(t *testing.T) {
+	t.Parallel()
+	store := openFencedStore(t)
+	clock := conversationtest.NewClock(start)
+	old, newer := newFenceNode(t, store, clock, testConfig), newFenceNode(t, store, clock, testConfig)
+	old.must(fenceInbound(clock, "wamid.1", "one"))
+	newer.must(conversation.Tick{})
+
+	res, err := old.ask(text("o1", "hello"))
+	require.NoError(t, err, "delivered again after the refusal")
+	assert.Equal(t, int64(1), old.fenced.Load(), "the first delivery was refused")
+	assert.Equal(t, "o1", res.Message.ID)
+	m, err := store.Message(t.Context(), "o1")
+	require.NoError(t, err)
+	assert.Equal(t, actors.StatusQueued, m.Status, "stored once, by the next activation")
 }

@@ -269,6 +269,13 @@ func (h *harness) ask(cmd conversation.Command) (conversation.Result, error) {
 	return conversation.Ask(h.dir, key, cmd, 5*time.Second)
 }
 
+// askOnce delivers cmd once (Ask delivers a command refused as stale again,
+// to the key's next activation): the answer of the activation it reaches.
+func (h *harness) askOnce(cmd conversation.Command) (conversation.Result, error) {
+	h.t.Helper()
+	return conversation.Await(key, h.dir.Request(key, cmd, 5*time.Second))
+}
+
 // must sends cmd and requires it to succeed.
 func (h *harness) must(cmd conversation.Command) conversation.Result {
 	h.t.Helper()

@@ -178,7 +178,7 @@ func TestStaleActivationRetires(t *testing.T) {
 			newer.Unread, newer.Version = 7, newer.Version+1
 			h.store.put(newer)
 
-			res, err := h.ask(tt.cmd(h, c.ID))
+			res, err := h.askOnce(tt.cmd(h, c.ID))
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Equal(t, newer, h.store.conversation(c.ID), "nothing newer overwritten")
