@@ -187,11 +187,13 @@ func (d *Dispatcher) signal() {
 // to do but the next due completion flush, deferral or retry, and a
 // safety read every safetyPoll.
 //
-// Two rounds overlap: the next batch is taken, parsed and handed to the
-// conversations before the answers of the previous one are awaited, so the
-// conversations work on one batch while the dispatcher prepares the next,
-// instead of everything stopping at each batch's slowest answer. Entries of
-// the round in flight are not taken again. Handing out stays in inbox order,
+// Rounds overlap: a round's answers are awaited off Run's goroutine and
+// the round is settled (its entries completed or retried) when the last
+// comes, while further rounds are taken and handed out, up to
+// maxInFlight entries in all. So the conversations work on several rounds
+// while the dispatcher prepares the next, and one slow conversation (a
+// write held up by another node, a takeover) delays only its own round's
+// settling, not the webhooks behind it. Handing out stays in inbox order,
 // and each conversation's mailbox keeps it, so per-conversation order is as
 // with one round at a time.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -205,14 +207,35 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	lastPoll := time.Now()
-	var inFlight *round
+	// answered receives each round once its answers are in (never
+	// blocking: there are fewer rounds in flight than entries); inFlight
+	// counts the entries of the rounds not yet settled.
+	answered := make(chan *round, maxInFlight+dispatchBatch)
+	var rounds, inFlight int
+	settle := func(r *round) error {
+		rounds--
+		inFlight -= len(r.entries)
+		return d.settle(ctx, r)
+	}
+	defer func() {
+		// Stopping: the rounds in flight are settled (their answers come
+		// within the dispatcher's timeout), so what was applied is
+		// deleted by flushOnExit rather than applied again at start.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for ; rounds > 0; rounds-- {
+			if err := d.settle(sctx, <-answered); err != nil {
+				d.log.Debug("settling the rounds in flight on stop", zap.Error(err))
+			}
+		}
+	}()
 	for {
 		if !d.servingNow() {
-			if inFlight != nil {
-				if ferr := d.finish(ctx, inFlight); ferr != nil {
+			// Settle what is in flight, then wait.
+			for rounds > 0 {
+				if ferr := settle(<-answered); ferr != nil {
 					d.log.Warn("inbox dispatch failed; will retry", zap.Error(ferr))
 				}
-				inFlight = nil
 			}
 			if !d.waitServing(ctx) {
 				return nil
@@ -222,19 +245,40 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.Notify()
 			lastPoll = time.Now()
 		}
+		var err error
+		// Settle the rounds whose answers are in.
+		for settled := false; !settled; {
+			select {
+			case r := <-answered:
+				if ferr := settle(r); err == nil {
+					err = ferr
+				}
+			default:
+				settled = true
+			}
+		}
 		if time.Since(lastPoll) >= d.pollEvery || d.deferralsDue(time.Now()) {
 			d.Notify()
 		}
-		if d.polling() {
-			lastPoll = time.Now()
-		}
-		next, err := d.dispatch(ctx)
-		if inFlight != nil {
-			if ferr := d.finish(ctx, inFlight); err == nil {
-				err = ferr
+		dispatched := false
+		if inFlight < maxInFlight {
+			if d.polling() {
+				lastPoll = time.Now()
+			}
+			next, derr := d.dispatch(ctx)
+			if err == nil {
+				err = derr
+			}
+			if next != nil {
+				dispatched = true
+				rounds++
+				inFlight += len(next.entries)
+				go func() {
+					d.await(next)
+					answered <- next
+				}()
 			}
 		}
-		inFlight = next
 		d.holding.Store(d.holds())
 		if ferr := d.flushDone(ctx, false); err == nil {
 			err = ferr
@@ -245,18 +289,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case err != nil:
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 			d.log.Warn("inbox dispatch failed; will retry", zap.Duration("backoff", backoff), zap.Error(err))
-		case inFlight != nil:
+		case dispatched:
 			backoff = 0
-			continue // finish it at once, taking what came meanwhile
+			continue // take what came meanwhile at once
 		default:
 			backoff = 0
-		}
-		if inFlight != nil {
-			// Failed: finish what is in flight before waiting.
-			if ferr := d.finish(ctx, inFlight); ferr != nil {
-				d.log.Warn("inbox dispatch failed; will retry", zap.Error(ferr))
-			}
-			inFlight = nil
 		}
 		wait := d.idleWait(backoff, lastPoll)
 		timer.Reset(wait)
@@ -264,6 +301,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-d.wake:
+		case r := <-answered:
+			if ferr := settle(r); ferr != nil {
+				d.log.Warn("inbox dispatch failed; will retry", zap.Error(ferr))
+			}
 		case <-timer.C:
 		}
 		if !timer.Stop() {
@@ -274,6 +315,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// maxInFlight bounds the entries of the rounds handed out and not yet
+// settled: two full rounds, as many as a read of the store skips (known)
+// without starving the entries behind them.
+const maxInFlight = 2 * dispatchBatch
 
 // job is one command handed to a conversation, and the entries whose items
 // it carries: one entry's message, or the statuses for one conversation of
@@ -295,6 +341,8 @@ type round struct {
 	jobs    []job
 	// bad marks the entries to retry.
 	bad []bool
+	// errs are the jobs' answers (await).
+	errs []error
 }
 
 // dispatch takes up to a batch of entries (from memory, or from the store
@@ -410,25 +458,40 @@ func (d *Dispatcher) keepErrors(ctx context.Context, e actors.InboxEntry, errs [
 	return true
 }
 
-// finish awaits the answers of r, queues the removal of the entries fully
-// applied (flushDone deletes them, many at once) and counts an attempt for
-// the others, which are read back from the store when retried.
+// finish awaits the answers of r and settles it (see settle).
 func (d *Dispatcher) finish(ctx context.Context, r *round) error {
-	entries, bad := r.entries, r.bad
-	// deferred are entries refused only by parked conversations: kept and
-	// tried again, without counting an attempt (the park ends by itself).
-	deferred := map[int]bool{}
-	for _, j := range r.jobs {
+	d.await(r)
+	return d.settle(ctx, r)
+}
+
+// await waits for the answers of r's jobs and keeps their errors.
+func (d *Dispatcher) await(r *round) {
+	r.errs = make([]error, len(r.jobs))
+	for k, j := range r.jobs {
 		res, err := conversation.Await(j.key, j.reply)
+		r.errs[k] = err
 		if ce := d.log.Check(zap.DebugLevel, "webhook item answered"); ce != nil {
 			ids := make([]string, len(j.entries))
-			for k, i := range j.entries {
-				ids[k] = entries[i].ID
+			for n, i := range j.entries {
+				ids[n] = r.entries[i].ID
 			}
 			ce.Write(zap.Strings("entries", ids), zap.String("wa_message_id", j.waMsgID), zap.String("conversation_id", res.Conversation.ID),
 				zap.Int64("seq", res.Conversation.Seq), zap.Bool("duplicate", res.Duplicate), zap.Error(err))
 		}
-		if err != nil {
+	}
+}
+
+// settle queues the removal of r's entries fully applied (flushDone
+// deletes them, many at once) and counts an attempt for the others, which
+// are read back from the store when retried (after retryDelay). Run's
+// goroutine only.
+func (d *Dispatcher) settle(ctx context.Context, r *round) error {
+	entries, bad := r.entries, r.bad
+	// deferred are entries refused only by parked conversations: kept and
+	// tried again, without counting an attempt (the park ends by itself).
+	deferred := map[int]bool{}
+	for k, j := range r.jobs {
+		if err := r.errs[k]; err != nil {
 			parked := errors.Is(err, conversation.ErrParked)
 			for _, i := range j.entries {
 				if parked && !bad[i] {

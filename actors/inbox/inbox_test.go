@@ -394,3 +394,73 @@ func TestFailingEntryBacksOffInsteadOfSpendingItsAttempts(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "applied once its conversation recovers")
 	require.Contains(t, dir.got, "966:wf1")
 }
+
+// stuckDirectory holds the answers for one customer until release is
+// closed and answers the others at once, recording every request.
+type stuckDirectory struct {
+	recordingDirectory
+	wa      string
+	release chan struct{}
+}
+
+func (d *stuckDirectory) Request(key conversation.Key, msg conversation.Command, timeout time.Duration) conversation.Reply {
+	if key.WaID == d.wa {
+		d.recordingDirectory.Request(key, msg, timeout)
+		return blockedReply{release: d.release}
+	}
+	return d.recordingDirectory.Request(key, msg, timeout)
+}
+
+func (d *stuckDirectory) applied(w string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Contains(d.got, w)
+}
+
+// TestSlowConversationDoesNotHoldUpTheWebhooksBehindIt: while one
+// conversation takes its time to answer (a write held up by a node that
+// froze, a takeover), the webhooks accepted after it keep being handed to
+// their conversations and completed, round after round; the slow one is
+// completed once it answers.
+func TestSlowConversationDoesNotHoldUpTheWebhooksBehindIt(t *testing.T) {
+	t.Parallel()
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := &stuckDirectory{wa: "988", release: make(chan struct{})}
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	release := func() { once.Do(func() { close(dir.release) }) }
+	t.Cleanup(release) // before Run's: a failed check must not leave it waiting
+	accept := func(wa, w string) {
+		e := actors.InboxEntry{ID: actors.NewID(), Body: body(wa, w), ReceivedAt: time.Now().UTC()}
+		require.NoError(t, d.AppendInbox(ctx, []actors.InboxEntry{e}))
+		d.Accept([]actors.InboxEntry{e})
+	}
+	accept("988", "slow")
+	require.Eventually(t, func() bool { return dir.applied("988:slow") }, 5*time.Second, time.Millisecond)
+	// One webhook at a time, each its own round, well behind the slow one.
+	for i := range 5 {
+		w := fmt.Sprintf("next%d", i)
+		accept("999", w)
+		require.Eventuallyf(t, func() bool { return dir.applied("999:" + w) }, 5*time.Second, time.Millisecond,
+			"webhook %d after the slow one is handed to its conversation while the slow one has not answered", i)
+	}
+	require.Eventually(t, func() bool {
+		pending, err := store.PendingInbox(ctx, 10)
+		return err == nil && len(pending) == 1
+	}, 5*time.Second, 5*time.Millisecond, "the ones behind it are completed and deleted")
+	release()
+	require.Eventually(t, func() bool {
+		pending, err := store.PendingInbox(ctx, 10)
+		return err == nil && len(pending) == 0
+	}, 5*time.Second, 5*time.Millisecond, "the slow one is completed once it answers")
+}
