@@ -26,16 +26,15 @@ const MaxAttempts = 20
 const parkedRetry = 2 * time.Second
 
 // Retries of a failed entry: the n-th waits retryBase doubled n-1 times,
-// at most retryMax, so the MaxAttempts attempts of an entry span about 13
-// minutes, not the ~2 s that back-to-back rounds took. A conversation
-// whose store writes are held up for a while (a uniqueness guard or write
-// claim left by a frozen or killed node lasts up to a minute; a node
-// taking over a conversation; a store failing over) must not burn an
-// accepted webhook's attempts and have it set aside.
+// at most retryCap bases (30 s), so the MaxAttempts attempts of an entry
+// span about 6.5 minutes, not the ~2 s that back-to-back rounds took. A
+// conversation whose store writes are held up for a while (a uniqueness
+// guard or write claim left by a frozen or killed node lasts up to ~10 s;
+// a node taking over a conversation; a store failing over) must not burn
+// an accepted webhook's attempts and have it set aside.
 const (
 	retryBase = 250 * time.Millisecond
-	// retryCap is the longest wait, in retry bases (a minute).
-	retryCap = 240
+	retryCap  = 120
 )
 
 // retryDelay is how long an entry waits after its n-th failed attempt.
@@ -120,8 +119,8 @@ type Options struct {
 	// without a lease: the nodes that serve take all of it over.
 	Serving func() bool
 	// Retry is the wait before a failed entry's first retry, doubled for
-	// each next one up to 240 times itself (retryBase when 0: 250 ms, at
-	// most a minute).
+	// each next one up to 120 times itself (retryBase when 0: 250 ms, at
+	// most 30 s).
 	Retry time.Duration
 	Log   *zap.Logger
 	// Registry receives the metrics; nil registers none.

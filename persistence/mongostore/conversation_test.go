@@ -247,6 +247,9 @@ func TestStaleGuardsHeal(t *testing.T) {
 		owner string
 		// age is how old the planted guard is.
 		age time.Duration
+		// until, when not 0, sets the planted guard's Until that far from
+		// now (its writer's deadline plus the margin).
+		until time.Duration
 		// setup stores the owner's record as the crash left it (nil: none).
 		setup func(ctx context.Context, s *Store) error
 		// call needs the guarded key.
@@ -314,6 +317,26 @@ func TestStaleGuardsHeal(t *testing.T) {
 			wantErr: actors.ErrDuplicate,
 		},
 		{
+			name: "append crashed before its message insert, its writer's deadline passed",
+			coll: func(s *Store) *mongo.Collection { return s.wamids }, key: "wamid.x", owner: "gone", age: young, until: -time.Millisecond,
+			call: func(ctx context.Context, s *Store) error {
+				m := outboundMsg("m2")
+				m.WaMessageID = "wamid.x"
+				return s.AppendMessage(ctx, m)
+			},
+			wantErr: nil,
+		},
+		{
+			name: "append in flight within its writer's deadline",
+			coll: func(s *Store) *mongo.Collection { return s.wamids }, key: "wamid.x", owner: "gone", age: young, until: 5 * time.Second,
+			call: func(ctx context.Context, s *Store) error {
+				m := outboundMsg("m2")
+				m.WaMessageID = "wamid.x"
+				return s.AppendMessage(ctx, m)
+			},
+			wantErr: actors.ErrDuplicate,
+		},
+		{
 			name: "status update crashed after its guard, before the message write",
 			coll: func(s *Store) *mongo.Collection { return s.wamids }, key: "wamid.x", owner: "m1", age: old,
 			setup: func(ctx context.Context, s *Store) error { return s.AppendMessage(ctx, outboundMsg("m1")) },
@@ -339,7 +362,12 @@ func TestStaleGuardsHeal(t *testing.T) {
 					if tt.setup != nil {
 						require.NoError(t, tt.setup(ctx, s))
 					}
-					_, err := tt.coll(s).InsertOne(ctx, guardDoc{Key: tt.key, Owner: tt.owner, At: time.Now().Add(-tt.age)})
+					planted := guardDoc{Key: tt.key, Owner: tt.owner, At: time.Now().Add(-tt.age)}
+					if tt.until != 0 {
+						until := time.Now().Add(tt.until)
+						planted.Until = &until
+					}
+					_, err := tt.coll(s).InsertOne(ctx, planted)
 					require.NoError(t, err)
 
 					err = tt.call(ctx, s)

@@ -56,7 +56,9 @@ var fenceKey = conversation.Key{PhoneNumberID: "106540352242922", WaID: "4915112
 func (n *fenceNode) inbound(wamid string) (conversation.Result, error) {
 	in := conversation.Inbound{Msg: actors.InboundMessage{PhoneNumberID: fenceKey.PhoneNumberID, WaID: fenceKey.WaID, WaMessageID: wamid,
 		Type: "text", Text: "hi", Content: []byte(`{"body":"hi"}`), Timestamp: time.Now(), ProfileName: "Asha"}}
-	return conversation.Ask(n.host, fenceKey, in, 10*time.Second)
+	// Delivered once (Ask would deliver a fenced message again, to the
+	// key's next activation): the answer of the activation it reaches.
+	return conversation.Await(fenceKey, n.host.Request(fenceKey, in, 10*time.Second))
 }
 
 // TestFenceTwoNodesOnFerretDB runs two engines, each with its own MongoDB

@@ -38,10 +38,13 @@ import (
 // owner, and once the guard is older than guardGrace deletes it (only that
 // instance: the filter names its _id, owner and insertion time) and inserts
 // its own. The grace protects a guard whose owner's write is still in
-// flight; it is far longer than opTimeout. Until then the key stays taken
+// flight; it is far longer than opTimeout. A guard taken under a context
+// with a deadline protects its writer only until claimMargin after that
+// deadline (Until), as a write claim does. Until then the key stays taken
 // (actors.ErrDuplicate), so a crash between the two writes of a create can
 // block new conversations of that customer, or that wamid, for up to
-// guardGrace. A writer already holding the owner's write claim knows the
+// guardGrace (the conversation actors' writes, bounded by their IO
+// timeout: about 10 s). A writer already holding the owner's write claim knows the
 // owner's state and may replace a stale guard of its own at once.
 
 // errTaken means another record holds the guard key.
@@ -60,6 +63,22 @@ type guardDoc struct {
 	Key   string    `bson:"_id"`
 	Owner string    `bson:"owner"`
 	At    time.Time `bson:"at"`
+	// Until, when set, is when the guard's writer gave up at the latest:
+	// its context's deadline plus claimMargin (as for write claims, see
+	// claim.go). Past it, a guard whose owner does not carry the key is
+	// stale even within guardGrace: a writer killed between its guard and
+	// its record (a node that died) blocks its key for seconds, not a
+	// minute.
+	Until *time.Time `bson:"until,omitempty"`
+}
+
+// protectedUntil is when g stops protecting a writer in flight.
+func (g guardDoc) protectedUntil() time.Time {
+	end := g.At.Add(guardGrace)
+	if g.Until != nil && g.Until.Before(end) {
+		end = *g.Until
+	}
+	return end
 }
 
 // guard is one uniqueness guard collection.
@@ -77,7 +96,12 @@ type guard struct {
 func (s *Store) take(ctx context.Context, g guard, key, owner string, ownStale bool) (time.Time, error) {
 	for range guardAttempts {
 		at := s.now()
-		_, err := g.coll.InsertOne(ctx, guardDoc{Key: key, Owner: owner, At: at})
+		doc := guardDoc{Key: key, Owner: owner, At: at}
+		if dl, ok := ctx.Deadline(); ok && dl.Add(claimMargin).Before(at.Add(guardGrace)) {
+			until := dl.Add(claimMargin).UTC()
+			doc.Until = &until
+		}
+		_, err := g.coll.InsertOne(ctx, doc)
 		if err == nil {
 			return at, nil
 		}
@@ -92,7 +116,7 @@ func (s *Store) take(ctx context.Context, g guard, key, owner string, ownStale b
 			return time.Time{}, err
 		}
 		if !(ownStale && held.Owner == owner) {
-			if at.Sub(held.At) < guardGrace {
+			if at.Before(held.protectedUntil()) {
 				return time.Time{}, errTaken
 			}
 			carried, err := g.carries(ctx, held.Owner, key)
