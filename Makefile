@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 30000x
 # Fuzz targets run briefly by `make test` (package:target); seeds are committed
 # under each package's testdata/fuzz.
-FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse ./gateway/app:FuzzNormalizeEmail ./gateway/media:FuzzReceive ./gateway/media:FuzzReadFiles ./gateway/exotelhook:FuzzParse ./gateway:FuzzNormalizePhone ./actors/agentsession:FuzzParseFrame ./persistence/sealed:FuzzOpen
+FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse ./gateway/app:FuzzNormalizeEmail ./gateway/media:FuzzReceive ./gateway/media:FuzzReadFiles ./gateway/exotelhook:FuzzParse ./gateway:FuzzNormalizePhone ./actors/agentsession:FuzzParseFrame ./persistence/sealed:FuzzOpen ./cluster:FuzzDecodeEnvelope
 
 # golangci-lint, pinned: `go run` builds it once into the module cache, so a
 # fresh machine needs nothing installed by hand.
