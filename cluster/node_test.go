@@ -140,6 +140,26 @@ func TestRetryWithSameMessageIDAppliesOnce(t *testing.T) {
 	require.Equal(t, 1, res.Conversation.Unread)
 }
 
+// TestRouterRefusesAnEnvelopeWithoutACommand: an envelope whose command
+// this node cannot read (a node of another version sent it) is answered
+// with an ErrUnknownCommand failure, not applied and not left unanswered.
+func TestRouterRefusesAnEnvelopeWithoutACommand(t *testing.T) {
+	nodes := autoManagedCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	env := &Envelope{MessageId: "old-node-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, WantAnswer: true}
+	v, err := a.current().request(routerPID(b), env, 5*time.Second).Result()
+	require.NoError(t, err)
+	ans := v.(*Answer)
+	require.Empty(t, ans.GetUndelivered())
+	require.NotNil(t, ans.GetResult())
+	res := resultOf(ans.GetResult())
+	require.NotNil(t, res.Failure)
+	require.Equal(t, conversation.CodeInternal, res.Failure.Code)
+	require.Contains(t, res.Failure.Message, ErrUnknownCommand.Error())
+	require.Zero(t, b.local.requests.Load(), "nothing applied")
+}
+
 // TestSendsToADeadOwnerAreNotLost: fire-and-forget commands for a key whose
 // owner dies are retried with their message ids until the next owner takes
 // them, in the order they were sent.
