@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 30000x
 # Fuzz targets run briefly by `make test` (package:target); seeds are committed
 # under each package's testdata/fuzz.
-FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse ./gateway/app:FuzzNormalizeEmail ./gateway/media:FuzzReceive ./gateway/media:FuzzReadFiles ./gateway/exotelhook:FuzzParse ./gateway:FuzzNormalizePhone ./actors/agentsession:FuzzParseFrame ./persistence/sealed:FuzzOpen
+FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./gateway/auth:FuzzParseRefreshToken ./gateway:FuzzDecodeJSON ./gateway/webhook:FuzzParse ./gateway/app:FuzzNormalizeEmail ./gateway/media:FuzzReceive ./gateway/media:FuzzReadFiles ./gateway/exotelhook:FuzzParse ./gateway:FuzzNormalizePhone ./actors/agentsession:FuzzParseFrame ./persistence/sealed:FuzzOpen ./cluster:FuzzDecodeEnvelope
 
 # golangci-lint, pinned: `go run` builds it once into the module cache, so a
 # fresh machine needs nothing installed by hand.
@@ -115,12 +115,15 @@ bench:
 bench-quick:
 	cd bench && $(GO) run . run --quick $(BENCH_ARGS)
 
-# Regenerates the cluster's protobuf messages (cluster/wire.pb.go, committed)
-# with Debian's protoc and the protoc-gen-go of go.mod's protobuf version.
+# Regenerates every generated protobuf file (committed): the cluster's
+# envelopes (cluster/wire.pb.go) and the conversation commands and results
+# they carry (cluster/command.pb.go), with Debian's protoc
+# (apt-get install protobuf-compiler) and the protoc-gen-go of go.mod's
+# protobuf version.
 PROTOC_GEN_GO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
 proto:
 	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
-	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative cluster/wire.proto
+	protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative cluster/wire.proto cluster/command.proto
 
 clean:
 	rm -rf bin data coverage.out coverage.log

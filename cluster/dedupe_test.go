@@ -13,22 +13,23 @@ func TestDedupeJoinsRemembersAndForgets(t *testing.T) {
 	var got []*Answer
 	record := func(a *Answer) { got = append(got, a) }
 	now := time.Now()
+	r1 := &WireResult{Conversation: &WireConversation{Id: "c1"}}
 
 	require.True(t, d.begin("m1", record), "first delivery applies")
 	require.False(t, d.begin("m1", record), "a retry in flight joins")
-	d.finish("m1", &Answer{MessageId: "m1", Result: []byte("r1")}, now)
+	d.finish("m1", &Answer{MessageId: "m1", Result: r1}, now)
 	require.Len(t, got, 2, "both waiters answered")
 	require.False(t, d.begin("m1", record), "a retry after the answer gets it")
 	require.Len(t, got, 3)
 	for _, a := range got {
-		require.Equal(t, []byte("r1"), a.GetResult())
+		require.Same(t, r1, a.GetResult())
 	}
 
 	// An undelivered answer is not remembered: a retry applies again.
 	require.True(t, d.begin("m2", record))
 	d.finish("m2", &Answer{MessageId: "m2", Undelivered: "timeout"}, now)
 	require.True(t, d.begin("m2", record))
-	d.finish("m2", &Answer{MessageId: "m2", Result: []byte("r2")}, now)
+	d.finish("m2", &Answer{MessageId: "m2", Result: &WireResult{Duplicate: true}}, now)
 
 	// Answers older than dedupeFor are forgotten when others finish.
 	later := now.Add(dedupeFor + time.Second)

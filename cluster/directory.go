@@ -53,11 +53,10 @@ func (d *Directory) Request(key conversation.Key, cmd conversation.Command, time
 	if owner == n.cfg.Bind {
 		return n.local.Request(key, cmd, timeout)
 	}
-	kind, payload, err := conversation.EncodeCommand(cmd)
-	if err != nil {
+	env := &Envelope{MessageId: n.nextID(), PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, WantAnswer: true}
+	if err := setCommand(env, cmd); err != nil {
 		return failedReply{err: err}
 	}
-	env := &Envelope{MessageId: n.nextID(), PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, Command: kind, Payload: payload, WantAnswer: true}
 	r := &remoteReply{done: make(chan struct{})}
 	deadline := time.Now().Add(timeout)
 	// The first attempt leaves in the caller's order.
@@ -74,10 +73,6 @@ func (d *Directory) Request(key conversation.Key, cmd conversation.Command, time
 func (d *Directory) Send(key conversation.Key, cmd conversation.Command) {
 	d.n.sends.push(key, cmd)
 }
-
-// pingCommand is the command of an envelope that asks a router whether it
-// is alive and serving; it is answered at once, never applied.
-const pingCommand = "ping"
 
 // try is one attempt: the envelope's future and, when the owner was not
 // heard from lately, a ping's, which tells a slow conversation (the ping
@@ -105,7 +100,7 @@ func (n *Node) attempt(owner string, env *Envelope, deadline time.Time) *try {
 		return nil
 	}
 	if h, ok := n.heard.Load(owner); !ok || t.sent.Sub(h.(time.Time)) > n.cfg.AttemptTimeout/4 {
-		t.ping = inc.request(pid, &Envelope{MessageId: env.GetMessageId(), Command: pingCommand}, timeout)
+		t.ping = inc.request(pid, &Envelope{MessageId: env.GetMessageId(), Command: &Envelope_Ping{Ping: &WirePing{}}}, timeout)
 	}
 	return t
 }
@@ -147,11 +142,10 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 			switch {
 			case err == nil && ans != nil && ans.GetUndelivered() == "":
 				n.metrics.attempts.WithLabelValues(outcomeAnswered).Inc()
-				res, err := conversation.DecodeResult(ans.GetResult())
-				if err != nil {
-					return nil, attempt, fmt.Errorf("answer of %s from %s: %w", env.GetMessageId(), owner, err)
+				if ans.GetResult() == nil {
+					return nil, attempt, fmt.Errorf("answer of %s from %s: no result (a node of another version?)", env.GetMessageId(), owner)
 				}
-				return res, attempt, nil
+				return resultOf(ans.GetResult()), attempt, nil
 			case err == nil && ans != nil:
 				n.metrics.attempts.WithLabelValues(outcomeUndelivered).Inc()
 				last = fmt.Errorf("%s: %s", owner, ans.GetUndelivered())

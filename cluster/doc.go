@@ -16,6 +16,23 @@
 // 50/25/25 on three adjacent ports, and its requests wait their whole
 // timeout on a dead member.
 //
+// Codec. An Envelope carries its conversation command as a typed protobuf
+// message (a oneof of the commands in command.proto) and an Answer its
+// conversation.Result; codec.go converts them field by field (no type
+// descriptors per message, which gob's encoder sent and compiled each
+// time): raw JSON travels byte for byte (nil and empty apart), times
+// keep their instant and zone offset, a pointer stays nil or arrives a
+// fresh value, an empty list arrives nil, and a Failure keeps its Code, so errors.Is matches the same sentinels on
+// the caller's node. Strings must be valid UTF-8 (proto3): a command or
+// result with one that is not is refused with an error naming the field
+// (a Failure's message, for logs, is made valid instead). Protobuf skips
+// fields it does not know, so nodes of two versions of this codec exchange
+// the fields both know; nodes from before it (gob payloads in fields that
+// are now reserved) exchange no commands with nodes after it: each
+// answers the other's envelopes with an ErrUnknownCommand failure, which
+// the sender cannot read (upgrade every node, or accept failed routed
+// commands during the roll).
+//
 // Placement. Rendezvous hashing (Placement) with a SplitMix64-mixed 64-bit
 // hash of the key and member address: any 3 or 5 members on adjacent ports
 // get an even share within ±10% (tested), and a member that leaves moves

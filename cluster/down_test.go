@@ -127,16 +127,15 @@ func TestUnconfirmedNodeServesNothing(t *testing.T) {
 	nodes := autoManagedCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
-	kind, payload, err := conversation.EncodeCommand(inboundFor(key, "wamid.stale.1", "hi"))
-	require.NoError(t, err)
+	env := &Envelope{MessageId: "stale-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, WantAnswer: true}
+	require.NoError(t, setCommand(env, inboundFor(key, "wamid.stale.1", "hi")))
 
 	// B's last check "ran" a lease TTL ago, and its next one waits for
 	// the test (it takes checkMu first).
 	b.checkMu.Lock()
 	defer b.checkMu.Unlock()
 	b.beat.Store(int64(time.Since(b.born) - b.cfg.LeaseTTL))
-	v, err := a.current().request(routerPID(b), &Envelope{MessageId: "stale-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID,
-		Command: kind, Payload: payload, WantAnswer: true}, 5*time.Second).Result()
+	v, err := a.current().request(routerPID(b), env, 5*time.Second).Result()
 	require.NoError(t, err)
 	require.NotEmpty(t, v.(*Answer).GetUndelivered(), "refused while unconfirmed")
 	require.Zero(t, b.local.requests.Load())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wacc/engine/actors/conversation"
 )
@@ -115,9 +116,8 @@ func TestRetryWithSameMessageIDAppliesOnce(t *testing.T) {
 	nodes := autoManagedCluster(t, 2)
 	a, b := nodes[0], nodes[1]
 	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
-	kind, payload, err := conversation.EncodeCommand(inboundFor(key, "wamid.dedupe.1", "once"))
-	require.NoError(t, err)
-	env := &Envelope{MessageId: "retry-test-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, Command: kind, Payload: payload, WantAnswer: true}
+	env := &Envelope{MessageId: "retry-test-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, WantAnswer: true}
+	require.NoError(t, setCommand(env, inboundFor(key, "wamid.dedupe.1", "once")))
 
 	inc := a.current()
 	first := inc.request(routerPID(b), env, 5*time.Second)
@@ -132,12 +132,32 @@ func TestRetryWithSameMessageIDAppliesOnce(t *testing.T) {
 	for _, v := range []any{v1, v2, third} {
 		ans := v.(*Answer)
 		require.Empty(t, ans.GetUndelivered())
-		require.Equal(t, v1.(*Answer).GetResult(), ans.GetResult(), "the same answer each time")
+		require.True(t, proto.Equal(v1.(*Answer).GetResult(), ans.GetResult()), "the same answer each time")
 	}
 	require.EqualValues(t, 1, b.local.requests.Load(), "applied once on B")
-	res, err := conversation.DecodeResult(v1.(*Answer).GetResult())
-	require.NoError(t, err)
+	require.NotNil(t, v1.(*Answer).GetResult())
+	res := resultOf(v1.(*Answer).GetResult())
 	require.Equal(t, 1, res.Conversation.Unread)
+}
+
+// TestRouterRefusesAnEnvelopeWithoutACommand: an envelope whose command
+// this node cannot read (a node of another version sent it) is answered
+// with an ErrUnknownCommand failure, not applied and not left unanswered.
+func TestRouterRefusesAnEnvelopeWithoutACommand(t *testing.T) {
+	nodes := autoManagedCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	key := keyOwnedBy(t, a.Members(), b.Address(), 0)
+	env := &Envelope{MessageId: "old-node-1", PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, WantAnswer: true}
+	v, err := a.current().request(routerPID(b), env, 5*time.Second).Result()
+	require.NoError(t, err)
+	ans := v.(*Answer)
+	require.Empty(t, ans.GetUndelivered())
+	require.NotNil(t, ans.GetResult())
+	res := resultOf(ans.GetResult())
+	require.NotNil(t, res.Failure)
+	require.Equal(t, conversation.CodeInternal, res.Failure.Code)
+	require.Contains(t, res.Failure.Message, ErrUnknownCommand.Error())
+	require.Zero(t, b.local.requests.Load(), "nothing applied")
 }
 
 // TestSendsToADeadOwnerAreNotLost: fire-and-forget commands for a key whose

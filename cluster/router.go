@@ -48,7 +48,7 @@ func (r *router) Receive(c actor.Context) {
 		reply(&Answer{Undelivered: "envelope without a message id"})
 		return
 	}
-	if env.GetCommand() == pingCommand {
+	if env.GetPing() != nil {
 		if r.fresh() {
 			reply(&Answer{MessageId: env.GetMessageId()})
 		} else {
@@ -66,15 +66,15 @@ func (r *router) Receive(c actor.Context) {
 		return
 	}
 	id := env.GetMessageId()
-	cmd, err := conversation.DecodeCommand(env.GetCommand(), env.GetPayload())
+	cmd, err := commandOf(env)
 	if err != nil {
 		r.log.Warn("envelope refused", zap.String("message_id", id), zap.Error(err))
-		a, encErr := conversation.EncodeResult(conversation.Failed(fmt.Errorf("decode envelope %s: %w", id, err)))
+		w, encErr := wireResult(conversation.Failed(fmt.Errorf("decode envelope %s: %w", id, err)))
 		if encErr != nil {
 			r.dedupe.finish(id, &Answer{MessageId: id, Undelivered: encErr.Error()}, time.Now())
 			return
 		}
-		r.dedupe.finish(id, &Answer{MessageId: id, Result: a}, time.Now())
+		r.dedupe.finish(id, &Answer{MessageId: id, Result: w}, time.Now())
 		return
 	}
 	key := conversation.Key{PhoneNumberID: env.GetPhoneNumberId(), WaID: env.GetWaId()}
@@ -84,10 +84,10 @@ func (r *router) Receive(c actor.Context) {
 		a := &Answer{MessageId: id}
 		if err != nil {
 			a.Undelivered = "conversation did not answer: " + err.Error()
-		} else if b, err := conversation.EncodeResult(v); err != nil {
+		} else if w, err := wireResult(v); err != nil {
 			a.Undelivered = err.Error()
 		} else {
-			a.Result = b
+			a.Result = w
 		}
 		r.dedupe.finish(id, a, time.Now())
 	}()

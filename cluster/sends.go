@@ -56,13 +56,12 @@ func (s *sendQueues) push(key conversation.Key, cmd conversation.Command) {
 		n.log.Error("fire-and-forget command refused: its conversation's queue is full", zap.String("actor", key.Name()))
 		return
 	}
-	kind, payload, err := conversation.EncodeCommand(cmd)
-	if err != nil {
+	env := &Envelope{MessageId: n.nextID(), PhoneNumberId: key.PhoneNumberID, WaId: key.WaID}
+	if err := setCommand(env, cmd); err != nil {
 		n.metrics.sendsLost.Inc()
 		n.log.Error("fire-and-forget command cannot cross a wire", zap.String("actor", key.Name()), zap.Error(err))
 		return
 	}
-	env := &Envelope{MessageId: n.nextID(), PhoneNumberId: key.PhoneNumberID, WaId: key.WaID, Command: kind, Payload: payload}
 	s.q[key] = append(q, queuedSend{cmd: cmd, env: env})
 	n.metrics.sendsQueued.Inc()
 	if !busy {

@@ -29,13 +29,27 @@ type Envelope struct {
 	MessageId     string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	PhoneNumberId string `protobuf:"bytes,2,opt,name=phone_number_id,json=phoneNumberId,proto3" json:"phone_number_id,omitempty"`
 	WaId          string `protobuf:"bytes,3,opt,name=wa_id,json=waId,proto3" json:"wa_id,omitempty"`
-	// command is the command's type (conversation.EncodeCommand).
-	Command string `protobuf:"bytes,4,opt,name=command,proto3" json:"command,omitempty"`
-	// payload is the command's encoding (conversation.EncodeCommand).
-	Payload []byte `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
 	// want_answer is false for a fire-and-forget command (Directory.Send):
-	// the owner still acknowledges delivery, with an empty result.
-	WantAnswer    bool `protobuf:"varint,6,opt,name=want_answer,json=wantAnswer,proto3" json:"want_answer,omitempty"`
+	// the owner still acknowledges delivery, with a result.
+	WantAnswer bool `protobuf:"varint,6,opt,name=want_answer,json=wantAnswer,proto3" json:"want_answer,omitempty"`
+	// command is the conversation command (codec.go), or a ping, which asks
+	// the router whether it is alive and serving and is never applied. An
+	// envelope without one (a node of another version) is answered with an
+	// ErrUnknownCommand failure.
+	//
+	// Types that are valid to be assigned to Command:
+	//
+	//	*Envelope_Ping
+	//	*Envelope_Inbound
+	//	*Envelope_StatusChanged
+	//	*Envelope_StatusesChanged
+	//	*Envelope_Tick
+	//	*Envelope_Close
+	//	*Envelope_Assign
+	//	*Envelope_MarkRead
+	//	*Envelope_Send
+	//	*Envelope_SendOutcome
+	Command       isEnvelope_Command `protobuf_oneof:"command"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -91,20 +105,6 @@ func (x *Envelope) GetWaId() string {
 	return ""
 }
 
-func (x *Envelope) GetCommand() string {
-	if x != nil {
-		return x.Command
-	}
-	return ""
-}
-
-func (x *Envelope) GetPayload() []byte {
-	if x != nil {
-		return x.Payload
-	}
-	return nil
-}
-
 func (x *Envelope) GetWantAnswer() bool {
 	if x != nil {
 		return x.WantAnswer
@@ -112,18 +112,180 @@ func (x *Envelope) GetWantAnswer() bool {
 	return false
 }
 
+func (x *Envelope) GetCommand() isEnvelope_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *Envelope) GetPing() *WirePing {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetInbound() *WireInbound {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_Inbound); ok {
+			return x.Inbound
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStatusChanged() *WireStatusChanged {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_StatusChanged); ok {
+			return x.StatusChanged
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStatusesChanged() *WireStatusesChanged {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_StatusesChanged); ok {
+			return x.StatusesChanged
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTick() *WireTick {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_Tick); ok {
+			return x.Tick
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetClose() *WireClose {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_Close); ok {
+			return x.Close
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAssign() *WireAssign {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_Assign); ok {
+			return x.Assign
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetMarkRead() *WireMarkRead {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_MarkRead); ok {
+			return x.MarkRead
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSend() *WireSend {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_Send); ok {
+			return x.Send
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetSendOutcome() *WireSendOutcome {
+	if x != nil {
+		if x, ok := x.Command.(*Envelope_SendOutcome); ok {
+			return x.SendOutcome
+		}
+	}
+	return nil
+}
+
+type isEnvelope_Command interface {
+	isEnvelope_Command()
+}
+
+type Envelope_Ping struct {
+	Ping *WirePing `protobuf:"bytes,10,opt,name=ping,proto3,oneof"`
+}
+
+type Envelope_Inbound struct {
+	Inbound *WireInbound `protobuf:"bytes,11,opt,name=inbound,proto3,oneof"`
+}
+
+type Envelope_StatusChanged struct {
+	StatusChanged *WireStatusChanged `protobuf:"bytes,12,opt,name=status_changed,json=statusChanged,proto3,oneof"`
+}
+
+type Envelope_StatusesChanged struct {
+	StatusesChanged *WireStatusesChanged `protobuf:"bytes,13,opt,name=statuses_changed,json=statusesChanged,proto3,oneof"`
+}
+
+type Envelope_Tick struct {
+	Tick *WireTick `protobuf:"bytes,14,opt,name=tick,proto3,oneof"`
+}
+
+type Envelope_Close struct {
+	Close *WireClose `protobuf:"bytes,15,opt,name=close,proto3,oneof"`
+}
+
+type Envelope_Assign struct {
+	Assign *WireAssign `protobuf:"bytes,16,opt,name=assign,proto3,oneof"`
+}
+
+type Envelope_MarkRead struct {
+	MarkRead *WireMarkRead `protobuf:"bytes,17,opt,name=mark_read,json=markRead,proto3,oneof"`
+}
+
+type Envelope_Send struct {
+	Send *WireSend `protobuf:"bytes,18,opt,name=send,proto3,oneof"`
+}
+
+type Envelope_SendOutcome struct {
+	SendOutcome *WireSendOutcome `protobuf:"bytes,19,opt,name=send_outcome,json=sendOutcome,proto3,oneof"`
+}
+
+func (*Envelope_Ping) isEnvelope_Command() {}
+
+func (*Envelope_Inbound) isEnvelope_Command() {}
+
+func (*Envelope_StatusChanged) isEnvelope_Command() {}
+
+func (*Envelope_StatusesChanged) isEnvelope_Command() {}
+
+func (*Envelope_Tick) isEnvelope_Command() {}
+
+func (*Envelope_Close) isEnvelope_Command() {}
+
+func (*Envelope_Assign) isEnvelope_Command() {}
+
+func (*Envelope_MarkRead) isEnvelope_Command() {}
+
+func (*Envelope_Send) isEnvelope_Command() {}
+
+func (*Envelope_SendOutcome) isEnvelope_Command() {}
+
 // Answer is the owner's answer to an Envelope.
 type Answer struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	// result is the conversation's answer (conversation.EncodeResult); empty
-	// when undelivered is set.
-	Result []byte `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
 	// undelivered says why the owner could not bring an answer back (the
 	// conversation did not answer in time, or the node is going down): the
 	// command may or may not have been applied, and retrying it with the
 	// same message_id is safe.
-	Undelivered   string `protobuf:"bytes,3,opt,name=undelivered,proto3" json:"undelivered,omitempty"`
+	Undelivered string `protobuf:"bytes,3,opt,name=undelivered,proto3" json:"undelivered,omitempty"`
+	// result is the conversation's answer (a conversation.Result; an
+	// Inbound's answer travels as the Result it stands for); absent when
+	// undelivered is set and in the answer to a ping.
+	Result        *WireResult `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,13 +327,6 @@ func (x *Answer) GetMessageId() string {
 	return ""
 }
 
-func (x *Answer) GetResult() []byte {
-	if x != nil {
-		return x.Result
-	}
-	return nil
-}
-
 func (x *Answer) GetUndelivered() string {
 	if x != nil {
 		return x.Undelivered
@@ -179,25 +334,42 @@ func (x *Answer) GetUndelivered() string {
 	return ""
 }
 
+func (x *Answer) GetResult() *WireResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 var File_cluster_wire_proto protoreflect.FileDescriptor
 
 const file_cluster_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x12cluster/wire.proto\x12\fwacc.cluster\"\xbb\x01\n" +
+	"\x12cluster/wire.proto\x12\fwacc.cluster\x1a\x15cluster/command.proto\"\xef\x05\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12&\n" +
 	"\x0fphone_number_id\x18\x02 \x01(\tR\rphoneNumberId\x12\x13\n" +
-	"\x05wa_id\x18\x03 \x01(\tR\x04waId\x12\x18\n" +
-	"\acommand\x18\x04 \x01(\tR\acommand\x12\x18\n" +
-	"\apayload\x18\x05 \x01(\fR\apayload\x12\x1f\n" +
+	"\x05wa_id\x18\x03 \x01(\tR\x04waId\x12\x1f\n" +
 	"\vwant_answer\x18\x06 \x01(\bR\n" +
-	"wantAnswer\"a\n" +
+	"wantAnswer\x12,\n" +
+	"\x04ping\x18\n" +
+	" \x01(\v2\x16.wacc.cluster.WirePingH\x00R\x04ping\x125\n" +
+	"\ainbound\x18\v \x01(\v2\x19.wacc.cluster.WireInboundH\x00R\ainbound\x12H\n" +
+	"\x0estatus_changed\x18\f \x01(\v2\x1f.wacc.cluster.WireStatusChangedH\x00R\rstatusChanged\x12N\n" +
+	"\x10statuses_changed\x18\r \x01(\v2!.wacc.cluster.WireStatusesChangedH\x00R\x0fstatusesChanged\x12,\n" +
+	"\x04tick\x18\x0e \x01(\v2\x16.wacc.cluster.WireTickH\x00R\x04tick\x12/\n" +
+	"\x05close\x18\x0f \x01(\v2\x17.wacc.cluster.WireCloseH\x00R\x05close\x122\n" +
+	"\x06assign\x18\x10 \x01(\v2\x18.wacc.cluster.WireAssignH\x00R\x06assign\x129\n" +
+	"\tmark_read\x18\x11 \x01(\v2\x1a.wacc.cluster.WireMarkReadH\x00R\bmarkRead\x12,\n" +
+	"\x04send\x18\x12 \x01(\v2\x16.wacc.cluster.WireSendH\x00R\x04send\x12B\n" +
+	"\fsend_outcome\x18\x13 \x01(\v2\x1d.wacc.cluster.WireSendOutcomeH\x00R\vsendOutcomeB\t\n" +
+	"\acommandJ\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\acommandR\apayload\"\x81\x01\n" +
 	"\x06Answer\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x16\n" +
-	"\x06result\x18\x02 \x01(\fR\x06result\x12 \n" +
-	"\vundelivered\x18\x03 \x01(\tR\vundeliveredB Z\x1egithub.com/wacc/engine/clusterb\x06proto3"
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12 \n" +
+	"\vundelivered\x18\x03 \x01(\tR\vundelivered\x120\n" +
+	"\x06result\x18\x04 \x01(\v2\x18.wacc.cluster.WireResultR\x06resultJ\x04\b\x02\x10\x03B Z\x1egithub.com/wacc/engine/clusterb\x06proto3"
 
 var (
 	file_cluster_wire_proto_rawDescOnce sync.Once
@@ -213,21 +385,56 @@ func file_cluster_wire_proto_rawDescGZIP() []byte {
 
 var file_cluster_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_cluster_wire_proto_goTypes = []any{
-	(*Envelope)(nil), // 0: wacc.cluster.Envelope
-	(*Answer)(nil),   // 1: wacc.cluster.Answer
+	(*Envelope)(nil),            // 0: wacc.cluster.Envelope
+	(*Answer)(nil),              // 1: wacc.cluster.Answer
+	(*WirePing)(nil),            // 2: wacc.cluster.WirePing
+	(*WireInbound)(nil),         // 3: wacc.cluster.WireInbound
+	(*WireStatusChanged)(nil),   // 4: wacc.cluster.WireStatusChanged
+	(*WireStatusesChanged)(nil), // 5: wacc.cluster.WireStatusesChanged
+	(*WireTick)(nil),            // 6: wacc.cluster.WireTick
+	(*WireClose)(nil),           // 7: wacc.cluster.WireClose
+	(*WireAssign)(nil),          // 8: wacc.cluster.WireAssign
+	(*WireMarkRead)(nil),        // 9: wacc.cluster.WireMarkRead
+	(*WireSend)(nil),            // 10: wacc.cluster.WireSend
+	(*WireSendOutcome)(nil),     // 11: wacc.cluster.WireSendOutcome
+	(*WireResult)(nil),          // 12: wacc.cluster.WireResult
 }
 var file_cluster_wire_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2,  // 0: wacc.cluster.Envelope.ping:type_name -> wacc.cluster.WirePing
+	3,  // 1: wacc.cluster.Envelope.inbound:type_name -> wacc.cluster.WireInbound
+	4,  // 2: wacc.cluster.Envelope.status_changed:type_name -> wacc.cluster.WireStatusChanged
+	5,  // 3: wacc.cluster.Envelope.statuses_changed:type_name -> wacc.cluster.WireStatusesChanged
+	6,  // 4: wacc.cluster.Envelope.tick:type_name -> wacc.cluster.WireTick
+	7,  // 5: wacc.cluster.Envelope.close:type_name -> wacc.cluster.WireClose
+	8,  // 6: wacc.cluster.Envelope.assign:type_name -> wacc.cluster.WireAssign
+	9,  // 7: wacc.cluster.Envelope.mark_read:type_name -> wacc.cluster.WireMarkRead
+	10, // 8: wacc.cluster.Envelope.send:type_name -> wacc.cluster.WireSend
+	11, // 9: wacc.cluster.Envelope.send_outcome:type_name -> wacc.cluster.WireSendOutcome
+	12, // 10: wacc.cluster.Answer.result:type_name -> wacc.cluster.WireResult
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_cluster_wire_proto_init() }
 func file_cluster_wire_proto_init() {
 	if File_cluster_wire_proto != nil {
 		return
+	}
+	file_cluster_command_proto_init()
+	file_cluster_wire_proto_msgTypes[0].OneofWrappers = []any{
+		(*Envelope_Ping)(nil),
+		(*Envelope_Inbound)(nil),
+		(*Envelope_StatusChanged)(nil),
+		(*Envelope_StatusesChanged)(nil),
+		(*Envelope_Tick)(nil),
+		(*Envelope_Close)(nil),
+		(*Envelope_Assign)(nil),
+		(*Envelope_MarkRead)(nil),
+		(*Envelope_Send)(nil),
+		(*Envelope_SendOutcome)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

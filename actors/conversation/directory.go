@@ -68,17 +68,26 @@ func Await(key Key, r Reply) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("ask %s: %w: %w", key.Name(), ErrNoAnswer, err)
 	}
-	var res Result
-	switch v := v.(type) {
-	case Result:
-		res = v
-	case inboundAnswer:
-		res = Result{Conversation: v.Conversation, Duplicate: v.Duplicate, Failure: v.Failure}
-	default:
+	res, ok := ResultOf(v)
+	if !ok {
 		return Result{}, fmt.Errorf("ask %s: answer is %T, not a conversation.Result", key.Name(), v)
 	}
 	if res.Failure != nil {
 		return res, res.Failure
 	}
 	return res, nil
+}
+
+// ResultOf is the Result an actor's answer stands for: a Result as it is,
+// and the answer to an Inbound (the Result less its Message) as its
+// Result. ok is false when answer is neither. A wire format carries an
+// answer as ResultOf gives it.
+func ResultOf(answer any) (res Result, ok bool) {
+	switch a := answer.(type) {
+	case Result:
+		return a, true
+	case inboundAnswer:
+		return Result{Conversation: a.Conversation, Duplicate: a.Duplicate, Failure: a.Failure}, true
+	}
+	return Result{}, false
 }

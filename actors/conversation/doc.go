@@ -28,12 +28,11 @@
 //     Result less its Message, which Await makes the Result again; a wire
 //     format carries that shape too). Hydrate and Idle pass only between
 //     an actor and its local parent and never leave the node.
-//     EncodeCommand/DecodeCommand and EncodeResult/DecodeResult are that
-//     wire format (gob: bytes such as json.RawMessage travel byte for byte,
-//     times keep their instant and zone offset, a *WhatsAppError is a fresh
-//     value, and a decoded Failure matches the same sentinels; an answer to
-//     an Inbound travels as its Result). Gob matches fields by name, so
-//     nodes of two versions exchange the fields both know.
+//     ResultOf gives the Result an answer stands for, as a wire carries
+//     it. The wire format itself (protobuf: raw bytes travel byte for
+//     byte, times keep their instant and zone offset, a decoded Failure
+//     matches the same sentinels) is package cluster's (codec.go,
+//     command.proto); this package has no encoding of its own.
 //   - Ordering: messages for one conversation are applied one at a time in
 //     mailbox order; the Directory delivers the commands for one key in the
 //     order they were sent.
