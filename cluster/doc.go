@@ -70,8 +70,9 @@
 // is more than 3/4 of a TTL old): it routes nothing and its router refuses
 // envelopes as undelivered, so callers retry on the new owner and nothing
 // is served from its stale activations. Downing stops routing, stops the node's remote, stops every
-// conversation actor of the local host (Host.StopAll; they reload from the
-// store on their next command) and rejoins as a new member (new member
+// conversation actor of the local host (Host.StopAll: retired first, so
+// what waits in their mailboxes is refused as stale rather than applied
+// with their old state; they reload from the store on their next command) and rejoins as a new member (new member
 // id), retrying with backoff. Node.Serving tells the rest of the engine
 // whether the node serves now (the inbox hands nothing over and lets its
 // leases lapse while it does not). Conversation writes of a stale activation are

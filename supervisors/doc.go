@@ -26,10 +26,11 @@
 // batch goes to a worker goroutine waiting for one (it keeps the stack it
 // grew), or else to a fresh goroutine, so a batch never waits for a worker;
 // the workers stop after 50 ms without work, so a Host at rest keeps no
-// goroutine. Host.StopAll stops every conversation actor (each answers the
-// commands already in its mailbox first) and keeps the shards: a cluster
-// node that lost its membership calls it, and the next command for a key
-// activates a fresh actor that reloads from the store.
+// goroutine. Host.StopAll retires and stops every conversation actor (the
+// commands already in their mailboxes are refused as stale, or handed to
+// the successors, never applied with the old state) and keeps the shards:
+// a cluster node that lost its membership calls it, and the next command
+// for a key activates a fresh actor that reloads from the store.
 //
 // Calls is the call.Directory: one supervising actor over the call actors
 // (actors/call), with the conversations' restart budget (a panic restarts

@@ -45,10 +45,12 @@ func TestCompletedCallEveryTransitionStoredThenAnnouncedAndAudited(t *testing.T)
 		"system calls.status success status=in-progress state=active",
 		"system calls.status success status=completed state=closed",
 	}, h.audit.of(c.ID))
-	// Every callback was applied and marked so.
-	unapplied, err := h.store.UnappliedCallEvents(context.Background(), 10)
-	require.NoError(t, err)
-	require.Empty(t, unapplied)
+	// Every callback was applied and marked so (the actor marks a callback
+	// right after the write that applied it, which waitState saw).
+	require.Eventually(t, func() bool {
+		unapplied, err := h.store.UnappliedCallEvents(context.Background(), 10)
+		return err == nil && len(unapplied) == 0
+	}, waitFor, tick, "every callback marked applied")
 	require.Zero(t, h.applyErrs.Load())
 	// A closed call's actor leaves memory.
 	require.Eventually(t, func() bool { return h.calls.Live() == 0 }, waitFor, tick)

@@ -73,6 +73,11 @@
 //     (actors.ErrFenced, answered with CodeFenced, which also matches
 //     ErrStale): the refusal is counted (Deps.FencedWrite), changes
 //     nothing, and the actor stops; the next command activates afresh.
+//     A stopping (retiring) actor refuses every command left in its
+//     mailbox as ErrStale at once, or hands one sent without waiting to
+//     its parent for the next actor (Redirect); Ask delivers a stale
+//     refusal again. Deps.RetireAll retires every actor of a process at
+//     once (a cluster node that downed itself).
 //     Timers and the Sweeper's Ticks write through the actor, so a window
 //     expires once. Notifications, media records and pricing are not
 //     fenced: they follow a fenced write or are idempotent; nor is failing

@@ -22,6 +22,14 @@
 // parked conversations (conversation.ErrParked) waits for the park to end:
 // it is tried again without counting an attempt.
 //
+// A failed entry is retried after a growing wait (250 ms doubling to 30 s),
+// so its MaxAttempts attempts span about 6.5 minutes: a conversation held
+// up for a while (a write claim or wamid guard left by a node that froze or
+// died, a takeover, a store failover) does not get an accepted webhook set
+// aside. Rounds are settled off the dispatch loop as their answers come, up
+// to maxInFlight entries: one slow conversation delays the settling of its
+// own round only, never the webhooks behind it.
+//
 // Template webhooks (status, quality, components, category) are handed to
 // the template registry (HandleTemplates) before the entry's messages and
 // statuses; an entry whose template webhook could not be applied is

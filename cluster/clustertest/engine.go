@@ -95,7 +95,7 @@ func StartNodeIn(t testing.TB, name, netns string, env map[string]string) *Node 
 	n.Start()
 	t.Cleanup(func() {
 		n.Kill()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("CLUSTERTEST_KEEP_LOGS") != "" {
 			// The whole output goes to a file (CI keeps /tmp until the
 			// machine goes); the test log gets its tail.
 			path := filepath.Join(os.TempDir(), fmt.Sprintf("clustertest-%s-%s-%s.log", safeName(t.Name()), n.Name, ID()))
