@@ -95,6 +95,10 @@ type Deps struct {
 	// FencedWrite is called once for every write refused as fenced
 	// (engine_fenced_writes_total); nil counts nothing.
 	FencedWrite func()
+	// RetiredCommand is called once for every command a retiring
+	// activation refused as stale without applying it
+	// (engine_retired_commands_total); nil counts nothing.
+	RetiredCommand func()
 	// gen is the generation of the actors (see RetireAll).
 	gen atomic.Uint32
 }
@@ -289,6 +293,9 @@ func (a *Actor) refuseRetired(c actor.Context, msg any) {
 	if c.Sender() == nil {
 		c.Send(c.Parent(), Redirect{Key: a.key(), Cmd: cmd})
 		return
+	}
+	if f := a.env.RetiredCommand; f != nil {
+		f()
 	}
 	err := fmt.Errorf("%s: activation retired: %w", a.key().Name(), ErrStale)
 	if _, ok := cmd.(Inbound); ok {

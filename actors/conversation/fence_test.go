@@ -31,6 +31,8 @@ type fenceNode struct {
 	events *eventLog
 	outbox *outbox
 	fenced atomic.Int64
+	// retired counts the commands a retiring activation refused.
+	retired atomic.Int64
 }
 
 // openFencedStore is a real SQLite store for the nodes of one test.
@@ -48,7 +50,8 @@ func newFenceNode(t *testing.T, store *sqlitestore.Store, clock *conversationtes
 	system := quietSystem()
 	t.Cleanup(system.Shutdown)
 	deps := &conversation.Deps{Store: store, Publisher: n.events, Outbox: n.outbox, Config: cfg, Clock: clock,
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)), Epochs: store, FencedWrite: func() { n.fenced.Add(1) }}
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)), Epochs: store, FencedWrite: func() { n.fenced.Add(1) },
+		RetiredCommand: func() { n.retired.Add(1) }}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &parent{props: conversation.Props(system, deps), hydrated: conversation.HydratedProps(system, deps),
 			children: map[conversation.Key]*actor.PID{}, probe: n.probe}
@@ -223,6 +226,7 @@ func TestFencedActivationAnswersEveryQueuedCommand(t *testing.T) {
 	}
 	t.Logf("%d refused as stale, %d applied by the next activation", stale, applied)
 	assert.Positive(t, stale, "the fenced write and the commands behind it are refused as stale")
+	assert.Equal(t, int64(stale), old.fenced.Load()+old.retired.Load(), "each refusal counted: the fenced write, then the retired commands")
 	require.Eventually(t, func() bool {
 		_, err := store.MessageByWaID(t.Context(), "wamid.sent")
 		return err == nil

@@ -154,8 +154,10 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 	}
 	fenced := prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_fenced_writes_total",
 		Help: "Conversation writes refused because a newer activation of the conversation holds its epoch (the stale actor stopped)."})
-	reg.MustRegister(fenced)
-	deps.FencedWrite = fenced.Inc
+	retired := prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_retired_commands_total",
+		Help: "Conversation commands refused as stale, unapplied, because they reached an activation that was retiring (after a refused write, or all of this node's after it downed itself); the caller delivers them again."})
+	reg.MustRegister(fenced, retired)
+	deps.FencedWrite, deps.RetiredCommand = fenced.Inc, retired.Inc
 	if in.fence {
 		deps.Epochs = store
 	}
