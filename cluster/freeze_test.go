@@ -98,30 +98,16 @@ func TestFreezeNodeTwentySecondsFencesItsStaleWrites(t *testing.T) {
 	// Rejoined, the node serves again, from the store (its stale actors
 	// were stopped): a send through it is accepted, and the conversation it
 	// reports is the one another node reports.
-	// (A send may be refused with 422 OUTSIDE_SERVICE_WINDOW: the sandbox
-	// can report a closed window after the freeze, and the conversation
-	// then keeps it closed. Why it does is an open question of issue 15;
-	// it is logged, and the check needs accepted sends.)
-	accepted202 := 0
-	for _, waID := range load.WaIDs() {
-		if accepted202 == 5 {
-			break
-		}
+	for _, waID := range load.WaIDs()[:5] {
 		st, body := frozen.API("POST", "/api/whatsapp/messages", token,
 			map[string]any{"to": "+" + waID, "type": "text", "text": map[string]string{"body": "after the freeze"}})
-		if st == 422 {
-			t.Logf("send to +%s through the rejoined node refused: %v", waID, body)
-			continue
-		}
-		require.Equalf(t, 202, st, "send through the rejoined node: %v", body)
-		accepted202++
+		require.Equalf(t, 202, st, "send to +%s through the rejoined node: %v", waID, body)
 		id, _ := body["data"].(map[string]any)["message"].(map[string]any)["conversationId"].(string)
 		require.NotEmpty(t, id)
 		_, here := frozen.API("GET", "/api/whatsapp/conversations/"+id, token, nil)
 		_, there := c.Nodes[0].API("GET", "/api/whatsapp/conversations/"+id, token, nil)
 		require.Equal(t, there["data"], here["data"], "the rejoined node reports the conversation as the others do")
 	}
-	require.Equal(t, 5, accepted202, "sends through the rejoined node are accepted")
 
 	accepted := append(clustertest.Accepted(sent), lateAccepted...)
 	c.CheckAccepted(t, accepted, 90*time.Second)
