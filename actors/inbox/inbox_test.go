@@ -58,9 +58,7 @@ func body(wa, wamid string) []byte {
 
 func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
@@ -95,9 +93,7 @@ func TestEntriesLeaveOnlyWhenApplied(t *testing.T) {
 
 func TestPoisonEntryIsKeptButSetAside(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	id := actors.NewID()
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: id, Body: body("933", "w9"), ReceivedAt: time.Now().UTC()}}))
@@ -148,9 +144,7 @@ func (d *blockingDirectory) Request(key conversation.Key, msg conversation.Comma
 // and the entries in flight are not handed out again.
 func TestNextBatchIsDispatchedWhileThePreviousIsInFlight(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
 		{ID: actors.NewID(), Body: body("911", "w1"), ReceivedAt: time.Now().UTC()},
@@ -223,9 +217,7 @@ func (f *failingErrors) AddWebhookErrors(ctx context.Context, rs []actors.Webhoo
 // error once.
 func TestValueErrorsAreKept(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	errBody := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",` +
 		`"metadata":{"display_phone_number":"1","phone_number_id":"pn7"},"errors":[{"code":131042,"title":"Business eligibility payment issue",` +
@@ -238,7 +230,7 @@ func TestValueErrorsAreKept(t *testing.T) {
 	errs.down.Store(true)
 	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, WebhookErrors: errs, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
 
-	_, err = d.drainOnce(ctx)
+	_, err := d.drainOnce(ctx)
 	require.Error(t, err, "not stored: the entry is retried")
 	pending, err := store.PendingInbox(ctx, 10)
 	require.NoError(t, err)
@@ -290,9 +282,7 @@ func (d *parkedDirectory) Request(key conversation.Key, msg conversation.Command
 // is applied.
 func TestParkedConversationDefersWithoutSpendingAttempts(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
@@ -351,9 +341,7 @@ func (d *flakyDirectory) Request(key conversation.Key, msg conversation.Command,
 // meanwhile, and the failing one once its conversation recovers.
 func TestFailingEntryBacksOffInsteadOfSpendingItsAttempts(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: actors.NewID(), Body: body("966", "wf1"), ReceivedAt: time.Now().UTC()}}))
@@ -424,9 +412,7 @@ func (d *stuckDirectory) applied(w string) bool {
 // completed once it answers.
 func TestSlowConversationDoesNotHoldUpTheWebhooksBehindIt(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	dir := &stuckDirectory{wa: "988", release: make(chan struct{})}
@@ -463,4 +449,13 @@ func TestSlowConversationDoesNotHoldUpTheWebhooksBehindIt(t *testing.T) {
 		pending, err := store.PendingInbox(ctx, 10)
 		return err == nil && len(pending) == 0
 	}, 5*time.Second, 5*time.Millisecond, "the slow one is completed once it answers")
+}
+
+// openSQLite is a fresh SQLite store, closed when the test ends.
+func openSQLite(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	return store
 }

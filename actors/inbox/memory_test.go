@@ -2,7 +2,6 @@ package inbox
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -47,9 +46,7 @@ func (s *countingStore) counts() (int, [][]string) {
 
 func openCounting(t *testing.T) *countingStore {
 	t.Helper()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	return &countingStore{Store: store}
 }
 

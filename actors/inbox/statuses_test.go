@@ -150,9 +150,7 @@ func TestStatusesForOneConversationGoTogether(t *testing.T) {
 // it without counting an attempt.
 func TestParkedStatusBatchDefersItsBodies(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
@@ -162,7 +160,7 @@ func TestParkedStatusBatchDefersItsBodies(t *testing.T) {
 	dir := &parkedDirectory{wa: "911"}
 	dir.parked.Store(true)
 	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
-	_, err = d.drainOnce(ctx)
+	_, err := d.drainOnce(ctx)
 	require.NoError(t, err, "a parked conversation is not a failure")
 	pending, err := store.PendingInbox(ctx, 10)
 	require.NoError(t, err)

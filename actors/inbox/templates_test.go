@@ -3,7 +3,6 @@ package inbox
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/wacc/engine/actors"
 	"github.com/wacc/engine/gateway/webhook"
-	"github.com/wacc/engine/persistence/sqlitestore"
 )
 
 // recordingTemplates applies template events, failing while down is set.
@@ -42,9 +40,7 @@ func templateBody(event string) []byte {
 
 func TestTemplateWebhooksReachTheRegistry(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{
@@ -58,7 +54,7 @@ func TestTemplateWebhooksReachTheRegistry(t *testing.T) {
 
 	// While the registry fails, the template entries stay; the message
 	// entry is applied and leaves.
-	_, err = d.drainOnce(ctx)
+	_, err := d.drainOnce(ctx)
 	require.Error(t, err)
 	pending, err := store.PendingInbox(ctx, 10)
 	require.NoError(t, err)
@@ -79,13 +75,11 @@ func TestTemplateWebhooksReachTheRegistry(t *testing.T) {
 
 func TestTemplateWebhooksWithoutRegistryDoNotBlock(t *testing.T) {
 	t.Parallel()
-	store, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"), zap.NewNop())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := openSQLite(t)
 	ctx := context.Background()
 	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: actors.NewID(), Body: templateBody("PAUSED"), ReceivedAt: time.Now().UTC()}}))
 	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: &recordingDirectory{}, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
-	_, err = d.drainOnce(ctx)
+	_, err := d.drainOnce(ctx)
 	require.NoError(t, err)
 	pending, err := store.PendingInbox(ctx, 10)
 	require.NoError(t, err)
