@@ -95,6 +95,10 @@ type Deps struct {
 	// FencedWrite is called once for every write refused as fenced
 	// (engine_fenced_writes_total); nil counts nothing.
 	FencedWrite func()
+	// FlushEvents, when set (a cluster: the Redis relay's Flush), is
+	// waited for before a command that published events is answered (see
+	// Actor.flushEvents).
+	FlushEvents func(ctx context.Context) error
 	// RetiredCommand is called once for every command a retiring
 	// activation refused as stale without applying it
 	// (engine_retired_commands_total); nil counts nothing.
@@ -226,6 +230,9 @@ type Actor struct {
 	awaitHydrate bool
 	// armed is set while the alarm is armed (for timerAt).
 	armed bool
+	// published is set when the message in hand published an event (see
+	// flushEvents).
+	published bool
 }
 
 // Receive handles one message.
@@ -324,10 +331,35 @@ func (a *Actor) receiveInbound(c actor.Context, msg any) {
 			zap.String("conversation_id", r.Conversation.ID), zap.Int64("seq", r.Conversation.Seq), zap.Int64("epoch", a.epoch),
 			zap.Bool("duplicate", r.Duplicate), zap.Bool("failed", r.Failure != nil))
 	}
+	a.flushEvents()
 	if c.Sender() != nil {
 		c.Respond(r)
 	}
 }
+
+// flushEvents waits, when the command published events and Deps.FlushEvents
+// is set (a cluster), until they left this process, before the command is
+// answered: a caller that got its answer (the inbox, which then deletes
+// the webhook) never loses the events with a node that dies right after.
+// A flush that fails is logged; the answer goes out all the same (the
+// change is stored; sockets resynchronise when they reconnect).
+func (a *Actor) flushEvents() {
+	if !a.published {
+		return
+	}
+	a.published = false
+	if a.env.FlushEvents == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	if err := a.env.FlushEvents(ctx); err != nil {
+		a.log().Warn("events not confirmed written before the answer", zap.Error(err))
+	}
+}
+
+// flushTimeout bounds flushEvents.
+const flushTimeout = 2 * time.Second
 
 // receiveCommand handles every other command (see receiveInbound).
 //
@@ -357,6 +389,7 @@ func (a *Actor) receiveCommand(c actor.Context, msg any) {
 	default:
 		return
 	}
+	a.flushEvents()
 	respond(c, &r)
 }
 
@@ -566,6 +599,7 @@ func (a *Actor) publish(typ string, c *actors.Conversation, prevAssignee string,
 		return
 	}
 	key := a.key()
+	a.published = true
 	a.env.Publisher.Publish(actors.Event{Type: typ, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
 		PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, PreviousAssigneeID: prevAssignee, Data: data, At: a.now()})
 }
@@ -579,6 +613,7 @@ func (a *Actor) notify(ctx context.Context, userID, kind, title, body string, c 
 	}
 	if a.env.Publisher != nil {
 		key := a.key()
+		a.published = true
 		a.env.Publisher.Publish(actors.Event{Type: actors.EventNotification, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
 			PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, UserID: userID, Data: n.View(), At: n.CreatedAt})
 	}
