@@ -18,6 +18,7 @@ export function render(ctx) {
   let agents = [];
   let loading = null;
   let again = false;
+  let targets = null; // the open reassign panel's {select, from}
 
   const status = h('p', { class: 'muted', 'data-test': 'agents-status', role: 'status' });
   const body = h('tbody');
@@ -55,7 +56,18 @@ export function render(ctx) {
     return loading;
   }
 
+  // drawTargets fills the open panel's target select with every other
+  // user, their presence and load, keeping the choice.
+  function drawTargets() {
+    if (!targets) return;
+    const keep = targets.select.value;
+    replace(targets.select, agents.filter((a) => a.id !== targets.from).map((a) =>
+      h('option', { value: a.id }, (a.name || a.email) + ' (' + a.role + ', ' + (a.online ? 'online' : 'offline') + ', ' + (a.openConversations || 0) + ' open)')));
+    if (keep && agents.some((a) => a.id === keep && a.id !== targets.from)) targets.select.value = keep;
+  }
+
   function draw() {
+    drawTargets();
     replace(body, agents.map((a) => {
       const presence = a.online ? 'online' : 'offline';
       return h('tr', { 'data-test': 'agent-row', 'data-agent-id': a.id, 'data-presence': presence, 'data-role': a.role },
@@ -75,9 +87,9 @@ export function render(ctx) {
   // openReassign shows the panel for one agent's open conversations.
   async function openReassign(from) {
     const convSelect = h('select', { 'data-test': 'reassign-conversation', 'aria-label': 'Conversation' });
-    const targetSelect = h('select', { 'data-test': 'reassign-target', 'aria-label': 'Assign to' },
-      agents.filter((a) => a.id !== from.id).map((a) =>
-        h('option', { value: a.id }, (a.name || a.email) + ' (' + a.role + ', ' + (a.online ? 'online' : 'offline') + ', ' + (a.openConversations || 0) + ' open)')));
+    const targetSelect = h('select', { 'data-test': 'reassign-target', 'aria-label': 'Assign to' });
+    targets = { select: targetSelect, from: from.id };
+    drawTargets();
     const result = h('p', { 'data-test': 'reassign-result', role: 'status' });
     const apply = h('button', { type: 'button', 'data-test': 'reassign-apply', disabled: true }, 'Assign');
     const cancel = h('button', { type: 'button', class: 'link', 'data-test': 'reassign-cancel', on: { click: close } }, 'Close');
@@ -131,6 +143,7 @@ export function render(ctx) {
   }
 
   function close() {
+    targets = null;
     panel.hidden = true;
     panel.removeAttribute('data-agent-id');
     replace(panel);
