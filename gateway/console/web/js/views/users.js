@@ -3,7 +3,8 @@
 // /api/users/:id/role {role}) and its button disables or enables the
 // account (PATCH /api/users/:id {disabled}). A refused change puts the row
 // back as the server has it and says why. Both changes end the user's
-// sessions on the server; the admin's own account cannot be disabled.
+// sessions on the server; the admin's own role and account are left to
+// another admin (the role select and the button are disabled on its row).
 import { h, replace, text } from '../dom.js';
 import { errorText, pager, when } from './admin.js';
 
@@ -90,6 +91,9 @@ export function render(ctx) {
       text(created, when(v.createdAt));
       text(toggle, v.disabled ? 'Enable' : 'Disable');
       toggle.setAttribute('data-action', v.disabled ? 'enable' : 'disable');
+      // An admin's own role and account are changed by another admin.
+      role.disabled = Boolean(self);
+      role.title = self ? 'Another admin changes your role' : '';
       toggle.disabled = Boolean(self && !v.disabled);
       toggle.title = self && !v.disabled ? 'You cannot disable your own account' : '';
     }
@@ -97,10 +101,6 @@ export function render(ctx) {
     role.addEventListener('change', async () => {
       const want = role.value;
       if (want === cur.role) return;
-      if (self && want !== 'admin' && !window.confirm('Change your own role to ' + want + '? You will lose access to this page.')) {
-        role.value = cur.role;
-        return;
-      }
       role.disabled = true;
       say('Changing the role of ' + cur.email + '…');
       try {
@@ -111,7 +111,7 @@ export function render(ctx) {
         role.value = cur.role;
         say('Could not change the role of ' + cur.email + ': ' + errorText(e), 'error');
       } finally {
-        role.disabled = false;
+        role.disabled = Boolean(self);
       }
     });
 
