@@ -4,6 +4,7 @@
 // picker after it, and the assign / unassign / close actions.
 import { h, replace, text } from '../dom.js';
 import { newKey } from '../api.js';
+import { time } from '../store.js';
 import { customerName, loadCustomer } from './customers.js';
 import { mountComposer } from './composer.js';
 
@@ -198,11 +199,11 @@ export function mountThread(ctx, id) {
     const old = rows.get(m.id);
     rows.set(m.id, li);
     if (old) { old.replaceWith(li); return; }
-    const t = m.createdAt || '';
+    const t = time(m.createdAt);
     let before = null;
     for (let n = list.lastElementChild; n; n = n.previousElementSibling) {
       const other = store.messages.get(id)?.get(n.getAttribute('data-message-id'));
-      if (!other || (other.createdAt || '') <= t) break;
+      if (!other || time(other.createdAt) <= t) break;
       before = n;
     }
     list.insertBefore(li, before);
