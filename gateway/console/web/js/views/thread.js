@@ -100,7 +100,7 @@ export function mountThread(ctx, id) {
   async function loadAgents() {
     agentsLoaded = true;
     try {
-      const page = await api.get('/api/agents', { limit: 100 });
+      const page = await api.get('/api/agents');
       const items = (page && page.items) || [];
       replace(assignSelect, h('option', { value: '' }, 'Assign to…'),
         items.map((a) => h('option', { value: a.id }, (a.name || a.email) + ' · ' + (a.online ? 'online' : 'offline') + ' · ' + (a.openConversations || 0) + ' open')));
