@@ -7,6 +7,7 @@ import { newKey } from '../api.js';
 import { time } from '../store.js';
 import { customerName, loadCustomer } from './customers.js';
 import { mountComposer } from './composer.js';
+import { mediaView } from './media.js';
 
 const TICKS = { queued: '⏱', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✗' };
 const TICK_LABEL = { queued: 'queued', sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
@@ -156,6 +157,7 @@ export function mountThread(ctx, id) {
     if (c.body) return c.body;
     if (c.text && c.text.body) return c.text.body;
     if (m.type === 'template' && c.name) return '[template ' + c.name + ']';
+    if (m.media) return c.caption || '';
     return '[' + (m.type || 'message') + ']';
   }
 
@@ -163,10 +165,7 @@ export function mountThread(ctx, id) {
     const dir = m.direction === 'inbound' ? 'inbound' : 'outbound';
     const status = dir === 'inbound' ? 'received' : (m.status || 'queued');
     const parts = [h('div', { class: 'message-text', 'data-test': 'message-text' }, messageText(m))];
-    if (m.media) {
-      parts.push(h('div', { class: 'message-media muted' }, '📎 ' + (m.media.filename || m.media.mimeType || m.type) + ' (' + (m.media.status || '') + ')',
-        m.media.error ? ' — ' + m.media.error : ''));
-    }
+    if (m.media) parts.push(mediaView(api, m));
     const meta = [h('time', { datetime: m.createdAt || '' }, m.createdAt ? new Date(m.createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '')];
     if (dir === 'outbound') {
       meta.push(h('span', { class: 'ticks ticks-' + status, 'data-test': 'message-ticks', 'aria-label': TICK_LABEL[status] || status, title: TICK_LABEL[status] || status }, TICKS[status] || ''));
