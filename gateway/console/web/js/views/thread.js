@@ -36,6 +36,7 @@ export function mountThread(ctx, id) {
     notice, scroller, composerSlot);
 
   const rows = new Map(); // message id → li
+  const retried = new Set(); // failed messages sent again from this thread
   let composer = null;
   let composerMode = '';
 
@@ -175,20 +176,24 @@ export function mountThread(ctx, id) {
       const err = m.error || {};
       parts.push(h('div', { class: 'message-error error', 'data-test': 'message-error' }, err.reason || err.message || err.title || 'not delivered'));
       const body = messageText(m);
-      if (m.type === 'text' || m.text) {
-        parts.push(h('button', { type: 'button', class: 'link', 'data-test': 'message-retry', on: { click: (ev) => retry(ev.currentTarget, body) } }, 'Retry'));
+      if (retried.has(m.id)) {
+        parts.push(h('span', { class: 'muted' }, 'Sent again below.'));
+      } else if (m.type === 'text' || m.text) {
+        parts.push(h('button', { type: 'button', class: 'link', 'data-test': 'message-retry', on: { click: (ev) => retry(ev.currentTarget, m, body) } }, 'Retry'));
       }
     }
     return h('li', { class: 'message ' + dir, 'data-test': 'message', 'data-message-id': m.id, 'data-wamid': m.waMessageId || '',
       'data-direction': dir, 'data-status': status }, parts);
   }
 
-  async function retry(btn, body) {
+  async function retry(btn, failed, body) {
     btn.disabled = true;
     show('');
     try {
       const d = await api.post('/api/whatsapp/messages', { to: conv.customerId, type: 'text', text: { body }, phoneNumberId: conv.phoneNumberId || undefined },
         { idempotencyKey: newKey() });
+      retried.add(failed.id);
+      place(store.messages.get(id)?.get(failed.id) || failed);
       if (d && d.message) { store.upsertMessage(d.message); scrollToEnd(); }
     } catch (e) {
       btn.disabled = false;
