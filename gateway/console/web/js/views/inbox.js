@@ -50,7 +50,7 @@ export function render(ctx) {
   let searchTimer = 0;
   const search = h('input', { type: 'search', 'data-test': 'conv-search', placeholder: 'Search name or number  ( / )', 'aria-label': 'Search conversations',
     on: { input: () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => { state.search = search.value.trim(); reload(); }, 250); },
-      keydown: (ev) => { if (ev.key === 'Escape') { search.value = ''; state.search = ''; reload(); search.blur(); } } } });
+      keydown: onSearchKey } });
   const status = h('p', { class: 'list-status muted', role: 'status' });
   const list = h('ul', { class: 'conv-list', 'data-test': 'conv-list', role: 'listbox', tabindex: '0', 'aria-label': 'Conversations' });
   const listPane = h('div', { class: 'pane list-pane' }, h('div', { class: 'list-tools' }, tabs, h('div', { class: 'row' }, filter, search)), status, list);
@@ -183,6 +183,21 @@ export function render(ctx) {
     }
   }
 
+  // In the search box: Escape clears it, the arrows move in the list and
+  // Enter opens the selected conversation.
+  function onSearchKey(ev) {
+    switch (ev.key) {
+      case 'Escape': search.value = ''; state.search = ''; reload(); search.blur(); break;
+      case 'ArrowDown': ev.preventDefault(); move(1); break;
+      case 'ArrowUp': ev.preventDefault(); move(-1); break;
+      case 'Enter':
+        ev.preventDefault();
+        if (state.selected) ctx.navigate('#/inbox/' + encodeURIComponent(state.selected));
+        break;
+      default:
+    }
+  }
+
   function onKey(ev) {
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
@@ -249,11 +264,21 @@ export function render(ctx) {
     // Read by opening it, when it is this user's or nobody's (the thread
     // tells the engine so).
     if (c && c.unread && (!c.assigneeId || c.assigneeId === user.id)) store.upsertConversation({ id: c.id, unread: 0 });
-    thread = mountThread(ctx, id);
+    // A panel that fails to build says so; the others still work.
+    thread = guarded(() => mountThread(ctx, id), 'thread');
     replace(threadPane, thread.el);
-    customer = mountCustomer(ctx, id);
+    customer = guarded(() => mountCustomer(ctx, id), 'customer panel');
     replace(customerPane, customer.el);
     schedulePaint();
+  }
+
+  function guarded(mount, what) {
+    try {
+      return mount();
+    } catch (e) {
+      console.error(what, e);
+      return { el: h('p', { class: 'error', role: 'alert' }, 'The ' + what + ' failed to load: ' + e.message), destroy() {} };
+    }
   }
 
   el.update = (params) => open(params.id || '');
