@@ -49,7 +49,7 @@ func setCommand(env *Envelope, cmd conversation.Command) error {
 	var e encoder
 	switch c := cmd.(type) {
 	case conversation.Inbound:
-		env.Command = &Envelope_Inbound{Inbound: &WireInbound{Msg: e.inboundMessage(&c.Msg)}}
+		env.Command = &Envelope_Inbound{Inbound: &WireInbound{Msg: e.inboundMessage(&c.Msg), Redelivery: c.Redelivery}}
 	case conversation.StatusChanged:
 		env.Command = &Envelope_StatusChanged{StatusChanged: &WireStatusChanged{Update: e.statusUpdate(&c.Update)}}
 	case conversation.StatusesChanged:
@@ -98,7 +98,7 @@ func setCommand(env *Envelope, cmd conversation.Command) error {
 func commandOf(env *Envelope) (conversation.Command, error) {
 	switch c := env.GetCommand().(type) {
 	case *Envelope_Inbound:
-		return conversation.Inbound{Msg: inboundMessage(c.Inbound.GetMsg())}, nil
+		return conversation.Inbound{Msg: inboundMessage(c.Inbound.GetMsg()), Redelivery: c.Inbound.GetRedelivery()}, nil
 	case *Envelope_StatusChanged:
 		return conversation.StatusChanged{Update: statusUpdate(c.StatusChanged.GetUpdate())}, nil
 	case *Envelope_StatusesChanged:

@@ -1055,8 +1055,10 @@ func (x *WireMessage) GetUpdatedAt() *WireTime {
 
 // conversation.Inbound.
 type WireInbound struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Msg           *WireInboundMessage    `protobuf:"bytes,1,opt,name=msg,proto3" json:"msg,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Msg   *WireInboundMessage    `protobuf:"bytes,1,opt,name=msg,proto3" json:"msg,omitempty"`
+	// redelivery: conversation.Inbound.Redelivery.
+	Redelivery    bool `protobuf:"varint,2,opt,name=redelivery,proto3" json:"redelivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1096,6 +1098,13 @@ func (x *WireInbound) GetMsg() *WireInboundMessage {
 		return x.Msg
 	}
 	return nil
+}
+
+func (x *WireInbound) GetRedelivery() bool {
+	if x != nil {
+		return x.Redelivery
+	}
+	return false
 }
 
 // conversation.StatusChanged.
@@ -1850,9 +1859,12 @@ const file_cluster_command_proto_rawDesc = "" +
 	"updated_at\x18\x0f \x01(\v2\x16.wacc.cluster.WireTimeR\tupdatedAtB\n" +
 	"\n" +
 	"\b_contentB\x06\n" +
-	"\x04_raw\"A\n" +
+	"\x04_raw\"a\n" +
 	"\vWireInbound\x122\n" +
-	"\x03msg\x18\x01 \x01(\v2 .wacc.cluster.WireInboundMessageR\x03msg\"K\n" +
+	"\x03msg\x18\x01 \x01(\v2 .wacc.cluster.WireInboundMessageR\x03msg\x12\x1e\n" +
+	"\n" +
+	"redelivery\x18\x02 \x01(\bR\n" +
+	"redelivery\"K\n" +
 	"\x11WireStatusChanged\x126\n" +
 	"\x06update\x18\x01 \x01(\v2\x1e.wacc.cluster.WireStatusUpdateR\x06update\"O\n" +
 	"\x13WireStatusesChanged\x128\n" +

@@ -280,7 +280,7 @@ func (a *Actor) Receive(c actor.Context) {
 func (a *Actor) receiveInbound(c actor.Context, msg any) {
 	m := msg.(Inbound)
 	var r inboundAnswer
-	if err := a.inbound(&r, &m.Msg); err != nil {
+	if err := a.inbound(&r, &m.Msg, m.Redelivery); err != nil {
 		r.Failure = failureOf(err)
 	}
 	if ce := a.env.Log.Check(zap.DebugLevel, "inbound message handled"); ce != nil {

@@ -13,7 +13,7 @@ import (
 
 // inbound applies a customer message and answers in r, or returns why it
 // could not.
-func (a *Actor) inbound(r *inboundAnswer, in *actors.InboundMessage) error {
+func (a *Actor) inbound(r *inboundAnswer, in *actors.InboundMessage, redelivery bool) error {
 	ctx := a.io()
 	defer ctx.finish()
 	if err := a.ensureLoaded(ctx); err != nil {
@@ -67,7 +67,7 @@ func (a *Actor) inbound(r *inboundAnswer, in *actors.InboundMessage) error {
 	err := a.applyInbound(ctx, r, &msg, in, at, now, true)
 	if errors.Is(err, actors.ErrDuplicate) && in.WaMessageID != "" && a.conv != nil {
 		*r = inboundAnswer{}
-		return a.inboundStored(ctx, r, in, at, now)
+		return a.inboundStored(ctx, r, in, at, now, redelivery)
 	}
 	if err == nil && msg.Media != nil {
 		a.env.Media.Fetch(msg.Media.ID)
@@ -95,7 +95,7 @@ func newInbound(in *actors.InboundMessage, c *actors.Conversation, at, now time.
 // (out of line: see receiveInbound).
 //
 //go:noinline
-func (a *Actor) inboundStored(ctx context.Context, r *inboundAnswer, in *actors.InboundMessage, at, now time.Time) error {
+func (a *Actor) inboundStored(ctx context.Context, r *inboundAnswer, in *actors.InboundMessage, at, now time.Time, redelivery bool) error {
 	existing, err := a.env.Store.MessageByWaID(ctx, in.WaMessageID)
 	if errors.Is(err, actors.ErrNotFound) {
 		// The wamid is taken but no message carries it: another write of
@@ -114,12 +114,12 @@ func (a *Actor) inboundStored(ctx context.Context, r *inboundAnswer, in *actors.
 		return a.applyInbound(ctx, r, &existing, in, at, now, false)
 	}
 	r.Conversation, r.Duplicate = a.current(), true
-	if existing.ConversationID == a.conv.ID && a.env.Publisher != nil {
-		// Announced again: the attempt that stored it may have ended
-		// before its message.created went out (its node died between the
-		// write and the publish, and this is the inbox's retry). Sockets
-		// may get a message twice, never miss it; the console keys
-		// messages by id.
+	if redelivery && existing.ConversationID == a.conv.ID && a.env.Publisher != nil {
+		// The inbox hands this webhook over again: the attempt that
+		// stored it may have ended before its message.created went out
+		// (its node died between the write and the publish). Announced
+		// again: sockets may get a message twice, never miss it; the
+		// console keys messages by id.
 		cur := a.current()
 		a.publish(actors.EventMessageCreated, &cur, "", existing.View())
 	}

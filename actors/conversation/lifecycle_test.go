@@ -213,8 +213,13 @@ func TestDuplicateWamidIsAppliedOnce(t *testing.T) {
 	assert.Equal(t, first.Conversation.ID, again.Conversation.ID)
 	assert.Equal(t, 1, h.store.conversation(first.Conversation.ID).Unread, "counted once")
 	assert.Len(t, h.store.messagesOf(first.Conversation.ID), 1)
-	// Announced again (the attempt that stored it may have died before its
-	// announcement), with the stored message, and nothing else is.
+	require.Len(t, h.events.ofType(actors.EventMessageCreated), 1, "Meta's second delivery is not announced")
+	// The inbox handing the same webhook over again (a retry, a takeover:
+	// the attempt that stored it may have died before its announcement)
+	// has it announced again, with the stored message, and nothing else.
+	redelivered := h.inbound("wamid.1", "hello")
+	redelivered.Redelivery = true
+	require.True(t, h.must(redelivered).Duplicate)
 	created := h.events.ofType(actors.EventMessageCreated)
 	require.Len(t, created, 2, "message.created again for a redelivery")
 	assert.Equal(t, created[0].Data, created[1].Data, "the stored message, as first announced")

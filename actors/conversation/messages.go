@@ -21,6 +21,13 @@ type Command interface {
 // Inbound applies a customer message.
 type Inbound struct {
 	Msg actors.InboundMessage
+	// Redelivery is set by the inbox for a webhook it hands over again (a
+	// retry, or one taken over from another node): if the message is
+	// stored already, its message.created is published again, since the
+	// attempt that stored it may have died before announcing it. A
+	// separate delivery of the same wamid by Meta is not one: it is
+	// dropped as a duplicate and announced once.
+	Redelivery bool
 }
 
 // StatusChanged applies a delivery status of an outbound message.

@@ -332,6 +332,8 @@ type job struct {
 	// StatusesChanged (until the job is handed out).
 	msg *actors.InboundMessage
 	ups []actors.StatusUpdate
+	// again: the entry may have been applied before (redelivered).
+	again bool
 }
 
 // round is one batch of entries handed to the conversations.
@@ -382,7 +384,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 			}
 			key := conversation.Key{PhoneNumberID: m.PhoneNumberID, WaID: m.WaID}
 			delete(collecting, key)
-			r.jobs = append(r.jobs, job{entries: []int{i}, key: key, msg: m, waMsgID: m.WaMessageID})
+			r.jobs = append(r.jobs, job{entries: []int{i}, key: key, msg: m, waMsgID: m.WaMessageID, again: d.redelivered(e)})
 		}
 		for _, s := range b.Statuses {
 			if s.PhoneNumberID == "" || s.RecipientID == "" {
@@ -413,7 +415,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (*round, error) {
 		var cmd conversation.Command
 		switch {
 		case j.msg != nil:
-			cmd = conversation.Inbound{Msg: *j.msg}
+			cmd = conversation.Inbound{Msg: *j.msg, Redelivery: j.again}
 		case len(j.ups) == 1:
 			cmd = conversation.StatusChanged{Update: j.ups[0]}
 		default:

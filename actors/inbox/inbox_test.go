@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -458,4 +459,58 @@ func openSQLite(t *testing.T) *sqlitestore.Store {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	return store
+}
+
+// redeliveryDirectory records, per wamid, whether each Inbound it got was
+// marked a redelivery, and fails the first delivery of failFirst.
+type redeliveryDirectory struct {
+	mu        sync.Mutex
+	got       map[string][]bool
+	failFirst string
+}
+
+func (d *redeliveryDirectory) Send(conversation.Key, conversation.Command) {}
+
+func (d *redeliveryDirectory) Request(_ conversation.Key, cmd conversation.Command, _ time.Duration) conversation.Reply {
+	in, ok := cmd.(conversation.Inbound)
+	if !ok {
+		return reply{v: conversation.Result{}}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.got[in.Msg.WaMessageID] = append(d.got[in.Msg.WaMessageID], in.Redelivery)
+	if in.Msg.WaMessageID == d.failFirst && len(d.got[in.Msg.WaMessageID]) == 1 {
+		return reply{err: errors.New("no answer")}
+	}
+	return reply{v: conversation.Result{}}
+}
+
+// TestInboundIsMarkedARedeliveryWhenItMayHaveBeenAppliedBefore: an entry
+// this process accepted goes out as a first delivery; its retry, and an
+// entry it did not accept (another node's, or an earlier run's), go out as
+// redeliveries, so that a conversation that finds the message stored
+// announces it again (the attempt that stored it may have died before);
+// Meta's own second delivery of a wamid is a fresh entry, not one.
+func TestInboundIsMarkedARedeliveryWhenItMayHaveBeenAppliedBefore(t *testing.T) {
+	t.Parallel()
+	store := openSQLite(t)
+	ctx := context.Background()
+	dir := &redeliveryDirectory{got: map[string][]bool{}, failFirst: "w-retried"}
+	d := New(Options{Retry: testRetry, Store: store, Parse: webhook.Parse, Directory: dir, Log: zap.NewNop(), Registry: prometheus.NewRegistry()})
+	now := time.Now().UTC()
+	mine := []actors.InboxEntry{
+		{ID: actors.NewID(), Body: body("911", "w-fresh"), ReceivedAt: now},
+		{ID: actors.NewID(), Body: body("911", "w-fresh"), ReceivedAt: now},
+		{ID: actors.NewID(), Body: body("922", "w-retried"), ReceivedAt: now},
+	}
+	require.NoError(t, d.AppendInbox(ctx, mine))
+	require.NoError(t, store.AppendInbox(ctx, []actors.InboxEntry{{ID: actors.NewID(), Body: body("933", "w-other"), ReceivedAt: now}}))
+	for range 3 {
+		_, _ = d.drainOnce(ctx)
+	}
+	dir.mu.Lock()
+	defer dir.mu.Unlock()
+	assert.Equal(t, []bool{false, false}, dir.got["w-fresh"], "accepted here: Meta's two deliveries are first deliveries")
+	assert.Equal(t, []bool{false, true}, dir.got["w-retried"], "its retry is a redelivery")
+	assert.Equal(t, []bool{true}, dir.got["w-other"], "not accepted by this process: a redelivery")
 }

@@ -60,7 +60,11 @@ func (d *Dispatcher) AppendInbox(ctx context.Context, entries []actors.InboxEntr
 		e.Owner, e.LeaseUntil = d.node, until
 		leased[i] = e
 	}
-	return d.store.AppendInbox(ctx, leased)
+	if err := d.store.AppendInbox(ctx, leased); err != nil {
+		return err
+	}
+	d.accepted(entries)
+	return nil
 }
 
 // holds reports whether the dispatcher holds entries whose leases must

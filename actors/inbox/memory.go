@@ -40,6 +40,12 @@ type memory struct {
 	// poll: the next round reads the store.
 	poll bool
 
+	// mine are the entries this process appended (AppendInbox) and has not
+	// deleted, with when: an entry read back that is not among them was
+	// accepted by another node or an earlier process, and may have been
+	// applied already (see redelivered). Guarded by mu.
+	mine map[string]time.Time
+
 	// Run's goroutine only.
 	// known are the ids taken (in flight) or completed and not yet deleted.
 	known map[string]struct{}
@@ -212,6 +218,50 @@ func (d *Dispatcher) deferralsDue(now time.Time) bool {
 	return due
 }
 
+// accepted records entries this process appended. Entries another node
+// deleted (it took them over) would stay: past mineMax, those older than
+// mineMaxAge are dropped.
+func (d *Dispatcher) accepted(entries []actors.InboxEntry) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mine == nil {
+		d.mine = map[string]time.Time{}
+	}
+	if len(d.mine) > mineMax {
+		for id, at := range d.mine {
+			if now.Sub(at) > mineMaxAge {
+				delete(d.mine, id)
+			}
+		}
+	}
+	for _, e := range entries {
+		d.mine[e.ID] = now
+	}
+}
+
+// Bounds of mine.
+const (
+	mineMax    = 100_000
+	mineMaxAge = 30 * time.Minute
+)
+
+// redelivered reports whether e may have been applied before: it failed
+// an attempt, or this process did not accept it (another node did, and
+// died or stalled, or an earlier run of this engine). The conversation
+// then announces its message again if it finds it stored (see
+// conversation.Inbound.Redelivery); a fresh entry's duplicate wamid is a
+// separate delivery by Meta, announced once.
+func (d *Dispatcher) redelivered(e actors.InboxEntry) bool {
+	if e.Attempts > 0 {
+		return true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.mine[e.ID]
+	return !ok
+}
+
 // forget drops a taken entry that is not completed: it is read back from
 // the store when it is tried again.
 func (d *Dispatcher) forget(id string) {
@@ -241,9 +291,12 @@ func (d *Dispatcher) flushDone(ctx context.Context, force bool) error {
 	if ce := d.log.Check(zap.DebugLevel, "inbox entries deleted"); ce != nil {
 		ce.Write(zap.Strings("entries", d.done))
 	}
+	d.mu.Lock()
 	for _, id := range d.done {
 		delete(d.known, id)
+		delete(d.mine, id)
 	}
+	d.mu.Unlock()
 	d.done = d.done[:0]
 	return nil
 }
