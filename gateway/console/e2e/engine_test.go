@@ -347,3 +347,16 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// eventually calls ok every 100ms until it is true, failing the test
+// after timeout; what names what it waits for.
+func eventually(t testing.TB, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
