@@ -7,9 +7,14 @@
 // cmd/engine maps from the engine's configuration; it does not import
 // configs.
 //
-// Guarantees: every non-2xx answer uses the contract's error envelope,
-// including unknown routes, wrong methods and recovered panics (500 with the
-// request id, never internals). Each route reads at most its own body limit
+// GET and HEAD of every path outside /api, /ws, /healthz, /readyz,
+// /metrics and /sandbox are the agent console's (gateway/console, embedded
+// in the binary, with its own Content-Security-Policy); the API's routes and
+// answers are unchanged by it.
+//
+// Guarantees: every non-2xx answer of the API uses the contract's error
+// envelope, including unknown routes, wrong methods and recovered panics
+// (500 with the request id, never internals). Each route reads at most its own body limit
 // (the JSON API's MaxBodyBytes, the signed webhook's WebhookMaxBytes, the
 // uploads' files of at most the intake's MaxBytes each), never another's; a
 // larger body is 413 PAYLOAD_TOO_LARGE, and reading stops at the limit.

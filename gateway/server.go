@@ -21,6 +21,7 @@ import (
 	"github.com/wacc/engine/gateway/app"
 	"github.com/wacc/engine/gateway/audit"
 	"github.com/wacc/engine/gateway/auth"
+	"github.com/wacc/engine/gateway/console"
 )
 
 // Deps is what the gateway is built from; cmd/engine constructs the
@@ -80,6 +81,7 @@ type Server struct {
 	routes         []route
 	handler        http.Handler
 	engine         *Engine
+	console        *console.Handler
 	media          *Media
 	calls          *Calls
 	committer      *committer
@@ -150,6 +152,9 @@ func New(d Deps) (*Server, error) {
 			return c
 		},
 	})
+	if s.console, err = console.New(); err != nil {
+		return nil, fmt.Errorf("new gateway: %w", err)
+	}
 	s.routes = s.routeTable()
 	s.handler = s.buildRouter()
 	return s, nil
@@ -171,6 +176,12 @@ func (s *Server) buildRouter() http.Handler {
 	r := chi.NewRouter()
 	r.Use(withRequestID, s.withClientIP, s.observe, s.securityHeaders, s.cors)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		// The agent console owns GET and HEAD of every path outside the
+		// API's; the API's own 404 stays JSON.
+		if console.Serves(r.Method, r.URL.Path) {
+			s.console.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, r, errf(http.StatusNotFound, CodeNotFound, "no such route: "+r.Method+" "+r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {

@@ -117,7 +117,7 @@ func Test60_SecurityHeaders(t *testing.T) {
 	check(400, "POST", "/api/customers", token, []byte(`{"name":`))
 	check(401, "GET", "/api/customers", "", nil)
 	check(401, "GET", "/api/customers", "not.a.token", nil)
-	check(404, "GET", "/nope", "", nil)
+	check(404, "GET", "/api/nope", "", nil)
 	check(404, "GET", "/api/customers/0123456789abcdef0123456789abcdef", token, nil)
 	check(405, "DELETE", "/healthz", "", nil)
 	check(413, "POST", "/api/customers", token, []byte(`{"name":"`+strings.Repeat("a", 2<<20)+`"}`))

@@ -1,0 +1,7 @@
+// views/agents.js: the Agents page (supervisor/admin views; filled in with
+// the DOM contract's [data-test] names). ctx = {api, store, ws, navigate, user}.
+import { h } from '../dom.js';
+
+export function render(ctx) {
+  return h('section', { class: 'page' }, h('h1', {}, 'Agents'), h('p', { class: 'muted' }, 'Coming soon.'));
+}
