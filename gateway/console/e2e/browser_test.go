@@ -250,7 +250,7 @@ func (tb *tab) eval(expr string) any {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, waitTimeout)
 	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const v = (` + expr + `); return v === undefined ? "null" : JSON.stringify(v); })()`))
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const v = (`+expr+`); return v === undefined ? "null" : JSON.stringify(v); })()`))
 	if err != nil {
 		tb.t.Fatalf("tab %s: evaluate %s: %v", tb.name, expr, err)
 	}
