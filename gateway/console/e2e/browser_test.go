@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // waitTimeout bounds each wait for the page to show something; a wait
@@ -118,7 +119,8 @@ func (b *browser) newTab(name, base string) *tab {
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	b.t.Cleanup(cancel)
 	tb := &tab{t: b.t, name: name, ctx: ctx, base: base}
-	if err := chromedp.Do(ctx); err != nil {
+	// A laptop's screen, the same in every screenshot.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		b.t.Fatalf("open tab %s: %v", name, err)
 	}
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
@@ -215,6 +217,18 @@ func (tb *tab) click(sel string) {
 func (tb *tab) typeInto(sel, text string) {
 	tb.t.Helper()
 	tb.do("type into "+sel, chromedp.Click(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// clear empties the field sel as a person does: select its text, then
+// Backspace.
+func (tb *tab) clear(sel string) {
+	tb.t.Helper()
+	tb.do("focus "+sel, chromedp.Focus(chromedp.CSS(sel)))
+	tb.eval(fmt.Sprintf(`document.querySelector(%q).select()`, sel))
+	tb.do("delete the text of "+sel, chromedp.KeyEvent(kb.Backspace))
+	if v, _ := tb.eval(fmt.Sprintf(`document.querySelector(%q).value`, sel)).(string); v != "" {
+		tb.t.Fatalf("tab %s: %s still holds %q after clearing", tb.name, sel, v)
+	}
 }
 
 // pressEnter sends the Enter key (keydown and keyup, no character) to the

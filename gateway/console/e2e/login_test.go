@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 )
 
 // TestAgentLogsIn: the console opens on its login page; a wrong password
@@ -34,7 +32,7 @@ func TestAgentLogsIn(t *testing.T) {
 		t.Fatal("a wrong password opened the app")
 	}
 
-	tb.do("clear the password", chromedp.Clear(chromedp.CSS(selLoginPassword)))
+	tb.clear(selLoginPassword)
 	tb.typeInto(selLoginPassword, userPassword)
 	tb.click(selLoginSubmit)
 	tb.waitFor("the app shell", fmt.Sprintf(`!!document.querySelector('%s[data-user-id]')`, selApp), waitTimeout)
