@@ -72,6 +72,7 @@ export class Store {
   }
 
   addNotification(n) {
+    if (this.notifications.has(n.id)) return;
     this.notifications.set(n.id, n);
     this.emit('notifications', this.unreadNotifications());
   }
