@@ -48,7 +48,7 @@ export class Store {
   // upsertConversation keeps the newest version (by updatedAt) of c.
   upsertConversation(c) {
     const old = this.conversations.get(c.id);
-    if (old && old.updatedAt && c.updatedAt && c.updatedAt < old.updatedAt) return old;
+    if (old && old.updatedAt && c.updatedAt && time(c.updatedAt) < time(old.updatedAt)) return old;
     const next = { ...old, ...c };
     this.conversations.set(c.id, next);
     this.emit('conversation', next);
@@ -91,8 +91,11 @@ export class Store {
       case 'message.updated': {
         const m = this.upsertMessage(d);
         const c = this.conversations.get(m.conversationId);
+        if (!c || !c.state) this.emit('unknown-conversation', m.conversationId);
         if (f.type === 'message.created') {
-          const patch = { id: m.conversationId, updatedAt: m.createdAt, lastMessage: m };
+          // A patch, not a version: no updatedAt (the server's next
+          // conversation frame or read wins over it).
+          const patch = { id: m.conversationId, activityAt: m.createdAt, lastMessage: m };
           if (m.direction === 'inbound') {
             patch.lastInboundAt = m.createdAt;
             if (m.conversationId !== this.openConversationId) patch.unread = ((c && c.unread) || 0) + 1;
@@ -104,6 +107,7 @@ export class Store {
       case 'message.status': {
         const byID = this.messages.get(d.conversationId);
         const old = byID && byID.get(d.messageId);
+        if (!old) break; // a message nobody shows: read with its thread
         this.upsertMessage({ ...(old || {}), id: d.messageId, conversationId: d.conversationId, status: d.status,
           waMessageId: d.waMessageId || (old && old.waMessageId) || null, error: d.error || (old && old.error) });
         break;
@@ -133,6 +137,10 @@ export class Store {
     this.emit('frame', f);
   }
 }
+
+// time is an RFC 3339 time in ms (0 when absent): compared as numbers, since
+// fractions of a second have varying lengths.
+export function time(iso) { return iso ? Date.parse(iso) || 0 : 0; }
 
 const ORDER = { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4, received: 0 };
 function rank(s) { return ORDER[s] ?? -1; }

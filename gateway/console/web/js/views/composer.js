@@ -43,7 +43,7 @@ function replyBox(ctx, opts) {
     try {
       const d = await ctx.api.post('/api/whatsapp/messages',
         { to: conv.customerId, type: 'text', text: { body }, phoneNumberId: conv.phoneNumberId || undefined }, { idempotencyKey: key });
-      if (input.value === body) input.value = '';
+      if (input.value.trim() === body.trim()) input.value = '';
       keyFor = '';
       if (d && d.message) opts.onSent(d.message);
     } catch (e) {

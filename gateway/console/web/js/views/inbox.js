@@ -4,6 +4,7 @@
 // unread counts, live updates from the socket's frames without reloading,
 // and the keyboard: j/k or the arrows move, Enter opens, / searches.
 import { h, replace, text, shortTime } from '../dom.js';
+import { time } from '../store.js';
 import { customerName, loadCustomer } from './customers.js';
 import { mountThread } from './thread.js';
 import { mountCustomer } from './customer.js';
@@ -16,6 +17,8 @@ const STATES = {
   closed: ['closed'],
   any: [],
 };
+
+function activity(c) { return Math.max(time(c.updatedAt), time(c.activityAt), time(c.lastInboundAt)); }
 
 export function render(ctx) {
   const { api, store, user } = ctx;
@@ -125,7 +128,7 @@ export function render(ctx) {
       const c = store.conversations.get(id);
       if (c && !seen.has(id) && matches(c)) { seen.add(id); out.push(c); }
     }
-    out.sort((a, b) => String(b.updatedAt || '').localeCompare(String(a.updatedAt || '')));
+    out.sort((a, b) => activity(b) - activity(a));
     return out;
   }
 
@@ -161,7 +164,7 @@ export function render(ctx) {
     },
     h('div', { class: 'conv-line' },
       h('span', { class: 'conv-name', 'data-test': 'conv-name' }, name),
-      h('time', { class: 'conv-time muted', datetime: c.updatedAt || '' }, shortTime(c.updatedAt))),
+      h('time', { class: 'conv-time muted' }, shortTime(new Date(activity(c)).toISOString()))),
     h('div', { class: 'conv-line' },
       h('span', { class: 'conv-preview muted' }, preview),
       h('span', { class: 'state-badge state-' + c.state }, c.state),
@@ -205,8 +208,24 @@ export function render(ctx) {
       schedulePaint();
     }),
     store.on('customer', schedulePaint),
+    // A message of a conversation this console never read: read it.
+    store.on('unknown-conversation', (id) => fetchConversation(id)),
     store.on('catchup', () => { reload(); }),
   ];
+
+  const fetching = new Set();
+  async function fetchConversation(id) {
+    if (fetching.has(id)) return;
+    fetching.add(id);
+    try {
+      const d = await api.get('/api/whatsapp/conversations/' + encodeURIComponent(id));
+      if (d && d.conversation) store.upsertConversation(d.conversation);
+    } catch (e) {
+      // Not visible to this user (404): nothing to show.
+    } finally {
+      fetching.delete(id);
+    }
+  }
 
   let thread = null;
   let customer = null;

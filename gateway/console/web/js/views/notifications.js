@@ -9,7 +9,7 @@ export function render(ctx) {
   let open = false;
   const badge = h('span', { class: 'badge', 'data-test': 'notif-badge', hidden: true });
   const toggle = h('button', { type: 'button', class: 'bell', 'data-test': 'notif-toggle', 'aria-label': 'Notifications', 'aria-expanded': 'false',
-    on: { click: () => setOpen(!open) } }, '🔔', badge);
+    on: { click: () => setOpen(!open) } }, 'Alerts', badge);
   const list = h('ul', { class: 'notif-list', 'data-test': 'notif-list' });
   const readAll = h('button', { type: 'button', class: 'link', on: { click: () => markRead(null) } }, 'Mark all read');
   const panel = h('div', { class: 'notif-panel', hidden: true, role: 'dialog', 'aria-label': 'Notifications' },

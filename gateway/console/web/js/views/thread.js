@@ -4,6 +4,7 @@
 // picker after it, and the assign / unassign / close actions.
 import { h, replace, text } from '../dom.js';
 import { newKey } from '../api.js';
+import { time } from '../store.js';
 import { customerName, loadCustomer } from './customers.js';
 import { mountComposer } from './composer.js';
 
@@ -99,7 +100,7 @@ export function mountThread(ctx, id) {
   async function loadAgents() {
     agentsLoaded = true;
     try {
-      const page = await api.get('/api/agents', { limit: 100 });
+      const page = await api.get('/api/agents');
       const items = (page && page.items) || [];
       replace(assignSelect, h('option', { value: '' }, 'Assign to…'),
         items.map((a) => h('option', { value: a.id }, (a.name || a.email) + ' · ' + (a.online ? 'online' : 'offline') + ' · ' + (a.openConversations || 0) + ' open')));
@@ -198,11 +199,11 @@ export function mountThread(ctx, id) {
     const old = rows.get(m.id);
     rows.set(m.id, li);
     if (old) { old.replaceWith(li); return; }
-    const t = m.createdAt || '';
+    const t = time(m.createdAt);
     let before = null;
     for (let n = list.lastElementChild; n; n = n.previousElementSibling) {
       const other = store.messages.get(id)?.get(n.getAttribute('data-message-id'));
-      if (!other || (other.createdAt || '') <= t) break;
+      if (!other || time(other.createdAt) <= t) break;
       before = n;
     }
     list.insertBefore(li, before);
