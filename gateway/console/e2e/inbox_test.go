@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestCustomerMessageAppearsLive: with the agent's console open, a
@@ -93,7 +95,16 @@ func TestReplyReachesTheSandboxAndItsTicksGoToRead(t *testing.T) {
 	if v, _ := tb.eval(fmt.Sprintf(`document.querySelector(%q).value`, selReplyInput)).(string); v != "" {
 		t.Fatalf("the reply box still holds %q after sending", v)
 	}
+	// A thread reads in time order: the question, then the answer.
+	if got := tb.threadTexts(); len(got) != 2 || got[0] != "Can I change the delivery address?" || got[1] != reply {
+		t.Fatalf("the thread shows %q, want the question then the reply", got)
+	}
 	tb.screenshot("thread")
+	// The same thread on a phone's screen.
+	tb.do("emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	tb.waitFor("the reply box in view on a phone", fmt.Sprintf(`(() => { const r = document.querySelector(%q)?.getBoundingClientRect();
+		return r && r.width > 0 && r.bottom <= innerHeight && r.top >= 0; })()`, selReplyInput), waitTimeout)
+	tb.screenshot("thread-phone")
 }
 
 // TestAfterTheWindowOnlyTemplatesCanBeSent: with a 30-second service

@@ -50,7 +50,16 @@ func TestCutSocketCatchesUpOnWhatWasSentMeanwhile(t *testing.T) {
 
 	e.proxy.restore()
 	tb.waitConnected()
+	// The agent is back online: the engine gives it the conversation that
+	// waited for an agent, and the console must show that too.
+	eventually(t, "the waiting conversation assigned to the reconnected agent", waitTimeout, func() bool {
+		_, a := e.conversationOf(second)
+		return a == agent.id
+	})
 	tb.waitMessage("inbound", "Second question during the outage")
+	if got := tb.threadTexts(); len(got) != 2 || got[0] != "First question before the outage" {
+		t.Fatalf("after catching up the thread shows %q, want the first question then the second, once each", got)
+	}
 	tb.waitConversation(secondID)
 	tb.waitText(convItem(secondID)+` [data-test=conv-name]`, "Tarun Das")
 	if got := tb.eval(`performance.getEntriesByType('navigation').length`); got != loads {

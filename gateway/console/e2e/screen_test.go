@@ -84,6 +84,18 @@ func (tb *tab) waitMessage(direction, text string) map[string]any {
 	return m
 }
 
+// threadTexts lists the open thread's message texts, top to bottom.
+func (tb *tab) threadTexts() []string {
+	tb.t.Helper()
+	list, _ := tb.eval(fmt.Sprintf(`[...document.querySelectorAll('%s %s [data-test=message-text]')].map(e => e.textContent)`, selThread, selMessage)).([]any)
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		s, _ := v.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
 // waitConversationOf waits until the engine has a conversation for the
 // customer waID (the sandbox's webhook is in) and returns its id and
 // assignee; with assigned, until it has an assignee too.
