@@ -252,7 +252,9 @@ export function render(ctx) {
     }
     state.selected = id;
     const c = store.conversations.get(id);
-    if (c && c.unread) store.upsertConversation({ ...c, unread: 0 });
+    // Read by opening it, when it is this user's or nobody's (the thread
+    // tells the engine so).
+    if (c && c.unread && (!c.assigneeId || c.assigneeId === user.id)) store.upsertConversation({ id: c.id, unread: 0 });
     thread = mountThread(ctx, id);
     replace(threadPane, thread.el);
     customer = mountCustomer(ctx, id);

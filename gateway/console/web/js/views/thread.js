@@ -72,7 +72,12 @@ export function mountThread(ctx, id) {
     if (mode !== composerMode) {
       if (composer) composer.destroy();
       composerMode = mode;
-      composer = mountComposer(ctx, { mode, conversation: () => conv, onSent: (m) => { store.upsertMessage(m); scrollToEnd(); },
+      composer = mountComposer(ctx, { mode, conversation: () => conv, onSent: (m) => {
+          store.upsertMessage(m);
+          // A template sent after a conversation ended starts a new one: follow it.
+          if (m.conversationId && m.conversationId !== id) ctx.navigate('#/inbox/' + encodeURIComponent(m.conversationId));
+          else scrollToEnd();
+        },
         onOutsideWindow: () => { show('The service window has closed or the conversation ended: only a template can be sent now.'); refreshConversation(); } });
       replace(composerSlot, composer.el);
     }
@@ -248,8 +253,13 @@ export function mountThread(ctx, id) {
     }
   }
 
+  // markRead tells the engine the conversation was read, when it is this
+  // user's or nobody's: a supervisor looking into an agent's conversation
+  // leaves the agent's unread count alone.
   function markRead() {
-    if (document.visibilityState === 'visible') ws.send('read', { conversationId: id });
+    if (document.visibilityState !== 'visible') return;
+    if (conv && conv.assigneeId && conv.assigneeId !== user.id) return;
+    ws.send('read', { conversationId: id });
   }
 
   const offs = [
@@ -271,9 +281,8 @@ export function mountThread(ctx, id) {
   const tick = setInterval(() => { if (conv) { paintWindow(); if ((windowOpen() ? 'reply' : 'template') !== composerMode) paintHead(); } }, 30000);
 
   if (conv) paintHead();
-  refreshConversation().then(() => { if (conv) loadCustomer(api, store, conv.customerId); });
+  refreshConversation().then(() => { if (conv) { loadCustomer(api, store, conv.customerId); markRead(); } });
   reload();
-  markRead();
 
   return {
     el,
