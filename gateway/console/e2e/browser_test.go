@@ -100,6 +100,7 @@ type tab struct {
 	console  []chromedp.ConsoleMessage
 	bearer   string
 	requests int
+	sockets  []string
 }
 
 // recorderScript runs in every document before the page's own scripts: it
@@ -126,6 +127,7 @@ func (b *browser) newTab(name, base string) *tab {
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	console := chromedp.Console(ctx)
 	requests := chromedp.Events(ctx, network.RequestWillBeSent)
+	sockets := chromedp.Events(ctx, network.WebSocketCreated)
 	go func() {
 		for ev, err := range dialogs {
 			if err != nil {
@@ -163,6 +165,16 @@ func (b *browser) newTab(name, base string) *tab {
 			if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 				tb.bearer = tok
 			}
+			tb.mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev, err := range sockets {
+			if err != nil {
+				return
+			}
+			tb.mu.Lock()
+			tb.sockets = append(tb.sockets, ev.URL)
 			tb.mu.Unlock()
 		}
 	}()
@@ -370,6 +382,13 @@ func (tb *tab) accessToken() string {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	return tb.bearer
+}
+
+// socketURLs lists the URLs of the WebSockets the page opened, in order.
+func (tb *tab) socketURLs() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]string(nil), tb.sockets...)
 }
 
 // cspViolations lists the page's CSP violations: the securitypolicyviolation
