@@ -100,6 +100,7 @@ type tab struct {
 	console  []chromedp.ConsoleMessage
 	bearer   string
 	requests int
+	refreshs int
 	sockets  []string
 }
 
@@ -162,6 +163,9 @@ func (b *browser) newTab(name, base string) *tab {
 			auth, _ := ev.Request.Headers["Authorization"].(string)
 			tb.mu.Lock()
 			tb.requests++
+			if strings.HasSuffix(ev.Request.URL, "/api/auth/refresh-token") {
+				tb.refreshs++
+			}
 			if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 				tb.bearer = tok
 			}
@@ -382,6 +386,14 @@ func (tb *tab) accessToken() string {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	return tb.bearer
+}
+
+// refreshes is how many times the page rotated its tokens
+// (POST /api/auth/refresh-token).
+func (tb *tab) refreshes() int {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.refreshs
 }
 
 // socketURLs lists the URLs of the WebSockets the page opened, in order.

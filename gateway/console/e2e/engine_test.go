@@ -78,7 +78,10 @@ type engine struct {
 	proxy      *proxy
 	client     *http.Client
 	out        *lockedBuffer
-	admin      string
+
+	adminMu sync.Mutex
+	admin   string
+	adminAt time.Time
 }
 
 var (
@@ -167,7 +170,6 @@ func startEngine(t testing.TB, env map[string]string) *engine {
 	}
 	px.point(strings.TrimPrefix(e.url, "http://"))
 	e.consoleURL = "http://" + px.addr()
-	e.admin = e.login(adminEmail, adminPassword).token
 	return e
 }
 
@@ -221,6 +223,18 @@ func (e *engine) must(want int, method, path, token string, body any) map[string
 	return data
 }
 
+// adminToken is an access token of the first admin, logged in again
+// every few seconds so that it outlives a short JWT_EXPIRES_IN.
+func (e *engine) adminToken() string {
+	e.t.Helper()
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
+	if e.admin == "" || time.Since(e.adminAt) > 3*time.Second {
+		e.admin, e.adminAt = e.login(adminEmail, adminPassword).token, time.Now()
+	}
+	return e.admin
+}
+
 // session is a logged-in user as the API sees it.
 type session struct {
 	token string
@@ -251,7 +265,7 @@ func (e *engine) newUser(role, name string) user {
 	u, _ := data["user"].(map[string]any)
 	id := str(u["id"])
 	if role != "agent" {
-		e.must(200, "PATCH", "/api/users/"+id+"/role", e.admin, map[string]string{"role": role})
+		e.must(200, "PATCH", "/api/users/"+id+"/role", e.adminToken(), map[string]string{"role": role})
 	}
 	return user{id: id, email: email, name: name, role: role}
 }
@@ -300,7 +314,7 @@ func (e *engine) sent(waID string) []sentMessage {
 // the admin sees it ("" when none yet).
 func (e *engine) conversationOf(waID string) (id, assignee string) {
 	e.t.Helper()
-	data := e.must(200, "GET", "/api/whatsapp/conversations?limit=100", e.admin, nil)
+	data := e.must(200, "GET", "/api/whatsapp/conversations?limit=100", e.adminToken(), nil)
 	items, _ := data["items"].([]any)
 	for _, it := range items {
 		c, _ := it.(map[string]any)

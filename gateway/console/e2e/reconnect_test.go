@@ -109,7 +109,7 @@ func testCutSocketCatchesUp(t *testing.T, env map[string]string) {
 func (e *engine) waitMessageStored(id, text, status string) {
 	e.t.Helper()
 	eventually(e.t, fmt.Sprintf("message %q stored with status %q", text, status), waitTimeout, func() bool {
-		data := e.must(200, "GET", "/api/whatsapp/conversations/"+id+"/messages?limit=50", e.admin, nil)
+		data := e.must(200, "GET", "/api/whatsapp/conversations/"+id+"/messages?limit=50", e.adminToken(), nil)
 		items, _ := data["items"].([]any)
 		for _, it := range items {
 			m, _ := it.(map[string]any)
