@@ -132,6 +132,26 @@ export class Api {
   }
 }
 
+// blob reads a binary resource (media content) with the token; a 401
+// TOKEN_EXPIRED rotates the pair and retries once.
+Api.prototype.blob = async function blob(path, retried) {
+  let res;
+  try {
+    res = await fetch(path, { headers: { Authorization: 'Bearer ' + this.access }, cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, { message: 'cannot reach the engine (' + e.message + ')' });
+  }
+  if (res.ok) return res.blob();
+  let body = null;
+  try { body = await res.json(); } catch { /* not JSON */ }
+  const err = new ApiError(res.status, body);
+  if (res.status === 401 && err.code === 'TOKEN_EXPIRED' && !retried) {
+    await this.refresh();
+    return this.blob(path, true);
+  }
+  throw err;
+};
+
 export function withQuery(path, query) {
   if (!query) return path;
   const q = new URLSearchParams();

@@ -12,12 +12,33 @@ export function loadCustomer(api, store, id) {
   if (store.customers.has(id)) return Promise.resolve(store.customers.get(id));
   if (inflight.has(id)) return inflight.get(id);
   if (missing.has(id)) return Promise.resolve(null);
-  const p = api.get('/api/customers/' + encodeURIComponent(id))
+  const p = limited(() => api.get('/api/customers/' + encodeURIComponent(id)))
     .then((d) => { const c = d.customer || d; store.setCustomer(c); return c; })
     .catch(() => { missing.add(id); return null; })
     .finally(() => inflight.delete(id));
   inflight.set(id, p);
   return p;
+}
+
+// limited runs fn when fewer than MAX_READS reads are in flight: a list of
+// a hundred new customers does not spend the API's per-minute budget in a
+// burst.
+const MAX_READS = 4;
+let running = 0;
+const waiting = [];
+function limited(fn) {
+  return new Promise((resolve, reject) => {
+    const run = () => {
+      running++;
+      fn().then(resolve, reject).finally(() => {
+        running--;
+        const next = waiting.shift();
+        if (next) next();
+      });
+    };
+    if (running < MAX_READS) run();
+    else waiting.push(run);
+  });
 }
 
 // customerName is the customer's name, or the number while it is unknown.

@@ -51,7 +51,7 @@ export function render(ctx) {
   let searchTimer = 0;
   const search = h('input', { type: 'search', 'data-test': 'conv-search', placeholder: 'Search name or number  ( / )', 'aria-label': 'Search conversations',
     on: { input: () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => { state.search = search.value.trim(); reload(); }, 250); },
-      keydown: (ev) => { if (ev.key === 'Escape') { search.value = ''; state.search = ''; reload(); search.blur(); } } } });
+      keydown: onSearchKey } });
   const status = h('p', { class: 'list-status muted', role: 'status' });
   const list = h('ul', { class: 'conv-list', 'data-test': 'conv-list', role: 'listbox', tabindex: '0', 'aria-label': 'Conversations' });
   const listPane = h('div', { class: 'pane list-pane' }, h('div', { class: 'list-tools' }, tabs, h('div', { class: 'row' }, filter, search)), status, list);
@@ -185,6 +185,21 @@ export function render(ctx) {
       const on = li.getAttribute('data-conversation-id') === state.selected;
       li.setAttribute('aria-selected', String(on));
       if (on) li.scrollIntoView({ block: 'nearest' });
+    }
+  }
+
+  // In the search box: Escape clears it, the arrows move in the list and
+  // Enter opens the selected conversation.
+  function onSearchKey(ev) {
+    switch (ev.key) {
+      case 'Escape': search.value = ''; state.search = ''; reload(); search.blur(); break;
+      case 'ArrowDown': ev.preventDefault(); move(1); break;
+      case 'ArrowUp': ev.preventDefault(); move(-1); break;
+      case 'Enter':
+        ev.preventDefault();
+        if (state.selected) ctx.navigate('#/inbox/' + encodeURIComponent(state.selected));
+        break;
+      default:
     }
   }
 

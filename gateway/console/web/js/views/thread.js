@@ -7,6 +7,7 @@ import { newKey } from '../api.js';
 import { time } from '../store.js';
 import { customerName, loadCustomer } from './customers.js';
 import { mountComposer } from './composer.js';
+import { mediaView } from './media.js';
 
 const TICKS = { queued: '⏱', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✗' };
 const TICK_LABEL = { queued: 'queued', sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
@@ -35,6 +36,7 @@ export function mountThread(ctx, id) {
     notice, scroller, composerSlot);
 
   const rows = new Map(); // message id → li
+  const retried = new Set(); // failed messages sent again from this thread
   let composer = null;
   let composerMode = '';
 
@@ -156,6 +158,7 @@ export function mountThread(ctx, id) {
     if (c.body) return c.body;
     if (c.text && c.text.body) return c.text.body;
     if (m.type === 'template' && c.name) return '[template ' + c.name + ']';
+    if (m.media) return c.caption || '';
     return '[' + (m.type || 'message') + ']';
   }
 
@@ -163,10 +166,7 @@ export function mountThread(ctx, id) {
     const dir = m.direction === 'inbound' ? 'inbound' : 'outbound';
     const status = dir === 'inbound' ? 'received' : (m.status || 'queued');
     const parts = [h('div', { class: 'message-text', 'data-test': 'message-text' }, messageText(m))];
-    if (m.media) {
-      parts.push(h('div', { class: 'message-media muted' }, '📎 ' + (m.media.filename || m.media.mimeType || m.type) + ' (' + (m.media.status || '') + ')',
-        m.media.error ? ' — ' + m.media.error : ''));
-    }
+    if (m.media) parts.push(mediaView(api, m));
     const meta = [h('time', { datetime: m.createdAt || '' }, m.createdAt ? new Date(m.createdAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '')];
     if (dir === 'outbound') {
       meta.push(h('span', { class: 'ticks ticks-' + status, 'data-test': 'message-ticks', 'aria-label': TICK_LABEL[status] || status, title: TICK_LABEL[status] || status }, TICKS[status] || ''));
@@ -176,20 +176,24 @@ export function mountThread(ctx, id) {
       const err = m.error || {};
       parts.push(h('div', { class: 'message-error error', 'data-test': 'message-error' }, err.reason || err.message || err.title || 'not delivered'));
       const body = messageText(m);
-      if (m.type === 'text' || m.text) {
-        parts.push(h('button', { type: 'button', class: 'link', 'data-test': 'message-retry', on: { click: (ev) => retry(ev.currentTarget, body) } }, 'Retry'));
+      if (retried.has(m.id)) {
+        parts.push(h('span', { class: 'muted' }, 'Sent again below.'));
+      } else if (m.type === 'text' || m.text) {
+        parts.push(h('button', { type: 'button', class: 'link', 'data-test': 'message-retry', on: { click: (ev) => retry(ev.currentTarget, m, body) } }, 'Retry'));
       }
     }
     return h('li', { class: 'message ' + dir, 'data-test': 'message', 'data-message-id': m.id, 'data-wamid': m.waMessageId || '',
       'data-direction': dir, 'data-status': status }, parts);
   }
 
-  async function retry(btn, body) {
+  async function retry(btn, failed, body) {
     btn.disabled = true;
     show('');
     try {
       const d = await api.post('/api/whatsapp/messages', { to: conv.customerId, type: 'text', text: { body }, phoneNumberId: conv.phoneNumberId || undefined },
         { idempotencyKey: newKey() });
+      retried.add(failed.id);
+      place(store.messages.get(id)?.get(failed.id) || failed);
       if (d && d.message) { store.upsertMessage(d.message); scrollToEnd(); }
     } catch (e) {
       btn.disabled = false;
