@@ -275,10 +275,18 @@ func (e *engine) newUser(role, name string) user {
 // webhook to the engine; it returns the message's wamid.
 func (e *engine) inject(waID, name, text string) string {
 	e.t.Helper()
-	st, out := e.do(e.sandboxURL, "POST", "/sandbox/whatsapp/inbound", "",
-		map[string]string{"from": waID, "name": name, "text": text, "phoneNumberId": phoneNumberID})
+	return e.injectMessage(map[string]any{"from": waID, "name": name, "text": text})
+}
+
+// injectMessage posts a simulated customer message (the sandbox's
+// InboundRequest: from, name, text or type with its object) to the
+// business number and returns its wamid.
+func (e *engine) injectMessage(msg map[string]any) string {
+	e.t.Helper()
+	msg["phoneNumberId"] = phoneNumberID
+	st, out := e.do(e.sandboxURL, "POST", "/sandbox/whatsapp/inbound", "", msg)
 	if st != http.StatusAccepted {
-		e.t.Fatalf("inject a message from %s: %d %v", waID, st, out)
+		e.t.Fatalf("inject a message from %v: %d %v", msg["from"], st, out)
 	}
 	data, _ := out["data"].(map[string]any)
 	return str(data["waMessageId"])

@@ -164,3 +164,33 @@ func TestAfterTheWindowOnlyTemplatesCanBeSent(t *testing.T) {
 		t.Fatal("a reply box came back after the template, outside the window")
 	}
 }
+
+// TestCustomerPhotoShowsInTheThread: a customer sends a photo with a
+// caption through the sandbox; once the engine fetched it, the thread
+// shows the picture itself (read with the agent's token into a blob: URL,
+// which the CSP allows) with its caption, and no CSP violation.
+func TestCustomerPhotoShowsInTheThread(t *testing.T) {
+	b := newBrowser(t)
+	e := startEngine(t, nil)
+	agent := e.newUser("agent", "Photo Agent")
+	tb := b.newTab("agent", e.consoleURL)
+	tb.login(agent)
+
+	waID := newCustomer()
+	e.injectMessage(map[string]any{"from": waID, "name": "Imran Ali", "type": "image",
+		"image": map[string]any{"mime_type": "image/jpeg", "caption": "the box as it arrived"}})
+	id, _ := e.waitConversationOf(waID, true)
+	tb.openConversation(id)
+	tb.waitMessage("inbound", "the box as it arrived")
+	src, _ := tb.waitFor("the photo drawn in the thread", fmt.Sprintf(`(() => {
+		const i = document.querySelector('%s %s[data-direction=inbound] [data-test=message-media] img');
+		return i && i.complete && i.naturalWidth > 0 && i.getAttribute('src');
+	})()`, selThread, selMessage), waitTimeout).(string)
+	if !strings.HasPrefix(src, "blob:") {
+		t.Fatalf("the photo's src is %q, want a blob: URL read with the token", src)
+	}
+	if v := tb.cspViolations(); len(v) != 0 {
+		t.Fatalf("CSP violations: %v", v)
+	}
+	tb.screenshot("photo")
+}
