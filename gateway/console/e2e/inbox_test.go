@@ -194,3 +194,43 @@ func TestCustomerPhotoShowsInTheThread(t *testing.T) {
 	}
 	tb.screenshot("photo")
 }
+
+// TestKeyboardMovesThroughConversationsAndOpensOne: with two conversations
+// listed, j and k move the selection from one to the other, and Enter
+// opens the selected one's thread.
+func TestKeyboardMovesThroughConversationsAndOpensOne(t *testing.T) {
+	b := newBrowser(t)
+	e := startEngine(t, nil)
+	agent := e.newUser("agent", "Keys Agent")
+	tb := b.newTab("agent", e.consoleURL)
+	tb.login(agent)
+
+	var ids []string
+	for i, name := range []string{"Uma Nair", "Vikram Sethi"} {
+		waID := newCustomer()
+		e.inject(waID, name, fmt.Sprintf("question %d", i+1))
+		id, _ := e.waitConversationOf(waID, true)
+		tb.waitConversation(id)
+		ids = append(ids, id)
+	}
+	selected := func() string {
+		return tb.attr(selConvItem+`[aria-selected=true]`, "data-conversation-id")
+	}
+	tb.eval(`document.activeElement && document.activeElement.blur()`)
+	start := tb.waitFor("a selected conversation", fmt.Sprintf(`document.querySelector('%s[aria-selected=true]')?.getAttribute('data-conversation-id')`, selConvItem), waitTimeout)
+	// Going down from the first or up from the last moves to the other one.
+	key, other := "j", ids[0]
+	if start == ids[0] {
+		other = ids[1]
+	}
+	if tb.eval(fmt.Sprintf(`document.querySelector(%q) === document.querySelector(%q)`, selConvItem, convItem(start.(string)))) != true {
+		key = "k"
+	}
+	tb.do("press "+key, chromedp.KeyEvent(key))
+	tb.waitFor("the selection moved by "+key, fmt.Sprintf(`document.querySelector('%s[aria-selected=true]')?.getAttribute('data-conversation-id') === %q`, selConvItem, other), waitTimeout)
+	tb.pressEnter()
+	tb.waitFor("Enter to open the selected thread", fmt.Sprintf(`document.querySelector(%q)?.getAttribute('data-conversation-id') === %q`, selThread, other), waitTimeout)
+	if got := selected(); got != other {
+		t.Fatalf("after opening, the selected conversation is %q, want %q", got, other)
+	}
+}
