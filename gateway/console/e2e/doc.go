@@ -9,6 +9,9 @@
 // test` leaves them out and `make test-console` runs them (`go test -tags
 // browser ./gateway/console/e2e/`). Without chromium (CHROMIUM_PATH, or
 // chromium on PATH) every test skips with a loud message, and fails when
-// ENGINE_REQUIRE_SERVICES=1. The tests write screenshots of the main screens
-// to screenshots/. Waits are bounded polls of the page, never sleeps.
+// ENGINE_REQUIRE_SERVICES=1; so does the cut-socket test's run on the Redis
+// event stream without Redis on 127.0.0.1:6379. Each test starts its own
+// engine and browser, so no test sees another's users or conversations.
+// The tests write screenshots of the main screens to screenshots/. Waits
+// are bounded polls of the page or the API, never sleeps.
 package e2e
