@@ -99,6 +99,7 @@ export class Api {
   post(path, body, opts) { return this.request('POST', path, body ?? {}, opts); }
   put(path, body) { return this.request('PUT', path, body); }
   patch(path, body) { return this.request('PATCH', path, body); }
+  del(path) { return this.request('DELETE', path); }
 
   // request sends one API call and answers the envelope's data; errors
   // are ApiError. opts: anonymous (no token), noRefresh (no retry),

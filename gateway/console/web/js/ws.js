@@ -119,9 +119,11 @@ export class Socket {
         if (d.cursor) this.cursor = d.cursor;
         this.attempt = 0;
         this.store.setConnection('open');
-        // Reconnected without a replay (no cursor kept, or the engine keeps
-        // none): what happened meanwhile is read from the API.
-        if (this.connectedOnce && !(resuming && d.cursor)) this.store.emit('catchup', { reason: 'reconnect' });
+        // Without a replay (a first socket, no cursor kept, or an engine
+        // that keeps none) what happened before this socket's live events
+        // is read from the API: the views loaded it, perhaps before the
+        // socket was open.
+        if (!(resuming && d.cursor)) this.store.emit('catchup', { reason: this.connectedOnce ? 'reconnect' : 'connect' });
         this.connectedOnce = true;
         break;
       }
