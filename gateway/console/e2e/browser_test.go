@@ -229,6 +229,24 @@ func (tb *tab) click(sel string) {
 	tb.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
+// clickUntil clicks sel until expr is truthy, within waitTimeout: for an
+// element the page may re-draw (replace) between finding and clicking it.
+func (tb *tab) clickUntil(sel, what, expr string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(tb.ctx, 3*time.Second)
+		_ = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if tb.poll(expr, 2*time.Second) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("tab %s: clicking %s for %s did not lead to %s\npage: %s", tb.name, sel, waitTimeout, what, tb.pageText())
+		}
+	}
+}
+
 // typeInto types text into the field sel, key by key.
 func (tb *tab) typeInto(sel, text string) {
 	tb.t.Helper()
@@ -294,6 +312,22 @@ func (tb *tab) eval(expr string) any {
 // test waits for, in its failure.
 func (tb *tab) waitFor(what, expr string, timeout time.Duration) any {
 	tb.t.Helper()
+	v, err := tb.pollValue(expr, timeout)
+	if v == nil {
+		tb.t.Fatalf("tab %s: waited %s for %s (%s); last error %v\npage: %s", tb.name, timeout, what, expr, err, tb.pageText())
+	}
+	return v
+}
+
+// poll is whether the expression became truthy within timeout.
+func (tb *tab) poll(expr string, timeout time.Duration) bool {
+	v, _ := tb.pollValue(expr, timeout)
+	return v != nil
+}
+
+// pollValue polls the expression every 100ms until it is truthy, at most
+// timeout: its value decoded from JSON, or nil and the last error.
+func (tb *tab) pollValue(expr string, timeout time.Duration) (any, error) {
 	deadline := time.Now().Add(timeout)
 	js := `(() => { try { const v = (` + expr + `); return v ? JSON.stringify(v) : ""; } catch (e) { return ""; } })()`
 	var lastErr error
@@ -303,12 +337,13 @@ func (tb *tab) waitFor(what, expr string, timeout time.Duration) any {
 		cancel()
 		if err == nil && raw != "" {
 			var v any
-			_ = json.Unmarshal([]byte(raw), &v)
-			return v
+			if json.Unmarshal([]byte(raw), &v) == nil && v != nil {
+				return v, nil
+			}
 		}
 		lastErr = err
 		if time.Now().After(deadline) || tb.ctx.Err() != nil {
-			tb.t.Fatalf("tab %s: waited %s for %s (%s); last error %v\npage: %s", tb.name, timeout, what, expr, lastErr, tb.pageText())
+			return nil, lastErr
 		}
 		select {
 		case <-tb.ctx.Done():

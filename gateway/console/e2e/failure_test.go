@@ -58,6 +58,6 @@ func TestFailedSendShowsItsReasonARetryAndANotification(t *testing.T) {
 	if n := sends(); n != 1 {
 		t.Fatalf("the sandbox got the reply %d times before the retry, want 1", n)
 	}
-	tb.click(sel + ` [data-test=message-retry]`)
+	tb.clickUntil(sel+` [data-test=message-retry]`, "the retry taken", fmt.Sprintf(`!document.querySelector(%q)`, sel+` [data-test=message-retry]:not([disabled])`))
 	eventually(t, "the retried reply at the sandbox", waitTimeout, func() bool { return sends() == 2 })
 }

@@ -63,12 +63,14 @@ func (tb *tab) waitConversation(id string) {
 }
 
 // openConversation clicks conversation id in the list and waits for its
-// thread.
+// thread. The list is re-drawn whenever the socket brings news, so a click
+// can land on an item just replaced: it is clicked again until the thread
+// opens, within waitTimeout.
 func (tb *tab) openConversation(id string) {
 	tb.t.Helper()
 	tb.waitConversation(id)
-	tb.click(convItem(id))
-	tb.waitFor("the thread of "+id, fmt.Sprintf(`document.querySelector(%q)?.getAttribute('data-conversation-id') === %q`, selThread, id), waitTimeout)
+	tb.clickUntil(convItem(id), "the thread of "+id,
+		fmt.Sprintf(`document.querySelector(%q)?.getAttribute('data-conversation-id') === %q`, selThread, id))
 }
 
 // waitMessage waits for a message of direction (inbound or outbound) in
