@@ -153,6 +153,31 @@ Api.prototype.blob = async function blob(path, retried) {
   throw err;
 };
 
+// upload posts one file as multipart/form-data (field `file`) and answers
+// the envelope's data; a 401 TOKEN_EXPIRED rotates the pair and retries once.
+Api.prototype.upload = async function upload(path, file, idempotencyKey, retried) {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  const headers = { Authorization: 'Bearer ' + this.access, Accept: 'application/json' };
+  if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
+  let res;
+  try {
+    res = await fetch(path, { method: 'POST', headers, body: form });
+  } catch (e) {
+    throw new ApiError(0, { message: 'cannot reach the engine (' + e.message + ')' });
+  }
+  let body = null;
+  try { body = await res.json(); } catch { /* not JSON */ }
+  if (res.ok) return body && body.data;
+  const err = new ApiError(res.status, body);
+  if (res.status === 401 && err.code === 'TOKEN_EXPIRED' && !retried) {
+    await this.refresh();
+    return this.upload(path, file, idempotencyKey, true);
+  }
+  if (res.status === 401) this.end(err.code);
+  throw err;
+};
+
 export function withQuery(path, query) {
   if (!query) return path;
   const q = new URLSearchParams();

@@ -128,6 +128,9 @@ export class Store {
       case 'notification':
         this.addNotification(d);
         break;
+      case 'call.updated':
+        this.emit('call', d);
+        break;
       case 'session.resync':
         this.emit('resync', d);
         break;

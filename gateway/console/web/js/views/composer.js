@@ -56,8 +56,58 @@ function replyBox(ctx, opts) {
     }
   }
 
-  const el = h('div', { class: 'composer reply' }, error, h('div', { class: 'row' }, input, send));
+  // Attachments: the file is uploaded (POST /api/media/upload; the engine
+  // decides its type from the bytes) and sent as a message of the matching
+  // type, with the reply box's text as its caption.
+  const picker = h('input', { type: 'file', class: 'file-input', 'data-test': 'attach-input', 'aria-label': 'Attach a file',
+    on: { change: () => { if (picker.files && picker.files[0]) attach(picker.files[0]); } } });
+  const attachBtn = h('button', { type: 'button', 'data-test': 'attach', title: 'Attach a file', on: { click: () => picker.click() } }, 'Attach');
+  const progress = h('span', { class: 'muted', role: 'status' });
+
+  async function attach(file) {
+    const conv = opts.conversation();
+    if (!conv || busy) return;
+    busy = true;
+    attachBtn.disabled = true;
+    send.disabled = true;
+    error.hidden = true;
+    text(progress, 'Uploading ' + file.name + '…');
+    try {
+      const up = await ctx.api.upload('/api/media/upload', file, newKey());
+      const media = up.media || up;
+      const type = messageType(media.mimeType);
+      const obj = { mediaId: media.id };
+      const caption = input.value.trim();
+      if (caption && type !== 'audio' && type !== 'sticker') obj.caption = caption;
+      if (type === 'document') obj.filename = media.filename || file.name;
+      const d = await ctx.api.post('/api/whatsapp/messages',
+        { to: conv.customerId, type, [type]: obj, phoneNumberId: conv.phoneNumberId || undefined }, { idempotencyKey: newKey() });
+      if (obj.caption) input.value = '';
+      if (d && d.message) opts.onSent(d.message);
+    } catch (e) {
+      text(error, sendError(e, opts));
+      error.hidden = false;
+    } finally {
+      busy = false;
+      attachBtn.disabled = false;
+      send.disabled = false;
+      picker.value = '';
+      text(progress, '');
+    }
+  }
+
+  const el = h('div', { class: 'composer reply' }, error, h('div', { class: 'row' }, input, h('div', { class: 'composer-buttons' }, send, attachBtn)), progress, picker);
   return { el, destroy() {} };
+}
+
+// messageType is the WhatsApp message type that carries a medium of mime.
+export function messageType(mime) {
+  const m = String(mime || '');
+  if (m === 'image/webp') return 'sticker';
+  if (m.startsWith('image/')) return 'image';
+  if (m.startsWith('audio/')) return 'audio';
+  if (m.startsWith('video/')) return 'video';
+  return 'document';
 }
 
 // variables lists the distinct {{…}} of text in order of first use.

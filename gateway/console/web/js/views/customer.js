@@ -5,6 +5,7 @@
 import { h, replace, text, shortTime } from '../dom.js';
 import { loadCustomer } from './customers.js';
 import { newKey } from '../api.js';
+import { mountCall } from './call.js';
 
 export function mountCustomer(ctx, conversationId) {
   const { api, store } = ctx;
@@ -14,8 +15,10 @@ export function mountCustomer(ctx, conversationId) {
   const body = h('div', { class: 'customer-body' });
   const others = h('ul', { class: 'customer-conversations', 'data-test': 'customer-conversations' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
+  const callSlot = h('div', { class: 'call-slot' });
+  let call = null;
   const el = h('aside', { class: 'customer-panel', 'data-test': 'customer-panel', 'aria-label': 'Customer' },
-    h('h3', {}, 'Customer'), error, body, h('h4', {}, 'Other conversations'), others);
+    h('h3', {}, 'Customer'), error, body, callSlot, h('h4', {}, 'Other conversations'), others);
 
   function show(msg) { text(error, msg || ''); error.hidden = !msg; }
 
@@ -84,6 +87,11 @@ export function mountCustomer(ctx, conversationId) {
     if (!conv || customerId) return;
     customerId = conv.customerId;
     paint();
+    const perms = (ctx.user.permissions || []);
+    if (perms.includes('calls:write')) {
+      call = mountCall(ctx, customerId, conversationId);
+      replace(callSlot, call.el);
+    }
     loadCustomer(api, store, customerId).then((c) => { if (!destroyed && !c) show('The customer could not be read.'); });
     loadOthers();
   }
@@ -95,5 +103,5 @@ export function mountCustomer(ctx, conversationId) {
   ];
   paint();
   start(store.conversations.get(conversationId));
-  return { el, destroy() { destroyed = true; for (const off of offs) off(); } };
+  return { el, destroy() { destroyed = true; for (const off of offs) off(); if (call) call.destroy(); } };
 }

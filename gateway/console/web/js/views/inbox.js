@@ -270,11 +270,21 @@ export function render(ctx) {
     // Read by opening it, when it is this user's or nobody's (the thread
     // tells the engine so).
     if (c && c.unread && (!c.assigneeId || c.assigneeId === user.id)) store.upsertConversation({ id: c.id, unread: 0 });
-    thread = mountThread(ctx, id);
+    // A panel that fails to build says so; the others still work.
+    thread = guarded(() => mountThread(ctx, id), 'thread');
     replace(threadPane, thread.el);
-    customer = mountCustomer(ctx, id);
+    customer = guarded(() => mountCustomer(ctx, id), 'customer panel');
     replace(customerPane, customer.el);
     schedulePaint();
+  }
+
+  function guarded(mount, what) {
+    try {
+      return mount();
+    } catch (e) {
+      console.error(what, e);
+      return { el: h('p', { class: 'error', role: 'alert' }, 'The ' + what + ' failed to load: ' + e.message), destroy() {} };
+    }
   }
 
   el.update = (params) => open(params.id || '');
