@@ -12,7 +12,7 @@ FUZZ_TARGETS = ./gateway/template:FuzzCheck ./gateway/auth:FuzzVerifyAccess ./ga
 # fresh machine needs nothing installed by hand.
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: run test test-unit test-faults test-cluster test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean proto
+.PHONY: run test test-unit test-faults test-console test-cluster test-sqlite-cgo fuzz vet lint cover build bench bench-quick clean proto
 
 # A development admin is created when none is configured, so a newcomer can
 # log in at once (development only; set your own for anything shared).
@@ -30,6 +30,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags faults ./cmd/engine/faults/
 	$(GO) vet -tags multinode ./cluster/
+	$(GO) vet -tags browser ./gateway/console/e2e/
 	cd bench && $(GO) vet ./...
 
 # -parallel 4: cmd/engine's end-to-end tests mostly wait on timers and the
@@ -61,6 +62,15 @@ test-unit:
 # cmd/engine/faults/faults-report.md and .json. Run by .ci/run after make test.
 test-faults:
 	$(GO) test -tags faults -count=1 -timeout 15m ./cmd/engine/faults/
+
+# The agent console's browser tests (gateway/console/e2e, build tag
+# browser): headless Chromium (Debian's chromium, or CHROMIUM_PATH) driven
+# by chromedp against the built engine and its sandbox; they rewrite the
+# screenshots under gateway/console/e2e/screenshots. Without chromium they
+# skip loudly (fail with ENGINE_REQUIRE_SERVICES=1). Run by .ci/run after
+# test-faults.
+test-console:
+	$(GO) test -tags browser -count=1 -timeout 10m ./gateway/console/e2e/
 
 # The multi-node tests (cluster/, build tag multinode): three engine
 # processes on loopback sharing etcd, MongoDB (FerretDB on the local

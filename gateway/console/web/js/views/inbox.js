@@ -34,6 +34,7 @@ export function render(ctx) {
     loading: false,
     error: '',
     seq: 0,
+    liveDuring: new Set(), // conversations the socket told of during a reload
   };
 
   const tabs = h('div', { class: 'tabs', role: 'tablist' },
@@ -92,6 +93,7 @@ export function render(ctx) {
   async function reload() {
     markTabs();
     const seq = ++state.seq;
+    state.liveDuring = new Set();
     state.loading = true;
     state.error = '';
     paintStatus();
@@ -111,7 +113,10 @@ export function render(ctx) {
       }
       if (seq !== state.seq) return;
       for (const c of items) store.upsertConversation(c);
-      state.ids = items.map((c) => c.id);
+      // A conversation the socket brought while this read was under way
+      // (an assignment on reconnecting) is newer than the answer: keep it.
+      const fetched = items.map((c) => c.id);
+      state.ids = fetched.concat(state.ids.filter((id) => state.liveDuring.has(id) && !fetched.includes(id)));
     } catch (e) {
       if (seq !== state.seq) return;
       state.error = e.text || e.message;
@@ -220,6 +225,7 @@ export function render(ctx) {
   const offs = [
     store.on('conversation', (c) => {
       if (!state.ids.includes(c.id) && matches(c)) state.ids.push(c.id);
+      if (state.loading) state.liveDuring.add(c.id);
       schedulePaint();
     }),
     store.on('customer', schedulePaint),
