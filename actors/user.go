@@ -78,6 +78,18 @@ type UserStore interface {
 	SetUserPhone(ctx context.Context, id, phone string, at time.Time) (User, error)
 	// ListUsers returns users ordered by CreatedAt then ID; role "" means all.
 	ListUsers(ctx context.Context, role Role) ([]User, error)
+	// ListUsersPage returns one page of users ordered by CreatedAt then ID
+	// and the total matching f (the admin's user list).
+	ListUsersPage(ctx context.Context, f UserFilter) ([]User, int, error)
+}
+
+// UserFilter selects a page of users. Search matches a substring of the
+// name or the email, ignoring case (at least ASCII letters' case); "" matches every user.
+// Page starts at 1; the store bounds Limit as it bounds customer pages.
+type UserFilter struct {
+	Search string
+	Page   int
+	Limit  int
 }
 
 // RefreshFamily is the server side of one login's refresh tokens. Each

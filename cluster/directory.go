@@ -173,7 +173,13 @@ func (n *Node) deliver(key conversation.Key, cmd conversation.Command, env *Enve
 			return nil, attempt, fmt.Errorf("deliver %s to %s: node stopping: %w", env.GetMessageId(), key.Name(), last)
 		}
 		owner = n.owner(key)
-		t = n.attempt(owner, env, deadline)
+		t = nil
+		if owner != n.cfg.Bind {
+			// This node's own conversations are asked directly (above):
+			// an envelope to its own router as well applied the command
+			// twice (the second time a duplicate).
+			t = n.attempt(owner, env, deadline)
+		}
 	}
 }
 

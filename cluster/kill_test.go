@@ -16,16 +16,21 @@ import (
 // TestKillOneNodeUnderLoadLosesNoAcceptedWebhook posts webhooks to all
 // three nodes, SIGKILLs one of them mid-load and goes on with the other two:
 // every webhook answered 200 (by any node, the dead one included) is
-// stored exactly once, and the dead node's conversations take messages
-// again on the others.
+// stored exactly once and reaches the agents' sockets on the nodes that
+// stayed, and the dead node's conversations take messages again on the
+// others.
 func TestKillOneNodeUnderLoadLosesNoAcceptedWebhook(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
 	c.WaitMembers(t, 3, 30*time.Second)
+	token := c.Nodes[0].Admin()
+	// A supervisor's socket on each node that stays: every accepted
+	// webhook must reach them, whichever node owned its conversation.
+	socks := []*clustertest.Socket{c.Nodes[0].Connect(t, token, ""), c.Nodes[2].Connect(t, token, "")}
+	time.Sleep(500 * time.Millisecond)
 	load := clustertest.StartLoad(c, 40, 3, 30*time.Millisecond)
 	time.Sleep(2 * time.Second)
 	// API sends through the nodes that stay, to customers whose
 	// conversations run on every node (the victim's included).
-	token := c.Nodes[0].Admin()
 	type call struct {
 		at     time.Time
 		took   time.Duration
@@ -139,6 +144,19 @@ func TestKillOneNodeUnderLoadLosesNoAcceptedWebhook(t *testing.T) {
 	}
 	for w, n := range counts {
 		require.LessOrEqualf(t, n, 1, "wamid %s stored %d times", w, n)
+	}
+	// ...and reaches the agents' sockets on the nodes that stayed.
+	all := append(accepted, probes...)
+	for _, s := range socks {
+		got := s.WaitWamids(all, 60*time.Second)
+		twice := 0
+		for _, w := range all {
+			require.Positivef(t, got[w], "socket on %s: no message.created frame for accepted wamid %s", s.Node, w)
+			if got[w] > 1 {
+				twice++
+			}
+		}
+		t.Logf("socket on %s got all %d accepted messages (%d more than once)", s.Node, len(all), twice)
 	}
 	t.Logf("%d webhooks posted, %d accepted, %d to live nodes after the kill", len(sent), len(accepted), afterKill)
 }

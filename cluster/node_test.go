@@ -218,3 +218,34 @@ func TestSlowConversationIsNotADeadNode(t *testing.T) {
 	}
 	require.False(t, a.suspected(b.Address()))
 }
+
+// TestKeyThatMovesToTheAskingNodeIsAskedOnce: the owner of a key dies and
+// the key moves to the very node that is asking: after the failed attempt
+// the node asks its own conversation directly, once (an envelope to its
+// own router as well applied the command a second time).
+func TestKeyThatMovesToTheAskingNodeIsAskedOnce(t *testing.T) {
+	nodes := autoManagedCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	members := a.Members()
+	var key conversation.Key
+	for skip := 0; ; skip++ {
+		key = keyOwnedBy(t, members, c.Address(), skip)
+		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
+			break
+		}
+	}
+	_, err := conversation.Ask(b.Directory(), key, inboundFor(key, "wamid.moves.1", "before"), 5*time.Second)
+	require.NoError(t, err)
+
+	inc := c.current()
+	c.mu.Lock()
+	c.inc = nil
+	c.mu.Unlock()
+	c.leave(inc, false)
+
+	before := b.local.requests.Load()
+	res, err := conversation.Ask(b.Directory(), key, inboundFor(key, "wamid.moves.2", "after"), 10*time.Second)
+	require.NoError(t, err)
+	require.False(t, res.Duplicate)
+	require.Equal(t, int64(1), b.local.requests.Load()-before, "B asked its own conversation once")
+}

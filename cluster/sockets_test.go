@@ -17,7 +17,8 @@ import (
 // conversations run on all three nodes) to one node, and requires every
 // socket to get every message.created frame once. Then the node of one
 // socket dies; the socket reconnects to another node with the cursor of
-// the last frame it got and receives, once each, the messages it missed.
+// the last frame it got and receives the messages it missed (at least
+// once each) and none it had before its cursor.
 func TestFrameFromAConversationOnAnyNodeReachesAgentsOnEveryNode(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Nodes: 3})
 	c.WaitMembers(t, 3, 30*time.Second)
@@ -56,9 +57,18 @@ func TestFrameFromAConversationOnAnyNodeReachesAgentsOnEveryNode(t *testing.T) {
 	missed := post(c.Nodes[1], "missed", 30)
 	back := c.Nodes[0].Connect(t, token, cursor)
 	got := back.WaitWamids(missed, 60*time.Second)
+	twice := 0
 	for _, w := range missed {
-		require.Equalf(t, 1, got[w], "the reconnected socket got %s %d times", w, got[w])
+		// At least once: after a node's death a message can be announced
+		// again (a redelivered webhook whose first application's
+		// announcement may not have gone out); the console keys messages by
+		// id.
+		require.Positivef(t, got[w], "the reconnected socket missed %s", w)
+		if got[w] > 1 {
+			twice++
+		}
 	}
+	t.Logf("the reconnected socket got all %d messages it missed (%d more than once)", len(missed), twice)
 	for _, w := range first {
 		require.Zerof(t, got[w], "the reconnected socket got %s, sent before its cursor, again", w)
 	}

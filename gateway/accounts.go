@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -107,6 +109,37 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeData(w, http.StatusOK, userEnvelope{User: viewUser(u)})
+}
+
+// handleListUsers is GET /api/users (users:manage): one page of users,
+// oldest first, searched by a substring of the name or email. The items are
+// the user view (never the password hash), disabled ones included.
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
+	q, ae := readQuery(r, "page", "limit", "search")
+	if ae != nil {
+		writeError(w, r, ae)
+		return
+	}
+	ve := &validationError{}
+	page, limit := q.paging(ve)
+	f := actors.UserFilter{Search: strings.TrimSpace(q.get("search")), Page: page, Limit: limit}
+	if utf8.RuneCountInString(f.Search) > 100 {
+		ve.add("search", "INVALID_LENGTH", "must be at most 100 characters")
+	}
+	if e := ve.err(); e != nil {
+		writeError(w, r, e)
+		return
+	}
+	us, total, err := s.store.ListUsersPage(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items := make([]userView, 0, len(us))
+	for _, u := range us {
+		items = append(items, viewUser(u))
+	}
+	writeData(w, http.StatusOK, listPage[userView]{Items: items, Total: total, Page: page, Limit: limit})
 }
 
 // setDisabled disables or enables u. Disabling bumps the user's token

@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -161,4 +164,75 @@ func TestChangePassword(t *testing.T) {
 	}
 	assert.Equal(t, 1, outcomes[actors.OutcomeSuccess])
 	assert.Equal(t, len(tests), outcomes[actors.OutcomeFailure])
+}
+
+func TestListUsers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	admin := h.userWithRole(actors.RoleAdmin)
+	sup := h.userWithRole(actors.RoleSupervisor)
+	agent := h.register()
+	h.register()
+	off := h.register()
+	require.Equal(t, http.StatusOK, h.call("PATCH", "/api/users/"+off.ID, admin.Access, map[string]any{"disabled": true}).Status)
+	stored, err := h.store.ListUsers(context.Background(), "")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(stored), 5)
+
+	// Only admins (users:manage) list users.
+	requireError(t, h.call("GET", "/api/users", "", nil), 401, "UNAUTHORIZED")
+	requireError(t, h.call("GET", "/api/users", sup.Access, nil), 403, "FORBIDDEN")
+	requireError(t, h.call("GET", "/api/users", agent.Access, nil), 403, "FORBIDDEN")
+	for _, q := range []string{"limit=0", "page=0", "page=x", "sort=name", "search=" + strings.Repeat("a", 101)} {
+		requireError(t, h.call("GET", "/api/users?"+q, admin.Access, nil), 400, "VALIDATION_ERROR")
+	}
+
+	// Pages of two walk every user once, oldest first, as the store keeps
+	// them; no password hash in any body.
+	var ids []string
+	for page := 1; ; page++ {
+		r := h.call("GET", fmt.Sprintf("/api/users?page=%d&limit=2", page), admin.Access, nil)
+		require.Equal(t, http.StatusOK, r.Status, r.String())
+		assert.NotContains(t, string(r.Raw), "argon2", "page %d", page)
+		assert.NotContains(t, strings.ToLower(string(r.Raw)), "password", "page %d", page)
+		d := r.data()
+		assert.Equal(t, float64(len(stored)), d["total"])
+		assert.Equal(t, float64(page), d["page"])
+		assert.Equal(t, float64(2), d["limit"])
+		items := d["items"].([]any)
+		if len(items) == 0 {
+			break
+		}
+		require.LessOrEqual(t, len(items), 2)
+		for _, it := range items {
+			u := it.(map[string]any)
+			ids = append(ids, u["id"].(string))
+			assert.Contains(t, u, "disabled")
+			assert.Contains(t, u, "role")
+			assert.Contains(t, u, "email")
+		}
+	}
+	want := make([]string, 0, len(stored))
+	for _, u := range stored {
+		want = append(want, u.ID)
+	}
+	assert.Equal(t, want, ids)
+
+	// Search by part of the email, any case; the disabled user says so.
+	r := h.call("GET", "/api/users?search="+url.QueryEscape(strings.ToUpper(strings.Split(off.Email, "@")[0])), admin.Access, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	items := r.data()["items"].([]any)
+	require.Len(t, items, 1, r.String())
+	u := items[0].(map[string]any)
+	assert.Equal(t, off.ID, u["id"])
+	assert.Equal(t, true, u["disabled"])
+	assert.Equal(t, float64(1), r.data()["total"])
+
+	// By name: the supervisor is named after its role.
+	r = h.call("GET", "/api/users?search=SuperVisor", admin.Access, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.String())
+	items = r.data()["items"].([]any)
+	require.Len(t, items, 1, r.String())
+	assert.Equal(t, sup.ID, items[0].(map[string]any)["id"])
+	assert.Equal(t, false, items[0].(map[string]any)["disabled"])
 }

@@ -95,6 +95,10 @@ type Deps struct {
 	// FencedWrite is called once for every write refused as fenced
 	// (engine_fenced_writes_total); nil counts nothing.
 	FencedWrite func()
+	// FlushEvents, when set (a cluster: the Redis relay's Flush), is
+	// waited for before a command that published events is answered (see
+	// Actor.flushEvents).
+	FlushEvents func(ctx context.Context) error
 	// RetiredCommand is called once for every command a retiring
 	// activation refused as stale without applying it
 	// (engine_retired_commands_total); nil counts nothing.
@@ -102,19 +106,6 @@ type Deps struct {
 	// gen is the generation of the actors (see RetireAll).
 	gen atomic.Uint32
 }
-
-// RetireAll retires every conversation actor made so far: from its next
-// message on, each refuses the commands it gets (ErrStale, or hands those
-// sent without waiting for an answer to its parent for the key's next
-// actor) and applies nothing more, while actors made afterwards work as
-// usual. A node that lost its cluster membership calls it (through
-// supervisors.Host.StopAll) before it stops them, so that the commands
-// queued in their mailboxes meanwhile are not applied with the state of
-// an activation another node may have replaced.
-func (d *Deps) RetireAll() { d.gen.Add(1) }
-
-// generation is the actors' generation, in the width an Actor keeps.
-func (d *Deps) generation() uint16 { return uint16(d.gen.Load()) }
 
 // MediaSends readies our media for sends (gateway/outbound/sender).
 // Prepare links medium mediaID to msg, an outbound message about to be
@@ -226,6 +217,9 @@ type Actor struct {
 	awaitHydrate bool
 	// armed is set while the alarm is armed (for timerAt).
 	armed bool
+	// published is set when the message in hand published an event (see
+	// flushEvents).
+	published bool
 }
 
 // Receive handles one message.
@@ -277,34 +271,6 @@ func (a *Actor) Receive(c actor.Context) {
 	}
 }
 
-// refuseRetired answers a command that reached a retiring actor (see
-// Receive) with ErrStale, which callers retry; the actor reads nothing and
-// writes nothing more.
-func (a *Actor) refuseRetired(c actor.Context, msg any) {
-	switch msg.(type) {
-	case *actor.Restarting, *actor.Stopping:
-		a.stop()
-		return
-	}
-	cmd, ok := msg.(Command)
-	if !ok {
-		return
-	}
-	if c.Sender() == nil {
-		c.Send(c.Parent(), Redirect{Key: a.key(), Cmd: cmd})
-		return
-	}
-	if f := a.env.RetiredCommand; f != nil {
-		f()
-	}
-	err := fmt.Errorf("%s: activation retired: %w", a.key().Name(), ErrStale)
-	if _, ok := cmd.(Inbound); ok {
-		c.Respond(inboundAnswer{Failure: failureOf(err)})
-		return
-	}
-	c.Respond(Failed(err))
-}
-
 // receiveInbound handles an Inbound. Each kind of message is handled in a
 // function of its own so that the stack of one message holds only its own
 // locals: protoactor runs every mailbox batch on a fresh goroutine, whose
@@ -324,6 +290,7 @@ func (a *Actor) receiveInbound(c actor.Context, msg any) {
 			zap.String("conversation_id", r.Conversation.ID), zap.Int64("seq", r.Conversation.Seq), zap.Int64("epoch", a.epoch),
 			zap.Bool("duplicate", r.Duplicate), zap.Bool("failed", r.Failure != nil))
 	}
+	a.flushEvents()
 	if c.Sender() != nil {
 		c.Respond(r)
 	}
@@ -357,6 +324,7 @@ func (a *Actor) receiveCommand(c actor.Context, msg any) {
 	default:
 		return
 	}
+	a.flushEvents()
 	respond(c, &r)
 }
 
@@ -557,29 +525,4 @@ func (a *Actor) saveFailed(next *actors.Conversation, msg *actors.Message, err e
 		return fmt.Errorf("save conversation %s: %w", next.ID, ErrStale)
 	}
 	return fmt.Errorf("save conversation %s: %w", next.ID, err)
-}
-
-// publish publishes an event about c, with the actor's key. Callers check
-// that there is a Publisher before they build data.
-func (a *Actor) publish(typ string, c *actors.Conversation, prevAssignee string, data any) {
-	if a.env.Publisher == nil {
-		return
-	}
-	key := a.key()
-	a.env.Publisher.Publish(actors.Event{Type: typ, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
-		PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, PreviousAssigneeID: prevAssignee, Data: data, At: a.now()})
-}
-
-// notify stores a notification for a user and pushes it. A failure to
-// store is logged: the change it reports is already persisted.
-func (a *Actor) notify(ctx context.Context, userID, kind, title, body string, c *actors.Conversation) {
-	n := actors.Notification{ID: actors.NewID(), UserID: userID, Kind: kind, Title: title, Body: body, ConversationID: c.ID, CreatedAt: a.now()}
-	if err := a.env.Store.AddNotifications(ctx, []actors.Notification{n}); err != nil {
-		a.log().Error("store notification", zap.String("agent_id", userID), zap.String("kind", kind), zap.Error(err))
-	}
-	if a.env.Publisher != nil {
-		key := a.key()
-		a.env.Publisher.Publish(actors.Event{Type: actors.EventNotification, ConversationID: c.ID, State: c.State, AssigneeID: c.AssigneeID,
-			PhoneNumberID: key.PhoneNumberID, WaID: key.WaID, UserID: userID, Data: n.View(), At: n.CreatedAt})
-	}
 }

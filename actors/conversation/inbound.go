@@ -114,6 +114,15 @@ func (a *Actor) inboundStored(ctx context.Context, r *inboundAnswer, in *actors.
 		return a.applyInbound(ctx, r, &existing, in, at, now, false)
 	}
 	r.Conversation, r.Duplicate = a.current(), true
+	if existing.ConversationID == a.conv.ID && a.env.Publisher != nil {
+		// Announced again: the attempt that stored it may have ended
+		// before its message.created went out (its node died between the
+		// write and the publish, and this is the inbox's retry). Sockets
+		// may get a message twice, never miss it; the console keys
+		// messages by id.
+		cur := a.current()
+		a.publish(actors.EventMessageCreated, &cur, "", existing.View())
+	}
 	return nil
 }
 

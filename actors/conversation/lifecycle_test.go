@@ -1,6 +1,8 @@
 package conversation_test
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,6 +213,12 @@ func TestDuplicateWamidIsAppliedOnce(t *testing.T) {
 	assert.Equal(t, first.Conversation.ID, again.Conversation.ID)
 	assert.Equal(t, 1, h.store.conversation(first.Conversation.ID).Unread, "counted once")
 	assert.Len(t, h.store.messagesOf(first.Conversation.ID), 1)
+	// Announced again (the attempt that stored it may have died before its
+	// announcement), with the stored message, and nothing else is.
+	created := h.events.ofType(actors.EventMessageCreated)
+	require.Len(t, created, 2, "message.created again for a redelivery")
+	assert.Equal(t, created[0].Data, created[1].Data, "the stored message, as first announced")
+	assert.Len(t, h.events.ofType(actors.EventConversationUpdated), 1, "the conversation did not change")
 
 	// A redelivery of a message of a conversation since closed opens
 	// nothing.
@@ -260,4 +268,44 @@ func TestMessagesKeepAnActorInMemory(t *testing.T) {
 	at := h.armed()
 	assert.Equal(t, start.Add(2*testConfig.IdleTimeout-time.Minute), at)
 	assert.Empty(t, h.probe.idles())
+}
+
+// TestAnswerWaitsForTheEventsToLeaveTheProcess: with Deps.FlushEvents (a
+// cluster), a command that published events is answered only once they
+// were flushed, so the caller (the inbox, which then deletes the webhook)
+// never gets an answer whose events a node death could still lose; a
+// command that published nothing does not wait.
+func TestAnswerWaitsForTheEventsToLeaveTheProcess(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var flushes atomic.Int64
+	h := newHarness(t, testConfig, func(d *conversation.Deps) {
+		d.FlushEvents = func(ctx context.Context) error {
+			flushes.Add(1)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	reply := h.dir.Request(key, h.inbound("wamid.1", "hello"), 5*time.Second)
+	h.eventually(func() bool { return flushes.Load() == 1 }, "flushing")
+	require.Len(t, h.events.ofType(actors.EventMessageCreated), 1, "published before the flush")
+	answered := make(chan error, 1)
+	go func() {
+		_, err := conversation.Await(key, reply)
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("answered before its events were flushed: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-answered)
+
+	h.must(conversation.Tick{})
+	assert.EqualValues(t, 1, flushes.Load(), "a command that published nothing does not flush")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -61,16 +62,21 @@ func TestWindowTimers(t *testing.T) {
 			warned := h.store.conversation(c.ID)
 			assert.Equal(t, actors.StateNew, warned.State)
 			assert.Equal(t, c.ExpiresAt, warned.NextTimerAt, "the expiry is next")
-			assert.Equal(t, []string{actors.NotifyAssigned, actors.NotifyWindowExpiring}, h.store.notificationsOf("ag-1"))
+			// The notification is stored right after the write the store shows.
+			h.eventually(func() bool {
+				return slices.Equal([]string{actors.NotifyAssigned, actors.NotifyWindowExpiring}, h.store.notificationsOf("ag-1"))
+			}, "the assignee is warned")
 
 			// The expiry, at the window's end.
 			h.clock.Advance(c.ExpiresAt.Sub(h.clock.Now()) + time.Millisecond)
 			h.eventually(func() bool { return h.store.conversation(c.ID).State == actors.StateExpired }, "expired")
 			expired := h.store.conversation(c.ID)
 			assert.True(t, expired.NextTimerAt.IsZero(), "no timer left")
-			updates := h.events.ofType(actors.EventConversationUpdated)
-			require.NotEmpty(t, updates)
-			assert.Equal(t, actors.StateExpired, updates[len(updates)-1].State)
+			// Published right after the write the store shows.
+			h.eventually(func() bool {
+				updates := h.events.ofType(actors.EventConversationUpdated)
+				return len(updates) > 0 && updates[len(updates)-1].State == actors.StateExpired
+			}, "conversation.updated published with the expired state")
 		})
 	}
 }

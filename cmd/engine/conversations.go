@@ -158,6 +158,12 @@ func startConversations(ctx context.Context, cfg configs.Config, in actorInputs,
 		Help: "Conversation commands refused as stale, unapplied, because they reached an activation that was retiring (after a refused write, or all of this node's after it downed itself); the caller delivers them again."})
 	reg.MustRegister(fenced, retired)
 	deps.FencedWrite, deps.RetiredCommand = fenced.Inc, retired.Inc
+	if ce.shared != nil {
+		// A command's events are in the Redis stream before its answer: a
+		// webhook deleted from the inbox has reached every node's sockets
+		// even if this node dies next.
+		deps.FlushEvents = ce.shared.relay.Flush
+	}
 	if in.fence {
 		deps.Epochs = store
 	}

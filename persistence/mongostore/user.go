@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -251,4 +252,22 @@ func (s *Store) ListUsers(ctx context.Context, role actors.Role) ([]actors.User,
 		out = append(out, d.user())
 	}
 	return out, nil
+}
+
+// ListUsersPage returns one page of users ordered by CreatedAt then ID and
+// the total matching f. Search is a case-insensitive regular expression made
+// of the quoted search string (a literal substring of name or email). The
+// page and the total are two reads, not one snapshot.
+func (s *Store) ListUsersPage(ctx context.Context, f actors.UserFilter) ([]actors.User, int, error) {
+	filter := bson.D{}
+	if f.Search != "" {
+		re := bson.Regex{Pattern: regexp.QuoteMeta(f.Search), Options: "i"}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "name", Value: re}},
+			bson.D{{Key: "email", Value: re}},
+		}})
+	}
+	op := fmt.Sprintf("list users (page %d, limit %d)", f.Page, f.Limit)
+	sort := bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}
+	return findPage(ctx, op, s.users, filter, userProjection, sort, f.Page, f.Limit, userDoc.user)
 }

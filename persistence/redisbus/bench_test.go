@@ -1,6 +1,7 @@
 package redisbus
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"sync"
@@ -76,6 +77,42 @@ func BenchmarkEventFromNodeAToSubscriberOnNodeB(b *testing.B) {
 			b.ReportMetric(float64(lat.percentile(0.5).Microseconds()), "p50-µs")
 			b.ReportMetric(float64(lat.percentile(0.99).Microseconds()), "p99-µs")
 			b.ReportMetric(float64(nodeA.relay.Dropped()), "dropped")
+		})
+	}
+}
+
+// BenchmarkPublishAndFlush measures what a conversation command that
+// publishes one event pays in a cluster before its answer (Relay.Flush):
+// one event published, then flushed, one at a time ("serial") and from
+// many actors at once ("parallel", where flushes share XADD batches).
+func BenchmarkPublishAndFlush(b *testing.B) {
+	for _, mode := range []string{"serial", "parallel"} {
+		b.Run(mode, func(b *testing.B) {
+			rdb, prefix := servicetest.Redis(b)
+			n := startNode(b, rdb, prefix, "A")
+			<-n.relay.Ready()
+			ev := actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", Data: map[string]string{"text": "hello"}}
+			flush := func() {
+				n.bus.Publish(ev)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := n.relay.Flush(ctx); err != nil {
+					b.Error(err)
+				}
+			}
+			b.ResetTimer()
+			if mode == "serial" {
+				for b.Loop() {
+					flush()
+				}
+				return
+			}
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					flush()
+				}
+			})
 		})
 	}
 }

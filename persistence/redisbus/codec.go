@@ -31,6 +31,9 @@ type entry struct {
 	origin string
 	seq    uint64
 	ev     actors.Event
+	// flushed, when set, makes the entry a Flush marker: no event, closed
+	// once every entry queued before it is written.
+	flushed chan struct{}
 }
 
 // encode renders e as the field-value list of an XADD. Data is marshalled

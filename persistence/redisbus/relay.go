@@ -66,6 +66,8 @@ type Relay struct {
 	dropped, malformed atomic.Int64
 	// lost counts the entries trimmed before this node read them.
 	lost atomic.Int64
+	// failing is set while writing to Redis fails (Flush does not wait).
+	failing atomic.Bool
 
 	unsubscribe func()
 	runOnce     sync.Once
@@ -139,6 +141,31 @@ func (r *Relay) Publish(ev actors.Event) {
 		r.dropped.Add(1)
 		r.log.Error("event not relayed: queue full (Redis too slow or down)", zap.String("event", ev.Type),
 			zap.String("conversation_id", ev.ConversationID), zap.Int("queued", len(r.queue)))
+	}
+}
+
+// ErrRelayFailing is Flush's answer while writing to Redis fails.
+var ErrRelayFailing = errors.New("redisbus: writing events to Redis fails")
+
+// Flush waits until every event published before it was written to the
+// stream (so it reaches every node's sockets even if this process dies
+// now), or ctx ends. While Redis fails it answers ErrRelayFailing at once
+// rather than hold the caller for the outage; the events stay queued.
+func (r *Relay) Flush(ctx context.Context) error {
+	if r.failing.Load() {
+		return ErrRelayFailing
+	}
+	done := make(chan struct{})
+	select {
+	case r.queue <- entry{flushed: done}:
+	default:
+		return errors.New("redisbus: flush: queue full")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("redisbus: flush: %w", ctx.Err())
 	}
 }
 
@@ -280,7 +307,16 @@ func (r *Relay) write(ctx, io context.Context) {
 			continue
 		}
 		batch = r.fill(batch)
-		if !r.writeBatch(io, batch) {
+		ok := r.writeBatch(io, batch)
+		r.failing.Store(!ok)
+		if ok {
+			for _, e := range batch {
+				if e.flushed != nil {
+					close(e.flushed)
+				}
+			}
+		}
+		if !ok {
 			if n := len(r.queue); n > 0 {
 				r.log.Error("events not relayed at shutdown", zap.Int("events", n))
 			}
@@ -314,6 +350,7 @@ func (r *Relay) writeBatch(io context.Context, batch []entry) bool {
 			r.log.Error("events not relayed: stopped while Redis failed", zap.Int("events", len(batch)), zap.Error(err))
 			return false
 		}
+		r.failing.Store(true)
 		r.log.Warn("relay events to Redis; will retry", zap.Int("attempt", attempt), zap.Int("events", len(batch)),
 			zap.Duration("retry_in", backoff), zap.Error(err))
 		sleep(io, backoff)
@@ -327,6 +364,9 @@ func (r *Relay) xadd(ctx context.Context, batch []entry) error {
 	pipe := r.rdb.Pipeline()
 	n := 0
 	for _, e := range batch {
+		if e.flushed != nil {
+			continue
+		}
 		values, err := encode(e)
 		if err != nil {
 			r.log.Error("event not relayed", zap.String("event", e.ev.Type), zap.String("conversation_id", e.ev.ConversationID), zap.Error(err))

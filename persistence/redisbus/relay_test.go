@@ -245,3 +245,32 @@ func TestReaderThatFellBehindTheTrimmingCountsTheLossAndSaysSo(t *testing.T) {
 	assert.Positive(t, r.Lost())
 	assert.Equal(t, int64(n), r.Lost()+int64(len(got.events())), "every event either delivered or counted lost")
 }
+
+// TestFlushReturnsOnceEveryEventPublishedBeforeIsInTheStream: events
+// published, then Flush: when it returns they are all in Redis's stream
+// (a process killed right after loses none), whatever the relay's batching.
+// Before the relay runs, Flush waits for its context.
+func TestFlushReturnsOnceEveryEventPublishedBeforeIsInTheStream(t *testing.T) {
+	rdb, prefix := servicetest.Redis(t)
+	bus := actors.NewBus()
+	r := New(rdb, bus, Options{Node: "F", Prefix: prefix})
+	bus.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c0"})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	require.ErrorIs(t, r.Flush(ctx), context.DeadlineExceeded, "not running: nothing is written yet")
+	cancel()
+
+	a := startNode(t, rdb, prefix, "A")
+	<-a.relay.Ready()
+	for round := range 5 {
+		const n = 200
+		for i := range n {
+			a.bus.Publish(actors.Event{Type: actors.EventMessageCreated, ConversationID: "c1", Data: map[string]int{"round": round, "i": i}})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		require.NoError(t, a.relay.Flush(ctx))
+		cancel()
+		length, err := rdb.XLen(context.Background(), prefix+"events").Result()
+		require.NoError(t, err)
+		require.EqualValues(t, (round+1)*n, length, "every event published before Flush is in the stream when it returns")
+	}
+}

@@ -34,6 +34,9 @@
 //     customers only (see the README, "Data at rest"); the suite's data fits
 //     that window, so it passes with keys as without. Tag filtering is an
 //     exact, case-sensitive match on one tag.
+//   - ListUsersPage orders by CreatedAt, then ID (as ListUsers) and its
+//     search is the same literal, case-insensitive substring match, on name
+//     and email; a page past the end is empty with the full total.
 //   - RotateFamily is atomic: of 20 concurrent rotations presenting the same
 //     old hash exactly one wins and the rest get ErrConflict.
 //   - Races accept actors.ErrUnavailable from a call the backend failed (a

@@ -219,6 +219,53 @@ func runUsers(t *testing.T, open func(t *testing.T) actors.Store) {
 			require.NoError(t, err)
 			assert.Empty(t, got)
 		}},
+		{name: "list a page of users with total, searched by name or email", check: func(t *testing.T, ctx context.Context, s actors.Store) {
+			// Inserted out of order; u2 and u3 share a creation time.
+			users := []actors.User{
+				user("u5", "eve@example.com", actors.RoleAgent, base.Add(4*time.Minute)),
+				user("u3", "carla@shop.test", actors.RoleAgent, base.Add(time.Minute)),
+				user("u1", "ana@example.com", actors.RoleAdmin, base),
+				user("u4", "dan@example.com", actors.RoleSupervisor, base.Add(3*time.Minute)),
+				user("u2", "bia@shop.test", actors.RoleAgent, base.Add(time.Minute)),
+			}
+			users[0].Name = "Eve 100% Sure"
+			users[3].Name = "Dan_Smith"
+			users[4].Disabled = true
+			for _, u := range users {
+				require.NoError(t, s.CreateUser(ctx, u))
+			}
+			tests := []struct {
+				name      string
+				f         actors.UserFilter
+				wantIDs   []string
+				wantTotal int
+			}{
+				{name: "all", f: actors.UserFilter{Page: 1, Limit: 10}, wantIDs: []string{"u1", "u2", "u3", "u4", "u5"}, wantTotal: 5},
+				{name: "first page", f: actors.UserFilter{Page: 1, Limit: 2}, wantIDs: []string{"u1", "u2"}, wantTotal: 5},
+				{name: "second page", f: actors.UserFilter{Page: 2, Limit: 2}, wantIDs: []string{"u3", "u4"}, wantTotal: 5},
+				{name: "last page", f: actors.UserFilter{Page: 3, Limit: 2}, wantIDs: []string{"u5"}, wantTotal: 5},
+				{name: "past the end", f: actors.UserFilter{Page: 9, Limit: 2}, wantIDs: []string{}, wantTotal: 5},
+				{name: "email substring", f: actors.UserFilter{Search: "shop.test", Page: 1, Limit: 10}, wantIDs: []string{"u2", "u3"}, wantTotal: 2},
+				{name: "name substring, other case", f: actors.UserFilter{Search: "name OF u1", Page: 1, Limit: 10}, wantIDs: []string{"u1"}, wantTotal: 1},
+				{name: "email, other case", f: actors.UserFilter{Search: "DAN@", Page: 1, Limit: 10}, wantIDs: []string{"u4"}, wantTotal: 1},
+				{name: "searched page", f: actors.UserFilter{Search: "example.com", Page: 2, Limit: 2}, wantIDs: []string{"u5"}, wantTotal: 3},
+				{name: "percent is literal", f: actors.UserFilter{Search: "100%", Page: 1, Limit: 10}, wantIDs: []string{"u5"}, wantTotal: 1},
+				{name: "underscore is literal", f: actors.UserFilter{Search: "n_s", Page: 1, Limit: 10}, wantIDs: []string{"u4"}, wantTotal: 1},
+				{name: "regexp characters are literal", f: actors.UserFilter{Search: ".*", Page: 1, Limit: 10}, wantIDs: []string{}, wantTotal: 0},
+				{name: "no match", f: actors.UserFilter{Search: "zzz", Page: 1, Limit: 10}, wantIDs: []string{}, wantTotal: 0},
+			}
+			for _, tt := range tests {
+				got, total, err := s.ListUsersPage(ctx, tt.f)
+				require.NoError(t, err, tt.name)
+				assert.Equal(t, tt.wantIDs, userIDs(got), tt.name)
+				assert.Equal(t, tt.wantTotal, total, tt.name)
+			}
+			got, _, err := s.ListUsersPage(ctx, actors.UserFilter{Page: 1, Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, got, 5)
+			assert.Equal(t, users[2], got[0], "listed users carry every field")
+			assert.Equal(t, users[4], got[1], "listed users carry disabled")
+		}},
 	})
 }
 
