@@ -55,12 +55,15 @@ export class Store {
     return next;
   }
 
-  upsertMessage(m) {
+  // upsertMessage merges m into the message it updates; its status never
+  // moves backwards, unless redriven (a failed message the engine sent
+  // again after a re-drive of the dead letters).
+  upsertMessage(m, redriven) {
     if (!this.messages.has(m.conversationId)) this.messages.set(m.conversationId, new Map());
     const byID = this.messages.get(m.conversationId);
     const old = byID.get(m.id);
     const next = { ...old, ...m };
-    if (old && rank(old.status) > rank(m.status)) next.status = old.status; // never backwards
+    if (old && !redriven && rank(old.status) > rank(m.status)) next.status = old.status; // never backwards
     byID.set(m.id, next);
     this.emit('message', next);
     return next;
@@ -108,8 +111,14 @@ export class Store {
         const byID = this.messages.get(d.conversationId);
         const old = byID && byID.get(d.messageId);
         if (!old) break; // a message nobody shows: read with its thread
+        // The engine moves a status only forward and publishes each move in
+        // order, but for a failed message re-driven from the dead letters:
+        // its next status frame (sent, then delivered, read) follows
+        // failed, and the failure's error no longer holds.
+        const redriven = old.status === 'failed' && d.status !== 'failed';
         this.upsertMessage({ ...(old || {}), id: d.messageId, conversationId: d.conversationId, status: d.status,
-          waMessageId: d.waMessageId || (old && old.waMessageId) || null, error: d.error || (old && old.error) });
+          waMessageId: d.waMessageId || (old && old.waMessageId) || null,
+          error: redriven ? null : d.error || (old && old.error) }, redriven);
         break;
       }
       case 'conversation.updated':
