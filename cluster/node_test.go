@@ -68,23 +68,12 @@ func TestRemoteCommandReachesOwnerAndAnswers(t *testing.T) {
 func TestDeadNodeCostsOneAttempt(t *testing.T) {
 	nodes := autoManagedCluster(t, 3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
-	members := a.Members()
 	// A key C owns whose next owner is B.
-	var key conversation.Key
-	for skip := 0; ; skip++ {
-		key = keyOwnedBy(t, members, c.Address(), skip)
-		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
-			break
-		}
-	}
+	key := keyOfCMovingToB(t, a, b, c)
 	_, err := conversation.Ask(a.Directory(), key, inboundFor(key, "wamid.dead.1", "before"), 5*time.Second)
 	require.NoError(t, err)
 
-	inc := c.current()
-	c.mu.Lock()
-	c.inc = nil
-	c.mu.Unlock()
-	c.leave(inc, false)
+	dieAbruptly(c)
 
 	began := time.Now()
 	r := a.Directory().Request(key, inboundFor(key, "wamid.dead.2", "after"), 10*time.Second)
@@ -173,11 +162,7 @@ func TestSendsToADeadOwnerAreNotLost(t *testing.T) {
 			break
 		}
 	}
-	inc := c.current()
-	c.mu.Lock()
-	c.inc = nil
-	c.mu.Unlock()
-	c.leave(inc, false)
+	dieAbruptly(c)
 
 	const sends = 10
 	for i := 0; i < sends; i++ {
@@ -226,26 +211,36 @@ func TestSlowConversationIsNotADeadNode(t *testing.T) {
 func TestKeyThatMovesToTheAskingNodeIsAskedOnce(t *testing.T) {
 	nodes := autoManagedCluster(t, 3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
-	members := a.Members()
-	var key conversation.Key
-	for skip := 0; ; skip++ {
-		key = keyOwnedBy(t, members, c.Address(), skip)
-		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
-			break
-		}
-	}
+	key := keyOfCMovingToB(t, a, b, c)
 	_, err := conversation.Ask(b.Directory(), key, inboundFor(key, "wamid.moves.1", "before"), 5*time.Second)
 	require.NoError(t, err)
 
-	inc := c.current()
-	c.mu.Lock()
-	c.inc = nil
-	c.mu.Unlock()
-	c.leave(inc, false)
+	dieAbruptly(c)
 
 	before := b.local.requests.Load()
 	res, err := conversation.Ask(b.Directory(), key, inboundFor(key, "wamid.moves.2", "after"), 10*time.Second)
 	require.NoError(t, err)
 	require.False(t, res.Duplicate)
 	require.Equal(t, int64(1), b.local.requests.Load()-before, "B asked its own conversation once")
+}
+
+// keyOfCMovingToB is a key c owns whose next owner, once c is gone, is b.
+func keyOfCMovingToB(t *testing.T, a, b, c *testNode) conversation.Key {
+	t.Helper()
+	members := a.Members()
+	for skip := 0; ; skip++ {
+		key := keyOwnedBy(t, members, c.Address(), skip)
+		if NewPlacement(a.Address(), b.Address()).Owner(key.Name()) == b.Address() {
+			return key
+		}
+	}
+}
+
+// dieAbruptly stops n's remote and membership endpoint without a goodbye.
+func dieAbruptly(n *testNode) {
+	inc := n.current()
+	n.mu.Lock()
+	n.inc = nil
+	n.mu.Unlock()
+	n.leave(inc, false)
 }
